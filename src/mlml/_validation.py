@@ -1,0 +1,51 @@
+"""Parameter checks with messages that name the parameter, the constraint and the value received."""
+
+from __future__ import annotations
+
+import numbers
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+
+from mlml.exceptions import MLMLError
+
+RandomState = int | np.random.Generator | np.random.SeedSequence | None
+
+
+def check_random_state(random_state: RandomState) -> np.random.Generator:
+    """Return a ``numpy.random.Generator``; never touches global random state."""
+    if isinstance(random_state, np.random.Generator):
+        return random_state
+    if random_state is None or isinstance(random_state, (numbers.Integral, np.random.SeedSequence)):
+        return np.random.default_rng(random_state)
+    raise MLMLError(
+        "The 'random_state' parameter must be an int, a numpy Generator, a SeedSequence or None. "
+        f"Got {random_state!r} instead."
+    )
+
+
+def check_fraction(value: Any, name: str, owner: str) -> float:
+    """Check that ``value`` is a real number in [0, 1]."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0.0 <= float(value) <= 1.0:
+        raise MLMLError(f"The {name!r} parameter of {owner} must be a float in [0, 1]. Got {value!r} instead.")
+    return float(value)
+
+
+def check_option(value: Any, name: str, owner: str, options: Iterable[str]) -> str:
+    """Check that ``value`` is one of ``options``."""
+    options = list(options)
+    if value not in options:
+        raise MLMLError(
+            f"The {name!r} parameter of {owner} must be one of {', '.join(map(repr, options))}. "
+            f"Got {value!r} instead."
+        )
+    return value
+
+
+def check_positive_int(value: Any, name: str, owner: str, *, minimum: int = 1) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
+        raise MLMLError(
+            f"The {name!r} parameter of {owner} must be an int >= {minimum}. Got {value!r} instead."
+        )
+    return int(value)

@@ -1,0 +1,5 @@
+"""Confidence-weight estimators: fit on observed training labels, transform to (ω, ω̄)."""
+
+from mlml.weights.base import ESTIMATORS, WeightEstimator
+
+__all__ = ["ESTIMATORS", "WeightEstimator"]
