@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import numpy as np
 from torch import Tensor, nn
+
+from mlml.losses.functional import Reduction, weighted_bce
+from mlml.losses.registry import LOSSES
 
 
 class Criterion(nn.Module):
@@ -19,12 +23,13 @@ class Criterion(nn.Module):
       ROLE keep per-sample state);
     * ``known``   -- bool ``(batch, n_labels)``: False where the label is unknown (-1).
 
-    Hooks the trainer calls: ``setup(n_samples, n_labels)`` once before training, ``start_epoch(epoch)`` at
-    the start of every epoch (0-based). Both default to no-ops.
+    Hooks the trainer calls: ``setup(observed)`` once before training, with the training rows' observed labels
+    (int8 ``(n_samples, n_labels)``, -1 allowed; for per-sample state and label statistics), and
+    ``start_epoch(epoch)`` at the start of every epoch (0-based). Both default to no-ops.
     """
 
-    def setup(self, n_samples: int, n_labels: int) -> None:
-        """Allocate per-sample state (stateful losses only)."""
+    def setup(self, observed: np.ndarray) -> None:
+        """Allocate per-sample state or read label statistics (stateful losses only)."""
 
     def start_epoch(self, epoch: int) -> None:
         """Advance epoch-wise schedules (stateful losses only)."""
@@ -40,3 +45,15 @@ class Criterion(nn.Module):
     ) -> Tensor:
         raise NotImplementedError
 
+
+@LOSSES.register("weighted-bce")
+class WeightedBCE(Criterion):
+    """Eq. 2 (see :func:`mlml.losses.functional.weighted_bce`); plain BCE when no weights are given."""
+
+    def __init__(self, reduction: Reduction = "mean") -> None:
+        super().__init__()
+        self.reduction = reduction
+
+    def forward(self, logits, targets, weights=None, *, index=None, known=None):  # type: ignore[override]
+        pos, neg = weights if weights is not None else (None, None)
+        return weighted_bce(logits, targets, pos, neg, reduction=self.reduction)
