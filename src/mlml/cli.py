@@ -1,0 +1,242 @@
+"""The ``mlml`` command line: argparse front, no logic of its own.
+
+Every verb calls library functions; bad input (``MLMLError``, ``DataError``, missing files) becomes one line on
+stderr and exit code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from mlml.exceptions import MLMLError
+
+SOURCE_HELP = """\
+SOURCE syntax (one for every command):
+  yeast                         the built-in MULAN yeast (shipped by the river wheel)
+  mulan:DIR                     a folder with one MULAN data set: its .xml and .arff file(s), train+test merged
+  mulan:FILE.arff,FILE.xml      one MULAN ARFF file and its label XML
+  coco:ANNOTATIONS.json,IMAGES  MS-COCO instances JSON (2014/2017) and its image folder
+  nuswide:ROOT                  NUS-WIDE in its official layout
+  openclipart                   Debian's openclipart-png + openclipart-svg (keywords as labels)
+  csv:LABELS.csv[,FEATURES]     a labels file, joined with features (.npy/.npz/.parquet/.csv) or an image folder
+"""
+
+
+def _csv_floats(text: str) -> list[float]:
+    try:
+        return [float(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}") from None
+
+
+def _csv_ints(text: str) -> list[int]:
+    try:
+        return [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
+
+
+def _csv_names(text: str) -> list[str]:
+    return [v.strip() for v in text.split(",") if v.strip()]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="mlml",
+        description="Multi-label classification with missing labels.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=SOURCE_HELP,
+    )
+    parser.add_argument("--version", action="version", version=f"mlml {_version()}")
+    verbs = parser.add_subparsers(dest="verb", required=True, metavar="COMMAND")
+
+    p = verbs.add_parser("simulate", help="hide positives of a labels file")
+    p.add_argument("--labels", required=True, type=Path, help="complete labels CSV (id, then one 0/1 column a class)")
+    p.add_argument("--ratio", type=float, help="missing ratio in [0, 1] (not for single-positive)")
+    p.add_argument("--scheme", default="per-sample", help="per-sample (default), uniform, single-positive")
+    p.add_argument("--keep-at-least-one", action="store_true", help="never hide a sample's last positive")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", required=True, type=Path, help="observed labels CSV to write")
+    p.add_argument("--hidden-out", type=Path, help="CSV of the hidden entries (1 = hidden) to write")
+    p.set_defaults(handler=_simulate)
+
+    p = verbs.add_parser("weights", help="confidence weights ω̄ for every entry of a labels file")
+    p.add_argument("--labels", required=True, type=Path, help="observed labels CSV")
+    p.add_argument("--estimator", default="pattern", help="a weight estimator (see `mlml methods`)")
+    p.add_argument("--fit-labels", type=Path, help="fit on this labels CSV instead of --labels")
+    p.add_argument("--hidden", type=Path, help="hidden-entries CSV: also score how well 1 - ω̄ finds them")
+    p.add_argument("--out", required=True, type=Path, help="CSV of ω̄ (same id and class columns)")
+    p.set_defaults(handler=_weights)
+
+    p = verbs.add_parser("methods", help="list registered methods, losses and weight estimators")
+    p.set_defaults(handler=_methods)
+
+    p = verbs.add_parser(
+        "reproduce",
+        help="run the paper's experiment grid (default: built-in yeast)",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=SOURCE_HELP,
+    )
+    p.add_argument("sources", nargs="*", metavar="SOURCE", help="data set(s); default: yeast")
+    p.add_argument("--dataset", action="append", dest="datasets_flag", metavar="SOURCE", help="same as SOURCE")
+    p.add_argument("--config", type=Path, help="YAML grid config; flags override it")
+    p.add_argument("--ratios", type=_csv_floats, help="e.g. 0,0.25,0.5,0.75")
+    p.add_argument("--methods", type=_csv_names, help="e.g. bce,im-wce,cb-wce or 'all'")
+    p.add_argument("--folds", type=int)
+    p.add_argument("--seed", type=_csv_ints, dest="seeds", help="seed(s), e.g. 0 or 0,1,2")
+    p.add_argument("--scheme", help="simulation scheme (default per-sample)")
+    p.add_argument("--weights-source", choices=["observed", "complete"],
+                   help="observed (default, correct) or complete (the seed code's leak, labelled as such)")
+    p.add_argument("--thresholds", choices=["fixed", "tuned", "both"], help="what the report shows")
+    p.add_argument("--backbone", help="image backbone for image data sets (default efficientnet_lite0)")
+    p.add_argument("--min-labels", type=int, help="drop samples with fewer labels before splitting")
+    p.add_argument("--epochs", type=int, help="override the training epochs")
+    p.add_argument("--jobs", type=int, default=1, help="parallel worker processes")
+    p.add_argument("--scheduler", help="Dask scheduler address (tcp://host:8786)")
+    p.add_argument("--out", type=Path, help="run folder (default: a new folder under runs/)")
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(handler=_reproduce)
+
+    p = verbs.add_parser("report", help="tables, figures and an HTML page for a run folder")
+    p.add_argument("run_dir", type=Path)
+    p.add_argument("--thresholds", choices=["fixed", "tuned", "both"], help="default: the run's config")
+    p.set_defaults(handler=_report)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.handler(args) or 0)
+    except (MLMLError, FileNotFoundError, PermissionError, IsADirectoryError) as exc:
+        print(f"mlml {args.verb}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"mlml {args.verb}: interrupted; finished work is kept", file=sys.stderr)
+        return 130
+
+
+def _version() -> str:
+    from mlml import __version__
+
+    return __version__
+
+
+def _simulate(args: argparse.Namespace) -> int:
+    from mlml.labels import read_labels_csv, write_matrix_csv
+    from mlml.simulate import hide_positives
+
+    table = read_labels_csv(args.labels, allow_unknown=True)
+    observed, hidden = hide_positives(
+        table.values, args.ratio, scheme=args.scheme, keep_at_least_one=args.keep_at_least_one,
+        random_state=args.seed,
+    )
+    write_matrix_csv(args.out, table.ids, table.names, observed)
+    if args.hidden_out:
+        write_matrix_csv(args.hidden_out, table.ids, table.names, hidden.astype("int8"))
+    print(f"hid {int(hidden.sum())} of {int((table.values == 1).sum())} positives in {len(table.ids)} samples "
+          f"-> {args.out}")
+    return 0
+
+
+def _weights(args: argparse.Namespace) -> int:
+    from mlml.labels import read_labels_csv, write_matrix_csv
+    from mlml.weights import ESTIMATORS
+
+    table = read_labels_csv(args.labels)
+    estimator = ESTIMATORS.create(args.estimator)
+    if estimator.needs_hidden or estimator.uses_features:
+        raise MLMLError(f"The estimator {args.estimator!r} needs more than a labels file; "
+                        "use it through `mlml reproduce` or the Python API.")
+    fit_table = read_labels_csv(args.fit_labels) if args.fit_labels else table
+    if fit_table.names != table.names:
+        raise MLMLError(f"{args.fit_labels}: its class columns differ from those of {args.labels}.")
+    started = time.perf_counter()
+    _, neg = estimator.fit(fit_table.values).transform(table.values)
+    seconds = time.perf_counter() - started
+    write_matrix_csv(args.out, table.ids, table.names, neg)
+    print(f"{args.estimator}: ω̄ for {neg.shape[0]} x {neg.shape[1]} entries in {seconds:.3f} s -> {args.out}")
+    if args.hidden:
+        from mlml.weights.diagnostics import hidden_positive_detection
+
+        hidden = read_labels_csv(args.hidden, allow_unknown=False)
+        if list(hidden.ids) != list(table.ids) or hidden.names != table.names:
+            raise MLMLError(f"{args.hidden}: its ids or class columns differ from those of {args.labels}.")
+        scores = hidden_positive_detection(neg, table.values, hidden.values.astype(bool))
+        print(f"finding the hidden positives with 1 - ω̄: ROC-AUC {scores['auc']:.4f}, AP {scores['ap']:.4f} "
+              f"({scores['n_hidden']} hidden among {scores['n_candidates']} zero entries)")
+    return 0
+
+
+def _methods(args: argparse.Namespace) -> int:
+    from mlml.losses import LOSSES, METHODS
+    from mlml.weights import ESTIMATORS
+
+    print("methods (mlml reproduce --methods):")
+    for name in METHODS.names():
+        method = METHODS.get(name)
+        tag = " [oracle]" if method.oracle else ""
+        print(f"  {name:<22} {method.loss} + {method.estimator}{tag}  {method.description}")
+    print(f"losses: {', '.join(LOSSES.names())}")
+    print(f"weight estimators: {', '.join(ESTIMATORS.names())}")
+    return 0
+
+
+def _reproduce(args: argparse.Namespace) -> int:
+    from mlml.experiments import load_config, run_grid
+    from mlml.reports import write_report
+
+    datasets = (args.sources or []) + (args.datasets_flag or []) or None
+    train = {"epochs": args.epochs} if args.epochs is not None else None
+    config = load_config(
+        args.config, datasets=datasets, ratios=args.ratios, methods=args.methods, folds=args.folds,
+        seeds=args.seeds, scheme=args.scheme, weights_source=args.weights_source, thresholds=args.thresholds,
+        backbone=args.backbone, min_labels=args.min_labels,
+    )
+    if train:
+        config.train.update(train)
+    run_dir = args.out or Path("runs") / time.strftime("%Y%m%d-%H%M%S")
+    started = time.perf_counter()
+    records = run_grid(config, run_dir, jobs=args.jobs, scheduler=args.scheduler, progress=not args.no_progress)
+    wall = time.perf_counter() - started
+    report = write_report(records, run_dir, expected=_expected(config), thresholds=config.thresholds)
+    print(report.read_text(encoding="utf-8") if report.suffix == ".md" else "")
+    failed = sum(r["status"] == "failed" for r in records)
+    print(f"{len(records)} trials in {run_dir} ({failed} failed); this invocation took {wall:.1f} s")
+    return 1 if failed else 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    from mlml.experiments import ResultStore, load_config
+    from mlml.experiments.runner import STORE_NAME
+    from mlml.reports import write_report
+
+    store_path = args.run_dir / STORE_NAME
+    if not store_path.is_file():
+        raise MLMLError(f"{args.run_dir}: no {STORE_NAME}; is this a run folder of `mlml reproduce`?")
+    config_path = args.run_dir / "config.yaml"
+    config = load_config(config_path) if config_path.is_file() else None
+    records = ResultStore(store_path).records()
+    thresholds = args.thresholds or (config.thresholds if config else "fixed")
+    report = write_report(records, args.run_dir, expected=_expected(config) if config else None,
+                          thresholds=thresholds)
+    print(report.read_text(encoding="utf-8") if report.suffix == ".md" else report)
+    return 0
+
+
+def _expected(config: object) -> list[dict[str, object]]:
+    from dataclasses import asdict
+
+    from mlml.experiments import grid_trials
+
+    return [{**asdict(t), "trial_id": t.trial_id} for t in grid_trials(config)]  # type: ignore[arg-type]
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

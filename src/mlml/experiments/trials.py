@@ -1,0 +1,199 @@
+"""One trial of the grid: split, hide positives in the training fold, fit weights, train, evaluate.
+
+A trial is fully determined by its key (dataset, method, ratio, fold, seed) and the grid's config hash. The
+split depends on (dataset, folds, seed) only, and the hidden positives on (seed, fold, ratio) only, so every
+method of a grid sees exactly the same training data: method comparisons are paired.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import time
+import traceback
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+
+from mlml.experiments.config import GridConfig
+
+_MAX_DIAGNOSTIC_VALUES = 2000
+_MAX_ROC_POINTS = 200
+
+
+@dataclass(frozen=True)
+class Trial:
+    dataset: str
+    method: str
+    ratio: float
+    fold: int
+    seed: int
+    weights_source: str
+    config_hash: str
+
+    @property
+    def trial_id(self) -> str:
+        key = f"{self.dataset}|{self.method}|{self.ratio:.6f}|{self.fold}|{self.seed}|{self.weights_source}|"
+        return hashlib.sha256((key + self.config_hash).encode()).hexdigest()[:20]
+
+
+def grid_trials(config: GridConfig) -> list[Trial]:
+    """Every trial of the grid, in a stable order."""
+    config_hash = config.trial_hash()
+    return [
+        Trial(dataset, method, ratio, fold, seed, config.weights_source, config_hash)
+        for dataset in config.datasets
+        for seed in config.seeds
+        for ratio in config.ratios
+        for fold in range(config.folds)
+        for method in config.methods
+    ]
+
+
+def hiding_seed(seed: int, fold: int, ratio: float) -> np.random.SeedSequence:
+    """The seed of the positives hidden in one training fold: shared by every method of the grid."""
+    return np.random.SeedSequence([seed, fold, int(round(ratio * 1_000_000))])
+
+
+@functools.lru_cache(maxsize=4)
+def _dataset(source: str, min_labels: int | None) -> Any:
+    from mlml.data import load
+
+    return load(source, min_labels=min_labels)
+
+
+@functools.lru_cache(maxsize=4)
+def _features(source: str, min_labels: int | None, backbone: str) -> np.ndarray:
+    from mlml.models.features import dataset_features
+
+    return dataset_features(_dataset(source, min_labels), backbone=backbone)
+
+
+@functools.lru_cache(maxsize=8)
+def _splits(source: str, min_labels: int | None, folds: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    from mlml.data.splits import kfold_indices
+
+    return kfold_indices(_dataset(source, min_labels).labels, n_splits=folds, stratified=True, random_state=seed)
+
+
+def run_trial(trial: Trial, config: GridConfig) -> dict[str, Any]:
+    """Run one trial and return its record (see ``mlml.reports`` for the schema)."""
+    from mlml.evaluation import evaluate, tune_thresholds
+    from mlml.labels import to_dense
+    from mlml.losses import METHODS
+    from mlml.simulate import hide_positives
+    from mlml.training import TrainConfig, fit
+
+    method = METHODS.get(trial.method)
+    dataset = _dataset(trial.dataset, config.min_labels)
+    features = _features(trial.dataset, config.min_labels, config.backbone)
+    train_idx, test_idx = _splits(trial.dataset, config.min_labels, config.folds, trial.seed)[trial.fold]
+    complete = to_dense(dataset.labels)
+    seed = hiding_seed(trial.seed, trial.fold, trial.ratio)
+    observed, hidden = hide_positives(complete[train_idx], trial.ratio, scheme=config.scheme, random_state=seed)
+
+    started = time.perf_counter()
+    leaked = None
+    if trial.weights_source == "complete" and not method.oracle:
+        leaked = method.make_estimator().fit(complete)  # the seed code's leak, reproduced on purpose
+    weights_s = time.perf_counter() - started
+
+    train_config = TrainConfig(**{"seed": trial.seed, **config.train})
+    started = time.perf_counter()
+    hidden_for_oracle = hidden if method.oracle else None  # nothing but the oracle ever sees the mask
+    result = fit(features[train_idx], observed, method, train_config, hidden=hidden_for_oracle, estimator=leaked)
+    train_s = time.perf_counter() - started
+
+    started = time.perf_counter()
+    scores = result.predict_proba(features[test_idx])
+    truth = complete[test_idx]
+    metrics = evaluate(truth, scores)
+    thresholds = tune_thresholds(observed[result.val_index], result.val_proba)
+    metrics_tuned = evaluate(truth, scores, threshold=thresholds)
+    eval_s = time.perf_counter() - started
+
+    return {
+        **asdict(trial),
+        "trial_id": trial.trial_id,
+        "status": "done",
+        "error": None,
+        "oracle": method.oracle,
+        "metrics": _scalars(metrics),
+        "metrics_tuned": _scalars(metrics_tuned),
+        "per_class": {
+            "names": list(dataset.label_names),
+            "tp": _ints(metrics["per_class_tp"]),
+            "ap": _floats(metrics["per_class_ap"]),
+            "support": _ints(metrics["per_class_support"]),
+            "train_frequency": _ints((observed == 1).sum(axis=0)),
+        },
+        "diagnostics": _diagnostics(result.estimator, method, observed, hidden, complete[train_idx], trial),
+        "timings": {"weights_s": weights_s, "train_s": train_s, "eval_s": eval_s},
+        "n_train": int(len(train_idx)),
+        "n_test": int(len(test_idx)),
+        "epochs": len(result.history),
+    }
+
+
+def run_trial_safely(trial: Trial, config: GridConfig) -> dict[str, Any]:
+    """:func:`run_trial`, but a trial that raises becomes a ``failed`` record with its traceback."""
+    try:
+        return run_trial(trial, config)
+    except Exception:  # noqa: BLE001 -- the grid goes on; the traceback is stored with the trial
+        return {
+            **asdict(trial),
+            "trial_id": trial.trial_id,
+            "status": "failed",
+            "error": traceback.format_exc(),
+            "oracle": False,
+            "metrics": {},
+            "metrics_tuned": None,
+            "per_class": None,
+            "diagnostics": None,
+            "timings": {},
+        }
+
+
+def _diagnostics(
+    estimator: Any, method: Any, observed: np.ndarray, hidden: np.ndarray, complete: np.ndarray, trial: Trial
+) -> dict[str, Any] | None:
+    """How well ω̄ separates the hidden positives from the true negatives of the training fold."""
+    from sklearn.metrics import roc_curve
+
+    from mlml.weights.diagnostics import hidden_positive_detection
+
+    if method.oracle or method.estimator in ("ones", "class-balance") or not hidden.any():
+        return None
+    _, neg = estimator.transform(observed)
+    detection = hidden_positive_detection(neg, observed, hidden)
+    zero = observed == 0
+    fpr, tpr, _ = roc_curve(hidden[zero], 1.0 - neg[zero])
+    keep = np.unique(np.linspace(0, len(fpr) - 1, min(len(fpr), _MAX_ROC_POINTS)).astype(int))
+    rng = np.random.default_rng(hiding_seed(trial.seed, trial.fold, trial.ratio))
+    return {
+        "neg_weight_hidden": _sample(neg[hidden], rng),
+        "neg_weight_negative": _sample(neg[zero & (complete == 0)], rng),
+        "detection_auc": float(detection["auc"]),
+        "detection_ap": float(detection["ap"]),
+        "roc_fpr": _floats(fpr[keep]),
+        "roc_tpr": _floats(tpr[keep]),
+    }
+
+
+def _sample(values: np.ndarray, rng: np.random.Generator) -> list[float]:
+    if len(values) > _MAX_DIAGNOSTIC_VALUES:
+        values = rng.choice(values, _MAX_DIAGNOSTIC_VALUES, replace=False)
+    return _floats(values)
+
+
+def _scalars(metrics: dict[str, Any]) -> dict[str, float]:
+    return {k: float(v) for k, v in metrics.items() if np.isscalar(v)}
+
+
+def _floats(values: Any) -> list[float]:
+    return [float(v) for v in np.asarray(values, dtype=float)]
+
+
+def _ints(values: Any) -> list[int]:
+    return [int(v) for v in np.asarray(values)]
