@@ -85,7 +85,7 @@ def check_labels(
         converted = values.astype(np.int8)
         if not np.array_equal(converted, values):
             bad = values.flat[np.flatnonzero(converted.ravel() != values.ravel())[0]]
-            raise MLMLError(f"{name} must hold the integers {allowed}. Found the value {bad!r}.")
+            raise MLMLError(f"{name} must hold the integers {allowed}. Found the value {bad}.")
     else:
         raise MLMLError(f"{name} must be numeric or boolean. Got dtype {values.dtype}.")
     bad_mask = ~np.isin(converted, allowed)
