@@ -1,8 +1,71 @@
 """Losses: pure functions (functional), thin modules (modules) and the LOSSES / METHODS registries."""
 
 from mlml.losses import methods as _methods  # noqa: F401  (registers the methods)
-from mlml.losses.functional import weighted_bce
-from mlml.losses.modules import Criterion, WeightedBCE
+from mlml.losses.functional import (
+    an_ls,
+    asymmetric,
+    entry_weight,
+    epr,
+    expected_positive_penalty,
+    focal,
+    hill,
+    large_loss,
+    large_loss_mask,
+    partial_bce,
+    partial_bce_coefficients,
+    role,
+    splc,
+    wan,
+    weighted_bce,
+)
+from mlml.losses.modules import (
+    ANLS,
+    ASL,
+    EPR,
+    ROLE,
+    SPLC,
+    WAN,
+    Criterion,
+    Focal,
+    Hill,
+    LargeLossCorrection,
+    LargeLossRejection,
+    PartialBCE,
+    WeightedBCE,
+)
 from mlml.losses.registry import LOSSES, METHODS, Method, register_method
 
-__all__ = ["LOSSES", "METHODS", "Criterion", "Method", "WeightedBCE", "register_method", "weighted_bce"]
+__all__ = [
+    "ANLS",
+    "ASL",
+    "EPR",
+    "LOSSES",
+    "METHODS",
+    "ROLE",
+    "SPLC",
+    "WAN",
+    "Criterion",
+    "Focal",
+    "Hill",
+    "LargeLossCorrection",
+    "LargeLossRejection",
+    "Method",
+    "PartialBCE",
+    "WeightedBCE",
+    "an_ls",
+    "asymmetric",
+    "entry_weight",
+    "epr",
+    "expected_positive_penalty",
+    "focal",
+    "hill",
+    "large_loss",
+    "large_loss_mask",
+    "partial_bce",
+    "partial_bce_coefficients",
+    "register_method",
+    "role",
+    "splc",
+    "wan",
+    "weighted_bce",
+]

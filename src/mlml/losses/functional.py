@@ -1,15 +1,150 @@
-"""Pure loss functions on logits. Each takes ``(logits, targets, ...)`` with ``targets`` in {0, 1}."""
+"""Pure loss functions on logits. Each takes ``(logits, targets, ...)`` with ``targets`` in {0, 1}.
+
+Common conventions (the trainer's contract, see docs/architecture.md):
+
+* ``logits`` and ``targets`` are float ``(batch, n_labels)``; ``targets`` is 1 for an observed positive and 0
+  otherwise (a 0 may hide a missing positive). Losses never see -1: unknown entries arrive with zero weight.
+* ``weights`` is ``(pos, neg)`` -- ω and ω̄, each ``(batch, n_labels)`` or broadcastable -- or None for unit
+  weights. Every loss here is a sum of per-entry terms ``ℓ_ic`` and multiplies each by the entry weight
+  ``w_ic = y_ic ω_ic + (1 - y_ic) ω̄_ic`` (the weight of the entry's *observed* label; losses that correct
+  labels -- SPLC, LL-Ct -- keep the entry's weight after the correction). Batch-level regularisers (EPR,
+  ROLE) are not weighted. A zero weight therefore removes the entry's term and its gradient exactly.
+* ``reduction``: ``"none"`` returns the ``(batch, n_labels)`` matrix of terms, ``"sum"`` its sum and
+  ``"mean"`` its sum divided by ``batch * n_labels`` (the number of entries, whatever the weights) unless
+  the docstring says otherwise; so ``mean * batch * n_labels == sum`` for every loss here.
+
+Numerical stability: every term is written with ``logsigmoid``/``softplus`` of the logits, and every
+focusing factor ``p^γ`` as ``exp(γ log p)``, so the values and gradients stay finite at logits of ±100.
+"""
 
 from __future__ import annotations
 
+import math
 from typing import Literal
 
+import torch
 import torch.nn.functional as F
 from torch import Tensor
 
 from mlml.exceptions import MLMLError
 
 Reduction = Literal["mean", "sum", "none"]
+Weights = tuple[Tensor, Tensor] | None
+
+# Below this many entries the custom autograd.Function of ``weighted_bce`` costs more in Python overhead
+# than the memory passes it saves, so the composite path is used (benchmarks/bench_loss.py measures both).
+FUSED_MIN_NUMEL = 1 << 16
+
+
+def _check_reduction(reduction: str) -> None:
+    if reduction not in ("mean", "sum", "none"):
+        raise MLMLError(
+            f"The 'reduction' parameter must be 'mean', 'sum' or 'none'. Got {reduction!r} instead."
+        )
+
+
+def _reduce(terms: Tensor, reduction: str) -> Tensor:
+    """Reduce a ``(batch, n_labels)`` matrix of terms: mean over all entries, sum, or nothing."""
+    if reduction == "mean":
+        return terms.mean()
+    if reduction == "sum":
+        return terms.sum()
+    return terms
+
+
+def _check_real(value: object, name: str, owner: str, *, low: float | None = None, high: float | None = None,
+                low_open: bool = False, high_open: bool = False) -> float:
+    """Check that ``value`` is a real number inside the stated (closed unless ``*_open``) bounds."""
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(float(value))
+    if ok and low is not None:
+        ok = float(value) > low if low_open else float(value) >= low
+    if ok and high is not None:
+        ok = float(value) < high if high_open else float(value) <= high
+    if not ok:
+        lo = "-inf" if low is None else f"{low}"
+        hi = "inf" if high is None else f"{high}"
+        left = "(" if low_open or low is None else "["
+        right = ")" if high_open or high is None else "]"
+        raise MLMLError(
+            f"The {name!r} parameter of {owner} must be a real number in {left}{lo}, {hi}{right}. "
+            f"Got {value!r} instead."
+        )
+    return float(value)
+
+
+def entry_weight(targets: Tensor, weights: Weights) -> Tensor | None:
+    """The weight of each entry's observed label: ``w = y ω + (1 - y) ω̄`` (None when ``weights`` is None).
+
+    Computed in one pass as ``torch.lerp(ω̄, ω, y)``, which returns ω̄ exactly where ``y = 0`` and ω exactly
+    where ``y = 1``. The trainer may call this once per epoch on the whole training set and pass the result
+    as ``weight=`` to :func:`weighted_bce`, which saves one pass per batch.
+    """
+    if weights is None:
+        return None
+    pos, neg = weights
+    if pos is None and neg is None:
+        return None
+    if pos is None:
+        pos = torch.ones_like(targets)
+    elif pos.dtype != targets.dtype:
+        pos = pos.to(targets.dtype)
+    if neg is None:
+        neg = torch.ones_like(targets)
+    elif neg.dtype != targets.dtype:
+        neg = neg.to(targets.dtype)
+    return torch.lerp(neg, pos, targets)
+
+
+def _weighted(terms: Tensor, targets: Tensor, weights: Weights) -> Tensor:
+    w = entry_weight(targets, weights)
+    return terms if w is None else terms * w
+
+
+# --------------------------------------------------------------------------------------------------------
+# Eq. 2: weighted binary cross-entropy (also AN, the "assume negative" loss, with unit weights)
+# --------------------------------------------------------------------------------------------------------
+
+
+class _FusedWeightedBCE(torch.autograd.Function):
+    """Sum of ``w (softplus(z) - y z)`` times ``scale``, its gradient ``scale w (σ(z) - y)`` in three passes.
+
+    PyTorch's ``binary_cross_entropy_with_logits`` is a composite of about five element-wise passes forward
+    and as many backward; this Function does three forward (softplus, the ``- y z`` update in place, a dot
+    product with the weight) and three backward (sigmoid, ``- y`` in place, the weight and scale in one
+    ``addcmul``), which pays for reading the weight. Double backward is not supported.
+    """
+
+    @staticmethod
+    def forward(  # type: ignore[override]
+        ctx, logits: Tensor, targets: Tensor, weight: Tensor | None, scale: float
+    ) -> Tensor:
+        terms = F.softplus(logits)
+        terms.addcmul_(targets, logits, value=-1.0)
+        if weight is None:
+            total = terms.sum()
+        else:
+            total = torch.dot(terms.reshape(-1), weight.reshape(-1))
+        ctx.save_for_backward(logits, targets, weight)
+        ctx.scale = scale
+        return total * scale
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad_output: Tensor):  # type: ignore[override]
+        logits, targets, weight = ctx.saved_tensors
+        grad = torch.sigmoid(logits)
+        grad.sub_(targets)
+        if grad_output.device.type == "cpu":
+            factor = float(grad_output) * ctx.scale
+            if weight is None:
+                grad.mul_(factor)
+            else:  # weight and scale in one pass: 0 + factor * grad * weight
+                grad = torch.addcmul(grad.new_zeros(()), grad, weight, value=factor)
+        else:  # no host sync on accelerators
+            if weight is not None:
+                grad.mul_(weight)
+            grad.mul_(grad_output * ctx.scale)
+        return grad, None, None, None
 
 
 def weighted_bce(
@@ -19,29 +154,451 @@ def weighted_bce(
     neg_weight: Tensor | None = None,
     *,
     reduction: Reduction = "mean",
+    weight: Tensor | None = None,
 ) -> Tensor:
     """Confidence-weighted binary cross-entropy, Eq. 2 of Ibrahim et al. (2020).
 
-    ``loss_ic = -[ω_ic y_ic log σ(z_ic) + ω̄_ic (1 - y_ic) log(1 - σ(z_ic))]``, computed from the logits ``z``
-    by PyTorch's numerically stable ``binary_cross_entropy_with_logits`` with the per-entry weight
-    ``y ω + (1 - y) ω̄``. A zero weight gives exactly zero gradient for its entry.
+    ``loss_ic = -[ω_ic y_ic log σ(z_ic) + ω̄_ic (1 - y_ic) log(1 - σ(z_ic))]
+    = w_ic (softplus(z_ic) - y_ic z_ic)`` with ``w = y ω + (1 - y) ω̄``. With unit weights this is plain BCE,
+    i.e. AN ("assume negative", Cole et al. 2021). A zero weight gives exactly zero gradient for its entry.
+
+    For ``"mean"``/``"sum"`` on large batches (at least ``FUSED_MIN_NUMEL`` entries, weights of the logits'
+    shape, no weight requiring grad) a fused autograd Function computes the loss and its gradient in fewer
+    memory passes than ``binary_cross_entropy_with_logits``; otherwise the latter is called with the entry
+    weight. Both give the same values up to float rounding.
 
     Args:
         logits: ``(batch, n_labels)``.
-        targets: ``(batch, n_labels)`` in {0, 1}, same dtype as ``logits``.
+        targets: ``(batch, n_labels)`` in {0, 1} (cast to the logits' dtype).
         pos_weight: ω, ``(batch, n_labels)`` (or broadcastable); None means 1.
         neg_weight: ω̄, ``(batch, n_labels)`` (or broadcastable); None means 1.
         reduction: ``"mean"`` divides the weighted sum by the number of entries ``batch * n_labels`` (as
-            PyTorch's BCE does, whatever the weights), ``"sum"`` sums, ``"none"`` returns ``(batch, n_labels)``.
+            PyTorch's BCE does, whatever the weights), ``"sum"`` sums, ``"none"`` returns the terms.
+        weight: the entry weight ``w`` already combined (see :func:`entry_weight`); exclusive with
+            ``pos_weight``/``neg_weight``.
     """
-    if reduction not in ("mean", "sum", "none"):
-        raise MLMLError(f"The 'reduction' parameter must be 'mean', 'sum' or 'none'. Got {reduction!r} instead.")
-    if pos_weight is None and neg_weight is None:
-        weight = None
-    elif neg_weight is None:
-        weight = targets * (pos_weight - 1.0) + 1.0
-    elif pos_weight is None:
-        weight = neg_weight + targets * (1.0 - neg_weight)
+    _check_reduction(reduction)
+    if targets.dtype != logits.dtype:
+        targets = targets.to(logits.dtype)
+    if weight is not None:
+        if pos_weight is not None or neg_weight is not None:
+            raise MLMLError("weighted_bce takes either 'weight' or 'pos_weight'/'neg_weight', not both.")
+        w = weight if weight.dtype == logits.dtype else weight.to(logits.dtype)
+    elif pos_weight is None and neg_weight is None:
+        w = None
     else:
-        weight = neg_weight + targets * (pos_weight - neg_weight)
-    return F.binary_cross_entropy_with_logits(logits, targets, weight=weight, reduction=reduction)
+        w = entry_weight(targets, (pos_weight, neg_weight))  # type: ignore[arg-type]
+    if (
+        reduction != "none"
+        and logits.numel() >= FUSED_MIN_NUMEL
+        and targets.shape == logits.shape
+        and not targets.requires_grad
+        and (w is None or (w.shape == logits.shape and not w.requires_grad))
+    ):
+        scale = 1.0 / logits.numel() if reduction == "mean" else 1.0
+        return _FusedWeightedBCE.apply(logits, targets, w, scale)
+    return F.binary_cross_entropy_with_logits(logits, targets, weight=w, reduction=reduction)
+
+
+# --------------------------------------------------------------------------------------------------------
+# Cole et al., CVPR 2021, "Multi-Label Learning from Single Positive Labels": AN-LS, WAN, EPR, ROLE
+# --------------------------------------------------------------------------------------------------------
+
+
+def an_ls(
+    logits: Tensor,
+    targets: Tensor,
+    weights: Weights = None,
+    *,
+    reduction: Reduction = "mean",
+    epsilon: float = 0.1,
+    smooth_positives: bool = True,
+) -> Tensor:
+    """Assume negative with label smoothing (AN-LS, Cole et al. 2021).
+
+    ``ℓ_ic = BCE(z_ic, t_ic)`` with the smoothed target ``t = (1 - ε) y + ε (1 - y)``, i.e. for an assumed
+    negative ``-(1 - ε) log(1 - σ(z)) - ε log σ(z)``, and symmetrically for an observed positive (as in the
+    authors' code); ``smooth_positives=False`` smooths the assumed negatives only (``t = 1`` where ``y = 1``).
+    Entry weight ``w = y ω + (1 - y) ω̄``. ``"mean"`` divides by ``batch * n_labels``.
+    """
+    _check_reduction(reduction)
+    epsilon = _check_real(epsilon, "epsilon", "an_ls", low=0.0, high=1.0)
+    if smooth_positives:
+        smoothed = targets * (1.0 - 2.0 * epsilon) + epsilon
+    else:
+        smoothed = targets + (1.0 - targets) * epsilon
+    terms = F.binary_cross_entropy_with_logits(logits, smoothed.to(logits.dtype), reduction="none")
+    return _reduce(_weighted(terms, targets, weights), reduction)
+
+
+def wan(
+    logits: Tensor,
+    targets: Tensor,
+    weights: Weights = None,
+    *,
+    reduction: Reduction = "mean",
+    neg_scale: float | None = None,
+) -> Tensor:
+    """Weak assume negative (WAN, Cole et al. 2021): assumed negatives down-weighted by ``γ = 1/(C - 1)``.
+
+    ``ℓ_ic = -[y log σ(z) + γ (1 - y) log(1 - σ(z))]`` with ``C = n_labels`` (or ``γ = neg_scale``), times
+    the entry weight. ``"mean"`` divides by ``batch * n_labels``.
+    """
+    _check_reduction(reduction)
+    n_labels = logits.shape[-1]
+    if neg_scale is None:
+        if n_labels < 2:
+            raise MLMLError(
+                f"wan needs at least 2 labels for its default neg_scale 1/(C-1). Got C = {n_labels}."
+            )
+        gamma = 1.0 / (n_labels - 1)
+    else:
+        gamma = _check_real(neg_scale, "neg_scale", "wan", low=0.0)
+    terms = F.binary_cross_entropy_with_logits(logits, targets.to(logits.dtype), reduction="none")
+    terms = terms * (targets + (1.0 - targets) * gamma)
+    return _reduce(_weighted(terms, targets, weights), reduction)
+
+
+def expected_positive_penalty(probabilities: Tensor, expected_positives: float) -> Tensor:
+    """The EPR regulariser ``R_k = ((1/B) Σ_n Σ_c p_nc - k)^2 / C^2`` on a ``(B, C)`` batch (a 0-d tensor)."""
+    n_labels = probabilities.shape[-1]
+    return (probabilities.sum(dim=-1).mean() - expected_positives).square() / (n_labels**2)
+
+
+def _spread(terms: Tensor, penalty: Tensor, reduction: str) -> Tensor:
+    """Add a batch-level penalty so that ``mean == mean(terms) + penalty`` and ``sum == numel * mean``."""
+    if reduction == "mean":
+        return terms.mean() + penalty
+    if reduction == "sum":
+        return terms.sum() + penalty * terms.numel()
+    return terms + penalty
+
+
+def epr(
+    logits: Tensor,
+    targets: Tensor,
+    weights: Weights = None,
+    *,
+    reduction: Reduction = "mean",
+    expected_positives: float,
+    lam: float = 1.0,
+) -> Tensor:
+    """Expected positive regularisation (EPR, Cole et al. 2021).
+
+    ``L = (1/(B C)) Σ_nc w_nc y_nc (-log σ(z_nc)) + λ R_k``, ``R_k = ((1/B) Σ_n Σ_c σ(z_nc) - k)^2 / C^2``:
+    observed positives only, plus a batch-level penalty pulling the batch's mean number of predicted positives
+    towards ``k = expected_positives``. Assumed negatives get no term (ω̄ is unused).
+
+    Reductions: ``"mean"`` is the formula above (data term divided by ``batch * n_labels``); ``"none"``
+    returns the data terms with ``λ R_k`` added to every entry, so that its mean is ``"mean"``; ``"sum"`` is
+    ``batch * n_labels`` times ``"mean"``.
+    """
+    _check_reduction(reduction)
+    k = _check_real(expected_positives, "expected_positives", "epr", low=0.0)
+    lam = _check_real(lam, "lam", "epr", low=0.0)
+    terms = targets * F.softplus(-logits)
+    terms = _weighted(terms, targets, weights)
+    penalty = lam * expected_positive_penalty(torch.sigmoid(logits), k)
+    return _spread(terms, penalty, reduction)
+
+
+def role(
+    logits: Tensor,
+    targets: Tensor,
+    weights: Weights = None,
+    *,
+    reduction: Reduction = "mean",
+    label_logits: Tensor,
+    expected_positives: float,
+    lam: float = 1.0,
+) -> Tensor:
+    """Regularised online label estimation (ROLE, Cole et al. 2021).
+
+    With predictions ``f = σ(z)``, label estimates ``ỹ = σ(θ)`` (``θ = label_logits``, learned jointly) and
+    ``sg`` the stop-gradient:
+    ``ℓ_nc = ½ w_nc [y (-log f) + y (-log ỹ)] + ½ w_nc [BCE(f; sg ỹ) + BCE(ỹ; sg f)]`` and the batch penalty
+    ``½ λ (R_k(f) + R_k(ỹ))`` (see :func:`expected_positive_penalty`). The first bracket fits both to the
+    observed positives, the second makes the classifier and the label estimates agree. Reductions as in
+    :func:`epr` (``"mean"`` divides the terms by ``batch * n_labels`` and adds the penalty).
+
+    Args:
+        label_logits: θ for the batch rows, ``(batch, n_labels)``; gradients flow into it.
+    """
+    _check_reduction(reduction)
+    if label_logits.shape != logits.shape:
+        raise MLMLError(
+            f"role: label_logits has shape {tuple(label_logits.shape)}; expected {tuple(logits.shape)}."
+        )
+    k = _check_real(expected_positives, "expected_positives", "role", low=0.0)
+    lam = _check_real(lam, "lam", "role", low=0.0)
+    f = torch.sigmoid(logits)
+    estimates = torch.sigmoid(label_logits)
+    positive = targets * (F.softplus(-logits) + F.softplus(-label_logits))
+    agree = F.binary_cross_entropy_with_logits(logits, estimates.detach(), reduction="none")
+    agree = agree + F.binary_cross_entropy_with_logits(label_logits, f.detach(), reduction="none")
+    terms = _weighted(0.5 * (positive + agree), targets, weights)
+    penalty = 0.5 * lam * (expected_positive_penalty(f, k) + expected_positive_penalty(estimates, k))
+    return _spread(terms, penalty, reduction)
+
+
+# --------------------------------------------------------------------------------------------------------
+# Focal loss (Lin et al. 2017) and ASL (Ben-Baruch et al. 2021)
+# --------------------------------------------------------------------------------------------------------
+
+
+def _pow_sigmoid(x: Tensor, gamma: float) -> Tensor:
+    """``σ(x)^γ`` as ``exp(γ log σ(x))``: finite value and gradient for every x (also for γ < 1)."""
+    if gamma == 0.0:
+        return torch.ones_like(x)
+    return torch.exp(gamma * F.logsigmoid(x))
+
+
+def _focal_positive(logits: Tensor, gamma: float, margin: float) -> Tensor:
+    """``-(1 - p_m)^γ log p_m`` with ``p_m = σ(z - m)`` (focal margin loss of Zhang et al. 2021)."""
+    shifted = logits - margin if margin else logits
+    return -_pow_sigmoid(-shifted, gamma) * F.logsigmoid(shifted)
+
+
+def focal(
+    logits: Tensor,
+    targets: Tensor,
+    weights: Weights = None,
+    *,
+    reduction: Reduction = "mean",
+    gamma: float = 2.0,
+    alpha: float | None = None,
+) -> Tensor:
+    """Focal loss (Lin et al. 2017), per label.
+
+    ``ℓ_ic = -α_t (1 - p_t)^γ log p_t`` with ``p_t = σ(z)`` where ``y = 1`` and ``1 - σ(z)`` where ``y = 0``,
+    ``α_t = α`` for positives and ``1 - α`` for negatives (no class balancing when ``alpha`` is None); times
+    the entry weight. ``γ = 0`` and no α is BCE. ``"mean"`` divides by ``batch * n_labels``.
+    """
+    _check_reduction(reduction)
+    gamma = _check_real(gamma, "gamma", "focal", low=0.0)
+    signed = logits * (2.0 * targets - 1.0)  # z_t: log p_t = logsigmoid(z_t), 1 - p_t = σ(-z_t)
+    terms = -_pow_sigmoid(-signed, gamma) * F.logsigmoid(signed)
+    if alpha is not None:
+        alpha = _check_real(alpha, "alpha", "focal", low=0.0, high=1.0)
+        terms = terms * (targets * (2.0 * alpha - 1.0) + (1.0 - alpha))
+    return _reduce(_weighted(terms, targets, weights), reduction)
+
+
+def asymmetric(
+    logits: Tensor,
+    targets: Tensor,
+    weights: Weights = None,
+    *,
+    reduction: Reduction = "mean",
+    gamma_pos: float = 0.0,
+    gamma_neg: float = 4.0,
+    margin: float = 0.05,
+    detach_focusing: bool = False,
+) -> Tensor:
+    """Asymmetric loss (ASL, Ben-Baruch et al. 2021).
+
+    ``ℓ_ic = -y (1 - p)^γ+ log p - (1 - y) p_m^γ- log(1 - p_m)``, ``p = σ(z)``, with the probability margin
+    (shift) ``p_m = max(p - m, 0)``, times the entry weight. Computed as ``log p = logsigmoid(z)`` and
+    ``log(1 - p_m) = log(min(σ(-z) + m, 1))`` (``logsigmoid(-z)`` when ``m = 0``), so no clamping of
+    probabilities is needed; ``p_m^γ-`` has a zero gradient where ``p ≤ m``. ``detach_focusing=True`` treats
+    the focusing factors as constants (what the authors' ``disable_torch_grad_focal_loss`` does by toggling
+    autograd globally; here it is a local ``detach``). ``"mean"`` divides by ``batch * n_labels``.
+    """
+    _check_reduction(reduction)
+    gamma_pos = _check_real(gamma_pos, "gamma_pos", "asymmetric", low=0.0)
+    gamma_neg = _check_real(gamma_neg, "gamma_neg", "asymmetric", low=0.0)
+    margin = _check_real(margin, "margin", "asymmetric", low=0.0, high=1.0)
+    focus_pos = _pow_sigmoid(-logits, gamma_pos)
+    if margin > 0.0:
+        log_neg = torch.log(torch.clamp(torch.sigmoid(-logits) + margin, max=1.0))
+        shifted = torch.clamp(torch.sigmoid(logits) - margin, min=0.0)
+        if gamma_neg == 0.0:
+            focus_neg = torch.ones_like(shifted)
+        else:  # p_m^γ with a safe base where p_m = 0 (no 0 * inf in the backward pass)
+            positive = shifted > 0
+            focus_neg = torch.where(positive, torch.where(positive, shifted, 1.0).pow(gamma_neg), 0.0)
+    else:
+        log_neg = F.logsigmoid(-logits)
+        focus_neg = _pow_sigmoid(logits, gamma_neg)
+    if detach_focusing:
+        focus_pos, focus_neg = focus_pos.detach(), focus_neg.detach()
+    terms = -targets * focus_pos * F.logsigmoid(logits) - (1.0 - targets) * focus_neg * log_neg
+    return _reduce(_weighted(terms, targets, weights), reduction)
+
+
+# --------------------------------------------------------------------------------------------------------
+# Zhang et al. 2021, "Simple and Robust Loss Design for Multi-Label Learning with Missing Labels"
+# --------------------------------------------------------------------------------------------------------
+
+
+def hill(
+    logits: Tensor,
+    targets: Tensor,
+    weights: Weights = None,
+    *,
+    reduction: Reduction = "mean",
+    lam: float = 1.5,
+    margin: float = 1.0,
+    gamma: float = 2.0,
+) -> Tensor:
+    """Hill loss (Zhang et al. 2021).
+
+    Positives: focal margin loss ``L+ = -(1 - p_m)^γ log p_m`` with ``p_m = σ(z - m)``; negatives: the
+    hill-shaped ``L- = (λ - p) p^2`` with ``p = σ(z)``, which gives little weight to confident negatives *and*
+    to likely missing positives (p near 1). ``ℓ = y L+ + (1 - y) L-`` times the entry weight; ``"mean"``
+    divides by ``batch * n_labels``.
+    """
+    _check_reduction(reduction)
+    lam = _check_real(lam, "lam", "hill", low=1.0)
+    margin = _check_real(margin, "margin", "hill")
+    gamma = _check_real(gamma, "gamma", "hill", low=0.0)
+    p = torch.sigmoid(logits)
+    terms = targets * _focal_positive(logits, gamma, margin) + (1.0 - targets) * (lam - p) * p.square()
+    return _reduce(_weighted(terms, targets, weights), reduction)
+
+
+def splc(
+    logits: Tensor,
+    targets: Tensor,
+    weights: Weights = None,
+    *,
+    reduction: Reduction = "mean",
+    tau: float = 0.6,
+    margin: float = 1.0,
+    gamma: float = 2.0,
+    correct: bool = True,
+) -> Tensor:
+    """Self-paced loss correction (SPLC, Zhang et al. 2021).
+
+    ``ℓ = y L+ + (1 - y) [1(p ≤ τ) L- + 1(p > τ) L+]`` with ``p = σ(z)``, ``L+`` the focal margin loss
+    ``-(1 - p_m)^γ log p_m`` (``p_m = σ(z - m)``) and ``L- = -p^γ log(1 - p)`` (focal): an assumed negative
+    the model already scores above τ is treated as a (missing) positive. The decision ``p > τ`` is not
+    differentiated. ``correct=False`` disables the correction (the loss before SPLC's start epoch). The entry
+    weight is the observed label's (ω̄ for a corrected entry). ``"mean"`` divides by ``batch * n_labels``.
+    """
+    _check_reduction(reduction)
+    tau = _check_real(tau, "tau", "splc", low=0.0, high=1.0)
+    margin = _check_real(margin, "margin", "splc")
+    gamma = _check_real(gamma, "gamma", "splc", low=0.0)
+    loss_pos = _focal_positive(logits, gamma, margin)
+    loss_neg = -_pow_sigmoid(logits, gamma) * F.logsigmoid(-logits)
+    as_positive = targets
+    if correct:
+        flip = (torch.sigmoid(logits.detach()) > tau).to(logits.dtype)
+        as_positive = targets + (1.0 - targets) * flip
+    terms = torch.lerp(loss_neg, loss_pos, as_positive)
+    return _reduce(_weighted(terms, targets, weights), reduction)
+
+
+# --------------------------------------------------------------------------------------------------------
+# Kim et al., CVPR 2022, "Large Loss Matters in Weakly Supervised Multi-Label Classification"
+# --------------------------------------------------------------------------------------------------------
+
+
+def large_loss_mask(
+    logits: Tensor, targets: Tensor, rate: float, *, candidates: Tensor | None = None
+) -> Tensor:
+    """Boolean ``(batch, n_labels)`` mask of the entries LL-R rejects / LL-Ct corrects.
+
+    The ``k = ceil(rate * batch * n_labels)`` candidate entries (assumed negatives, ``y = 0``, restricted to
+    ``candidates`` when given) with the largest BCE against the assumed label 0, i.e. ``softplus(z)``; fewer
+    when there are fewer candidates. Ties are broken by ``torch.topk``. Not differentiated.
+    """
+    rate = _check_real(rate, "rate", "large_loss_mask", low=0.0, high=1.0)
+    k = math.ceil(rate * logits.numel())
+    mask = torch.zeros(logits.shape, dtype=torch.bool, device=logits.device)
+    if k == 0:
+        return mask
+    eligible = targets == 0
+    if candidates is not None:
+        eligible = eligible & candidates
+    k = min(k, int(eligible.sum()))
+    if k == 0:
+        return mask
+    scores = logits.detach().masked_fill(~eligible, -math.inf)
+    chosen = torch.topk(scores.reshape(-1), k).indices  # softplus is increasing: rank by the logit itself
+    mask.view(-1)[chosen] = True
+    return mask
+
+
+def large_loss(
+    logits: Tensor,
+    targets: Tensor,
+    weights: Weights = None,
+    *,
+    reduction: Reduction = "mean",
+    rate: float,
+    mode: Literal["reject", "correct"] = "reject",
+) -> Tensor:
+    """Large loss rejection (LL-R) and temporary correction (LL-Ct), Kim et al. 2022.
+
+    BCE with assumed negatives, ``ℓ = w · BCE(z, y)``, except on the entries picked by
+    :func:`large_loss_mask` with rejection ``rate``: LL-R (``mode="reject"``) gives them weight 0, LL-Ct
+    (``mode="correct"``) computes them against the label 1 instead (``-log σ(z)``) for this batch only.
+    Entries with zero entry weight are never picked. ``"mean"`` divides by ``batch * n_labels`` (as the
+    authors do, rejected entries included).
+    """
+    _check_reduction(reduction)
+    if mode not in ("reject", "correct"):
+        raise MLMLError(
+            f"The 'mode' parameter of large_loss must be 'reject' or 'correct'. Got {mode!r} instead."
+        )
+    w = entry_weight(targets, weights)
+    chosen = large_loss_mask(logits, targets, rate, candidates=None if w is None else w != 0)
+    if mode == "reject":
+        terms = F.binary_cross_entropy_with_logits(logits, targets.to(logits.dtype), reduction="none")
+        terms = terms.masked_fill(chosen, 0.0)
+    else:
+        corrected = torch.where(chosen, torch.ones_like(targets), targets).to(logits.dtype)
+        terms = F.binary_cross_entropy_with_logits(logits, corrected, reduction="none")
+    return _reduce(terms if w is None else terms * w, reduction)
+
+
+# --------------------------------------------------------------------------------------------------------
+# Durand et al., CVPR 2019, "Learning a Deep ConvNet for Multi-label Classification with Partial Labels"
+# --------------------------------------------------------------------------------------------------------
+
+
+def partial_bce_coefficients(gamma: float = 1.0) -> tuple[float, float]:
+    """α, β of ``g(p) = α p^γ + β`` fixed, as in Durand et al., by ``g(1) = 1`` and ``g(0.1) = 5``."""
+    gamma = _check_real(gamma, "gamma", "partial_bce_coefficients", low=0.0, low_open=True)
+    alpha = -4.0 / (1.0 - 0.1**gamma)
+    return alpha, 1.0 - alpha
+
+
+def partial_bce(
+    logits: Tensor,
+    targets: Tensor,
+    weights: Weights = None,
+    *,
+    reduction: Reduction = "mean",
+    known: Tensor | None = None,
+    gamma: float = 1.0,
+    alpha: float | None = None,
+    beta: float | None = None,
+) -> Tensor:
+    """Partial BCE (Durand et al. 2019), normalised by the proportion of known labels.
+
+    ``L_n = g(p_n)/C Σ_{c known} BCE(z_nc, y_nc)`` with ``p_n`` the proportion of known labels of sample n and
+    ``g(p) = α p^γ + β``; by default α, β solve ``g(1) = 1`` and ``g(0.1) = 5`` (the paper's choice, see
+    :func:`partial_bce_coefficients`), so samples with few known labels weigh more. Entries where ``known`` is
+    False get no term (all entries are known when ``known`` is None: plain BCE). Times the entry weight.
+    ``"none"`` returns ``g(p_n) BCE(z_nc, y_nc)`` per entry; ``"mean"`` divides by ``batch * n_labels``, i.e.
+    it is the mean over samples of ``L_n``.
+    """
+    _check_reduction(reduction)
+    if (alpha is None) != (beta is None):
+        raise MLMLError("partial_bce takes both 'alpha' and 'beta' or neither (then g(1) = 1, g(0.1) = 5).")
+    if alpha is None:
+        alpha, beta = partial_bce_coefficients(gamma)
+    gamma = _check_real(gamma, "gamma", "partial_bce", low=0.0, low_open=True)
+    terms = F.binary_cross_entropy_with_logits(logits, targets.to(logits.dtype), reduction="none")
+    if known is not None:
+        if known.shape != logits.shape:
+            raise MLMLError(
+                f"partial_bce: known has shape {tuple(known.shape)}; expected {tuple(logits.shape)}."
+            )
+        known_f = known.to(logits.dtype)
+        proportion = known_f.mean(dim=-1, keepdim=True)
+        terms = terms * known_f * (alpha * proportion.pow(gamma) + beta)
+    return _reduce(_weighted(terms, targets, weights), reduction)
