@@ -1,1 +1,24 @@
-"""mlml.data."""
+"""mlml.data: every source as one :class:`Dataset`, filters, k-fold splits and ``data info`` statistics.
+
+>>> from mlml.data import load, describe, format_info   # doctest: +SKIP
+>>> print(format_info(describe(load("yeast"))))          # doctest: +SKIP
+
+Sources (:mod:`mlml.data.sources`): ``yeast`` | ``mulan:DIR`` | ``mulan:FILE.arff,FILE.xml`` |
+``coco:ANN.json[,IMAGE_DIR]`` | ``nuswide:ROOT`` | ``openclipart[:ROOT]`` | ``csv:LABELS.csv[,FEATURES]``.
+"""
+
+from mlml.data.dataset import Dataset, apply_filters
+from mlml.data.info import describe, format_info
+from mlml.data.sources import SOURCE_HELP, load, parse_source
+from mlml.data.splits import kfold_indices
+
+__all__ = [
+    "SOURCE_HELP",
+    "Dataset",
+    "apply_filters",
+    "describe",
+    "format_info",
+    "kfold_indices",
+    "load",
+    "parse_source",
+]

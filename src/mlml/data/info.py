@@ -1,0 +1,110 @@
+"""What ``mlml data info SOURCE`` prints: the standard multi-label statistics of a data set.
+
+With ``Y`` the ``(n, C)`` 0/1 label matrix: label cardinality ``sum(Y) / n`` (mean positives per sample),
+label density ``cardinality / C``, and the number of distinct label patterns (distinct rows of ``Y``), as in
+Tsoumakas et al.'s MULAN tables.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+
+from mlml.data.dataset import Dataset
+from mlml.labels import label_counts, positives_per_sample
+
+
+def _distinct_rows(labels: np.ndarray | sp.csr_matrix) -> int:
+    if sp.issparse(labels):
+        csr = sp.csr_matrix(labels, copy=True)
+        csr.sort_indices()
+        rows = {tuple(csr.indices[csr.indptr[i] : csr.indptr[i + 1]].tolist()) for i in range(csr.shape[0])}
+        return len(rows)
+    packed = np.packbits(np.asarray(labels) == 1, axis=1)
+    return int(np.unique(packed, axis=0).shape[0])
+
+
+def describe(dataset: Dataset, *, top: int = 15) -> dict[str, Any]:
+    """Statistics of ``dataset`` as a JSON-friendly dict.
+
+    Keys: ``name``, ``source``, ``n_samples``, ``n_features`` (None for images), ``feature_kind``
+    (``dense``/``sparse``/``images``), ``n_labels``, ``cardinality``, ``density``, ``distinct_patterns``,
+    ``empty_samples`` (no positive), ``positives_per_sample`` (min, max), ``top_labels`` (the ``top`` most
+    frequent as ``[name, count, fraction]``, ties by column order), ``filters`` and ``notes`` (from the
+    provenance), ``files``.
+    """
+    labels = dataset.labels
+    per_sample = positives_per_sample(labels)
+    counts = label_counts(labels)
+    order = np.argsort(-counts, kind="stable")[:top]
+    cardinality = float(per_sample.mean())
+    if dataset.image_paths is not None:
+        kind = "images"
+    elif dataset.features is None:
+        kind = "none"
+    else:
+        kind = "sparse" if sp.issparse(dataset.features) else "dense"
+    provenance = dataset.provenance
+    return {
+        "name": dataset.name,
+        "source": provenance.get("source", ""),
+        "n_samples": dataset.n_samples,
+        "n_features": dataset.n_features,
+        "feature_kind": kind,
+        "n_labels": dataset.n_labels,
+        "cardinality": cardinality,
+        "density": cardinality / dataset.n_labels,
+        "distinct_patterns": _distinct_rows(labels),
+        "empty_samples": int((per_sample == 0).sum()),
+        "positives_per_sample": [int(per_sample.min()), int(per_sample.max())],
+        "top_labels": [
+            [dataset.label_names[c], int(counts[c]), float(counts[c]) / dataset.n_samples] for c in order
+        ],
+        "filters": list(provenance.get("filters", [])),
+        "notes": list(provenance.get("notes", [])),
+        "files": list(provenance.get("files", [])),
+    }
+
+
+def format_info(info: dict[str, Any]) -> str:
+    """Human-readable text of a :func:`describe` dict (what ``mlml data info`` prints)."""
+    if info["feature_kind"] == "images":
+        features = "images (no precomputed features)"
+    elif info["feature_kind"] == "none":
+        features = "none"
+    else:
+        features = f"{info['n_features']:,} ({info['feature_kind']})"
+    lines = [
+        f"data set        {info['name']}" + (f"  [{info['source']}]" if info.get("source") else ""),
+        f"samples         {info['n_samples']:,}",
+        f"features        {features}",
+        f"labels          {info['n_labels']:,}",
+        f"cardinality     {info['cardinality']:.3f}  (positives per sample, "
+        f"min {info['positives_per_sample'][0]}, max {info['positives_per_sample'][1]})",
+        f"density         {info['density']:.4f}",
+        f"distinct label patterns  {info['distinct_patterns']:,}",
+        f"samples without a positive  {info['empty_samples']:,}",
+        f"most frequent labels ({len(info['top_labels'])}):",
+    ]
+    width = max((len(name) for name, _, _ in info["top_labels"]), default=0)
+    lines += [
+        f"  {name:<{width}}  {count:>8,}  {fraction:6.1%}" for name, count, fraction in info["top_labels"]
+    ]
+    if info["filters"]:
+        lines.append("filters:")
+        for step in info["filters"]:
+            text = f"  {step['filter']}={step['value']!r}: removed {step['removed_samples']:,} samples"
+            if step.get("removed_labels"):
+                text += f" and {step['removed_labels']:,} labels"
+            if step.get("removed_files"):
+                shown = ", ".join(step["removed_files"][:5])
+                more = len(step["removed_files"]) - 5
+                text += f" ({shown}{f', ... {more} more' if more > 0 else ''})"
+            lines.append(text)
+    else:
+        lines.append("filters:        none")
+    for note in info["notes"]:
+        lines.append(f"note: {note}")
+    return "\n".join(lines)
