@@ -20,9 +20,11 @@ SOURCE syntax (one for every command):
   yeast                         the built-in MULAN yeast (shipped by the river wheel)
   mulan:DIR                     a folder with one MULAN data set: its .xml and .arff file(s), train+test merged
   mulan:FILE.arff,FILE.xml      one MULAN ARFF file and its label XML
-  coco:ANNOTATIONS.json,IMAGES  MS-COCO instances JSON (2014/2017) and its image folder
+  mulan:A.arff,B.arff,FILE.xml  several ARFF files (e.g. train and test) of one data set, merged
+  coco:ANNOTATIONS.json[,IMAGES] MS-COCO instances JSON (2014/2017) and its image folder
   nuswide:ROOT                  NUS-WIDE in its official layout
-  openclipart                   Debian's openclipart-png + openclipart-svg (keywords as labels)
+  openclipart[:ROOT]            Debian's openclipart-png + openclipart-svg (keywords as labels;
+                                default ROOT /usr/share/openclipart)
   csv:LABELS.csv[,FEATURES]     a labels file, joined with features (.npy/.npz/.parquet/.csv) or an image folder
 """
 
@@ -73,6 +75,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, type=Path, help="CSV of ω̄ (same id and class columns)")
     p.set_defaults(handler=_weights)
 
+    p = verbs.add_parser("data", help="inspect data sets")
+    data_verbs = p.add_subparsers(dest="data_verb", required=True, metavar="COMMAND")
+    p = data_verbs.add_parser(
+        "info", help="statistics of a data set", formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=SOURCE_HELP,
+    )
+    p.add_argument("source", metavar="SOURCE")
+    _add_filter_flags(p)
+    p.set_defaults(handler=_data_info)
+
     p = verbs.add_parser("methods", help="list registered methods, losses and weight estimators")
     p.set_defaults(handler=_methods)
 
@@ -95,6 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--thresholds", choices=["fixed", "tuned", "both"], help="what the report shows")
     p.add_argument("--backbone", help="image backbone for image data sets (default efficientnet_lite0)")
     p.add_argument("--min-labels", type=int, help="drop samples with fewer labels before splitting")
+    p.add_argument("--skip-bad", action="store_true", help="skip unreadable images (reported), do not fail")
     p.add_argument("--epochs", type=int, help="override the training epochs")
     p.add_argument("--jobs", type=int, default=1, help="parallel worker processes")
     p.add_argument("--scheduler", help="Dask scheduler address (tcp://host:8786)")
@@ -107,6 +120,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--thresholds", choices=["fixed", "tuned", "both"], help="default: the run's config")
     p.set_defaults(handler=_report)
     return parser
+
+
+def _add_filter_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--min-labels", type=int, help="drop samples with fewer positive labels")
+    p.add_argument("--min-label-frequency", type=int, help="drop labels with fewer positive samples")
+    p.add_argument("--drop-empty", action="store_true", help="drop samples with no positive label")
+    p.add_argument("--check-images", action="store_true", help="check that every image is readable")
+    p.add_argument("--skip-bad", action="store_true", help="skip unreadable images (reported), do not fail")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -174,6 +195,17 @@ def _weights(args: argparse.Namespace) -> int:
     return 0
 
 
+def _data_info(args: argparse.Namespace) -> int:
+    from mlml.data import describe, format_info, load
+
+    dataset = load(
+        args.source, min_labels=args.min_labels, min_label_frequency=args.min_label_frequency,
+        drop_empty=args.drop_empty, check_images=args.check_images or args.skip_bad, skip_bad=args.skip_bad,
+    )
+    print(format_info(describe(dataset)))
+    return 0
+
+
 def _methods(args: argparse.Namespace) -> int:
     from mlml.losses import LOSSES, METHODS
     from mlml.weights import ESTIMATORS
@@ -198,6 +230,7 @@ def _reproduce(args: argparse.Namespace) -> int:
         args.config, datasets=datasets, ratios=args.ratios, methods=args.methods, folds=args.folds,
         seeds=args.seeds, scheme=args.scheme, weights_source=args.weights_source, thresholds=args.thresholds,
         backbone=args.backbone, min_labels=args.min_labels,
+        skip_bad=args.skip_bad or None,
     )
     if train:
         config.train.update(train)

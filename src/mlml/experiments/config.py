@@ -37,6 +37,8 @@ class GridConfig:
         backbone: image backbone for image data sets (features are extracted once and cached).
         train: overrides of :class:`mlml.training.TrainConfig` fields (e.g. ``{"epochs": 30}``).
         min_labels: drop samples with fewer labels before splitting (the paper: 4 on COCO, 3 on NUS-WIDE).
+        skip_bad: skip unreadable images of image data sets (their number and names are reported) instead of
+            failing.
     """
 
     datasets: list[str] = field(default_factory=lambda: ["yeast"])
@@ -50,6 +52,7 @@ class GridConfig:
     backbone: str = "efficientnet_lite0"
     train: dict[str, Any] = field(default_factory=dict)
     min_labels: int | None = None
+    skip_bad: bool = False
 
     def validate(self) -> GridConfig:
         from mlml.losses import METHODS

@@ -57,24 +57,27 @@ def hiding_seed(seed: int, fold: int, ratio: float) -> np.random.SeedSequence:
 
 
 @functools.lru_cache(maxsize=4)
-def _dataset(source: str, min_labels: int | None) -> Any:
+def _dataset(source: str, min_labels: int | None, skip_bad: bool) -> Any:
     from mlml.data import load
 
-    return load(source, min_labels=min_labels)
+    return load(source, min_labels=min_labels, skip_bad=skip_bad, check_images=skip_bad)
 
 
 @functools.lru_cache(maxsize=4)
-def _features(source: str, min_labels: int | None, backbone: str) -> np.ndarray:
+def _features(source: str, min_labels: int | None, skip_bad: bool, backbone: str) -> np.ndarray:
     from mlml.models.features import dataset_features
 
-    return dataset_features(_dataset(source, min_labels), backbone=backbone)
+    return dataset_features(_dataset(source, min_labels, skip_bad), backbone=backbone)
 
 
 @functools.lru_cache(maxsize=8)
-def _splits(source: str, min_labels: int | None, folds: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
+def _splits(
+    source: str, min_labels: int | None, skip_bad: bool, folds: int, seed: int
+) -> list[tuple[np.ndarray, np.ndarray]]:
     from mlml.data.splits import kfold_indices
 
-    return kfold_indices(_dataset(source, min_labels).labels, n_splits=folds, stratified=True, random_state=seed)
+    labels = _dataset(source, min_labels, skip_bad).labels
+    return kfold_indices(labels, n_splits=folds, stratified=True, random_state=seed)
 
 
 def run_trial(trial: Trial, config: GridConfig) -> dict[str, Any]:
@@ -86,9 +89,10 @@ def run_trial(trial: Trial, config: GridConfig) -> dict[str, Any]:
     from mlml.training import TrainConfig, fit
 
     method = METHODS.get(trial.method)
-    dataset = _dataset(trial.dataset, config.min_labels)
-    features = _features(trial.dataset, config.min_labels, config.backbone)
-    train_idx, test_idx = _splits(trial.dataset, config.min_labels, config.folds, trial.seed)[trial.fold]
+    data_key = (trial.dataset, config.min_labels, config.skip_bad)
+    dataset = _dataset(*data_key)
+    features = _features(*data_key, config.backbone)
+    train_idx, test_idx = _splits(*data_key, config.folds, trial.seed)[trial.fold]
     complete = to_dense(dataset.labels)
     seed = hiding_seed(trial.seed, trial.fold, trial.ratio)
     observed, hidden = hide_positives(complete[train_idx], trial.ratio, scheme=config.scheme, random_state=seed)
