@@ -1,0 +1,226 @@
+"""Feature-aware confidence weights: a labels-only co-occurrence prior refined by neighbours in feature space.
+
+For an observed zero ``(i, c)`` let ``q_ic = P(y_ic = 1 | s_ic = 0, evidence)`` be the probability that it is
+a missing positive; the weights are ``ω̄_ic = 1 − q_ic`` and ``ω_ic = 1``. Two pieces of evidence are pooled:
+
+* **labels** -- a registered labels-only estimator (``prior``, default ``"pairwise-noisy-or"``) fitted on the
+  same observed labels; its ``1 − ω̄`` is read as ``P(c | the other observed labels of i)`` and smoothed
+  towards the class rate, ``q̃_ic = (1 − ε) (1 − ω̄^prior_ic) + ε π_c`` (``ε = prior_smoothing``): a pairwise
+  estimate of 0 only says that no co-occurrence was *observed*, not that ``c`` is impossible;
+* **features** -- a k-nearest-neighbour vote over the TRAINING fold: with ``N_k(i)`` the ``k`` training rows
+  closest to ``x_i`` (``x_i`` itself excluded when the training rows are transformed),
+  ``g_ic = (#{j ∈ N_k(i) : s_jc = 1} + α π_c) / (#{j ∈ N_k(i) : s_jc ≠ −1} + α)`` (``α = vote_smoothing``),
+  an estimate of ``P(s_c = 1 | x_i)``.
+
+They are combined by Bayes' rule, treating the two as conditionally independent given the label: the
+neighbours multiply the prior odds by their likelihood ratio against the class rate,
+
+    logit q_ic = logit q̃_ic + [logit g_ic − logit π_c],
+
+where ``π_c = (n_c + 1) / (n_known_c + 2)`` is the observed rate of class ``c`` (the same scale as ``g``, so
+the ratio does not depend on the unknown label frequency ``P(s = 1 | y = 1)``). Observed positives keep
+``ω̄ = 0`` (they have no negative term), unknown entries get ``ω = ω̄ = 0`` (the contract).
+
+Features: dense features are standardised with statistics of the training rows; sparse features (bag of words)
+are used as they are, since the cosine metric already normalises each row. Everything learned -- the scaler,
+the neighbour index, the label prior -- comes from the rows passed to ``fit``; ``transform`` on other rows
+(validation, test) finds their neighbours among the training rows only. The neighbour index is built and the
+training rows' leave-one-out votes are computed once, in ``fit``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import numpy as np
+import scipy.sparse as sp
+
+from mlml._validation import check_fraction, check_option, check_positive_int
+from mlml.exceptions import MLMLError
+from mlml.labels import POSITIVE, UNKNOWN, LabelMatrix, to_dense
+from mlml.weights.base import ESTIMATORS, WeightEstimator
+
+Metric = Literal["cosine", "euclidean"]
+METRICS: tuple[str, ...] = ("cosine", "euclidean")
+_EPS = 1e-6
+
+
+def logit(p: np.ndarray) -> np.ndarray:
+    """``log(p / (1 − p))`` with ``p`` clipped to ``[1e-6, 1 − 1e-6]``."""
+    p = np.clip(p, _EPS, 1.0 - _EPS)
+    return np.log(p) - np.log1p(-p)
+
+
+def sigmoid(z: np.ndarray) -> np.ndarray:
+    """``1 / (1 + exp(−z))``, computed without overflow."""
+    return np.exp(-np.logaddexp(0.0, -z))
+
+
+def class_rate(observed: np.ndarray) -> np.ndarray:
+    """``(n_labels,)`` smoothed observed class rate ``π_c = (n_c + 1) / (n_known_c + 2)``."""
+    positives = (observed == POSITIVE).sum(axis=0)
+    known = (observed != UNKNOWN).sum(axis=0)
+    return (positives + 1.0) / (known + 2.0)
+
+
+def neighbour_vote(
+    neighbours: np.ndarray, observed: np.ndarray, rate: np.ndarray, smoothing: float
+) -> np.ndarray:
+    """``(n_query, n_labels)`` smoothed vote ``g`` of the training rows ``neighbours`` (see the module doc).
+
+    Args:
+        neighbours: int ``(n_query, k)`` row indices into ``observed``.
+        observed: int8 ``(n_train, n_labels)`` observed training labels.
+        rate: ``(n_labels,)`` class rates ``π``.
+        smoothing: ``α`` >= 0, the weight of the class rate (pseudo-neighbours).
+    """
+    positive = np.zeros(observed.shape, dtype=np.float64)
+    positive[observed == POSITIVE] = 1.0
+    known = (observed != UNKNOWN).astype(np.float64)
+    n_query, k = neighbours.shape
+    # sparse (n_query, n_train) neighbour indicator: the vote is two sparse-dense products
+    pick = sp.csr_matrix(
+        (np.ones(n_query * k), neighbours.ravel(), np.arange(0, n_query * k + 1, k)),
+        shape=(n_query, observed.shape[0]),
+    )
+    return (pick @ positive + smoothing * rate) / (pick @ known + smoothing)
+
+
+@ESTIMATORS.register("knn")
+class NeighbourCooccurrence(WeightEstimator):
+    """ω̄ from a labels-only prior refined by a k-NN vote in feature space (see the module docstring).
+
+    Args:
+        prior: name of a registered labels-only estimator giving the co-occurrence prior.
+        n_neighbors: ``k``, neighbours per row (capped at the number of training rows minus one).
+        metric: ``"cosine"`` or ``"euclidean"`` on the (standardised) features.
+        prior_smoothing: ``ε`` in [0, 1], the weight of the class rate in the smoothed prior.
+        vote_smoothing: ``α`` >= 0, pseudo-neighbours voting with the class rate.
+
+    Attributes:
+        prior_estimator_: the fitted labels-only estimator.
+        rate_: ``(n_labels,)`` class rates ``π``.
+        train_vote_: ``(n_train, n_labels)`` leave-one-out votes ``g`` of the training rows.
+
+    Example:
+        >>> import numpy as np
+        >>> rng = np.random.default_rng(0)
+        >>> X = rng.normal(size=(40, 3)); Y = (X[:, :2] > 0).astype(np.int8)
+        >>> pos, neg = NeighbourCooccurrence(n_neighbors=5).fit_transform(Y, features=X)
+        >>> neg.shape, float(neg[Y == 1].max())
+        ((40, 2), 0.0)
+    """
+
+    uses_features = True
+
+    def __init__(
+        self,
+        prior: str = "pairwise-noisy-or",
+        n_neighbors: int = 20,
+        metric: Metric = "cosine",
+        prior_smoothing: float = 0.1,
+        vote_smoothing: float = 1.0,
+    ) -> None:
+        self.prior = prior
+        self.n_neighbors = n_neighbors
+        self.metric = metric
+        self.prior_smoothing = prior_smoothing
+        self.vote_smoothing = vote_smoothing
+
+    # -- fitting
+    def _fit(self, observed: LabelMatrix, *, features: Any, hidden: Any) -> None:
+        owner = type(self).__name__
+        check_positive_int(self.n_neighbors, "n_neighbors", owner)
+        check_option(self.metric, "metric", owner, METRICS)
+        check_fraction(self.prior_smoothing, "prior_smoothing", owner)
+        if not isinstance(self.vote_smoothing, (int, float)) or self.vote_smoothing < 0:
+            raise MLMLError(
+                f"The 'vote_smoothing' parameter of {owner} must be a float >= 0. "
+                f"Got {self.vote_smoothing!r} instead."
+            )
+        prior = ESTIMATORS.get(self.prior)
+        if getattr(prior, "uses_features", False) or getattr(prior, "needs_hidden", False):
+            raise MLMLError(
+                f"The 'prior' parameter of {owner} must name a labels-only estimator. Got {self.prior!r}."
+            )
+        dense = to_dense(observed).astype(np.int8, copy=False)
+        n_train = dense.shape[0]
+        if n_train < 2:
+            raise MLMLError(f"{owner} needs at least 2 training rows. Got {n_train}.")
+        x = self._check_features(features, n_train, "fit")
+        from sklearn.neighbors import NearestNeighbors
+        from sklearn.preprocessing import StandardScaler
+
+        self.scaler_ = None if sp.issparse(x) else StandardScaler().fit(x)
+        self.train_features_ = self._scale(x)
+        self.n_neighbors_ = min(int(self.n_neighbors), n_train - 1)
+        self.index_ = NearestNeighbors(n_neighbors=self.n_neighbors_, metric=self.metric, algorithm="brute")
+        self.index_.fit(self.train_features_)
+        self.observed_ = dense
+        self.rate_ = class_rate(dense)
+        self.prior_estimator_ = ESTIMATORS.create(self.prior).fit(observed)
+        # kneighbors() without X: each training row's neighbours, the row itself excluded
+        self.train_vote_ = neighbour_vote(self.index_.kneighbors(return_distance=False), dense, self.rate_,
+                                          float(self.vote_smoothing))
+
+    def _check_features(self, features: Any, n_rows: int, where: str) -> Any:
+        if features is None:
+            raise MLMLError(
+                f"The 'knn' estimator uses features: pass features=(n_samples, n_features) to {where}."
+            )
+        if sp.issparse(features):
+            x = sp.csr_matrix(features, dtype=np.float64)
+        else:
+            x = np.asarray(features, dtype=np.float64)
+            if x.ndim != 2:
+                raise MLMLError(f"'features' must be 2-D (n_samples, n_features). Got shape {x.shape}.")
+            if not np.isfinite(x).all():
+                raise MLMLError("'features' holds NaN or infinite values.")
+        if x.shape[0] != n_rows:
+            raise MLMLError(f"'features' has {x.shape[0]} rows; 'observed' has {n_rows}.")
+        if hasattr(self, "train_features_") and x.shape[1] != self.train_features_.shape[1]:
+            raise MLMLError(
+                f"'features' has {x.shape[1]} columns; the estimator was fitted on "
+                f"{self.train_features_.shape[1]}."
+            )
+        return x
+
+    def _scale(self, x: Any) -> Any:
+        return x if self.scaler_ is None else self.scaler_.transform(x)
+
+    def _is_training(self, x: Any) -> bool:
+        train = self.train_features_
+        if x.shape != train.shape or sp.issparse(x) != sp.issparse(train):
+            return False
+        if sp.issparse(x):
+            return (x != train).nnz == 0
+        return bool(np.array_equal(x, train))
+
+    # -- weights
+    def evidence(self, observed: LabelMatrix, *, features: Any) -> dict[str, np.ndarray]:
+        """The pieces of the posterior for each entry, ``(n_samples, n_labels)`` each.
+
+        Returns:
+            ``prior`` (smoothed labels-only ``q̃``), ``vote`` (neighbour vote ``g``), ``posterior`` (``q``),
+            and ``neighbours``: int ``(n_samples, k)`` indices of the training rows voting for each row.
+        """
+        self._check_fitted()
+        dense = to_dense(observed).astype(np.int8, copy=False)
+        x = self._scale(self._check_features(features, dense.shape[0], "transform"))
+        if self._is_training(x):
+            neighbours = self.index_.kneighbors(return_distance=False)
+            vote = self.train_vote_
+        else:
+            neighbours = self.index_.kneighbors(x, return_distance=False)
+            vote = neighbour_vote(neighbours, self.observed_, self.rate_, float(self.vote_smoothing))
+        _, prior_neg = self.prior_estimator_.transform(observed)
+        eps = float(self.prior_smoothing)
+        prior = (1.0 - eps) * (1.0 - prior_neg) + eps * self.rate_
+        posterior = sigmoid(logit(prior) + logit(vote) - logit(self.rate_))
+        return {"prior": prior, "vote": vote, "posterior": posterior, "neighbours": neighbours}
+
+    def _weights(self, observed, *, features, hidden):  # type: ignore[override]
+        q = self.evidence(observed, features=features)["posterior"]
+        neg = 1.0 - q
+        neg[to_dense(observed) == POSITIVE] = 0.0
+        return np.ones(observed.shape), np.clip(neg, 0.0, 1.0)

@@ -1,0 +1,196 @@
+"""The feature-aware (``knn``) and model-aware (``pu-adaptive``) estimators and their methods."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from sklearn.metrics import roc_auc_score
+
+import mlml.losses.methods_beyond  # noqa: F401  (registers the estimators and methods)
+from mlml.exceptions import MLMLError
+from mlml.losses import METHODS
+from mlml.simulate import hide_positives
+from mlml.weights import ESTIMATORS
+from mlml.weights.adaptive import PUAdaptive, label_frequency, pu_posterior
+from mlml.weights.neighbors import NeighbourCooccurrence
+
+
+def _toy(n: int = 120, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Features with structure and labels that depend on them (three overlapping classes)."""
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, 4))
+    y = np.stack([x[:, 0] > 0, x[:, 1] > 0.3, x[:, 0] + x[:, 1] > 0.5], axis=1).astype(np.int8)
+    return x, y
+
+
+# -- knn
+def test_knn_contract_shapes_ranges_and_fixed_entries():
+    x, y = _toy()
+    y[3, 1] = -1
+    pos, neg = NeighbourCooccurrence(n_neighbors=7).fit(y, features=x).transform(y, features=x)
+    assert pos.shape == neg.shape == y.shape and pos.dtype == neg.dtype == np.float64
+    assert ((neg >= 0) & (neg <= 1)).all()
+    assert (neg[y == 1] == 0).all() and (pos[y >= 0] == 1).all()
+    assert pos[3, 1] == neg[3, 1] == 0
+    assert neg[y == 0].std() > 0  # the weights vary with the evidence
+
+
+def test_knn_matches_a_literal_implementation():
+    """Vote (leave-one-out on the training rows) and Bayes combination, written out row by row."""
+    x, y = _toy(60, seed=1)
+    k, eps, alpha = 5, 0.1, 1.0
+    est = NeighbourCooccurrence(n_neighbors=k, metric="euclidean", prior_smoothing=eps, vote_smoothing=alpha)
+    _, neg = est.fit_transform(y, features=x)
+    z = (x - x.mean(0)) / x.std(0)
+    _, prior_neg = ESTIMATORS.create("pairwise-noisy-or").fit_transform(y)
+    rate = (y.sum(0) + 1.0) / (len(y) + 2.0)
+    logit = lambda p: np.log(p / (1 - p))  # noqa: E731
+    for i in range(len(y)):
+        dist = np.linalg.norm(z - z[i], axis=1)
+        dist[i] = np.inf
+        near = np.argsort(dist, kind="stable")[:k]
+        for c in range(y.shape[1]):
+            if y[i, c] == 1:
+                continue
+            g = (y[near, c].sum() + alpha * rate[c]) / (k + alpha)
+            q_prior = (1 - eps) * (1 - prior_neg[i, c]) + eps * rate[c]
+            q = 1 / (1 + np.exp(-(logit(q_prior) + logit(g) - logit(rate[c]))))
+            assert neg[i, c] == pytest.approx(1 - q, abs=1e-6)
+
+
+def test_knn_uses_only_training_rows():
+    """Other rows never change the training weights, and a training row never votes for itself."""
+    x, y = _toy(100, seed=2)
+    train, test = np.arange(70), np.arange(70, 100)
+    est = NeighbourCooccurrence(n_neighbors=5).fit(y[train], features=x[train])
+    before = est.transform(y[train], features=x[train])[1]
+    est.transform(y[test], features=x[test])
+    est.transform(y[test][::-1], features=x[test][::-1] + 1.0)
+    refit = NeighbourCooccurrence(n_neighbors=5).fit(y[train], features=x[train])
+    np.testing.assert_array_equal(est.transform(y[train], features=x[train])[1], before)
+    np.testing.assert_array_equal(refit.transform(y[train], features=x[train])[1], before)
+    # a row far from everything carrying a label nobody else has: its own label must not vote for it
+    x2, y2 = x[train].copy(), np.zeros((70, 2), dtype=np.int8)
+    y2[:, 0] = 1
+    y2[0, 1] = 1
+    x2[0] += 50.0
+    est2 = NeighbourCooccurrence(n_neighbors=3, vote_smoothing=1.0).fit(y2, features=x2)
+    vote = est2.evidence(y2, features=x2)["vote"]
+    rate = (1 + 1.0) / (70 + 2.0)
+    assert vote[0, 1] == pytest.approx(rate / 4)  # three neighbours without it, one pseudo-neighbour
+
+
+def test_knn_sparse_features_and_errors():
+    x, y = _toy(80, seed=3)
+    xs = sp.csr_matrix(np.maximum(x, 0))
+    pos, neg = NeighbourCooccurrence(n_neighbors=5).fit_transform(y, features=xs)
+    assert neg.shape == y.shape and np.isfinite(neg).all()
+    with pytest.raises(MLMLError, match="features"):
+        NeighbourCooccurrence().fit(y)
+    with pytest.raises(MLMLError, match="rows"):
+        NeighbourCooccurrence().fit(y, features=x[:10])
+    with pytest.raises(MLMLError, match="metric"):
+        NeighbourCooccurrence(metric="manhattan").fit(y, features=x)
+    with pytest.raises(MLMLError, match="prior"):
+        NeighbourCooccurrence(prior="knn").fit(y, features=x)
+
+
+def test_knn_detects_hidden_positives_where_labels_alone_cannot(mulan_dir):
+    """emotions (cardinality ~1.9): at r = 0.5 most co-occurrences are hidden; features still find them."""
+    from mlml.data import load
+
+    ds = load(f"mulan:{mulan_dir / 'emotions'}")
+    labels = ds.labels.toarray() if sp.issparse(ds.labels) else np.asarray(ds.labels)
+    observed, hidden = hide_positives(labels, 0.5, random_state=0)
+    observed, hidden = np.asarray(observed), np.asarray(hidden).astype(bool)
+    zero = observed == 0
+    prior_neg = ESTIMATORS.create("pairwise-noisy-or").fit_transform(observed)[1]
+    knn_neg = NeighbourCooccurrence().fit_transform(observed, features=ds.features)[1]
+    prior_auc = roc_auc_score(hidden[zero], 1 - prior_neg[zero])
+    knn_auc = roc_auc_score(hidden[zero], 1 - knn_neg[zero])
+    assert knn_auc > prior_auc + 0.1 and knn_auc > 0.7
+
+
+# -- pu-adaptive
+def test_pu_formulas():
+    p = np.array([[0.9, 0.2], [0.5, 0.1], [0.2, 0.6]])
+    positive = np.array([[1, 0], [1, 0], [0, 1]], dtype=bool)
+    c = label_frequency(p, positive)
+    overall = (0.9 + 0.5 + 0.6) / 3
+    assert c[0] == pytest.approx((1.4 + 10 * overall) / 12)
+    assert c[1] == pytest.approx((0.6 + 10 * overall) / 11)
+    q = pu_posterior(np.array([[0.2]]), np.array([0.5]))
+    assert q[0, 0] == pytest.approx(0.25)  # (1 - c)/c * p/(1 - p) = 1 * 0.25
+    assert pu_posterior(np.array([[0.99]]), np.array([0.5]))[0, 0] == 1.0
+
+
+def test_pu_adaptive_warmup_bounded_steps_and_positives():
+    x, y = _toy(150, seed=4)
+    y[5, 0] = -1
+    est = PUAdaptive(momentum=1.0, max_step=0.05, warmup=2, model_weight=1.0).fit(y)
+    start = est.transform(y)[1]
+    high = np.full(y.shape, 0.8)
+    for _ in range(2):
+        est.update(high)
+    np.testing.assert_array_equal(est.transform(y)[1], start)  # warm-up: ignored
+    previous = start
+    for _ in range(3):
+        est.update(high)
+        pos, neg = est.transform(y)
+        assert np.abs(neg - previous).max() <= 0.05 + 1e-12
+        assert (neg[y == 1] == 0).all() and (pos[y >= 0] == 1).all()
+        assert pos[5, 0] == neg[5, 0] == 0
+        previous = neg
+    assert est.n_updates_ == 5 and est.n_applied_ == 3
+    # the model says every zero is likely positive: weights of zeros can only go down
+    assert (previous[y == 0] <= start[y == 0] + 1e-12).all() and (previous[y == 0] < start[y == 0]).any()
+
+
+def test_pu_adaptive_anchored_to_prior_and_index_subsets():
+    x, y = _toy(90, seed=5)
+    est = PUAdaptive(momentum=1.0, max_step=1.0, model_weight=0.5).fit(y)
+    prior_q = est.prior_.copy()
+    est.update(np.zeros(y.shape))  # the model says nothing is missing: q = (1 - λ) q⁰
+    np.testing.assert_allclose(est.state_, 0.5 * prior_q)
+    est2 = PUAdaptive(momentum=1.0, max_step=1.0).fit(y)
+    rows = np.array([3, 10, 40])
+    est2.update(np.zeros((3, y.shape[1])), index=rows)
+    changed = np.flatnonzero((est2.state_ != est2.prior_).any(axis=1))
+    assert set(changed) <= set(rows)
+    # rows other than the fitted ones get the base estimator's weights
+    other = y[:20].copy()
+    base = ESTIMATORS.create("pairwise-noisy-or").fit(y).transform(other)[1]
+    np.testing.assert_allclose(est.transform(other)[1], base)
+    with pytest.raises(MLMLError, match="index"):
+        est.update(np.zeros((3, y.shape[1])))
+    with pytest.raises(MLMLError, match="probabilities"):
+        est.update(np.full(y.shape, 1.5))
+
+
+def test_knn_pu_adaptive_uses_features():
+    x, y = _toy(80, seed=6)
+    est = ESTIMATORS.create("knn-pu-adaptive", base_params={"n_neighbors": 5})
+    assert est.uses_features and est.adaptive
+    pos, neg = est.fit(y, features=x).transform(y, features=x)
+    knn_neg = NeighbourCooccurrence(n_neighbors=5).fit_transform(y, features=x)[1]
+    np.testing.assert_allclose(neg, knn_neg)
+    with pytest.raises(MLMLError, match="labels-only base"):
+        PUAdaptive(base="knn").fit(y, features=x)
+
+
+def test_methods_registered_and_trainable():
+    """The trainer fits them, calls update after the warm-up and the weights change."""
+    from mlml.training import TrainConfig, fit
+
+    for name in ("knn-cb-wce", "pu-wce", "knn-pu-wce"):
+        assert name in METHODS and METHODS.get(name).loss == "weighted-bce"
+    x, y = _toy(200, seed=7)
+    observed, _ = hide_positives(y, 0.5, random_state=0)
+    config = TrainConfig(epochs=4, batch_size=64, val_fraction=0.0, fixed_epochs=True, device="cpu",
+                         log=False, adaptive_warmup_epochs=1)
+    est = ESTIMATORS.create("knn-pu-adaptive", base_params={"n_neighbors": 5})
+    result = fit(x, observed, METHODS.get("knn-pu-wce"), config, estimator=est.fit(observed, features=x))
+    assert est.n_applied_ >= 3
+    assert not np.array_equal(est.state_, est.prior_)
+    assert result.predict_proba(x).shape == y.shape
