@@ -85,6 +85,20 @@ def build_parser() -> argparse.ArgumentParser:
     _add_filter_flags(p)
     p.set_defaults(handler=_data_info)
 
+    p = verbs.add_parser(
+        "suggest", help="rank the (sample, label) pairs most likely to be missing positives",
+        formatter_class=argparse.RawDescriptionHelpFormatter, epilog=SOURCE_HELP,
+    )
+    p.add_argument("source", metavar="SOURCE", help="a data set whose labels are the observed ones")
+    p.add_argument("--method", default="auto", choices=["auto", "labels", "knn"],
+                   help="labels: co-occurrence only; knn: refined by feature-space neighbours; auto: knn where "
+                        "the data set has features or images")
+    p.add_argument("--top-k", type=int, default=100)
+    p.add_argument("--backbone", default="efficientnet_lite0", help="for image data sets")
+    p.add_argument("--out", type=Path, help="CSV of the ranked suggestions with their evidence")
+    p.add_argument("--show", type=int, default=20, help="rows of the terminal table")
+    p.set_defaults(handler=_suggest)
+
     p = verbs.add_parser("methods", help="list registered methods, losses and weight estimators")
     p.set_defaults(handler=_methods)
 
@@ -203,6 +217,24 @@ def _data_info(args: argparse.Namespace) -> int:
         drop_empty=args.drop_empty, check_images=args.check_images or args.skip_bad, skip_bad=args.skip_bad,
     )
     print(format_info(describe(dataset)))
+    return 0
+
+
+def _suggest(args: argparse.Namespace) -> int:
+    from mlml.data import load
+    from mlml.suggest import format_table, suggest, write_suggestions_csv
+
+    dataset = load(args.source)
+    features = None
+    if args.method != "labels" and (dataset.features is not None or dataset.image_paths is not None):
+        from mlml.models.features import dataset_features
+
+        features = dataset_features(dataset, backbone=args.backbone if dataset.image_paths is not None else None)
+    rows = suggest(dataset.labels, features=features, label_names=list(dataset.label_names), ids=dataset.ids,
+                   top_k=args.top_k, method=args.method)
+    print(format_table(rows, args.show))
+    if args.out:
+        print(f"{len(rows)} suggestions -> {write_suggestions_csv(rows, args.out)}")
     return 0
 
 

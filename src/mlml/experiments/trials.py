@@ -67,7 +67,8 @@ def _dataset(source: str, min_labels: int | None, skip_bad: bool) -> Any:
 def _features(source: str, min_labels: int | None, skip_bad: bool, backbone: str) -> np.ndarray:
     from mlml.models.features import dataset_features
 
-    return dataset_features(_dataset(source, min_labels, skip_bad), backbone=backbone)
+    dataset = _dataset(source, min_labels, skip_bad)
+    return dataset_features(dataset, backbone=backbone if dataset.image_paths is not None else None)
 
 
 @functools.lru_cache(maxsize=8)
