@@ -1,0 +1,435 @@
+"""The run report: ``results.csv``, ``report.md``, ``report.html`` and the figures of a run folder."""
+
+from __future__ import annotations
+
+import base64
+import html
+import os
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from mlml.exceptions import MLMLError
+from mlml.reports.records import (
+    LEAK_TAG,
+    ORACLE_TAG,
+    as_float,
+    check_records,
+    describe_key,
+    matches,
+    series_key,
+    series_label,
+    series_rank,
+)
+from mlml.reports.tables import RESULT_METRICS, ThresholdChoice, summarize, table_cells, write_results_csv
+
+ExpectedKey = str | Mapping[str, Any]
+Block = tuple[Any, ...]
+
+FIGURE_DIR = "figures"
+MAX_LISTED = 200
+
+
+def write_report(
+    records: Iterable[Mapping[str, Any]],
+    run_dir: str | os.PathLike[str],
+    *,
+    expected: Sequence[ExpectedKey] | None = None,
+    thresholds: ThresholdChoice = "both",
+    figures: bool | None = None,
+    title: str | None = None,
+) -> Path:
+    """Write ``results.csv``, ``report.md``, ``report.html`` and ``figures/`` into ``run_dir``.
+
+    The report holds the results table (mean ± std over folds) per data set, at threshold 0.5 and/or at
+    validation-tuned thresholds (``thresholds``); the figures (metrics vs missing ratio, true positives
+    per class, weight diagnostics, per-class AP vs frequency); timings; and the state of the run: how many
+    trials finished, which failed (with their errors) and -- given ``expected`` -- which are missing. LEAK
+    runs and oracle methods are tagged in every table and figure.
+
+    ``report.md`` links the PNG files (relative paths); ``report.html`` embeds them (base64), so it can be
+    opened offline or moved on its own. Each figure is also saved as PDF.
+
+    Args:
+        records: trial records (see :mod:`mlml.reports`), finished and failed.
+        run_dir: the run folder; created if needed.
+        expected: the trials the grid intended, as trial ids or as mappings: a mapping with a ``trial_id``
+            is matched on it alone, any other on all its fields (e.g. ``{"dataset": "yeast", "method":
+            "bce", "ratio": 0.5, "fold": 1, "seed": 0}``); those matched by no record are listed as
+            missing. None: missing trials cannot be listed (the report says so).
+        thresholds: ``"fixed"`` (0.5), ``"tuned"`` or ``"both"``: which results the CSV, the tables and the
+            metric figures show (see :func:`mlml.reports.summarize`).
+        figures: True to draw the figures (matplotlib required), False to skip them, None (default) to draw
+            them when matplotlib is installed and otherwise say in the report how to get them.
+        title: the report's title (default: "mlml report: <run_dir name>").
+
+    Returns:
+        The path of ``report.html``.
+
+    Raises:
+        DataError: a malformed record.
+        MLMLError: ``figures=True`` without matplotlib.
+    """
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    checked = check_records(records)
+    rows = summarize(checked, thresholds=thresholds)
+    write_results_csv(rows, run_dir / "results.csv")
+
+    draw = _want_figures(figures)
+    title = title or f"mlml report: {run_dir.resolve().name}"
+    blocks: list[Block] = [("h", 1, title)]
+    blocks += [
+        (
+            "p",
+            (
+                f"Written {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC from {len(checked)} trial records. "
+                "Machine-readable table: results.csv (mean and std over folds)."
+            ),
+        )
+    ]
+    blocks += _status_blocks(checked, expected)
+    blocks += _label_blocks(checked)
+
+    datasets = sorted({r["dataset"] for r in checked})
+    slugs = _slugs(datasets)
+    for dataset in datasets:
+        blocks.append(("h", 2, f"Data set: {dataset}"))
+        ds_rows = [row for row in rows if row["dataset"] == dataset]
+        for mode, heading in (
+            ("fixed", "threshold 0.5"),
+            ("tuned", "per-class thresholds tuned on validation"),
+        ):
+            mode_rows = [row for row in ds_rows if row["threshold"] == mode]
+            if mode_rows:
+                blocks.append(("h", 3, f"Results, {heading} (mean ± std over folds)"))
+                blocks.append(("table", *table_cells(mode_rows, RESULT_METRICS)))
+        if draw is True:
+            blocks += _figure_blocks(checked, rows, dataset, run_dir, slugs[dataset])
+        blocks += _timing_blocks([r for r in checked if r["dataset"] == dataset])
+    if draw is not True:
+        blocks.append(("h", 2, "Figures"))
+        blocks.append(("p", draw))
+
+    (run_dir / "report.md").write_text(_render_markdown(blocks), encoding="utf-8")
+    html_path = run_dir / "report.html"
+    html_path.write_text(_render_html(blocks, title, run_dir), encoding="utf-8")
+    return html_path
+
+
+def _want_figures(figures: bool | None) -> bool | str:
+    """True to draw, else the sentence the report shows instead."""
+    if figures is False:
+        return "Figures were not requested for this report."
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        if figures:
+            raise MLMLError("write_report(figures=True) needs matplotlib: pip install 'mlml[plot]'") from None
+        return (
+            "Figures skipped: matplotlib is not installed "
+            "(pip install 'mlml[plot]', then run `mlml report` again)."
+        )
+    return True
+
+
+# ----------------------------------------------------------------------------------------- run status
+def _status_blocks(
+    records: Sequence[Mapping[str, Any]], expected: Sequence[ExpectedKey] | None
+) -> list[Block]:
+    done = [r for r in records if r["status"] == "done"]
+    failed = [r for r in records if r["status"] == "failed"]
+    blocks: list[Block] = [("h", 2, "Run status")]
+    missing: list[ExpectedKey] = []
+    if expected is not None:
+        missing = [key for key in expected if not any(matches(r, key) for r in records)]
+    complete = not failed and expected is not None and not missing
+    if expected is None:
+        state = "unknown completeness (the intended grid was not given, so missing trials cannot be listed)"
+    elif complete:
+        state = "COMPLETE"
+    else:
+        state = "INCOMPLETE"
+    summary = f"Run {state}: {len(done)} trials finished, {len(failed)} failed"
+    if expected is not None:
+        summary += f", {len(missing)} missing of {len(expected)} expected"
+    blocks.append(("warn" if state == "INCOMPLETE" else "p", summary + "."))
+    if failed:
+        blocks.append(("h", 3, f"Failed trials ({len(failed)})"))
+        header = ["trial_id", "dataset", "method", "ratio", "fold", "seed", "error"]
+        body = [
+            [
+                str(r["trial_id"]),
+                str(r["dataset"]),
+                series_label(*series_key(r)),
+                f"{r['ratio']:g}",
+                str(r["fold"]),
+                str(r["seed"]),
+                _first_line(r.get("error")),
+            ]
+            for r in failed[:MAX_LISTED]
+        ]
+        blocks.append(("table", header, body))
+        if len(failed) > MAX_LISTED:
+            blocks.append(("p", f"... and {len(failed) - MAX_LISTED} more failed trials."))
+        for r in failed[:MAX_LISTED]:
+            if r.get("error"):
+                blocks.append(("details", f"Error of trial {r['trial_id']}", str(r["error"])))
+    if missing:
+        blocks.append(("h", 3, f"Missing trials ({len(missing)}: never ran or not stored)"))
+        blocks.append(("list", [describe_key(key) for key in missing[:MAX_LISTED]]))
+        if len(missing) > MAX_LISTED:
+            blocks.append(("p", f"... and {len(missing) - MAX_LISTED} more missing trials."))
+    if failed or missing:
+        blocks.append(
+            ("p", "Means and stds below use only the finished trials; the column n gives how many.")
+        )
+    return blocks
+
+
+def _first_line(error: Any) -> str:
+    if not error:
+        return "(no error message stored)"
+    lines = [line.strip() for line in str(error).strip().splitlines() if line.strip()]
+    # A traceback's last line names the exception; a plain message's first line is the message.
+    text = lines[-1] if lines and lines[0].startswith("Traceback") else (lines[0] if lines else "")
+    return text if len(text) <= 160 else text[:157] + "..."
+
+
+def _label_blocks(records: Sequence[Mapping[str, Any]]) -> list[Block]:
+    blocks: list[Block] = []
+    leak = sorted({r["method"] for r in records if r["weights_source"] == "complete"})
+    oracle = sorted({r["method"] for r in records if r["oracle"]})
+    if leak:
+        blocks.append(
+            (
+                "warn",
+                (
+                    f"[{LEAK_TAG}] marks runs of {', '.join(leak)} whose confidence weights were "
+                    "computed from the COMPLETE labels of the whole data set (test folds and hidden "
+                    "positives included), as the published seed code does. These numbers leak test "
+                    "information; compare them with the same method's observed-label rows to see how "
+                    "much of the gain survives without the leak."
+                ),
+            )
+        )
+    if oracle:
+        blocks.append(
+            (
+                "p",
+                (
+                    f"[{ORACLE_TAG}] marks {', '.join(oracle)}: it reads which positives were hidden, "
+                    "which no real method can; read it as a reference, not a competitor."
+                ),
+            )
+        )
+    return blocks
+
+
+# ------------------------------------------------------------------------------------------------ figures
+def _slugs(datasets: Sequence[str]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for dataset in datasets:
+        slug = re.sub(r"[^A-Za-z0-9._-]+", "-", dataset).strip("-.") or "dataset"
+        base, k = slug, 2
+        while slug in out.values():
+            slug, k = f"{base}-{k}", k + 1
+        out[dataset] = slug
+    return out
+
+
+def _figure_ratio(records: Sequence[Mapping[str, Any]]) -> float | None:
+    """0.5 (the paper's Fig. 3) when present, else the missing ratio closest to it (positive ratios first)."""
+    ratios = sorted({r["ratio"] for r in records})
+    if not ratios:
+        return None
+    positive = [r for r in ratios if r > 0] or ratios
+    return min(positive, key=lambda r: (abs(r - 0.5), r))
+
+
+def _figure_blocks(
+    records: Sequence[Mapping[str, Any]],
+    rows: Sequence[Mapping[str, Any]],
+    dataset: str,
+    run_dir: Path,
+    slug: str,
+) -> list[Block]:
+    from mlml.reports import figures as F
+
+    done = [r for r in records if r["dataset"] == dataset and r["status"] == "done"]
+    ds_rows = [row for row in rows if row["dataset"] == dataset and row["n_folds"] > 0]
+    blocks: list[Block] = [("h", 3, "Figures")]
+    if not done:
+        return blocks + [("p", "No finished trial: nothing to draw.")]
+    ratio = _figure_ratio(done)
+    at_ratio = [r for r in done if r["ratio"] == ratio]
+    plans: list[tuple[str, str, Any]] = []
+    if any(row["threshold"] == "fixed" for row in ds_rows):
+        plans.append(
+            (
+                "metrics_vs_ratio",
+                "Metrics vs missing ratio, threshold 0.5 (the paper's Fig. 1/2; mean ± std over folds).",
+                lambda: F.plot_metrics_vs_ratio(ds_rows, dataset=dataset),
+            )
+        )
+    if any(row["threshold"] == "tuned" for row in ds_rows):
+        plans.append(
+            (
+                "metrics_vs_ratio_tuned",
+                "Metrics vs missing ratio with validation-tuned per-class thresholds.",
+                lambda: F.plot_metrics_vs_ratio(ds_rows, dataset=dataset, threshold="tuned"),
+            )
+        )
+    plans += [
+        (
+            f"true_positives_r{ratio:g}",
+            f"True positives per class, 15 most frequent classes, ratio {ratio:g} (the paper's Fig. 3).",
+            lambda: F.plot_true_positives(at_ratio, dataset=dataset, ratio=ratio),
+        ),
+        (
+            f"weights_r{ratio:g}",
+            (
+                f"Confidence weights at ratio {ratio:g}: ω̄ on hidden positives vs true negatives, "
+                "and the ROC of 1 − ω̄ for finding the hidden positives."
+            ),
+            lambda: F.plot_weight_diagnostics(at_ratio, dataset=dataset, ratio=ratio),
+        ),
+        (
+            f"ap_vs_frequency_r{ratio:g}",
+            f"Per-class average precision vs class frequency, ratio {ratio:g}.",
+            lambda: F.plot_ap_vs_frequency(at_ratio, dataset=dataset, ratio=ratio),
+        ),
+    ]
+    if ratio != 0.5:
+        blocks.append(("p", f"No finished trial at ratio 0.5; per-class figures use ratio {ratio:g}."))
+    for name, caption, draw in plans:
+        try:
+            fig, _ = draw()
+        except MLMLError as exc:
+            blocks.append(("p", f"Figure '{name}' skipped: {exc}"))
+            continue
+        png, pdf = F.save_figure(fig, run_dir / FIGURE_DIR / f"{slug}_{name}")
+        blocks.append(
+            ("figure", png.relative_to(run_dir).as_posix(), pdf.relative_to(run_dir).as_posix(), caption)
+        )
+    return blocks
+
+
+# ------------------------------------------------------------------------------------------------ timings
+def _timing_blocks(records: Sequence[Mapping[str, Any]]) -> list[Block]:
+    done = [r for r in records if r["status"] == "done" and r.get("timings")]
+    if not done:
+        return []
+    groups: dict[tuple[str, str, bool], list[Mapping[str, Any]]] = {}
+    for record in done:
+        groups.setdefault(series_key(record), []).append(record)
+    header = ["method", "trials", "weights (s)", "training (s)", "evaluation (s)"]
+    body = []
+    for key in sorted(groups, key=series_rank):
+        cells = [series_label(*key), str(len(groups[key]))]
+        for field in ("weights_s", "train_s", "eval_s"):
+            values = np.array([as_float(r["timings"].get(field)) for r in groups[key]])
+            values = values[~np.isnan(values)]
+            cells.append(f"{values.mean():.2f}" if values.size else "–")
+        body.append(cells)
+    return [("h", 3, "Mean time per trial"), ("table", header, body)]
+
+
+# ---------------------------------------------------------------------------------------------- rendering
+def _render_markdown(blocks: Sequence[Block]) -> str:
+    out: list[str] = []
+    for block in blocks:
+        kind = block[0]
+        if kind == "h":
+            out.append("#" * block[1] + " " + block[2])
+        elif kind == "p":
+            out.append(block[1])
+        elif kind == "warn":
+            out.append(f"> **Warning:** {block[1]}")
+        elif kind == "table":
+            header, body = block[1], block[2]
+            esc = [[cell.replace("|", "\\|") for cell in cells] for cells in [header, *body]]
+            out.append(
+                "\n".join(
+                    ["| " + " | ".join(esc[0]) + " |", "|" + "---|" * len(header)]
+                    + ["| " + " | ".join(cells) + " |" for cells in esc[1:]]
+                )
+            )
+        elif kind == "list":
+            out.append("\n".join(f"- {item}" for item in block[1]))
+        elif kind == "details":
+            fence = "````" if "```" in block[2] else "```"
+            out.append(
+                f"<details><summary>{html.escape(block[1])}</summary>\n\n{fence}\n{block[2]}\n{fence}\n\n</details>"
+            )
+        elif kind == "figure":
+            png, pdf, caption = block[1:]
+            out.append(f"![{caption}]({png})\n\n*{caption}* ([PDF]({pdf}))")
+    return "\n\n".join(out) + "\n"
+
+
+_CSS = """
+body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1200px; padding: 0 1em; color: #222; }
+table { border-collapse: collapse; margin: 0.8em 0; font-size: 0.9em; }
+th, td { border: 1px solid #ccc; padding: 0.25em 0.6em; text-align: right; }
+th { background: #f3f3f3; }
+td:nth-child(-n+2), th:nth-child(-n+2) { text-align: left; }
+.warn { background: #fff3cd; border-left: 4px solid #d39e00; padding: 0.5em 0.8em; }
+.leak { background: #fde2e1; }
+figure { margin: 1em 0; }
+figure img { max-width: 100%; border: 1px solid #eee; }
+figcaption { font-style: italic; font-size: 0.9em; }
+pre { background: #f6f6f6; padding: 0.6em; overflow-x: auto; font-size: 0.85em; }
+"""
+
+
+def _render_html(blocks: Sequence[Block], title: str, run_dir: Path) -> str:
+    e = html.escape
+    out = [
+        "<!DOCTYPE html>",
+        '<html lang="en">',
+        "<head>",
+        '<meta charset="utf-8">',
+        f"<title>{e(title)}</title>",
+        f"<style>{_CSS}</style>",
+        "</head>",
+        "<body>",
+    ]
+    for block in blocks:
+        kind = block[0]
+        if kind == "h":
+            out.append(f"<h{block[1]}>{e(block[2])}</h{block[1]}>")
+        elif kind == "p":
+            out.append(f"<p>{e(block[1])}</p>")
+        elif kind == "warn":
+            out.append(f'<p class="warn"><strong>Warning:</strong> {e(block[1])}</p>')
+        elif kind == "table":
+            header, body = block[1], block[2]
+            out.append("<table>")
+            out.append("<tr>" + "".join(f"<th>{e(c)}</th>" for c in header) + "</tr>")
+            for cells in body:
+                leak = any(LEAK_TAG in c for c in cells)
+                out.append(
+                    ('<tr class="leak">' if leak else "<tr>")
+                    + "".join(f"<td>{e(c)}</td>" for c in cells)
+                    + "</tr>"
+                )
+            out.append("</table>")
+        elif kind == "list":
+            out.append("<ul>" + "".join(f"<li>{e(item)}</li>" for item in block[1]) + "</ul>")
+        elif kind == "details":
+            out.append(f"<details><summary>{e(block[1])}</summary><pre>{e(block[2])}</pre></details>")
+        elif kind == "figure":
+            png, pdf, caption = block[1:]
+            data = base64.b64encode((run_dir / png).read_bytes()).decode("ascii")
+            out.append(
+                f'<figure><img src="data:image/png;base64,{data}" alt="{e(caption)}">'
+                f'<figcaption>{e(caption)} (<a href="{e(pdf)}">PDF</a>, <a href="{e(png)}">PNG</a>)'
+                "</figcaption></figure>"
+            )
+    out += ["</body>", "</html>"]
+    return "\n".join(out) + "\n"

@@ -1,0 +1,268 @@
+"""The results table: mean ± std over folds, its CSV contract, and its terminal and Markdown renderings."""
+
+from __future__ import annotations
+
+import csv
+import math
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from mlml._validation import check_option
+from mlml.exceptions import DataError
+from mlml.reports.records import (
+    WEIGHTS_SOURCES,
+    as_float,
+    check_records,
+    method_rank,
+    series_label,
+)
+
+#: The metrics of ``RUN_DIR/results.csv``, in contract order: the paper's four, then mAP and macro F1.
+RESULT_METRICS: tuple[str, ...] = (
+    "micro_precision",
+    "micro_recall",
+    "micro_f1",
+    "micro_auc",
+    "map",
+    "macro_f1",
+)
+#: The paper's four metrics (its Table and Fig. 1/2).
+PAPER_METRICS: tuple[str, ...] = RESULT_METRICS[:4]
+#: Further metrics summarised after the contract columns.
+EXTRA_METRICS: tuple[str, ...] = ("macro_precision", "macro_recall", "macro_auc")
+#: The stable column contract of ``results.csv``; extra columns only ever come after these.
+RESULT_COLUMNS: tuple[str, ...] = ("dataset", "method", "ratio", "n_folds") + tuple(
+    f"{metric}_{stat}" for metric in RESULT_METRICS for stat in ("mean", "std")
+)
+#: The extra columns, in this order, after :data:`RESULT_COLUMNS`.
+EXTRA_COLUMNS: tuple[str, ...] = (
+    "weights_source",
+    "threshold",
+    "oracle",
+    "label",
+    "n_seeds",
+    "n_failed",
+) + tuple(f"{metric}_{stat}" for metric in EXTRA_METRICS for stat in ("mean", "std"))
+
+#: Values of the ``threshold`` column: ``"fixed"`` (0.5, the paper's), ``"tuned"`` (per class, validation).
+THRESHOLD_MODES: tuple[str, ...] = ("fixed", "tuned")
+#: What :func:`summarize` can be asked for (the experiment config's vocabulary).
+ThresholdChoice = Literal["fixed", "tuned", "both"]
+METRIC_NAMES: dict[str, str] = {
+    "micro_precision": "micro precision",
+    "micro_recall": "micro recall",
+    "micro_f1": "micro F1",
+    "micro_auc": "micro ROC-AUC",
+    "map": "mAP",
+    "macro_f1": "macro F1",
+    "macro_precision": "macro precision",
+    "macro_recall": "macro recall",
+    "macro_auc": "macro ROC-AUC",
+}
+
+
+def summarize(
+    records: Iterable[Mapping[str, Any]], *, thresholds: ThresholdChoice = "both", ddof: int = 1
+) -> list[dict[str, Any]]:
+    """Mean and standard deviation over folds, one row per (dataset, method, ratio, weights source,
+    threshold mode).
+
+    Finished trials (``status == "done"``) are averaged; failed ones are counted in ``n_failed``.
+    ``thresholds`` picks the rows: ``"fixed"`` -- the metrics at threshold 0.5 (each record's ``metrics``;
+    ``threshold == "fixed"``); ``"tuned"`` -- at the validation-tuned per-class thresholds
+    (``metrics_tuned``; ``threshold == "tuned"``); ``"both"`` -- the fixed rows, plus tuned rows wherever a
+    group's trials stored tuned metrics.
+
+    Each row holds, in this order, the contract columns :data:`RESULT_COLUMNS` -- ``dataset``, ``method``,
+    ``ratio``, ``n_folds`` (the number of finished trials averaged: folds x seeds), then
+    ``<metric>_mean`` and ``<metric>_std`` for ``micro_precision``, ``micro_recall``, ``micro_f1``,
+    ``micro_auc``, ``map``, ``macro_f1`` -- then :data:`EXTRA_COLUMNS`: ``weights_source``, ``threshold``,
+    ``oracle``, ``label`` (the method with its LEAK/oracle tags), ``n_seeds``, ``n_failed`` and the macro
+    precision/recall/AUC means and stds.
+
+    The std is the sample standard deviation (``ddof=1``) over trials; a NaN metric (an undefined case,
+    see :mod:`mlml.evaluation.metrics`) is left out of its mean and std; a mean over no values, or a std
+    over fewer than ``ddof + 1`` values, is NaN (an empty cell in the CSV). A group with nothing to average
+    (every trial failed; or, for ``thresholds="tuned"``, no tuned metrics stored) still gets a row with
+    ``n_folds == 0`` and NaN metrics, so that the gap shows.
+
+    Rows are ordered by dataset, threshold mode (fixed first), ratio, method (bce, im-wce, cb-wce, then the
+    rest alphabetically) and weights source (observed first).
+
+    Raises:
+        MLMLError: a bad ``thresholds`` value.
+        DataError: a malformed record, or a finished record without one of the summarised metrics.
+    """
+    check_option(thresholds, "thresholds", "summarize", ("fixed", "tuned", "both"))
+    checked = check_records(records)
+    groups: dict[tuple[Any, ...], dict[str, list[Mapping[str, Any]]]] = {}
+    for record in checked:
+        base = (
+            record["dataset"],
+            record["method"],
+            record["ratio"],
+            record["weights_source"],
+            record["oracle"],
+        )
+        groups.setdefault(base, {"done": [], "failed": []})[record["status"]].append(record)
+
+    keys = []
+    for base, entry in groups.items():
+        if thresholds in ("fixed", "both"):
+            keys.append((*base, "fixed"))
+        has_tuned = any(r["metrics_tuned"] is not None for r in entry["done"])
+        if thresholds == "tuned" or (thresholds == "both" and has_tuned):
+            keys.append((*base, "tuned"))
+
+    rows = []
+    for key in sorted(keys, key=_group_rank):
+        dataset, method, ratio, source, oracle, mode = key
+        entry = groups[key[:-1]]
+        field = "metrics" if mode == "fixed" else "metrics_tuned"
+        done = [r for r in entry["done"] if r[field] is not None]
+        row: dict[str, Any] = {"dataset": dataset, "method": method, "ratio": ratio, "n_folds": len(done)}
+        stats = {metric: _mean_std(done, field, metric, ddof) for metric in RESULT_METRICS + EXTRA_METRICS}
+        for metric in RESULT_METRICS:
+            row[f"{metric}_mean"], row[f"{metric}_std"] = stats[metric]
+        row.update(
+            weights_source=source,
+            threshold=mode,
+            oracle=oracle,
+            label=series_label(method, source, oracle),
+            n_seeds=len({record["seed"] for record in done}),
+            n_failed=len(entry["failed"]),
+        )
+        for metric in EXTRA_METRICS:
+            row[f"{metric}_mean"], row[f"{metric}_std"] = stats[metric]
+        rows.append(row)
+    return rows
+
+
+def _group_rank(key: tuple[Any, ...]) -> tuple[Any, ...]:
+    dataset, method, ratio, source, oracle, mode = key
+    return (
+        dataset,
+        THRESHOLD_MODES.index(mode),
+        ratio,
+        method_rank(method),
+        WEIGHTS_SOURCES.index(source),
+        oracle,
+    )
+
+
+def _mean_std(
+    records: Sequence[Mapping[str, Any]], field: str, metric: str, ddof: int
+) -> tuple[float, float]:
+    values = []
+    for record in records:
+        metrics = record[field]
+        if metric not in metrics:
+            if metric in EXTRA_METRICS:
+                continue
+            raise DataError(
+                f"trial record {record['trial_id']!r}: {field!r} lacks the metric {metric!r} "
+                f"(has {', '.join(sorted(metrics)) or 'nothing'})."
+            )
+        values.append(as_float(metrics[metric]))
+    finite = np.asarray([v for v in values if not math.isnan(v)], dtype=np.float64)
+    mean = float(finite.mean()) if finite.size else math.nan
+    std = float(finite.std(ddof=ddof)) if finite.size > ddof else math.nan
+    return mean, std
+
+
+def result_columns(rows: Sequence[Mapping[str, Any]]) -> list[str]:
+    """The CSV header for ``rows``: the contract columns, the known extras present, then any others sorted."""
+    present = set().union(*(row.keys() for row in rows)) if rows else set()
+    extras = [column for column in EXTRA_COLUMNS if column in present]
+    others = sorted(present - set(RESULT_COLUMNS) - set(EXTRA_COLUMNS))
+    return list(RESULT_COLUMNS) + extras + others
+
+
+def write_results_csv(rows: Sequence[Mapping[str, Any]], path: str | os.PathLike[str]) -> Path:
+    """Write :func:`summarize` rows to ``path`` (``RUN_DIR/results.csv``) and return the path.
+
+    Columns: :data:`RESULT_COLUMNS` first, exactly in that order, then the extras. Floats are written in full
+    precision (``repr``), NaN as an empty cell, booleans as ``true``/``false``.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    columns = result_columns(rows)
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow(columns)
+        for row in rows:
+            writer.writerow([_csv_cell(row.get(column)) for column in columns])
+    return path
+
+
+def _csv_cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, (bool, np.bool_)):
+        return "true" if value else "false"
+    if isinstance(value, (float, np.floating)):
+        return "" if math.isnan(value) else repr(float(value))
+    return str(value)
+
+
+def format_mean_std(mean: float, std: float, digits: int = 3) -> str:
+    """``"0.712 ± 0.013"``; ``"–"`` for a NaN mean, the mean alone for a NaN std."""
+    if mean is None or math.isnan(mean):
+        return "–"
+    if std is None or math.isnan(std):
+        return f"{mean:.{digits}f}"
+    return f"{mean:.{digits}f} ± {std:.{digits}f}"
+
+
+_THRESHOLD_SHOWN = {"fixed": "0.5", "tuned": "tuned"}
+
+
+def table_cells(
+    rows: Sequence[Mapping[str, Any]], metrics: Sequence[str] = RESULT_METRICS, *, digits: int = 3
+) -> tuple[list[str], list[list[str]]]:
+    """Header and string cells of the results table (mean ± std), with the LEAK/oracle tags in the method."""
+    show_threshold = any(row.get("threshold", "fixed") != "fixed" for row in rows)
+    header = ["dataset", "method", "ratio"] + (["threshold"] if show_threshold else []) + ["n"]
+    header += [METRIC_NAMES.get(metric, metric) for metric in metrics]
+    body = []
+    for row in rows:
+        label = row.get("label") or series_label(
+            row["method"], row.get("weights_source", "observed"), bool(row.get("oracle", False))
+        )
+        n = str(row["n_folds"]) + (f" ({row['n_failed']} failed)" if row.get("n_failed") else "")
+        cells = [str(row["dataset"]), label, f"{row['ratio']:g}"]
+        cells += [_THRESHOLD_SHOWN.get(row.get("threshold", "fixed"), "?")] if show_threshold else []
+        cells += [n] + [format_mean_std(row[f"{m}_mean"], row[f"{m}_std"], digits) for m in metrics]
+        body.append(cells)
+    return header, body
+
+
+def terminal_table(rows: Sequence[Mapping[str, Any]], metrics: Sequence[str] = RESULT_METRICS) -> str:
+    """The results table as aligned plain text for the terminal."""
+    header, body = table_cells(rows, metrics)
+    widths = [max(len(cells[i]) for cells in [header, *body]) for i in range(len(header))]
+    numeric = [i >= header.index("n") or header[i] == "ratio" for i in range(len(header))]
+
+    def line(cells: Sequence[str]) -> str:
+        return "  ".join(
+            c.rjust(w) if num else c.ljust(w) for c, w, num in zip(cells, widths, numeric)
+        ).rstrip()
+
+    rule = "  ".join("-" * w for w in widths)
+    return "\n".join([line(header), rule, *(line(cells) for cells in body)])
+
+
+def markdown_table(rows: Sequence[Mapping[str, Any]], metrics: Sequence[str] = RESULT_METRICS) -> str:
+    """The results table as a GitHub-flavoured Markdown table (mean ± std over folds)."""
+    header, body = table_cells(rows, metrics)
+    numeric = [i >= header.index("n") or header[i] == "ratio" for i in range(len(header))]
+
+    def line(cells: Sequence[str]) -> str:
+        return "| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |"
+
+    align = "| " + " | ".join("---:" if num else "---" for num in numeric) + " |"
+    return "\n".join([line(header), align, *(line(cells) for cells in body)])

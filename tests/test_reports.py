@@ -1,0 +1,441 @@
+"""mlml.reports: summary statistics, the results.csv contract, tables, figures and the run report."""
+
+from __future__ import annotations
+
+import csv
+import math
+import warnings
+
+import numpy as np
+import pytest
+from sklearn.metrics import roc_auc_score, roc_curve
+
+from mlml.evaluation import SCALAR_METRICS, evaluate, tune_thresholds
+from mlml.exceptions import DataError, MLMLError
+from mlml.reports import (
+    LEAK_TAG,
+    ORACLE_TAG,
+    RESULT_COLUMNS,
+    RESULT_METRICS,
+    markdown_table,
+    summarize,
+    terminal_table,
+    write_report,
+    write_results_csv,
+)
+from mlml.reports import figures as F
+from mlml.reports.report import _slugs
+
+CLASSES = [f"class{j}" for j in range(18)]
+METHODS = [
+    ("bce", "observed", False),
+    ("im-wce", "observed", True),
+    ("cb-wce", "observed", False),
+    ("cb-wce", "complete", False),
+]
+
+
+def _record(dataset, method, source, oracle, ratio, fold, seed, rng, *, tuned=True):
+    """A record as the runner stores it, with metrics from evaluate() on random labels and scores."""
+    n, c = 120, len(CLASSES)
+    y = (rng.random((n, c)) < np.linspace(0.05, 0.45, c)).astype(np.int8)
+    skill = 0.5 - 0.3 * ratio + (0.1 if source == "complete" else 0.0)
+    scores = np.clip(skill * y + rng.random((n, c)) * (1 - skill), 0, 1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        result = evaluate(y, scores)
+        tuned_result = evaluate(y, scores, threshold=tune_thresholds(y, scores)) if tuned else None
+    diagnostics = None
+    if method == "cb-wce":
+        hidden = rng.beta(2, 5, size=60)
+        negative = rng.beta(5, 2, size=300)
+        truth = np.r_[np.ones(hidden.size), np.zeros(negative.size)]
+        score = 1 - np.r_[hidden, negative]
+        fpr, tpr, _ = roc_curve(truth, score)
+        diagnostics = {
+            "neg_weight_hidden": hidden.tolist(),
+            "neg_weight_negative": negative.tolist(),
+            "detection_auc": roc_auc_score(truth, score),
+            "detection_ap": 0.5,
+            "roc_fpr": fpr.tolist(),
+            "roc_tpr": tpr.tolist(),
+        }
+    return {
+        "trial_id": f"{dataset}-{method}-{source}-r{ratio}-f{fold}-s{seed}",
+        "dataset": dataset,
+        "method": method,
+        "ratio": ratio,
+        "fold": fold,
+        "seed": seed,
+        "status": "done",
+        "error": None,
+        "weights_source": source,
+        "oracle": oracle,
+        "metrics": {k: result[k] for k in SCALAR_METRICS},
+        "metrics_tuned": {k: tuned_result[k] for k in SCALAR_METRICS} if tuned else None,
+        "per_class": {
+            "names": CLASSES,
+            "tp": result["per_class_tp"],
+            "ap": result["per_class_ap"],
+            "support": result["per_class_support"],
+            "train_frequency": (y.mean(axis=0) + 0.01).tolist(),
+        },
+        "diagnostics": diagnostics,
+        "timings": {"weights_s": 0.01, "train_s": 1.5, "eval_s": 0.02},
+        "config_hash": "abc123",
+    }
+
+
+@pytest.fixture(scope="module")
+def records():
+    rng = np.random.default_rng(0)
+    out = [
+        _record("yeast", m, s, o, ratio, fold, 0, rng)
+        for ratio in (0.0, 0.5, 0.75)
+        for (m, s, o) in METHODS
+        for fold in (1, 2, 3)
+    ]
+    failed = dict(
+        out[0],
+        trial_id="yeast-bce-observed-r0.0-f4-s0",
+        fold=4,
+        status="failed",
+        metrics=None,
+        metrics_tuned=None,
+        per_class=None,
+        diagnostics=None,
+        error='Traceback (most recent call last):\n  File "x.py", line 1\nRuntimeError: out of memory',
+    )
+    all_failed = dict(
+        failed, trial_id="yeast-bce-observed-r0.25-f1-s0", ratio=0.25, fold=1, error="ValueError: bad thing"
+    )
+    return [*out, failed, all_failed]
+
+
+# ------------------------------------------------------------------------------------------------ summary
+def test_summarize_column_order_is_the_contract(records):
+    rows = summarize(records)
+    assert RESULT_COLUMNS == (
+        "dataset",
+        "method",
+        "ratio",
+        "n_folds",
+        "micro_precision_mean",
+        "micro_precision_std",
+        "micro_recall_mean",
+        "micro_recall_std",
+        "micro_f1_mean",
+        "micro_f1_std",
+        "micro_auc_mean",
+        "micro_auc_std",
+        "map_mean",
+        "map_std",
+        "macro_f1_mean",
+        "macro_f1_std",
+    )
+    for row in rows:
+        assert list(row)[: len(RESULT_COLUMNS)] == list(RESULT_COLUMNS)
+
+
+def test_summarize_mean_and_std_over_folds(records):
+    rows = summarize(records)
+    # 3 ratios x 4 method series x 2 threshold modes, plus the all-failed group's 0.5 row.
+    assert len(rows) == 3 * 4 * 2 + 1
+    for row in rows:
+        group = [
+            r
+            for r in records
+            if r["dataset"] == row["dataset"]
+            and r["method"] == row["method"]
+            and r["ratio"] == row["ratio"]
+            and r["weights_source"] == row["weights_source"]
+        ]
+        done = [r for r in group if r["status"] == "done"]
+        field = "metrics" if row["threshold"] == "fixed" else "metrics_tuned"
+        assert row["n_folds"] == len(done)
+        assert row["n_failed"] == sum(r["status"] == "failed" for r in group)
+        for metric in RESULT_METRICS + ("macro_auc",):
+            values = np.array([r[field][metric] for r in done])
+            if not done:
+                assert math.isnan(row[f"{metric}_mean"]) and math.isnan(row[f"{metric}_std"])
+                continue
+            assert row[f"{metric}_mean"] == pytest.approx(values.mean(), abs=1e-12)
+            assert row[f"{metric}_std"] == pytest.approx(values.std(ddof=1), abs=1e-12)
+
+
+def test_summarize_labels_leak_and_oracle_and_orders_rows(records):
+    rows = summarize(records, thresholds="fixed")
+    labels = {(row["method"], row["weights_source"]): row["label"] for row in rows}
+    assert LEAK_TAG in labels[("cb-wce", "complete")]
+    assert ORACLE_TAG in labels[("im-wce", "observed")]
+    assert labels[("bce", "observed")] == "bce" and labels[("cb-wce", "observed")] == "cb-wce"
+    order = [(row["ratio"], row["method"], row["weights_source"]) for row in rows if row["ratio"] == 0.5]
+    assert order == [
+        (0.5, "bce", "observed"),
+        (0.5, "im-wce", "observed"),
+        (0.5, "cb-wce", "observed"),
+        (0.5, "cb-wce", "complete"),
+    ]
+    assert all(row["threshold"] == "fixed" for row in rows)
+
+
+def test_summarize_handles_none_and_nan_metrics(records):
+    first, second = (dict(r, metrics=dict(r["metrics"])) for r in records[:2])
+    first["metrics"]["micro_auc"] = None
+    second["metrics"]["micro_auc"] = float("nan")
+    rows = summarize([first, second, records[2]], thresholds="fixed")
+    assert rows[0]["n_folds"] == 3
+    assert rows[0]["micro_auc_mean"] == pytest.approx(records[2]["metrics"]["micro_auc"])
+    assert math.isnan(rows[0]["micro_auc_std"])
+
+
+def test_summarize_threshold_choice(records):
+    untuned = [dict(r, metrics_tuned=None) if r["method"] == "bce" else r for r in records]
+    tuned = summarize(untuned, thresholds="tuned")
+    assert {row["threshold"] for row in tuned} == {"tuned"}
+    # A group without tuned metrics keeps its row, with nothing averaged, so that the gap shows.
+    bce = [row for row in tuned if row["method"] == "bce"]
+    assert bce and all(row["n_folds"] == 0 and math.isnan(row["micro_f1_mean"]) for row in bce)
+    both = summarize(untuned, thresholds="both")
+    assert not [row for row in both if row["method"] == "bce" and row["threshold"] == "tuned"]
+    assert len(summarize(untuned, thresholds="fixed")) == 3 * 4 + 1
+    with pytest.raises(MLMLError, match="'thresholds'.*'fixed', 'tuned', 'both'.*Got 'best'"):
+        summarize(records, thresholds="best")
+
+
+@pytest.mark.parametrize(
+    ("change", "match"),
+    [
+        ({"status": "running"}, "'status'"),
+        ({"weights_source": "test"}, "'weights_source'"),
+        ({"ratio": 1.5}, "'ratio'"),
+        ({"metrics": None}, "no 'metrics'"),
+        ({"metrics": {"micro_f1": 0.5}}, "lacks the metric 'micro_precision'"),
+    ],
+)
+def test_bad_records_name_the_trial(records, change, match):
+    bad = dict(records[0], **change)
+    with pytest.raises(DataError, match=match) as info:
+        summarize([records[1], bad])
+    assert records[0]["trial_id"] in str(info.value)
+
+
+def test_record_without_required_field():
+    with pytest.raises(DataError, match=r"#0 \(trial_id='t1'\) lacks the field\(s\) dataset"):
+        summarize(
+            [
+                {
+                    "trial_id": "t1",
+                    "method": "bce",
+                    "ratio": 0.5,
+                    "fold": 1,
+                    "seed": 0,
+                    "status": "done",
+                    "weights_source": "observed",
+                    "oracle": False,
+                }
+            ]
+        )
+    with pytest.raises(DataError, match="must be a mapping"):
+        summarize(["not a record"])
+
+
+# ------------------------------------------------------------------------------------------ CSV and tables
+def test_results_csv_contract(records, tmp_path):
+    rows = summarize(records)
+    path = write_results_csv(rows, tmp_path / "run" / "results.csv")
+    with path.open(newline="") as handle:
+        reader = csv.reader(handle)
+        header = next(reader)
+        body = list(reader)
+    assert header[: len(RESULT_COLUMNS)] == list(RESULT_COLUMNS)
+    assert header[len(RESULT_COLUMNS) :][:4] == ["weights_source", "threshold", "oracle", "label"]
+    assert len(body) == len(rows)
+    for cells, row in zip(body, rows):
+        parsed = dict(zip(header, cells))
+        assert parsed["dataset"] == row["dataset"] and parsed["method"] == row["method"]
+        assert float(parsed["ratio"]) == row["ratio"] and int(parsed["n_folds"]) == row["n_folds"]
+        for metric in RESULT_METRICS:
+            for stat in ("mean", "std"):
+                value = row[f"{metric}_{stat}"]
+                cell = parsed[f"{metric}_{stat}"]
+                assert cell == "" if math.isnan(value) else float(cell) == value  # full precision
+        assert parsed["oracle"] in ("true", "false")
+
+
+def test_terminal_and_markdown_tables(records):
+    rows = summarize(records)
+    text = terminal_table(rows)
+    md = markdown_table(rows)
+    lines = md.splitlines()
+    assert lines[0].startswith("| dataset | method | ratio | threshold | n | micro precision")
+    assert len(lines) == len(rows) + 2
+    assert all(line.count("|") == lines[0].count("|") for line in lines)
+    for rendered in (text, md):
+        assert LEAK_TAG in rendered and ORACLE_TAG in rendered
+        assert "±" in rendered and "tuned" in rendered and "(2 failed)" not in rendered
+        assert "(1 failed)" in rendered
+    row = next(r for r in rows if r["method"] == "bce" and r["ratio"] == 0.5 and r["threshold"] == "fixed")
+    assert f"{row['micro_f1_mean']:.3f} ± {row['micro_f1_std']:.3f}" in md
+
+
+# ------------------------------------------------------------------------------------------------ figures
+def _png_ok(path):
+    data = path.read_bytes()
+    return data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 2000
+
+
+def _legend_texts(ax):
+    return F.legend_texts(ax.figure)
+
+
+def test_metric_vs_ratio_figure(records, tmp_path):
+    rows = summarize(records)
+    fig, ax = F.plot_metric_vs_ratio(rows, "micro_f1")
+    texts = _legend_texts(ax)
+    assert any(LEAK_TAG in t for t in texts) and any(ORACLE_TAG in t for t in texts)
+    assert len(texts) == 4
+    png, pdf = F.save_figure(fig, tmp_path / "fig1")
+    assert _png_ok(png) and pdf.read_bytes()[:4] == b"%PDF"
+    # Drawing on a given Axes returns that Axes.
+    fig2, axes = F.new_figure(nrows=1, ncols=2)
+    out_fig, out_ax = F.plot_metric_vs_ratio(rows, "map", ax=axes[1])
+    assert out_ax is axes[1] and out_fig is fig2
+    fig3, grid = F.plot_metrics_vs_ratio(rows, threshold="tuned")
+    assert len(grid.ravel()) == 6
+    texts = F.legend_texts(fig3)  # one shared legend for the six panels
+    assert len(texts) == 4 and sum(LEAK_TAG in t for t in texts) == 1
+    with pytest.raises(MLMLError, match="'metric'"):
+        F.plot_metric_vs_ratio(rows, "accuracy")
+
+
+def test_per_class_and_diagnostic_figures(records, tmp_path):
+    at_half = [r for r in records if r["ratio"] == 0.5]
+    fig, ax = F.plot_true_positives(at_half, ratio=0.5)
+    assert len(ax.get_xticklabels()) == 15
+    # The first tick is the class with the most test positives.
+    support = np.mean([r["per_class"]["support"] for r in at_half], axis=0)
+    assert ax.get_xticklabels()[0].get_text() == CLASSES[int(np.argmax(support))]
+    assert _png_ok(F.save_figure(fig, tmp_path / "tp")[0])
+    fig, axes = F.plot_weight_diagnostics(records, ratio=0.5)
+    assert len(axes) == 3  # cb-wce observed, cb-wce LEAK, the ROC panel
+    assert LEAK_TAG in axes[1].get_title()
+    assert any(LEAK_TAG in t and "AUC" in t for t in F.legend_texts(fig))
+    assert _png_ok(F.save_figure(fig, tmp_path / "weights")[0])
+    fig, ax = F.plot_ap_vs_frequency(records, ratio=0.5)
+    assert ax.get_xscale() == "log" and len(_legend_texts(ax)) == 4
+    assert _png_ok(F.save_figure(fig, tmp_path / "ap")[0])
+    with pytest.raises(MLMLError, match="ratios present"):
+        F.plot_true_positives(records, ratio=0.3)
+    with pytest.raises(MLMLError, match="diagnostics"):
+        F.plot_detection_roc([r for r in records if r["method"] == "bce"])
+
+
+def test_figures_do_not_touch_pyplot(records):
+    import sys
+
+    F.plot_metric_vs_ratio(summarize(records), "micro_f1")
+    if "matplotlib.pyplot" in sys.modules:
+        assert sys.modules["matplotlib.pyplot"].get_fignums() == []
+
+
+# ------------------------------------------------------------------------------------------------- report
+def test_write_report_complete_files_and_incomplete_state(records, tmp_path):
+    expected = [r["trial_id"] for r in records] + ["yeast-cb-wce-observed-r0.25-f1-s0"]
+    expected.append({"dataset": "yeast", "method": "bce", "ratio": 0.9, "fold": 1, "seed": 0})
+    html_path = write_report(records, tmp_path, expected=expected)
+    assert html_path == tmp_path / "report.html"
+    md = (tmp_path / "report.md").read_text()
+    html = html_path.read_text()
+    for text in (md, html):
+        assert "INCOMPLETE" in text
+        assert "2 failed" in text and "2 missing of" in text
+        assert "yeast-bce-observed-r0.0-f4-s0" in text and "RuntimeError: out of memory" in text
+        assert "yeast-cb-wce-observed-r0.25-f1-s0" in text
+        assert "ratio=0.9" in text
+        assert LEAK_TAG in text and ORACLE_TAG in text
+    assert html.count("data:image/png;base64,") >= 5
+    pngs = sorted((tmp_path / "figures").glob("*.png"))
+    assert {p.stem for p in pngs} >= {
+        "yeast_metrics_vs_ratio",
+        "yeast_metrics_vs_ratio_tuned",
+        "yeast_true_positives_r0.5",
+        "yeast_weights_r0.5",
+        "yeast_ap_vs_frequency_r0.5",
+    }
+    assert all(_png_ok(p) and p.with_suffix(".pdf").is_file() for p in pngs)
+    for png in pngs:
+        assert f"(figures/{png.name})" in md  # relative links
+    with (tmp_path / "results.csv").open() as handle:
+        assert next(csv.reader(handle))[: len(RESULT_COLUMNS)] == list(RESULT_COLUMNS)
+
+
+def test_write_report_expected_mappings_and_fixed_thresholds(records, tmp_path):
+    done = [r for r in records if r["status"] == "done"]
+    # As the runner lists its grid: every trial's fields, some not stored in the records, and its id.
+    expected = [
+        {
+            "dataset": r["dataset"],
+            "method": r["method"],
+            "ratio": r["ratio"],
+            "fold": r["fold"],
+            "seed": r["seed"],
+            "weights_source": r["weights_source"],
+            "scheme": "per-sample",
+            "trial_id": r["trial_id"],
+        }
+        for r in done
+    ]
+    expected.append(dict(expected[0], fold=9, trial_id="never-ran"))
+    write_report(done, tmp_path, expected=expected, thresholds="fixed", figures=False)
+    md = (tmp_path / "report.md").read_text()
+    assert "1 missing of" in md and "fold=9" in md and "never-ran" in md
+    assert "tuned" not in md
+    with (tmp_path / "results.csv").open() as handle:
+        assert {row["threshold"] for row in csv.DictReader(handle)} == {"fixed"}
+
+
+def test_write_report_complete_run_and_no_figures(records, tmp_path):
+    done = [r for r in records if r["status"] == "done"]
+    write_report(done, tmp_path, expected=[r["trial_id"] for r in done], figures=False)
+    md = (tmp_path / "report.md").read_text()
+    assert "Run COMPLETE" in md and "INCOMPLETE" not in md and "Failed trials" not in md
+    assert not (tmp_path / "figures").exists()
+    write_report(done, tmp_path / "other", figures=False)
+    assert "missing trials cannot be listed" in (tmp_path / "other" / "report.md").read_text()
+
+
+@pytest.mark.slow
+def test_write_report_figure_ratio_fallback_and_skips(records, tmp_path):
+    subset = [
+        dict(r, diagnostics=None)
+        for r in records
+        if r["ratio"] == 0.75 and r["status"] == "done" and r["method"] != "im-wce" and r["fold"] < 3
+    ]
+    write_report(subset, tmp_path)
+    md = (tmp_path / "report.md").read_text()
+    assert "per-class figures use ratio 0.75" in md
+    assert "Figure 'weights_r0.75' skipped" in md
+    assert (tmp_path / "figures" / "yeast_true_positives_r0.75.png").is_file()
+
+
+def test_write_report_several_datasets(records, tmp_path):
+    other = [dict(r, dataset="mulan:/data/scene", trial_id="scene-" + r["trial_id"]) for r in records[:24]]
+    write_report(records + other, tmp_path, figures=False)
+    md = (tmp_path / "report.md").read_text()
+    assert md.index("Data set: mulan:/data/scene") < md.index("Data set: yeast")
+    with (tmp_path / "results.csv").open() as handle:
+        assert {row["dataset"] for row in csv.DictReader(handle)} == {"yeast", "mulan:/data/scene"}
+    assert _slugs(["mulan:/data/scene", "yeast", "mulan:/data/scene/"]) == {
+        "mulan:/data/scene": "mulan-data-scene",
+        "yeast": "yeast",
+        "mulan:/data/scene/": "mulan-data-scene-2",
+    }
+
+
+def test_save_figure_keeps_dots_in_names(tmp_path):
+    fig, ax = F.new_figure()
+    ax.plot([0, 1], [0, 1])
+    written = F.save_figure(fig, tmp_path / "weights_r0.5")
+    assert [p.name for p in written] == ["weights_r0.5.png", "weights_r0.5.pdf"]
+    assert [p.name for p in F.save_figure(fig, tmp_path / "a.png", formats=("png",))] == ["a.png"]
