@@ -254,7 +254,7 @@ def _methods(args: argparse.Namespace) -> int:
 
 def _reproduce(args: argparse.Namespace) -> int:
     from mlml.experiments import load_config, run_grid
-    from mlml.reports import write_report
+    from mlml.reports import summarize, terminal_table, write_report
 
     datasets = (args.sources or []) + (args.datasets_flag or []) or None
     train = {"epochs": args.epochs} if args.epochs is not None else None
@@ -271,7 +271,8 @@ def _reproduce(args: argparse.Namespace) -> int:
     records = run_grid(config, run_dir, jobs=args.jobs, scheduler=args.scheduler, progress=not args.no_progress)
     wall = time.perf_counter() - started
     report = write_report(records, run_dir, expected=_expected(config), thresholds=config.thresholds)
-    print(report.read_text(encoding="utf-8") if report.suffix == ".md" else "")
+    print(terminal_table(summarize(records, thresholds=config.thresholds)))
+    print(f"report: {report}")
     failed = sum(r["status"] == "failed" for r in records)
     print(f"{len(records)} trials in {run_dir} ({failed} failed); this invocation took {wall:.1f} s")
     return 1 if failed else 0
@@ -280,7 +281,7 @@ def _reproduce(args: argparse.Namespace) -> int:
 def _report(args: argparse.Namespace) -> int:
     from mlml.experiments import ResultStore, load_config
     from mlml.experiments.runner import STORE_NAME
-    from mlml.reports import write_report
+    from mlml.reports import summarize, terminal_table, write_report
 
     store_path = args.run_dir / STORE_NAME
     if not store_path.is_file():
@@ -291,7 +292,8 @@ def _report(args: argparse.Namespace) -> int:
     thresholds = args.thresholds or (config.thresholds if config else "fixed")
     report = write_report(records, args.run_dir, expected=_expected(config) if config else None,
                           thresholds=thresholds)
-    print(report.read_text(encoding="utf-8") if report.suffix == ".md" else report)
+    print(terminal_table(summarize(records, thresholds=thresholds)))
+    print(f"report: {report}")
     return 0
 
 
