@@ -1,1 +1,23 @@
-"""mlml.training."""
+"""Training: the configuration, the loop (frozen features or fine-tuning), checkpoints, distributed runs."""
+
+from mlml.training.config import DEFAULT_LR, TrainConfig
+from mlml.training.distributed import dist_info, init_from_env
+from mlml.training.evaluate import evaluate_model, model_inputs, predict
+from mlml.training.metrics import observed_bce, observed_map
+from mlml.training.trainer import TrainedModel, TrainResult, fit, load_model
+
+__all__ = [
+    "DEFAULT_LR",
+    "TrainConfig",
+    "TrainResult",
+    "TrainedModel",
+    "dist_info",
+    "evaluate_model",
+    "fit",
+    "init_from_env",
+    "load_model",
+    "model_inputs",
+    "observed_bce",
+    "observed_map",
+    "predict",
+]

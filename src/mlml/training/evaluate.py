@@ -1,0 +1,84 @@
+"""Using a trained model on a data set: probabilities and the metrics of :mod:`mlml.evaluation`."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import numpy as np
+
+from mlml.exceptions import MLMLError
+from mlml.labels import to_dense
+from mlml.training.trainer import TrainedModel, load_model
+
+
+def _as_model(model: TrainedModel | str | os.PathLike, device: str) -> TrainedModel:
+    return model if isinstance(model, TrainedModel) else load_model(model, device=device)
+
+
+def model_inputs(model: TrainedModel, dataset: Any, **extract_kwargs: Any) -> Any:
+    """What ``model.predict_proba`` takes for ``dataset`` (an :class:`mlml.data.Dataset`).
+
+    Finetune models take the image paths. Frozen models take the data set's own features, or -- when the
+    model was trained on features extracted by a backbone (``config.backbone``) and the data set has
+    images -- the same backbone's (cached) features.
+    """
+    from mlml.models.features import dataset_features
+
+    images = getattr(dataset, "image_paths", None)
+    if model.config.mode == "finetune":
+        if images is None:
+            raise MLMLError(
+                f"The model was fine-tuned on images, but {getattr(dataset, 'name', 'the data set')} "
+                "has none."
+            )
+        return list(images)
+    backbone = model.config.backbone if images is not None else None
+    if backbone is not None:
+        extract_kwargs.setdefault("weights", model.config.backbone_weights)
+    return dataset_features(dataset, backbone, **extract_kwargs)
+
+
+def predict(
+    model: TrainedModel | str | os.PathLike,
+    dataset: Any,
+    *,
+    device: str = "cpu",
+    batch_size: int = 1024,
+    **extract_kwargs: Any,
+) -> np.ndarray:
+    """Probabilities ``(n_samples, n_labels)`` of a model (or a model folder) on ``dataset``."""
+    trained = _as_model(model, device)
+    return trained.predict_proba(model_inputs(trained, dataset, **extract_kwargs), batch_size=batch_size)
+
+
+def evaluate_model(
+    model: TrainedModel | str | os.PathLike,
+    dataset: Any,
+    *,
+    threshold: float | np.ndarray | None = None,
+    device: str = "cpu",
+    batch_size: int = 1024,
+    **extract_kwargs: Any,
+) -> dict[str, Any]:
+    """The metrics of :func:`mlml.evaluation.evaluate` for a model on ``dataset``'s (complete) labels.
+
+    Args:
+        model: a :class:`TrainedModel` or a folder written by ``save``.
+        dataset: an :class:`mlml.data.Dataset` with the model's label set (same number of labels).
+        threshold: decision threshold(s); None uses the model's saved per-class ``thresholds`` (or 0.5).
+        extract_kwargs: passed to feature extraction for image data sets (``cache_dir``, ``num_workers``...).
+    """
+    from mlml.evaluation import evaluate
+
+    trained = _as_model(model, device)
+    labels = to_dense(dataset.labels)
+    if labels.shape[1] != trained.n_labels:
+        raise MLMLError(f"The data set has {labels.shape[1]} labels; the model predicts {trained.n_labels}.")
+    names = getattr(dataset, "label_names", None)
+    if trained.label_names is not None and names is not None and list(names) != list(trained.label_names):
+        raise MLMLError("The data set's label names differ from the model's (same names, same order needed).")
+    scores = predict(trained, dataset, device=device, batch_size=batch_size, **extract_kwargs)
+    if threshold is None:
+        threshold = np.asarray(trained.thresholds) if trained.thresholds is not None else 0.5
+    return evaluate(labels, scores, threshold=threshold)
