@@ -86,6 +86,44 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(handler=_data_info)
 
     p = verbs.add_parser(
+        "train", help="train a model on a data set (optionally hiding positives first)",
+        formatter_class=argparse.RawDescriptionHelpFormatter, epilog=SOURCE_HELP,
+    )
+    p.add_argument("source", metavar="SOURCE")
+    p.add_argument("--out", required=True, type=Path, help="model folder to write")
+    p.add_argument("--method", default="cb-wce", help="a registered method (see `mlml methods`)")
+    p.add_argument("--ratio", type=float, default=0.0, help="hide this ratio of positives first (simulation)")
+    p.add_argument("--scheme", default="per-sample")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--mode", choices=["frozen", "finetune"], default="frozen")
+    p.add_argument("--backbone", default="efficientnet_lite0", help="for image data sets")
+    p.add_argument("--weights", type=Path, help="local backbone weights file (timm:/torchvision: backbones)")
+    p.add_argument("--head", default="mlp", help="linear, mlp or seed-mlp")
+    p.add_argument("--optimizer", choices=["adamw", "adadelta", "sgd"])
+    p.add_argument("--lr", type=float)
+    p.add_argument("--epochs", type=int)
+    p.add_argument("--batch-size", type=int)
+    p.add_argument("--fixed-epochs", action="store_true", help="train exactly --epochs, no early stopping")
+    p.add_argument("--finetune-last-k", type=int, help="finetune: train only the last k backbone blocks")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--checkpoint-dir", type=Path, help="checkpoint every epoch there; resume a killed run")
+    p.add_argument("--thresholds", choices=["fixed", "tuned"], default="fixed",
+                   help="tuned: per-class thresholds chosen on the validation rows' observed labels")
+    _add_filter_flags(p)
+    p.set_defaults(handler=_train)
+
+    p = verbs.add_parser(
+        "evaluate", help="metrics of a trained model on a data set's labels",
+        formatter_class=argparse.RawDescriptionHelpFormatter, epilog=SOURCE_HELP,
+    )
+    p.add_argument("model", type=Path, help="model folder written by `mlml train`")
+    p.add_argument("source", metavar="SOURCE")
+    p.add_argument("--threshold", type=float, help="one threshold for every class (default: the model's)")
+    p.add_argument("--out", type=Path, help="JSON file for the metrics")
+    _add_filter_flags(p)
+    p.set_defaults(handler=_evaluate)
+
+    p = verbs.add_parser(
         "suggest", help="rank the (sample, label) pairs most likely to be missing positives",
         formatter_class=argparse.RawDescriptionHelpFormatter, epilog=SOURCE_HELP,
     )
@@ -218,6 +256,88 @@ def _data_info(args: argparse.Namespace) -> int:
     )
     print(format_info(describe(dataset)))
     return 0
+
+
+def _load_source(args: argparse.Namespace) -> object:
+    from mlml.data import load
+
+    return load(
+        args.source, min_labels=args.min_labels, min_label_frequency=args.min_label_frequency,
+        drop_empty=args.drop_empty, check_images=args.check_images or args.skip_bad, skip_bad=args.skip_bad,
+    )
+
+
+def _train(args: argparse.Namespace) -> int:
+    from mlml.evaluation import tune_thresholds
+    from mlml.labels import to_dense, write_matrix_csv
+    from mlml.losses import METHODS
+    from mlml.models.features import dataset_features
+    from mlml.simulate import hide_positives
+    from mlml.training import TrainConfig, fit, init_from_env
+
+    method = METHODS.get(args.method)
+    dataset = _load_source(args)
+    info = init_from_env()  # a no-op unless launched by torchrun
+    labels = to_dense(dataset.labels)
+    observed, hidden = labels, None
+    if args.ratio > 0 or args.scheme != "per-sample":
+        ratio = None if args.scheme == "single-positive" else args.ratio
+        observed, hidden = hide_positives(labels, ratio, scheme=args.scheme, random_state=args.seed)
+    images = dataset.image_paths is not None
+    settings = {
+        "mode": args.mode, "head": args.head, "optimizer": args.optimizer, "lr": args.lr, "epochs": args.epochs,
+        "batch_size": args.batch_size, "seed": args.seed, "device": args.device,
+        "finetune_last_k_blocks": args.finetune_last_k,
+        "checkpoint_dir": str(args.checkpoint_dir) if args.checkpoint_dir else None,
+        "backbone": args.backbone if images else None,
+        "backbone_weights": str(args.weights) if args.weights else None,
+    }
+    config = TrainConfig.from_dict({k: v for k, v in settings.items() if v is not None})
+    if args.fixed_epochs:
+        config.fixed_epochs = True
+    if args.mode == "finetune":
+        if not images:
+            raise MLMLError(f"--mode finetune needs images; {dataset.name} has features only.")
+        inputs = list(dataset.image_paths)
+    else:
+        inputs = dataset_features(dataset, backbone=args.backbone if images else None, weights=args.weights)
+    if method.oracle and hidden is None:
+        raise MLMLError(f"The oracle method {method.name!r} needs hidden positives: give --ratio > 0.")
+    result = fit(inputs, observed, method, config, hidden=hidden)
+    result.label_names = list(dataset.label_names)
+    if args.thresholds == "tuned":
+        result.thresholds = tune_thresholds(observed[result.val_index], result.val_proba).tolist()
+    if info.rank != 0:
+        return 0
+    result.save(args.out)
+    write_matrix_csv(args.out / "observed.csv", dataset.ids, dataset.label_names, observed)
+    if hidden is not None:
+        write_matrix_csv(args.out / "hidden.csv", dataset.ids, dataset.label_names, hidden.astype("int8"))
+    best = result.history[result.best_epoch] if result.history else {}
+    print(f"{method.name} on {dataset.name}: {len(result.history)} epochs, best epoch {result.best_epoch} "
+          f"(validation mAP on observed labels {best.get('val_score', float('nan')):.4f}) -> {args.out}")
+    return 0
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    from mlml.training import evaluate_model
+
+    metrics = evaluate_model(args.model, _load_source(args), threshold=args.threshold)
+    scalars = {k: v for k, v in metrics.items() if not isinstance(v, (list, tuple)) and not hasattr(v, "shape")}
+    for name, value in scalars.items():
+        print(f"{name:<24} {value:.4f}" if isinstance(value, float) else f"{name:<24} {value}")
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(metrics, indent=1, default=_jsonable), encoding="utf-8")
+        print(f"metrics -> {args.out}")
+    return 0
+
+
+def _jsonable(value: object) -> object:
+    tolist = getattr(value, "tolist", None)
+    if tolist is None:
+        raise TypeError(f"cannot write {type(value).__name__} as JSON")
+    return tolist()
 
 
 def _suggest(args: argparse.Namespace) -> int:
