@@ -1,0 +1,353 @@
+"""Weight estimators against slow literal implementations of their formulas, and their common contract."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
+from sklearn.metrics import average_precision_score, roc_auc_score
+
+from mlml.exceptions import MLMLError
+from mlml.weights import ESTIMATORS
+from mlml.weights.diagnostics import hidden_positive_detection
+from mlml.weights.pattern import unique_patterns
+
+# ----------------------------------------------------------------------------------------------------
+# literal references: one sample at a time, straight from the formulas in the docstrings
+
+
+def literal_pattern(fitted: np.ndarray, query: np.ndarray) -> np.ndarray:
+    """Eq. 3 per row: 1 − #{j : P_i ∪ {c} ⊆ P_j} / #{j : P_i ⊆ P_j}; NaN rows where no superset exists."""
+    f, q = fitted == 1, query == 1
+    out = np.full(query.shape, np.nan)
+    for i in range(len(q)):
+        superset = f[:, q[i]].all(axis=1)
+        if superset.sum():
+            out[i] = 1.0 - f[superset].sum(axis=0) / superset.sum()
+    return out
+
+
+def literal_conditional(fitted: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """p(c | l) = #{j : l, c ∈ P_j} / #{j : l ∈ P_j, y_jc ≠ -1}, and π_c = n_c / #{j : y_jc ≠ -1}."""
+    positive, known = (fitted == 1).astype(float), (fitted != -1).astype(float)
+    together, possible = positive.T @ positive, positive.T @ known
+    cond = np.divide(together, possible, out=np.zeros_like(together), where=possible > 0)
+    return cond, positive.sum(axis=0) / known.sum(axis=0)
+
+
+def literal_pairwise(fitted: np.ndarray, query: np.ndarray, aggregate: str) -> np.ndarray:
+    cond, prior = literal_conditional(fitted)
+    out = np.empty(query.shape)
+    for i in range(len(query)):
+        positives = np.flatnonzero(query[i] == 1)
+        if len(positives) == 0:
+            out[i] = 1.0 - prior
+            continue
+        rows = cond[positives]
+        if aggregate == "max":
+            out[i] = 1.0 - rows.max(axis=0)
+        elif aggregate == "mean":
+            out[i] = 1.0 - rows.mean(axis=0)
+        else:
+            out[i] = np.prod(1.0 - rows, axis=0)
+        out[i, positives] = 0.0
+    return out
+
+
+def literal_backoff(fitted: np.ndarray, query: np.ndarray, kappa: float, aggregate: str) -> np.ndarray:
+    f, q = fitted == 1, query == 1
+    pairwise = 1.0 - literal_pairwise(fitted, query, aggregate)
+    out = np.empty(query.shape)
+    for i in range(len(q)):
+        superset = f[:, q[i]].all(axis=1)
+        den, num = superset.sum(), f[superset].sum(axis=0)
+        estimate = (num + kappa * pairwise[i]) / (den + kappa) if den + kappa > 0 else pairwise[i]
+        out[i] = 1.0 - estimate
+        out[i, q[i]] = 0.0
+    return out
+
+
+def random_labels(rng: np.random.Generator, n: int, n_labels: int, unknown: float = 0.0) -> np.ndarray:
+    """Correlated labels: a few latent topics switch on groups of labels."""
+    topics = rng.random((n, 4)) < 0.35
+    loadings = rng.random((4, n_labels)) < 0.3
+    probability = 0.05 + 0.6 * (topics.astype(float) @ loadings.astype(float) > 0)
+    labels = (rng.random((n, n_labels)) < probability).astype(np.int8)
+    labels[rng.random((n, n_labels)) < unknown] = -1
+    return labels
+
+
+@pytest.fixture(scope="module")
+def coco_subsample(coco_dir):
+    from mlml.data.seedfolds import load_seed_split
+
+    split = load_seed_split(coco_dir, 1, 0.5)
+    rows = np.sort(np.random.default_rng(0).choice(split.observed.shape[0], 2000, replace=False))
+    return split.observed[rows], split.hidden[rows]
+
+
+# ----------------------------------------------------------------------------------------------------
+# pattern (Eq. 3)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+@pytest.mark.parametrize("sparse", [False, True])
+def test_pattern_matches_literal_on_random_labels(seed, sparse):
+    labels = random_labels(np.random.default_rng(seed), 300, 12)
+    reference = literal_pattern(labels, labels)
+    reference[labels == 1] = 0.0
+    pos, neg = ESTIMATORS.create("pattern").fit_transform(sp.csr_matrix(labels) if sparse else labels)
+    np.testing.assert_allclose(neg, reference, rtol=0, atol=1e-12)
+    np.testing.assert_array_equal(pos, 1.0)
+
+
+def test_pattern_matches_literal_on_coco(coco_subsample):
+    observed, _ = coco_subsample
+    reference = literal_pattern(observed, observed)
+    reference[observed == 1] = 0.0
+    _, neg = ESTIMATORS.create("pattern").fit_transform(observed)
+    np.testing.assert_allclose(neg, reference, rtol=0, atol=1e-12)
+
+
+def test_pattern_empty_pattern_gets_class_prior():
+    labels = random_labels(np.random.default_rng(2), 200, 8)
+    labels[:5] = 0
+    _, neg = ESTIMATORS.create("pattern").fit_transform(labels)
+    np.testing.assert_allclose(neg[:5], np.tile(1.0 - (labels == 1).mean(axis=0), (5, 1)), atol=1e-12)
+
+
+def test_pattern_fit_one_set_transform_another():
+    rng = np.random.default_rng(3)
+    fitted, query = random_labels(rng, 400, 10), random_labels(rng, 150, 10)
+    estimator = ESTIMATORS.create("pattern").fit(fitted)
+    reference = literal_pattern(fitted, query)
+    seen = ~np.isnan(reference[:, 0])
+    assert seen.sum() > 50 and (~seen).sum() > 0  # both cases occur
+    reference[query == 1] = 0.0
+    _, neg = estimator.transform(query)
+    np.testing.assert_allclose(neg[seen], reference[seen], rtol=0, atol=1e-12)
+    assert estimator.n_unseen_ == (~seen).sum()
+
+
+@pytest.mark.parametrize("unseen", ["pairwise-max", "pairwise-mean", "pairwise-noisy-or", "prior"])
+def test_pattern_unseen_patterns_follow_the_policy(unseen):
+    fitted = np.array([[1, 1, 0, 0], [1, 0, 1, 0], [0, 1, 1, 0], [0, 0, 0, 1], [1, 1, 0, 1]])
+    query = np.array([[1, 1, 1, 0], [0, 0, 1, 1]])  # no fitted sample holds either pattern
+    estimator = ESTIMATORS.create("pattern", unseen=unseen).fit(fitted)
+    _, neg = estimator.transform(query)
+    if unseen == "prior":
+        expected = np.tile(1.0 - (fitted == 1).mean(axis=0), (2, 1))
+        expected[query == 1] = 0.0
+    else:
+        expected = literal_pairwise(fitted, query, unseen.removeprefix("pairwise-"))
+    np.testing.assert_allclose(neg, expected, atol=1e-12)
+    assert estimator.n_unseen_ == 2
+
+
+def test_pattern_many_labels_and_unique_patterns():
+    rng = np.random.default_rng(4)
+    labels = (rng.random((400, 150)) < 0.02).astype(np.int8)
+    labels[200:] = labels[:200]  # duplicated patterns across two 64-bit words
+    patterns, inverse = unique_patterns(sp.csr_matrix(labels))
+    expected = np.unique(labels, axis=0)
+    assert patterns.shape[0] == len(expected)
+    np.testing.assert_array_equal(patterns.toarray()[inverse], labels)
+    reference = literal_pattern(labels, labels)
+    reference[labels == 1] = 0.0
+    _, neg = ESTIMATORS.create("pattern").fit_transform(sp.csr_matrix(labels))
+    np.testing.assert_allclose(neg, reference, rtol=0, atol=1e-12)
+
+
+def test_pattern_unknowns_are_not_positives():
+    labels = random_labels(np.random.default_rng(5), 250, 9, unknown=0.1)
+    reference = literal_pattern(labels, labels)
+    reference[labels == 1] = 0.0
+    reference[labels == -1] = 0.0
+    _, neg = ESTIMATORS.create("pattern").fit_transform(labels)
+    np.testing.assert_allclose(neg, reference, rtol=0, atol=1e-12)
+
+
+# ----------------------------------------------------------------------------------------------------
+# pairwise and backoff
+
+
+@pytest.mark.parametrize("aggregate", ["max", "mean", "noisy-or"])
+@pytest.mark.parametrize("unknown", [0.0, 0.1])
+def test_pairwise_matches_literal(aggregate, unknown):
+    rng = np.random.default_rng(6)
+    fitted, query = random_labels(rng, 300, 10, unknown), random_labels(rng, 120, 10, unknown)
+    query[:3] = np.where(query[:3] == 1, 0, query[:3])  # empty patterns get the prior
+    estimator = ESTIMATORS.create(f"pairwise-{aggregate}").fit(fitted)
+    reference = literal_pairwise(fitted, query, aggregate)
+    reference[query == -1] = 0.0
+    pos, neg = estimator.transform(query)
+    np.testing.assert_allclose(neg, reference, rtol=0, atol=1e-12)
+    np.testing.assert_array_equal(pos, np.where(query == -1, 0.0, 1.0))
+
+
+@pytest.mark.parametrize("aggregate", ["max", "mean", "noisy-or"])
+def test_pairwise_matches_literal_on_coco(coco_subsample, aggregate):
+    observed, _ = coco_subsample
+    _, neg = ESTIMATORS.create(f"pairwise-{aggregate}").fit_transform(observed)
+    np.testing.assert_allclose(neg, literal_pairwise(observed, observed, aggregate), rtol=0, atol=1e-12)
+
+
+def test_pairwise_aggregate_parameter_and_many_labels():
+    rng = np.random.default_rng(7)
+    labels = sp.random(500, 2000, density=0.003, random_state=7, format="csr", data_rvs=lambda k: np.ones(k))
+    estimator = ESTIMATORS.create("pairwise-mean", aggregate="max")
+    assert estimator.get_params() == {"aggregate": "max"}
+    _, neg = estimator.fit_transform(labels)
+    dense = labels.toarray().astype(np.int8)
+    rows = rng.choice(500, 20, replace=False)
+    np.testing.assert_allclose(neg[rows], literal_pairwise(dense, dense[rows], "max"), atol=1e-12)
+
+
+@pytest.mark.parametrize("kappa", [0.0, 2.0, 50.0])
+@pytest.mark.parametrize("aggregate", ["max", "mean"])
+def test_backoff_matches_literal(kappa, aggregate):
+    rng = np.random.default_rng(8)
+    fitted, query = random_labels(rng, 300, 8), random_labels(rng, 100, 8)
+    estimator = ESTIMATORS.create("backoff", strength=kappa, aggregate=aggregate).fit(fitted)
+    _, neg = estimator.transform(query)
+    np.testing.assert_allclose(neg, literal_backoff(fitted, query, kappa, aggregate), rtol=0, atol=1e-12)
+
+
+def test_backoff_matches_literal_on_coco(coco_subsample):
+    observed, _ = coco_subsample
+    _, neg = ESTIMATORS.create("backoff").fit_transform(observed)
+    np.testing.assert_allclose(neg, literal_backoff(observed, observed, 5.0, "mean"), rtol=0, atol=1e-12)
+
+
+def test_backoff_limits():
+    rng = np.random.default_rng(9)
+    fitted = random_labels(rng, 300, 8)
+    exact = ESTIMATORS.create("pattern").fit_transform(fitted)[1]
+    pairwise = ESTIMATORS.create("pairwise-mean").fit_transform(fitted)[1]
+    np.testing.assert_allclose(ESTIMATORS.create("backoff", strength=0.0).fit_transform(fitted)[1], exact)
+    far = ESTIMATORS.create("backoff", strength=1e12).fit_transform(fitted)[1]
+    np.testing.assert_allclose(far, pairwise, atol=1e-8)
+    with pytest.raises(MLMLError, match="strength"):
+        ESTIMATORS.create("backoff", strength=-1.0).fit(fitted)
+
+
+# ----------------------------------------------------------------------------------------------------
+# denoising logistic regression, positive weights
+
+
+def test_denoising_logistic_is_deterministic_and_learns():
+    rng = np.random.default_rng(10)
+    labels = random_labels(rng, 400, 10)
+    first = ESTIMATORS.create("denoising-logistic", random_state=3).fit_transform(labels)[1]
+    again = ESTIMATORS.create("denoising-logistic", random_state=3).fit_transform(sp.csr_matrix(labels))[1]
+    np.testing.assert_allclose(first, again, atol=1e-10)
+    estimator = ESTIMATORS.create("denoising-logistic", random_state=3).fit(labels)
+    positives = sp.csr_matrix((labels == 1).astype(float))
+    np.testing.assert_allclose(first[labels == 0], 1 - estimator.predict_proba(positives)[labels == 0])
+    assert np.all(first[labels == 1] == 0.0)
+    # it finds positives hidden from held-out samples better than the class prior does
+    from mlml.simulate import hide_positives
+
+    test = random_labels(rng, 400, 10)
+    observed, hidden = hide_positives(test, 0.5, random_state=0)
+    found = hidden_positive_detection(estimator.transform(observed)[1], observed, hidden)["auc"]
+    prior = np.tile(1.0 - (labels == 1).mean(axis=0), (400, 1))
+    assert found > hidden_positive_detection(prior, observed, hidden)["auc"]
+
+
+def test_class_balance_matches_the_seed_formula():
+    rng = np.random.default_rng(11)
+    labels = random_labels(rng, 500, 9)
+    labels[:, 0] = 0
+    labels[:3, 1] = 1
+    pos, neg = ESTIMATORS.create("class-balance").fit_transform(labels)
+    counts = (labels == 1).sum(axis=0)
+    expected = [10.0 if n == 0 else min(max(round(500 / (2 * n)), 1), 10) for n in counts]
+    np.testing.assert_array_equal(pos, np.tile(expected, (500, 1)))
+    np.testing.assert_array_equal(neg, 1.0)
+    pos, _ = ESTIMATORS.create("class-balance", max_weight=3.0).fit_transform(labels)
+    assert pos.max() == 3.0
+    with pytest.raises(MLMLError, match="max_weight"):
+        ESTIMATORS.create("class-balance", max_weight=0.5).fit(labels)
+
+
+def test_agreement_weights():
+    observed = np.array([[1, 0, -1], [0, 1, 0]])
+    votes = np.array([[2, 1, 0], [0, 3, 3]])
+    pos, neg = ESTIMATORS.create("agreement", votes=votes, raters=np.array([4, 3])).fit_transform(observed)
+    np.testing.assert_allclose(pos, [[0.5, 1.0, 0.0], [1.0, 1.0, 1.0]])
+    np.testing.assert_allclose(neg, [[1.0, 0.75, 0.0], [1.0, 1.0, 0.0]])
+    with pytest.raises(MLMLError, match="votes"):
+        ESTIMATORS.create("agreement", votes=votes).fit(observed[:1])
+    with pytest.raises(MLMLError, match=r"entry \(1, 1\)"):
+        ESTIMATORS.create("agreement", votes=votes, raters=2).fit(observed)
+    ones = ESTIMATORS.create("agreement").fit_transform(observed)
+    np.testing.assert_array_equal(ones[0], np.where(observed == -1, 0.0, 1.0))
+
+
+# ----------------------------------------------------------------------------------------------------
+# diagnostics
+
+
+def test_hidden_positive_detection_matches_sklearn(coco_subsample):
+    observed, hidden = coco_subsample
+    _, neg = ESTIMATORS.create("pairwise-noisy-or").fit_transform(observed)
+    result = hidden_positive_detection(neg, observed, hidden)
+    zero = observed == 0
+    assert result["n_candidates"] == zero.sum() and result["n_hidden"] == hidden.sum()
+    assert result["auc"] == pytest.approx(roc_auc_score(hidden[zero], 1 - neg[zero]))
+    assert result["ap"] == pytest.approx(average_precision_score(hidden[zero], 1 - neg[zero]))
+    assert result["auc"] > 0.8  # co-occurrence carries real signal on COCO (the class prior gets ~0.80)
+    with pytest.raises(MLMLError, match="hidden positives must be 0"):
+        hidden_positive_detection(neg, observed, observed == 1)
+    with pytest.raises(MLMLError, match="same shape"):
+        hidden_positive_detection(neg[:5], observed, hidden)
+
+
+# ----------------------------------------------------------------------------------------------------
+# common tests over every registered estimator
+
+
+def _create(name: str, labels: np.ndarray):
+    if name == "agreement":
+        rng = np.random.default_rng(0)
+        return ESTIMATORS.create(name, votes=rng.integers(0, 4, labels.shape), raters=3)
+    if name == "denoising-logistic":
+        return ESTIMATORS.create(name, max_iter=50)
+    return ESTIMATORS.create(name)
+
+
+@pytest.mark.parametrize("name", ESTIMATORS.names())
+def test_common_contract(name):
+    labels = random_labels(np.random.default_rng(12), 120, 7, unknown=0.05)
+    hidden = np.zeros(labels.shape, dtype=bool)
+    estimator = _create(name, labels)
+    with pytest.raises(NotFittedError):
+        estimator.transform(labels, hidden=hidden)
+    assert clone(estimator).get_params().keys() == estimator.get_params().keys()
+    pos, neg = estimator.fit(labels, hidden=hidden).transform(labels, hidden=hidden)
+    pos_sparse, neg_sparse = (
+        _create(name, labels)
+        .fit(sp.csr_matrix(labels), hidden=hidden)
+        .transform(sp.csr_matrix(labels), hidden=hidden)
+    )
+    for weights in (pos, neg):
+        assert weights.shape == labels.shape and weights.dtype == np.float64
+        assert np.all(np.isfinite(weights)) and np.all(weights >= 0)
+        assert np.all(weights[labels == -1] == 0.0)
+    assert np.all(neg <= 1.0)
+    np.testing.assert_allclose(pos, pos_sparse, atol=1e-10)
+    np.testing.assert_allclose(neg, neg_sparse, atol=1e-10)
+    with pytest.raises(MLMLError):
+        estimator.transform(labels[:, :-1], hidden=hidden[:, :-1])
+
+
+@pytest.mark.parametrize("name", ["pattern", "pairwise-max", "pairwise-mean", "pairwise-noisy-or", "backoff"])
+def test_co_occurrence_estimators_are_permutation_equivariant(name):
+    labels = random_labels(np.random.default_rng(13), 200, 8)
+    order = np.random.default_rng(1).permutation(200)
+    _, neg = ESTIMATORS.create(name).fit_transform(labels)
+    _, permuted = ESTIMATORS.create(name).fit_transform(labels[order])
+    np.testing.assert_allclose(permuted, neg[order], atol=1e-12)
