@@ -1,6 +1,7 @@
 """Losses: pure functions (functional), thin modules (modules) and the LOSSES / METHODS registries."""
 
-from mlml.losses import methods as _methods  # noqa: F401  (registers the methods)
+from mlml.losses import methods as _methods  # noqa: F401  (the imports register the methods)
+from mlml.losses import methods_beyond as _methods_beyond  # noqa: F401
 from mlml.losses.functional import (
     an_ls,
     asymmetric,

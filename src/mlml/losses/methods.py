@@ -47,3 +47,19 @@ register_method(Method("asl-cb", "asl", "pattern", description="asymmetric loss 
 register_method(
     Method("asl-backoff", "asl", "backoff", description="asymmetric loss x confidence weights (backoff)")
 )
+register_method(
+    Method(
+        "cb-wce-noisy-or",
+        "weighted-bce",
+        "pairwise-noisy-or",
+        description="confidence-based weights from pairwise co-occurrence (noisy-or over observed labels)",
+    )
+)
+register_method(
+    Method(
+        "cb-wce-backoff",
+        "weighted-bce",
+        "backoff",
+        description="confidence-based weights, Eq. 3 shrunk toward pairwise where patterns are rare",
+    )
+)
