@@ -104,7 +104,9 @@ def run_trial(trial: Trial, config: GridConfig) -> dict[str, Any]:
         leaked = method.make_estimator().fit(complete)  # the seed code's leak, reproduced on purpose
     weights_s = time.perf_counter() - started
 
-    train_config = TrainConfig(**{"seed": trial.seed, **config.train})
+    # One intra-op thread unless the config says otherwise: the same numbers serially and in worker processes,
+    # and the fastest setting for the small heads of frozen-feature trials.
+    train_config = TrainConfig.from_dict({"seed": trial.seed, "num_threads": 1, **config.train})
     started = time.perf_counter()
     hidden_for_oracle = hidden if method.oracle else None  # nothing but the oracle ever sees the mask
     result = fit(features[train_idx], observed, method, train_config, hidden=hidden_for_oracle, estimator=leaked)
