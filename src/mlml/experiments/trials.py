@@ -11,10 +11,12 @@ import functools
 import hashlib
 import time
 import traceback
+import warnings
 from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
+
 
 from mlml.experiments.config import GridConfig
 
@@ -83,7 +85,7 @@ def _splits(
 
 def run_trial(trial: Trial, config: GridConfig) -> dict[str, Any]:
     """Run one trial and return its record (see ``mlml.reports`` for the schema)."""
-    from mlml.evaluation import evaluate, tune_thresholds
+    from mlml.evaluation import UndefinedMetricWarning, evaluate, tune_thresholds
     from mlml.labels import to_dense
     from mlml.losses import METHODS
     from mlml.simulate import hide_positives
@@ -116,7 +118,9 @@ def run_trial(trial: Trial, config: GridConfig) -> dict[str, Any]:
     scores = result.predict_proba(features[test_idx])
     truth = complete[test_idx]
     metrics = evaluate(truth, scores)
-    thresholds = tune_thresholds(observed[result.val_index], result.val_proba)
+    with warnings.catch_warnings():  # classes without a validation positive keep 0.5, as documented
+        warnings.simplefilter("ignore", UndefinedMetricWarning)
+        thresholds = tune_thresholds(observed[result.val_index], result.val_proba)
     metrics_tuned = evaluate(truth, scores, threshold=thresholds)
     eval_s = time.perf_counter() - started
 
