@@ -17,7 +17,6 @@ from typing import Any
 
 import numpy as np
 
-
 from mlml.experiments.config import GridConfig
 
 _MAX_DIAGNOSTIC_VALUES = 2000
