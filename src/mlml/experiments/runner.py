@@ -23,7 +23,7 @@ from tqdm.auto import tqdm
 from mlml.exceptions import MLMLError
 from mlml.experiments.config import GridConfig
 from mlml.experiments.store import ResultStore
-from mlml.experiments.trials import Trial, grid_trials, run_trial_safely
+from mlml.experiments.trials import Trial, grid_trials, prepare, run_trial_safely
 
 STORE_NAME = "results.sqlite"
 _VERSIONED = ("mlml", "numpy", "scipy", "scikit-learn", "torch", "iterative-stratification", "liac-arff", "river")
@@ -73,6 +73,7 @@ def _execute(
 ) -> Iterable[dict[str, Any]]:
     if not trials:
         return
+    prepare(config, {trial.dataset for trial in trials})
     if scheduler is None and jobs <= 1:
         for trial in trials:
             yield run_trial_safely(trial, config)

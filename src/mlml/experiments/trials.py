@@ -82,6 +82,14 @@ def _splits(
     return kfold_indices(labels, n_splits=folds, stratified=True, random_state=seed)
 
 
+def prepare(config: GridConfig, sources: set[str]) -> None:
+    """Load each data set once and extract image features into the on-disk cache before workers start, so that
+    parallel workers read the cache instead of extracting the same features side by side."""
+    for source in sorted(sources):
+        if _dataset(source, config.min_labels, config.skip_bad).image_paths is not None:
+            _features(source, config.min_labels, config.skip_bad, config.backbone)
+
+
 def run_trial(trial: Trial, config: GridConfig) -> dict[str, Any]:
     """Run one trial and return its record (see ``mlml.reports`` for the schema)."""
     from mlml.evaluation import UndefinedMetricWarning, evaluate, tune_thresholds
