@@ -18,7 +18,8 @@ from mlml.training import TrainConfig, evaluate_model, fit, load_model, observed
 from mlml.training.trainer import _build_model
 from mlml.weights import ESTIMATORS
 
-FAST = dict(num_threads=1, log=False, epochs=3, fixed_epochs=True)
+# device="cpu": these tests compare exact numbers and CPU tensors; tests/test_gpu.py covers CUDA.
+FAST = dict(num_threads=1, log=False, epochs=3, fixed_epochs=True, device="cpu")
 
 
 @pytest.fixture(scope="module")
@@ -280,6 +281,7 @@ def test_finetune_last_block_on_images(tmp_path):
         num_threads=2,
         log=False,
         augment="hflip",
+        device="cpu",
     )
     before = {k: v.clone() for k, v in _build_model(cfg, None, 2).state_dict().items()}
     result = fit(paths, labels, "bce", cfg)
