@@ -321,17 +321,18 @@ def _create(name: str, labels: np.ndarray):
 
 @pytest.mark.parametrize("name", ESTIMATORS.names())
 def test_common_contract(name):
-    labels = random_labels(np.random.default_rng(12), 120, 7, unknown=0.05)
-    hidden = np.zeros(labels.shape, dtype=bool)
+    rng = np.random.default_rng(12)
+    labels = random_labels(rng, 120, 7, unknown=0.05)
+    inputs = {"hidden": np.zeros(labels.shape, dtype=bool)}
     estimator = _create(name, labels)
+    if estimator.uses_features:
+        inputs["features"] = rng.normal(size=(120, 5))
     with pytest.raises(NotFittedError):
-        estimator.transform(labels, hidden=hidden)
+        estimator.transform(labels, **inputs)
     assert clone(estimator).get_params().keys() == estimator.get_params().keys()
-    pos, neg = estimator.fit(labels, hidden=hidden).transform(labels, hidden=hidden)
+    pos, neg = estimator.fit(labels, **inputs).transform(labels, **inputs)
     pos_sparse, neg_sparse = (
-        _create(name, labels)
-        .fit(sp.csr_matrix(labels), hidden=hidden)
-        .transform(sp.csr_matrix(labels), hidden=hidden)
+        _create(name, labels).fit(sp.csr_matrix(labels), **inputs).transform(sp.csr_matrix(labels), **inputs)
     )
     for weights in (pos, neg):
         assert weights.shape == labels.shape and weights.dtype == np.float64
@@ -341,7 +342,7 @@ def test_common_contract(name):
     np.testing.assert_allclose(pos, pos_sparse, atol=1e-10)
     np.testing.assert_allclose(neg, neg_sparse, atol=1e-10)
     with pytest.raises(MLMLError):
-        estimator.transform(labels[:, :-1], hidden=hidden[:, :-1])
+        estimator.transform(labels[:, :-1], **{k: v[:, :-1] if k == "hidden" else v for k, v in inputs.items()})
 
 
 @pytest.mark.parametrize("name", ["pattern", "pairwise-max", "pairwise-mean", "pairwise-noisy-or", "backoff"])

@@ -65,41 +65,72 @@ def open_image(path: str | os.PathLike[str]) -> Any:
 
 
 def to_rgb(image: Any, *, background: tuple[int, int, int] = (255, 255, 255)) -> Any:
-    """Convert any Pillow image to RGB; transparency (RGBA, LA, palette with alpha) over ``background``."""
+    """Return ``image`` (a ``PIL.Image``) in RGB mode; transparency is composited onto ``background``.
+
+    Palette, grayscale, CMYK... are converted; 16/32-bit grayscale is scaled to 8 bits, float images are
+    min-max scaled; RGBA, LA and palette or grayscale images with transparency are composited onto
+    ``background`` (white: clip art is mostly transparent, and its invisible pixels often hold black).
+    """
     Image = _pil()
-    if image.mode == "RGB":
+    mode = image.mode
+    if mode == "RGB":
         return image
-    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
+    if mode == "P":
+        image = image.convert("RGBA" if "transparency" in image.info else "RGB")
+        mode = image.mode
+        if mode == "RGB":
+            return image
+    if mode in ("I;16", "I;16L", "I;16B", "I;16N", "I"):
+        values = np.asarray(image, dtype=np.float64)
+        top = 65535.0 if mode.startswith("I;16") or values.max(initial=0) > 255 else 255.0
+        gray = np.clip(values / top * 255.0 + 0.5, 0, 255).astype(np.uint8)
+        return Image.fromarray(gray).convert("RGB")
+    if mode == "F":
+        values = np.asarray(image, dtype=np.float64)
+        low, high = float(np.nanmin(values)), float(np.nanmax(values))
+        scaled = (values - low) / (high - low) * 255.0 if high > low else np.zeros_like(values)
+        return Image.fromarray(np.nan_to_num(scaled).astype(np.uint8)).convert("RGB")
+    if mode in ("RGBA", "LA", "PA", "RGBa", "La") or (mode in ("L", "RGB") and "transparency" in image.info):
         rgba = image.convert("RGBA")
-        canvas = Image.new("RGB", rgba.size, background)
-        canvas.paste(rgba, mask=rgba.getchannel("A"))
-        return canvas
-    if image.mode in ("I;16", "I;16B", "I;16L", "I"):  # 16/32-bit grayscale: scale to 8 bits
-        array = np.asarray(image, dtype=np.float64)
-        top = array.max() or 1.0
-        return Image.fromarray((array * (255.0 / top)).astype(np.uint8)).convert("RGB")
-    return image.convert("RGB")
+        canvas = Image.new("RGBA", rgba.size, background + (255,))
+        canvas.alpha_composite(rgba)
+        return canvas.convert("RGB")
+    return image.convert("RGB")  # L, 1, CMYK, YCbCr, LAB, HSV
 
 
-def load_rgb(path: str | os.PathLike[str], *, max_side: int | None = None) -> Any:
-    """Decode an image fully and return it as an RGB Pillow image, shrunk to ``max_side`` if given.
+def load_image(path: str | os.PathLike[str], *, target_size: int | None = None) -> Any:
+    """Decode ``path`` (whatever its pixel count, see :func:`open_image`) as an RGB ``PIL.Image``.
+
+    ``target_size`` is the length the shorter side will be resized to afterwards: JPEGs are then decoded with
+    ``draft`` to the smallest DCT scale whose shorter side is still >= ``target_size`` (the image returned may
+    still be larger; the caller resizes it). EXIF orientation is applied.
 
     Raises:
-        DataError: unreadable or truncated file, naming it.
+        DataError: the file is missing, unreadable or truncated, naming it.
     """
+    from PIL import ImageOps
+
     image = open_image(path)
     try:
-        if max_side is not None and image.format == "JPEG":
-            image.draft("RGB", (max_side, max_side))  # JPEG decodes at a reduced scale
+        if target_size is not None and image.format == "JPEG":
+            width, height = image.size
+            scale = target_size / max(1, min(width, height))
+            if scale < 1:
+                image.draft("RGB", (max(1, int(width * scale)), max(1, int(height * scale))))
         image.load()
-        rgb = to_rgb(image)
-        if max_side is not None and max(rgb.size) > max_side:
-            rgb.thumbnail((max_side, max_side))
-        return rgb
+        return to_rgb(ImageOps.exif_transpose(image))
     except (OSError, ValueError, SyntaxError) as exc:
         raise DataError(f"{path}: cannot decode the image (truncated or corrupt?): {exc}") from None
     finally:
         image.close()
+
+
+def load_rgb(path: str | os.PathLike[str], *, max_side: int | None = None) -> Any:
+    """:func:`load_image`, shrunk so that its longer side is at most ``max_side`` if given."""
+    rgb = load_image(path, target_size=max_side)
+    if max_side is not None and max(rgb.size) > max_side:
+        rgb.thumbnail((max_side, max_side))
+    return rgb
 
 
 def _check_one(path: Path, decode: bool | None) -> str | None:

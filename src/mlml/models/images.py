@@ -7,20 +7,17 @@ Policy for odd files:
   the transparent area with whatever colour the invisible pixels hold (often black). 16-bit and 32-bit
   grayscale (``I;16``, ``I``) is scaled to 8 bits; float images (``F``) are min-max scaled. EXIF orientation
   is applied.
-* Huge images: Pillow refuses images above ``2 * PIL.Image.MAX_IMAGE_PIXELS`` (about 179 megapixels by
-  default) as possible decompression bombs. We keep that global limit as the user set it (we never change
-  Pillow's global state) and turn its error into a :class:`~mlml.exceptions.DataError` naming the file and
-  the setting to raise. Images between the warning and the error limits load silently. Large JPEGs are
-  decoded at reduced size (``Image.draft``: DCT scaling), other formats are shrunk with ``reducing_gap``
-  (``Image.reduce`` box averaging, then the final resampling), so a 10k x 10k PNG costs one decode and a
-  cheap reduction, not a full-resolution bicubic pass.
+* Huge images: the files of a data set are the user's own, so images above Pillow's decompression-bomb
+  limit (openclipart has PNGs of 600 megapixels) are opened anyway, without touching Pillow's global setting
+  (:func:`mlml.data.images.open_image`). Large JPEGs are decoded at reduced size (``Image.draft``: DCT
+  scaling), other formats are shrunk with ``reducing_gap`` (``Image.reduce`` box averaging, then the final
+  resampling), so a 10k x 10k PNG costs one decode and a cheap reduction, not a full-resolution bicubic pass.
 * A file that cannot be read raises a ``DataError`` with the path and Pillow's reason.
 """
 
 from __future__ import annotations
 
 import os
-import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,79 +25,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from mlml.data.images import load_image, to_rgb  # noqa: F401  (re-exported: the models' image reader)
 from mlml.exceptions import DataError, MLMLError
-
-
-def _pil():
-    try:
-        from PIL import Image, ImageOps
-    except ImportError:  # pragma: no cover - pillow ships with the vision extra
-        raise MLMLError("Reading images needs Pillow: pip install 'mlml[vision]'") from None
-    return Image, ImageOps
-
-
-def to_rgb(image: object, *, background: tuple[int, int, int] = (255, 255, 255)) -> object:
-    """Return ``image`` (a ``PIL.Image``) in RGB mode; transparency is composited onto ``background``."""
-    Image, _ = _pil()
-    mode = image.mode
-    if mode == "RGB":
-        return image
-    if mode == "P":
-        image = image.convert("RGBA" if "transparency" in image.info else "RGB")
-        mode = image.mode
-        if mode == "RGB":
-            return image
-    if mode in ("I;16", "I;16L", "I;16B", "I;16N", "I"):
-        values = np.asarray(image, dtype=np.float64)
-        top = 65535.0 if mode.startswith("I;16") or values.max(initial=0) > 255 else 255.0
-        gray = np.clip(values / top * 255.0 + 0.5, 0, 255).astype(np.uint8)
-        return Image.fromarray(gray).convert("RGB")
-    if mode == "F":
-        values = np.asarray(image, dtype=np.float64)
-        low, high = float(np.nanmin(values)), float(np.nanmax(values))
-        scaled = (values - low) / (high - low) * 255.0 if high > low else np.zeros_like(values)
-        return Image.fromarray(np.nan_to_num(scaled).astype(np.uint8)).convert("RGB")
-    if mode in ("RGBA", "LA", "PA", "RGBa", "La") or (mode in ("L", "RGB") and "transparency" in image.info):
-        rgba = image.convert("RGBA")
-        canvas = Image.new("RGBA", rgba.size, background + (255,))
-        canvas.alpha_composite(rgba)
-        return canvas.convert("RGB")
-    return image.convert("RGB")  # L, 1, CMYK, YCbCr, LAB, HSV
-
-
-def load_image(path: str | os.PathLike, *, target_size: int | None = None) -> object:
-    """Open ``path`` as an RGB ``PIL.Image``; when ``target_size`` is given, decode at reduced size.
-
-    ``target_size`` is the length the shorter side will be resized to afterwards: JPEGs are decoded with
-    ``draft`` to the smallest DCT scale whose shorter side is still >= ``target_size``; the image returned
-    may still be larger than that (the caller resizes it).
-
-    Raises:
-        DataError: the file is missing, unreadable, truncated or larger than Pillow's
-            decompression-bomb limit.
-    """
-    Image, ImageOps = _pil()
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            with Image.open(path) as image:
-                if target_size is not None and image.format == "JPEG":
-                    width, height = image.size
-                    scale = target_size / max(1, min(width, height))
-                    if scale < 1:
-                        image.draft("RGB", (max(1, int(width * scale)), max(1, int(height * scale))))
-                image.load()
-                image = ImageOps.exif_transpose(image)
-                return to_rgb(image)
-    except Image.DecompressionBombError as exc:
-        raise DataError(
-            f"{path}: the image is larger than Pillow's decompression-bomb limit ({exc}). If you trust the "
-            "file, raise PIL.Image.MAX_IMAGE_PIXELS before extracting features."
-        ) from None
-    except FileNotFoundError:
-        raise DataError(f"{path}: image file not found.") from None
-    except (OSError, SyntaxError, ValueError) as exc:
-        raise DataError(f"{path}: cannot read the image ({type(exc).__name__}: {exc}).") from None
 
 
 @dataclass(frozen=True)
@@ -135,7 +61,8 @@ class ImagePreprocess:
 
     def resize_crop(self, image: object) -> object:
         """Resize the shorter side and crop the centre square; returns a ``PIL.Image``."""
-        Image, _ = _pil()
+        from PIL import Image
+
         resample = {"bicubic": Image.Resampling.BICUBIC, "bilinear": Image.Resampling.BILINEAR}[self.resample]
         width, height = image.size
         scale = self.resize_to / min(width, height)
