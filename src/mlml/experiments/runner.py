@@ -54,6 +54,7 @@ def run_grid(
     store = ResultStore(run_dir / STORE_NAME)
     finished = store.finished_ids()
     pending = [t for t in grid_trials(config) if t.trial_id not in finished]
+    prepare(config, {trial.dataset for trial in pending})
     bar = tqdm(total=len(pending), desc="trials", unit="trial", disable=not progress or not pending)
     try:
         for record in _execute(pending, config, jobs=jobs, scheduler=scheduler):
@@ -73,7 +74,6 @@ def _execute(
 ) -> Iterable[dict[str, Any]]:
     if not trials:
         return
-    prepare(config, {trial.dataset for trial in trials})
     if scheduler is None and jobs <= 1:
         for trial in trials:
             yield run_trial_safely(trial, config)
