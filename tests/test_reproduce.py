@@ -109,3 +109,11 @@ def test_dask_local_cluster_gives_the_serial_results(tmp_path):
                                   dashboard_address=None) as cluster:
         remote = run_grid(config, tmp_path / "b", scheduler=cluster.scheduler_address, progress=False)
     assert {r["trial_id"]: r["metrics"] for r in serial} == {r["trial_id"]: r["metrics"] for r in remote}
+
+
+def test_feature_aware_methods_get_weight_diagnostics(tmp_path, mulan_dir):
+    config = load_config(None, datasets=[f"mulan:{mulan_dir / 'emotions'}"], ratios=[0.5],
+                         methods=["knn-cb-wce"], folds=2, train={"epochs": 2})
+    records = run_grid(config, tmp_path / "run", progress=False)
+    assert [r["status"] for r in records] == ["done", "done"], records[0].get("error")
+    assert all(0.5 < r["diagnostics"]["detection_auc"] <= 1 for r in records)

@@ -146,7 +146,9 @@ def run_trial(trial: Trial, config: GridConfig) -> dict[str, Any]:
             "support": _ints(metrics["per_class_support"]),
             "train_frequency": _ints((observed == 1).sum(axis=0)),
         },
-        "diagnostics": _diagnostics(result.estimator, method, observed, hidden, complete[train_idx], trial),
+        "diagnostics": _diagnostics(
+            result.estimator, method, observed, hidden, complete[train_idx], features[train_idx], trial
+        ),
         "timings": {"weights_s": weights_s, "train_s": train_s, "eval_s": eval_s},
         "n_train": int(len(train_idx)),
         "n_test": int(len(test_idx)),
@@ -174,7 +176,13 @@ def run_trial_safely(trial: Trial, config: GridConfig) -> dict[str, Any]:
 
 
 def _diagnostics(
-    estimator: Any, method: Any, observed: np.ndarray, hidden: np.ndarray, complete: np.ndarray, trial: Trial
+    estimator: Any,
+    method: Any,
+    observed: np.ndarray,
+    hidden: np.ndarray,
+    complete: np.ndarray,
+    features: Any,
+    trial: Trial,
 ) -> dict[str, Any] | None:
     """How well ω̄ separates the hidden positives from the true negatives of the training fold."""
     from sklearn.metrics import roc_curve
@@ -183,7 +191,7 @@ def _diagnostics(
 
     if method.oracle or method.estimator in ("ones", "class-balance") or not hidden.any():
         return None
-    _, neg = estimator.transform(observed)
+    _, neg = estimator.transform(observed, features=features if estimator.uses_features else None)
     detection = hidden_positive_detection(neg, observed, hidden)
     zero = observed == 0
     fpr, tpr, _ = roc_curve(hidden[zero], 1.0 - neg[zero])
