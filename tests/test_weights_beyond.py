@@ -5,11 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import scipy.sparse as sp
+import torch
+import torch.nn.functional as F
 from sklearn.metrics import roc_auc_score
 
 import mlml.losses.methods_beyond  # noqa: F401  (registers the estimators and methods)
 from mlml.exceptions import MLMLError
-from mlml.losses import METHODS
+from mlml.losses import LOSSES, METHODS
+from mlml.losses.methods_beyond import BEYOND_METHODS, soft_bce
 from mlml.simulate import hide_positives
 from mlml.weights import ESTIMATORS
 from mlml.weights.adaptive import PUAdaptive, label_frequency, pu_posterior
@@ -185,6 +188,10 @@ def test_methods_registered_and_trainable():
 
     for name in ("knn-cb-wce", "pu-wce", "knn-pu-wce"):
         assert name in METHODS and METHODS.get(name).loss == "weighted-bce"
+    assert set(BEYOND_METHODS) <= set(METHODS.names())
+    assert METHODS.get("knn-pu-em").loss == "soft-bce"
+    em = METHODS.get("knn-pu-em").make_estimator()
+    assert em.pseudo_positive == 1.0 and em.model_weight == 0.25
     x, y = _toy(200, seed=7)
     observed, _ = hide_positives(y, 0.5, random_state=0)
     config = TrainConfig(epochs=4, batch_size=64, val_fraction=0.0, fixed_epochs=True, device="cpu",
@@ -194,3 +201,70 @@ def test_methods_registered_and_trainable():
     assert est.n_applied_ >= 3
     assert not np.array_equal(est.state_, est.prior_)
     assert result.predict_proba(x).shape == y.shape
+
+
+def test_em_trains_on_the_soft_pseudo_labels():
+    """knn-pu-em: the estimator's ω on observed zeros reaches the loss and changes the model."""
+    from mlml.training import TrainConfig, fit
+
+    x, y = _toy(200, seed=8)
+    observed, _ = hide_positives(y, 0.5, random_state=1)
+    config = TrainConfig(epochs=3, batch_size=64, val_fraction=0.0, fixed_epochs=True, device="cpu",
+                         log=False, head="linear")
+    probas = {}
+    for name in ("knn-pu-wce", "knn-pu-em"):
+        result = fit(x, observed, METHODS.get(name), config)
+        probas[name] = result.predict_proba(x)
+        if name == "knn-pu-em":
+            pos, neg = result.estimator.transform(observed, features=x)
+            zero = observed == 0
+            np.testing.assert_allclose(pos[zero], 1.0 - neg[zero])  # β = 1: target q, weight 1
+    # the pseudo-positive terms raise the scores of the observed zeros
+    zero = observed == 0
+    assert probas["knn-pu-em"][zero].mean() > probas["knn-pu-wce"][zero].mean()
+
+
+# -- pseudo-positives and the soft-target loss
+def test_pu_adaptive_pseudo_positive_weights():
+    x, y = _toy(100, seed=9)
+    y[2, 1] = -1
+    plain = PUAdaptive().fit(y)
+    soft = PUAdaptive(pseudo_positive=0.5).fit(y)
+    for est in (plain, soft):
+        est.update(np.full(y.shape, 0.3))
+    pos0, neg0 = plain.transform(y)
+    pos, neg = soft.transform(y)
+    np.testing.assert_array_equal(neg, neg0)  # ω̄ does not depend on β
+    assert (pos0[y >= 0] == 1).all()
+    zero = y == 0
+    np.testing.assert_allclose(pos[zero], 0.5 * soft.state_[zero])
+    assert (pos[y == 1] == 1).all() and pos[2, 1] == neg[2, 1] == 0
+    with pytest.raises(MLMLError, match="pseudo_positive"):
+        PUAdaptive(pseudo_positive=1.5).fit(y)
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_soft_bce_literal_and_soft_target_reference(reduction):
+    g = torch.Generator().manual_seed(0)
+    z = (torch.randn(7, 4, generator=g, dtype=torch.float64) * 3).requires_grad_(True)
+    y = (torch.rand(7, 4, generator=g) < 0.4).double()
+    q = torch.rand(7, 4, generator=g, dtype=torch.float64)
+    pos, neg = torch.where(y == 1, 1.0, q), torch.where(y == 1, 0.0, 1.0 - q)
+    ours = soft_bce(z, y, (pos, neg), reduction=reduction)
+    p = torch.sigmoid(z)
+    literal = -(pos * torch.log(p) + neg * (1 - y) * torch.log(1 - p))
+    reduced = {"mean": literal.mean(), "sum": literal.sum(), "none": literal}[reduction]
+    torch.testing.assert_close(ours, reduced)
+    # ω = q, ω̄ = 1 − q on zeros: BCE against the soft target max(y, q)
+    soft_target = torch.where(y == 1, 1.0, q)
+    ref = F.binary_cross_entropy_with_logits(z, soft_target, reduction=reduction)
+    torch.testing.assert_close(ours, ref)
+    # no weights: plain BCE; the criterion's known mask zeroes unknown entries
+    torch.testing.assert_close(soft_bce(z, y, reduction=reduction),
+                               F.binary_cross_entropy_with_logits(z, y, reduction=reduction))
+    known = torch.rand(7, 4, generator=g) < 0.7
+    crit = LOSSES.create("soft-bce", reduction="none")
+    (grad,) = torch.autograd.grad(crit(z, y, known=known).sum(), z)
+    assert torch.all(grad[~known] == 0) and torch.all(grad[known] != 0)
+    with pytest.raises(MLMLError, match="reduction"):
+        soft_bce(z, y, reduction="avg")

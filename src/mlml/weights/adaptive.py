@@ -22,6 +22,13 @@ model alone can never drive a weight to 0 or 1 when ``λ < 1``; the exponential 
 are never reweighted (``ω = 1``, ``ω̄ = 0``); ``c`` is re-estimated from the model each epoch, so as the
 model's scores rise on the observed positives the implied share of missing positives shrinks.
 
+Pseudo-positives (EM): with ``pseudo_positive = β > 0`` the estimator also returns ``ω_ic = β q_ic`` on each
+observed zero (instead of 1, which Eq. 2 never reads there since ``y = 0``): the weight of a positive term for
+that entry. A loss that reads it (``soft-bce`` in :mod:`mlml.losses.methods_beyond`) then minimises, with
+``β = 1``, the expected log-likelihood under the current posterior,
+``−[q log σ(z) + (1 − q) log(1 − σ(z))]`` -- the M-step of an EM scheme whose E-step is steps 1-4 above. With
+the paper's weighted BCE (``weighted-bce``) these ω are ignored and nothing changes.
+
 Rows: ``update`` receives probabilities for the rows passed to ``fit`` (all of them, in that order -- what the
 trainer does), or for a subset whose positions among them are given as ``index``. ``transform`` of the fitted
 rows returns the current state; any other rows (validation, test) get the base estimator's weights, since the
@@ -78,6 +85,8 @@ class PUAdaptive(WeightEstimator):
         momentum: ``η`` in (0, 1], the exponential-average rate.
         max_step: ``δ`` in (0, 1], the largest change of a weight in one update.
         warmup: number of first ``update`` calls to ignore.
+        pseudo_positive: ``β`` in [0, 1]: ω on observed zeros is ``β q`` (the weight of a soft pseudo-positive
+            term for a loss that reads it); 0 keeps ω = 1 there.
 
     Attributes:
         base_estimator_: the fitted base estimator.
@@ -96,6 +105,7 @@ class PUAdaptive(WeightEstimator):
         momentum: float = 0.5,
         max_step: float = 0.2,
         warmup: int = 0,
+        pseudo_positive: float = 0.0,
     ) -> None:
         self.base = base
         self.base_params = base_params
@@ -103,6 +113,7 @@ class PUAdaptive(WeightEstimator):
         self.momentum = momentum
         self.max_step = max_step
         self.warmup = warmup
+        self.pseudo_positive = pseudo_positive
 
     def _fit(self, observed: LabelMatrix, *, features: Any, hidden: Any) -> None:
         owner = type(self).__name__
@@ -112,6 +123,7 @@ class PUAdaptive(WeightEstimator):
             if value == 0.0:
                 raise MLMLError(f"The {name!r} parameter of {owner} must be in (0, 1]. Got 0.")
         check_positive_int(self.warmup, "warmup", owner, minimum=0)
+        check_fraction(self.pseudo_positive, "pseudo_positive", owner)
         base_class = ESTIMATORS.get(self.base)
         if getattr(base_class, "needs_hidden", False) or getattr(base_class, "adaptive", False):
             raise MLMLError(
@@ -182,8 +194,10 @@ class PUAdaptive(WeightEstimator):
             base_features = features if self.uses_features else None
             _, neg = self.base_estimator_.transform(observed, features=base_features)
             q = 1.0 - neg
-        neg = np.where(dense == 0, 1.0 - q, 0.0)
-        return np.ones(dense.shape), np.clip(neg, 0.0, 1.0)
+        zero = dense == 0
+        neg = np.where(zero, 1.0 - q, 0.0)
+        pos = np.where(zero, self.pseudo_positive * q, 1.0) if self.pseudo_positive else np.ones(dense.shape)
+        return np.clip(pos, 0.0, 1.0), np.clip(neg, 0.0, 1.0)
 
 
 @ESTIMATORS.register("knn-pu-adaptive")
@@ -200,5 +214,6 @@ class KNNPUAdaptive(PUAdaptive):
         momentum: float = 0.5,
         max_step: float = 0.2,
         warmup: int = 0,
+        pseudo_positive: float = 0.0,
     ) -> None:
-        super().__init__(base, base_params, model_weight, momentum, max_step, warmup)
+        super().__init__(base, base_params, model_weight, momentum, max_step, warmup, pseudo_positive)

@@ -100,6 +100,7 @@ class NeighbourCooccurrence(WeightEstimator):
     Attributes:
         prior_estimator_: the fitted labels-only estimator.
         rate_: ``(n_labels,)`` class rates ``π``.
+        train_neighbours_: int ``(n_train, k)`` each training row's neighbours among the others.
         train_vote_: ``(n_train, n_labels)`` leave-one-out votes ``g`` of the training rows.
 
     Example:
@@ -159,9 +160,11 @@ class NeighbourCooccurrence(WeightEstimator):
         self.observed_ = dense
         self.rate_ = class_rate(dense)
         self.prior_estimator_ = ESTIMATORS.create(self.prior).fit(observed)
-        # kneighbors() without X: each training row's neighbours, the row itself excluded
-        self.train_vote_ = neighbour_vote(self.index_.kneighbors(return_distance=False), dense, self.rate_,
-                                          float(self.vote_smoothing))
+        # kneighbors() without X: each training row's neighbours, the row itself excluded (kept: the search is
+        # the costly part of fit, and transform of the training rows needs the same neighbours)
+        self.train_neighbours_ = self.index_.kneighbors(return_distance=False)
+        smoothing = float(self.vote_smoothing)
+        self.train_vote_ = neighbour_vote(self.train_neighbours_, dense, self.rate_, smoothing)
 
     def _check_features(self, features: Any, n_rows: int, where: str) -> Any:
         if features is None:
@@ -208,7 +211,7 @@ class NeighbourCooccurrence(WeightEstimator):
         dense = to_dense(observed).astype(np.int8, copy=False)
         x = self._scale(self._check_features(features, dense.shape[0], "transform"))
         if self._is_training(x):
-            neighbours = self.index_.kneighbors(return_distance=False)
+            neighbours = self.train_neighbours_
             vote = self.train_vote_
         else:
             neighbours = self.index_.kneighbors(x, return_distance=False)
