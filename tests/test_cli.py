@@ -44,7 +44,8 @@ def test_weights_fit_on_another_file(tmp_path, coco_sample):
         (["simulate", "--labels", "absent.csv", "--ratio", "0.5", "--out", "o.csv"], "no such labels file"),
         (["simulate", "--labels", "{bad}", "--ratio", "0.5", "--out", "o.csv"], "holds '2'"),
         (["simulate", "--labels", "{good}", "--ratio", "1.5", "--out", "o.csv"], "must be a float in \\[0, 1\\]"),
-        (["simulate", "--labels", "{good}", "--ratio", "0.5", "--scheme", "nope", "--out", "o.csv"], "'scheme'"),
+        (["evaluate", "{dir}", "yeast"], "model.json not found"),
+        (["evaluate", "{model}", "yeast"], "model.json: not a readable model description"),
         (["weights", "--labels", "{good}", "--estimator", "nope", "--out", "w.csv"], "Unknown weight estimator"),
         (["reproduce", "--methods", "nope", "--out", "run"], "Unknown method 'nope'. Valid names"),
         (["report", "{dir}"], "no results.sqlite"),
@@ -54,7 +55,10 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys, monkeypatch, argv, m
     monkeypatch.chdir(tmp_path)
     (tmp_path / "bad.csv").write_text("id,a,b\n1,0,2\n")
     (tmp_path / "good.csv").write_text("id,a,b\n1,0,1\n2,1,1\n")
-    argv = [a.format(bad="bad.csv", good="good.csv", dir=str(tmp_path)) for a in argv]
+    (tmp_path / "model").mkdir()
+    (tmp_path / "model" / "model.json").write_text("{truncated")
+    (tmp_path / "model" / "model.pt").write_bytes(b"")
+    argv = [a.format(bad="bad.csv", good="good.csv", dir=str(tmp_path), model="model") for a in argv]
     assert main(argv) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1
@@ -62,6 +66,14 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys, monkeypatch, argv, m
     import re
 
     assert re.search(message, err)
+
+
+def test_usage_errors_return_2_from_main(capsys):
+    assert main(["simulate", "--labels", "x.csv", "--ratio", "0.5", "--scheme", "nope", "--out", "o.csv"]) == 2
+    assert "invalid choice: 'nope'" in capsys.readouterr().err
+    assert main(["suggest", "yeast", "--top-k", "0"]) == 2
+    assert "expected a positive integer" in capsys.readouterr().err
+    assert main(["--version"]) == 0
 
 
 def test_methods_lists_the_paper_methods(capsys):

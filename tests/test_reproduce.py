@@ -117,3 +117,24 @@ def test_feature_aware_methods_get_weight_diagnostics(tmp_path, mulan_dir):
     records = run_grid(config, tmp_path / "run", progress=False)
     assert [r["status"] for r in records] == ["done", "done"], records[0].get("error")
     assert all(0.5 < r["diagnostics"]["detection_auc"] <= 1 for r in records)
+
+
+def test_a_run_folder_reused_with_other_settings_reports_only_the_current_grid(tmp_path, capsys):
+    run = tmp_path / "run"
+    first = run_grid(load_config(None, ratios=[0.5], methods=["bce"], folds=2, train={"epochs": 2}), run,
+                     progress=False)
+    second = run_grid(load_config(None, ratios=[0.5], methods=["bce"], folds=2, train={"epochs": 3}), run,
+                      progress=False)
+    assert len(first) == len(second) == 2
+    assert not {r["trial_id"] for r in first} & {r["trial_id"] for r in second}
+    assert "2 trial(s) of other configurations" in capsys.readouterr().err
+    assert len(ResultStore(run / "results.sqlite").records()) == 4
+
+
+def test_leak_audit_runs_feature_aware_weights_and_refuses_adaptive_ones(tmp_path, mulan_dir):
+    config = load_config(None, datasets=[f"mulan:{mulan_dir / 'emotions'}"], ratios=[0.5],
+                         methods=["knn-cb-wce", "pu-wce"], folds=2, train={"epochs": 2}, weights_source="complete")
+    records = {r["method"]: r for r in run_grid(config, tmp_path / "run", progress=False) if r["fold"] == 0}
+    assert records["knn-cb-wce"]["status"] == "done"
+    assert records["pu-wce"]["status"] == "failed"
+    assert "refreshes its weights from the model" in records["pu-wce"]["error"]

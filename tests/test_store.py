@@ -78,6 +78,9 @@ def test_load_config_yaml_and_overrides(tmp_path):
         ({"ratios": [1.5]}, "'ratios' parameter of the grid config must be a float in \\[0, 1\\]. Got 1.5"),
         ({"folds": 1}, "'folds' parameter .* must be an int >= 2"),
         ({"weights_source": "all"}, "'weights_source' parameter .* must be one of"),
+        ({"train": {"seed": 3}}, "must not set 'seed'"),
+        ({"train": {"epochz": 3}}, "Unknown TrainConfig field.*epochz"),
+        ({"train": {"epochs": 0}}, "'epochs' parameter of TrainConfig"),
     ],
 )
 def test_grid_config_errors(overrides, message):

@@ -29,6 +29,20 @@ SOURCE syntax (one for every command):
 """
 
 
+# The schemes a command line can ask for; 'per-class' needs per-class ratios (Python API).
+CLI_SCHEMES = ("per-sample", "uniform", "single-positive")
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
 def _csv_floats(text: str) -> list[float]:
     try:
         return [float(v) for v in text.split(",") if v.strip()]
@@ -60,7 +74,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = verbs.add_parser("simulate", help="hide positives of a labels file")
     p.add_argument("--labels", required=True, type=Path, help="complete labels CSV (id, then one 0/1 column a class)")
     p.add_argument("--ratio", type=float, help="missing ratio in [0, 1] (not for single-positive)")
-    p.add_argument("--scheme", default="per-sample", help="per-sample (default), uniform, single-positive")
+    p.add_argument("--scheme", default="per-sample", choices=CLI_SCHEMES,
+                   help="per-sample (the paper's, default), uniform, single-positive")
     p.add_argument("--keep-at-least-one", action="store_true", help="never hide a sample's last positive")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", required=True, type=Path, help="observed labels CSV to write")
@@ -93,7 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, type=Path, help="model folder to write")
     p.add_argument("--method", default="cb-wce", help="a registered method (see `mlml methods`)")
     p.add_argument("--ratio", type=float, default=0.0, help="hide this ratio of positives first (simulation)")
-    p.add_argument("--scheme", default="per-sample")
+    p.add_argument("--scheme", default="per-sample", choices=CLI_SCHEMES)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--mode", choices=["frozen", "finetune"], default="frozen")
     p.add_argument("--backbone", default="efficientnet_lite0", help="for image data sets")
@@ -131,10 +146,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--method", default="auto", choices=["auto", "labels", "knn"],
                    help="labels: co-occurrence only; knn: refined by feature-space neighbours; auto: knn where "
                         "the data set has features or images")
-    p.add_argument("--top-k", type=int, default=100)
+    p.add_argument("--top-k", type=_positive_int, default=100)
     p.add_argument("--backbone", default="efficientnet_lite0", help="for image data sets")
     p.add_argument("--out", type=Path, help="CSV of the ranked suggestions with their evidence")
-    p.add_argument("--show", type=int, default=20, help="rows of the terminal table")
+    p.add_argument("--show", type=_positive_int, default=20, help="rows of the terminal table")
+    _add_filter_flags(p)
     p.set_defaults(handler=_suggest)
 
     p = verbs.add_parser("methods", help="list registered methods, losses and weight estimators")
@@ -153,7 +169,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--methods", type=_csv_names, help="e.g. bce,im-wce,cb-wce or 'all'")
     p.add_argument("--folds", type=int)
     p.add_argument("--seed", type=_csv_ints, dest="seeds", help="seed(s), e.g. 0 or 0,1,2")
-    p.add_argument("--scheme", help="simulation scheme (default per-sample)")
+    p.add_argument("--scheme", choices=CLI_SCHEMES, help="simulation scheme (default per-sample)")
     p.add_argument("--weights-source", choices=["observed", "complete"],
                    help="observed (default, correct) or complete (the seed code's leak, labelled as such)")
     p.add_argument("--thresholds", choices=["fixed", "tuned", "both"], help="what the report shows")
@@ -161,7 +177,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--min-labels", type=int, help="drop samples with fewer labels before splitting")
     p.add_argument("--skip-bad", action="store_true", help="skip unreadable images (reported), do not fail")
     p.add_argument("--epochs", type=int, help="override the training epochs")
-    p.add_argument("--jobs", type=int, default=1, help="parallel worker processes")
+    p.add_argument("--jobs", type=_positive_int, default=1, help="parallel worker processes")
     p.add_argument("--scheduler", help="Dask scheduler address (tcp://host:8786)")
     p.add_argument("--out", type=Path, help="run folder (default: a new folder under runs/)")
     p.add_argument("--no-progress", action="store_true")
@@ -184,7 +200,10 @@ def _add_filter_flags(p: argparse.ArgumentParser) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help, --version and usage errors: keep main's int contract
+        return int(exc.code or 0)
     try:
         return int(args.handler(args) or 0)
     except (MLMLError, FileNotFoundError, PermissionError, IsADirectoryError) as exc:
@@ -248,13 +267,9 @@ def _weights(args: argparse.Namespace) -> int:
 
 
 def _data_info(args: argparse.Namespace) -> int:
-    from mlml.data import describe, format_info, load
+    from mlml.data import describe, format_info
 
-    dataset = load(
-        args.source, min_labels=args.min_labels, min_label_frequency=args.min_label_frequency,
-        drop_empty=args.drop_empty, check_images=args.check_images or args.skip_bad, skip_bad=args.skip_bad,
-    )
-    print(format_info(describe(dataset)))
+    print(format_info(describe(_load_source(args))))
     return 0
 
 
@@ -341,10 +356,9 @@ def _jsonable(value: object) -> object:
 
 
 def _suggest(args: argparse.Namespace) -> int:
-    from mlml.data import load
     from mlml.suggest import format_table, suggest, write_suggestions_csv
 
-    dataset = load(args.source)
+    dataset = _load_source(args)
     features = None
     if args.method != "labels" and (dataset.features is not None or dataset.image_paths is not None):
         from mlml.models.features import dataset_features
@@ -377,15 +391,12 @@ def _reproduce(args: argparse.Namespace) -> int:
     from mlml.reports import summarize, terminal_table, write_report
 
     datasets = (args.sources or []) + (args.datasets_flag or []) or None
-    train = {"epochs": args.epochs} if args.epochs is not None else None
     config = load_config(
         args.config, datasets=datasets, ratios=args.ratios, methods=args.methods, folds=args.folds,
         seeds=args.seeds, scheme=args.scheme, weights_source=args.weights_source, thresholds=args.thresholds,
         backbone=args.backbone, min_labels=args.min_labels,
-        skip_bad=args.skip_bad or None,
+        skip_bad=args.skip_bad or None, train_overrides={"epochs": args.epochs} if args.epochs is not None else None,
     )
-    if train:
-        config.train.update(train)
     run_dir = args.out or Path("runs") / time.strftime("%Y%m%d-%H%M%S")
     started = time.perf_counter()
     records = run_grid(config, run_dir, jobs=args.jobs, scheduler=args.scheduler, progress=not args.no_progress)
@@ -400,7 +411,7 @@ def _reproduce(args: argparse.Namespace) -> int:
 
 def _report(args: argparse.Namespace) -> int:
     from mlml.experiments import ResultStore, load_config
-    from mlml.experiments.runner import STORE_NAME
+    from mlml.experiments.runner import STORE_NAME, grid_records
     from mlml.reports import summarize, terminal_table, write_report
 
     store_path = args.run_dir / STORE_NAME
@@ -408,7 +419,8 @@ def _report(args: argparse.Namespace) -> int:
         raise MLMLError(f"{args.run_dir}: no {STORE_NAME}; is this a run folder of `mlml reproduce`?")
     config_path = args.run_dir / "config.yaml"
     config = load_config(config_path) if config_path.is_file() else None
-    records = ResultStore(store_path).records()
+    store = ResultStore(store_path)
+    records = grid_records(config, store) if config else store.records()
     thresholds = args.thresholds or (config.thresholds if config else "fixed")
     report = write_report(records, args.run_dir, expected=_expected(config) if config else None,
                           thresholds=thresholds)

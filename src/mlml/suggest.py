@@ -194,6 +194,7 @@ def suggest(
 def write_suggestions_csv(rows: list[dict[str, Any]], path: str | os.PathLike[str]) -> Path:
     """Write ``rows`` (from :func:`suggest`) to ``path`` with the header ``COLUMNS``; None becomes empty."""
     path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
         writer.writerow(COLUMNS)

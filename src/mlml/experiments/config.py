@@ -73,6 +73,12 @@ class GridConfig:
         check_option(self.thresholds, "thresholds", owner, ("fixed", "tuned", "both"))
         if not isinstance(self.train, dict):
             raise MLMLError(f"The 'train' parameter of {owner} must be a mapping. Got {self.train!r} instead.")
+        if "seed" in self.train:
+            raise MLMLError(f"The 'train' parameter of {owner} must not set 'seed': use 'seeds' (each trial's "
+                            "training seed is its grid seed).")
+        from mlml.training import TrainConfig
+
+        TrainConfig.from_dict(self.train)  # unknown keys and bad values fail here, once, not in every trial
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -85,8 +91,11 @@ class GridConfig:
         return hashlib.sha256(json.dumps(relevant, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def load_config(path: str | Path | None, **overrides: Any) -> GridConfig:
-    """Read a YAML grid config (keys: the :class:`GridConfig` fields) and apply non-None ``overrides``."""
+def load_config(
+    path: str | Path | None, *, train_overrides: dict[str, Any] | None = None, **overrides: Any
+) -> GridConfig:
+    """Read a YAML grid config (keys: the :class:`GridConfig` fields) and apply non-None ``overrides``;
+    ``train_overrides`` update the config's ``train`` mapping key by key."""
     values: dict[str, Any] = {}
     if path is not None:
         path = Path(path)
@@ -98,6 +107,8 @@ def load_config(path: str | Path | None, **overrides: Any) -> GridConfig:
             raise MLMLError(f"{path}: the grid config must be a mapping of GridConfig fields.")
         values.update(loaded or {})
     values.update({k: v for k, v in overrides.items() if v is not None})
+    if train_overrides:
+        values["train"] = {**(values.get("train") or {}), **train_overrides}
     known = {f.name for f in dataclasses.fields(GridConfig)}
     unknown = sorted(set(values) - known)
     if unknown:

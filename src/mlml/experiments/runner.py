@@ -66,7 +66,19 @@ def run_grid(
                 on_record(record)
     finally:
         bar.close()
-    return store.records()
+    return grid_records(config, store)
+
+
+def grid_records(config: GridConfig, store: ResultStore) -> list[dict[str, Any]]:
+    """The stored records of ``config``'s trials; a store can also hold trials of other configurations (the same
+    ``--out`` re-used with other settings), which are left out with a note on stderr."""
+    ids = {trial.trial_id for trial in grid_trials(config)}
+    records = store.records()
+    mine = [r for r in records if r["trial_id"] in ids]
+    if len(mine) < len(records):
+        print(f"note: {store.path} also holds {len(records) - len(mine)} trial(s) of other configurations; "
+              "they are left out of this report", file=sys.stderr)
+    return mine
 
 
 def _execute(

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from mlml.exceptions import MLMLError
 from mlml.experiments.config import GridConfig
 
 _MAX_DIAGNOSTIC_VALUES = 2000
@@ -110,7 +111,14 @@ def run_trial(trial: Trial, config: GridConfig) -> dict[str, Any]:
     started = time.perf_counter()
     leaked = None
     if trial.weights_source == "complete" and not method.oracle:
-        leaked = method.make_estimator().fit(complete)  # the seed code's leak, reproduced on purpose
+        # The seed code's leak, reproduced on purpose: weights fitted on the complete labels of every sample.
+        leaked = method.make_estimator()
+        if leaked.adaptive:
+            raise MLMLError(
+                f"--weights-source complete reproduces the seed code's fixed weights; the method "
+                f"{method.name!r} refreshes its weights from the model during training, so it has no such variant."
+            )
+        leaked.fit(complete, features=features if leaked.uses_features else None)
     weights_s = time.perf_counter() - started
 
     # One intra-op thread unless the config says otherwise: the same numbers serially and in worker processes,
@@ -146,9 +154,7 @@ def run_trial(trial: Trial, config: GridConfig) -> dict[str, Any]:
             "support": _ints(metrics["per_class_support"]),
             "train_frequency": _ints((observed == 1).sum(axis=0)),
         },
-        "diagnostics": _diagnostics(
-            result.estimator, method, observed, hidden, complete[train_idx], features[train_idx], trial
-        ),
+        "diagnostics": _diagnostics(result, method, observed, hidden, complete[train_idx], features[train_idx], trial),
         "timings": {"weights_s": weights_s, "train_s": train_s, "eval_s": eval_s},
         "n_train": int(len(train_idx)),
         "n_test": int(len(test_idx)),
@@ -161,12 +167,14 @@ def run_trial_safely(trial: Trial, config: GridConfig) -> dict[str, Any]:
     try:
         return run_trial(trial, config)
     except Exception:  # noqa: BLE001 -- the grid goes on; the traceback is stored with the trial
+        from mlml.losses import METHODS
+
         return {
             **asdict(trial),
             "trial_id": trial.trial_id,
             "status": "failed",
             "error": traceback.format_exc(),
-            "oracle": False,
+            "oracle": trial.method in METHODS and METHODS.get(trial.method).oracle,
             "metrics": {},
             "metrics_tuned": None,
             "per_class": None,
@@ -176,7 +184,7 @@ def run_trial_safely(trial: Trial, config: GridConfig) -> dict[str, Any]:
 
 
 def _diagnostics(
-    estimator: Any,
+    result: Any,
     method: Any,
     observed: np.ndarray,
     hidden: np.ndarray,
@@ -184,14 +192,17 @@ def _diagnostics(
     features: Any,
     trial: Trial,
 ) -> dict[str, Any] | None:
-    """How well ω̄ separates the hidden positives from the true negatives of the training fold."""
+    """How well the trained ω̄ separates the hidden positives from the true negatives of the rows the estimator
+    was fitted on (the training fold without its validation rows; adaptive estimators: their final state)."""
     from sklearn.metrics import roc_curve
 
     from mlml.weights.diagnostics import hidden_positive_detection
 
+    estimator, rows = result.estimator, result.train_index
+    observed, hidden, complete = observed[rows], hidden[rows], complete[rows]
     if method.oracle or method.estimator in ("ones", "class-balance") or not hidden.any():
         return None
-    _, neg = estimator.transform(observed, features=features if estimator.uses_features else None)
+    _, neg = estimator.transform(observed, features=features[rows] if estimator.uses_features else None)
     detection = hidden_positive_detection(neg, observed, hidden)
     zero = observed == 0
     fpr, tpr, _ = roc_curve(hidden[zero], 1.0 - neg[zero])

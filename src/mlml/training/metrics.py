@@ -9,24 +9,11 @@ from __future__ import annotations
 import numpy as np
 
 
-def average_precision(scores: np.ndarray, positives: np.ndarray) -> float:
-    """Non-interpolated AP of one class: mean over the positives of the precision at their rank.
-
-    Ties are broken by a stable sort on the negated scores (the order of the rows); scikit-learn's
-    ``average_precision_score`` treats tied scores as one threshold, which can differ slightly on ties.
-    Returns NaN when there is no positive.
-    """
-    n_pos = int(positives.sum())
-    if n_pos == 0:
-        return float("nan")
-    order = np.argsort(-scores, kind="stable")
-    hits = positives[order]
-    ranks = np.flatnonzero(hits) + 1.0
-    return float(np.mean(np.arange(1, n_pos + 1) / ranks))
-
-
 def observed_map(scores: np.ndarray, observed: np.ndarray) -> float:
     """Mean AP over the classes with at least one observed positive and one observed negative.
+
+    AP is :func:`mlml.evaluation.ranking_metrics`'s (scikit-learn's definition; tied scores form one
+    threshold, so the value does not depend on the order of the rows).
 
     Args:
         scores: ``(n_samples, n_labels)`` probabilities or logits.
@@ -35,13 +22,15 @@ def observed_map(scores: np.ndarray, observed: np.ndarray) -> float:
     Returns:
         The mean over the defined classes, or NaN when no class is defined.
     """
-    aps = []
-    for c in range(observed.shape[1]):
-        known = observed[:, c] != -1
-        pos = observed[known, c] == 1
-        if pos.any() and not pos.all():
-            aps.append(average_precision(scores[known, c], pos))
-    return float(np.mean(aps)) if aps else float("nan")
+    from mlml.evaluation import ranking_metrics
+
+    known = observed != -1
+    positive = observed == 1
+    defined = positive.any(axis=0) & (known & ~positive).any(axis=0)
+    if not defined.any():
+        return float("nan")
+    ap, _ = ranking_metrics(scores[:, defined], positive[:, defined], known[:, defined])
+    return float(np.mean(ap))
 
 
 def observed_bce(probabilities: np.ndarray, observed: np.ndarray, *, eps: float = 1e-7) -> float:

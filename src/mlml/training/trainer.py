@@ -87,6 +87,8 @@ class TrainedModel:
         """Probabilities ``(n_samples, n_labels)`` float32 for features ``(n, in_features)`` (dense or CSR;
         frozen mode) or a sequence of image paths (finetune mode)."""
         if self.config.mode == "frozen":
+            if not (isinstance(inputs, np.ndarray) or sp.issparse(inputs)):
+                inputs = np.asarray(inputs, dtype=np.float32)
             _check_features(inputs, self.in_features)
         return _predict(self.model, inputs, self.config.mode, self.device, batch_size, num_workers)
 
@@ -160,12 +162,19 @@ def load_model(path: str | os.PathLike, *, device: str = "cpu") -> TrainedModel:
     for f in (meta_file, weights_file):
         if not f.is_file():
             raise MLMLError(f"{f} not found: {folder} is not a model folder written by mlml train.")
-    meta = json.loads(meta_file.read_text())
-    if meta.get("format") != MODEL_FORMAT:
-        raise MLMLError(f"{meta_file}: model format {meta.get('format')!r}; this mlml reads {MODEL_FORMAT}.")
+    try:
+        meta = json.loads(meta_file.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise MLMLError(f"{meta_file}: not a readable model description: {exc}") from None
+    if not isinstance(meta, dict) or meta.get("format") != MODEL_FORMAT:
+        found = meta.get("format") if isinstance(meta, dict) else None
+        raise MLMLError(f"{meta_file}: model format {found!r}; this mlml reads {MODEL_FORMAT}.")
     config = TrainConfig.from_dict({**meta["config"], "augment": None})
     model = _build_model(config, meta["in_features"], meta["n_labels"], pretrained=False)
-    model.load_state_dict(torch.load(weights_file, map_location="cpu", weights_only=True))
+    try:
+        model.load_state_dict(torch.load(weights_file, map_location="cpu", weights_only=True))
+    except (OSError, RuntimeError, EOFError) as exc:  # truncated file, wrong architecture
+        raise MLMLError(f"{weights_file}: cannot load the model weights: {exc}") from None
     model.to(_resolve_device(device, DistInfo())).eval()
     return TrainedModel(
         model=model,
