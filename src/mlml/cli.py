@@ -329,8 +329,11 @@ def _train(args: argparse.Namespace) -> int:
     if hidden is not None:
         write_matrix_csv(args.out / "hidden.csv", dataset.ids, dataset.label_names, hidden.astype("int8"))
     best = result.history[result.best_epoch] if result.history else {}
+    score = best.get("val_score", float("nan"))
+    selection = (f"validation mAP on observed labels {score:.4f}" if score == score
+                 else f"validation loss {best.get('val_loss', float('nan')):.4f}")
     print(f"{method.name} on {dataset.name}: {len(result.history)} epochs, best epoch {result.best_epoch} "
-          f"(validation mAP on observed labels {best.get('val_score', float('nan')):.4f}) -> {args.out}")
+          f"({selection}) -> {args.out}")
     return 0
 
 
