@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import numbers
 from collections.abc import Iterable
 from typing import Any
@@ -49,3 +50,31 @@ def check_positive_int(value: Any, name: str, owner: str, *, minimum: int = 1) -
             f"The {name!r} parameter of {owner} must be an int >= {minimum}. Got {value!r} instead."
         )
     return int(value)
+
+
+def check_real(
+    value: object,
+    name: str,
+    owner: str,
+    *,
+    low: float | None = None,
+    high: float | None = None,
+    low_open: bool = False,
+    high_open: bool = False,
+) -> float:
+    """Check that ``value`` is a real number inside the stated (closed unless ``*_open``) bounds."""
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(float(value))
+    if ok and low is not None:
+        ok = float(value) > low if low_open else float(value) >= low
+    if ok and high is not None:
+        ok = float(value) < high if high_open else float(value) <= high
+    if not ok:
+        lo = "-inf" if low is None else f"{low}"
+        hi = "inf" if high is None else f"{high}"
+        left = "(" if low_open or low is None else "["
+        right = ")" if high_open or high is None else "]"
+        raise MLMLError(
+            f"The {name!r} parameter of {owner} must be a real number in {left}{lo}, {hi}{right}. "
+            f"Got {value!r} instead."
+        )
+    return float(value)

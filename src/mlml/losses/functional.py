@@ -26,6 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from mlml._validation import check_real as _check_real
 from mlml.exceptions import MLMLError
 
 Reduction = Literal["mean", "sum", "none"]
@@ -50,26 +51,6 @@ def _reduce(terms: Tensor, reduction: str) -> Tensor:
     if reduction == "sum":
         return terms.sum()
     return terms
-
-
-def _check_real(value: object, name: str, owner: str, *, low: float | None = None, high: float | None = None,
-                low_open: bool = False, high_open: bool = False) -> float:
-    """Check that ``value`` is a real number inside the stated (closed unless ``*_open``) bounds."""
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(float(value))
-    if ok and low is not None:
-        ok = float(value) > low if low_open else float(value) >= low
-    if ok and high is not None:
-        ok = float(value) < high if high_open else float(value) <= high
-    if not ok:
-        lo = "-inf" if low is None else f"{low}"
-        hi = "inf" if high is None else f"{high}"
-        left = "(" if low_open or low is None else "["
-        right = ")" if high_open or high is None else "]"
-        raise MLMLError(
-            f"The {name!r} parameter of {owner} must be a real number in {left}{lo}, {hi}{right}. "
-            f"Got {value!r} instead."
-        )
-    return float(value)
 
 
 def entry_weight(targets: Tensor, weights: Weights) -> Tensor | None:

@@ -15,12 +15,10 @@ positives get ``ω̄ = 0``. As in Eq. 3, a fitted sample counts itself when the 
 
 from __future__ import annotations
 
-import numbers
 
 import numpy as np
 
-from mlml._validation import check_option
-from mlml.exceptions import MLMLError
+from mlml._validation import check_option, check_real
 from mlml.labels import POSITIVE, UNKNOWN
 from mlml.weights.base import ESTIMATORS, WeightEstimator
 from mlml.weights.pairwise import (
@@ -54,15 +52,7 @@ class Backoff(WeightEstimator):
     def _fit(self, observed, *, features, hidden):  # type: ignore[override]
         name = type(self).__name__
         check_option(self.aggregate, "aggregate", name, AGGREGATES)
-        if (
-            isinstance(self.strength, bool)
-            or not isinstance(self.strength, numbers.Real)
-            or not 0 <= float(self.strength) < np.inf
-        ):
-            raise MLMLError(
-                f"The 'strength' parameter of {name} must be a finite float >= 0. "
-                f"Got {self.strength!r} instead."
-            )
+        check_real(self.strength, "strength", name, low=0.0)
         self.pattern_ = PatternEstimator().fit(observed)
         self.conditional_, self.prior_ = cooccurrence_statistics(
             indicator(observed, POSITIVE), indicator(observed, UNKNOWN)

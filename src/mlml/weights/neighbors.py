@@ -35,7 +35,7 @@ from typing import Any, Literal
 import numpy as np
 import scipy.sparse as sp
 
-from mlml._validation import check_fraction, check_option, check_positive_int
+from mlml._validation import check_fraction, check_option, check_positive_int, check_real
 from mlml.exceptions import MLMLError
 from mlml.labels import POSITIVE, UNKNOWN, LabelMatrix, to_dense
 from mlml.weights.base import ESTIMATORS, WeightEstimator
@@ -134,11 +134,7 @@ class NeighbourCooccurrence(WeightEstimator):
         check_positive_int(self.n_neighbors, "n_neighbors", owner)
         check_option(self.metric, "metric", owner, METRICS)
         check_fraction(self.prior_smoothing, "prior_smoothing", owner)
-        if not isinstance(self.vote_smoothing, (int, float)) or self.vote_smoothing < 0:
-            raise MLMLError(
-                f"The 'vote_smoothing' parameter of {owner} must be a float >= 0. "
-                f"Got {self.vote_smoothing!r} instead."
-            )
+        check_real(self.vote_smoothing, "vote_smoothing", owner, low=0.0)
         prior = ESTIMATORS.get(self.prior)
         if getattr(prior, "uses_features", False) or getattr(prior, "needs_hidden", False):
             raise MLMLError(

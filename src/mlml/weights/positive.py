@@ -2,21 +2,13 @@
 
 from __future__ import annotations
 
-import numbers
 
 import numpy as np
 
+from mlml._validation import check_real
 from mlml.exceptions import MLMLError
 from mlml.labels import POSITIVE, label_counts, to_dense
 from mlml.weights.base import ESTIMATORS, WeightEstimator
-
-
-def _check_real(value: object, name: str, owner: str, minimum: float) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not minimum <= float(value) < np.inf:
-        raise MLMLError(
-            f"The {name!r} parameter of {owner} must be a finite float >= {minimum}. Got {value!r}."
-        )
-    return float(value)
 
 
 @ESTIMATORS.register("class-balance")
@@ -41,8 +33,8 @@ class ClassBalance(WeightEstimator):
 
     def _fit(self, observed, *, features, hidden):  # type: ignore[override]
         name = type(self).__name__
-        low = _check_real(self.min_weight, "min_weight", name, 0.0)
-        high = _check_real(self.max_weight, "max_weight", name, low)
+        low = check_real(self.min_weight, "min_weight", name, low=0.0)
+        high = check_real(self.max_weight, "max_weight", name, low=low)
         counts = label_counts(observed).astype(float)
         with np.errstate(divide="ignore"):
             raw = np.where(counts > 0, observed.shape[0] / (2.0 * np.maximum(counts, 1)), np.inf)
