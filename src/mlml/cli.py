@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from collections.abc import Sequence
@@ -21,7 +22,7 @@ SOURCE syntax (one for every command):
   mulan:DIR                     a folder with one MULAN data set: its .xml and .arff file(s), train+test merged
   mulan:FILE.arff,FILE.xml      one MULAN ARFF file and its label XML
   mulan:A.arff,B.arff,FILE.xml  several ARFF files (e.g. train and test) of one data set, merged
-  coco:ANNOTATIONS.json[,IMAGES] MS-COCO instances JSON (2014/2017) and its image folder
+  coco:ANN.json[,IMAGE_DIR]     MS-COCO instances JSON (2014/2017) and its image folder
   nuswide:ROOT                  NUS-WIDE in its official layout
   openclipart[:ROOT]            Debian's openclipart-png + openclipart-svg (keywords as labels;
                                 default ROOT /usr/share/openclipart)
@@ -212,6 +213,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"mlml {args.verb}: interrupted; finished work is kept", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # output piped into `head` & co.: stop quietly
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 -- keeps Python's exit-time flush from failing again
+        return 141
 
 
 def _version() -> str:
@@ -382,7 +386,7 @@ def _methods(args: argparse.Namespace) -> int:
     print("methods (mlml reproduce --methods):")
     for name in METHODS.names():
         method = METHODS.get(name)
-        tag = " [oracle]" if method.oracle else ""
+        tag = (" [oracle]" if method.oracle else "") + (f" (= {method.alias_of})" if method.alias_of else "")
         print(f"  {name:<22} {method.loss} + {method.estimator}{tag}  {method.description}")
     print(f"losses: {', '.join(LOSSES.names())}")
     print(f"weight estimators: {', '.join(ESTIMATORS.names())}")

@@ -25,7 +25,8 @@ class GridConfig:
     Attributes:
         datasets: data SOURCE strings (``mlml data info --help`` lists the syntax); default the built-in yeast.
         ratios: missing ratios of positives hidden in each training fold.
-        methods: method names from ``mlml.losses.METHODS`` (``["all"]`` expands to every registered method).
+        methods: method names from ``mlml.losses.METHODS`` (``["all"]`` expands to every registered method
+            but aliases).
         folds: number of (multi-label stratified) folds; every fold is the test fold once.
         seeds: one grid per seed (the split, the hidden positives and the training all derive from it).
         scheme: the simulation scheme of :func:`mlml.simulate.hide_positives`.
@@ -62,8 +63,8 @@ class GridConfig:
         if not self.datasets:
             raise MLMLError(f"The 'datasets' parameter of {owner} names no data set.")
         self.ratios = [check_fraction(r, "ratios", owner) for r in self.ratios]
-        if self.methods == ["all"]:
-            self.methods = METHODS.names()
+        if self.methods == ["all"]:  # every registered recipe once (aliases such as an = bce left out)
+            self.methods = [name for name in METHODS.names() if METHODS.get(name).alias_of is None]
         for name in self.methods:
             METHODS.get(name)  # raises with the list of valid names
         self.folds = check_positive_int(self.folds, "folds", owner, minimum=2)

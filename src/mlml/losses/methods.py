@@ -22,7 +22,9 @@ register_method(
 )
 
 # Cole et al., CVPR 2021
-register_method(Method("an", "weighted-bce", "ones", description="assume negative (Cole et al. 2021); = bce"))
+register_method(
+    Method("an", "weighted-bce", "ones", description="assume negative (Cole et al. 2021)", alias_of="bce")
+)
 register_method(Method("an-ls", "an-ls", "ones", description="assume negative with label smoothing, eps=0.1"))
 register_method(Method("wan", "wan", "ones", description="weak assume negative: negatives weighted 1/(C-1)"))
 register_method(

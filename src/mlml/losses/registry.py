@@ -27,6 +27,8 @@ class Method:
         estimator: a name in ``mlml.weights.ESTIMATORS``; ``estimator_kwargs`` its parameters.
         description: one line for ``--help`` and reports.
         oracle: True where the method reads the hidden-entry mask (IM-WCE); reports label it so.
+        alias_of: the method this one is another name for (e.g. ``an`` = ``bce``); ``--methods all`` skips
+            aliases so that no recipe is trained twice.
     """
 
     name: str
@@ -36,6 +38,7 @@ class Method:
     estimator_kwargs: Mapping[str, Any] = field(default_factory=dict)
     description: str = ""
     oracle: bool = False
+    alias_of: str | None = None
 
     def make_loss(self, **extra: Any) -> Any:
         return LOSSES.create(self.loss, **{**self.loss_kwargs, **extra})
