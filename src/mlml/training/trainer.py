@@ -477,6 +477,8 @@ class _Trainer:
             self.x_val = [features[i] for i in self.val_idx]
         self.net: nn.Module = self.model
         if info.enabled:
+            if device.type == "cuda" and not self.frozen:  # batch statistics over the global batch
+                self.model = nn.SyncBatchNorm.convert_sync_batchnorm(self.model)
             self.net = nn.parallel.DistributedDataParallel(
                 self.model, device_ids=[device.index] if device.type == "cuda" else None
             )
