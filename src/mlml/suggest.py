@@ -23,7 +23,6 @@ the label, and the model probability. Typical use::
 
 from __future__ import annotations
 
-import csv
 import os
 from pathlib import Path
 from typing import Any, Literal
@@ -31,6 +30,7 @@ from typing import Any, Literal
 import numpy as np
 import scipy.sparse as sp
 
+from mlml._csv import write_rows
 from mlml._validation import check_fraction, check_option, check_positive_int
 from mlml.exceptions import MLMLError
 from mlml.labels import POSITIVE, UNKNOWN, LabelMatrix, check_labels, to_dense
@@ -193,22 +193,7 @@ def suggest(
 
 def write_suggestions_csv(rows: list[dict[str, Any]], path: str | os.PathLike[str]) -> Path:
     """Write ``rows`` (from :func:`suggest`) to ``path`` with the header ``COLUMNS``; None becomes empty."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(COLUMNS)
-        for row in rows:
-            writer.writerow([_cell(row.get(col)) for col in COLUMNS])
-    return path
-
-
-def _cell(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, float):
-        return f"{value:.6g}"
-    return str(value)
+    return write_rows(path, COLUMNS, rows, float_format="{:.6g}")
 
 
 def format_table(rows: list[dict[str, Any]], n: int = 20) -> str:

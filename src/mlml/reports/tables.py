@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import math
 import os
 from collections.abc import Iterable, Mapping, Sequence
@@ -11,6 +10,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from mlml._csv import write_rows
 from mlml._validation import check_option
 from mlml.exceptions import DataError
 from mlml.reports.records import (
@@ -188,25 +188,7 @@ def write_results_csv(rows: Sequence[Mapping[str, Any]], path: str | os.PathLike
     Columns: :data:`RESULT_COLUMNS` first, exactly in that order, then the extras. Floats are written in full
     precision (``repr``), NaN as an empty cell, booleans as ``true``/``false``.
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    columns = result_columns(rows)
-    with path.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle, lineterminator="\n")
-        writer.writerow(columns)
-        for row in rows:
-            writer.writerow([_csv_cell(row.get(column)) for column in columns])
-    return path
-
-
-def _csv_cell(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, (bool, np.bool_)):
-        return "true" if value else "false"
-    if isinstance(value, (float, np.floating)):
-        return "" if math.isnan(value) else repr(float(value))
-    return str(value)
+    return write_rows(path, result_columns(rows), rows)
 
 
 def format_mean_std(mean: float, std: float, digits: int = 3) -> str:
