@@ -58,7 +58,8 @@ def test_sparse_labels_keep_csr_and_agree_with_dense():
 
 @pytest.mark.parametrize("suffix", [".csv", ".csv.gz"])
 def test_labels_file_round_trip(tmp_path, suffix):
-    table = LabelTable(np.array(["a", "b"]), ["cat", "dog", "traffic light"], np.array([[1, 0, -1], [0, 1, 1]], np.int8))
+    values = np.array([[1, 0, -1], [0, 1, 1]], np.int8)
+    table = LabelTable(np.array(["a", "b"]), ["cat", "dog", "traffic light"], values)
     path = write_labels_csv(tmp_path / f"labels{suffix}", table)
     back = read_labels_csv(path)
     assert list(back.ids) == ["a", "b"] and back.names == table.names

@@ -11,7 +11,8 @@ import torch
 import torch.nn.functional as F
 
 from mlml.exceptions import MLMLError
-from mlml.losses import LOSSES, METHODS, functional as LF
+from mlml.losses import LOSSES, METHODS
+from mlml.losses import functional as LF
 from mlml.losses.modules import ROLE, SPLC, LargeLossCorrection, LargeLossRejection
 
 ALL_LOSSES = LOSSES.names()

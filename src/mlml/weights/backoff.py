@@ -15,7 +15,6 @@ positives get ``ω̄ = 0``. As in Eq. 3, a fitted sample counts itself when the 
 
 from __future__ import annotations
 
-
 import numpy as np
 
 from mlml._validation import check_option, check_real
