@@ -12,7 +12,8 @@ from sklearn.metrics import roc_auc_score
 import mlml.losses.methods_beyond  # noqa: F401  (registers the estimators and methods)
 from mlml.exceptions import MLMLError
 from mlml.losses import LOSSES, METHODS
-from mlml.losses.methods_beyond import BEYOND_METHODS, soft_bce
+from mlml.losses.functional import asymmetric
+from mlml.losses.methods_beyond import BEYOND_METHODS, soft_asl, soft_bce
 from mlml.simulate import hide_positives
 from mlml.weights import ESTIMATORS
 from mlml.weights.adaptive import PUAdaptive, label_frequency, pu_posterior
@@ -268,3 +269,101 @@ def test_soft_bce_literal_and_soft_target_reference(reduction):
     assert torch.all(grad[~known] == 0) and torch.all(grad[known] != 0)
     with pytest.raises(MLMLError, match="reduction"):
         soft_bce(z, y, reduction="avg")
+
+
+# -- soft pseudo-labels with ASL focusing (knn-pu-asl)
+def _soft_batch(seed: int, n: int = 7, c: int = 4, scale: float = 3.0):
+    g = torch.Generator().manual_seed(seed)
+    z = (torch.randn(n, c, generator=g, dtype=torch.float64) * scale).requires_grad_(True)
+    y = (torch.rand(n, c, generator=g) < 0.4).double()
+    q = torch.rand(n, c, generator=g, dtype=torch.float64)
+    return z, y, torch.where(y == 1, 1.0, q), torch.where(y == 1, 0.0, 1.0 - q)
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("params", [{}, {"gamma_pos": 1.0, "gamma_neg": 2.0, "margin": 0.2},
+                                    {"gamma_pos": 0.5, "gamma_neg": 3.0, "margin": 0.0}])
+def test_soft_asl_matches_the_literal_formula(reduction, params):
+    z, y, pos, neg = _soft_batch(10)
+    gp, gn, m = params.get("gamma_pos", 0.0), params.get("gamma_neg", 4.0), params.get("margin", 0.05)
+    p = torch.sigmoid(z)
+    pm = torch.clamp(p - m, min=0.0)
+    literal = -(pos * (1 - p) ** gp * torch.log(p) + neg * (1 - y) * pm**gn * torch.log(1 - pm))
+    reduced = {"mean": literal.mean(), "sum": literal.sum(), "none": literal}[reduction]
+    ours = soft_asl(z, y, (pos, neg), reduction=reduction, **params)
+    torch.testing.assert_close(ours, reduced)
+    crit = LOSSES.create("soft-asl", reduction=reduction, **params)
+    torch.testing.assert_close(crit(z, y, (pos, neg)), reduced)
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_soft_asl_with_indicator_weights_is_asl(reduction):
+    z, y, _, _ = _soft_batch(11)
+    ref = asymmetric(z, y, reduction=reduction)
+    torch.testing.assert_close(soft_asl(z, y, (y, 1.0 - y), reduction=reduction), ref)
+    torch.testing.assert_close(soft_asl(z, y, reduction=reduction), ref)
+    # ... and with focusing detached: same values, ASL's gradient
+    z2 = z.detach().clone().requires_grad_(True)
+    (ours,) = torch.autograd.grad(soft_asl(z, y, detach_focusing=True), z)
+    (theirs,) = torch.autograd.grad(asymmetric(z2, y, detach_focusing=True), z2)
+    torch.testing.assert_close(ours, theirs)
+    # the criterion's known mask gives what the asl criterion gives
+    known = torch.rand(y.shape, generator=torch.Generator().manual_seed(1)) < 0.7
+    torch.testing.assert_close(LOSSES.create("soft-asl", reduction=reduction)(z, y, known=known),
+                               LOSSES.create("asl", reduction=reduction)(z, y, known=known))
+
+
+def test_soft_asl_gradcheck_float64():
+    z, y, pos, neg = _soft_batch(12, n=5, c=3, scale=2.0)
+    for params in ({}, {"gamma_pos": 1.0, "gamma_neg": 2.0, "margin": 0.0}):
+        assert torch.autograd.gradcheck(lambda x: soft_asl(x, y, (pos, neg), **params), (z,))
+
+
+@pytest.mark.parametrize("value", [100.0, -100.0])
+def test_soft_asl_finite_at_extreme_logits_and_zero_weight_zero_gradient(value):
+    _, y, pos, neg = _soft_batch(13)
+    z = torch.full(y.shape, value, dtype=torch.float32)
+    z[:, ::2] = -value
+    z.requires_grad_(True)
+    y, pos, neg = y.float(), pos.float(), neg.float()
+    dropped = torch.rand(y.shape, generator=torch.Generator().manual_seed(2)) < 0.4
+    pos, neg = pos.masked_fill(dropped, 0.0), neg.masked_fill(dropped, 0.0)
+    for weights in (None, (pos, neg)):
+        loss = soft_asl(z, y, weights)
+        (grad,) = torch.autograd.grad(loss, z)
+        assert torch.isfinite(loss) and torch.isfinite(grad).all()
+    (grad,) = torch.autograd.grad(soft_asl(z, y, (pos, neg)), z)
+    assert dropped.any() and torch.all(grad[dropped] == 0)
+
+
+def test_soft_asl_errors_name_the_parameter():
+    z, y, pos, neg = _soft_batch(14)
+    with pytest.raises(MLMLError, match="reduction"):
+        soft_asl(z, y, reduction="avg")
+    with pytest.raises(MLMLError, match="gamma_neg"):
+        LOSSES.create("soft-asl", gamma_neg=-1.0)
+    with pytest.raises(MLMLError, match="margin"):
+        soft_asl(z, y, (pos, neg), margin=1.5)
+
+
+def test_knn_pu_asl_is_knn_pu_em_with_asl_and_trains():
+    """Same estimator and parameters as knn-pu-em, the asl criterion's defaults; the estimator's weights reach
+    the loss in training (soft pseudo-positives raise the observed zeros' scores over plain ASL's)."""
+    from mlml.training import TrainConfig, fit
+
+    asl, em = METHODS.get("knn-pu-asl"), METHODS.get("knn-pu-em")
+    assert "knn-pu-asl" in BEYOND_METHODS and asl.loss == "soft-asl" and not asl.loss_kwargs
+    assert (asl.estimator, asl.estimator_kwargs) == (em.estimator, em.estimator_kwargs)
+    ours, theirs = LOSSES.create("soft-asl"), LOSSES.create("asl")
+    assert (ours.gamma_pos, ours.gamma_neg, ours.margin, ours.detach_focusing) == (
+        theirs.gamma_pos, theirs.gamma_neg, theirs.margin, theirs.detach_focusing)
+    x, y = _toy(200, seed=8)
+    observed, _ = hide_positives(y, 0.5, random_state=1)
+    config = TrainConfig(epochs=3, batch_size=64, val_fraction=0.0, fixed_epochs=True, device="cpu",
+                         log=False, head="linear")
+    probas = {}
+    for name in ("asl", "knn-pu-asl"):
+        probas[name] = fit(x, observed, METHODS.get(name), config).predict_proba(x)
+        assert probas[name].shape == y.shape and np.isfinite(probas[name]).all()
+    zero = observed == 0
+    assert probas["knn-pu-asl"][zero].mean() > probas["asl"][zero].mean()
