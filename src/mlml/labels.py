@@ -101,7 +101,7 @@ def check_labels(
 
 
 def to_dense(labels: LabelMatrix) -> np.ndarray:
-    """Return a dense ``int8`` copy-free view where possible."""
+    """A dense array of ``labels``: CSR is densified to ``int8``; dense input is returned as it is (no copy)."""
     return labels.toarray().astype(np.int8, copy=False) if sp.issparse(labels) else np.asarray(labels)
 
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 import numbers
 
 import numpy as np
-import scipy.sparse as sp
 
 from mlml._validation import RandomState, check_positive_int
 from mlml.exceptions import MLMLError
@@ -90,7 +89,7 @@ def kfold_indices(
     seed = _splitter_seed(random_state)
     placeholder = np.zeros((n_samples, 1))
     if stratified:
-        y = positive_mask(labels) if not sp.issparse(labels) else (labels == 1).toarray()
+        y = positive_mask(labels)
         if y.shape[1] == 1:
             from sklearn.model_selection import StratifiedKFold
 

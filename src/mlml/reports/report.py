@@ -146,7 +146,13 @@ def _status_blocks(
     blocks: list[Block] = [("h", 2, "Run status")]
     missing: list[ExpectedKey] = []
     if expected is not None:
-        missing = [key for key in expected if not any(matches(r, key) for r in records)]
+        ids = {r["trial_id"] for r in records}
+
+        def found(key: ExpectedKey) -> bool:  # a trial id is a set lookup; field mappings need a scan
+            trial_id = key if isinstance(key, str) else key.get("trial_id")
+            return trial_id in ids if trial_id is not None else any(matches(r, key) for r in records)
+
+        missing = [key for key in expected if not found(key)]
     complete = not failed and expected is not None and not missing
     if expected is None:
         state = "unknown completeness (the intended grid was not given, so missing trials cannot be listed)"
