@@ -35,7 +35,7 @@ from mlml._validation import check_fraction, check_option, check_positive_int
 from mlml.exceptions import MLMLError
 from mlml.labels import POSITIVE, UNKNOWN, LabelMatrix, check_labels, to_dense
 from mlml.weights import ESTIMATORS
-from mlml.weights.neighbors import NeighbourCooccurrence, class_rate, logit, sigmoid
+from mlml.weights.neighbors import NeighbourCooccurrence, class_rate, logit, sigmoid, smoothed_prior
 from mlml.weights.pairwise import cooccurrence_statistics, indicator
 
 SuggestMethod = Literal["auto", "labels", "knn"]
@@ -98,7 +98,7 @@ def missing_scores(
         vote, neighbours = evidence["vote"], evidence["neighbours"]
     else:
         _, neg = ESTIMATORS.create(prior).fit_transform(observed)
-        score = prior_q = (1.0 - prior_smoothing) * (1.0 - neg) + prior_smoothing * class_rate(dense)
+        score = prior_q = smoothed_prior(neg, class_rate(dense), prior_smoothing)
         vote = neighbours = None
     model = None
     if probabilities is not None:

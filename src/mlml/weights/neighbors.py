@@ -63,6 +63,12 @@ def class_rate(observed: np.ndarray) -> np.ndarray:
     return (positives + 1.0) / (known + 2.0)
 
 
+def smoothed_prior(prior_neg: np.ndarray, rate: np.ndarray, smoothing: float) -> np.ndarray:
+    """``q̃ = (1 − ε)(1 − ω̄^prior) + ε π_c``: the labels-only probability of a missing positive, mixed with the
+    class rate ``π_c`` so that labels without observed co-occurrence are still ranked by their frequency."""
+    return (1.0 - smoothing) * (1.0 - prior_neg) + smoothing * rate
+
+
 def neighbour_vote(
     neighbours: np.ndarray, observed: np.ndarray, rate: np.ndarray, smoothing: float
 ) -> np.ndarray:
@@ -213,8 +219,7 @@ class NeighbourCooccurrence(WeightEstimator):
             neighbours = self.index_.kneighbors(x, return_distance=False)
             vote = neighbour_vote(neighbours, self.observed_, self.rate_, float(self.vote_smoothing))
         _, prior_neg = self.prior_estimator_.transform(observed)
-        eps = float(self.prior_smoothing)
-        prior = (1.0 - eps) * (1.0 - prior_neg) + eps * self.rate_
+        prior = smoothed_prior(prior_neg, self.rate_, float(self.prior_smoothing))
         posterior = sigmoid(logit(prior) + logit(vote) - logit(self.rate_))
         return {"prior": prior, "vote": vote, "posterior": posterior, "neighbours": neighbours}
 
