@@ -37,6 +37,8 @@ class WeightEstimator(BaseEstimator):  # type: ignore[misc]
     adaptive = False
 
     def fit(self, observed: LabelMatrix, *, features: np.ndarray | None = None, hidden: Any = None) -> Any:
+        """Learn from the OBSERVED training labels ``(n_samples, n_labels)`` (dense or CSR, -1 allowed);
+        ``features`` for feature-aware estimators, ``hidden`` for the oracle only. Returns ``self``."""
         observed = check_labels(observed, name="observed")
         self.n_labels_ = observed.shape[1]
         self._fit(observed, features=features, hidden=hidden)
@@ -49,6 +51,12 @@ class WeightEstimator(BaseEstimator):  # type: ignore[misc]
         features: np.ndarray | None = None,
         hidden: Any = None,
     ) -> tuple[np.ndarray, np.ndarray]:
+        """``(ω, ω̄)``: float64 ``(n_samples, n_labels)`` weights of the positive and negative terms of Eq. 2 for
+        any batch of observed labels; 0 and 0 on unknown (-1) entries.
+
+        Raises:
+            NotFittedError: before :meth:`fit`. MLMLError: a label matrix of another width.
+        """
         self._check_fitted()
         observed = check_labels(observed, name="observed", n_labels=self.n_labels_)
         pos, neg = self._weights(observed, features=features, hidden=hidden)
@@ -61,6 +69,7 @@ class WeightEstimator(BaseEstimator):  # type: ignore[misc]
     def fit_transform(
         self, observed: LabelMatrix, *, features: np.ndarray | None = None, hidden: Any = None
     ) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`fit` then :meth:`transform` on the same rows (each sample counts itself where it matters)."""
         return self.fit(observed, features=features, hidden=hidden).transform(
             observed, features=features, hidden=hidden
         )
