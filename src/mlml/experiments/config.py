@@ -77,10 +77,19 @@ class GridConfig:
         if "seed" in self.train:
             raise MLMLError(f"The 'train' parameter of {owner} must not set 'seed': use 'seeds' (each trial's "
                             "training seed is its grid seed).")
+        self.train_config(seed=0)  # unknown keys and bad values fail here, once, not in every trial
+        return self
+
+    def train_config(self, seed: int) -> Any:
+        """A trial's :class:`~mlml.training.TrainConfig`: the ``train`` overrides, the trial's seed, and one
+        intra-op thread unless ``train`` says otherwise (the same numbers serially and in worker processes, and
+        the fastest setting for the small heads of frozen-feature trials); fine-tuning uses ``backbone``."""
         from mlml.training import TrainConfig
 
-        TrainConfig.from_dict(self.train)  # unknown keys and bad values fail here, once, not in every trial
-        return self
+        values = {"seed": seed, "num_threads": 1, **self.train}
+        if values.get("mode") == "finetune":
+            values.setdefault("backbone", self.backbone)
+        return TrainConfig.from_dict(values)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

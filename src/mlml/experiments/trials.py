@@ -86,6 +86,8 @@ def _splits(
 def prepare(config: GridConfig, sources: set[str]) -> None:
     """Load each data set once and extract image features into the on-disk cache before workers start, so that
     parallel workers read the cache instead of extracting the same features side by side."""
+    if config.train.get("mode") == "finetune":
+        return  # fine-tuning reads the images themselves
     for source in sorted(sources):
         if _dataset(source, config.min_labels, config.skip_bad).image_paths is not None:
             _features(source, config.min_labels, config.skip_bad, config.backbone)
@@ -97,12 +99,18 @@ def run_trial(trial: Trial, config: GridConfig) -> dict[str, Any]:
     from mlml.labels import to_dense
     from mlml.losses import METHODS
     from mlml.simulate import hide_positives
-    from mlml.training import TrainConfig, fit
+    from mlml.training import fit
 
     method = METHODS.get(trial.method)
     data_key = (trial.dataset, config.min_labels, config.skip_bad)
     dataset = _dataset(*data_key)
-    features = _features(*data_key, config.backbone)
+    train_config = config.train_config(trial.seed)
+    if train_config.mode == "finetune":  # end to end: the model reads the images
+        if dataset.image_paths is None:
+            raise MLMLError(f"train mode 'finetune' needs images; {trial.dataset} has features only.")
+        features = np.asarray([str(p) for p in dataset.image_paths], dtype=object)
+    else:
+        features = _features(*data_key, config.backbone)
     train_idx, test_idx = _splits(*data_key, config.folds, trial.seed)[trial.fold]
     complete = to_dense(dataset.labels)
     seed = hiding_seed(trial.seed, trial.fold, trial.ratio)
@@ -121,16 +129,14 @@ def run_trial(trial: Trial, config: GridConfig) -> dict[str, Any]:
         leaked.fit(complete, features=features if leaked.uses_features else None)
     weights_s = time.perf_counter() - started
 
-    # One intra-op thread unless the config says otherwise: the same numbers serially and in worker processes,
-    # and the fastest setting for the small heads of frozen-feature trials.
-    train_config = TrainConfig.from_dict({"seed": trial.seed, "num_threads": 1, **config.train})
     started = time.perf_counter()
     hidden_for_oracle = hidden if method.oracle else None  # nothing but the oracle ever sees the mask
-    result = fit(features[train_idx], observed, method, train_config, hidden=hidden_for_oracle, estimator=leaked)
+    result = fit(_rows(features, train_idx), observed, method, train_config, hidden=hidden_for_oracle,
+                 estimator=leaked)
     train_s = time.perf_counter() - started
 
     started = time.perf_counter()
-    scores = result.predict_proba(features[test_idx])
+    scores = result.predict_proba(_rows(features, test_idx))
     truth = complete[test_idx]
     metrics = evaluate(truth, scores)
     with warnings.catch_warnings():  # classes without a validation positive keep 0.5, as documented
@@ -160,6 +166,11 @@ def run_trial(trial: Trial, config: GridConfig) -> dict[str, Any]:
         "n_test": int(len(test_idx)),
         "epochs": len(result.history),
     }
+
+
+def _rows(inputs: Any, rows: np.ndarray) -> Any:
+    """Rows of a feature matrix, or the image paths of those rows (a list, as the trainer takes them)."""
+    return list(inputs[rows]) if inputs.dtype == object else inputs[rows]
 
 
 def run_trial_safely(trial: Trial, config: GridConfig) -> dict[str, Any]:
