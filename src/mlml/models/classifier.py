@@ -53,7 +53,11 @@ class FeatureClassifier(nn.Module):
 
 
 class ImageClassifier(nn.Module):
-    """Finetune mode: images ``(batch, 3, H, W)`` -> backbone -> head -> logits.
+    """Finetune mode: images ``(batch, 3, H, W)`` -> backbone -> standardise -> head -> logits.
+
+    The standardisation is fitted once, before training, on the pretrained backbone's features of (a sample of)
+    the training images: a new head learns from standardised features far faster (on openclipart, 4 epochs of a
+    head on raw EfficientNet-Lite0 features reach mAP 0.08 against 0.21 standardised).
 
     Args:
         backbone: the image backbone.
@@ -63,7 +67,9 @@ class ImageClassifier(nn.Module):
             dropout / drop-connect stay off, so it is the fixed feature extractor it is meant to be.
     """
 
-    def __init__(self, backbone: Backbone, head: Head, *, trainable_blocks: int | None = None) -> None:
+    def __init__(
+        self, backbone: Backbone, head: Head, *, trainable_blocks: int | None = None, standardize: bool = True
+    ) -> None:
         super().__init__()
         if head.in_features != backbone.features_dim:
             raise MLMLError(
@@ -71,6 +77,7 @@ class ImageClassifier(nn.Module):
                 f"{backbone.features_dim}."
             )
         self.backbone = backbone
+        self.standardize = Standardize(backbone.features_dim) if standardize else nn.Identity()
         self.head = head
         self.trainable_blocks = trainable_blocks
         self._trainable: list[nn.Module] = []
@@ -96,4 +103,4 @@ class ImageClassifier(nn.Module):
         return self
 
     def forward(self, images: Tensor) -> Tensor:
-        return self.head(self.backbone(images))
+        return self.head(self.standardize(self.backbone(images)))

@@ -53,7 +53,8 @@ class TrainConfig:
             (BCE on the known validation entries; lower is better).
         fixed_epochs: train exactly ``epochs`` epochs and keep the last model (validation is still scored
             and reported when ``val_fraction > 0``).
-        standardize: standardise features with the training rows' mean and standard deviation (frozen).
+        standardize: standardise features with the training rows' mean and standard deviation (frozen), or
+            the pretrained backbone's features with those of up to 1,024 training images (finetune).
         seed: all randomness (validation carve, initialisation, shuffling, dropout) derives from it.
         device: ``auto`` (CUDA when available), ``cpu``, ``cuda``, ``cuda:1``, ...
         num_threads: torch intra-op threads during training (restored afterwards); None leaves it.

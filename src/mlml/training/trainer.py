@@ -53,6 +53,8 @@ from mlml.training.metrics import observed_bce, observed_map
 logger = logging.getLogger("mlml.training")
 
 CHECKPOINT_NAME = "checkpoint.pt"
+#: Fine-tuning fits its feature standardisation on at most this many training images.
+STANDARDIZE_SAMPLE = 1024
 MODEL_FORMAT = 1
 
 
@@ -197,7 +199,9 @@ def _build_model(
         config.backbone, weights=config.backbone_weights if pretrained else None, pretrained=pretrained
     )
     head = create_head(config.head, backbone.features_dim, n_labels, **config.head_kwargs)
-    return ImageClassifier(backbone, head, trainable_blocks=config.finetune_last_k_blocks)
+    return ImageClassifier(
+        backbone, head, trainable_blocks=config.finetune_last_k_blocks, standardize=config.standardize
+    )
 
 
 # ------------------------------------------------------------------------------------------- helpers
@@ -460,8 +464,8 @@ class _Trainer:
         # 3. model, criterion, optimiser, schedule
         in_features = features.shape[1] if self.frozen else None
         self.model = _build_model(config, in_features, self.n_labels)
-        if self.frozen and config.standardize:
-            self.model.standardize.fit(self.x_train_raw)
+        if config.standardize:
+            self.model.standardize.fit(self.x_train_raw if self.frozen else self._initial_features(device))
         self.in_features = in_features if self.frozen else self.model.backbone.features_dim
         self.model.to(device)
         if self.frozen:
@@ -553,6 +557,20 @@ class _Trainer:
             return torch.optim.Adadelta(groups, lr=lr, rho=0.95, eps=1e-7, weight_decay=cfg.weight_decay)
         return torch.optim.SGD(
             groups, lr=lr, momentum=cfg.momentum, nesterov=cfg.momentum > 0, weight_decay=cfg.weight_decay
+        )
+
+    def _initial_features(self, device: torch.device) -> np.ndarray:
+        """The pretrained backbone's features of up to ``STANDARDIZE_SAMPLE`` training images (a seeded sample,
+        the same on every process), to fit the standardisation before fine-tuning."""
+        from mlml.models.features import extract_features
+
+        rows = self.train_idx
+        if len(rows) > STANDARDIZE_SAMPLE:
+            rng = np.random.default_rng(np.random.SeedSequence([self.config.seed, 0x57D]))
+            rows = np.sort(rng.choice(rows, STANDARDIZE_SAMPLE, replace=False))
+        return extract_features(
+            [self.features[i] for i in rows], self.model.backbone, use_cache=False, device=device,
+            batch_size=max(self.config.batch_size, 64), num_workers=self.config.num_workers, progress=False,
         )
 
     def _batches(self, epoch: int) -> Iterator[tuple[Tensor, Tensor, int]]:
