@@ -36,6 +36,7 @@ class Registry(Generic[T]):
         return add if obj is None else add(obj)
 
     def get(self, name: str) -> T:
+        """The object registered as ``name``; an unknown name raises, listing the valid ones."""
         try:
             return self._items[name]
         except KeyError:
@@ -49,6 +50,7 @@ class Registry(Generic[T]):
         return factory(**kwargs)
 
     def names(self) -> list[str]:
+        """The registered names, sorted."""
         return sorted(self._items)
 
     def __contains__(self, name: object) -> bool:

@@ -45,6 +45,7 @@ def check_option(value: Any, name: str, owner: str, options: Iterable[str]) -> s
 
 
 def check_positive_int(value: Any, name: str, owner: str, *, minimum: int = 1) -> int:
+    """Check that ``value`` is an int >= ``minimum`` (1 by default; pass 0 for counts that may be zero)."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
         raise MLMLError(
             f"The {name!r} parameter of {owner} must be an int >= {minimum}. Got {value!r} instead."

@@ -63,6 +63,7 @@ def _csv_names(text: str) -> list[str]:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The ``mlml`` argument parser with every verb."""
     parser = argparse.ArgumentParser(
         prog="mlml",
         description="Multi-label classification with missing labels.",
@@ -200,6 +201,7 @@ def _add_filter_flags(p: argparse.ArgumentParser) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``mlml`` with ``argv`` (default: the process's arguments) and return the exit code."""
     parser = build_parser()
     try:
         args = parser.parse_args(argv)

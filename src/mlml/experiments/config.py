@@ -56,6 +56,7 @@ class GridConfig:
     skip_bad: bool = False
 
     def validate(self) -> GridConfig:
+        """Check every field (naming the bad one), expand ``methods: [all]``, and return ``self``."""
         from mlml.losses import METHODS
         from mlml.simulate import SCHEMES
 
@@ -92,6 +93,7 @@ class GridConfig:
         return TrainConfig.from_dict(values)
 
     def to_dict(self) -> dict[str, Any]:
+        """The config as plain data (what ``config.yaml`` in the run folder holds)."""
         return dataclasses.asdict(self)
 
     def trial_hash(self) -> str:

@@ -41,14 +41,17 @@ class Method:
     alias_of: str | None = None
 
     def make_loss(self, **extra: Any) -> Any:
+        """A new criterion of this method (``loss_kwargs`` updated with ``extra``)."""
         return LOSSES.create(self.loss, **{**self.loss_kwargs, **extra})
 
     def make_estimator(self, **extra: Any) -> Any:
+        """A new, unfitted weight estimator of this method (``estimator_kwargs`` updated with ``extra``)."""
         from mlml.weights import ESTIMATORS
 
         return ESTIMATORS.create(self.estimator, **{**self.estimator_kwargs, **extra})
 
 
 def register_method(method: Method) -> Method:
+    """Add ``method`` to ``METHODS`` under its name (a duplicate name raises) and return it."""
     METHODS.register(method.name, method)
     return method
