@@ -17,14 +17,19 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from mlml._validation import check_real
-from mlml.exceptions import MLMLError
-from mlml.losses.functional import Reduction, asymmetric
+from mlml.losses.functional import Reduction, _check_reduction, _reduce, asymmetric
 from mlml.losses.modules import LOSSES, Criterion
 from mlml.losses.registry import Method, register_method
 from mlml.weights import adaptive as _adaptive  # noqa: F401  (registers the estimators)
 from mlml.weights import neighbors as _neighbors  # noqa: F401
 
-_REDUCTIONS = ("mean", "sum", "none")
+
+def _soft_weights(logits: Tensor, targets: Tensor, weights: tuple[Tensor, Tensor] | None) -> tuple[Tensor, Tensor]:
+    """``(ω, ω̄)`` as given, or the indicator weights ``(y, 1)`` of the plain loss."""
+    if weights is None:
+        return targets, torch.ones_like(logits)
+    pos, neg = weights
+    return pos.to(logits.dtype), neg.to(logits.dtype)
 
 
 def soft_bce(
@@ -52,19 +57,11 @@ def soft_bce(
         reduction: ``"mean"`` divides the sum by ``batch * n_labels`` (as ``weighted_bce``), ``"sum"`` sums,
             ``"none"`` returns the ``(batch, n_labels)`` terms.
     """
-    if reduction not in _REDUCTIONS:
-        raise MLMLError(f"The 'reduction' parameter must be one of {_REDUCTIONS}. Got {reduction!r} instead.")
+    _check_reduction(reduction)
     targets = targets.to(logits.dtype)
-    if weights is None:
-        pos, neg = targets, torch.ones_like(logits)
-    else:
-        pos, neg = (w.to(logits.dtype) for w in weights)
+    pos, neg = _soft_weights(logits, targets, weights)
     terms = pos * F.softplus(-logits) + neg * (1.0 - targets) * F.softplus(logits)
-    if reduction == "mean":
-        return terms.mean()
-    if reduction == "sum":
-        return terms.sum()
-    return terms
+    return _reduce(terms, reduction)
 
 
 def soft_asl(
@@ -99,23 +96,15 @@ def soft_asl(
         margin: ``m`` in [0, 1], the probability shift of the negative term.
         detach_focusing: treat the focusing factors as constants (see ``asymmetric``).
     """
-    if reduction not in _REDUCTIONS:
-        raise MLMLError(f"The 'reduction' parameter must be one of {_REDUCTIONS}. Got {reduction!r} instead.")
+    _check_reduction(reduction)
     targets = targets.to(logits.dtype)
-    if weights is None:
-        pos, neg = targets, torch.ones_like(logits)
-    else:
-        pos, neg = (w.to(logits.dtype) for w in weights)
+    pos, neg = _soft_weights(logits, targets, weights)
     options = dict(reduction="none", gamma_pos=gamma_pos, gamma_neg=gamma_neg, margin=margin,
                    detach_focusing=detach_focusing)
     positive = asymmetric(logits, torch.ones_like(logits), **options)  # −(1 − p)^γ+ log p
     negative = asymmetric(logits, torch.zeros_like(logits), **options)  # −p_m^γ− log(1 − p_m)
     terms = pos * positive + neg * (1.0 - targets) * negative
-    if reduction == "mean":
-        return terms.mean()
-    if reduction == "sum":
-        return terms.sum()
-    return terms
+    return _reduce(terms, reduction)
 
 
 @LOSSES.register("soft-bce")
