@@ -79,3 +79,13 @@ def check_real(
             f"Got {value!r} instead."
         )
     return float(value)
+
+
+def first_duplicate(values: Iterable[Any]) -> Any | None:
+    """The first value that occurs a second time in ``values``, or None when all are distinct."""
+    seen: set[Any] = set()
+    for value in values:
+        if value in seen:
+            return value
+        seen.add(value)
+    return None

@@ -31,6 +31,7 @@ from typing import IO
 import numpy as np
 import scipy.sparse as sp
 
+from mlml._validation import first_duplicate
 from mlml.exceptions import DataError, MLMLError
 
 POSITIVE, NEGATIVE, UNKNOWN = 1, 0, -1
@@ -193,9 +194,8 @@ def read_labels_csv(path: str | os.PathLike[str], *, allow_unknown: bool = True)
         raise DataError(f"{path}: cannot read the labels file: {exc}") from None
     if not rows:
         raise DataError(f"{path}: the labels file has a header but no rows.")
-    if len(set(ids)) != len(ids):
-        seen: set[str] = set()
-        duplicate = next(i for i in ids if i in seen or seen.add(i))  # type: ignore[func-returns-value]
+    duplicate = first_duplicate(ids)
+    if duplicate is not None:
         raise DataError(f"{path}: the id {duplicate!r} occurs more than once.")
     return LabelTable(np.asarray(ids), names, np.asarray(rows, dtype=np.int8))
 

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
+from mlml._validation import first_duplicate
 from mlml.exceptions import MLMLError
 from mlml.labels import LabelMatrix, check_labels, label_counts, positives_per_sample
 
@@ -60,9 +61,8 @@ class Dataset:
             raise MLMLError(
                 f"Data set {self.name!r}: {len(self.label_names)} label names for {n_labels} label columns."
             )
-        if len(set(self.label_names)) != n_labels:
-            seen: set[str] = set()
-            duplicate = next(n for n in self.label_names if n in seen or seen.add(n))  # type: ignore[func-returns-value]
+        duplicate = first_duplicate(self.label_names)
+        if duplicate is not None:
             raise MLMLError(f"Data set {self.name!r}: the label name {duplicate!r} occurs more than once.")
         if self.ids.shape != (n_samples,):
             raise MLMLError(f"Data set {self.name!r}: {self.ids.shape[0]} ids for {n_samples} samples.")

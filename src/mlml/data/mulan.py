@@ -32,6 +32,7 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 
+from mlml._validation import first_duplicate
 from mlml.data.dataset import Dataset
 from mlml.exceptions import DataError
 
@@ -61,9 +62,8 @@ def read_mulan_xml(path: str | os.PathLike[str]) -> list[str]:
             names.append(name)
     if not names:
         raise DataError(f"{path}: the XML file names no <label name=...> element.")
-    if len(set(names)) != len(names):
-        seen: set[str] = set()
-        duplicate = next(n for n in names if n in seen or seen.add(n))  # type: ignore[func-returns-value]
+    duplicate = first_duplicate(names)
+    if duplicate is not None:
         raise DataError(f"{path}: the label {duplicate!r} is listed more than once.")
     return names
 

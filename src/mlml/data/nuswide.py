@@ -27,7 +27,7 @@ from typing import Literal
 
 import numpy as np
 
-from mlml._validation import check_option
+from mlml._validation import check_option, first_duplicate
 from mlml.data.dataset import Dataset
 from mlml.exceptions import DataError
 
@@ -157,9 +157,8 @@ def load_nuswide(
             )
         n_train = None
     relative = [_relative_image(e) for e in entries]
-    if len(set(relative)) != len(relative):
-        seen: set[str] = set()
-        duplicate = next(r for r in relative if r in seen or seen.add(r))  # type: ignore[func-returns-value]
+    duplicate = first_duplicate(relative)
+    if duplicate is not None:
         raise DataError(f"{files[0]}: the image {duplicate!r} is listed more than once.")
     stems = [Path(r).stem for r in relative]
     ids = stems if len(set(stems)) == len(stems) else [str(Path(r).with_suffix("")) for r in relative]
