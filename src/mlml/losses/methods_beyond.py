@@ -16,9 +16,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from mlml._validation import check_real
 from mlml.losses.functional import Reduction, _check_reduction, _reduce, asymmetric
-from mlml.losses.modules import LOSSES, Criterion
+from mlml.losses.modules import ASL, LOSSES, Criterion
 from mlml.losses.registry import Method, register_method
 from mlml.weights import adaptive as _adaptive  # noqa: F401  (registers the estimators)
 from mlml.weights import neighbors as _neighbors  # noqa: F401
@@ -30,6 +29,17 @@ def _soft_weights(logits: Tensor, targets: Tensor, weights: tuple[Tensor, Tensor
         return targets, torch.ones_like(logits)
     pos, neg = weights
     return pos.to(logits.dtype), neg.to(logits.dtype)
+
+
+def _known_weights(
+    logits: Tensor, targets: Tensor, weights: tuple[Tensor, Tensor] | None, known: Tensor | None
+) -> tuple[Tensor, Tensor] | None:
+    """``weights``, or -- where none were given -- the plain loss's indicator weights ``(y, 1)`` with 0 on the
+    unknown entries (the soft losses read ω on zeros, so their default ω is ``y``, not 1)."""
+    if weights is None and known is not None:
+        mask = known.to(logits.dtype)
+        return targets.to(logits.dtype) * mask, mask
+    return weights
 
 
 def soft_bce(
@@ -116,32 +126,18 @@ class SoftBCE(Criterion):
         self.reduction = reduction
 
     def forward(self, logits, targets, weights=None, *, index=None, known=None):  # type: ignore[override]
-        if weights is None and known is not None:
-            mask = known.to(logits.dtype)
-            weights = (targets.to(logits.dtype) * mask, mask)
+        weights = _known_weights(logits, targets, weights, known)
         return soft_bce(logits, targets, weights, reduction=self.reduction)
 
 
 @LOSSES.register("soft-asl")
-class SoftASL(Criterion):
-    """:func:`soft_asl` (soft pseudo-labels with ASL focusing), γ+ = 0, γ− = 4, m = 0.05 by default (as ``asl``).
-
-    With no weights it is ``asl``.
+class SoftASL(ASL):
+    """:func:`soft_asl` (soft pseudo-labels with ASL focusing); ``asl``'s parameters and defaults
+    (γ+ = 0, γ− = 4, m = 0.05). With no weights it is ``asl``.
     """
 
-    def __init__(self, gamma_pos: float = 0.0, gamma_neg: float = 4.0, margin: float = 0.05,
-                 detach_focusing: bool = False, reduction: Reduction = "mean") -> None:
-        super().__init__()
-        self.gamma_pos = check_real(gamma_pos, "gamma_pos", "SoftASL", low=0.0)
-        self.gamma_neg = check_real(gamma_neg, "gamma_neg", "SoftASL", low=0.0)
-        self.margin = check_real(margin, "margin", "SoftASL", low=0.0, high=1.0)
-        self.detach_focusing = bool(detach_focusing)
-        self.reduction = reduction
-
     def forward(self, logits, targets, weights=None, *, index=None, known=None):  # type: ignore[override]
-        if weights is None and known is not None:
-            mask = known.to(logits.dtype)
-            weights = (targets.to(logits.dtype) * mask, mask)
+        weights = _known_weights(logits, targets, weights, known)
         return soft_asl(logits, targets, weights, reduction=self.reduction, gamma_pos=self.gamma_pos,
                         gamma_neg=self.gamma_neg, margin=self.margin, detach_focusing=self.detach_focusing)
 
