@@ -46,13 +46,13 @@ class SpyEstimator(ESTIMATORS.get("ones")):
         return super().fit(observed, features=features, hidden=hidden)
 
     def update(self, probabilities, *, index=None):
-        self.updates_.append((probabilities.shape, np.asarray(index).copy()))
+        self.updates_.append((probabilities.copy(), np.asarray(index).copy()))
 
 
 class SpyLoss(WeightedBCE):
     def __init__(self):
         super().__init__()
-        self.setup_rows, self.epochs, self.batches = None, [], []
+        self.setup_rows, self.epochs, self.batches, self.logits = None, [], [], []
 
     def setup(self, observed):
         self.setup_rows = observed.copy()
@@ -62,6 +62,7 @@ class SpyLoss(WeightedBCE):
 
     def forward(self, logits, targets, weights=None, *, index=None, known=None):
         self.batches.append((targets.clone(), weights[1].clone(), index.clone(), known.clone()))
+        self.logits.append(logits.detach().clone())
         return super().forward(logits, targets, weights, index=index, known=known)
 
 
@@ -109,13 +110,20 @@ def test_unknown_entries_have_zero_weight_and_targets_follow_observed(small, mon
 
 def test_adaptive_estimator_is_refreshed_each_epoch_with_training_rows(small, monkeypatch):
     x, y = small
-    method, estimator, _ = spy_method(monkeypatch, adaptive=True)
+    method, estimator, loss = spy_method(monkeypatch, adaptive=True)
     ids = np.arange(1000, 1400)
     result = fit(x, y, method, TrainConfig(**FAST, adaptive_warmup_epochs=2), index=ids)
     assert len(estimator.updates_) == 2  # after epochs 1 and 2 (warm-up: 2 epochs)
-    shape, index = estimator.updates_[0]
-    assert shape == (len(result.train_index), y.shape[1])
+    probabilities, index = estimator.updates_[-1]
+    assert probabilities.shape == (len(result.train_index), y.shape[1])
     np.testing.assert_array_equal(index, ids[result.train_index])
+    # the evidence is σ(logits) of the last epoch's own forward pass over each training row: no extra pass
+    per_epoch = len(loss.batches) // len(loss.epochs)
+    last = slice(len(loss.batches) - per_epoch, None)
+    expected = np.zeros_like(probabilities)
+    for (_, _, rows, _), logits in zip(loss.batches[last], loss.logits[last], strict=True):
+        expected[rows.numpy()] = torch.sigmoid(logits).numpy()
+    np.testing.assert_array_equal(probabilities, expected)
 
 
 # ------------------------------------------------------------------------------ determinism, options

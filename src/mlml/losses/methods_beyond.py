@@ -70,7 +70,8 @@ def soft_bce(
     _check_reduction(reduction)
     targets = targets.to(logits.dtype)
     pos, neg = _soft_weights(logits, targets, weights)
-    terms = pos * F.softplus(-logits) + neg * (1.0 - targets) * F.softplus(logits)
+    # ω softplus(−z) + ω̄ (1 − y) softplus(z) with softplus(−z) = softplus(z) − z: one softplus, not two
+    terms = (pos + neg * (1.0 - targets)) * F.softplus(logits) - pos * logits
     return _reduce(terms, reduction)
 
 

@@ -5,7 +5,8 @@
 1. carve ``val_fraction`` of the rows out for validation (seeded; the rest are the *training rows*);
 2. fit the method's weight estimator on the training rows' OBSERVED labels (never on validation or test
    rows; the hidden-entry mask only reaches an oracle method's estimator), and compute ω, ω̄ per training
-   row once (adaptive estimators are refreshed from the model's probabilities after each epoch);
+   row once (adaptive estimators are refreshed after each epoch from the probabilities the model gave each
+   training row when that epoch trained on it -- the logits the loss already computed, so no extra pass);
 3. build the model (feature standardisation fitted on the training rows + head, or backbone + head), the
    criterion (``method.make_loss()``, ``setup(observed_train)``) and the optimiser (model parameters and the
    criterion's own, e.g. ROLE's label estimates);
@@ -457,9 +458,12 @@ class _Trainer:
                 )
             estimator.fit(self.obs_train, **self._estimator_inputs(estimator))
         self.estimator = estimator
+        self.adaptive = getattr(estimator, "adaptive", False)
         self.targets = torch.from_numpy((self.obs_train == 1).astype(np.float32)).to(device)
         self.known = torch.from_numpy(self.obs_train != -1).to(device)
         self._refresh_weights()
+        # an adaptive estimator's evidence: σ(logits) of each training row from the epoch's own forward pass
+        self.epoch_proba = torch.zeros(self.targets.shape, device=device) if self.adaptive else None
 
         # 3. model, criterion, optimiser, schedule
         in_features = features.shape[1] if self.frozen else None
@@ -614,6 +618,8 @@ class _Trainer:
         self.criterion.start_epoch(epoch)
         extra = [p for p in self.criterion.parameters() if p.requires_grad]
         loss_sum, count = 0.0, 0
+        if self.adaptive:
+            self.epoch_proba.zero_()
         batches = self._batches(epoch)
         if cfg.progress and self.info.is_main:
             from tqdm.auto import tqdm
@@ -626,6 +632,8 @@ class _Trainer:
             with self._autocast():
                 logits = self.net(x)
             logits = logits.float()
+            if self.adaptive and len(rows):
+                self.epoch_proba[rows_dev] = torch.sigmoid(logits.detach())
             if len(rows):
                 loss = self.criterion(
                     logits,
@@ -652,6 +660,8 @@ class _Trainer:
             totals = torch.tensor([loss_sum, float(count)], dtype=torch.float64)
             torch.distributed.all_reduce(totals)
             loss_sum, count = float(totals[0]), int(totals[1])
+            if self.adaptive:  # each row was trained on by one rank; the others hold 0 for it
+                torch.distributed.all_reduce(self.epoch_proba)
         return loss_sum / max(count, 1)
 
     def _predict(self, inputs: Any) -> np.ndarray:
@@ -679,7 +689,7 @@ class _Trainer:
             "scheduler": self.scheduler.state_dict(),
             "scaler": self.scaler.state_dict(),
             "criterion": self.criterion.state_dict(),
-            "estimator": self.estimator if getattr(self.estimator, "adaptive", False) else None,
+            "estimator": self.estimator if self.adaptive else None,
             "weights": (self.pos.cpu(), self.neg.cpu()),
             "history": self.history,
             "best": (self.best_key, self.best_epoch, self.bad_epochs, self.best_state),
@@ -723,15 +733,13 @@ class _Trainer:
             start, done = state["epoch"] + 1, state["done"]
             if self.info.is_main and cfg.log:
                 logger.info("resumed from %s after epoch %d", path, state["epoch"])
-        adaptive = getattr(self.estimator, "adaptive", False)
         for epoch in range(start, cfg.epochs):
             if done:
                 break
             t0 = time.perf_counter()
             train_loss = self._train_epoch(epoch)
-            if adaptive and epoch + 1 >= cfg.adaptive_warmup_epochs:
-                train_inputs = self.x_train if self.frozen else [self.features[i] for i in self.train_idx]
-                self.estimator.update(self._predict(train_inputs), index=self.index[self.train_idx])
+            if self.adaptive and epoch + 1 >= cfg.adaptive_warmup_epochs:
+                self.estimator.update(self.epoch_proba.cpu().numpy(), index=self.index[self.train_idx])
                 self._refresh_weights()
             record = {"epoch": epoch, "train_loss": train_loss, "lr": self.optimizer.param_groups[0]["lr"]}
             if len(self.val_idx):

@@ -3,7 +3,7 @@
 Start: a base estimator (labels-only ``"pairwise-noisy-or"``, or the feature-aware ``"knn"``) fitted on the
 training rows gives ``q⁰_ic = 1 − ω̄⁰_ic``, the prior probability that the observed zero ``(i, c)`` is a
 missing positive. After each epoch the trainer passes the model's probabilities ``p_ic`` on the training
-rows, and
+rows (σ of the logits the epoch's own forward pass gave each row when it trained on it: no extra pass), and
 
 1. **label frequency** (Elkan & Noto 2008, estimator e1): ``c_k = P(s = 1 | y = 1)`` for class ``k`` is the
    mean of ``p`` over the observed positives of ``k``, shrunk towards the mean over all observed positives
