@@ -30,6 +30,7 @@ LABELS_ONLY = [
     "pairwise-noisy-or",
     "backoff",
     "denoising-logistic",
+    "denoising-mlp",
 ]
 
 
