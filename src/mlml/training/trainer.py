@@ -30,7 +30,7 @@ import os
 import time
 import warnings
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager, nullcontext
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -40,6 +40,7 @@ import scipy.sparse as sp
 import torch
 from torch import Tensor, nn
 
+from mlml._threads import torch_threads
 from mlml.exceptions import MLMLError
 from mlml.labels import check_labels, to_dense
 from mlml.losses import METHODS, Method
@@ -276,17 +277,6 @@ def _hflip(image: Any) -> Any:
     return image
 
 
-@contextmanager
-def _num_threads(n: int | None) -> Iterator[None]:
-    previous = torch.get_num_threads()
-    if n is not None:
-        torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
-
-
 @torch.no_grad()
 def _predict(
     model: nn.Module,
@@ -422,7 +412,7 @@ def fit(
     info = dist_info()
     device = _resolve_device(config.device, info)
     cuda_devices = [device] if device.type == "cuda" else []
-    with _num_threads(config.num_threads), torch.random.fork_rng(devices=cuda_devices):
+    with torch_threads(config.num_threads), torch.random.fork_rng(devices=cuda_devices):
         torch.manual_seed(config.seed)
         trainer = _Trainer(features, observed, method, config, hidden, estimator, index, info, device)
         return trainer.run(callbacks)

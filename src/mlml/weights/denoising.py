@@ -62,8 +62,6 @@ from __future__ import annotations
 
 import math
 import numbers
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -71,6 +69,7 @@ import scipy.sparse as sp
 from scipy.optimize import minimize
 from scipy.special import expit, log_expit
 
+from mlml._threads import torch_threads
 from mlml._validation import (
     RandomState,
     check_fraction,
@@ -280,7 +279,7 @@ class DenoisingMLP(_Denoising):
 
         unknown = indicator(observed, UNKNOWN)
         networks, curves = [], []
-        with _torch_threads(threads):
+        with torch_threads(threads):
             for seed in seeds:
                 model_rng = np.random.default_rng(int(seed))
                 generator = torch.Generator().manual_seed(int(model_rng.integers(0, 2**63 - 1)))
@@ -300,28 +299,12 @@ class DenoisingMLP(_Denoising):
 
         out = np.empty(positives.shape)
         chunk = 8192  # bounds the dense float32 input and hidden activations
-        with _torch_threads(self._check_num_threads()), torch.no_grad():
+        with torch_threads(self._check_num_threads()), torch.no_grad():
             for start in range(0, positives.shape[0], chunk):
                 x = torch.from_numpy(positives[start : start + chunk].toarray().astype(np.float32))
                 p = sum(torch.sigmoid(network(x)).double() for network in self.networks_)
                 out[start : start + chunk] = (p / len(self.networks_)).numpy()
         return out
-
-
-@contextmanager
-def _torch_threads(threads: int | None) -> Iterator[None]:
-    """Run with ``threads`` torch intra-op threads (None: unchanged), restoring the previous setting."""
-    import torch
-
-    if threads is None:
-        yield
-        return
-    previous = torch.get_num_threads()
-    torch.set_num_threads(threads)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
 
 
 def _network(n_labels: int, width: int, n_layers: int, generator: Any) -> Any:
