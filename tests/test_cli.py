@@ -1,3 +1,5 @@
+import csv
+
 import numpy as np
 import pytest
 
@@ -104,3 +106,17 @@ def test_train_then_evaluate_on_yeast(tmp_path, capsys):
 def test_train_rejects_an_oracle_without_hidden_positives(tmp_path, capsys):
     assert main(["train", "yeast", "--out", str(tmp_path / "m"), "--method", "im-wce"]) == 2
     assert "needs hidden positives" in capsys.readouterr().err
+
+
+def test_suggest_on_yeast_with_a_chosen_prior(tmp_path, capsys):
+    out = tmp_path / "suggestions.csv"
+    argv = ["suggest", "yeast", "--method", "labels", "--prior", "denoising-logistic", "--top-k", "30"]
+    assert main([*argv, "--show", "5", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert printed.splitlines()[0].split()[:4] == ["rank", "id", "label", "score"]
+    with open(out, newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert len(rows) == 30 and [int(r["rank"]) for r in rows] == list(range(1, 31))
+    assert all(float(a["score"]) >= float(b["score"]) for a, b in zip(rows, rows[1:]))
+    assert main(["suggest", "yeast", "--prior", "knn"]) == 2
+    assert "must name a labels-only estimator" in capsys.readouterr().err

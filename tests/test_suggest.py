@@ -97,3 +97,6 @@ def test_errors_name_the_parameter():
         suggest(observed, method="magic")
     with pytest.raises(MLMLError, match="top_k"):
         suggest(observed, top_k=0)
+    for prior in ("knn", "ignore-missing", "pu-adaptive"):  # features, the hidden mask, a model: not labels only
+        with pytest.raises(MLMLError, match="'prior' parameter of suggest must name a labels-only"):
+            suggest(observed, prior=prior)

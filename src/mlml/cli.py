@@ -148,6 +148,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--method", default="auto", choices=["auto", "labels", "knn"],
                    help="labels: co-occurrence only; knn: refined by feature-space neighbours; auto: knn where "
                         "the data set has features or images")
+    p.add_argument("--prior", default="pairwise-noisy-or",
+                   help="the labels-only estimator of the co-occurrence prior, e.g. denoising-mlp (slower, "
+                        "better on COCO)")
     p.add_argument("--top-k", type=_positive_int, default=100)
     p.add_argument("--backbone", default="efficientnet_lite0", help="for image data sets")
     p.add_argument("--out", type=Path, help="CSV of the ranked suggestions with their evidence")
@@ -374,7 +377,7 @@ def _suggest(args: argparse.Namespace) -> int:
 
         features = dataset_features(dataset, backbone=args.backbone if dataset.image_paths is not None else None)
     rows = suggest(dataset.labels, features=features, label_names=list(dataset.label_names), ids=dataset.ids,
-                   top_k=args.top_k, method=args.method)
+                   top_k=args.top_k, method=args.method, prior=args.prior)
     print(format_table(rows, args.show))
     if args.out:
         print(f"{len(rows)} suggestions -> {write_suggestions_csv(rows, args.out)}")

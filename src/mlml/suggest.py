@@ -85,6 +85,12 @@ def missing_scores(
     prior_smoothing = check_fraction(prior_smoothing, "prior_smoothing", "suggest")
     observed = check_labels(observed, name="observed")
     dense = to_dense(observed).astype(np.int8, copy=False)
+    prior_class = ESTIMATORS.get(prior)
+    if any(getattr(prior_class, flag, False) for flag in ("uses_features", "needs_hidden", "adaptive")):
+        raise MLMLError(
+            f"The 'prior' parameter of suggest must name a labels-only estimator (e.g. 'pairwise-noisy-or', "
+            f"'denoising-mlp'). Got {prior!r}."
+        )
     if method == "auto":
         method = "knn" if features is not None else "labels"
     if method == "knn":
