@@ -29,6 +29,8 @@ def test_reproduce_writes_store_report_and_resumes(tmp_path, capsys):
     assert main(["reproduce", *SMALL, "--out", str(run)]) == 0
     records = ResultStore(run / "results.sqlite").records()
     assert len(records) == 8 and all(r["status"] == "done" for r in records)
+    # the kept epoch's validation mAP on OBSERVED labels is stored with each trial (for selection studies)
+    assert all(0.0 <= r["val_score"] <= 1.0 for r in records)
     with open(run / "results.csv", newline="") as handle:
         rows = list(csv.reader(handle))
     assert rows[0][: len(RESULT_COLUMNS)] == RESULT_COLUMNS

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import math
 import time
 import traceback
 import warnings
@@ -165,7 +166,16 @@ def run_trial(trial: Trial, config: GridConfig) -> dict[str, Any]:
         "n_train": int(len(train_idx)),
         "n_test": int(len(test_idx)),
         "epochs": len(result.history),
+        "val_score": _val_score(result),
     }
+
+
+def _val_score(result: Any) -> float | None:
+    """The kept epoch's validation score (mAP on the validation rows' OBSERVED labels), None without them."""
+    if not result.history or not 0 <= result.best_epoch < len(result.history):
+        return None
+    score = result.history[result.best_epoch].get("val_score")
+    return None if score is None or not math.isfinite(score) else float(score)
 
 
 def _rows(inputs: Any, rows: np.ndarray) -> Any:
