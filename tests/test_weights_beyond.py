@@ -367,3 +367,35 @@ def test_knn_pu_asl_is_knn_pu_em_with_asl_and_trains():
         assert probas[name].shape == y.shape and np.isfinite(probas[name]).all()
     zero = observed == 0
     assert probas["knn-pu-asl"][zero].mean() > probas["asl"][zero].mean()
+
+
+# -- weak zeros (knn-pu-em-balanced)
+def test_weak_soft_bce_literal_gamma_and_calibrated_minimiser():
+    z, y, pos, neg = _soft_batch(11)
+    observed = y.numpy().astype(np.int8)
+    k = observed.sum(axis=1).mean()
+    for zero_weight, gamma in (("balanced", k / (4 - k)), ("wan", 1 / 3), (0.2, 0.2)):
+        crit = LOSSES.create("weak-soft-bce", zero_weight=zero_weight, reduction="none")
+        crit.setup(observed)
+        assert crit.gamma_ == pytest.approx(gamma)
+        p = torch.sigmoid(z)
+        literal = -(pos * torch.log(p) + neg * (1 - y) * torch.log(1 - p)) * torch.where(y == 1, 1.0, gamma)
+        torch.testing.assert_close(crit(z, y, (pos, neg)), literal)
+    # every term of a zero is scaled, so its minimiser stays the soft target: zero gradient at σ(z) = q
+    q = 1.0 - neg
+    at_q = torch.logit(torch.where(y == 1, 0.5, q)).detach().requires_grad_(True)
+    (grad,) = torch.autograd.grad(crit(at_q, y, (pos, neg)).sum(), at_q)
+    torch.testing.assert_close(grad[y == 0], torch.zeros_like(grad[y == 0]))
+
+
+def test_weak_soft_bce_errors_and_method():
+    with pytest.raises(MLMLError, match="zero_weight"):
+        LOSSES.create("weak-soft-bce", zero_weight="strong")
+    with pytest.raises(MLMLError, match="zero_weight"):
+        LOSSES.create("weak-soft-bce", zero_weight=0.0)
+    z, y, pos, neg = _soft_batch(12)
+    with pytest.raises(MLMLError, match="setup"):
+        LOSSES.create("weak-soft-bce")(z, y, (pos, neg))
+    method = METHODS.get("knn-pu-em-balanced")
+    assert method.loss == "weak-soft-bce" and method.name in BEYOND_METHODS
+    assert method.make_estimator().get_params()["pseudo_positive"] == 1.0
