@@ -1,13 +1,15 @@
 """Methods beyond the paper: confidence weights that use the features and the model's own evidence.
 
 Importing this module registers the estimators ``knn``, ``pu-adaptive`` and ``knn-pu-adaptive`` (in
-:mod:`mlml.weights.neighbors` and :mod:`mlml.weights.adaptive`), the losses ``soft-bce`` and ``soft-asl``
-below, and the methods below, so that ``mlml reproduce --methods all`` compares them with every baseline.
+:mod:`mlml.weights.neighbors` and :mod:`mlml.weights.adaptive`), the losses ``soft-bce``, ``weak-soft-bce`` and
+``soft-asl`` below, and the methods below, so that ``mlml reproduce --methods all`` compares them with every baseline.
 ``knn-cb-wce``, ``pu-wce`` and ``knn-pu-wce`` use the paper's weighted BCE (Eq. 2): they only down-weight the
 negative term of observed zeros that are probably missing positives. ``knn-pu-em`` also gives such a zero a
 positive term of weight ``q`` (the estimated probability that it is a missing positive), i.e. it trains on
 soft pseudo-labels: the M-step of an EM scheme whose E-step is the estimator's epoch-wise update.
 ``knn-pu-asl`` uses the same soft pseudo-labels with ASL's asymmetric focusing (``soft-asl``) instead of BCE.
+``knn-pu-em-balanced`` keeps them with BCE but weakens every term of an observed zero by γ = k/(C − k)
+(``weak-soft-bce``): the soft target stays the minimiser while sparse label sets stop drowning their positives.
 """
 
 from __future__ import annotations
