@@ -399,3 +399,10 @@ def test_weak_soft_bce_errors_and_method():
     method = METHODS.get("knn-pu-em-balanced")
     assert method.loss == "weak-soft-bce" and method.name in BEYOND_METHODS
     assert method.make_estimator().get_params()["pseudo_positive"] == 1.0
+
+
+def test_knn_prior_must_be_labels_only():
+    x, y = _toy(40, seed=3)
+    for prior in ("knn", "ignore-missing", "pu-adaptive"):  # features, the hidden mask, a model
+        with pytest.raises(MLMLError, match="'prior' parameter of NeighbourCooccurrence must name a labels-only"):
+            NeighbourCooccurrence(prior=prior).fit(y, features=x)

@@ -35,6 +35,7 @@ from mlml._validation import check_fraction, check_option, check_positive_int
 from mlml.exceptions import MLMLError
 from mlml.labels import POSITIVE, UNKNOWN, LabelMatrix, check_labels, to_dense
 from mlml.weights import ESTIMATORS
+from mlml.weights.base import is_labels_only
 from mlml.weights.neighbors import NeighbourCooccurrence, class_rate, logit, sigmoid, smoothed_prior
 from mlml.weights.pairwise import cooccurrence_statistics, indicator
 
@@ -85,8 +86,7 @@ def missing_scores(
     prior_smoothing = check_fraction(prior_smoothing, "prior_smoothing", "suggest")
     observed = check_labels(observed, name="observed")
     dense = to_dense(observed).astype(np.int8, copy=False)
-    prior_class = ESTIMATORS.get(prior)
-    if any(getattr(prior_class, flag, False) for flag in ("uses_features", "needs_hidden", "adaptive")):
+    if not is_labels_only(prior):
         raise MLMLError(
             f"The 'prior' parameter of suggest must name a labels-only estimator (e.g. 'pairwise-noisy-or', "
             f"'denoising-mlp'). Got {prior!r}."

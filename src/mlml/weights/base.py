@@ -88,3 +88,10 @@ class WeightEstimator(BaseEstimator):  # type: ignore[misc]
         self, observed: LabelMatrix, *, features: np.ndarray | None, hidden: Any
     ) -> tuple[np.ndarray, np.ndarray]:
         raise NotImplementedError
+
+
+def is_labels_only(name: str) -> bool:
+    """Whether the registered estimator ``name`` learns from the observed labels alone: no features, no
+    hidden-entry mask, no model evidence (an unknown name raises, listing the valid ones)."""
+    estimator = ESTIMATORS.get(name)
+    return not any(getattr(estimator, flag, False) for flag in ("uses_features", "needs_hidden", "adaptive"))

@@ -38,7 +38,7 @@ import scipy.sparse as sp
 from mlml._validation import check_fraction, check_option, check_positive_int, check_real
 from mlml.exceptions import MLMLError
 from mlml.labels import POSITIVE, UNKNOWN, LabelMatrix, to_dense
-from mlml.weights.base import ESTIMATORS, WeightEstimator
+from mlml.weights.base import ESTIMATORS, WeightEstimator, is_labels_only
 
 Metric = Literal["cosine", "euclidean"]
 METRICS: tuple[str, ...] = ("cosine", "euclidean")
@@ -141,8 +141,7 @@ class NeighbourCooccurrence(WeightEstimator):
         check_option(self.metric, "metric", owner, METRICS)
         check_fraction(self.prior_smoothing, "prior_smoothing", owner)
         check_real(self.vote_smoothing, "vote_smoothing", owner, low=0.0)
-        prior = ESTIMATORS.get(self.prior)
-        if getattr(prior, "uses_features", False) or getattr(prior, "needs_hidden", False):
+        if not is_labels_only(self.prior):
             raise MLMLError(
                 f"The 'prior' parameter of {owner} must name a labels-only estimator. Got {self.prior!r}."
             )
