@@ -27,10 +27,9 @@ from pathlib import Path
 
 import numpy as np
 
-import mlml.losses.methods_beyond  # noqa: F401  (registers soft-bce, weak-soft-bce, knn-pu-adaptive)
+from mlml.losses.methods_beyond import EM_ESTIMATOR_KWARGS as EM  # knn-pu-em's; registers the losses
 from mlml.losses.registry import METHODS, Method, register_method
 
-EM = {"pseudo_positive": 1.0, "model_weight": 0.25}  # knn-pu-em's estimator parameters
 VARIANTS = {  # name: (loss, loss parameters, estimator parameters); the estimator is knn-pu-adaptive
     "em-lam0": ("soft-bce", {}, {**EM, "model_weight": 0.0}),
     "em-lam01": ("soft-bce", {}, {**EM, "model_weight": 0.1}),
@@ -47,8 +46,8 @@ VARIANTS = {  # name: (loss, loss parameters, estimator parameters); the estimat
 def register() -> None:
     for name, (loss, loss_kwargs, estimator_kwargs) in VARIANTS.items():
         if name not in METHODS:
-            register_method(Method(name, loss, "knn-pu-adaptive", loss_kwargs=loss_kwargs,
-                                   estimator_kwargs=estimator_kwargs))
+            register_method(Method(name, loss, "knn-pu-adaptive", loss_kwargs=dict(loss_kwargs),
+                                   estimator_kwargs=dict(estimator_kwargs)))
 
 
 register()  # at import: the grid's worker processes import this module as their __main__

@@ -191,6 +191,10 @@ class SoftASL(ASL):
                         gamma_neg=self.gamma_neg, margin=self.margin, detach_focusing=self.detach_focusing)
 
 
+#: knn-pu-em's estimator parameters (soft pseudo-labels, the model's share λ = 0.25), chosen on the development
+#: grid only (benchmarks/grids/dev_yeast.yaml: yeast, seed 1) and shared unchanged by its variants.
+EM_ESTIMATOR_KWARGS = {"pseudo_positive": 1.0, "model_weight": 0.25}
+
 register_method(
     Method(
         "knn-cb-wce",
@@ -220,8 +224,7 @@ register_method(
         "knn-pu-em",
         "soft-bce",
         "knn-pu-adaptive",
-        # chosen on the development grid only (benchmarks/grids/dev_yeast.yaml: yeast, seed 1), then frozen
-        estimator_kwargs={"pseudo_positive": 1.0, "model_weight": 0.25},
+        estimator_kwargs=dict(EM_ESTIMATOR_KWARGS),
         description="k-NN prior + PU posterior (model share 0.25) as soft pseudo-labels on zeros (EM)",
     )
 )
@@ -233,7 +236,7 @@ register_method(
         "knn-pu-adaptive",
         # knn-pu-em's estimator parameters unchanged and ASL's registered defaults: nothing tuned for it.
         # Declared after the issue-7 grid showed where knn-pu-em loses (benchmarks/README.md, issue 7)
-        estimator_kwargs={"pseudo_positive": 1.0, "model_weight": 0.25},
+        estimator_kwargs=dict(EM_ESTIMATOR_KWARGS),
         description="knn-pu-em's soft pseudo-labels with ASL's asymmetric focusing (γ+ 0, γ− 4, m 0.05)",
     )
 )
@@ -245,7 +248,7 @@ register_method(
         "knn-pu-adaptive",
         # second round: chosen on benchmarks/grids/dev_weak_zeros.yaml (yeast and openclipart, seed 1) over
         # knn-pu-em and zero_weight "wan"; the idea was prompted by the first round's results on medical and enron
-        estimator_kwargs={"pseudo_positive": 1.0, "model_weight": 0.25},
+        estimator_kwargs=dict(EM_ESTIMATOR_KWARGS),
         description="knn-pu-em with weak zeros: every term of an observed zero weighted k/(C-k) (balanced)",
     )
 )
