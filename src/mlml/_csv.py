@@ -11,6 +11,8 @@ from typing import Any
 
 import numpy as np
 
+from mlml._io import atomic_open
+
 
 def format_cell(value: Any, float_format: str | None = None) -> str:
     """None and NaN -> empty; booleans -> ``true``/``false``; floats in full precision (``repr``) unless
@@ -33,11 +35,10 @@ def write_rows(
     *,
     float_format: str | None = None,
 ) -> Path:
-    """Write ``rows`` (mappings; missing keys become empty cells) under the header ``columns``; creates the
-    parent folder and returns the path."""
+    """Write ``rows`` (mappings; missing keys become empty cells) under the header ``columns``, atomically;
+    creates the parent folder and returns the path."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", newline="", encoding="utf-8") as handle:
+    with atomic_open(path, "w", newline="") as handle:
         writer = csv.writer(handle, lineterminator="\n")
         writer.writerow(columns)
         for row in rows:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import os
 from collections.abc import Iterable
 from typing import Any
 
@@ -89,3 +90,31 @@ def first_duplicate(values: Iterable[Any]) -> Any | None:
             return value
         seen.add(value)
     return None
+
+
+def physical_memory() -> int | None:
+    """Bytes of physical memory of this machine (None where the platform does not say)."""
+    try:
+        return int(os.sysconf("SC_PHYS_PAGES")) * int(os.sysconf("SC_PAGE_SIZE"))
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def format_bytes(n_bytes: float) -> str:
+    """``1536`` -> ``'1.5 KiB'``."""
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if abs(n_bytes) < 1024 or unit == "TiB":
+            return f"{n_bytes:.1f} {unit}" if unit != "B" else f"{int(n_bytes)} B"
+        n_bytes /= 1024
+    return f"{n_bytes:.1f} PiB"  # pragma: no cover
+
+
+def check_memory(n_bytes: int, what: str) -> None:
+    """Raise before an allocation larger than this machine's physical memory, saying how much it needs.
+
+    Raises:
+        MLMLError: ``what`` needs ``n_bytes``, more than the machine has.
+    """
+    total = physical_memory()
+    if total is not None and n_bytes > total:
+        raise MLMLError(f"{what} needs {format_bytes(n_bytes)} of memory; this machine has {format_bytes(total)}.")

@@ -31,7 +31,8 @@ from typing import IO
 import numpy as np
 import scipy.sparse as sp
 
-from mlml._validation import first_duplicate
+from mlml._io import atomic_open
+from mlml._validation import check_memory, first_duplicate
 from mlml.exceptions import DataError, MLMLError
 
 POSITIVE, NEGATIVE, UNKNOWN = 1, 0, -1
@@ -102,8 +103,16 @@ def check_labels(
 
 
 def to_dense(labels: LabelMatrix) -> np.ndarray:
-    """A dense array of ``labels``: CSR is densified to ``int8``; dense input is returned as it is (no copy)."""
-    return labels.toarray().astype(np.int8, copy=False) if sp.issparse(labels) else np.asarray(labels)
+    """A dense array of ``labels``: CSR is densified to ``int8``; dense input is returned as it is (no copy).
+
+    Raises:
+        MLMLError: the dense matrix would not fit in this machine's memory (the message says how much it needs).
+    """
+    if not sp.issparse(labels):
+        return np.asarray(labels)
+    n_samples, n_labels = labels.shape
+    check_memory(n_samples * n_labels, f"A dense ({n_samples:,} x {n_labels:,}) label matrix")
+    return labels.toarray().astype(np.int8, copy=False)
 
 
 def positive_mask(labels: LabelMatrix) -> np.ndarray:
@@ -208,14 +217,13 @@ def write_matrix_csv(
     *,
     float_format: str = "%.6g",
 ) -> Path:
-    """Write ``values`` as a labels-format CSV (integers as such, floats with ``float_format``)."""
+    """Write ``values`` as a labels-format CSV (integers as such, floats with ``float_format``), atomically."""
     path = Path(path)
     values = values.toarray() if sp.issparse(values) else np.asarray(values)
     if values.shape != (len(ids), len(names)):
         raise MLMLError(f"values of shape {values.shape} do not match {len(ids)} ids x {len(names)} names.")
-    path.parent.mkdir(parents=True, exist_ok=True)
     fmt = "%d" if np.issubdtype(values.dtype, np.integer) else float_format
-    with _open_text(path, "w") as handle:
+    with atomic_open(path, "w", newline="") as handle:
         writer = csv.writer(handle, lineterminator="\n")
         writer.writerow(["id", *names])
         for sample_id, row in zip(ids, values):

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from mlml._io import write_text
 from mlml.exceptions import MLMLError
 from mlml.reports.records import (
     LEAK_TAG,
@@ -115,9 +116,8 @@ def write_report(
         blocks.append(("h", 2, "Figures"))
         blocks.append(("p", draw))
 
-    (run_dir / "report.md").write_text(_render_markdown(blocks), encoding="utf-8")
-    html_path = run_dir / "report.html"
-    html_path.write_text(_render_html(blocks, title, run_dir), encoding="utf-8")
+    write_text(run_dir / "report.md", _render_markdown(blocks))
+    html_path = write_text(run_dir / "report.html", _render_html(blocks, title, run_dir))
     return html_path
 
 
@@ -206,8 +206,21 @@ def _first_line(error: Any) -> str:
     return text if len(text) <= 160 else text[:157] + "..."
 
 
+#: What each shipped training recipe is, for the report.
+RECIPE_NOTES = {
+    "default": "mlml's trainer (MLP head, AdamW with a cosine schedule, early stopping on the validation rows' "
+    "observed labels)",
+    "seed": "the seed code's recipe: frozen features -> its 2048-1024-256 MLP head, Adadelta lr 0.1, batch 32, "
+    "20 epochs, no validation split or early stopping, per-label positive weights clip(round(N / (2 n_c)), 1, 10) "
+    "counted on the training fold's observed labels, in every method",
+}
+
+
 def _label_blocks(records: Sequence[Mapping[str, Any]]) -> list[Block]:
     blocks: list[Block] = []
+    recipes = sorted({r.get("recipe") or "default" for r in records})
+    blocks.append(("p", "Training recipe: " + "; ".join(
+        f"{name} ({RECIPE_NOTES.get(name, 'see config.yaml')})" for name in recipes) + "."))
     leak = sorted({r["method"] for r in records if r["weights_source"] == "complete"})
     oracle = sorted({r["method"] for r in records if r["oracle"]})
     if leak:
