@@ -70,7 +70,7 @@ def test_a_failing_trial_is_recorded_and_the_grid_goes_on(tmp_path, monkeypatch)
     from mlml.cli import _expected
     from mlml.reports import write_report
 
-    report = write_report(records, tmp_path / "run", expected=_expected(config), thresholds="fixed")
+    report = write_report(records, tmp_path / "run", expected=_expected(config, tmp_path / "run"), thresholds="fixed")
     assert "fail" in report.read_text().lower()
 
 

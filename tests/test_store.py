@@ -94,3 +94,61 @@ def test_methods_all_expands_to_every_registered_method_but_aliases():
     methods = load_config(None, methods=["all"]).methods
     assert "an" not in methods and "bce" in methods  # an is an alias of bce: trained once
     assert methods == [n for n in METHODS.names() if n != "an"]
+
+
+def test_a_trial_id_changes_with_the_method_definition_the_data_and_the_version(monkeypatch):
+    import mlml
+
+    base = load_config(None, methods=["bce", "epr"])
+    ids = {(t.method, t.ratio, t.fold): t.trial_id for t in grid_trials(base)}
+    tuned = load_config(None, methods=["bce", "epr"], method_params={"epr": {"expected_positives": 2.9}})
+    for trial in grid_trials(tuned):  # only the method whose definition changed gets new ids
+        assert (trial.trial_id == ids[(trial.method, trial.ratio, trial.fold)]) == (trial.method == "bce")
+    other_data = grid_trials(base, {"yeast": "0123456789abcdef"})
+    assert not {t.trial_id for t in other_data} & set(ids.values())
+    monkeypatch.setattr(mlml, "__version__", "99.0")
+    assert not {t.trial_id for t in grid_trials(base)} & set(ids.values())
+
+
+def test_method_variants_and_parameters_in_the_grid_config(tmp_path):
+    path = tmp_path / "grid.yaml"
+    path.write_text("methods: [epr, {name: epr-k3, method: epr, params: {expected_positives: 3}}]\n"
+                    "method_params: {epr: {lam: 0.5}}\n")
+    methods = load_config(path, method_params={"epr": {"expected_positives": 2.0}}).resolved_methods()
+    assert methods["epr"].loss_kwargs == {"lam": 0.5, "expected_positives": 2.0}
+    assert methods["epr-k3"].loss_kwargs == {"expected_positives": 3}
+    with pytest.raises(MLMLError, match="'method_params' of the grid config names 'bce'"):
+        load_config(None, methods=["epr"], method_params={"bce": {}})
+    with pytest.raises(MLMLError, match="lists 'epr' twice"):
+        load_config(None, methods=["epr", {"name": "epr", "params": {"lam": 2}}])
+
+
+def test_data_fingerprint_follows_the_data(tmp_path):
+    from mlml.data import load
+    from mlml.experiments.trials import data_fingerprint
+
+    labels = tmp_path / "l.csv"
+    labels.write_text("id,a,b\ns0,1,0\ns1,0,1\n")
+    first = data_fingerprint(load(f"csv:{labels}"))
+    assert data_fingerprint(load(f"csv:{labels}")) == first
+    labels.write_text("id,a,b\ns0,1,1\ns1,0,1\n")
+    assert data_fingerprint(load(f"csv:{labels}")) != first
+
+
+def test_rerunning_with_other_method_parameters_never_keeps_stale_results(tmp_path):
+    import mlml
+    from mlml.experiments import run_grid
+    from mlml.experiments.runner import grid_records
+
+    run_dir = tmp_path / "run"
+    grid = dict(methods=["epr"], ratios=[0.5], folds=2, train={"epochs": 1})
+    first = run_grid(load_config(None, method_params={"epr": {"expected_positives": 1.0}}, **grid), run_dir,
+                     progress=False)
+    config = load_config(None, method_params={"epr": {"expected_positives": 5.0}}, **grid)
+    second = run_grid(config, run_dir, progress=False)
+    assert len(ResultStore(run_dir / "results.sqlite").records()) == 4  # the new definition ran; nothing reused
+    assert {r["trial_id"] for r in first}.isdisjoint(r["trial_id"] for r in second)
+    for record in grid_records(config, ResultStore(run_dir / "results.sqlite")):
+        assert record["method_definition"]["loss_kwargs"] == {"expected_positives": 5.0}
+        assert record["versions"]["mlml"] == mlml.__version__ and record["versions"]["torch"]
+        assert record["recipe"] == "default"

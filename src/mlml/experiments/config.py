@@ -11,8 +11,9 @@ from typing import Any, Literal
 
 import yaml
 
-from mlml._validation import check_fraction, check_option, check_positive_int
+from mlml._validation import check_fraction, check_option, check_positive_int, first_duplicate
 from mlml.exceptions import MLMLError
+from mlml.recipes import RECIPES, recipe_values
 
 DEFAULT_RATIOS = (0.0, 0.25, 0.5, 0.75)
 DEFAULT_METHODS = ("bce", "im-wce", "cb-wce")
@@ -26,7 +27,15 @@ class GridConfig:
         datasets: data SOURCE strings (``mlml data info --help`` lists the syntax); default the built-in yeast.
         ratios: missing ratios of positives hidden in each training fold.
         methods: method names from ``mlml.losses.METHODS`` (``["all"]`` expands to every registered method
-            but aliases).
+            but aliases), or variants written as mappings ``{name: epr-k3, method: epr, params:
+            {expected_positives: 3}}`` (``method`` defaults to ``name``; ``params`` are parameters of the method's
+            loss or estimator, see :meth:`~mlml.losses.Method.with_params`).
+        method_params: parameters of listed methods, by method name (``{epr: {expected_positives: 2.9}}``; the
+            ``--method-param`` flag).
+        recipe: the name of the training recipe the config started from (``default``, or ``seed``: the seed
+            code's, see :data:`RECIPES`); the recipe's values are already merged into the other fields.
+        positive_weights: a registered weight estimator (e.g. ``class-balance``, the seed's per-label weights)
+            whose ω multiplies every method's ω (a ``product`` estimator); None for none.
         folds: number of (multi-label stratified) folds; every fold is the test fold once.
         seeds: one grid per seed (the split, the hidden positives and the training all derive from it).
         scheme: the simulation scheme of :func:`mlml.simulate.hide_positives`.
@@ -44,7 +53,10 @@ class GridConfig:
 
     datasets: list[str] = field(default_factory=lambda: ["yeast"])
     ratios: list[float] = field(default_factory=lambda: list(DEFAULT_RATIOS))
-    methods: list[str] = field(default_factory=lambda: list(DEFAULT_METHODS))
+    methods: list[Any] = field(default_factory=lambda: list(DEFAULT_METHODS))
+    method_params: dict[str, dict[str, Any]] = field(default_factory=dict)
+    recipe: str = "default"
+    positive_weights: str | None = None
     folds: int = 4
     seeds: list[int] = field(default_factory=lambda: [0])
     scheme: str = "per-sample"
@@ -57,19 +69,26 @@ class GridConfig:
 
     def validate(self) -> GridConfig:
         """Check every field (naming the bad one), expand ``methods: [all]``, and return ``self``."""
-        from mlml.losses import METHODS
         from mlml.simulate import SCHEMES
+        from mlml.weights import ESTIMATORS
 
         owner = "the grid config"
-        if not self.datasets:
-            raise MLMLError(f"The 'datasets' parameter of {owner} names no data set.")
-        self.ratios = [check_fraction(r, "ratios", owner) for r in self.ratios]
-        if self.methods == ["all"]:  # every registered recipe once (aliases such as an = bce left out)
-            self.methods = [name for name in METHODS.names() if METHODS.get(name).alias_of is None]
-        for name in self.methods:
-            METHODS.get(name)  # raises with the list of valid names
+        self.datasets = _distinct(self.datasets, "datasets", owner)
+        for source in self.datasets:
+            if not isinstance(source, str) or not source.strip():
+                raise MLMLError(f"The 'datasets' parameter of {owner} holds {source!r}; expected SOURCE strings.")
+        self.ratios = _distinct([check_fraction(r, "ratios", owner) for r in _listed(self.ratios, "ratios", owner)],
+                                "ratios", owner)
+        self.seeds = _distinct([check_positive_int(s, "seeds", owner, minimum=0)
+                                for s in _listed(self.seeds, "seeds", owner)], "seeds", owner)
+        check_option(self.recipe, "recipe", owner, RECIPES)
+        if self.positive_weights is not None:
+            ESTIMATORS.get(self.positive_weights)  # raises with the list of valid names
+        if not isinstance(self.method_params, dict):
+            raise MLMLError(f"The 'method_params' parameter of {owner} must be a mapping of method name to "
+                            f"parameters. Got {self.method_params!r} instead.")
+        self._methods = self._resolve_methods()
         self.folds = check_positive_int(self.folds, "folds", owner, minimum=2)
-        self.seeds = [check_positive_int(s, "seeds", owner, minimum=0) for s in self.seeds]
         check_option(self.scheme, "scheme", owner, SCHEMES)
         check_option(self.weights_source, "weights_source", owner, ("observed", "complete"))
         check_option(self.thresholds, "thresholds", owner, ("fixed", "tuned", "both"))
@@ -80,6 +99,55 @@ class GridConfig:
                             "training seed is its grid seed).")
         self.train_config(seed=0)  # unknown keys and bad values fail here, once, not in every trial
         return self
+
+    def _resolve_methods(self) -> dict[str, Any]:
+        """Name -> :class:`~mlml.losses.Method` for every method of the grid, parameters and positive weights
+        applied; ``methods`` is rewritten with ``all`` expanded."""
+        from mlml.losses import METHODS
+
+        owner = "the grid config"
+        entries = _listed(self.methods, "methods", owner)
+        if entries == ["all"]:  # every registered recipe once (aliases such as an = bce left out)
+            entries = [name for name in METHODS.names() if METHODS.get(name).alias_of is None]
+        resolved: dict[str, Any] = {}
+        for entry in entries:
+            if isinstance(entry, str):
+                name, method = entry, METHODS.get(entry)  # raises with the list of valid names
+            elif isinstance(entry, dict) and isinstance(entry.get("name"), str):
+                unknown = sorted(set(entry) - {"name", "method", "params"})
+                if unknown:
+                    raise MLMLError(f"A method entry of {owner} has unknown key(s) {unknown}; valid: name, method, "
+                                    "params.")
+                name = entry["name"]
+                method = METHODS.get(entry.get("method", name)).with_params(entry.get("params") or {}, name=name)
+            else:
+                raise MLMLError(f"The 'methods' parameter of {owner} holds {entry!r}; expected a method name or a "
+                                "mapping {name, method, params}.")
+            if name in resolved:
+                raise MLMLError(f"The 'methods' parameter of {owner} lists {name!r} twice.")
+            resolved[name] = method
+        for name, params in self.method_params.items():
+            if name not in resolved:
+                raise MLMLError(f"'method_params' of {owner} names {name!r}, which is not among the grid's methods "
+                                f"({', '.join(resolved)}).")
+            if not isinstance(params, dict):
+                raise MLMLError(f"'method_params' of {owner} for {name!r} must be a mapping. Got {params!r}.")
+            resolved[name] = resolved[name].with_params(params)
+        if self.positive_weights is not None:
+            resolved = {name: m.with_positive_weights(self.positive_weights) for name, m in resolved.items()}
+        self.methods = [e if isinstance(e, (str, dict)) else str(e) for e in entries]
+        return resolved
+
+    @property
+    def method_names(self) -> list[str]:
+        """The grid's method names, in order."""
+        return list(self.resolved_methods())
+
+    def resolved_methods(self) -> dict[str, Any]:
+        """Name -> the :class:`~mlml.losses.Method` each trial of that name trains (after :meth:`validate`)."""
+        if not hasattr(self, "_methods"):
+            self.validate()
+        return self._methods
 
     def train_config(self, seed: int) -> Any:
         """A trial's :class:`~mlml.training.TrainConfig`: the ``train`` overrides, the trial's seed, and one
@@ -97,32 +165,68 @@ class GridConfig:
         return dataclasses.asdict(self)
 
     def trial_hash(self) -> str:
-        """Hash of everything that changes a trial's result besides its own key (dataset, method, ratio, ...)."""
-        relevant = {k: v for k, v in self.to_dict().items() if k not in ("datasets", "ratios", "methods", "seeds")}
-        relevant.pop("thresholds")  # both are always measured
+        """Hash of everything that changes a trial's result besides its own key (dataset, method, ratio, ...)
+        and its method's definition (which the trial's id holds itself)."""
+        per_trial = ("datasets", "ratios", "methods", "method_params", "positive_weights", "seeds", "recipe",
+                     "thresholds")  # thresholds: both are always measured
+        relevant = {k: v for k, v in self.to_dict().items() if k not in per_trial}
         return hashlib.sha256(json.dumps(relevant, sort_keys=True).encode()).hexdigest()[:16]
 
 
+def _listed(values: Any, name: str, owner: str) -> list[Any]:
+    if isinstance(values, (str, dict)) or not isinstance(values, (list, tuple)):
+        values = [values]
+    if not values:
+        raise MLMLError(f"The {name!r} parameter of {owner} is empty; it needs at least one value.")
+    return list(values)
+
+
+def _distinct(values: Any, name: str, owner: str) -> list[Any]:
+    values = _listed(values, name, owner)
+    duplicate = first_duplicate(values)
+    if duplicate is not None:
+        raise MLMLError(f"The {name!r} parameter of {owner} lists {duplicate!r} twice; every trial would run twice.")
+    return values
+
+
 def load_config(
-    path: str | Path | None, *, train_overrides: dict[str, Any] | None = None, **overrides: Any
+    path: str | Path | None,
+    *,
+    recipe: str | None = None,
+    train_overrides: dict[str, Any] | None = None,
+    **overrides: Any,
 ) -> GridConfig:
     """Read a YAML grid config (keys: the :class:`GridConfig` fields) and apply non-None ``overrides``;
-    ``train_overrides`` update the config's ``train`` mapping key by key."""
+    ``train_overrides`` update the config's ``train`` mapping key by key.
+
+    The recipe (``recipe``, else the file's ``recipe`` key, else ``default``) gives the starting values: the
+    file's values override the recipe's and the flags override both (``train`` merged key by key throughout).
+    """
     values: dict[str, Any] = {}
     if path is not None:
         path = Path(path)
         try:
             loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except (OSError, yaml.YAMLError) as exc:
+        except (OSError, UnicodeDecodeError, yaml.YAMLError, RecursionError) as exc:
             raise MLMLError(f"{path}: cannot read the grid config: {exc}") from None
         if loaded is not None and not isinstance(loaded, dict):
             raise MLMLError(f"{path}: the grid config must be a mapping of GridConfig fields.")
         values.update(loaded or {})
-    values.update({k: v for k, v in overrides.items() if v is not None})
+    name = recipe if recipe is not None else values.get("recipe", "default")
+    base = recipe_values(name)
+    merged = {**base, **values}
+    merged["train"] = {**(base.get("train") or {}), **(values.get("train") or {})}
+    merged["recipe"] = name
+    method_params = overrides.pop("method_params", None)
+    merged.update({k: v for k, v in overrides.items() if v is not None})
+    if method_params:  # per method, key by key over the file's
+        merged["method_params"] = dict(merged.get("method_params") or {})
+        for method, params in method_params.items():
+            merged["method_params"][method] = {**(merged["method_params"].get(method) or {}), **params}
     if train_overrides:
-        values["train"] = {**(values.get("train") or {}), **train_overrides}
+        merged["train"] = {**merged["train"], **train_overrides}
     known = {f.name for f in dataclasses.fields(GridConfig)}
-    unknown = sorted(set(values) - known)
+    unknown = sorted(set(merged) - known)
     if unknown:
         raise MLMLError(f"Unknown grid config key(s) {', '.join(unknown)}. Valid keys: {', '.join(sorted(known))}.")
-    return GridConfig(**values).validate()
+    return GridConfig(**merged).validate()

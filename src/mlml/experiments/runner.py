@@ -12,21 +12,28 @@ import json
 import multiprocessing
 import platform
 import sys
-from collections.abc import Callable, Iterable
-from importlib import metadata
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 import yaml
 from tqdm.auto import tqdm
 
-from mlml.exceptions import MLMLError
+from mlml._io import write_text
+from mlml.exceptions import DataError, MLMLError
 from mlml.experiments.config import GridConfig
 from mlml.experiments.store import ResultStore
-from mlml.experiments.trials import Trial, grid_trials, prepare, run_trial_safely
+from mlml.experiments.trials import (
+    Trial,
+    grid_trials,
+    load_datasets,
+    package_versions,
+    prepare,
+    run_trial_safely,
+)
 
 STORE_NAME = "results.sqlite"
-_VERSIONED = ("mlml", "numpy", "scipy", "scikit-learn", "torch", "iterative-stratification", "liac-arff", "river")
+DATASETS_NAME = "datasets.json"
 
 
 def run_grid(
@@ -40,20 +47,28 @@ def run_grid(
 ) -> list[dict[str, Any]]:
     """Run every unfinished trial of ``config`` and return all records of the run folder.
 
+    Every data set is loaded and checked (and the grid against it: enough samples for the folds) before the
+    run folder is touched; ``config.yaml``, ``environment.json`` and ``datasets.json`` (each data set's
+    fingerprint, part of every trial id) are then written atomically.
+
     Args:
         config: the validated grid.
-        run_dir: the run folder; holds ``results.sqlite``, ``config.yaml`` and ``environment.json``.
+        run_dir: the run folder; holds ``results.sqlite``, ``config.yaml``, ``environment.json`` and
+            ``datasets.json``.
         jobs: worker processes on this machine (1: run in this process).
         scheduler: address of a Dask distributed scheduler (``tcp://host:8786``); overrides ``jobs``.
         progress: show a progress bar over trials with ETA.
         on_record: called with each new record (after it is committed).
     """
     run_dir = Path(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    write_run_files(config, run_dir)
+    if run_dir.exists() and not run_dir.is_dir():
+        raise MLMLError(f"--out {run_dir} is a file; the run folder must be a folder (new or of an earlier run).")
+    datasets = load_datasets(config)
+    write_run_files(config, run_dir, datasets)
     store = ResultStore(run_dir / STORE_NAME)
     finished = store.finished_ids()
-    pending = [t for t in grid_trials(config) if t.trial_id not in finished]
+    fingerprints = {source: info["fingerprint"] for source, info in datasets.items()}
+    pending = [t for t in grid_trials(config, fingerprints) if t.trial_id not in finished]
     prepare(config, {trial.dataset for trial in pending})
     bar = tqdm(total=len(pending), desc="trials", unit="trial", disable=not progress or not pending)
     try:
@@ -66,19 +81,38 @@ def run_grid(
                 on_record(record)
     finally:
         bar.close()
-    return grid_records(config, store)
+    records = grid_records(config, store)
+    note_other_trials(store, len(records))
+    return records
 
 
-def grid_records(config: GridConfig, store: ResultStore) -> list[dict[str, Any]]:
-    """The stored records of ``config``'s trials; a store can also hold trials of other configurations (the same
-    ``--out`` re-used with other settings), which are left out with a note on stderr."""
-    ids = {trial.trial_id for trial in grid_trials(config)}
-    records = store.records()
-    mine = [r for r in records if r["trial_id"] in ids]
-    if len(mine) < len(records):
-        print(f"note: {store.path} also holds {len(records) - len(mine)} trial(s) of other configurations; "
-              "they are left out of this report", file=sys.stderr)
-    return mine
+def run_fingerprints(run_dir: str | Path) -> dict[str, str]:
+    """The data fingerprints a run folder's trials were run with (``datasets.json``; empty if absent)."""
+    path = Path(run_dir) / DATASETS_NAME
+    if not path.is_file():
+        return {}
+    try:
+        datasets = json.loads(path.read_text(encoding="utf-8"))
+        return {source: str(info["fingerprint"]) for source, info in datasets.items()}
+    except (OSError, UnicodeDecodeError, ValueError, TypeError, KeyError, AttributeError, RecursionError) as exc:
+        raise DataError(f"{path}: not a data-set list written by mlml reproduce: {exc}") from None
+
+
+def grid_records(config: GridConfig, store: ResultStore, run_dir: str | Path | None = None) -> list[dict[str, Any]]:
+    """The stored records of ``config``'s trials (with the data fingerprints of ``run_dir``, default the store's
+    folder). A store can also hold trials of other configurations (the same ``--out`` re-used with other
+    settings); they are left out (:func:`note_other_trials` says so)."""
+    fingerprints = run_fingerprints(store.path.parent if run_dir is None else run_dir)
+    ids = {trial.trial_id for trial in grid_trials(config, fingerprints)}
+    return [r for r in store.records() if r["trial_id"] in ids]
+
+
+def note_other_trials(store: ResultStore, shown: int) -> None:
+    """A note on stderr when the store holds trials a report leaves out."""
+    other = store.count() - shown
+    if other > 0:
+        print(f"note: {store.path} also holds {other} trial(s) of other configurations; "
+              "they are left out of this report (`mlml report --all` shows every stored trial)", file=sys.stderr)
 
 
 def _execute(
@@ -131,24 +165,21 @@ def _worker_init() -> None:
     torch.set_num_threads(1)
 
 
-def write_run_files(config: GridConfig, run_dir: Path) -> None:
-    """Write the resolved config, the seeds and the package versions to the run folder."""
-    (run_dir / "config.yaml").write_text(yaml.safe_dump(config.to_dict(), sort_keys=False), encoding="utf-8")
-    versions = {}
-    for name in _VERSIONED:
-        try:
-            versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            versions[name] = None
+def write_run_files(config: GridConfig, run_dir: Path, datasets: Mapping[str, Any]) -> None:
+    """Write the resolved config, the data sets' fingerprints, the seeds and the package versions to the run
+    folder, each file atomically."""
+    write_text(run_dir / "config.yaml", yaml.safe_dump(config.to_dict(), sort_keys=False))
+    write_text(run_dir / DATASETS_NAME, json.dumps(dict(datasets), indent=2))
     environment = {
         "python": sys.version.split()[0],
         "platform": platform.platform(),
-        "packages": versions,
+        "packages": package_versions(),
         "seeds": config.seeds,
         "config_hash": config.trial_hash(),
+        "recipe": config.recipe,
         "command": sys.argv,
     }
-    (run_dir / "environment.json").write_text(json.dumps(environment, indent=2), encoding="utf-8")
+    write_text(run_dir / "environment.json", json.dumps(environment, indent=2))
 
 
 def _label(record: dict[str, Any]) -> str:

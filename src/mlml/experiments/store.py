@@ -84,6 +84,11 @@ class ResultStore:
         with self._connect() as conn:
             return {row[0] for row in conn.execute("SELECT trial_id FROM trials WHERE status = 'done'")}
 
+    def count(self) -> int:
+        """How many trials the store holds (finished and failed)."""
+        with self._connect() as conn:
+            return int(conn.execute("SELECT COUNT(*) FROM trials").fetchone()[0])
+
     def records(self) -> list[dict[str, Any]]:
         """Every stored record, in a stable order."""
         with self._connect() as conn:

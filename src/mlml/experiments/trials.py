@@ -1,32 +1,44 @@
 """One trial of the grid: split, hide positives in the training fold, fit weights, train, evaluate.
 
-A trial is fully determined by its key (dataset, method, ratio, fold, seed) and the grid's config hash. The
-split depends on (dataset, folds, seed) only, and the hidden positives on (seed, fold, ratio) only, so every
-method of a grid sees exactly the same training data: method comparisons are paired.
+A trial is fully determined by its key (dataset, method, ratio, fold, seed, weights source) and by what its id
+also holds: the grid's config hash (training settings, folds, scheme, ...), the method's definition (loss and
+estimator with their parameters), a fingerprint of the data (labels, features or image files) and the mlml
+version. Change any of them and the trial gets a new id, so a re-used run folder never passes off a stale result
+as current. The split depends on (dataset, folds, seed) only, and the hidden positives on (seed, fold, ratio)
+only, so every method of a grid sees exactly the same training data: method comparisons are paired.
 """
 
 from __future__ import annotations
 
 import functools
 import hashlib
+import json
 import math
+import os
 import time
 import traceback
 import warnings
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
+import scipy.sparse as sp
 
 from mlml.exceptions import MLMLError
 from mlml.experiments.config import GridConfig
 
+#: Packages whose versions every trial record and ``environment.json`` keep.
+VERSIONED = ("mlml", "numpy", "scipy", "scikit-learn", "torch", "iterative-stratification", "liac-arff", "river")
 _MAX_DIAGNOSTIC_VALUES = 2000
 _MAX_ROC_POINTS = 200
 
 
 @dataclass(frozen=True)
 class Trial:
+    """One cell of the grid. ``method_hash`` hashes the method's definition, ``data_fingerprint`` the data
+    (:func:`data_fingerprint`; empty where unknown) and ``version`` is mlml's."""
+
     dataset: str
     method: str
     ratio: float
@@ -34,24 +46,86 @@ class Trial:
     seed: int
     weights_source: str
     config_hash: str
+    method_hash: str = ""
+    data_fingerprint: str = ""
+    version: str = ""
 
     @property
     def trial_id(self) -> str:
-        key = f"{self.dataset}|{self.method}|{self.ratio:.6f}|{self.fold}|{self.seed}|{self.weights_source}|"
-        return hashlib.sha256((key + self.config_hash).encode()).hexdigest()[:20]
+        key = (f"{self.dataset}|{self.method}|{self.ratio:.6f}|{self.fold}|{self.seed}|{self.weights_source}|"
+               f"{self.config_hash}|{self.method_hash}|{self.data_fingerprint}|{self.version}")
+        return hashlib.sha256(key.encode()).hexdigest()[:20]
 
 
-def grid_trials(config: GridConfig) -> list[Trial]:
-    """Every trial of the grid, in a stable order."""
+def grid_trials(config: GridConfig, fingerprints: Mapping[str, str] | None = None) -> list[Trial]:
+    """Every trial of the grid, in a stable order.
+
+    Args:
+        config: the validated grid.
+        fingerprints: :func:`data_fingerprint` of each data SOURCE (the run folder's ``datasets.json``); a
+            source missing from it gets an empty fingerprint.
+    """
+    from mlml import __version__
+
     config_hash = config.trial_hash()
+    fingerprints = fingerprints or {}
+    methods = {name: _definition_hash(m) for name, m in config.resolved_methods().items()}
     return [
-        Trial(dataset, method, ratio, fold, seed, config.weights_source, config_hash)
+        Trial(dataset, method, ratio, fold, seed, config.weights_source, config_hash, methods[method],
+              fingerprints.get(dataset, ""), __version__)
         for dataset in config.datasets
         for seed in config.seeds
         for ratio in config.ratios
         for fold in range(config.folds)
-        for method in config.methods
+        for method in methods
     ]
+
+
+def _definition_hash(method: Any) -> str:
+    return hashlib.sha256(json.dumps(method.definition(), sort_keys=True).encode()).hexdigest()[:16]
+
+
+def data_fingerprint(dataset: Any) -> str:
+    """A hash of what a data set feeds a trial: label names, ids, labels, features (dense or CSR) or the image
+    files (path and size). Two loads of unchanged files give the same fingerprint; any change of a label, a
+    feature value, a sample or an image file's size gives another."""
+    digest = hashlib.sha256()
+
+    def add(array: Any) -> None:
+        array = np.ascontiguousarray(array)
+        digest.update(f"{array.dtype}{array.shape}".encode())
+        digest.update(array.tobytes())
+
+    digest.update("\x1f".join(dataset.label_names).encode())
+    digest.update("\x1f".join(map(str, dataset.ids)).encode())
+    for part in (dataset.labels, dataset.features):
+        if part is None:
+            continue
+        if sp.issparse(part):
+            for array in (part.data, part.indices, part.indptr):
+                add(array)
+        else:
+            add(part)
+    for path in dataset.image_paths or ():
+        try:
+            size = os.stat(path).st_size
+        except OSError:
+            size = -1
+        digest.update(f"{path}\x1f{size}\n".encode())
+    return digest.hexdigest()[:16]
+
+
+def package_versions() -> dict[str, str | None]:
+    """The versions of mlml and of the packages that change a trial's numbers."""
+    from importlib import metadata
+
+    versions: dict[str, str | None] = {}
+    for name in VERSIONED:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = None
+    return versions
 
 
 def hiding_seed(seed: int, fold: int, ratio: float) -> np.random.SeedSequence:
@@ -84,6 +158,34 @@ def _splits(
     return kfold_indices(labels, n_splits=folds, stratified=True, random_state=seed)
 
 
+def load_datasets(config: GridConfig) -> dict[str, dict[str, Any]]:
+    """Load every data set of the grid once (in this process), check the grid against it, and describe it.
+
+    Returns:
+        SOURCE -> ``{"fingerprint", "name", "n_samples", "n_labels", "n_features", "images"}``.
+
+    Raises:
+        MLMLError/DataError: a data set that cannot be loaded, or one with fewer samples than folds.
+    """
+    described = {}
+    for source in config.datasets:
+        dataset = _dataset(source, config.min_labels, config.skip_bad)
+        if dataset.n_samples < config.folds:
+            raise MLMLError(
+                f"Data set {source!r} has {dataset.n_samples} samples: too few for {config.folds} folds "
+                "(every fold needs at least one test sample)."
+            )
+        described[source] = {
+            "fingerprint": data_fingerprint(dataset),
+            "name": dataset.name,
+            "n_samples": dataset.n_samples,
+            "n_labels": dataset.n_labels,
+            "n_features": dataset.n_features,
+            "images": dataset.image_paths is not None,
+        }
+    return described
+
+
 def prepare(config: GridConfig, sources: set[str]) -> None:
     """Load each data set once and extract image features into the on-disk cache before workers start, so that
     parallel workers read the cache instead of extracting the same features side by side."""
@@ -98,11 +200,10 @@ def run_trial(trial: Trial, config: GridConfig) -> dict[str, Any]:
     """Run one trial and return its record (see ``mlml.reports`` for the schema)."""
     from mlml.evaluation import UndefinedMetricWarning, evaluate, tune_thresholds
     from mlml.labels import to_dense
-    from mlml.losses import METHODS
     from mlml.simulate import hide_positives
     from mlml.training import fit
 
-    method = METHODS.get(trial.method)
+    method = config.resolved_methods()[trial.method]
     data_key = (trial.dataset, config.min_labels, config.skip_bad)
     dataset = _dataset(*data_key)
     train_config = config.train_config(trial.seed)
@@ -140,10 +241,12 @@ def run_trial(trial: Trial, config: GridConfig) -> dict[str, Any]:
     scores = result.predict_proba(_rows(features, test_idx))
     truth = complete[test_idx]
     metrics = evaluate(truth, scores)
-    with warnings.catch_warnings():  # classes without a validation positive keep 0.5, as documented
-        warnings.simplefilter("ignore", UndefinedMetricWarning)
-        thresholds = tune_thresholds(observed[result.val_index], result.val_proba)
-    metrics_tuned = evaluate(truth, scores, threshold=thresholds)
+    metrics_tuned = None
+    if len(result.val_index):  # a recipe without validation rows (the seed's) has no tuned thresholds
+        with warnings.catch_warnings():  # classes without a validation positive keep 0.5, as documented
+            warnings.simplefilter("ignore", UndefinedMetricWarning)
+            thresholds = tune_thresholds(observed[result.val_index], result.val_proba)
+        metrics_tuned = _scalars(evaluate(truth, scores, threshold=thresholds))
     eval_s = time.perf_counter() - started
 
     return {
@@ -152,8 +255,11 @@ def run_trial(trial: Trial, config: GridConfig) -> dict[str, Any]:
         "status": "done",
         "error": None,
         "oracle": method.oracle,
+        "recipe": config.recipe,
+        "method_definition": method.definition(),
+        "versions": package_versions(),
         "metrics": _scalars(metrics),
-        "metrics_tuned": _scalars(metrics_tuned),
+        "metrics_tuned": metrics_tuned,
         "per_class": {
             "names": list(dataset.label_names),
             "tp": _ints(metrics["per_class_tp"]),
@@ -188,14 +294,16 @@ def run_trial_safely(trial: Trial, config: GridConfig) -> dict[str, Any]:
     try:
         return run_trial(trial, config)
     except Exception:  # noqa: BLE001 -- the grid goes on; the traceback is stored with the trial
-        from mlml.losses import METHODS
-
+        method = config.resolved_methods().get(trial.method)
         return {
             **asdict(trial),
             "trial_id": trial.trial_id,
             "status": "failed",
             "error": traceback.format_exc(),
-            "oracle": trial.method in METHODS and METHODS.get(trial.method).oracle,
+            "oracle": bool(method is not None and method.oracle),
+            "recipe": config.recipe,
+            "method_definition": None if method is None else method.definition(),
+            "versions": package_versions(),
             "metrics": {},
             "metrics_tuned": None,
             "per_class": None,
@@ -221,7 +329,7 @@ def _diagnostics(
 
     estimator, rows = result.estimator, result.train_index
     observed, hidden, complete = observed[rows], hidden[rows], complete[rows]
-    if method.oracle or method.estimator in ("ones", "class-balance") or not hidden.any():
+    if method.oracle or not estimator.detects_missing or not hidden.any():
         return None
     _, neg = estimator.transform(observed, features=features[rows] if estimator.uses_features else None)
     detection = hidden_positive_detection(neg, observed, hidden)

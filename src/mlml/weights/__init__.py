@@ -2,6 +2,7 @@
 
 from mlml.weights import adaptive as _adaptive  # noqa: F401  (the imports register the estimators)
 from mlml.weights import backoff as _backoff  # noqa: F401
+from mlml.weights import compose as _compose  # noqa: F401
 from mlml.weights import denoising as _denoising  # noqa: F401
 from mlml.weights import neighbors as _neighbors  # noqa: F401
 from mlml.weights import pairwise as _pairwise  # noqa: F401

@@ -35,6 +35,9 @@ class WeightEstimator(BaseEstimator):  # type: ignore[misc]
     needs_hidden = False
     uses_features = False
     adaptive = False
+    #: Whether ω̄ says which observed zeros are probably missing positives (False for weights that do not look
+    #: at the zeros, such as ``ones`` and ``class-balance``); the grid scores such estimators as detectors.
+    detects_missing = True
 
     def fit(self, observed: LabelMatrix, *, features: np.ndarray | None = None, hidden: Any = None) -> Any:
         """Learn from the OBSERVED training labels ``(n_samples, n_labels)`` (dense or CSR, -1 allowed);

@@ -26,6 +26,8 @@ class ClassBalance(WeightEstimator):
         class_weight_: ``(n_labels,)`` the weights ``ω_c``.
     """
 
+    detects_missing = False
+
     def __init__(self, min_weight: float = 1.0, max_weight: float = 10.0) -> None:
         self.min_weight = min_weight
         self.max_weight = max_weight

@@ -15,6 +15,8 @@ from mlml.weights.base import ESTIMATORS, WeightEstimator
 class Ones(WeightEstimator):
     """ω = ω̄ = 1 everywhere: plain binary cross-entropy (the paper's BCE baseline)."""
 
+    detects_missing = False
+
     def _fit(self, observed, *, features, hidden):  # type: ignore[override]
         pass
 
