@@ -45,7 +45,7 @@ def test_weights_fit_on_another_file(tmp_path, coco_sample):
     [
         (["simulate", "--labels", "absent.csv", "--ratio", "0.5", "--out", "o.csv"], "no such labels file"),
         (["simulate", "--labels", "{bad}", "--ratio", "0.5", "--out", "o.csv"], "holds '2'"),
-        (["simulate", "--labels", "{good}", "--ratio", "1.5", "--out", "o.csv"], "must be a float in \\[0, 1\\]"),
+        (["simulate", "--labels", "{good}", "--ratio", "1.5", "--out", "o.csv"], "expected a number in \\[0, 1\\]"),
         (["evaluate", "{dir}", "yeast"], "model.json not found"),
         (["evaluate", "{model}", "yeast"], "model.json: not a readable model description"),
         (["weights", "--labels", "{good}", "--estimator", "nope", "--out", "w.csv"], "Unknown weight estimator"),

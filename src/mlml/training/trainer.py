@@ -40,6 +40,7 @@ import scipy.sparse as sp
 import torch
 from torch import Tensor, nn
 
+from mlml._io import atomic_open, write_text
 from mlml._threads import torch_threads
 from mlml.exceptions import MLMLError
 from mlml.labels import check_labels, to_dense
@@ -123,7 +124,7 @@ class TrainedModel:
             "versions": {"mlml": mlml.__version__, "torch": torch.__version__},
         }
         meta.update(self._extra_meta())
-        _atomic_write_text(out / "model.json", json.dumps(meta, indent=1, default=_json_default))
+        write_text(out / "model.json", json.dumps(meta, indent=1, default=_json_default))
         return out
 
     def _extra_meta(self) -> dict[str, Any]:
@@ -168,17 +169,23 @@ def load_model(path: str | os.PathLike, *, device: str = "cpu") -> TrainedModel:
             raise MLMLError(f"{f} not found: {folder} is not a model folder written by mlml train.")
     try:
         meta = json.loads(meta_file.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise MLMLError(f"{meta_file}: not a readable model description: {exc}") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        reason = "nested too deeply" if isinstance(exc, RecursionError) else exc
+        raise MLMLError(f"{meta_file}: not a readable model description: {reason}") from None
     if not isinstance(meta, dict) or meta.get("format") != MODEL_FORMAT:
         found = meta.get("format") if isinstance(meta, dict) else None
         raise MLMLError(f"{meta_file}: model format {found!r}; this mlml reads {MODEL_FORMAT}.")
+    missing = [key for key in ("config", "in_features", "n_labels") if key not in meta]
+    if missing or not isinstance(meta["config"], dict):
+        raise MLMLError(f"{meta_file}: the model description lacks {', '.join(missing) or 'a config mapping'}; "
+                        "it was not written by mlml train, or was edited.")
     config = TrainConfig.from_dict({**meta["config"], "augment": None})
     model = _build_model(config, meta["in_features"], meta["n_labels"], pretrained=False)
     try:
         model.load_state_dict(torch.load(weights_file, map_location="cpu", weights_only=True))
-    except (OSError, RuntimeError, EOFError) as exc:  # truncated file, wrong architecture
-        raise MLMLError(f"{weights_file}: cannot load the model weights: {exc}") from None
+    except Exception as exc:  # noqa: BLE001 -- truncated or corrupt file (pickle, zip, EOF), wrong architecture
+        raise MLMLError(f"{weights_file}: cannot load the model weights ({type(exc).__name__}): "
+                        f"{str(exc).splitlines()[0] if str(exc) else 'corrupt file'}") from None
     model.to(_resolve_device(device, DistInfo())).eval()
     return TrainedModel(
         model=model,
@@ -219,16 +226,9 @@ def _json_default(value: Any) -> Any:
     return repr(value)
 
 
-def _atomic_write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-
-
 def _atomic_torch_save(obj: Any, path: Path) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
+    with atomic_open(path, "wb") as handle:
+        torch.save(obj, handle)
 
 
 def _resolve_device(device: str | torch.device, info: DistInfo) -> torch.device:
