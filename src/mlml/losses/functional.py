@@ -142,6 +142,8 @@ def weighted_bce(
     ``loss_ic = -[ω_ic y_ic log σ(z_ic) + ω̄_ic (1 - y_ic) log(1 - σ(z_ic))]
     = w_ic (softplus(z_ic) - y_ic z_ic)`` with ``w = y ω + (1 - y) ω̄``. With unit weights this is plain BCE,
     i.e. AN ("assume negative", Cole et al. 2021). A zero weight gives exactly zero gradient for its entry.
+    The authors' code (KarimMibrahim/Sample-level-weighted-loss, IM-WCE-MSCOCO.ipynb, ``weighted_loss``, TF1)
+    clips p to [1e-7, 1 - 1e-7] and takes ``reduce_mean``: the same values wherever |z| < 16.1.
 
     For ``"mean"``/``"sum"`` on large batches (at least ``FUSED_MIN_NUMEL`` entries, weights of the logits'
     shape, no weight requiring grad) a fused autograd Function computes the loss and its gradient in fewer
@@ -199,8 +201,10 @@ def an_ls(
 
     ``ℓ_ic = BCE(z_ic, t_ic)`` with the smoothed target ``t = (1 - ε) y + ε (1 - y)``, i.e. for an assumed
     negative ``-(1 - ε) log(1 - σ(z)) - ε log σ(z)``, and symmetrically for an observed positive (as in the
-    authors' code); ``smooth_positives=False`` smooths the assumed negatives only (``t = 1`` where ``y = 1``).
-    Entry weight ``w = y ω + (1 - y) ω̄``. ``"mean"`` divides by ``batch * n_labels``.
+    authors' code: elijahcole/single-positive-multi-label, losses.py ``loss_an_ls``, ``ls_coef = 0.1`` in
+    train.py); ``smooth_positives=False`` smooths the assumed negatives only (``t = 1`` where ``y = 1``).
+    Entry weight ``w = y ω + (1 - y) ω̄``. ``"mean"`` divides by ``batch * n_labels`` (their
+    ``compute_batch_loss``). Their logs are ``-log(x + 1e-5)``; ours exact (see docs/losses.md).
     """
     _check_reduction(reduction)
     epsilon = _check_real(epsilon, "epsilon", "an_ls", low=0.0, high=1.0)
@@ -223,7 +227,8 @@ def wan(
     """Weak assume negative (WAN, Cole et al. 2021): assumed negatives down-weighted by ``γ = 1/(C - 1)``.
 
     ``ℓ_ic = -[y log σ(z) + γ (1 - y) log(1 - σ(z))]`` with ``C = n_labels`` (or ``γ = neg_scale``), times
-    the entry weight. ``"mean"`` divides by ``batch * n_labels``.
+    the entry weight. ``"mean"`` divides by ``batch * n_labels``. Authors' code:
+    elijahcole/single-positive-multi-label, losses.py ``loss_wan`` (``/ (num_classes - 1)``).
     """
     _check_reduction(reduction)
     n_labels = logits.shape[-1]
@@ -268,7 +273,9 @@ def epr(
 
     ``L = (1/(B C)) Σ_nc w_nc y_nc (-log σ(z_nc)) + λ R_k``, ``R_k = ((1/B) Σ_n Σ_c σ(z_nc) - k)^2 / C^2``:
     observed positives only, plus a batch-level penalty pulling the batch's mean number of predicted positives
-    towards ``k = expected_positives``. Assumed negatives get no term (ω̄ is unused).
+    towards ``k = expected_positives``. Assumed negatives get no term (ω̄ is unused). Authors' code:
+    elijahcole/single-positive-multi-label, losses.py ``loss_epr`` (λ = 1 there), where k is a per-data-set
+    constant (train.py ``expected_num_pos``).
 
     Reductions: ``"mean"`` is the formula above (data term divided by ``batch * n_labels``); ``"none"``
     returns the data terms with ``λ R_k`` added to every entry, so that its mean is ``"mean"``; ``"sum"`` is
@@ -300,7 +307,9 @@ def role(
     ``ℓ_nc = ½ w_nc [y (-log f) + y (-log ỹ)] + ½ w_nc [BCE(f; sg ỹ) + BCE(ỹ; sg f)]`` and the batch penalty
     ``½ λ (R_k(f) + R_k(ỹ))`` (see :func:`expected_positive_penalty`). The first bracket fits both to the
     observed positives, the second makes the classifier and the label estimates agree. Reductions as in
-    :func:`epr` (``"mean"`` divides the terms by ``batch * n_labels`` and adds the penalty).
+    :func:`epr` (``"mean"`` divides the terms by ``batch * n_labels`` and adds the penalty). Authors' code:
+    elijahcole/single-positive-multi-label, losses.py ``loss_role``; the entry weight multiplies every term of
+    the entry (the authors have no weights: an unknown entry of ours, weight 0, gets no agreement term).
 
     Args:
         label_logits: θ for the batch rows, ``(batch, n_labels)``; gradients flow into it.
@@ -348,17 +357,30 @@ def focal(
     reduction: Reduction = "mean",
     gamma: float = 2.0,
     alpha: float | None = None,
+    detach_focusing: bool = False,
 ) -> Tensor:
     """Focal loss (Lin et al. 2017), per label.
 
     ``ℓ_ic = -α_t (1 - p_t)^γ log p_t`` with ``p_t = σ(z)`` where ``y = 1`` and ``1 - σ(z)`` where ``y = 0``,
     ``α_t = α`` for positives and ``1 - α`` for negatives (no class balancing when ``alpha`` is None); times
     the entry weight. ``γ = 0`` and no α is BCE. ``"mean"`` divides by ``batch * n_labels``.
+
+    Convention of the default: Lin et al.'s, as in ``torchvision.ops.sigmoid_focal_loss`` (pytorch/vision,
+    torchvision/ops/focal_loss.py, from facebookresearch/fvcore fvcore/nn/focal_loss.py): the factor
+    ``(1 - p_t)^γ`` is differentiated -- it is part of the loss whose gradient the paper analyses. No α: the
+    detection paper's α = 0.25 was tuned jointly with γ = 2 for dense detection (about 10^5 anchors an image,
+    nearly all easy background) and there it *down*-weights positives; the multi-label focal baseline of the
+    missing-label papers (xinyu1205/robust-loss-mlml train.py: ``AsymmetricLoss(gamma_neg=2, gamma_pos=2,
+    clip=0)``) has none. ``alpha=0.25`` gives torchvision's default exactly. ``detach_focusing=True`` treats the
+    factor as a constant: that robust-loss-mlml baseline (its ``AsymmetricLoss`` detaches by default).
     """
     _check_reduction(reduction)
     gamma = _check_real(gamma, "gamma", "focal", low=0.0)
     signed = logits * (2.0 * targets - 1.0)  # z_t: log p_t = logsigmoid(z_t), 1 - p_t = σ(-z_t)
-    terms = -_pow_sigmoid(-signed, gamma) * F.logsigmoid(signed)
+    factor = _pow_sigmoid(-signed, gamma)
+    if detach_focusing:
+        factor = factor.detach()
+    terms = -factor * F.logsigmoid(signed)
     if alpha is not None:
         alpha = _check_real(alpha, "alpha", "focal", low=0.0, high=1.0)
         terms = terms * (targets * (2.0 * alpha - 1.0) + (1.0 - alpha))
@@ -374,16 +396,24 @@ def asymmetric(
     gamma_pos: float = 0.0,
     gamma_neg: float = 4.0,
     margin: float = 0.05,
-    detach_focusing: bool = False,
+    detach_focusing: bool = True,
 ) -> Tensor:
     """Asymmetric loss (ASL, Ben-Baruch et al. 2021).
 
     ``ℓ_ic = -y (1 - p)^γ+ log p - (1 - y) p_m^γ- log(1 - p_m)``, ``p = σ(z)``, with the probability margin
     (shift) ``p_m = max(p - m, 0)``, times the entry weight. Computed as ``log p = logsigmoid(z)`` and
     ``log(1 - p_m) = log(min(σ(-z) + m, 1))`` (``logsigmoid(-z)`` when ``m = 0``), so no clamping of
-    probabilities is needed; ``p_m^γ-`` has a zero gradient where ``p ≤ m``. ``detach_focusing=True`` treats
-    the focusing factors as constants (what the authors' ``disable_torch_grad_focal_loss`` does by toggling
-    autograd globally; here it is a local ``detach``). ``"mean"`` divides by ``batch * n_labels``.
+    probabilities is needed; ``p_m^γ-`` has a zero gradient where ``p ≤ m``. ``"mean"`` divides by
+    ``batch * n_labels``.
+
+    The defaults are the authors' training recipe (Alibaba-MIIL/ASL, train.py builds
+    ``AsymmetricLoss(gamma_neg=4, gamma_pos=0, clip=0.05, disable_torch_grad_focal_loss=True)`` from
+    src/loss_functions/losses.py): γ+ = 0, γ- = 4, m = 0.05 and the focusing factors treated as constants
+    (``detach_focusing=True``; the authors turn autograd off globally around them, here it is a local
+    ``detach``). ``detach_focusing=False`` differentiates them (same values, other gradients). Known
+    differences, on purpose: the authors return ``-loss.sum()`` (ours ``"sum"``; ``"mean"`` is that divided by
+    ``batch * n_labels``) and clamp p at 1e-8 inside their logs, which changes a positive's term only below
+    z ≈ -18.4 (there theirs stops at 18.42 with zero gradient; ours stays exact).
     """
     _check_reduction(reduction)
     gamma_pos = _check_real(gamma_pos, "gamma_pos", "asymmetric", low=0.0)
@@ -427,7 +457,8 @@ def hill(
     Positives: focal margin loss ``L+ = -(1 - p_m)^γ log p_m`` with ``p_m = σ(z - m)``; negatives: the
     hill-shaped ``L- = (λ - p) p^2`` with ``p = σ(z)``, which gives little weight to confident negatives *and*
     to likely missing positives (p near 1). ``ℓ = y L+ + (1 - y) L-`` times the entry weight; ``"mean"``
-    divides by ``batch * n_labels``.
+    divides by ``batch * n_labels``. Authors' code: xinyu1205/robust-loss-mlml, src/loss_functions/losses.py
+    ``Hill.forward`` (λ = 1.5, m = 1, γ = 2; reduction ``'sum'`` by default, our ``"sum"``).
     """
     _check_reduction(reduction)
     lam = _check_real(lam, "lam", "hill", low=1.0)
@@ -449,25 +480,31 @@ def splc(
     gamma: float = 2.0,
     correct: bool = True,
 ) -> Tensor:
-    """Self-paced loss correction (SPLC, Zhang et al. 2021).
+    """Self-paced loss correction (SPLC, Zhang et al. 2021), as the authors compute it.
 
-    ``ℓ = y L+ + (1 - y) [1(p ≤ τ) L- + 1(p > τ) L+]`` with ``p = σ(z)``, ``L+`` the focal margin loss
-    ``-(1 - p_m)^γ log p_m`` (``p_m = σ(z - m)``) and ``L- = -p^γ log(1 - p)`` (focal): an assumed negative
-    the model already scores above τ is treated as a (missing) positive. The decision ``p > τ`` is not
-    differentiated. ``correct=False`` disables the correction (the loss before SPLC's start epoch). The entry
-    weight is the observed label's (ω̄ for a corrected entry). ``"mean"`` divides by ``batch * n_labels``.
+    With ``p = σ(z)``, the focal margin loss ``L+_m = -(1 - p_m)^γ log p_m`` (``p_m = σ(z - m)``), the plain
+    focal positive ``L+ = -(1 - p)^γ log p`` and the focal negative ``L- = -p^γ log(1 - p)``:
+    ``ℓ = y L+_m + (1 - y) [1(p ≤ τ) L- + 1(p > τ) L+]``. An observed positive is scored with the margin; an
+    observed zero the model already scores above τ is treated as a (missing) positive *without* the margin:
+    the authors (xinyu1205/robust-loss-mlml, src/loss_functions/losses.py, ``SPLC.forward``) subtract the
+    margin where the target is 1 and only then correct the targets. The decision ``p > τ`` is not
+    differentiated; the focusing factors are (as in their code). ``correct=False`` disables the correction (the
+    loss before SPLC's start epoch). The entry weight is the observed label's (ω̄ for a corrected entry).
+    ``"mean"`` divides by ``batch * n_labels``; the authors' default reduction is the sum (``"sum"`` here).
     """
     _check_reduction(reduction)
     tau = _check_real(tau, "tau", "splc", low=0.0, high=1.0)
     margin = _check_real(margin, "margin", "splc")
     gamma = _check_real(gamma, "gamma", "splc", low=0.0)
-    loss_pos = _focal_positive(logits, gamma, margin)
-    loss_neg = -_pow_sigmoid(logits, gamma) * F.logsigmoid(-logits)
-    as_positive = targets
+    positive = targets == 1
+    terms = torch.where(
+        positive,
+        _focal_positive(logits, gamma, margin),
+        -_pow_sigmoid(logits, gamma) * F.logsigmoid(-logits),
+    )
     if correct:
-        flip = (torch.sigmoid(logits.detach()) > tau).to(logits.dtype)
-        as_positive = targets + (1.0 - targets) * flip
-    terms = torch.lerp(loss_neg, loss_pos, as_positive)
+        corrected = ~positive & (torch.sigmoid(logits.detach()) > tau)
+        terms = torch.where(corrected, _focal_positive(logits, gamma, 0.0), terms)
     return _reduce(_weighted(terms, targets, weights), reduction)
 
 
@@ -481,25 +518,32 @@ def large_loss_mask(
 ) -> Tensor:
     """Boolean ``(batch, n_labels)`` mask of the entries LL-R rejects / LL-Ct corrects.
 
-    The ``k = ceil(rate * batch * n_labels)`` candidate entries (assumed negatives, ``y = 0``, restricted to
-    ``candidates`` when given) with the largest BCE against the assumed label 0, i.e. ``softplus(z)``; fewer
-    when there are fewer candidates. Ties are broken by ``torch.topk``. Not differentiated.
+    The candidates are the assumed negatives (``y = 0``), restricted to ``candidates`` when given. With
+    ``k = ceil(rate * batch * n_labels)`` (``rate * batch * n_labels`` rounded to 9 decimals first, so that
+    float noise such as ``9 * 0.001 * 1000 = 9.000000000000002`` does not add an entry) and ``ℓ`` the BCE
+    against the assumed label 0, every candidate whose ``ℓ`` is at least the k-th largest candidate ``ℓ`` is
+    picked, as in the authors' code (snucml/LargeLossMatters, losses.py ``compute_batch_loss``: entries are
+    kept only where their loss is ``< topk(...).values[-1]``): ties at the k-th value are all picked, so the
+    mask does not depend on the order of the entries. Where ``k`` exceeds the number of candidates every
+    candidate is picked and nothing else -- unlike the authors' code, whose threshold then falls to an observed
+    positive's masked loss, 0, and modifies every entry of the batch, positives included. Not differentiated.
     """
     rate = _check_real(rate, "rate", "large_loss_mask", low=0.0, high=1.0)
-    k = math.ceil(rate * logits.numel())
+    k = math.ceil(round(rate * logits.numel(), 9))
     mask = torch.zeros(logits.shape, dtype=torch.bool, device=logits.device)
     if k == 0:
         return mask
     eligible = targets == 0
     if candidates is not None:
         eligible = eligible & candidates
-    k = min(k, int(eligible.sum()))
-    if k == 0:
+    n_eligible = int(eligible.sum())
+    if n_eligible == 0:
         return mask
-    scores = logits.detach().masked_fill(~eligible, -math.inf)
-    chosen = torch.topk(scores.reshape(-1), k).indices  # softplus is increasing: rank by the logit itself
-    mask.view(-1)[chosen] = True
-    return mask
+    z = logits.detach()
+    losses = F.binary_cross_entropy_with_logits(z, torch.zeros_like(z), reduction="none")
+    scores = losses.masked_fill(~eligible, -math.inf)
+    threshold = torch.topk(scores.reshape(-1), min(k, n_eligible)).values[-1]
+    return eligible & (scores >= threshold)
 
 
 def large_loss(
@@ -517,7 +561,8 @@ def large_loss(
     :func:`large_loss_mask` with rejection ``rate``: LL-R (``mode="reject"``) gives them weight 0, LL-Ct
     (``mode="correct"``) computes them against the label 1 instead (``-log σ(z)``) for this batch only.
     Entries with zero entry weight are never picked. ``"mean"`` divides by ``batch * n_labels`` (as the
-    authors do, rejected entries included).
+    authors do, rejected entries included). Authors' code: snucml/LargeLossMatters, losses.py
+    ``compute_batch_loss``; the ties and ``k`` policy are :func:`large_loss_mask`'s.
     """
     _check_reduction(reduction)
     if mode not in ("reject", "correct"):
@@ -559,6 +604,9 @@ def partial_bce(
     beta: float | None = None,
 ) -> Tensor:
     """Partial BCE (Durand et al. 2019), normalised by the proportion of known labels.
+
+    No official code is published; this is the paper's formula (its third-party ports round α, β to -4.45,
+    5.45, i.e. g(0.1) = 5.005; we solve g(0.1) = 5 exactly).
 
     ``L_n = g(p_n)/C Σ_{c known} BCE(z_nc, y_nc)`` with ``p_n`` the proportion of known labels of sample n and
     ``g(p) = α p^γ + β``; by default α, β solve ``g(1) = 1`` and ``g(0.1) = 5`` (the paper's choice, see

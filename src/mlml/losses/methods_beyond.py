@@ -89,7 +89,7 @@ def soft_asl(
     gamma_pos: float = 0.0,
     gamma_neg: float = 4.0,
     margin: float = 0.05,
-    detach_focusing: bool = False,
+    detach_focusing: bool = True,
 ) -> Tensor:
     """ASL's asymmetric focusing (Ben-Baruch et al. 2021) with soft pseudo-labels on observed zeros.
 
@@ -110,7 +110,8 @@ def soft_asl(
         gamma_pos: ``γ+ ≥ 0``, focusing of the positive term.
         gamma_neg: ``γ− ≥ 0``, focusing of the negative term.
         margin: ``m`` in [0, 1], the probability shift of the negative term.
-        detach_focusing: treat the focusing factors as constants (see ``asymmetric``).
+        detach_focusing: treat the focusing factors as constants (default, ASL's training recipe; see
+            ``asymmetric``); False differentiates them.
     """
     _check_reduction(reduction)
     targets = targets.to(logits.dtype)
@@ -182,7 +183,7 @@ class WeakSoftBCE(Criterion):
 @LOSSES.register("soft-asl")
 class SoftASL(ASL):
     """:func:`soft_asl` (soft pseudo-labels with ASL focusing); ``asl``'s parameters and defaults
-    (γ+ = 0, γ− = 4, m = 0.05). With no weights it is ``asl``.
+    (γ+ = 0, γ− = 4, m = 0.05, focusing detached). With no weights it is ``asl``.
     """
 
     def forward(self, logits, targets, weights=None, *, index=None, known=None):  # type: ignore[override]

@@ -159,8 +159,10 @@ class _ExpectedPositives(Criterion):
 
     Given as ``expected_positives``, or estimated in ``setup(observed)`` as the mean number of *observed*
     positives per training sample. Where positives are missing that estimate is a lower bound (with a known
-    hiding ratio r, ``k / (1 - r)``; Cole et al. use the true k of the fully labelled set); pass the value
-    when it is known.
+    hiding ratio r, ``k / (1 - r)``). Cole et al. pass k as a constant per data set, the mean number of
+    positives of the *fully labelled* training set (elijahcole/single-positive-multi-label, train.py
+    ``expected_num_pos``: pascal 1.5, coco 2.9, nuswide 1.9, cub 31.4), which single-positive labels cannot
+    give; pass the value when it is known.
     """
 
     per_entry = False
@@ -208,7 +210,9 @@ class ROLE(_ExpectedPositives):
 
     State: ``label_logits``, an ``nn.Parameter`` of shape ``(n_samples, n_labels)`` (θ; the label estimates
     are ``σ(θ)``) allocated by ``setup(observed)``: ``logit(0.995)`` at observed positives, uniform in
-    ``±logit(0.6)`` elsewhere (drawn from ``random_state``), as in the authors' code. ``forward`` reads the
+    ``±logit(0.6)`` elsewhere (drawn from ``random_state``), as in the authors' code (models.py
+    ``LabelEstimator``; their observed negatives, set to ``logit(0.005)``, do not occur in their ROLE runs, and
+    our zeros are their unobserved entries). ``forward`` reads the
     rows ``index`` and gradients flow into them, so **the trainer must optimise ``criterion.parameters()``**
     together with the model's (the authors use Adam with ``lr_multiplier = 10`` times the model's learning
     rate and no weight decay for θ), and move the criterion to the device after ``setup``.
@@ -255,25 +259,31 @@ class ROLE(_ExpectedPositives):
 
 @LOSSES.register("focal")
 class Focal(Criterion):
-    """Focal loss (:func:`mlml.losses.functional.focal`), γ = 2, no α by default."""
+    """Focal loss (:func:`mlml.losses.functional.focal`), γ = 2, no α, factor differentiated (Lin et al.'s
+    convention, torchvision's ``sigmoid_focal_loss`` with ``alpha=-1``) by default; see the function for why.
+    """
 
-    def __init__(self, gamma: float = 2.0, alpha: float | None = None, reduction: Reduction = "mean") -> None:
+    def __init__(self, gamma: float = 2.0, alpha: float | None = None, detach_focusing: bool = False,
+                 reduction: Reduction = "mean") -> None:
         super().__init__()
         self.gamma = _check_real(gamma, "gamma", "Focal", low=0.0)
         self.alpha = None if alpha is None else _check_real(alpha, "alpha", "Focal", low=0.0, high=1.0)
+        self.detach_focusing = bool(detach_focusing)
         self.reduction = reduction
 
     def forward(self, logits, targets, weights=None, *, index=None, known=None):  # type: ignore[override]
         return LF.focal(logits, targets, self._weights(logits, weights, known), reduction=self.reduction,
-                        gamma=self.gamma, alpha=self.alpha)
+                        gamma=self.gamma, alpha=self.alpha, detach_focusing=self.detach_focusing)
 
 
 @LOSSES.register("asl")
 class ASL(Criterion):
-    """Asymmetric loss (:func:`mlml.losses.functional.asymmetric`), γ+ = 0, γ- = 4, m = 0.05 by default."""
+    """Asymmetric loss (:func:`mlml.losses.functional.asymmetric`) with the authors' training recipe by
+    default (Alibaba-MIIL/ASL train.py): γ+ = 0, γ- = 4, m = 0.05, focusing factors detached.
+    """
 
     def __init__(self, gamma_pos: float = 0.0, gamma_neg: float = 4.0, margin: float = 0.05,
-                 detach_focusing: bool = False, reduction: Reduction = "mean") -> None:
+                 detach_focusing: bool = True, reduction: Reduction = "mean") -> None:
         super().__init__()
         self.gamma_pos = _check_real(gamma_pos, "gamma_pos", "ASL", low=0.0)
         self.gamma_neg = _check_real(gamma_neg, "gamma_neg", "ASL", low=0.0)
@@ -309,7 +319,9 @@ class SPLC(Criterion):
     """Self-paced loss correction (:func:`mlml.losses.functional.splc`).
 
     The correction is off before epoch ``correction_epoch`` (0-based; default 1, i.e. from the second epoch,
-    as in the authors' code) and on from then; ``start_epoch(epoch)`` switches it. τ = 0.6, m = 1, γ = 2.
+    as in the authors' code: robust-loss-mlml's train.py passes its 0-based epoch to ``SPLC.forward``, whose
+    ``change_epoch`` is 1) and on from then; ``start_epoch(epoch)`` switches it. τ = 0.6, m = 1, γ = 2, the
+    authors' defaults; τ is fixed (the authors' code has no τ schedule).
     """
 
     def __init__(self, tau: float = 0.6, correction_epoch: int = 1, margin: float = 1.0, gamma: float = 2.0,
@@ -338,8 +350,13 @@ class _LargeLoss(Criterion):
     """LL-R / LL-Ct (:func:`mlml.losses.functional.large_loss`) with the authors' schedule.
 
     The rate grows linearly: ``rate(epoch) = min(1, epoch * delta_rel)`` for the 0-based epoch set by
-    ``start_epoch`` (0 in the first epoch: plain BCE, as in Kim et al. where the first epoch is untouched).
-    ``delta_rel`` is a fraction per epoch: the paper's Δ_rel is in percent (0.2 % -> ``delta_rel=0.002``).
+    ``start_epoch`` (0 in the first epoch: plain BCE). That is the authors' schedule (snucml/LargeLossMatters:
+    config.py sets ``clean_rate = 1`` and divides ``--delta_rel`` by 100, train.py subtracts it after every
+    epoch, losses.py uses ``k = ceil(B C (1 - clean_rate))``), with two differences on purpose: the rate is
+    capped at 1 (theirs would ask ``topk`` for more entries than the batch has), and k is not moved by the
+    float noise of their repeated subtraction. ``delta_rel`` is a fraction per epoch: the paper's Δ_rel is in
+    percent (0.2 % -> ``delta_rel=0.002``; their README sweeps 0.1 to 0.5 %). Ties and ``k`` larger than the
+    candidates: see :func:`mlml.losses.functional.large_loss_mask`.
     """
 
     mode: ClassVar[Literal["reject", "correct"]]
