@@ -28,16 +28,19 @@ register_method(
 register_method(Method("an-ls", "an-ls", "ones", description="assume negative with label smoothing, eps=0.1"))
 register_method(Method("wan", "wan", "ones", description="weak assume negative: negatives weighted 1/(C-1)"))
 register_method(
-    Method("epr", "epr", "ones", description="expected positive regularisation (k from the observed labels)")
+    Method("epr", "epr", "ones",
+           description="expected positive regularisation (k: mean observed positives per row unless given)")
 )
 register_method(
     Method("role", "role", "ones", description="online label estimation (learned per-sample label estimates)")
 )
 # Lin et al. 2017; Ben-Baruch et al. 2021; Zhang et al. 2021; Kim et al. 2022; Durand et al. 2019
 register_method(Method("focal", "focal", "ones", description="focal loss, gamma=2"))
-register_method(Method("asl", "asl", "ones", description="asymmetric loss, gamma+=0, gamma-=4, margin 0.05"))
+register_method(Method("asl", "asl", "ones",
+                       description="asymmetric loss, gamma+=0, gamma-=4, margin 0.05, focusing detached (authors')"))
 register_method(Method("hill", "hill", "ones", description="Hill loss (lambda=1.5, focal margin positives)"))
-register_method(Method("splc", "splc", "ones", description="self-paced loss correction, tau=0.6 from epoch 1"))
+register_method(Method("splc", "splc", "ones",
+                       description="self-paced loss correction, tau=0.6 from epoch 1 (corrected zeros: plain focal)"))
 register_method(Method("ll-r", "ll-r", "ones", description="large loss rejection, +0.2% per epoch"))
 register_method(Method("ll-ct", "ll-ct", "ones", description="large loss temporary correction, +0.2% per epoch"))
 register_method(
