@@ -11,9 +11,10 @@ import torch
 import torch.nn.functional as F
 
 from mlml.exceptions import MLMLError
-from mlml.losses import LOSSES, METHODS
+from mlml.losses import LOSSES
 from mlml.losses import functional as LF
 from mlml.losses.modules import ROLE, SPLC, LargeLossCorrection, LargeLossRejection
+from mlml.methods import METHODS
 
 ALL_LOSSES = LOSSES.names()
 
@@ -58,13 +59,13 @@ def test_weighted_bce_unit_weights_is_pytorch_bce(path, reduction):
     ref = F.binary_cross_entropy_with_logits(logits, targets, reduction=reduction)
     torch.testing.assert_close(ours, ref)
     ones = torch.ones_like(targets)
-    torch.testing.assert_close(LF.weighted_bce(logits, targets, ones, ones, reduction=reduction), ref)
+    torch.testing.assert_close(LF.weighted_bce(logits, targets, (ones, ones), reduction=reduction), ref)
 
 
 @pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
 def test_weighted_bce_matches_eq2_and_its_gradient(path, reduction):
     logits, targets, pos, neg = batch()
-    ours = LF.weighted_bce(logits, targets, pos, neg, reduction=reduction)
+    ours = LF.weighted_bce(logits, targets, (pos, neg), reduction=reduction)
     p = torch.sigmoid(logits)
     literal = -(pos * targets * torch.log(p) + neg * (1 - targets) * torch.log(1 - p))
     ref = {"mean": literal.mean(), "sum": literal.sum(), "none": literal}[reduction]
@@ -77,7 +78,7 @@ def test_weighted_bce_matches_eq2_and_its_gradient(path, reduction):
 def test_weighted_bce_fused_and_composite_agree_on_a_large_batch():
     logits, targets, pos, neg = batch(256, 300, dtype=torch.float32)
     assert logits.numel() >= LF.FUSED_MIN_NUMEL
-    fused = LF.weighted_bce(logits, targets, pos, neg)
+    fused = LF.weighted_bce(logits, targets, (pos, neg))
     (g_fused,) = torch.autograd.grad(fused, logits)
     ref = F.binary_cross_entropy_with_logits(logits, targets, weight=targets * pos + (1 - targets) * neg)
     (g_ref,) = torch.autograd.grad(ref, logits)
@@ -89,7 +90,7 @@ def test_weighted_bce_zero_weight_gives_exactly_zero_gradient(path):
     logits, targets, pos, neg = batch()
     zero = torch.rand(targets.shape, generator=torch.Generator().manual_seed(1)) < 0.4
     pos, neg = pos.masked_fill(zero, 0.0), neg.masked_fill(zero, 0.0)
-    (grad,) = torch.autograd.grad(LF.weighted_bce(logits, targets, pos, neg), logits)
+    (grad,) = torch.autograd.grad(LF.weighted_bce(logits, targets, (pos, neg)), logits)
     assert torch.all(grad[zero] == 0)
     assert torch.all(grad[~zero] != 0)
 
@@ -98,15 +99,32 @@ def test_weighted_bce_precombined_weight(path):
     logits, targets, pos, neg = batch()
     w = LF.entry_weight(targets, (pos, neg))
     torch.testing.assert_close(w, torch.where(targets == 1, pos, neg), rtol=0, atol=0)
-    expected = LF.weighted_bce(logits, targets, pos, neg)
-    torch.testing.assert_close(LF.weighted_bce(logits, targets, weight=w), expected)
-    with pytest.raises(MLMLError, match="not both"):
-        LF.weighted_bce(logits, targets, pos, neg, weight=w)
+    expected = LF.weighted_bce(logits, targets, (pos, neg))
+    torch.testing.assert_close(LF.weighted_bce(logits, targets, w), expected)
+
+
+def test_every_loss_takes_the_pair_or_the_combined_weight_alike():
+    """One signature: (ω, ω̄) and the combined w give the same loss and gradient for every per-entry loss."""
+    logits, targets, pos, neg = batch(6, 5)
+    w = LF.entry_weight(targets, (pos, neg))
+    functions = {
+        "weighted_bce": LF.weighted_bce, "an_ls": LF.an_ls, "wan": LF.wan, "focal": LF.focal,
+        "asymmetric": LF.asymmetric, "hill": LF.hill, "splc": LF.splc, "partial_bce": LF.partial_bce,
+        "large_loss": lambda z, y, ws: LF.large_loss(z, y, ws, rate=0.2),
+    }
+    for name, fn in functions.items():
+        z = logits.clone().requires_grad_(True)
+        a = fn(z, targets, (pos, neg))
+        (ga,) = torch.autograd.grad(a, z)
+        b = fn(z, targets, w)
+        (gb,) = torch.autograd.grad(b, z)
+        torch.testing.assert_close(a, b, msg=name)
+        torch.testing.assert_close(ga, gb, msg=name)
 
 
 def test_weighted_bce_gradcheck_fused(path):
     logits, targets, pos, neg = batch(4, 3)
-    assert torch.autograd.gradcheck(lambda z: LF.weighted_bce(z, targets, pos, neg), (logits,))
+    assert torch.autograd.gradcheck(lambda z: LF.weighted_bce(z, targets, (pos, neg)), (logits,))
     assert torch.autograd.gradcheck(lambda z: LF.weighted_bce(z, targets, reduction="sum"), (logits,))
 
 

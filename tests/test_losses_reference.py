@@ -20,7 +20,7 @@ import torch.nn.functional as F
 
 from mlml.losses import LOSSES
 from mlml.losses import functional as LF
-from mlml.losses.methods_beyond import soft_asl, soft_bce
+from mlml.losses.functional import soft_asl, soft_bce
 from mlml.losses.modules import LargeLossCorrection, LargeLossRejection
 
 F64 = torch.float64

@@ -89,7 +89,7 @@ def test_grid_config_errors(overrides, message):
 
 
 def test_methods_all_expands_to_every_registered_method_but_aliases():
-    from mlml.losses import METHODS
+    from mlml.methods import METHODS
 
     methods = load_config(None, methods=["all"]).methods
     assert "an" not in methods and "bce" in methods  # an is an alias of bce: trained once

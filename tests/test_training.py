@@ -12,7 +12,8 @@ import torch
 
 import mlml.data
 from mlml.exceptions import MLMLError
-from mlml.losses import Method, WeightedBCE
+from mlml.losses import WeightedBCE
+from mlml.methods import Method
 from mlml.simulate import hide_positives
 from mlml.training import TrainConfig, evaluate_model, fit, load_model, observed_map, predict
 from mlml.training.trainer import _build_model

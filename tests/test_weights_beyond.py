@@ -9,11 +9,10 @@ import torch
 import torch.nn.functional as F
 from sklearn.metrics import roc_auc_score
 
-import mlml.losses.methods_beyond  # noqa: F401  (registers the estimators and methods)
 from mlml.exceptions import MLMLError
-from mlml.losses import LOSSES, METHODS
-from mlml.losses.functional import asymmetric
-from mlml.losses.methods_beyond import BEYOND_METHODS, soft_asl, soft_bce
+from mlml.losses import LOSSES
+from mlml.losses.functional import asymmetric, soft_asl, soft_bce
+from mlml.methods import METHODS
 from mlml.simulate import hide_positives
 from mlml.weights import ESTIMATORS
 from mlml.weights.adaptive import PUAdaptive, label_frequency, pu_posterior
@@ -189,7 +188,6 @@ def test_methods_registered_and_trainable():
 
     for name in ("knn-cb-wce", "pu-wce", "knn-pu-wce"):
         assert name in METHODS and METHODS.get(name).loss == "weighted-bce"
-    assert set(BEYOND_METHODS) <= set(METHODS.names())
     assert METHODS.get("knn-pu-em").loss == "soft-bce"
     em = METHODS.get("knn-pu-em").make_estimator()
     assert em.pseudo_positive == 1.0 and em.model_weight == 0.25
@@ -353,7 +351,7 @@ def test_knn_pu_asl_is_knn_pu_em_with_asl_and_trains():
     from mlml.training import TrainConfig, fit
 
     asl, em = METHODS.get("knn-pu-asl"), METHODS.get("knn-pu-em")
-    assert "knn-pu-asl" in BEYOND_METHODS and asl.loss == "soft-asl" and not asl.loss_kwargs
+    assert asl.loss == "soft-asl" and not asl.loss_kwargs
     assert (asl.estimator, asl.estimator_kwargs) == (em.estimator, em.estimator_kwargs)
     ours, theirs = LOSSES.create("soft-asl"), LOSSES.create("asl")
     assert (ours.gamma_pos, ours.gamma_neg, ours.margin, ours.detach_focusing) == (
@@ -398,7 +396,7 @@ def test_weak_soft_bce_errors_and_method():
     with pytest.raises(MLMLError, match="setup"):
         LOSSES.create("weak-soft-bce")(z, y, (pos, neg))
     method = METHODS.get("knn-pu-em-balanced")
-    assert method.loss == "weak-soft-bce" and method.name in BEYOND_METHODS
+    assert method.loss == "weak-soft-bce"
     assert method.make_estimator().get_params()["pseudo_positive"] == 1.0
 
 

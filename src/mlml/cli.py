@@ -405,7 +405,7 @@ def _source_files(source: str, dataset: Any = None) -> dict[str, str]:
 
 def _method(name: str, params: Sequence[tuple[str | None, str, Any]]) -> Any:
     """The registered method ``name`` with ``--method-param`` values applied."""
-    from mlml.losses import METHODS
+    from mlml.methods import METHODS
 
     method = METHODS.get(name)
     values = {}
@@ -537,7 +537,8 @@ def _suggest(args: argparse.Namespace) -> int:
 
 
 def _methods(args: argparse.Namespace) -> int:
-    from mlml.losses import LOSSES, METHODS
+    from mlml.losses import LOSSES
+    from mlml.methods import METHODS
     from mlml.weights import ESTIMATORS
 
     print("methods (mlml reproduce --methods):")

@@ -26,10 +26,10 @@ class GridConfig:
     Attributes:
         datasets: data SOURCE strings (``mlml data info --help`` lists the syntax); default the built-in yeast.
         ratios: missing ratios of positives hidden in each training fold.
-        methods: method names from ``mlml.losses.METHODS`` (``["all"]`` expands to every registered method
+        methods: method names from ``mlml.methods.METHODS`` (``["all"]`` expands to every registered method
             but aliases), or variants written as mappings ``{name: epr-k3, method: epr, params:
             {expected_positives: 3}}`` (``method`` defaults to ``name``; ``params`` are parameters of the method's
-            loss or estimator, see :meth:`~mlml.losses.Method.with_params`).
+            loss or estimator, see :meth:`~mlml.methods.Method.with_params`).
         method_params: parameters of listed methods, by method name (``{epr: {expected_positives: 2.9}}``; the
             ``--method-param`` flag).
         recipe: the name of the training recipe the config started from (``default``, or ``seed``: the seed
@@ -101,9 +101,9 @@ class GridConfig:
         return self
 
     def _resolve_methods(self) -> dict[str, Any]:
-        """Name -> :class:`~mlml.losses.Method` for every method of the grid, parameters and positive weights
+        """Name -> :class:`~mlml.methods.Method` for every method of the grid, parameters and positive weights
         applied; ``methods`` is rewritten with ``all`` expanded."""
-        from mlml.losses import METHODS
+        from mlml.methods import METHODS
 
         owner = "the grid config"
         entries = _listed(self.methods, "methods", owner)
@@ -144,7 +144,7 @@ class GridConfig:
         return list(self.resolved_methods())
 
     def resolved_methods(self) -> dict[str, Any]:
-        """Name -> the :class:`~mlml.losses.Method` each trial of that name trains (after :meth:`validate`)."""
+        """Name -> the :class:`~mlml.methods.Method` each trial of that name trains (after :meth:`validate`)."""
         if not hasattr(self, "_methods"):
             self.validate()
         return self._methods

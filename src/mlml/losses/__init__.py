@@ -1,7 +1,9 @@
-"""Losses: pure functions (functional), thin modules (modules) and the LOSSES / METHODS registries."""
+"""Losses: pure functions (functional), thin modules (modules) and the LOSSES registry.
 
-from mlml.losses import methods as _methods  # noqa: F401  (the imports register the methods)
-from mlml.losses import methods_beyond as _methods_beyond  # noqa: F401
+Losses know nothing of weight estimators; a method pairs the two (:mod:`mlml.methods`).
+"""
+
+from mlml.losses.registry import LOSSES  # noqa: I001  (first: the modules register themselves in it)
 from mlml.losses.functional import (
     an_ls,
     asymmetric,
@@ -13,8 +15,11 @@ from mlml.losses.functional import (
     large_loss,
     large_loss_mask,
     partial_bce,
+    pair_weights,
     partial_bce_coefficients,
     role,
+    soft_asl,
+    soft_bce,
     splc,
     wan,
     weighted_bce,
@@ -32,16 +37,17 @@ from mlml.losses.modules import (
     LargeLossCorrection,
     LargeLossRejection,
     PartialBCE,
+    SoftASL,
+    SoftBCE,
+    WeakSoftBCE,
     WeightedBCE,
 )
-from mlml.losses.registry import LOSSES, METHODS, Method, register_method
 
 __all__ = [
     "ANLS",
     "ASL",
     "EPR",
     "LOSSES",
-    "METHODS",
     "ROLE",
     "SPLC",
     "WAN",
@@ -50,8 +56,10 @@ __all__ = [
     "Hill",
     "LargeLossCorrection",
     "LargeLossRejection",
-    "Method",
     "PartialBCE",
+    "SoftASL",
+    "SoftBCE",
+    "WeakSoftBCE",
     "WeightedBCE",
     "an_ls",
     "asymmetric",
@@ -63,9 +71,11 @@ __all__ = [
     "large_loss",
     "large_loss_mask",
     "partial_bce",
+    "pair_weights",
     "partial_bce_coefficients",
-    "register_method",
     "role",
+    "soft_asl",
+    "soft_bce",
     "splc",
     "wan",
     "weighted_bce",

@@ -4,11 +4,16 @@ Common conventions (the trainer's contract, see docs/architecture.md):
 
 * ``logits`` and ``targets`` are float ``(batch, n_labels)``; ``targets`` is 1 for an observed positive and 0
   otherwise (a 0 may hide a missing positive). Losses never see -1: unknown entries arrive with zero weight.
-* ``weights`` is ``(pos, neg)`` -- ω and ω̄, each ``(batch, n_labels)`` or broadcastable -- or None for unit
-  weights. Every loss here is a sum of per-entry terms ``ℓ_ic`` and multiplies each by the entry weight
+* One signature for every loss: ``fn(logits, targets, weights=None, *, reduction="mean", ...)``. ``weights`` is
+  the pair ``(ω, ω̄)`` -- each ``(batch, n_labels)`` or broadcastable --, or one tensor ``w`` that already
+  combines them (:func:`entry_weight`; what the trainer passes, computed once), or None: unit weights, the one
+  default. Every loss here is a sum of per-entry terms ``ℓ_ic`` and multiplies each by the entry weight
   ``w_ic = y_ic ω_ic + (1 - y_ic) ω̄_ic`` (the weight of the entry's *observed* label; losses that correct
   labels -- SPLC, LL-Ct -- keep the entry's weight after the correction). Batch-level regularisers (EPR,
-  ROLE) are not weighted. A zero weight therefore removes the entry's term and its gradient exactly.
+  ROLE) are not weighted. A zero weight therefore removes the entry's term and its gradient exactly. The soft
+  losses (:func:`soft_bce`, :func:`soft_asl`) also READ ω on observed zeros, as the weight of a pseudo-positive
+  term, so they need the pair; a combined ``w`` means ω = y w, ω̄ = w for them (no pseudo-positive: the plain
+  loss, weighted).
 * ``reduction``: ``"none"`` returns the ``(batch, n_labels)`` matrix of terms, ``"sum"`` its sum and
   ``"mean"`` its sum divided by ``batch * n_labels`` (the number of entries, whatever the weights) unless
   the docstring says otherwise; so ``mean * batch * n_labels == sum`` for every loss here.
@@ -30,7 +35,7 @@ from mlml._validation import check_real as _check_real
 from mlml.exceptions import MLMLError
 
 Reduction = Literal["mean", "sum", "none"]
-Weights = tuple[Tensor, Tensor] | None
+Weights = tuple[Tensor, Tensor] | Tensor | None
 
 # Below this many entries the custom autograd.Function of ``weighted_bce`` costs more in Python overhead
 # than the memory passes it saves, so the composite path is used (benchmarks/bench_loss.py measures both).
@@ -54,14 +59,16 @@ def _reduce(terms: Tensor, reduction: str) -> Tensor:
 
 
 def entry_weight(targets: Tensor, weights: Weights) -> Tensor | None:
-    """The weight of each entry's observed label: ``w = y ω + (1 - y) ω̄`` (None when ``weights`` is None).
+    """The weight of each entry's observed label: ``w = y ω + (1 - y) ω̄`` (None when ``weights`` is None; a
+    tensor ``w`` given as ``weights`` is already combined and returned as it is, in the targets' dtype).
 
     Computed in one pass as ``torch.lerp(ω̄, ω, y)``, which returns ω̄ exactly where ``y = 0`` and ω exactly
-    where ``y = 1``. The trainer may call this once per epoch on the whole training set and pass the result
-    as ``weight=`` to :func:`weighted_bce`, which saves one pass per batch.
+    where ``y = 1``. The trainer combines the weights once (per weight refresh, not per batch) and passes ``w``.
     """
     if weights is None:
         return None
+    if isinstance(weights, Tensor):
+        return weights if weights.dtype == targets.dtype else weights.to(targets.dtype)
     pos, neg = weights
     if pos is None and neg is None:
         return None
@@ -131,46 +138,35 @@ class _FusedWeightedBCE(torch.autograd.Function):
 def weighted_bce(
     logits: Tensor,
     targets: Tensor,
-    pos_weight: Tensor | None = None,
-    neg_weight: Tensor | None = None,
+    weights: Weights = None,
     *,
     reduction: Reduction = "mean",
-    weight: Tensor | None = None,
 ) -> Tensor:
     """Confidence-weighted binary cross-entropy, Eq. 2 of Ibrahim et al. (2020).
 
     ``loss_ic = -[ω_ic y_ic log σ(z_ic) + ω̄_ic (1 - y_ic) log(1 - σ(z_ic))]
     = w_ic (softplus(z_ic) - y_ic z_ic)`` with ``w = y ω + (1 - y) ω̄``. With unit weights this is plain BCE,
     i.e. AN ("assume negative", Cole et al. 2021). A zero weight gives exactly zero gradient for its entry.
-    The authors' code (KarimMibrahim/Sample-level-weighted-loss, IM-WCE-MSCOCO.ipynb, ``weighted_loss``, TF1)
-    clips p to [1e-7, 1 - 1e-7] and takes ``reduce_mean``: the same values wherever |z| < 16.1.
+    Checked against the seed code's ``weighted_loss`` (KarimMibrahim/Sample-level-weighted-loss,
+    ``IM-WCE-MSCOCO.ipynb``; see docs/losses.md).
 
-    For ``"mean"``/``"sum"`` on large batches (at least ``FUSED_MIN_NUMEL`` entries, weights of the logits'
-    shape, no weight requiring grad) a fused autograd Function computes the loss and its gradient in fewer
-    memory passes than ``binary_cross_entropy_with_logits``; otherwise the latter is called with the entry
-    weight. Both give the same values up to float rounding.
+    For ``"mean"``/``"sum"`` on large batches (at least ``FUSED_MIN_NUMEL`` entries, a weight of the logits'
+    shape not requiring grad) a fused autograd Function computes the loss and its gradient in fewer memory passes
+    than ``binary_cross_entropy_with_logits``; otherwise the latter is called with the entry weight. Both give
+    the same values up to float rounding. Passing the combined weight ``w`` saves the pass that combines ω and ω̄.
 
     Args:
         logits: ``(batch, n_labels)``.
         targets: ``(batch, n_labels)`` in {0, 1} (cast to the logits' dtype).
-        pos_weight: ω, ``(batch, n_labels)`` (or broadcastable); None means 1.
-        neg_weight: ω̄, ``(batch, n_labels)`` (or broadcastable); None means 1.
+        weights: ``(ω, ω̄)`` (either may be None for 1), the combined entry weight ``w``, or None (unit weights);
+            each ``(batch, n_labels)`` or broadcastable.
         reduction: ``"mean"`` divides the weighted sum by the number of entries ``batch * n_labels`` (as
             PyTorch's BCE does, whatever the weights), ``"sum"`` sums, ``"none"`` returns the terms.
-        weight: the entry weight ``w`` already combined (see :func:`entry_weight`); exclusive with
-            ``pos_weight``/``neg_weight``.
     """
     _check_reduction(reduction)
     if targets.dtype != logits.dtype:
         targets = targets.to(logits.dtype)
-    if weight is not None:
-        if pos_weight is not None or neg_weight is not None:
-            raise MLMLError("weighted_bce takes either 'weight' or 'pos_weight'/'neg_weight', not both.")
-        w = weight if weight.dtype == logits.dtype else weight.to(logits.dtype)
-    elif pos_weight is None and neg_weight is None:
-        w = None
-    else:
-        w = entry_weight(targets, (pos_weight, neg_weight))  # type: ignore[arg-type]
+    w = entry_weight(targets, weights)
     if (
         reduction != "none"
         and logits.numel() >= FUSED_MIN_NUMEL
@@ -631,3 +627,97 @@ def partial_bce(
         proportion = known_f.mean(dim=-1, keepdim=True)
         terms = terms * known_f * (alpha * proportion.pow(gamma) + beta)
     return _reduce(_weighted(terms, targets, weights), reduction)
+
+
+# --------------------------------------------------------------------------------------------------------
+# Ours: soft pseudo-labels on observed zeros (the M-step of the knn-pu-em methods)
+# --------------------------------------------------------------------------------------------------------
+
+
+def pair_weights(targets: Tensor, weights: Weights) -> tuple[Tensor, Tensor]:
+    """``(ω, ω̄)`` for the soft losses: as given; ``(y w, w)`` for a combined weight ``w`` (no pseudo-positive
+    term: the plain loss, weighted); ``(y, 1)`` for None."""
+    if weights is None:
+        return targets, torch.ones_like(targets)
+    if isinstance(weights, Tensor):
+        w = weights.to(targets.dtype)
+        return targets * w, w
+    pos, neg = weights
+    return pos.to(targets.dtype), neg.to(targets.dtype)
+
+
+def soft_bce(
+    logits: Tensor,
+    targets: Tensor,
+    weights: Weights = None,
+    *,
+    reduction: Reduction = "mean",
+) -> Tensor:
+    """Binary cross-entropy whose positive term also applies to observed zeros, with weight ω there (ours).
+
+    ``loss_ic = −[ω_ic log σ(z_ic) + ω̄_ic (1 − y_ic) log(1 − σ(z_ic))]
+    = ω_ic softplus(−z_ic) + ω̄_ic (1 − y_ic) softplus(z_ic)``.
+
+    On an observed positive (``y = 1``) this is Eq. 2's positive term. On an observed zero, ω is the weight
+    of a pseudo-positive term: with ``ω = q`` and ``ω̄ = 1 − q`` it is the cross-entropy against the soft
+    target ``q``. Unlike Eq. 2 (``weighted_bce``), ω on observed zeros is READ, so the weights must come from
+    an estimator that sets it on purpose (``pu-adaptive``/``knn-pu-adaptive`` with ``pseudo_positive > 0``);
+    with ``weights=None`` or a combined weight (see :func:`pair_weights`) it is plain (weighted) BCE. A zero
+    (ω, ω̄) gives exactly zero gradient.
+
+    Args:
+        logits: ``(batch, n_labels)``.
+        targets: ``(batch, n_labels)`` in {0, 1}.
+        weights: ``(ω, ω̄)``, each ``(batch, n_labels)``, a combined weight, or None.
+        reduction: ``"mean"`` divides the sum by ``batch * n_labels`` (as ``weighted_bce``), ``"sum"`` sums,
+            ``"none"`` returns the ``(batch, n_labels)`` terms.
+    """
+    _check_reduction(reduction)
+    targets = targets.to(logits.dtype)
+    pos, neg = pair_weights(targets, weights)
+    # ω softplus(−z) + ω̄ (1 − y) softplus(z) with softplus(−z) = softplus(z) − z: one softplus, not two
+    terms = (pos + neg * (1.0 - targets)) * F.softplus(logits) - pos * logits
+    return _reduce(terms, reduction)
+
+
+def soft_asl(
+    logits: Tensor,
+    targets: Tensor,
+    weights: Weights = None,
+    *,
+    reduction: Reduction = "mean",
+    gamma_pos: float = 0.0,
+    gamma_neg: float = 4.0,
+    margin: float = 0.05,
+    detach_focusing: bool = True,
+) -> Tensor:
+    """ASL's asymmetric focusing (Ben-Baruch et al. 2021) with soft pseudo-labels on observed zeros (ours).
+
+    ``loss_ic = −[ω_ic (1 − p)^γ+ log p + ω̄_ic (1 − y_ic) p_m^γ− log(1 − p_m)]``, ``p = σ(z_ic)``,
+    ``p_m = max(p − m, 0)``: :func:`soft_bce` with ASL's positive and negative terms in place of BCE's. Both
+    terms are :func:`asymmetric`'s own (evaluated with all-one and all-zero targets), so the focusing, the margin
+    and their numerical treatment are ASL's exactly. As in :func:`soft_bce`, ω on observed zeros is READ (with
+    ``ω = q``, ``ω̄ = 1 − q`` it is a soft pseudo-positive of weight q); with the indicator weights ``(y, 1 − y)``
+    or ``weights=None`` it is :func:`asymmetric` unweighted. A zero (ω, ω̄) gives exactly zero gradient.
+
+    Args:
+        logits: ``(batch, n_labels)``.
+        targets: ``(batch, n_labels)`` in {0, 1}.
+        weights: ``(ω, ω̄)``, each ``(batch, n_labels)``, a combined weight, or None (``ω = y``, ``ω̄ = 1``).
+        reduction: ``"mean"`` divides the sum by ``batch * n_labels``, ``"sum"`` sums, ``"none"`` returns the
+            ``(batch, n_labels)`` terms.
+        gamma_pos: ``γ+ ≥ 0``, focusing of the positive term.
+        gamma_neg: ``γ− ≥ 0``, focusing of the negative term.
+        margin: ``m`` in [0, 1], the probability shift of the negative term.
+        detach_focusing: treat the focusing factors as constants (default, ASL's training recipe; see
+            ``asymmetric``); False differentiates them.
+    """
+    _check_reduction(reduction)
+    targets = targets.to(logits.dtype)
+    pos, neg = pair_weights(targets, weights)
+    options = dict(reduction="none", gamma_pos=gamma_pos, gamma_neg=gamma_neg, margin=margin,
+                   detach_focusing=detach_focusing)
+    positive = asymmetric(logits, torch.ones_like(logits), **options)  # −(1 − p)^γ+ log p
+    negative = asymmetric(logits, torch.zeros_like(logits), **options)  # −p_m^γ− log(1 − p_m)
+    terms = pos * positive + neg * (1.0 - targets) * negative
+    return _reduce(terms, reduction)

@@ -25,14 +25,12 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from mlml._validation import RandomState, check_random_state
+from mlml._validation import RandomState, check_option, check_random_state
 from mlml.exceptions import MLMLError
 from mlml.labels import POSITIVE, check_labels, positives_per_sample, to_dense
 from mlml.losses import functional as LF
-from mlml.losses.functional import Reduction, _check_real, weighted_bce
+from mlml.losses.functional import Reduction, Weights, _check_real, weighted_bce
 from mlml.losses.registry import LOSSES
-
-Weights = tuple[Tensor, Tensor] | None
 
 
 class Criterion(nn.Module):
@@ -43,8 +41,8 @@ class Criterion(nn.Module):
     * ``logits``  -- float ``(batch, n_labels)``;
     * ``targets`` -- float ``(batch, n_labels)`` in {0, 1}: observed positives are 1, everything else 0
       (losses never see -1; unknown entries arrive with zero weight and ``known`` False);
-    * ``weights`` -- ``(pos, neg)``: ω and ω̄, each float ``(batch, n_labels)``, from a weight estimator,
-      or None for unit weights;
+    * ``weights`` -- the entry weight ``w = y ω + (1 − y) ω̄``, float ``(batch, n_labels)``, or the pair ``(ω, ω̄)``
+      (what the trainer passes where ``needs_pair``), from a weight estimator; or None for unit weights;
     * ``index``   -- long ``(batch,)``: the rows of the training set in this batch (stateful losses such as
       ROLE keep per-sample state);
     * ``known``   -- bool ``(batch, n_labels)``: False where the label is unknown (-1). Where ``weights`` is
@@ -55,12 +53,13 @@ class Criterion(nn.Module):
     (int8 ``(n_samples, n_labels)``, -1 allowed; for per-sample state and label statistics), and
     ``start_epoch(epoch)`` at the start of every epoch (0-based). Both default to no-ops.
 
-    Class attributes the trainer and the common tests read: ``needs_index`` (forward needs ``index``; the
-    module then has parameters, see :class:`ROLE`), ``per_entry`` (the loss is a sum of weighted per-entry
-    terms with no batch-level penalty: zero weight gives exactly zero gradient for the entry).
+    Class attributes the trainer and the common tests read: ``needs_pair`` (the loss reads ω on observed zeros,
+    so the trainer passes ``(ω, ω̄)``; every other loss gets the combined entry weight, computed once),
+    ``per_entry`` (the loss is a sum of weighted per-entry terms with no batch-level penalty: zero weight gives
+    exactly zero gradient for the entry).
     """
 
-    needs_index: ClassVar[bool] = False
+    needs_pair: ClassVar[bool] = False
     per_entry: ClassVar[bool] = True
 
     def setup(self, observed: np.ndarray) -> None:
@@ -82,10 +81,10 @@ class Criterion(nn.Module):
 
     @staticmethod
     def _weights(logits: Tensor, weights: Weights, known: Tensor | None) -> Weights:
-        """``weights``, or ``known`` as unit/zero weights where no weights were given."""
+        """``weights``, or -- the one default where none were given -- ``known`` as the entry weight (1 on known
+        entries, 0 on unknown ones)."""
         if weights is None and known is not None:
-            mask = known.to(logits.dtype)
-            return mask, mask
+            return known.to(logits.dtype)
         return weights
 
     def extra_repr(self) -> str:
@@ -116,11 +115,7 @@ class WeightedBCE(Criterion):
         self.reduction = reduction
 
     def forward(self, logits, targets, weights=None, *, index=None, known=None):  # type: ignore[override]
-        if weights is None:
-            weight = None if known is None else known.to(logits.dtype)
-            return weighted_bce(logits, targets, reduction=self.reduction, weight=weight)
-        pos, neg = weights
-        return weighted_bce(logits, targets, pos, neg, reduction=self.reduction)
+        return weighted_bce(logits, targets, self._weights(logits, weights, known), reduction=self.reduction)
 
 
 @LOSSES.register("an-ls")
@@ -218,7 +213,6 @@ class ROLE(_ExpectedPositives):
     rate and no weight decay for θ), and move the criterion to the device after ``setup``.
     """
 
-    needs_index = True
     lr_multiplier: ClassVar[float] = 10.0
 
     def __init__(
@@ -417,3 +411,77 @@ class PartialBCE(Criterion):
             logits, targets, weights, reduction=self.reduction, known=known, gamma=self.gamma,
             alpha=self.alpha, beta=self.beta,
         )
+
+
+# ---------------------------------------------------------------------------------------------- ours: soft
+@LOSSES.register("soft-bce")
+class SoftBCE(Criterion):
+    """:func:`mlml.losses.functional.soft_bce` (soft pseudo-labels on observed zeros, read from ω); plain BCE
+    when no weights are given."""
+
+    needs_pair = True
+
+    def __init__(self, reduction: Reduction = "mean") -> None:
+        super().__init__()
+        self.reduction = reduction
+
+    def forward(self, logits, targets, weights=None, *, index=None, known=None):  # type: ignore[override]
+        return LF.soft_bce(logits, targets, self._weights(logits, weights, known), reduction=self.reduction)
+
+
+@LOSSES.register("weak-soft-bce")
+class WeakSoftBCE(Criterion):
+    """:func:`~mlml.losses.functional.soft_bce` with EVERY term of an observed zero weighted γ: weak zeros (ours).
+
+    ``loss_ic = −[ω log σ(z) + ω̄ (1 − y) log(1 − σ(z))] · (y + (1 − y) γ)``. On an observed zero with the
+    adaptive estimator's ``(ω, ω̄) = (q, 1 − q)`` that is ``γ`` times the cross-entropy against the soft target
+    ``q`` -- its minimiser stays ``p = q`` (scaling only the negative term, as WAN does, would move it to
+    ``q / (q + γ (1 − q))``) -- while the zeros as a whole weigh less than the observed positives.
+
+    Args:
+        zero_weight: γ: ``"balanced"`` (default) ``k / (C − k)``, with ``k`` the mean number of observed
+            positives per training row (read in :meth:`setup`), so that zeros and positives carry the same total
+            weight; ``"wan"``: ``1 / (C − 1)``, WAN's; or a float in (0, 1].
+        reduction: as :func:`~mlml.losses.functional.soft_bce`.
+    """
+
+    needs_pair = True
+
+    def __init__(self, zero_weight: str | float = "balanced", reduction: Reduction = "mean") -> None:
+        super().__init__()
+        if isinstance(zero_weight, str):
+            check_option(zero_weight, "zero_weight", "weak-soft-bce", ("balanced", "wan"))
+        else:
+            _check_real(zero_weight, "zero_weight", "weak-soft-bce", low=0.0, low_open=True, high=1.0)
+        self.zero_weight = zero_weight
+        self.reduction = reduction
+        self.gamma_: float | None = None if isinstance(zero_weight, str) else float(zero_weight)
+
+    def setup(self, observed) -> None:  # type: ignore[override]
+        n_labels = observed.shape[1]
+        if self.zero_weight == "wan":
+            self.gamma_ = 1.0 / max(n_labels - 1, 1)
+        elif self.zero_weight == "balanced":
+            k = mean_positives(observed)
+            self.gamma_ = float(np.clip(k / max(n_labels - k, 1e-12), 1e-6, 1.0))
+
+    def forward(self, logits, targets, weights=None, *, index=None, known=None):  # type: ignore[override]
+        if self.gamma_ is None:
+            raise MLMLError(f"weak-soft-bce with zero_weight={self.zero_weight!r} needs setup(observed) first.")
+        y = targets.to(logits.dtype)
+        pos, neg = LF.pair_weights(y, self._weights(logits, weights, known))
+        scale = y + (1.0 - y) * self.gamma_
+        return LF.soft_bce(logits, targets, (pos * scale, neg * scale), reduction=self.reduction)
+
+
+@LOSSES.register("soft-asl")
+class SoftASL(ASL):
+    """:func:`~mlml.losses.functional.soft_asl` (soft pseudo-labels with ASL focusing, ours); ``asl``'s parameters
+    and defaults (γ+ = 0, γ− = 4, m = 0.05, focusing detached). With no weights it is ``asl``."""
+
+    needs_pair = True
+
+    def forward(self, logits, targets, weights=None, *, index=None, known=None):  # type: ignore[override]
+        return LF.soft_asl(logits, targets, self._weights(logits, weights, known), reduction=self.reduction,
+                           gamma_pos=self.gamma_pos, gamma_neg=self.gamma_neg, margin=self.margin,
+                           detach_focusing=self.detach_focusing)

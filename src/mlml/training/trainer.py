@@ -44,7 +44,7 @@ from mlml._io import atomic_open, write_text
 from mlml._threads import torch_threads
 from mlml.exceptions import MLMLError
 from mlml.labels import check_labels, to_dense
-from mlml.losses import METHODS, Method
+from mlml.methods import METHODS, Method
 from mlml.models.backbones import create_backbone
 from mlml.models.classifier import FeatureClassifier, ImageClassifier
 from mlml.models.heads import create_head
@@ -358,7 +358,7 @@ def fit(
         features: frozen mode: float ``(n_samples, n_features)``, dense or CSR (densified per batch).
             Finetune mode: a sequence of ``n_samples`` image paths.
         observed: int8 ``(n_samples, n_labels)``: 1 observed positive, 0 negative/unobserved, -1 unknown.
-        method: a :class:`~mlml.losses.Method` or its name in ``METHODS`` (``bce``, ``cb-wce``, ...).
+        method: a :class:`~mlml.methods.Method` or its name in ``METHODS`` (``bce``, ``cb-wce``, ...).
         config: a :class:`TrainConfig` (default: ``TrainConfig()``).
         hidden: bool ``(n_samples, n_labels)``: the hidden entries; passed to the estimator only when
             ``method.oracle`` (IM-WCE) -- nothing else looks at it.

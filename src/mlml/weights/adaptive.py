@@ -24,7 +24,7 @@ model's scores rise on the observed positives the implied share of missing posit
 
 Pseudo-positives (EM): with ``pseudo_positive = β > 0`` the estimator also returns ``ω_ic = β q_ic`` on each
 observed zero (instead of 1, which Eq. 2 never reads there since ``y = 0``): the weight of a positive term for
-that entry. A loss that reads it (``soft-bce`` in :mod:`mlml.losses.methods_beyond`) then minimises, with
+that entry. A loss that reads it (``soft-bce`` in :mod:`mlml.losses.functional`) then minimises, with
 ``β = 1``, the expected log-likelihood under the current posterior,
 ``−[q log σ(z) + (1 − q) log(1 − σ(z))]`` -- the M-step of an EM scheme whose E-step is steps 1-4 above. With
 the paper's weighted BCE (``weighted-bce``) these ω are ignored and nothing changes.
