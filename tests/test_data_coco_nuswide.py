@@ -192,3 +192,12 @@ def test_nuswide_bad_files(nus_root: Path) -> None:
         load_nuswide(nus_root, ground_truth="manual")
     with pytest.raises(DataError, match="Concepts81"):
         load_nuswide(nus_root / "ImageList")
+
+
+def test_coco_json_and_nuswide_lists_with_a_byte_order_mark(tmp_path: Path, nus_root: Path) -> None:
+    ann = tmp_path / "bom.json"
+    ann.write_bytes(b"\xef\xbb\xbf" + json.dumps(_coco(tmp_path)).encode())
+    assert load(f"coco:{ann}").ids.tolist() == ["139", "285", "632", "724"]
+    concepts = nus_root / "ConceptsList" / "Concepts81.txt"
+    concepts.write_bytes(b"\xef\xbb\xbf" + concepts.read_bytes())
+    assert load(f"nuswide:{nus_root}").label_names == CONCEPTS

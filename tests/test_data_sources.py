@@ -189,3 +189,46 @@ def test_csv_bad_values(tmp_path: Path, labels_csv: Path) -> None:
     other.write_text("x", encoding="utf-8")
     with pytest.raises(DataError, match="unknown features format"):
         load(f"csv:{labels_csv},{other}")
+
+
+# ---- NaN / inf features name the file and the row; a UTF-8 byte-order mark is accepted ----------------------
+
+
+def test_csv_features_nan_inf_and_float32_overflow_name_file_line_and_column(tmp_path: Path, labels_csv: Path) -> None:
+    feats = tmp_path / "feats.csv"
+    for value, shown in (("nan", "nan"), ("-inf", "-inf"), ("1e39", "1e\\+39")):
+        feats.write_text(f"id,u,v\na,1,2\n\nb,3,{value}\nc,5,6\n", encoding="utf-8")
+        with pytest.raises(DataError, match=rf"feats\.csv:4: column 'v' \(id 'b'\) holds {shown}; features must be"):
+            load(f"csv:{labels_csv},{feats}")
+
+
+def test_binary_features_with_nan_or_inf_name_the_row(tmp_path: Path, labels_csv: Path) -> None:
+    features = np.array([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]])
+    features[2, 1] = np.nan
+    np.save(tmp_path / "f.npy", features)
+    with pytest.raises(DataError, match=r"f\.npy: row 2 \(id 'c'\), column 1 \(0-based\) holds nan"):
+        load(f"csv:{labels_csv},{tmp_path / 'f.npy'}")
+    keyed = np.array([[5.0, 6.0], [np.inf, 2.0], [3.0, 4.0]])
+    np.savez(tmp_path / "k.npz", ids=np.array(["c", "a", "b"]), features=keyed)
+    with pytest.raises(DataError, match=r"k\.npz: row 1 \(id 'a'\), column 0 \(0-based\) holds inf"):
+        load(f"csv:{labels_csv},{tmp_path / 'k.npz'}")
+    sparse = sp.csr_matrix(np.array([[0, 1.0], [0, 0], [-np.inf, 0]]))
+    sp.save_npz(tmp_path / "s.npz", sparse)
+    with pytest.raises(DataError, match=r"s\.npz: row 2 \(id 'c'\), column 0 \(0-based\) holds -inf"):
+        load(f"csv:{labels_csv},{tmp_path / 's.npz'}")
+    pq = pytest.importorskip("pyarrow.parquet")
+    import pyarrow as pa
+
+    pq.write_table(pa.table({"id": ["a", "b", "c"], "u": [1.0, float("nan"), 2.0]}), tmp_path / "f.parquet")
+    with pytest.raises(DataError, match=r"f\.parquet: row 1 \(id 'b'\), column 0 \(0-based\) holds nan"):
+        load(f"csv:{labels_csv},{tmp_path / 'f.parquet'}")
+
+
+def test_csv_files_with_a_byte_order_mark(tmp_path: Path) -> None:
+    labels = tmp_path / "labels.csv"
+    labels.write_bytes("\ufeffid,x,y\na,1,0\nb,0,1\n".encode())
+    feats = tmp_path / "feats.csv"
+    feats.write_bytes("\ufeffid,u\nb,2\na,1\n".encode())
+    data = load(f"csv:{labels},{feats}")
+    assert data.label_names == ["x", "y"] and data.ids.tolist() == ["a", "b"]
+    np.testing.assert_array_equal(data.features, [[1], [2]])

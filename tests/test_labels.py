@@ -106,3 +106,16 @@ def test_write_matrix_csv_floats_and_shape_check(tmp_path):
     assert path.read_text().splitlines() == ["id,a,b", "x,0.25,1"]
     with pytest.raises(MLMLError, match="do not match"):
         write_matrix_csv(tmp_path / "w.csv", ["x", "y"], ["a", "b"], np.array([[0.25, 1.0]]))
+
+
+def test_read_labels_csv_accepts_a_byte_order_mark(tmp_path):
+    plain = tmp_path / "bom.csv"
+    plain.write_bytes(b"\xef\xbb\xbfid,cat,dog\n1,1,0\n2,0,-1\n")
+    table = read_labels_csv(plain)
+    assert table.names == ["cat", "dog"] and table.ids.tolist() == ["1", "2"]
+    packed = tmp_path / "bom.csv.gz"
+    with gzip.open(packed, "wb") as handle:
+        handle.write(b"\xef\xbb\xbfid,cat\n7,1\n")
+    assert read_labels_csv(packed).ids.tolist() == ["7"]
+    write_labels_csv(tmp_path / "out.csv", table)
+    assert (tmp_path / "out.csv").read_bytes().startswith(b"id,")  # written without a mark

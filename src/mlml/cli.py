@@ -271,6 +271,8 @@ def _add_filter_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--min-labels", type=int, help="drop samples with fewer positive labels")
     p.add_argument("--min-label-frequency", type=int, help="drop labels with fewer positive samples")
     p.add_argument("--drop-empty", action="store_true", help="drop samples with no positive label")
+    p.add_argument("--drop-duplicates", action="store_true",
+                   help="keep one of each group of identical samples (same features and labels)")
     p.add_argument("--check-images", action="store_true", help="check that every image is readable")
     p.add_argument("--skip-bad", action="store_true", help="skip unreadable images (reported), do not fail")
 
@@ -390,7 +392,8 @@ def _load_source(args: argparse.Namespace) -> Any:
 
     return load(
         args.source, min_labels=args.min_labels, min_label_frequency=args.min_label_frequency,
-        drop_empty=args.drop_empty, check_images=args.check_images or args.skip_bad, skip_bad=args.skip_bad,
+        drop_empty=args.drop_empty, drop_duplicates=args.drop_duplicates,
+        check_images=args.check_images or args.skip_bad, skip_bad=args.skip_bad,
     )
 
 

@@ -156,13 +156,15 @@ class LabelTable:
 
 
 def _open_text(path: Path, mode: str) -> IO[str]:
+    # Reading accepts (and drops) a UTF-8 byte-order mark, as spreadsheet programs write; writing adds none.
+    encoding = "utf-8-sig" if mode == "r" else "utf-8"
     if path.suffix == ".gz":
-        return io.TextIOWrapper(gzip.open(path, mode + "b"), encoding="utf-8", newline="")
-    return open(path, mode, encoding="utf-8", newline="")
+        return io.TextIOWrapper(gzip.open(path, mode + "b"), encoding=encoding, newline="")
+    return open(path, mode, encoding=encoding, newline="")
 
 
 def read_labels_csv(path: str | os.PathLike[str], *, allow_unknown: bool = True) -> LabelTable:
-    """Read a labels file (``id`` column then one 0/1/-1 column per class; ``.gz`` accepted).
+    """Read a labels file (``id`` column then one 0/1/-1 column per class; ``.gz`` and a UTF-8 BOM accepted).
 
     Raises:
         DataError: naming the file and the line for a missing header, a wrong number of fields, a duplicate

@@ -8,6 +8,7 @@ Sources (:mod:`mlml.data.sources`): ``yeast`` | ``mulan:DIR`` | ``mulan:FILE.arf
 """
 
 from mlml.data.dataset import Dataset, apply_filters
+from mlml.data.duplicates import DuplicateSamplesWarning
 from mlml.data.info import describe, format_info
 from mlml.data.sources import SOURCE_HELP, load, parse_source
 from mlml.data.splits import kfold_indices
@@ -15,6 +16,7 @@ from mlml.data.splits import kfold_indices
 __all__ = [
     "SOURCE_HELP",
     "Dataset",
+    "DuplicateSamplesWarning",
     "apply_filters",
     "describe",
     "format_info",

@@ -63,7 +63,7 @@ def load_coco(
     if image_dir is not None and not Path(image_dir).is_dir():
         raise DataError(f"{image_dir}: no such image folder (the IMAGE_DIR of coco:ANN.json,IMAGE_DIR).")
     try:
-        with open(path, encoding="utf-8") as handle:
+        with open(path, encoding="utf-8-sig") as handle:  # a byte-order mark is accepted
             data = json.load(handle)
     except json.JSONDecodeError as exc:
         raise DataError(f"{path}:{exc.lineno}: invalid JSON (column {exc.colno}): {exc.msg}.") from None

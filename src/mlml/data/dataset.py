@@ -24,6 +24,42 @@ from mlml.labels import LabelMatrix, check_labels, label_counts, positives_per_s
 
 FeatureMatrix = np.ndarray | sp.csr_matrix
 
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
+def first_nonfinite(values: np.ndarray | sp.spmatrix) -> tuple[int, int, float] | None:
+    """The first entry (row-major) of a feature matrix that cannot be a ``float32`` feature, or None.
+
+    NaN, +-inf and finite values beyond the ``float32`` range (which become inf once stored as ``float32``) are
+    refused; loaders call this before converting and name the file, row and column in their error.
+
+    Args:
+        values: 2-D ``(n_samples, n_features)`` numbers, dense or sparse, any dtype (integers always pass).
+
+    Returns:
+        ``(row, column, value)`` with 0-based positions, or None when every entry is fine.
+    """
+    if sp.issparse(values):
+        matrix = sp.csr_matrix(values)
+        data = np.asarray(matrix.data)
+        if not np.issubdtype(data.dtype, np.floating):
+            return None
+        bad = np.flatnonzero(~(np.abs(data) <= _FLOAT32_MAX))  # NaN compares False
+        if not bad.size:
+            return None
+        rows = np.searchsorted(matrix.indptr, bad, side="right") - 1
+        columns = matrix.indices[bad]
+        first = np.lexsort((columns, rows))[0]
+        return int(rows[first]), int(columns[first]), float(data[bad[first]])
+    dense = np.asarray(values)
+    if not np.issubdtype(dense.dtype, np.floating):
+        return None
+    bad = ~(np.abs(dense) <= _FLOAT32_MAX)
+    if not bad.any():
+        return None
+    row, column = np.unravel_index(int(np.argmax(bad)), bad.shape)
+    return int(row), int(column), float(dense[row, column])
+
 
 @dataclass
 class Dataset:

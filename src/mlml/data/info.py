@@ -13,6 +13,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from mlml.data.dataset import Dataset
+from mlml.data.duplicates import describe_duplicates, duplicate_report
 from mlml.labels import label_counts, positives_per_sample
 
 
@@ -32,8 +33,10 @@ def describe(dataset: Dataset, *, top: int = 15) -> dict[str, Any]:
     Keys: ``name``, ``source``, ``n_samples``, ``n_features`` (None for images), ``feature_kind``
     (``dense``/``sparse``/``images``), ``n_labels``, ``cardinality``, ``density``, ``distinct_patterns``,
     ``empty_samples`` (no positive), ``positives_per_sample`` (min, max), ``top_labels`` (the ``top`` most
-    frequent as ``[name, count, fraction]``, ties by column order), ``filters`` and ``notes`` (from the
-    provenance), ``files``.
+    frequent as ``[name, count, fraction]``, ties by column order), ``duplicates`` (identical samples of this
+    data set, as :func:`mlml.data.duplicates.duplicate_report` gives), ``filters`` and ``notes`` (from the
+    provenance), ``files`` (read) and ``skipped_files`` (``{"file", "reason"}``, e.g. a MULAN folder's
+    train/test files when the complete file was read).
     """
     labels = dataset.labels
     per_sample = positives_per_sample(labels)
@@ -62,9 +65,11 @@ def describe(dataset: Dataset, *, top: int = 15) -> dict[str, Any]:
         "top_labels": [
             [dataset.label_names[c], int(counts[c]), float(counts[c]) / dataset.n_samples] for c in order
         ],
+        "duplicates": duplicate_report(dataset),
         "filters": list(provenance.get("filters", [])),
         "notes": list(provenance.get("notes", [])),
         "files": list(provenance.get("files", [])),
+        "skipped_files": list(provenance.get("skipped_files", [])),
     }
 
 
@@ -86,6 +91,7 @@ def format_info(info: dict[str, Any]) -> str:
         f"density         {info['density']:.4f}",
         f"distinct label patterns  {info['distinct_patterns']:,}",
         f"samples without a positive  {info['empty_samples']:,}",
+        f"duplicates      {describe_duplicates(info['duplicates'])}",
         f"most frequent labels ({len(info['top_labels'])}):",
     ]
     width = max((len(name) for name, _, _ in info["top_labels"]), default=0)
@@ -107,4 +113,10 @@ def format_info(info: dict[str, Any]) -> str:
         lines.append("filters:        none")
     for note in info["notes"]:
         lines.append(f"note: {note}")
+    if info.get("files"):
+        lines.append("files read:")
+        lines += [f"  {file}" for file in info["files"]]
+    if info.get("skipped_files"):
+        lines.append("files skipped:")
+        lines += [f"  {skip['file']}: {skip['reason']}" for skip in info["skipped_files"]]
     return "\n".join(lines)

@@ -36,7 +36,7 @@ def _read_lines(path: Path) -> list[str]:
     if not path.is_file():
         raise DataError(f"{path}: no such file (NUS-WIDE layout: see mlml.data.nuswide).")
     try:
-        return [line.strip() for line in path.read_text(encoding="utf-8", errors="strict").splitlines()]
+        return [line.strip() for line in path.read_text(encoding="utf-8-sig", errors="strict").splitlines()]
     except (OSError, UnicodeDecodeError) as exc:
         raise DataError(f"{path}: cannot read: {exc}") from None
 

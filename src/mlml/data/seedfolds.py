@@ -17,6 +17,7 @@ The parsed files are cached per process (keyed by path, size and modification ti
 
 from __future__ import annotations
 
+import codecs
 import csv
 import gzip
 import os
@@ -190,6 +191,7 @@ def _read_columns(path: Path, header: list[str]) -> list[tuple[np.ndarray, list[
             raw = handle.read()
     except (OSError, EOFError) as exc:
         raise DataError(f"{path}: cannot read the file: {exc}") from None
+    raw = raw.removeprefix(codecs.BOM_UTF8)  # a UTF-8 byte-order mark is accepted
     try:
         fast = _split_plain(raw, header)
     except UnicodeDecodeError:

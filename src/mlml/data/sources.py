@@ -4,7 +4,8 @@
 SOURCE                             data
 =================================  ==========================================================================
 ``yeast``                          built-in MULAN yeast from the river wheel (2,417 x 103, 14 labels)
-``mulan:DIR``                      a MULAN folder: its .xml and its .arff files (train and test merged)
+``mulan:DIR``                      a MULAN folder: its .xml and .arff files, every sample once (complete file,
+                                   else train + test; see mlml.data.mulan_folder)
 ``mulan:FILE.arff,FILE.xml``       one ARFF (or several: ``A.arff,B.arff,L.xml``) and the XML label list
 ``coco:ANN.json,IMAGE_DIR``        COCO instances JSON; IMAGE_DIR optional (labels only without it)
 ``nuswide:ROOT``                   NUS-WIDE official layout
@@ -19,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from mlml.data.dataset import Dataset, apply_filters
+from mlml.data.duplicates import check_duplicates
 from mlml.exceptions import MLMLError
 
 SOURCE_HELP = (
@@ -109,11 +111,16 @@ def load(
     min_labels: int | None = None,
     min_label_frequency: int | None = None,
     drop_empty: bool = False,
+    drop_duplicates: bool = False,
     skip_bad: bool = False,
     check_images: bool = False,
     **options: Any,
 ) -> Dataset:
-    """Load a data set from a SOURCE string, apply the filters, optionally check its images.
+    """Load a data set from a SOURCE string, report duplicates, apply the filters, optionally check images.
+
+    Identical samples (same features, or image file, and same labels; :mod:`mlml.data.duplicates`) are
+    counted in ``provenance["duplicates"]`` on the data as loaded, with a
+    :class:`~mlml.data.duplicates.DuplicateSamplesWarning` unless ``drop_duplicates`` removes them first.
 
     Args:
         source: see the module docstring (``yeast``, ``mulan:DIR``, ``coco:ANN.json,IMAGE_DIR``, ...).
@@ -121,13 +128,15 @@ def load(
         min_label_frequency: drop labels with fewer positives (applied first; see
             :func:`mlml.data.dataset.apply_filters`).
         drop_empty: drop samples with no positive label.
+        drop_duplicates: keep only the first of each group of identical samples (before the other filters;
+            recorded as the filter step ``drop_duplicates``).
         skip_bad: skip unreadable images (and, for openclipart, unreadable SVGs) and report them in the
             provenance filters (count and names) instead of raising; implies ``check_images`` for image
             data.
         check_images: open and decode every image after filtering; an unreadable one raises a DataError
             naming the file unless ``skip_bad``.
-        **options: passed to the loader (e.g. ``ground_truth="tags"`` for NUS-WIDE,
-            ``min_keyword_frequency=30`` for openclipart).
+        **options: passed to the loader (e.g. ``parts="split"`` for ``mulan:DIR``, ``ground_truth="tags"`` for
+            NUS-WIDE, ``min_keyword_frequency=30`` for openclipart).
 
     Returns:
         The :class:`Dataset`, with ``provenance["source"]`` set to ``source``.
@@ -135,11 +144,14 @@ def load(
     Raises:
         MLMLError: a bad SOURCE or option; DataError: a file problem (naming the file and line/record).
     """
+    if not isinstance(drop_duplicates, bool):
+        raise MLMLError(f"The 'drop_duplicates' parameter of load must be a bool. Got {drop_duplicates!r} instead.")
     kind, args = parse_source(source)
     if kind == "openclipart":
         options.setdefault("skip_bad", skip_bad)
     dataset = _load_raw(kind, args, source, options)
     dataset.provenance["source"] = source
+    dataset = check_duplicates(dataset, drop=drop_duplicates, stacklevel=2)
     dataset = apply_filters(
         dataset, min_labels=min_labels, min_label_frequency=min_label_frequency, drop_empty=drop_empty
     )

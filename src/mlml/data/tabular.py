@@ -11,7 +11,9 @@
   ``.tif``, ``.tiff``).
 
 Joined by id: every labelled sample needs features (else an error naming the missing ids); feature rows
-without labels are ignored and counted in the provenance.
+without labels are ignored and counted in the provenance. Features must be finite numbers within the
+``float32`` range: NaN, inf or 1e39 is an error naming the file and the line (text files) or the 0-based row
+(binary arrays, with the id where the file has ids). CSV files may start with a UTF-8 byte-order mark.
 """
 
 from __future__ import annotations
@@ -25,11 +27,21 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 
-from mlml.data.dataset import Dataset, FeatureMatrix
+from mlml.data.dataset import Dataset, FeatureMatrix, first_nonfinite
 from mlml.exceptions import DataError, MLMLError
 from mlml.labels import read_labels_csv
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff")
+_FINITE = "features must be finite numbers within the float32 range."
+
+
+def _check_finite(path: Path, matrix: FeatureMatrix, ids: np.ndarray | None = None) -> None:
+    """Raise a DataError naming the 0-based row (and id) of the first NaN, inf or out-of-range value."""
+    nonfinite = first_nonfinite(matrix)
+    if nonfinite is not None:
+        row, column, value = nonfinite
+        which = f" (id {str(ids[row])!r})" if ids is not None else ""
+        raise DataError(f"{path}: row {row}{which}, column {column} (0-based) holds {value!r}; {_FINITE}")
 
 
 def _align(
@@ -54,11 +66,11 @@ def _align(
 
 def _read_features_csv(path: Path) -> tuple[np.ndarray, np.ndarray]:
     opener = (
-        (lambda: io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8", newline=""))
+        (lambda: io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8-sig", newline=""))
         if path.suffix == ".gz"
-        else (lambda: open(path, encoding="utf-8", newline=""))
+        else (lambda: open(path, encoding="utf-8-sig", newline=""))
     )
-    ids, rows = [], []
+    ids, rows, lines = [], [], []
     try:
         with opener() as handle:
             reader = csv.reader(handle)
@@ -79,11 +91,20 @@ def _read_features_csv(path: Path) -> tuple[np.ndarray, np.ndarray]:
                         "not a number."
                     ) from None
                 ids.append(row[0].strip())
+                lines.append(line)
     except (OSError, EOFError, UnicodeDecodeError, csv.Error) as exc:
         raise DataError(f"{path}: cannot read the features file: {exc}") from None
     if not rows:
         raise DataError(f"{path}: the features file has no rows.")
-    return np.asarray(ids), np.asarray(rows, dtype=np.float32)
+    values = np.asarray(rows, dtype=np.float64)
+    nonfinite = first_nonfinite(values)
+    if nonfinite is not None:
+        row, column, value = nonfinite
+        raise DataError(
+            f"{path}:{lines[row]}: column {header[column + 1]!r} (id {ids[row]!r}) holds {value!r}; "
+            f"{_FINITE}"
+        )
+    return np.asarray(ids), values.astype(np.float32)
 
 
 def _is_float(value: str) -> bool:
@@ -111,9 +132,11 @@ def _read_parquet(path: Path) -> tuple[np.ndarray, np.ndarray]:
         raise DataError(f"{path}: no feature column besides 'id'.")
     try:
         values = np.column_stack([table.column(c).to_numpy(zero_copy_only=False) for c in columns])
-        return ids, values.astype(np.float32)
+        values = values.astype(np.float64)
     except (ValueError, TypeError) as exc:
         raise DataError(f"{path}: a feature column is not numeric: {exc}") from None
+    _check_finite(path, values, ids)
+    return ids, values.astype(np.float32)
 
 
 def _image_folder(folder: Path, label_ids: np.ndarray) -> tuple[list[Path], int]:
@@ -165,7 +188,7 @@ def load_csv(
                 array = np.load(path, allow_pickle=False)
             except (OSError, ValueError) as exc:
                 raise DataError(f"{path}: cannot read the .npy file: {exc}") from None
-            features = _rows_in_label_order(path, array, len(table.ids))
+            features = _rows_in_label_order(path, array, len(table.ids), table.ids)
         elif path.suffix.lower() == ".npz":
             features, unused = _read_npz(path, table.ids)
         elif path.suffix.lower() == ".parquet":
@@ -192,7 +215,9 @@ def load_csv(
     )
 
 
-def _rows_in_label_order(path: Path, array: object, n_samples: int) -> FeatureMatrix:
+def _rows_in_label_order(
+    path: Path, array: object, n_samples: int, ids: np.ndarray | None = None
+) -> FeatureMatrix:
     matrix = sp.csr_matrix(array) if sp.issparse(array) else np.asarray(array)
     if matrix.ndim != 2:
         raise DataError(f"{path}: features must be 2-D (n_samples, n_features); got shape {matrix.shape}.")
@@ -203,6 +228,7 @@ def _rows_in_label_order(path: Path, array: object, n_samples: int) -> FeatureMa
         )
     if not sp.issparse(matrix) and not np.issubdtype(matrix.dtype, np.number):
         raise DataError(f"{path}: features must be numeric; got dtype {matrix.dtype}.")
+    _check_finite(path, matrix, ids)
     return matrix
 
 
@@ -214,12 +240,12 @@ def _read_npz(path: Path, label_ids: np.ndarray) -> tuple[FeatureMatrix, int]:
     with archive:
         keys = set(archive.files)
         if {"format", "shape", "data", "indices", "indptr"} <= keys:
-            return _rows_in_label_order(path, sp.load_npz(path), len(label_ids)), 0
+            return _rows_in_label_order(path, sp.load_npz(path), len(label_ids), label_ids), 0
         if "ids" in keys and "features" in keys:
             ids = archive["ids"]
-            return _align(path, label_ids, ids, _rows_in_label_order(path, archive["features"], len(ids)))
+            return _align(path, label_ids, ids, _rows_in_label_order(path, archive["features"], len(ids), ids))
         if len(keys) == 1:
-            return _rows_in_label_order(path, archive[next(iter(keys))], len(label_ids)), 0
+            return _rows_in_label_order(path, archive[next(iter(keys))], len(label_ids), label_ids), 0
     raise DataError(
         f"{path}: expected arrays 'ids' and 'features', a single array, or a scipy sparse matrix; "
         f"found {', '.join(sorted(keys))}."
