@@ -12,11 +12,12 @@ import torch
 
 import mlml.data
 from mlml.exceptions import MLMLError
+from mlml.folds import make_fold
 from mlml.losses import WeightedBCE
 from mlml.methods import Method
 from mlml.simulate import hide_positives
 from mlml.training import TrainConfig, evaluate_model, fit, load_model, observed_map, predict
-from mlml.training.trainer import _build_model
+from mlml.training.model import build_model
 from mlml.weights import ESTIMATORS
 
 # device="cpu": these tests compare exact numbers and CPU tensors; tests/test_gpu.py covers CUDA.
@@ -46,8 +47,8 @@ class SpyEstimator(ESTIMATORS.get("ones")):
         self.updates_ = []
         return super().fit(observed, features=features, hidden=hidden)
 
-    def update(self, probabilities, *, index=None):
-        self.updates_.append((probabilities.copy(), np.asarray(index).copy()))
+    def update(self, probabilities, *, rows=None):
+        self.updates_.append((probabilities.copy(), rows))
 
 
 class SpyLoss(WeightedBCE):
@@ -62,7 +63,7 @@ class SpyLoss(WeightedBCE):
         self.epochs.append(epoch)
 
     def forward(self, logits, targets, weights=None, *, index=None, known=None):
-        self.batches.append((targets.clone(), weights[1].clone(), index.clone(), known.clone()))
+        self.batches.append((targets.clone(), weights.clone(), index.clone(), known.clone()))
         self.logits.append(logits.detach().clone())
         return super().forward(logits, targets, weights, index=index, known=known)
 
@@ -75,25 +76,48 @@ def spy_method(monkeypatch, *, oracle=False, adaptive=False):
 
 
 # ------------------------------------------------------------------------------------- no leakage
-def test_estimator_sees_only_training_rows_and_hidden_only_for_oracles(small, monkeypatch):
-    x, y = small
-    observed, hidden = hide_positives(y, 0.5, random_state=0)
+def test_estimator_sees_only_training_rows_and_hidden_only_for_oracles(yeast, monkeypatch):
+    data = yeast.subset(np.arange(400))
+    fold = make_fold(data, ratio=0.5, seed=0, val_fraction=0.25)
+    assert len(fold.val) == 100 and len(fold.train) == 300 and not set(fold.val) & set(fold.train)
     method, estimator, loss = spy_method(monkeypatch)
-    result = fit(x, observed, method, TrainConfig(val_fraction=0.25, **FAST), hidden=hidden)
-    assert len(result.val_index) == 100 and len(result.train_index) == 300
-    assert not set(result.val_index) & set(result.train_index)
-    np.testing.assert_array_equal(estimator.fit_rows_, observed[result.train_index])
-    np.testing.assert_array_equal(loss.setup_rows, observed[result.train_index])
+    cfg = TrainConfig(**FAST)
+    result = fit(fold.train_inputs, fold.observed_train, method, cfg, validation=fold.validation,
+                 hidden=fold.hidden_train)
+    np.testing.assert_array_equal(estimator.fit_rows_, fold.observed_train)
+    np.testing.assert_array_equal(loss.setup_rows, fold.observed_train)
     assert estimator.fit_hidden_ is None  # not an oracle: the hidden mask never reaches it
     assert loss.epochs == [0, 1, 2]
-    assert result.val_proba.shape == (100, y.shape[1])
+    assert result.val_proba.shape == (100, data.n_labels)
+    assert sum(len(b[0]) for b in loss.batches) == 3 * 300  # the validation rows never train
 
     method, estimator, _ = spy_method(monkeypatch, oracle=True)
-    result = fit(x, observed, method, TrainConfig(val_fraction=0.25, **FAST), hidden=hidden)
-    np.testing.assert_array_equal(estimator.fit_hidden_, hidden[result.train_index])
+    fit(fold.train_inputs, fold.observed_train, method, cfg, validation=fold.validation, hidden=fold.hidden_train)
+    np.testing.assert_array_equal(estimator.fit_hidden_, fold.hidden_train)
     monkeypatch.undo()
     with pytest.raises(MLMLError, match="oracle.*hidden=mask"):
-        fit(x, observed, "im-wce", TrainConfig(**FAST))
+        fit(fold.train_inputs, fold.observed_train, "im-wce", cfg)
+
+
+def test_a_fold_splits_then_hides_then_carves(yeast):
+    from mlml.data.splits import kfold_indices
+
+    split = kfold_indices(yeast.labels, 4, random_state=0)[1]
+    fold = make_fold(yeast, split, ratio=0.5, seed=3, val_fraction=0.1, hiding=7)
+    assert sorted(np.concatenate([fold.train, fold.val, fold.test]).tolist()) == list(range(yeast.n_samples))
+    np.testing.assert_array_equal(fold.test, split[1])
+    np.testing.assert_array_equal(fold.test_labels, yeast.labels[split[1]])  # the test fold keeps its labels
+    rows, observed, hidden = fold.training_fold()
+    np.testing.assert_array_equal(rows, np.sort(split[0]))
+    expected, expected_hidden = hide_positives(yeast.labels[split[0]], 0.5, random_state=7)  # hide, then carve
+    np.testing.assert_array_equal(observed, expected[np.argsort(split[0])])
+    np.testing.assert_array_equal(hidden, expected_hidden[np.argsort(split[0])])
+    assert hidden[np.isin(rows, fold.val)].any()  # validation rows have hidden positives too
+    again = make_fold(yeast, split, ratio=0.5, seed=3, val_fraction=0.1, hiding=7)
+    np.testing.assert_array_equal(again.val, fold.val)
+    assert not np.array_equal(make_fold(yeast, split, ratio=0.5, seed=4, hiding=7).val, fold.val)
+    with pytest.raises(MLMLError, match="repeats a row"):
+        make_fold(yeast, (split[0], split[0][:3]))
 
 
 def test_unknown_entries_have_zero_weight_and_targets_follow_observed(small, monkeypatch):
@@ -101,29 +125,27 @@ def test_unknown_entries_have_zero_weight_and_targets_follow_observed(small, mon
     observed = y.copy()
     observed[::3, 0] = -1
     method, _, loss = spy_method(monkeypatch)
-    result = fit(x, observed, method, TrainConfig(**FAST))
-    targets, neg, index, known = loss.batches[0]
-    rows = result.train_index[index.numpy()]
+    fit(x, observed, method, TrainConfig(**FAST))
+    targets, weight, rows, known = loss.batches[0]
+    rows = rows.numpy()
     np.testing.assert_array_equal(known.numpy(), observed[rows] != -1)
     np.testing.assert_array_equal(targets.numpy(), (observed[rows] == 1).astype(np.float32))
-    assert (neg.numpy()[observed[rows] == -1] == 0).all()
+    assert (weight.numpy()[observed[rows] == -1] == 0).all() and (weight.numpy()[observed[rows] != -1] == 1).all()
 
 
 def test_adaptive_estimator_is_refreshed_each_epoch_with_training_rows(small, monkeypatch):
     x, y = small
     method, estimator, loss = spy_method(monkeypatch, adaptive=True)
-    ids = np.arange(1000, 1400)
-    result = fit(x, y, method, TrainConfig(**FAST, adaptive_warmup_epochs=2), index=ids)
+    fit(x, y, method, TrainConfig(**FAST, adaptive_warmup_epochs=2))
     assert len(estimator.updates_) == 2  # after epochs 1 and 2 (warm-up: 2 epochs)
-    probabilities, index = estimator.updates_[-1]
-    assert probabilities.shape == (len(result.train_index), y.shape[1])
-    np.testing.assert_array_equal(index, ids[result.train_index])
+    probabilities, rows = estimator.updates_[-1]
+    assert probabilities.shape == y.shape and rows is None  # every fitted row, in order
     # the evidence is σ(logits) of the last epoch's own forward pass over each training row: no extra pass
     per_epoch = len(loss.batches) // len(loss.epochs)
     last = slice(len(loss.batches) - per_epoch, None)
     expected = np.zeros_like(probabilities)
-    for (_, _, rows, _), logits in zip(loss.batches[last], loss.logits[last], strict=True):
-        expected[rows.numpy()] = torch.sigmoid(logits).numpy()
+    for (_, _, batch_rows, _), logits in zip(loss.batches[last], loss.logits[last], strict=True):
+        expected[batch_rows.numpy()] = torch.sigmoid(logits).numpy()
     np.testing.assert_array_equal(probabilities, expected)
 
 
@@ -150,11 +172,13 @@ def test_sparse_features_match_dense(small):
 
 def test_early_stopping_restores_the_best_epoch(small):
     x, y = small
-    result = fit(x, y, "bce", TrainConfig(num_threads=1, log=False, epochs=200, patience=3, lr=0.01))
+    result = fit(x[:300], y[:300], "bce", TrainConfig(num_threads=1, log=False, epochs=200, patience=3, lr=0.01),
+                 validation=(x[300:], y[300:]))
     assert len(result.history) < 200
     scores = [h["val_score"] for h in result.history]
     assert result.best_epoch == int(np.argmax(scores)) and len(scores) - 1 - result.best_epoch == 3
-    assert observed_map(result.val_proba, y[result.val_index]) == pytest.approx(max(scores))
+    assert observed_map(result.val_proba, y[300:]) == pytest.approx(max(scores))
+    np.testing.assert_array_equal(result.tune_thresholds(), result.thresholds)
 
 
 @pytest.mark.parametrize(
@@ -173,8 +197,12 @@ def test_optimizers_and_heads_train(small, options):
 
 def test_bad_inputs_name_the_parameter(small):
     x, y = small
-    with pytest.raises(MLMLError, match="'features' has 399 rows but 'observed' has 400"):
+    with pytest.raises(MLMLError, match="'inputs' has 399 rows but its labels have 400"):
         fit(x[:-1], y, "bce", TrainConfig(**FAST))
+    with pytest.raises(MLMLError, match="Early stopping needs validation rows"):
+        fit(x, y, "bce", TrainConfig(num_threads=1, log=False))
+    with pytest.raises(MLMLError, match="validation rows"):
+        fit(x, y, "bce", TrainConfig(**FAST)).tune_thresholds()
     bad = x.copy()
     bad[7, 3] = np.nan
     with pytest.raises(MLMLError, match=r"NaN.*first: \[7\]"):
@@ -251,11 +279,12 @@ def test_yeast_complete_labels_reach_the_published_range(yeast):
     """One fold of yeast with complete labels: MULAN baselines reach micro-F1 about 0.65."""
     from mlml.evaluation import evaluate
 
-    train, test = mlml.data.kfold_indices(yeast.labels, 4, random_state=0)[0]
-    result = fit(yeast.features[train], yeast.labels[train], "bce", TrainConfig(num_threads=1, log=False))
+    fold = make_fold(yeast, mlml.data.kfold_indices(yeast.labels, 4, random_state=0)[0])
+    result = fit(fold.train_inputs, fold.observed_train, "bce", TrainConfig(num_threads=1, log=False),
+                 validation=fold.validation)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        metrics = evaluate(yeast.labels[test], result.predict_proba(yeast.features[test]))
+        metrics = evaluate(fold.test_labels, result.predict_proba(fold.test_inputs))
     assert metrics["micro_f1"] > 0.62
     assert metrics["map"] > 0.45
 
@@ -292,7 +321,7 @@ def test_finetune_last_block_on_images(tmp_path):
         augment="hflip",
         device="cpu",
     )
-    before = {k: v.clone() for k, v in _build_model(cfg, None, 2).state_dict().items()}
+    before = {k: v.clone() for k, v in build_model(cfg, None, 2).state_dict().items()}
     result = fit(paths, labels, "bce", cfg)
     after = result.model.state_dict()
     changed = {k for k in before if k.endswith("weight") and not torch.equal(before[k], after[k])}

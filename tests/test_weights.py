@@ -452,9 +452,11 @@ def test_common_contract(name):
     with pytest.raises(NotFittedError):
         estimator.transform(labels, **inputs)
     assert clone(estimator).get_params().keys() == estimator.get_params().keys()
-    pos, neg = estimator.fit(labels, **inputs).transform(labels, **inputs)
+    rows = np.arange(120)
+    pos, neg = estimator.fit(labels, **inputs).transform(labels, rows=rows, **inputs)
     pos_sparse, neg_sparse = (
-        _create(name, labels).fit(sp.csr_matrix(labels), **inputs).transform(sp.csr_matrix(labels), **inputs)
+        _create(name, labels).fit(sp.csr_matrix(labels), **inputs).transform(sp.csr_matrix(labels), rows=rows,
+                                                                              **inputs)
     )
     for weights in (pos, neg):
         assert weights.shape == labels.shape and weights.dtype == np.float64
@@ -465,6 +467,31 @@ def test_common_contract(name):
     np.testing.assert_allclose(neg, neg_sparse, atol=1e-10)
     with pytest.raises(MLMLError):
         estimator.transform(labels[:, :-1], **{k: v[:, :-1] if k == "hidden" else v for k, v in inputs.items()})
+
+
+@pytest.mark.parametrize("name", ESTIMATORS.names())
+def test_rows_name_the_fitted_rows_of_any_batch(name):
+    """The one rule of the estimator contract: a batch of fitted rows -- any subset, any order -- gets exactly the
+    weights those rows get in the transform of all fitted rows; estimators without per-row state ignore rows."""
+    rng = np.random.default_rng(5)
+    labels = random_labels(rng, 90, 6, unknown=0.05)
+    inputs = {"hidden": rng.random(labels.shape) < 0.1, "features": rng.normal(size=(90, 4))}
+    estimator = _create(name, labels)
+    given = {k: v for k, v in inputs.items() if k == "features" and estimator.uses_features
+             or k == "hidden" and estimator.needs_hidden}
+    full_pos, full_neg = estimator.fit(labels, **given).transform(labels, rows=np.arange(90), **given)
+    batch = rng.permutation(90)[:37]  # a permuted subset
+    part = {k: v[batch] for k, v in given.items()}
+    pos, neg = estimator.transform(labels[batch], rows=batch, **part)
+    np.testing.assert_allclose(pos, full_pos[batch], atol=1e-12)
+    np.testing.assert_allclose(neg, full_neg[batch], atol=1e-12)
+    if not estimator.uses_rows:
+        pos_new, neg_new = estimator.transform(labels[batch], **part)
+        np.testing.assert_allclose(neg_new, full_neg[batch], atol=1e-12)
+    with pytest.raises(MLMLError, match="'rows'"):
+        estimator.transform(labels[batch], rows=batch[:-1], **part)
+    with pytest.raises(MLMLError, match="fitted rows"):
+        estimator.transform(labels[batch], rows=batch + 90, **part)
 
 
 @pytest.mark.parametrize("name", ["pattern", "pairwise-max", "pairwise-mean", "pairwise-noisy-or", "backoff"])

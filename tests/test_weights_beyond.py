@@ -67,19 +67,19 @@ def test_knn_uses_only_training_rows():
     x, y = _toy(100, seed=2)
     train, test = np.arange(70), np.arange(70, 100)
     est = NeighbourCooccurrence(n_neighbors=5).fit(y[train], features=x[train])
-    before = est.transform(y[train], features=x[train])[1]
+    before = est.transform(y[train], rows=train, features=x[train])[1]
     est.transform(y[test], features=x[test])
     est.transform(y[test][::-1], features=x[test][::-1] + 1.0)
     refit = NeighbourCooccurrence(n_neighbors=5).fit(y[train], features=x[train])
-    np.testing.assert_array_equal(est.transform(y[train], features=x[train])[1], before)
-    np.testing.assert_array_equal(refit.transform(y[train], features=x[train])[1], before)
+    np.testing.assert_array_equal(est.transform(y[train], rows=train, features=x[train])[1], before)
+    np.testing.assert_array_equal(refit.transform(y[train], rows=train, features=x[train])[1], before)
     # a row far from everything carrying a label nobody else has: its own label must not vote for it
     x2, y2 = x[train].copy(), np.zeros((70, 2), dtype=np.int8)
     y2[:, 0] = 1
     y2[0, 1] = 1
     x2[0] += 50.0
     est2 = NeighbourCooccurrence(n_neighbors=3, vote_smoothing=1.0).fit(y2, features=x2)
-    vote = est2.evidence(y2, features=x2)["vote"]
+    vote = est2.evidence(y2, features=x2, rows=np.arange(70))["vote"]
     rate = (1 + 1.0) / (70 + 2.0)
     assert vote[0, 1] == pytest.approx(rate / 4)  # three neighbours without it, one pseudo-neighbour
 
@@ -132,15 +132,16 @@ def test_pu_adaptive_warmup_bounded_steps_and_positives():
     x, y = _toy(150, seed=4)
     y[5, 0] = -1
     est = PUAdaptive(momentum=1.0, max_step=0.05, warmup=2, model_weight=1.0).fit(y)
-    start = est.transform(y)[1]
+    fitted = np.arange(150)
+    start = est.transform(y, rows=fitted)[1]
     high = np.full(y.shape, 0.8)
     for _ in range(2):
         est.update(high)
-    np.testing.assert_array_equal(est.transform(y)[1], start)  # warm-up: ignored
+    np.testing.assert_array_equal(est.transform(y, rows=fitted)[1], start)  # warm-up: ignored
     previous = start
     for _ in range(3):
         est.update(high)
-        pos, neg = est.transform(y)
+        pos, neg = est.transform(y, rows=fitted)
         assert np.abs(neg - previous).max() <= 0.05 + 1e-12
         assert (neg[y == 1] == 0).all() and (pos[y >= 0] == 1).all()
         assert pos[5, 0] == neg[5, 0] == 0
@@ -158,14 +159,14 @@ def test_pu_adaptive_anchored_to_prior_and_index_subsets():
     np.testing.assert_allclose(est.state_, 0.5 * prior_q)
     est2 = PUAdaptive(momentum=1.0, max_step=1.0).fit(y)
     rows = np.array([3, 10, 40])
-    est2.update(np.zeros((3, y.shape[1])), index=rows)
+    est2.update(np.zeros((3, y.shape[1])), rows=rows)
     changed = np.flatnonzero((est2.state_ != est2.prior_).any(axis=1))
     assert set(changed) <= set(rows)
     # rows other than the fitted ones get the base estimator's weights
     other = y[:20].copy()
     base = ESTIMATORS.create("pairwise-noisy-or").fit(y).transform(other)[1]
     np.testing.assert_allclose(est.transform(other)[1], base)
-    with pytest.raises(MLMLError, match="index"):
+    with pytest.raises(MLMLError, match="rows"):
         est.update(np.zeros((3, y.shape[1])))
     with pytest.raises(MLMLError, match="probabilities"):
         est.update(np.full(y.shape, 1.5))
@@ -175,7 +176,7 @@ def test_knn_pu_adaptive_uses_features():
     x, y = _toy(80, seed=6)
     est = ESTIMATORS.create("knn-pu-adaptive", base_params={"n_neighbors": 5})
     assert est.uses_features and est.adaptive
-    pos, neg = est.fit(y, features=x).transform(y, features=x)
+    pos, neg = est.fit_transform(y, features=x)
     knn_neg = NeighbourCooccurrence(n_neighbors=5).fit_transform(y, features=x)[1]
     np.testing.assert_allclose(neg, knn_neg)
     with pytest.raises(MLMLError, match="labels-only base"):
@@ -215,7 +216,7 @@ def test_em_trains_on_the_soft_pseudo_labels():
         result = fit(x, observed, METHODS.get(name), config)
         probas[name] = result.predict_proba(x)
         if name == "knn-pu-em":
-            pos, neg = result.estimator.transform(observed, features=x)
+            pos, neg = result.estimator.transform(observed, rows=np.arange(len(observed)), features=x)
             zero = observed == 0
             np.testing.assert_allclose(pos[zero], 1.0 - neg[zero])  # β = 1: target q, weight 1
     # the pseudo-positive terms raise the scores of the observed zeros
@@ -231,8 +232,8 @@ def test_pu_adaptive_pseudo_positive_weights():
     soft = PUAdaptive(pseudo_positive=0.5).fit(y)
     for est in (plain, soft):
         est.update(np.full(y.shape, 0.3))
-    pos0, neg0 = plain.transform(y)
-    pos, neg = soft.transform(y)
+    pos0, neg0 = plain.transform(y, rows=np.arange(100))
+    pos, neg = soft.transform(y, rows=np.arange(100))
     np.testing.assert_array_equal(neg, neg0)  # ω̄ does not depend on β
     assert (pos0[y >= 0] == 1).all()
     zero = y == 0

@@ -430,11 +430,10 @@ def _grid_method_params(params: Sequence[tuple[str | None, str, Any]]) -> dict[s
 
 
 def _train(args: argparse.Namespace) -> int:
-    from mlml.evaluation import tune_thresholds
-    from mlml.labels import to_dense, write_matrix_csv
+    from mlml.folds import make_fold
+    from mlml.labels import write_matrix_csv
     from mlml.models.features import dataset_features
     from mlml.recipes import recipe_values
-    from mlml.simulate import hide_positives
     from mlml.training import TrainConfig, fit, init_from_env
 
     if args.out.exists() and not args.out.is_dir():
@@ -463,29 +462,28 @@ def _train(args: argparse.Namespace) -> int:
     outputs = {f"--out {name}": args.out / name for name in ("model.pt", "model.json", "observed.csv", "hidden.csv")}
     check_outputs(outputs, _source_files(args.source, dataset))
     info = init_from_env()  # a no-op unless launched by torchrun
-    labels = to_dense(dataset.labels)
-    observed, hidden = labels, None
-    if args.ratio > 0 or args.scheme != "per-sample":
-        ratio = None if args.scheme == "single-positive" else args.ratio
-        observed, hidden = hide_positives(labels, ratio, scheme=args.scheme, random_state=args.seed)
     images = dataset.image_paths is not None
-    if images:
-        config.backbone = args.backbone
     if args.mode == "finetune":
         if not images:
             raise MLMLError(f"--mode finetune needs images; {dataset.name} has features only.")
-        inputs = list(dataset.image_paths)
+        inputs = [str(p) for p in dataset.image_paths]
     else:
         inputs = dataset_features(dataset, backbone=args.backbone if images else None, weights=args.weights)
-    result = fit(inputs, observed, method, config, hidden=hidden)
+        if images:
+            config.backbone = args.backbone  # recorded, so that `mlml evaluate` extracts the same features
+    fold = make_fold(dataset, ratio=None if args.scheme == "single-positive" else args.ratio, scheme=args.scheme,
+                     seed=args.seed, val_fraction=config.val_fraction, inputs=inputs)
+    result = fit(fold.train_inputs, fold.observed_train, method, config, validation=fold.validation,
+                 hidden=fold.hidden_train if method.oracle else None)
     result.label_names = list(dataset.label_names)
     if args.thresholds == "tuned":
-        result.thresholds = tune_thresholds(observed[result.val_index], result.val_proba).tolist()
+        result.tune_thresholds()
     if info.rank != 0:
         return 0
     result.save(args.out)
+    _, observed, hidden = fold.training_fold()
     write_matrix_csv(args.out / "observed.csv", dataset.ids, dataset.label_names, observed)
-    if hidden is not None:
+    if hidden.any() or args.ratio > 0:
         write_matrix_csv(args.out / "hidden.csv", dataset.ids, dataset.label_names, hidden.astype("int8"))
     best = result.history[result.best_epoch] if result.history else {}
     score = best.get("val_score", float("nan"))

@@ -99,7 +99,7 @@ def missing_scores(
         estimator = NeighbourCooccurrence(
             prior=prior, n_neighbors=n_neighbors, prior_smoothing=prior_smoothing
         ).fit(observed, features=features)
-        evidence = estimator.evidence(observed, features=features)
+        evidence = estimator.evidence(observed, features=features, rows=np.arange(observed.shape[0]))
         score, prior_q = evidence["posterior"], evidence["prior"]
         vote, neighbours = evidence["vote"], evidence["neighbours"]
     else:

@@ -27,6 +27,7 @@ import scipy.sparse as sp
 
 from mlml.exceptions import MLMLError
 from mlml.experiments.config import GridConfig
+from mlml.labels import label_counts
 
 #: Packages whose versions every trial record and ``environment.json`` keep.
 VERSIONED = ("mlml", "numpy", "scipy", "scikit-learn", "torch", "iterative-stratification", "liac-arff", "river")
@@ -196,28 +197,34 @@ def prepare(config: GridConfig, sources: set[str]) -> None:
             _features(source, config.min_labels, config.skip_bad, config.backbone)
 
 
-def run_trial(trial: Trial, config: GridConfig) -> dict[str, Any]:
-    """Run one trial and return its record (see ``mlml.reports`` for the schema)."""
-    from mlml.evaluation import UndefinedMetricWarning, evaluate, tune_thresholds
-    from mlml.labels import to_dense
-    from mlml.simulate import hide_positives
-    from mlml.training import fit
+def trial_fold(trial: Trial, config: GridConfig) -> Any:
+    """The :class:`~mlml.folds.Fold` of a trial: the grid's split of its data set, the positives hidden for
+    (seed, fold, ratio) -- the same for every method --, the validation rows carved with the trial's seed."""
+    from mlml.folds import make_fold
 
-    method = config.resolved_methods()[trial.method]
     data_key = (trial.dataset, config.min_labels, config.skip_bad)
     dataset = _dataset(*data_key)
     train_config = config.train_config(trial.seed)
     if train_config.mode == "finetune":  # end to end: the model reads the images
         if dataset.image_paths is None:
             raise MLMLError(f"train mode 'finetune' needs images; {trial.dataset} has features only.")
-        features = np.asarray([str(p) for p in dataset.image_paths], dtype=object)
+        inputs = [str(p) for p in dataset.image_paths]
     else:
-        features = _features(*data_key, config.backbone)
-    train_idx, test_idx = _splits(*data_key, config.folds, trial.seed)[trial.fold]
-    complete = to_dense(dataset.labels)
-    seed = hiding_seed(trial.seed, trial.fold, trial.ratio)
-    observed, hidden = hide_positives(complete[train_idx], trial.ratio, scheme=config.scheme, random_state=seed)
+        inputs = _features(*data_key, config.backbone)
+    return make_fold(
+        dataset, _splits(*data_key, config.folds, trial.seed)[trial.fold], ratio=trial.ratio, scheme=config.scheme,
+        seed=trial.seed, val_fraction=train_config.val_fraction,
+        hiding=hiding_seed(trial.seed, trial.fold, trial.ratio), inputs=inputs,
+    )
 
+
+def run_trial(trial: Trial, config: GridConfig) -> dict[str, Any]:
+    """Run one trial and return its record (see ``mlml.reports`` for the schema)."""
+    from mlml.evaluation import UndefinedMetricWarning, evaluate
+    from mlml.training import fit
+
+    method = config.resolved_methods()[trial.method]
+    fold = trial_fold(trial, config)
     started = time.perf_counter()
     leaked = None
     if trial.weights_source == "complete" and not method.oracle:
@@ -228,25 +235,27 @@ def run_trial(trial: Trial, config: GridConfig) -> dict[str, Any]:
                 f"--weights-source complete reproduces the seed code's fixed weights; the method "
                 f"{method.name!r} refreshes its weights from the model during training, so it has no such variant."
             )
-        leaked.fit(complete, features=features if leaked.uses_features else None)
+        leaked.fit(fold.dataset.labels, features=fold.inputs if leaked.uses_features else None)
     weights_s = time.perf_counter() - started
 
     started = time.perf_counter()
-    hidden_for_oracle = hidden if method.oracle else None  # nothing but the oracle ever sees the mask
-    result = fit(_rows(features, train_idx), observed, method, train_config, hidden=hidden_for_oracle,
-                 estimator=leaked)
+    result = fit(
+        fold.train_inputs, fold.observed_train, method, config.train_config(trial.seed),
+        validation=fold.validation,
+        hidden=fold.hidden_train if method.oracle else None,  # nothing but the oracle ever sees the mask
+        estimator=leaked, estimator_rows=None if leaked is None else fold.train,
+    )
     train_s = time.perf_counter() - started
 
     started = time.perf_counter()
-    scores = result.predict_proba(_rows(features, test_idx))
-    truth = complete[test_idx]
-    metrics = evaluate(truth, scores)
+    scores = result.predict_proba(fold.test_inputs)
+    metrics = evaluate(fold.test_labels, scores)
     metrics_tuned = None
-    if len(result.val_index):  # a recipe without validation rows (the seed's) has no tuned thresholds
+    if fold.validation is not None:  # a recipe without validation rows (the seed's) has no tuned thresholds
         with warnings.catch_warnings():  # classes without a validation positive keep 0.5, as documented
             warnings.simplefilter("ignore", UndefinedMetricWarning)
-            thresholds = tune_thresholds(observed[result.val_index], result.val_proba)
-        metrics_tuned = _scalars(evaluate(truth, scores, threshold=thresholds))
+            thresholds = result.tune_thresholds()
+        metrics_tuned = _scalars(evaluate(fold.test_labels, scores, threshold=thresholds))
     eval_s = time.perf_counter() - started
 
     return {
@@ -261,16 +270,16 @@ def run_trial(trial: Trial, config: GridConfig) -> dict[str, Any]:
         "metrics": _scalars(metrics),
         "metrics_tuned": metrics_tuned,
         "per_class": {
-            "names": list(dataset.label_names),
+            "names": list(fold.dataset.label_names),
             "tp": _ints(metrics["per_class_tp"]),
             "ap": _floats(metrics["per_class_ap"]),
             "support": _ints(metrics["per_class_support"]),
-            "train_frequency": _ints((observed == 1).sum(axis=0)),
+            "train_frequency": _ints(label_counts(fold.observed_train) + label_counts(fold.observed_val)),
         },
-        "diagnostics": _diagnostics(result, method, observed, hidden, complete[train_idx], features[train_idx], trial),
+        "diagnostics": _diagnostics(result, method, fold, trial),
         "timings": {"weights_s": weights_s, "train_s": train_s, "eval_s": eval_s},
-        "n_train": int(len(train_idx)),
-        "n_test": int(len(test_idx)),
+        "n_train": int(len(fold.train) + len(fold.val)),
+        "n_test": int(len(fold.test)),
         "epochs": len(result.history),
         "val_score": _val_score(result),
     }
@@ -282,11 +291,6 @@ def _val_score(result: Any) -> float | None:
         return None
     score = result.history[result.best_epoch].get("val_score")
     return None if score is None or not math.isfinite(score) else float(score)
-
-
-def _rows(inputs: Any, rows: np.ndarray) -> Any:
-    """Rows of a feature matrix, or the image paths of those rows (a list, as the trainer takes them)."""
-    return list(inputs[rows]) if inputs.dtype == object else inputs[rows]
 
 
 def run_trial_safely(trial: Trial, config: GridConfig) -> dict[str, Any]:
@@ -312,28 +316,23 @@ def run_trial_safely(trial: Trial, config: GridConfig) -> dict[str, Any]:
         }
 
 
-def _diagnostics(
-    result: Any,
-    method: Any,
-    observed: np.ndarray,
-    hidden: np.ndarray,
-    complete: np.ndarray,
-    features: Any,
-    trial: Trial,
-) -> dict[str, Any] | None:
+def _diagnostics(result: Any, method: Any, fold: Any, trial: Trial) -> dict[str, Any] | None:
     """How well the trained ω̄ separates the hidden positives from the true negatives of the rows the estimator
-    was fitted on (the training fold without its validation rows; adaptive estimators: their final state)."""
+    was fitted on (the training rows of the fold; adaptive estimators: their final state)."""
     from sklearn.metrics import roc_curve
 
+    from mlml.labels import to_dense
     from mlml.weights.diagnostics import hidden_positive_detection
 
-    estimator, rows = result.estimator, result.train_index
-    observed, hidden, complete = observed[rows], hidden[rows], complete[rows]
+    estimator, hidden = result.estimator, fold.hidden_train
     if method.oracle or not estimator.detects_missing or not hidden.any():
         return None
-    _, neg = estimator.transform(observed, features=features[rows] if estimator.uses_features else None)
+    observed = to_dense(fold.observed_train)
+    features = fold.train_inputs if estimator.uses_features else None
+    _, neg = estimator.transform(observed, rows=np.arange(len(fold.train)), features=features)
     detection = hidden_positive_detection(neg, observed, hidden)
     zero = observed == 0
+    complete = to_dense(fold.dataset.labels[fold.train])
     fpr, tpr, _ = roc_curve(hidden[zero], 1.0 - neg[zero])
     keep = np.unique(np.linspace(0, len(fpr) - 1, min(len(fpr), _MAX_ROC_POINTS)).astype(int))
     rng = np.random.default_rng(hiding_seed(trial.seed, trial.fold, trial.ratio))

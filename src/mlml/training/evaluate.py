@@ -9,7 +9,7 @@ import numpy as np
 
 from mlml.exceptions import MLMLError
 from mlml.labels import to_dense
-from mlml.training.trainer import TrainedModel, load_model
+from mlml.training.saved import TrainedModel, load_model
 
 
 def _as_model(model: TrainedModel | str | os.PathLike, device: str) -> TrainedModel:

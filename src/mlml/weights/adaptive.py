@@ -29,10 +29,10 @@ that entry. A loss that reads it (``soft-bce`` in :mod:`mlml.losses.functional`)
 ``−[q log σ(z) + (1 − q) log(1 − σ(z))]`` -- the M-step of an EM scheme whose E-step is steps 1-4 above. With
 the paper's weighted BCE (``weighted-bce``) these ω are ignored and nothing changes.
 
-Rows: ``update`` receives probabilities for the rows passed to ``fit`` (all of them, in that order -- what the
-trainer does), or for a subset whose positions among them are given as ``index``. ``transform`` of the fitted
-rows returns the current state; any other rows (validation, test) get the base estimator's weights, since the
-model's evidence on them is not part of the state.
+Rows (the contract of :mod:`mlml.weights.base`): ``update`` receives probabilities for fitted rows -- all of them in
+order (``rows=None``, what the trainer does each epoch), or those at positions ``rows``. ``transform`` with
+``rows`` returns the current state of those fitted rows; new rows (``rows=None``: validation, test) get the base
+estimator's weights, since the model's evidence on them is not part of the state.
 """
 
 from __future__ import annotations
@@ -96,6 +96,7 @@ class PUAdaptive(WeightEstimator):
     """
 
     adaptive = True
+    uses_rows = True
 
     def __init__(
         self,
@@ -134,8 +135,7 @@ class PUAdaptive(WeightEstimator):
             raise MLMLError(f"{owner} takes a labels-only base; use 'knn-pu-adaptive' for {self.base!r}.")
         self.base_estimator_ = ESTIMATORS.create(self.base, **(self.base_params or {}))
         base_features = features if self.uses_features else None
-        self.base_estimator_.fit(observed, features=base_features)
-        _, neg = self.base_estimator_.transform(observed, features=base_features)
+        _, neg = self.base_estimator_.fit_transform(observed, features=base_features)
         self.observed_ = to_dense(observed).astype(np.int8, copy=False)
         self.zero_ = self.observed_ == 0
         self.prior_ = np.where(self.zero_, 1.0 - neg, 0.0)
@@ -144,14 +144,12 @@ class PUAdaptive(WeightEstimator):
         self.n_updates_ = 0
         self.n_applied_ = 0
 
-    def update(self, probabilities: np.ndarray, *, index: np.ndarray | None = None) -> None:
+    def update(self, probabilities: np.ndarray, *, rows: np.ndarray | None = None) -> None:
         """Move the state towards the anchored PU target (steps 1-4 of the module docstring).
 
         Args:
-            probabilities: ``(n_rows, n_labels)`` model probabilities in [0, 1]: every fitted row in order, or
-                the rows at positions ``index`` among them.
-            index: ``(n_rows,)`` positions among the fitted rows; ignored when ``n_rows`` equals the number of
-                fitted rows (the trainer passes every training row, in order, with ids of its own).
+            probabilities: ``(n_rows, n_labels)`` model probabilities in [0, 1] of fitted rows.
+            rows: ``(n_rows,)`` their positions among the fitted rows; None: every fitted row, in order.
         """
         self._check_fitted()
         p = np.asarray(probabilities, dtype=np.float64)
@@ -160,19 +158,15 @@ class PUAdaptive(WeightEstimator):
             raise MLMLError(f"'probabilities' must have shape (n_rows, {n_labels}). Got {p.shape}.")
         if not np.isfinite(p).all() or p.min() < 0.0 or p.max() > 1.0:
             raise MLMLError("'probabilities' must hold finite values in [0, 1].")
-        if p.shape[0] == n_train:
-            rows = np.arange(n_train)
-        elif index is None:
-            raise MLMLError(
-                f"'probabilities' has {p.shape[0]} rows, not the {n_train} fitted ones: pass their positions "
-                "as 'index'."
-            )
-        else:
-            rows = np.asarray(index)
-            if rows.shape != (p.shape[0],) or rows.min(initial=0) < 0 or rows.max(initial=0) >= n_train:
+        if rows is None:
+            if p.shape[0] != n_train:
                 raise MLMLError(
-                    f"'index' must hold {p.shape[0]} positions in [0, {n_train}). Got shape {rows.shape}."
+                    f"'probabilities' has {p.shape[0]} rows, not the {n_train} fitted ones: pass their positions "
+                    "as 'rows'."
                 )
+            rows = np.arange(n_train)
+        else:
+            rows = self._check_rows(rows, p.shape[0])
         self.n_updates_ += 1
         if self.n_updates_ <= self.warmup:
             return
@@ -186,10 +180,10 @@ class PUAdaptive(WeightEstimator):
         self.state_[rows] = np.where(self.zero_[rows], current + step, 0.0)
         self.n_applied_ += 1
 
-    def _weights(self, observed, *, features, hidden):  # type: ignore[override]
+    def _weights(self, observed, *, rows, features, hidden):  # type: ignore[override]
         dense = to_dense(observed)
-        if dense.shape == self.observed_.shape and np.array_equal(dense, self.observed_):
-            q = self.state_
+        if rows is not None:
+            q = self.state_[rows]
         else:
             base_features = features if self.uses_features else None
             _, neg = self.base_estimator_.transform(observed, features=base_features)

@@ -57,7 +57,7 @@ class Backoff(WeightEstimator):
             indicator(observed, POSITIVE), indicator(observed, UNKNOWN)
         )
 
-    def _weights(self, observed, *, features, hidden):  # type: ignore[override]
+    def _weights(self, observed, *, rows, features, hidden):  # type: ignore[override]
         positives = indicator(observed, POSITIVE)
         numerator, denominator = self.pattern_._support(positives)
         pairwise = aggregate_conditionals(self.conditional_, self.prior_, positives, self.aggregate)

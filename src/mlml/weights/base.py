@@ -6,13 +6,28 @@ arrays of shape ``(n_samples, n_labels)`` holding ω (the weight of each positiv
 weight of each negative term). Entries whose observed label is ``-1`` (unknown) get ``ω = ω̄ = 0``.
 
 Estimators are fitted on the training fold's OBSERVED labels only. ``transform`` works on any batch of
-observed labels, so a data loader can compute weights on the fly. Optional inputs:
+observed labels, so a data loader can compute weights on the fly.
 
-* ``features`` -- ``(n_samples, n_features)`` for feature-aware estimators (``uses_features = True``);
+**Which rows a batch holds** (the one rule, for every estimator): ``transform(observed, rows=...)`` takes, with
+the batch's observed labels, ``rows``: the positions among the FITTED rows (the rows passed to ``fit``, in that
+order) of the batch's rows, in the batch's order -- any subset, any permutation. ``rows=None`` means the batch
+holds new rows (validation, test, another data set). Estimators keep per-row state of the fitted rows only where
+they say so (``uses_rows = True``: the model-aware estimators' current state, the k-NN estimator's leave-one-out
+neighbours, the agreement votes); for new rows they fall back on what they learned from labels and features.
+Every other estimator ignores ``rows``. Nothing is ever inferred from comparing values. ``fit_transform``
+transforms the fitted rows with ``rows = 0..n-1``.
+
+Optional inputs:
+
+* ``features`` -- ``(n_samples, n_features)`` for feature-aware estimators (``uses_features = True``), the
+  batch's rows;
 * ``hidden`` -- the boolean mask of hidden entries, for the oracle ``ignore_missing`` only
-  (``needs_hidden = True``); nothing else may look at it;
-* ``update(probabilities, index=...)`` -- model-aware estimators (``adaptive = True``) are refreshed by the
-  trainer with the current model's predicted probabilities on the training set, once per epoch.
+  (``needs_hidden = True``), the batch's rows; nothing else may look at it;
+* ``update(probabilities, rows=...)`` -- model-aware estimators (``adaptive = True``) are refreshed by the
+  trainer with the model's probabilities on fitted rows (``rows=None``: all of them, in order), once per epoch.
+
+Capability flags (class attributes; the trainer, the grid and the CLI read these, never names):
+``needs_hidden``, ``uses_features``, ``adaptive``, ``uses_rows``, ``detects_missing``.
 """
 
 from __future__ import annotations
@@ -24,6 +39,7 @@ from sklearn.base import BaseEstimator
 from sklearn.exceptions import NotFittedError
 
 from mlml._registry import Registry
+from mlml.exceptions import MLMLError
 from mlml.labels import UNKNOWN, LabelMatrix, check_labels, to_dense
 
 ESTIMATORS: Registry[type] = Registry("weight estimator")
@@ -35,6 +51,8 @@ class WeightEstimator(BaseEstimator):  # type: ignore[misc]
     needs_hidden = False
     uses_features = False
     adaptive = False
+    #: Whether the weights of fitted rows depend on which rows they are (``rows`` in ``transform``).
+    uses_rows = False
     #: Whether ω̄ says which observed zeros are probably missing positives (False for weights that do not look
     #: at the zeros, such as ``ones`` and ``class-balance``); the grid scores such estimators as detectors.
     detects_missing = True
@@ -44,6 +62,7 @@ class WeightEstimator(BaseEstimator):  # type: ignore[misc]
         ``features`` for feature-aware estimators, ``hidden`` for the oracle only. Returns ``self``."""
         observed = check_labels(observed, name="observed")
         self.n_labels_ = observed.shape[1]
+        self.n_fitted_ = observed.shape[0]
         self._fit(observed, features=features, hidden=hidden)
         return self
 
@@ -51,18 +70,28 @@ class WeightEstimator(BaseEstimator):  # type: ignore[misc]
         self,
         observed: LabelMatrix,
         *,
+        rows: np.ndarray | None = None,
         features: np.ndarray | None = None,
         hidden: Any = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         """``(ω, ω̄)``: float64 ``(n_samples, n_labels)`` weights of the positive and negative terms of Eq. 2 for
         any batch of observed labels; 0 and 0 on unknown (-1) entries.
 
+        Args:
+            observed: the batch's observed labels ``(n_samples, n_labels)``.
+            rows: the batch rows' positions among the fitted rows, or None for new rows (see the module
+                docstring).
+            features: the batch's features (feature-aware estimators).
+            hidden: the batch's hidden-entry mask (the oracle only).
+
         Raises:
-            NotFittedError: before :meth:`fit`. MLMLError: a label matrix of another width.
+            NotFittedError: before :meth:`fit`. MLMLError: a label matrix of another width, bad ``rows``.
         """
         self._check_fitted()
         observed = check_labels(observed, name="observed", n_labels=self.n_labels_)
-        pos, neg = self._weights(observed, features=features, hidden=hidden)
+        if rows is not None:
+            rows = self._check_rows(rows, observed.shape[0])
+        pos, neg = self._weights(observed, rows=rows, features=features, hidden=hidden)
         unknown = to_dense(observed) == UNKNOWN
         if unknown.any():
             pos = np.where(unknown, 0.0, pos)
@@ -72,23 +101,32 @@ class WeightEstimator(BaseEstimator):  # type: ignore[misc]
     def fit_transform(
         self, observed: LabelMatrix, *, features: np.ndarray | None = None, hidden: Any = None
     ) -> tuple[np.ndarray, np.ndarray]:
-        """:meth:`fit` then :meth:`transform` on the same rows (each sample counts itself where it matters)."""
-        return self.fit(observed, features=features, hidden=hidden).transform(
-            observed, features=features, hidden=hidden
-        )
+        """:meth:`fit` then :meth:`transform` of the fitted rows (``rows = 0..n-1``)."""
+        self.fit(observed, features=features, hidden=hidden)
+        return self.transform(observed, rows=np.arange(self.n_fitted_), features=features, hidden=hidden)
 
-    def update(self, probabilities: np.ndarray, *, index: np.ndarray | None = None) -> None:
+    def update(self, probabilities: np.ndarray, *, rows: np.ndarray | None = None) -> None:
         """Model-aware estimators refresh their state from predicted probabilities; others ignore it."""
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "n_labels_"):
             raise NotFittedError(f"This {type(self).__name__} is not fitted yet; call fit(observed) first.")
 
+    def _check_rows(self, rows: Any, n_rows: int) -> np.ndarray:
+        """``rows`` as int64 positions among the fitted rows, one per batch row."""
+        rows = np.asarray(rows)
+        if rows.shape != (n_rows,) or (rows.size and not np.issubdtype(rows.dtype, np.integer)):
+            raise MLMLError(f"'rows' must hold one integer position per batch row ({n_rows}). Got {rows!r:.80}.")
+        if rows.size and (rows.min() < 0 or rows.max() >= self.n_fitted_):
+            raise MLMLError(f"'rows' must be positions among the {self.n_fitted_} fitted rows. Got values in "
+                            f"[{rows.min()}, {rows.max()}].")
+        return rows.astype(np.int64, copy=False)
+
     def _fit(self, observed: LabelMatrix, *, features: np.ndarray | None, hidden: Any) -> None:
         raise NotImplementedError
 
     def _weights(
-        self, observed: LabelMatrix, *, features: np.ndarray | None, hidden: Any
+        self, observed: LabelMatrix, *, rows: np.ndarray | None, features: np.ndarray | None, hidden: Any
     ) -> tuple[np.ndarray, np.ndarray]:
         raise NotImplementedError
 

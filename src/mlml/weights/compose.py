@@ -87,6 +87,10 @@ class Product(WeightEstimator):
     def detects_missing(self) -> bool:  # type: ignore[override]
         return self._flag("detects_missing")
 
+    @property
+    def uses_rows(self) -> bool:  # type: ignore[override]
+        return self._flag("uses_rows")
+
     @staticmethod
     def _inputs(estimator: Any, features: Any, hidden: Any) -> dict[str, Any]:
         return {
@@ -99,17 +103,17 @@ class Product(WeightEstimator):
         for estimator in self.estimators_:
             estimator.fit(observed, **self._inputs(estimator, features, hidden))
 
-    def _weights(self, observed, *, features, hidden):  # type: ignore[override]
+    def _weights(self, observed, *, rows, features, hidden):  # type: ignore[override]
         pos, neg = np.ones(observed.shape), np.ones(observed.shape)
         for estimator in self.estimators_:
-            p, n = estimator.transform(observed, **self._inputs(estimator, features, hidden))
+            p, n = estimator.transform(observed, rows=rows, **self._inputs(estimator, features, hidden))
             pos *= p
             neg *= n
         return pos, neg
 
-    def update(self, probabilities: np.ndarray, *, index: np.ndarray | None = None) -> None:
+    def update(self, probabilities: np.ndarray, *, rows: np.ndarray | None = None) -> None:
         """Forward the model's probabilities to every model-aware factor."""
         self._check_fitted()
         for estimator in self.estimators_:
             if estimator.adaptive:
-                estimator.update(probabilities, index=index)
+                estimator.update(probabilities, rows=rows)

@@ -122,7 +122,7 @@ class _Denoising(WeightEstimator):
     def _predict_proba(self, positives: sp.csr_matrix) -> np.ndarray:
         raise NotImplementedError
 
-    def _weights(self, observed, *, features, hidden):  # type: ignore[override]
+    def _weights(self, observed, *, rows, features, hidden):  # type: ignore[override]
         positives = indicator(observed, POSITIVE)
         neg = 1.0 - self._predict_proba(positives)
         neg[positives.toarray() > 0] = 0.0

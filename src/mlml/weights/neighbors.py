@@ -8,7 +8,8 @@ a missing positive; the weights are ``ω̄_ic = 1 − q_ic`` and ``ω_ic = 1``. 
   towards the class rate, ``q̃_ic = (1 − ε) (1 − ω̄^prior_ic) + ε π_c`` (``ε = prior_smoothing``): a pairwise
   estimate of 0 only says that no co-occurrence was *observed*, not that ``c`` is impossible;
 * **features** -- a k-nearest-neighbour vote over the TRAINING fold: with ``N_k(i)`` the ``k`` training rows
-  closest to ``x_i`` (``x_i`` itself excluded when the training rows are transformed),
+  closest to ``x_i`` (``x_i`` itself excluded for a fitted row, i.e. when ``transform`` is given its position in
+  ``rows``),
   ``g_ic = (#{j ∈ N_k(i) : s_jc = 1} + α π_c) / (#{j ∈ N_k(i) : s_jc ≠ −1} + α)`` (``α = vote_smoothing``),
   an estimate of ``P(s_c = 1 | x_i)``.
 
@@ -119,6 +120,7 @@ class NeighbourCooccurrence(WeightEstimator):
     """
 
     uses_features = True
+    uses_rows = True
 
     def __init__(
         self,
@@ -192,17 +194,17 @@ class NeighbourCooccurrence(WeightEstimator):
     def _scale(self, x: Any) -> Any:
         return x if self.scaler_ is None else self.scaler_.transform(x)
 
-    def _is_training(self, x: Any) -> bool:
-        train = self.train_features_
-        if x.shape != train.shape or sp.issparse(x) != sp.issparse(train):
-            return False
-        if sp.issparse(x):
-            return (x != train).nnz == 0
-        return bool(np.array_equal(x, train))
-
     # -- weights
-    def evidence(self, observed: LabelMatrix, *, features: Any) -> dict[str, np.ndarray]:
+    def evidence(
+        self, observed: LabelMatrix, *, features: Any, rows: np.ndarray | None = None
+    ) -> dict[str, np.ndarray]:
         """The pieces of the posterior for each entry, ``(n_samples, n_labels)`` each.
+
+        Args:
+            observed: the rows' observed labels.
+            features: the rows' features.
+            rows: their positions among the fitted rows (leave-one-out neighbours, computed in ``fit``), or None
+                for new rows (neighbours searched among the fitted rows).
 
         Returns:
             ``prior`` (smoothed labels-only ``q̃``), ``vote`` (neighbour vote ``g``), ``posterior`` (``q``),
@@ -210,11 +212,12 @@ class NeighbourCooccurrence(WeightEstimator):
         """
         self._check_fitted()
         dense = to_dense(observed).astype(np.int8, copy=False)
-        x = self._scale(self._check_features(features, dense.shape[0], "transform"))
-        if self._is_training(x):
-            neighbours = self.train_neighbours_
-            vote = self.train_vote_
+        if rows is not None:
+            rows = self._check_rows(rows, dense.shape[0])
+            neighbours = self.train_neighbours_[rows]
+            vote = self.train_vote_[rows]
         else:
+            x = self._scale(self._check_features(features, dense.shape[0], "transform"))
             neighbours = self.index_.kneighbors(x, return_distance=False)
             vote = neighbour_vote(neighbours, self.observed_, self.rate_, float(self.vote_smoothing))
         _, prior_neg = self.prior_estimator_.transform(observed)
@@ -222,8 +225,8 @@ class NeighbourCooccurrence(WeightEstimator):
         posterior = sigmoid(logit(prior) + logit(vote) - logit(self.rate_))
         return {"prior": prior, "vote": vote, "posterior": posterior, "neighbours": neighbours}
 
-    def _weights(self, observed, *, features, hidden):  # type: ignore[override]
-        q = self.evidence(observed, features=features)["posterior"]
+    def _weights(self, observed, *, rows, features, hidden):  # type: ignore[override]
+        q = self.evidence(observed, features=features, rows=rows)["posterior"]
         neg = 1.0 - q
         neg[to_dense(observed) == POSITIVE] = 0.0
         return np.ones(observed.shape), np.clip(neg, 0.0, 1.0)

@@ -141,7 +141,7 @@ class Pairwise(WeightEstimator):
             indicator(observed, POSITIVE), indicator(observed, UNKNOWN)
         )
 
-    def _weights(self, observed, *, features, hidden):  # type: ignore[override]
+    def _weights(self, observed, *, rows, features, hidden):  # type: ignore[override]
         positives = indicator(observed, POSITIVE)
         probability = aggregate_conditionals(self.conditional_, self.prior_, positives, self.aggregate)
         neg = 1.0 - probability

@@ -189,7 +189,7 @@ class PatternEstimator(WeightEstimator):
         self.pattern_weight_ = np.bincount(inverse, minlength=self.patterns_.shape[0]).astype(np.int64)
         self.conditional_, self.prior_ = cooccurrence_statistics(positives, indicator(observed, UNKNOWN))
 
-    def _weights(self, observed, *, features, hidden):  # type: ignore[override]
+    def _weights(self, observed, *, rows, features, hidden):  # type: ignore[override]
         positives = indicator(observed, POSITIVE)
         probability = self._probability(positives)
         missing = np.flatnonzero(np.isnan(probability[:, 0]))

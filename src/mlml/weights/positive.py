@@ -41,7 +41,7 @@ class ClassBalance(WeightEstimator):
             raw = np.where(counts > 0, observed.shape[0] / (2.0 * np.maximum(counts, 1)), np.inf)
         self.class_weight_ = np.clip(np.round(raw), low, high)
 
-    def _weights(self, observed, *, features, hidden):  # type: ignore[override]
+    def _weights(self, observed, *, rows, features, hidden):  # type: ignore[override]
         return np.tile(self.class_weight_, (observed.shape[0], 1)), np.ones(observed.shape)
 
 
@@ -55,15 +55,17 @@ class Agreement(WeightEstimator):
 
     An observed positive that few raters support counts less, and so does an observed negative that several
     raters called positive (a likely missing label). The votes belong to particular samples, so they are given
-    to the constructor and ``fit``/``transform`` take the observed labels of exactly those samples, in the
-    same order (the training rows); a batch of other rows is an error. Without votes (``votes=None``) every
-    entry gets ``ω = ω̄ = 1``.
+    to the constructor and ``fit`` takes the observed labels of exactly those samples, in the same order (the
+    training rows); ``transform`` reads the votes of the fitted rows at ``rows`` and refuses new rows
+    (``rows=None``), which have no votes. Without votes (``votes=None``) every entry gets ``ω = ω̄ = 1``.
 
     Args:
         votes: ``(n_samples, n_labels)`` non-negative integer votes, or None.
         raters: the number of raters: an int, ``(n_samples,)`` per sample, or ``(n_samples, n_labels)``; every
             entry ``>= 1`` and ``>= votes``.
     """
+
+    uses_rows = True
 
     def __init__(self, votes: np.ndarray | None = None, raters: int | np.ndarray = 1) -> None:
         self.votes = votes
@@ -104,9 +106,15 @@ class Agreement(WeightEstimator):
     def _fit(self, observed, *, features, hidden):  # type: ignore[override]
         self._agreement(observed.shape)
 
-    def _weights(self, observed, *, features, hidden):  # type: ignore[override]
-        share = self._agreement(observed.shape)
+    def _weights(self, observed, *, rows, features, hidden):  # type: ignore[override]
+        share = self._agreement((self.n_fitted_, self.n_labels_))
         if share is None:
             return np.ones(observed.shape), np.ones(observed.shape)
+        if rows is None:
+            raise MLMLError(
+                f"{type(self).__name__} has votes for the fitted rows only: pass their positions as 'rows' "
+                "(new rows have no votes)."
+            )
+        share = share[rows]
         positive = to_dense(observed) == POSITIVE
         return np.where(positive, share, 1.0), np.where(positive, 1.0, 1.0 - share)

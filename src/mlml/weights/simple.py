@@ -20,7 +20,7 @@ class Ones(WeightEstimator):
     def _fit(self, observed, *, features, hidden):  # type: ignore[override]
         pass
 
-    def _weights(self, observed, *, features, hidden):  # type: ignore[override]
+    def _weights(self, observed, *, rows, features, hidden):  # type: ignore[override]
         ones = np.ones(observed.shape)
         return ones, ones.copy()
 
@@ -38,7 +38,9 @@ class IgnoreMissing(WeightEstimator):
     def _fit(self, observed, *, features, hidden):  # type: ignore[override]
         pass
 
-    def _weights(self, observed: LabelMatrix, *, features: Any, hidden: Any) -> tuple[np.ndarray, np.ndarray]:
+    def _weights(
+        self, observed: LabelMatrix, *, rows: Any, features: Any, hidden: Any
+    ) -> tuple[np.ndarray, np.ndarray]:
         if hidden is None:
             raise MLMLError("The 'ignore-missing' estimator (IM-WCE oracle) needs the 'hidden' mask.")
         hidden = to_dense(check_labels(hidden, name="hidden", allow_unknown=False)).astype(bool)

@@ -1,0 +1,180 @@
+"""What the training loop reads: a torch ``Dataset`` of training rows and the weights of their labels.
+
+A batch is ``(inputs, targets, known, weights, rows)`` for a list of training rows (positions ``0..n-1`` among
+the rows ``fit`` received):
+
+* ``inputs`` -- the rows' features as a float32 tensor (dense, memory-mapped or CSR features, densified per
+  batch) or their decoded images;
+* ``targets`` -- float32, 1 for an observed positive and 0 otherwise; ``known`` -- bool, False on ``-1``;
+* ``weights`` -- the entry weight ``w = y ω + (1 − y) ω̄`` of each entry (float32), or the pair ``(ω, ω̄)`` for a
+  loss that reads ω on observed zeros (``Criterion.needs_pair``);
+* ``rows`` -- long, the rows themselves (per-row state of losses such as ROLE's, and the adaptive evidence).
+
+Nothing of size ``n_rows x n_labels`` is made beyond the observed labels themselves, except the weight table:
+:class:`WeightSource` asks the estimator for the weights of all rows at once (per weight refresh, i.e. once, or
+once per epoch for adaptive estimators) when the float32 table fits in ``cache_bytes``, else per batch.
+
+Batches: every epoch the rows are shuffled with a ``torch.Generator`` seeded from ``(seed, epoch)`` and cut into
+global batches of ``batch_size``; under distributed training each process takes its contiguous share of every
+global batch (:class:`EpochBatches`).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+from torch import Tensor
+
+from mlml.labels import LabelMatrix
+from mlml.training.distributed import DistInfo, local_share
+from mlml.training.model import rows_tensor
+
+#: Default budget of the host-side weight table; beyond it weights are computed per batch.
+WEIGHT_CACHE_BYTES = 512 * 2**20
+
+
+def epoch_seed(seed: int, epoch: int, stream: int) -> int:
+    """A 63-bit seed for one epoch's stream of randomness (1: the shuffle, 2: image loading)."""
+    return int(np.random.SeedSequence([seed, epoch, stream]).generate_state(1, dtype=np.uint64)[0] >> 1)
+
+
+class EpochBatches(torch.utils.data.Sampler[list[int]]):
+    """This process's share of each global batch of one epoch, as lists of training rows."""
+
+    def __init__(self, n_rows: int, batch_size: int, seed: int, info: DistInfo) -> None:
+        self.n_rows, self.batch_size, self.seed, self.info = n_rows, batch_size, seed, info
+        self.set_epoch(0)
+
+    def set_epoch(self, epoch: int) -> None:
+        """Draw epoch ``epoch``'s global batches (the same in every process)."""
+        gen = torch.Generator().manual_seed(epoch_seed(self.seed, epoch, 1))
+        perm = torch.randperm(self.n_rows, generator=gen)
+        self.global_batches = [perm[s : s + self.batch_size] for s in range(0, self.n_rows, self.batch_size)]
+
+    @property
+    def global_sizes(self) -> list[int]:
+        """The size of each global batch of the epoch (the loss is scaled by its share under DDP)."""
+        return [len(batch) for batch in self.global_batches]
+
+    def __iter__(self) -> Iterator[list[int]]:
+        for batch in self.global_batches:
+            yield local_share(batch, self.info).tolist()
+
+    def __len__(self) -> int:
+        return math.ceil(self.n_rows / self.batch_size)
+
+
+class WeightSource:
+    """The estimator's weights of the training rows' labels, in the form the loss takes.
+
+    Args:
+        estimator: a fitted weight estimator (fitted on exactly these rows, in this order).
+        observed: int8 ``(n_rows, n_labels)``, dense or CSR.
+        features: the rows' features, for feature-aware estimators (None otherwise).
+        hidden: the rows' hidden-entry mask, for the oracle (None otherwise).
+        pair: give ``(ω, ω̄)`` instead of the combined entry weight.
+        fitted_rows: the rows' positions among the rows the estimator was fitted on (default ``0..n-1``: fitted on
+            exactly these rows, in order).
+        cache_bytes: largest weight table kept on the host; larger sets are weighted per batch.
+    """
+
+    def __init__(self, estimator: Any, observed: LabelMatrix, *, features: Any, hidden: Any, pair: bool,
+                 fitted_rows: np.ndarray | None = None, cache_bytes: int = WEIGHT_CACHE_BYTES) -> None:
+        self.estimator, self.observed, self.features, self.hidden = estimator, observed, features, hidden
+        self.pair = pair
+        n_rows, n_labels = observed.shape
+        self.fitted_rows = np.arange(n_rows) if fitted_rows is None else np.asarray(fitted_rows, dtype=np.int64)
+        self.cached = n_rows * n_labels * 4 * (2 if pair else 1) <= cache_bytes
+        self.table: Any = None
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Recompute the table (after the estimator was fitted or updated); no-op when weighting per batch."""
+        if self.cached:
+            self.table = self._compute(np.arange(self.observed.shape[0]))
+
+    def _compute(self, rows: np.ndarray) -> Tensor | tuple[Tensor, Tensor]:
+        def part(values: Any) -> Any:
+            return None if values is None else values[rows]
+
+        observed = self.observed[rows]
+        pos, neg = self.estimator.transform(observed, rows=self.fitted_rows[rows], features=part(self.features),
+                                            hidden=part(self.hidden))
+        if self.pair:
+            return torch.from_numpy(pos.astype(np.float32)), torch.from_numpy(neg.astype(np.float32))
+        positive = observed.toarray() == 1 if sp.issparse(observed) else observed == 1
+        return torch.from_numpy(np.where(positive, pos, neg).astype(np.float32))
+
+    def batch(self, rows: Tensor) -> Tensor | tuple[Tensor, Tensor]:
+        if not self.cached:
+            return self._compute(rows.numpy())
+        if self.pair:
+            return self.table[0][rows], self.table[1][rows]
+        return self.table[rows]
+
+
+class TrainingSet(torch.utils.data.Dataset):
+    """The training rows as a torch ``Dataset``: ``__getitems__(rows)`` gives one batch (see the module docstring).
+
+    Args:
+        inputs: features ``(n_rows, n_features)`` (a tensor, a dense or memory-mapped array, or CSR), or the image
+            paths of the rows (finetune mode).
+        observed: int8 ``(n_rows, n_labels)`` observed labels, dense or CSR.
+        weights: the :class:`WeightSource` of these rows.
+        images: ``(preprocess, augment, target_size)`` to decode image rows; None for features.
+    """
+
+    def __init__(self, inputs: Any, observed: LabelMatrix, weights: WeightSource, *,
+                 images: tuple[Any, Any, int] | None = None) -> None:
+        self.inputs, self.weights = inputs, weights
+        self.sparse = sp.issparse(observed)
+        self.observed = observed if self.sparse else torch.from_numpy(np.ascontiguousarray(observed))
+        self.images = images
+
+    def __len__(self) -> int:
+        return self.observed.shape[0]
+
+    def __getitems__(self, rows: Sequence[int]) -> tuple[Any, Tensor, Tensor, Any, Tensor]:
+        index = torch.as_tensor(rows, dtype=torch.long)
+        if self.sparse:
+            labels = torch.from_numpy(self.observed[index.numpy()].toarray())
+        else:
+            labels = self.observed[index]
+        return self._inputs(index), (labels == 1).float(), labels != -1, self.weights.batch(index), index
+
+    def _inputs(self, index: Tensor) -> Any:
+        if self.images is None:
+            if isinstance(self.inputs, Tensor):
+                return self.inputs[index]
+            return rows_tensor(self.inputs, index.numpy())
+        from mlml.models.images import ImageFiles, collate_images
+
+        preprocess, augment, target_size = self.images
+        files = ImageFiles([self.inputs[i] for i in index.tolist()], preprocess, augment=augment,
+                           target_size=target_size)
+        images, _, _ = collate_images([files[i] for i in range(len(files))])
+        return images if images is not None else torch.empty((0, 3, 1, 1))
+
+
+def batches(dataset: TrainingSet, sampler: EpochBatches, *, num_workers: int, seed: int,
+            epoch: int) -> Iterator[tuple[Any, Tensor, Tensor, Any, Tensor]]:
+    """One epoch of batches: read in this process, or by ``num_workers`` DataLoader workers (image decoding)."""
+    sampler.set_epoch(epoch)
+    if num_workers == 0:  # in-process: no DataLoader machinery between the loop and the rows
+        for rows in sampler:
+            yield dataset.__getitems__(rows)
+        return
+    loader = torch.utils.data.DataLoader(
+        dataset, batch_sampler=sampler, num_workers=num_workers, collate_fn=_as_is,
+        generator=torch.Generator().manual_seed(epoch_seed(seed, epoch, 2)),
+    )
+    yield from loader
+
+
+def _as_is(batch: Any) -> Any:
+    return batch

@@ -1,0 +1,190 @@
+"""A trained model: inference, saving it to a folder and loading it back."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+from torch import Tensor, nn
+
+from mlml._io import atomic_open, write_text
+from mlml.exceptions import MLMLError
+from mlml.models.images import ImageFiles, collate_images
+from mlml.training.config import TrainConfig
+from mlml.training.distributed import DistInfo
+from mlml.training.model import build_model, check_features, resolve_device, rows_tensor, unwrap
+
+MODEL_FORMAT = 1
+
+
+@dataclass
+class TrainedModel:
+    """A trained model and what is needed to use it: ``predict_proba``, ``save``; see :func:`load_model`.
+
+    Attributes:
+        model: the ``nn.Module`` (logits out): a ``FeatureClassifier`` or an ``ImageClassifier``.
+        config: the :class:`TrainConfig` it was trained with.
+        in_features: feature width (frozen) or the backbone's ``features_dim`` (finetune).
+        n_labels: number of outputs.
+        method: the method's name.
+        label_names: class names (None when unknown).
+        thresholds: per-class decision thresholds (None: 0.5 everywhere), e.g. tuned on validation rows.
+    """
+
+    model: nn.Module
+    config: TrainConfig
+    in_features: int
+    n_labels: int
+    method: str = ""
+    label_names: list[str] | None = None
+    thresholds: list[float] | None = None
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.model.parameters()).device
+
+    def predict_proba(self, inputs: Any, *, batch_size: int = 1024, num_workers: int = 0) -> np.ndarray:
+        """Probabilities ``(n_samples, n_labels)`` float32 for features ``(n, in_features)`` (dense, memory-mapped
+        or CSR; frozen mode) or a sequence of image paths (finetune mode)."""
+        if self.config.mode == "frozen":
+            if not (isinstance(inputs, np.ndarray) or sp.issparse(inputs)):
+                inputs = np.asarray(inputs, dtype=np.float32)
+            check_features(inputs, self.in_features)
+        return predict_inputs(self.model, inputs, self.config.mode, self.device, batch_size, num_workers)
+
+    def predict(self, inputs: Any, **kwargs: Any) -> np.ndarray:
+        """Binary predictions ``(n_samples, n_labels)`` int8 at ``thresholds`` (0.5 where None)."""
+        proba = self.predict_proba(inputs, **kwargs)
+        threshold = np.asarray(self.thresholds if self.thresholds is not None else 0.5, dtype=np.float32)
+        return (proba >= threshold).astype(np.int8)
+
+    def save(self, out_dir: str | os.PathLike) -> Path:
+        """Write ``model.pt`` (weights, incl. the feature standardisation) and ``model.json`` (config,
+        label names, thresholds, sizes, versions) to ``out_dir`` (atomically); returns the folder."""
+        import mlml
+
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        state = {k: v.detach().cpu() for k, v in unwrap(self.model).state_dict().items()}
+        save_torch(state, out / "model.pt")
+        meta = {
+            "format": MODEL_FORMAT,
+            "mode": self.config.mode,
+            "in_features": self.in_features,
+            "n_labels": self.n_labels,
+            "method": self.method,
+            "label_names": self.label_names,
+            "thresholds": self.thresholds,
+            "config": self.config.to_dict(),
+            "versions": {"mlml": mlml.__version__, "torch": torch.__version__},
+        }
+        meta.update(self._extra_meta())
+        write_text(out / "model.json", json.dumps(meta, indent=1, default=json_default))
+        return out
+
+    def _extra_meta(self) -> dict[str, Any]:
+        return {}
+
+
+def load_model(path: str | os.PathLike, *, device: str = "cpu") -> TrainedModel:
+    """Load a model folder written by :meth:`TrainedModel.save`.
+
+    Raises:
+        MLMLError: the folder or one of its files is missing, damaged or of another format (naming the file).
+    """
+    folder = Path(path)
+    meta_file, weights_file = folder / "model.json", folder / "model.pt"
+    for f in (meta_file, weights_file):
+        if not f.is_file():
+            raise MLMLError(f"{f} not found: {folder} is not a model folder written by mlml train.")
+    try:
+        meta = json.loads(meta_file.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        reason = "nested too deeply" if isinstance(exc, RecursionError) else exc
+        raise MLMLError(f"{meta_file}: not a readable model description: {reason}") from None
+    if not isinstance(meta, dict) or meta.get("format") != MODEL_FORMAT:
+        found = meta.get("format") if isinstance(meta, dict) else None
+        raise MLMLError(f"{meta_file}: model format {found!r}; this mlml reads {MODEL_FORMAT}.")
+    missing = [key for key in ("config", "in_features", "n_labels") if key not in meta]
+    if missing or not isinstance(meta["config"], dict):
+        raise MLMLError(f"{meta_file}: the model description lacks {', '.join(missing) or 'a config mapping'}; "
+                        "it was not written by mlml train, or was edited.")
+    config = TrainConfig.from_dict({**meta["config"], "augment": None})
+    model = build_model(config, meta["in_features"], meta["n_labels"], pretrained=False)
+    try:
+        model.load_state_dict(torch.load(weights_file, map_location="cpu", weights_only=True))
+    except Exception as exc:  # noqa: BLE001 -- truncated or corrupt file (pickle, zip, EOF), wrong architecture
+        raise MLMLError(f"{weights_file}: cannot load the model weights ({type(exc).__name__}): "
+                        f"{str(exc).splitlines()[0] if str(exc) else 'corrupt file'}") from None
+    model.to(resolve_device(device, DistInfo())).eval()
+    return TrainedModel(
+        model=model,
+        config=config,
+        in_features=meta["in_features"],
+        n_labels=meta["n_labels"],
+        method=meta.get("method", ""),
+        label_names=meta.get("label_names"),
+        thresholds=meta.get("thresholds"),
+    )
+
+
+@torch.no_grad()
+def predict_inputs(
+    model: nn.Module,
+    inputs: Any,
+    mode: str,
+    device: torch.device,
+    batch_size: int,
+    num_workers: int = 0,
+    autocast: Callable[[], AbstractContextManager[Any]] | None = None,
+) -> np.ndarray:
+    """``σ(model(inputs))`` in batches, as float32 ``(n_samples, n_labels)``; the model is put in eval mode for
+    the call and left as it was. Frozen mode reads feature rows (a tensor, an array or CSR), finetune mode decodes
+    image files (``num_workers`` processes)."""
+    net = unwrap(model)
+    was_training = net.training
+    net.eval()
+    chunks = []
+    context = autocast or nullcontext
+    try:
+        if mode == "frozen":
+            n = inputs.shape[0]
+            for start in range(0, n, batch_size):
+                part = inputs[start : start + batch_size]
+                x = part if isinstance(part, Tensor) else rows_tensor(part)
+                with context():
+                    chunks.append(torch.sigmoid(net(x.to(device)).float()).cpu())
+        else:
+            files = ImageFiles(list(inputs), net.backbone.preprocess, target_size=net.backbone.preprocess.resize_to)
+            loader = torch.utils.data.DataLoader(
+                files, batch_size=batch_size, num_workers=num_workers, collate_fn=collate_images
+            )
+            for images, _, _ in loader:
+                with context():
+                    chunks.append(torch.sigmoid(net(images.to(device)).float()).cpu())
+    finally:
+        net.train(was_training)
+    return torch.cat(chunks).numpy() if chunks else np.empty((0, net.head.n_labels), dtype=np.float32)
+
+
+def save_torch(obj: Any, path: Path) -> None:
+    """``torch.save`` to ``path`` atomically."""
+    with atomic_open(path, "wb") as handle:
+        torch.save(obj, handle)
+
+
+def json_default(value: Any) -> Any:
+    """numpy scalars and arrays as JSON numbers and lists; anything else by its repr."""
+    if isinstance(value, (np.integer, np.floating)):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    return repr(value)
