@@ -202,7 +202,7 @@ def test_unexpected_errors_are_one_line_with_a_hint(capsys, monkeypatch):
     def boom(args):
         raise KeyError("x")
 
-    monkeypatch.setattr("mlml.cli._methods", boom)
+    monkeypatch.setattr("mlml.cli.parser._methods", boom)
     parser_default = main(["methods"])
     err = capsys.readouterr().err.strip()
     assert parser_default == 2 and len(err.splitlines()) == 1 and "MLML_DEBUG=1" in err

@@ -23,6 +23,7 @@ from mlml.reports import (
     write_report,
     write_results_csv,
 )
+from mlml.reports import diagnostic_figures as D
 from mlml.reports import figures as F
 from mlml.reports.report import _slugs
 
@@ -317,18 +318,18 @@ def test_per_class_and_diagnostic_figures(records, tmp_path):
     support = np.mean([r["per_class"]["support"] for r in at_half], axis=0)
     assert ax.get_xticklabels()[0].get_text() == CLASSES[int(np.argmax(support))]
     assert _png_ok(F.save_figure(fig, tmp_path / "tp")[0])
-    fig, axes = F.plot_weight_diagnostics(records, ratio=0.5)
+    fig, axes = D.plot_weight_diagnostics(records, ratio=0.5)
     assert len(axes) == 3  # cb-wce observed, cb-wce LEAK, the ROC panel
     assert LEAK_TAG in axes[1].get_title()
     assert any(LEAK_TAG in t and "AUC" in t for t in F.legend_texts(fig))
     assert _png_ok(F.save_figure(fig, tmp_path / "weights")[0])
-    fig, ax = F.plot_ap_vs_frequency(records, ratio=0.5)
+    fig, ax = D.plot_ap_vs_frequency(records, ratio=0.5)
     assert ax.get_xscale() == "log" and len(_legend_texts(ax)) == 4
     assert _png_ok(F.save_figure(fig, tmp_path / "ap")[0])
     with pytest.raises(MLMLError, match="ratios present"):
         F.plot_true_positives(records, ratio=0.3)
     with pytest.raises(MLMLError, match="diagnostics"):
-        F.plot_detection_roc([r for r in records if r["method"] == "bce"])
+        D.plot_detection_roc([r for r in records if r["method"] == "bce"])
 
 
 def test_figures_do_not_touch_pyplot(records):

@@ -45,6 +45,7 @@ from mlml.training.data import EpochBatches, TrainingSet, WeightSource, batches
 from mlml.training.distributed import average_gradients, barrier, dist_info
 from mlml.training.metrics import observed_bce, observed_map
 from mlml.training.model import build_model, check_features, resolve_device, rows_tensor
+from mlml.training.optim import make_optimizer, make_scheduler
 from mlml.training.saved import TrainedModel, predict_inputs
 
 logger = logging.getLogger("mlml.training")
@@ -386,41 +387,6 @@ class _Run:
             method=self.method.name, history=self.history, best_epoch=self.best_epoch, val_proba=val_proba,
             val_observed=self.obs_val, estimator=self.estimator,
         )
-
-
-def make_optimizer(model: nn.Module, criterion: nn.Module, config: TrainConfig, frozen: bool) -> torch.optim.Optimizer:
-    """AdamW, Adadelta (Keras' defaults, the seed's) or SGD over the trainable parameters: the head's at ``lr``,
-    the backbone's at ``lr * backbone_lr_scale``, a loss's own (ROLE's label estimates) at its ``lr_multiplier``
-    times ``lr`` and without weight decay."""
-    lr = config.learning_rate
-    if frozen:
-        groups = [{"params": [p for p in model.parameters() if p.requires_grad], "lr": lr}]
-    else:
-        groups = [{"params": [p for p in model.head.parameters() if p.requires_grad], "lr": lr}]
-        backbone = [p for p in model.backbone.parameters() if p.requires_grad]
-        if backbone:
-            groups.append({"params": backbone, "lr": lr * config.backbone_lr_scale})
-    extra = [p for p in criterion.parameters() if p.requires_grad]
-    if extra:
-        scale = float(getattr(criterion, "lr_multiplier", 1.0))
-        groups.append({"params": extra, "lr": lr * scale, "weight_decay": 0.0})
-    if config.optimizer == "adamw":
-        return torch.optim.AdamW(groups, lr=lr, weight_decay=config.weight_decay, foreach=True)
-    if config.optimizer == "adadelta":  # Keras' defaults (the seed): rho 0.95, epsilon 1e-7
-        return torch.optim.Adadelta(groups, lr=lr, rho=0.95, eps=1e-7, weight_decay=config.weight_decay)
-    return torch.optim.SGD(
-        groups, lr=lr, momentum=config.momentum, nesterov=config.momentum > 0, weight_decay=config.weight_decay
-    )
-
-
-def make_scheduler(optimizer: torch.optim.Optimizer, config: TrainConfig, steps_per_epoch: int) -> Any:
-    """Per step: cosine from ``lr`` to 0 over ``epochs`` epochs, or constant."""
-    total = config.epochs * steps_per_epoch
-    if config.lr_schedule == "cosine":
-        return torch.optim.lr_scheduler.LambdaLR(
-            optimizer, lambda step: 0.5 * (1.0 + math.cos(math.pi * min(step, total) / total))
-        )
-    return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0)
 
 
 def _dense(labels: Any) -> np.ndarray:

@@ -1,0 +1,61 @@
+"""The ``mlml`` command line: argparse front, no logic of its own.
+
+Every verb calls library functions; bad input (``MLMLError``, ``DataError``, missing files) becomes one line on
+stderr and exit code 2.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Sequence
+
+from mlml.cli.parser import build_parser
+from mlml.exceptions import MLMLError
+
+__all__ = ["build_parser", "error_message", "main"]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``mlml`` with ``argv`` (default: the process's arguments) and return the exit code.
+
+    Every error ends as one line on stderr and exit code 2 (``MLML_DEBUG=1`` re-raises it, with its traceback);
+    an interrupted run exits 130 and keeps its finished work.
+    """
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help, --version and usage errors: keep main's int contract
+        return int(exc.code or 0)
+    try:
+        return int(args.handler(args) or 0)
+    except KeyboardInterrupt:
+        print(f"mlml {args.verb}: interrupted; finished work is kept", file=sys.stderr)
+        return 130
+    except BrokenPipeError:  # output piped into `head` & co.: stop quietly
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 -- keeps Python's exit-time flush from failing again
+        return 141
+    except Exception as exc:  # noqa: BLE001 -- one line for the user; MLML_DEBUG=1 shows the traceback
+        if os.environ.get("MLML_DEBUG"):
+            raise
+        print(f"mlml {args.verb}: error: {error_message(exc)}", file=sys.stderr)
+        return 2
+
+
+def error_message(exc: BaseException) -> str:
+    """One line a user can act on for any exception a command can raise."""
+    if isinstance(exc, MLMLError):
+        return str(exc)
+    if isinstance(exc, OSError):
+        where = f"{exc.filename}: " if exc.filename else ""
+        if exc.errno == 28:  # ENOSPC
+            return f"{where}no space left on the device; files written before are kept. Free some space and run again."
+        reason = exc.strerror or str(exc)
+        return f"{where}{reason}" if where else str(exc)
+    if isinstance(exc, MemoryError):
+        detail = str(exc) or "an allocation failed"
+        return f"not enough memory: {detail}. Use a smaller data set or batch, or a machine with more memory."
+    if isinstance(exc, RecursionError):
+        return "an input is nested too deeply to read (a JSON or YAML file with thousands of levels?)."
+    return (f"unexpected {type(exc).__name__}: {exc} (this may be a bug in mlml; run again with MLML_DEBUG=1 for "
+            "the traceback)")

@@ -1,0 +1,312 @@
+"""What each ``mlml`` verb does: read its arguments, call the library, print and write. No logic of its own."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from mlml._io import check_outputs
+from mlml.exceptions import MLMLError
+
+
+def _version() -> str:
+    from mlml import __version__
+
+    return __version__
+
+
+def _simulate(args: argparse.Namespace) -> int:
+    from mlml.labels import read_labels_csv, write_matrix_csv
+    from mlml.simulate import hide_positives
+
+    check_outputs({"--out": args.out, "--hidden-out": args.hidden_out}, {"--labels": args.labels})
+    table = read_labels_csv(args.labels, allow_unknown=True)
+    observed, hidden = hide_positives(
+        table.values, args.ratio, scheme=args.scheme, keep_at_least_one=args.keep_at_least_one,
+        random_state=args.seed,
+    )
+    write_matrix_csv(args.out, table.ids, table.names, observed)
+    if args.hidden_out:
+        write_matrix_csv(args.hidden_out, table.ids, table.names, hidden.astype("int8"))
+    print(f"hid {int(hidden.sum())} of {int((table.values == 1).sum())} positives in {len(table.ids)} samples "
+          f"-> {args.out}")
+    return 0
+
+
+def _weights(args: argparse.Namespace) -> int:
+    from mlml.labels import read_labels_csv, write_matrix_csv
+    from mlml.weights import ESTIMATORS
+
+    check_outputs({"--out": args.out},
+                  {"--labels": args.labels, "--fit-labels": args.fit_labels, "--hidden": args.hidden})
+    estimator = ESTIMATORS.create(args.estimator)
+    if estimator.needs_hidden or estimator.uses_features or estimator.adaptive:
+        raise MLMLError(f"The estimator {args.estimator!r} needs more than a labels file; "
+                        "use it through `mlml reproduce` or the Python API.")
+    table = read_labels_csv(args.labels)
+    fit_table = read_labels_csv(args.fit_labels) if args.fit_labels else table
+    if fit_table.names != table.names:
+        raise MLMLError(f"{args.fit_labels}: its class columns differ from those of {args.labels}.")
+    hidden = None
+    if args.hidden:  # read and checked before anything is computed or written
+        hidden = read_labels_csv(args.hidden, allow_unknown=False)
+        if list(hidden.ids) != list(table.ids) or hidden.names != table.names:
+            raise MLMLError(f"{args.hidden}: its ids or class columns differ from those of {args.labels}.")
+    started = time.perf_counter()
+    _, neg = estimator.fit(fit_table.values).transform(table.values)
+    seconds = time.perf_counter() - started
+    if hidden is not None:
+        from mlml.weights.diagnostics import hidden_positive_detection
+
+        scores = hidden_positive_detection(neg, table.values, hidden.values.astype(bool))
+    write_matrix_csv(args.out, table.ids, table.names, neg)
+    print(f"{args.estimator}: ω̄ for {neg.shape[0]} x {neg.shape[1]} entries in {seconds:.3f} s -> {args.out}")
+    if hidden is not None:
+        print(f"finding the hidden positives with 1 - ω̄: ROC-AUC {scores['auc']:.4f}, AP {scores['ap']:.4f} "
+              f"({scores['n_hidden']} hidden among {scores['n_candidates']} zero entries)")
+    return 0
+
+
+def _data_info(args: argparse.Namespace) -> int:
+    from mlml.data import describe, format_info
+
+    print(format_info(describe(_load_source(args))))
+    return 0
+
+
+def _load_source(args: argparse.Namespace) -> Any:
+    from mlml.data import load
+
+    return load(
+        args.source, min_labels=args.min_labels, min_label_frequency=args.min_label_frequency,
+        drop_empty=args.drop_empty, drop_duplicates=args.drop_duplicates,
+        check_images=args.check_images or args.skip_bad, skip_bad=args.skip_bad,
+    )
+
+
+def _source_files(source: str, dataset: Any = None) -> dict[str, str]:
+    """The files a SOURCE reads (its path arguments and the files its loader lists), by a name for messages."""
+    from mlml.data.sources import parse_source
+
+    _, args = parse_source(source)
+    files = list(args) + list((getattr(dataset, "provenance", None) or {}).get("files", []))
+    return {f"SOURCE file {path}": path for path in files if path and not os.path.isdir(path)}
+
+
+def _method(name: str, params: Sequence[tuple[str | None, str, Any]]) -> Any:
+    """The registered method ``name`` with ``--method-param`` values applied."""
+    from mlml.methods import METHODS
+
+    method = METHODS.get(name)
+    values = {}
+    for target, key, value in params:
+        if target not in (None, name):
+            raise MLMLError(f"--method-param {target}:{key}=... names the method {target!r}; this run trains {name!r}.")
+        values[key] = value
+    return method.with_params(values) if values else method
+
+
+def _grid_method_params(params: Sequence[tuple[str | None, str, Any]]) -> dict[str, dict[str, Any]] | None:
+    """``--method-param METHOD:KEY=VALUE`` flags as the grid config's ``method_params``."""
+    out: dict[str, dict[str, Any]] = {}
+    for target, key, value in params:
+        if target is None:
+            raise MLMLError(f"--method-param {key}=... must name its method in a grid: METHOD:{key}=VALUE.")
+        out.setdefault(target, {})[key] = value
+    return out or None
+
+
+def _train(args: argparse.Namespace) -> int:
+    from mlml.folds import make_fold
+    from mlml.labels import write_matrix_csv
+    from mlml.models.features import dataset_features
+    from mlml.recipes import recipe_values
+    from mlml.training import TrainConfig, fit, init_from_env
+
+    if args.out.exists() and not args.out.is_dir():
+        raise MLMLError(f"--out {args.out} is a file; the model is written to a folder.")
+    method = _method(args.method, args.method_param)
+    recipe = recipe_values(args.recipe)
+    if recipe.get("positive_weights"):
+        method = method.with_positive_weights(recipe["positive_weights"])
+    flags = {
+        "mode": args.mode, "backbone": args.backbone if args.mode == "finetune" else None, "head": args.head,
+        "optimizer": args.optimizer, "lr": args.lr, "epochs": args.epochs,
+        "batch_size": args.batch_size, "seed": args.seed, "device": args.device,
+        "finetune_last_k_blocks": args.finetune_last_k,
+        "checkpoint_dir": str(args.checkpoint_dir) if args.checkpoint_dir else None,
+        "backbone_weights": str(args.weights) if args.weights else None,
+    }
+    settings = {**(recipe.get("train") or {}), **{k: v for k, v in flags.items() if v is not None}}
+    if args.fixed_epochs:
+        settings["fixed_epochs"] = True
+    config = TrainConfig.from_dict(settings)  # every training setting checked before the data is read
+    if args.thresholds == "tuned" and config.val_fraction == 0:
+        raise MLMLError(f"--thresholds tuned needs validation rows; the {args.recipe!r} recipe trains without them.")
+    if method.oracle and args.ratio == 0 and args.scheme == "per-sample":
+        raise MLMLError(f"The oracle method {method.name!r} needs hidden positives: give --ratio > 0.")
+    dataset = _load_source(args)
+    outputs = {f"--out {name}": args.out / name for name in ("model.pt", "model.json", "observed.csv", "hidden.csv")}
+    check_outputs(outputs, _source_files(args.source, dataset))
+    info = init_from_env()  # a no-op unless launched by torchrun
+    images = dataset.image_paths is not None
+    if args.mode == "finetune":
+        if not images:
+            raise MLMLError(f"--mode finetune needs images; {dataset.name} has features only.")
+        inputs = [str(p) for p in dataset.image_paths]
+    else:
+        inputs = dataset_features(dataset, backbone=args.backbone if images else None, weights=args.weights)
+        if images:
+            config.backbone = args.backbone  # recorded, so that `mlml evaluate` extracts the same features
+    fold = make_fold(dataset, ratio=None if args.scheme == "single-positive" else args.ratio, scheme=args.scheme,
+                     seed=args.seed, val_fraction=config.val_fraction, inputs=inputs)
+    result = fit(fold.train_inputs, fold.observed_train, method, config, validation=fold.validation,
+                 hidden=fold.hidden_train if method.oracle else None)
+    result.label_names = list(dataset.label_names)
+    if args.thresholds == "tuned":
+        result.tune_thresholds()
+    if info.rank != 0:
+        return 0
+    result.save(args.out)
+    _, observed, hidden = fold.training_fold()
+    write_matrix_csv(args.out / "observed.csv", dataset.ids, dataset.label_names, observed)
+    if hidden.any() or args.ratio > 0:
+        write_matrix_csv(args.out / "hidden.csv", dataset.ids, dataset.label_names, hidden.astype("int8"))
+    best = result.history[result.best_epoch] if result.history else {}
+    score = best.get("val_score", float("nan"))
+    selection = (f"validation mAP on observed labels {score:.4f}" if score == score
+                 else f"validation loss {best.get('val_loss', float('nan')):.4f}" if "val_loss" in best
+                 else "no validation rows: the last epoch")
+    print(f"{method.name} ({args.recipe} recipe) on {dataset.name}: {len(result.history)} epochs, best epoch "
+          f"{result.best_epoch} ({selection}) -> {args.out}")
+    return 0
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    from mlml._io import write_text
+    from mlml.training import evaluate_model
+
+    model_files = {f"model file {p}": args.model / p for p in ("model.pt", "model.json")}
+    check_outputs({"--out": args.out}, {**model_files, **_source_files(args.source)})
+    metrics = evaluate_model(args.model, _load_source(args), threshold=args.threshold)
+    scalars = {k: v for k, v in metrics.items() if not isinstance(v, (list, tuple)) and not hasattr(v, "shape")}
+    for name, value in scalars.items():
+        print(f"{name:<24} {value:.4f}" if isinstance(value, float) else f"{name:<24} {value}")
+    if args.out:
+        write_text(args.out, json.dumps(metrics, indent=1, default=_jsonable))
+        print(f"metrics -> {args.out}")
+    return 0
+
+
+def _jsonable(value: object) -> object:
+    tolist = getattr(value, "tolist", None)
+    if tolist is None:
+        raise TypeError(f"cannot write {type(value).__name__} as JSON")
+    return tolist()
+
+
+def _suggest(args: argparse.Namespace) -> int:
+    from mlml.suggest import format_table, suggest, write_suggestions_csv
+
+    check_outputs({"--out": args.out}, _source_files(args.source))
+    dataset = _load_source(args)
+    check_outputs({"--out": args.out}, _source_files(args.source, dataset))
+    features = None
+    if args.method != "labels" and (dataset.features is not None or dataset.image_paths is not None):
+        from mlml.models.features import dataset_features
+
+        features = dataset_features(dataset, backbone=args.backbone if dataset.image_paths is not None else None)
+    rows = suggest(dataset.labels, features=features, label_names=list(dataset.label_names), ids=dataset.ids,
+                   top_k=args.top_k, method=args.method, prior=args.prior)
+    print(format_table(rows, args.show))
+    if args.out:
+        print(f"{len(rows)} suggestions -> {write_suggestions_csv(rows, args.out)}")
+    return 0
+
+
+def _methods(args: argparse.Namespace) -> int:
+    from mlml.losses import LOSSES
+    from mlml.methods import METHODS
+    from mlml.weights import ESTIMATORS
+
+    print("methods (mlml reproduce --methods):")
+    for name in METHODS.names():
+        method = METHODS.get(name)
+        tag = (" [oracle]" if method.oracle else "") + (f" (= {method.alias_of})" if method.alias_of else "")
+        print(f"  {name:<22} {method.loss} + {method.estimator}{tag}  {method.description}")
+    print(f"losses: {', '.join(LOSSES.names())}")
+    print(f"weight estimators: {', '.join(ESTIMATORS.names())}")
+    return 0
+
+
+def _reproduce(args: argparse.Namespace) -> int:
+    from mlml.experiments import load_config, run_grid
+    from mlml.reports import summarize, terminal_table, write_report
+
+    datasets = (args.sources or []) + (args.datasets_flag or []) or None
+    config = load_config(
+        args.config, recipe=args.recipe, datasets=datasets, ratios=args.ratios, methods=args.methods,
+        method_params=_grid_method_params(args.method_param), folds=args.folds,
+        seeds=args.seeds, scheme=args.scheme, weights_source=args.weights_source, thresholds=args.thresholds,
+        backbone=args.backbone, min_labels=args.min_labels,
+        skip_bad=args.skip_bad or None, train_overrides={"epochs": args.epochs} if args.epochs is not None else None,
+    )
+    run_dir = args.out or Path("runs") / time.strftime("%Y%m%d-%H%M%S")
+    started = time.perf_counter()
+    records = run_grid(config, run_dir, jobs=args.jobs, scheduler=args.scheduler, progress=not args.no_progress)
+    wall = time.perf_counter() - started
+    report = write_report(records, run_dir, expected=_expected(config, run_dir), thresholds=config.thresholds)
+    print(terminal_table(summarize(records, thresholds=config.thresholds)))
+    print(f"report: {report}")
+    failed = sum(r["status"] == "failed" for r in records)
+    print(f"{len(records)} trials in {run_dir} ({failed} failed); this invocation took {wall:.1f} s")
+    return 1 if failed else 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    from mlml.experiments import ResultStore, load_config
+    from mlml.experiments.runner import STORE_NAME, grid_records, note_other_trials
+    from mlml.reports import summarize, terminal_table, write_report
+
+    store_path = args.run_dir / STORE_NAME
+    if not store_path.is_file():
+        raise MLMLError(f"{args.run_dir}: no {STORE_NAME}; is this a run folder of `mlml reproduce`?")
+    store = ResultStore(store_path)
+    config_path = args.run_dir / "config.yaml"
+    config = None
+    if not args.all_trials and config_path.is_file():
+        try:
+            config = load_config(config_path)
+        except MLMLError as exc:
+            raise MLMLError(f"{exc} (`mlml report --all` reports every stored trial without it)") from None
+    if config is None:
+        records, expected = store.records(), None
+    else:
+        records, expected = grid_records(config, store, args.run_dir), _expected(config, args.run_dir)
+        stored = store.count()
+        if not records and stored:
+            raise MLMLError(
+                f"{config_path} describes a grid none of whose trials is stored, but {store_path} holds {stored} "
+                "trial(s) of other configurations; results.csv is left as it was. `mlml report --all` reports "
+                "them all."
+            )
+        note_other_trials(store, len(records))
+    thresholds = args.thresholds or (config.thresholds if config else "fixed")
+    report = write_report(records, args.run_dir, expected=expected, thresholds=thresholds)
+    print(terminal_table(summarize(records, thresholds=thresholds)))
+    print(f"report: {report}")
+    return 0
+
+
+def _expected(config: Any, run_dir: Path) -> list[dict[str, object]]:
+    from dataclasses import asdict
+
+    from mlml.experiments import grid_trials
+    from mlml.experiments.runner import run_fingerprints
+
+    return [{**asdict(t), "trial_id": t.trial_id} for t in grid_trials(config, run_fingerprints(run_dir))]

@@ -1,0 +1,279 @@
+"""The ``mlml`` argument parser: every verb, its flags and their types (values checked as they are parsed)."""
+
+from __future__ import annotations
+
+import argparse
+import math
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from mlml._validation import first_duplicate
+from mlml.cli.commands import (
+    _data_info,
+    _evaluate,
+    _methods,
+    _report,
+    _reproduce,
+    _simulate,
+    _suggest,
+    _train,
+    _version,
+    _weights,
+)
+from mlml.recipes import RECIPES
+
+T = TypeVar("T")
+
+SOURCE_HELP = """\
+SOURCE syntax (one for every command):
+  yeast                         the built-in MULAN yeast (shipped by the river wheel)
+  mulan:DIR                     a folder with one MULAN data set: its .xml and .arff file(s), train+test merged
+  mulan:FILE.arff,FILE.xml      one MULAN ARFF file and its label XML
+  mulan:A.arff,B.arff,FILE.xml  several ARFF files (e.g. train and test) of one data set, merged
+  coco:ANN.json[,IMAGE_DIR]     MS-COCO instances JSON (2014/2017) and its image folder
+  nuswide:ROOT                  NUS-WIDE in its official layout
+  openclipart[:ROOT]            Debian's openclipart-png + openclipart-svg (keywords as labels;
+                                default ROOT /usr/share/openclipart)
+  csv:LABELS.csv[,FEATURES]     a labels file, joined with features (.npy/.npz/.parquet/.csv) or an image folder
+"""
+
+
+# The schemes a command line can ask for; 'per-class' needs per-class ratios (Python API).
+CLI_SCHEMES = ("per-sample", "uniform", "single-positive")
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def _seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer seed >= 0, got {text!r}")
+    return value
+
+
+def _fraction(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not 0.0 <= value <= 1.0:  # NaN fails too
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1], got {text!r}")
+    return value
+
+
+def _csv_items(text: str, parse: Callable[[str], T], what: str) -> list[T]:
+    """Comma-separated values, each parsed; an empty list or a duplicate is an error (a grid would run nothing,
+    or every trial of the duplicate twice)."""
+    items = [v.strip() for v in text.split(",") if v.strip()]
+    if not items:
+        raise argparse.ArgumentTypeError(f"expected comma-separated {what}, got {text!r}")
+    values = []
+    for item in items:
+        try:
+            values.append(parse(item))
+        except (ValueError, argparse.ArgumentTypeError):
+            raise argparse.ArgumentTypeError(f"expected comma-separated {what}, got {item!r} in {text!r}") from None
+    duplicate = first_duplicate(values)
+    if duplicate is not None:
+        raise argparse.ArgumentTypeError(f"{duplicate!r} is listed twice in {text!r}")
+    return values
+
+
+def _csv_fractions(text: str) -> list[float]:
+    return _csv_items(text, _fraction, "numbers in [0, 1]")
+
+
+def _csv_seeds(text: str) -> list[int]:
+    return _csv_items(text, _seed, "integer seeds >= 0")
+
+
+def _csv_names(text: str) -> list[str]:
+    return _csv_items(text, str, "names")
+
+
+def _method_param(text: str) -> tuple[str | None, str, Any]:
+    """``[METHOD:]KEY=VALUE`` -> ``(method, key, value)``; the value is read as YAML (numbers, true, null)."""
+    import yaml
+
+    target, sep, value = text.partition("=")
+    method, _, key = target.rpartition(":")
+    if not sep or not key.strip():
+        raise argparse.ArgumentTypeError(f"expected [METHOD:]KEY=VALUE, got {text!r}")
+    try:
+        parsed = yaml.safe_load(value) if value.strip() else None
+    except yaml.YAMLError:
+        parsed = value
+    return (method.strip() or None), key.strip(), parsed
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose usage errors are one line (naming the command and the argument), exit 2."""
+
+    def error(self, message: str) -> Any:  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``mlml`` argument parser with every verb."""
+    parser = _Parser(
+        prog="mlml",
+        description="Multi-label classification with missing labels.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=SOURCE_HELP,
+    )
+    parser.add_argument("--version", action="version", version=f"mlml {_version()}")
+    verbs = parser.add_subparsers(dest="verb", required=True, metavar="COMMAND")
+
+    p = verbs.add_parser("simulate", help="hide positives of a labels file")
+    p.add_argument("--labels", required=True, type=Path, help="complete labels CSV (id, then one 0/1 column a class)")
+    p.add_argument("--ratio", type=_fraction, help="missing ratio in [0, 1] (not for single-positive)")
+    p.add_argument("--scheme", default="per-sample", choices=CLI_SCHEMES,
+                   help="per-sample (the paper's, default), uniform, single-positive")
+    p.add_argument("--keep-at-least-one", action="store_true", help="never hide a sample's last positive")
+    p.add_argument("--seed", type=_seed, default=0)
+    p.add_argument("--out", required=True, type=Path, help="observed labels CSV to write")
+    p.add_argument("--hidden-out", type=Path, help="CSV of the hidden entries (1 = hidden) to write")
+    p.set_defaults(handler=_simulate)
+
+    p = verbs.add_parser("weights", help="confidence weights ω̄ for every entry of a labels file")
+    p.add_argument("--labels", required=True, type=Path, help="observed labels CSV")
+    p.add_argument("--estimator", default="pattern", help="a weight estimator (see `mlml methods`)")
+    p.add_argument("--fit-labels", type=Path, help="fit on this labels CSV instead of --labels")
+    p.add_argument("--hidden", type=Path, help="hidden-entries CSV: also score how well 1 - ω̄ finds them")
+    p.add_argument("--out", required=True, type=Path, help="CSV of ω̄ (same id and class columns)")
+    p.set_defaults(handler=_weights)
+
+    p = verbs.add_parser("data", help="inspect data sets")
+    data_verbs = p.add_subparsers(dest="data_verb", required=True, metavar="COMMAND")
+    p = data_verbs.add_parser(
+        "info", help="statistics of a data set", formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=SOURCE_HELP,
+    )
+    p.add_argument("source", metavar="SOURCE")
+    _add_filter_flags(p)
+    p.set_defaults(handler=_data_info)
+
+    p = verbs.add_parser(
+        "train", help="train a model on a data set (optionally hiding positives first)",
+        formatter_class=argparse.RawDescriptionHelpFormatter, epilog=SOURCE_HELP,
+    )
+    p.add_argument("source", metavar="SOURCE")
+    p.add_argument("--out", required=True, type=Path, help="model folder to write")
+    p.add_argument("--method", default="cb-wce", help="a registered method (see `mlml methods`)")
+    p.add_argument("--method-param", action="append", type=_method_param, default=[], metavar="KEY=VALUE",
+                   help="a parameter of the method's loss or estimator, e.g. expected_positives=2.9 (repeatable)")
+    p.add_argument("--recipe", choices=RECIPES, default="default",
+                   help="default (mlml's trainer) or seed (the seed code's recipe: seed-mlp head, Adadelta "
+                        "lr 0.1, batch 32, 20 epochs, no validation, class-balanced positive weights)")
+    p.add_argument("--ratio", type=_fraction, default=0.0, help="hide this ratio of positives first (simulation)")
+    p.add_argument("--scheme", default="per-sample", choices=CLI_SCHEMES)
+    p.add_argument("--seed", type=_seed, default=0)
+    p.add_argument("--mode", choices=["frozen", "finetune"], default="frozen")
+    p.add_argument("--backbone", default="efficientnet_lite0", help="for image data sets")
+    p.add_argument("--weights", type=Path, help="local backbone weights file (timm:/torchvision: backbones)")
+    p.add_argument("--head", help="linear, mlp (default) or seed-mlp")
+    p.add_argument("--optimizer", choices=["adamw", "adadelta", "sgd"])
+    p.add_argument("--lr", type=float)
+    p.add_argument("--epochs", type=_positive_int)
+    p.add_argument("--batch-size", type=_positive_int)
+    p.add_argument("--fixed-epochs", action="store_true", help="train exactly --epochs, no early stopping")
+    p.add_argument("--finetune-last-k", type=int, help="finetune: train only the last k backbone blocks")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--checkpoint-dir", type=Path, help="checkpoint every epoch there; resume a killed run")
+    p.add_argument("--thresholds", choices=["fixed", "tuned"], default="fixed",
+                   help="tuned: per-class thresholds chosen on the validation rows' observed labels")
+    _add_filter_flags(p)
+    p.set_defaults(handler=_train)
+
+    p = verbs.add_parser(
+        "evaluate", help="metrics of a trained model on a data set's labels",
+        formatter_class=argparse.RawDescriptionHelpFormatter, epilog=SOURCE_HELP,
+    )
+    p.add_argument("model", type=Path, help="model folder written by `mlml train`")
+    p.add_argument("source", metavar="SOURCE")
+    p.add_argument("--threshold", type=float, help="one threshold for every class (default: the model's)")
+    p.add_argument("--out", type=Path, help="JSON file for the metrics")
+    _add_filter_flags(p)
+    p.set_defaults(handler=_evaluate)
+
+    p = verbs.add_parser(
+        "suggest", help="rank the (sample, label) pairs most likely to be missing positives",
+        formatter_class=argparse.RawDescriptionHelpFormatter, epilog=SOURCE_HELP,
+    )
+    p.add_argument("source", metavar="SOURCE", help="a data set whose labels are the observed ones")
+    p.add_argument("--method", default="auto", choices=["auto", "labels", "knn"],
+                   help="labels: co-occurrence only; knn: refined by feature-space neighbours; auto: knn where "
+                        "the data set has features or images")
+    p.add_argument("--prior", default="pairwise-noisy-or",
+                   help="the labels-only estimator of the co-occurrence prior, e.g. denoising-mlp (slower, "
+                        "better on COCO)")
+    p.add_argument("--top-k", type=_positive_int, default=100)
+    p.add_argument("--backbone", default="efficientnet_lite0", help="for image data sets")
+    p.add_argument("--out", type=Path, help="CSV of the ranked suggestions with their evidence")
+    p.add_argument("--show", type=_positive_int, default=20, help="rows of the terminal table")
+    _add_filter_flags(p)
+    p.set_defaults(handler=_suggest)
+
+    p = verbs.add_parser("methods", help="list registered methods, losses and weight estimators")
+    p.set_defaults(handler=_methods)
+
+    p = verbs.add_parser(
+        "reproduce",
+        help="run the paper's experiment grid (default: built-in yeast)",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=SOURCE_HELP,
+    )
+    p.add_argument("sources", nargs="*", metavar="SOURCE", help="data set(s); default: yeast")
+    p.add_argument("--dataset", action="append", dest="datasets_flag", metavar="SOURCE", help="same as SOURCE")
+    p.add_argument("--config", type=Path, help="YAML grid config; flags override it")
+    p.add_argument("--recipe", choices=RECIPES,
+                   help="default (mlml's trainer) or seed (the seed code's recipe; see `mlml train --help`)")
+    p.add_argument("--ratios", type=_csv_fractions, help="e.g. 0,0.25,0.5,0.75")
+    p.add_argument("--methods", type=_csv_names, help="e.g. bce,im-wce,cb-wce or 'all'")
+    p.add_argument("--method-param", action="append", type=_method_param, default=[], metavar="METHOD:KEY=VALUE",
+                   help="a parameter of a listed method's loss or estimator, e.g. epr:expected_positives=2.9")
+    p.add_argument("--folds", type=int)
+    p.add_argument("--seed", type=_csv_seeds, dest="seeds", help="seed(s), e.g. 0 or 0,1,2")
+    p.add_argument("--scheme", choices=CLI_SCHEMES, help="simulation scheme (default per-sample)")
+    p.add_argument("--weights-source", choices=["observed", "complete"],
+                   help="observed (default, correct) or complete (the seed code's leak, labelled as such)")
+    p.add_argument("--thresholds", choices=["fixed", "tuned", "both"], help="what the report shows")
+    p.add_argument("--backbone", help="image backbone for image data sets (default efficientnet_lite0)")
+    p.add_argument("--min-labels", type=int, help="drop samples with fewer labels before splitting")
+    p.add_argument("--skip-bad", action="store_true", help="skip unreadable images (reported), do not fail")
+    p.add_argument("--epochs", type=_positive_int, help="override the training epochs")
+    p.add_argument("--jobs", type=_positive_int, default=1, help="parallel worker processes")
+    p.add_argument("--scheduler", help="Dask scheduler address (tcp://host:8786)")
+    p.add_argument("--out", type=Path, help="run folder (default: a new folder under runs/)")
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(handler=_reproduce)
+
+    p = verbs.add_parser("report", help="tables, figures and an HTML page for a run folder")
+    p.add_argument("run_dir", type=Path)
+    p.add_argument("--thresholds", choices=["fixed", "tuned", "both"], help="default: the run's config")
+    p.add_argument("--all", action="store_true", dest="all_trials",
+                   help="report every trial the store holds, whatever grid it belongs to")
+    p.set_defaults(handler=_report)
+    return parser
+
+
+def _add_filter_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--min-labels", type=int, help="drop samples with fewer positive labels")
+    p.add_argument("--min-label-frequency", type=int, help="drop labels with fewer positive samples")
+    p.add_argument("--drop-empty", action="store_true", help="drop samples with no positive label")
+    p.add_argument("--drop-duplicates", action="store_true",
+                   help="keep one of each group of identical samples (same features and labels)")
+    p.add_argument("--check-images", action="store_true", help="check that every image is readable")
+    p.add_argument("--skip-bad", action="store_true", help="skip unreadable images (reported), do not fail")

@@ -1,0 +1,55 @@
+"""Pure loss functions on logits. Each takes ``(logits, targets, ...)`` with ``targets`` in {0, 1}.
+
+Common conventions (the trainer's contract, see docs/architecture.md):
+
+* ``logits`` and ``targets`` are float ``(batch, n_labels)``; ``targets`` is 1 for an observed positive and 0
+  otherwise (a 0 may hide a missing positive). Losses never see -1: unknown entries arrive with zero weight.
+* One signature for every loss: ``fn(logits, targets, weights=None, *, reduction="mean", ...)``. ``weights`` is
+  the pair ``(ω, ω̄)`` -- each ``(batch, n_labels)`` or broadcastable --, or one tensor ``w`` that already
+  combines them (:func:`entry_weight`; what the trainer passes, computed once), or None: unit weights, the one
+  default. Every loss here is a sum of per-entry terms ``ℓ_ic`` and multiplies each by the entry weight
+  ``w_ic = y_ic ω_ic + (1 - y_ic) ω̄_ic`` (the weight of the entry's *observed* label; losses that correct
+  labels -- SPLC, LL-Ct -- keep the entry's weight after the correction). Batch-level regularisers (EPR,
+  ROLE) are not weighted. A zero weight therefore removes the entry's term and its gradient exactly. The soft
+  losses (:func:`soft_bce`, :func:`soft_asl`) also READ ω on observed zeros, as the weight of a pseudo-positive
+  term, so they need the pair; a combined ``w`` means ω = y w, ω̄ = w for them (no pseudo-positive: the plain
+  loss, weighted).
+* ``reduction``: ``"none"`` returns the ``(batch, n_labels)`` matrix of terms, ``"sum"`` its sum and
+  ``"mean"`` its sum divided by ``batch * n_labels`` (the number of entries, whatever the weights) unless
+  the docstring says otherwise; so ``mean * batch * n_labels == sum`` for every loss here.
+
+Numerical stability: every term is written with ``logsigmoid``/``softplus`` of the logits, and every
+focusing factor ``p^γ`` as ``exp(γ log p)``, so the values and gradients stay finite at logits of ±100.
+"""
+
+from mlml.losses.functional._base import Reduction, Weights, entry_weight
+from mlml.losses.functional.bce import FUSED_MIN_NUMEL, weighted_bce
+from mlml.losses.functional.cole import an_ls, epr, expected_positive_penalty, role, wan
+from mlml.losses.functional.focal import asymmetric, focal, hill, splc
+from mlml.losses.functional.large_loss import large_loss, large_loss_mask
+from mlml.losses.functional.partial import partial_bce, partial_bce_coefficients
+from mlml.losses.functional.soft import pair_weights, soft_asl, soft_bce
+
+__all__ = [
+    "FUSED_MIN_NUMEL",
+    "Reduction",
+    "Weights",
+    "an_ls",
+    "asymmetric",
+    "entry_weight",
+    "epr",
+    "expected_positive_penalty",
+    "focal",
+    "hill",
+    "large_loss",
+    "large_loss_mask",
+    "pair_weights",
+    "partial_bce",
+    "partial_bce_coefficients",
+    "role",
+    "soft_asl",
+    "soft_bce",
+    "splc",
+    "wan",
+    "weighted_bce",
+]

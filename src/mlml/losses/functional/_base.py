@@ -1,0 +1,68 @@
+"""What every loss shares: the reductions and the entry weight ``w = y ω + (1 − y) ω̄``."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import torch
+from torch import Tensor
+
+from mlml.exceptions import MLMLError
+
+Reduction = Literal["mean", "sum", "none"]
+Weights = tuple[Tensor, Tensor] | Tensor | None
+
+
+def _check_reduction(reduction: str) -> None:
+    if reduction not in ("mean", "sum", "none"):
+        raise MLMLError(
+            f"The 'reduction' parameter must be 'mean', 'sum' or 'none'. Got {reduction!r} instead."
+        )
+
+
+def _reduce(terms: Tensor, reduction: str) -> Tensor:
+    """Reduce a ``(batch, n_labels)`` matrix of terms: mean over all entries, sum, or nothing."""
+    if reduction == "mean":
+        return terms.mean()
+    if reduction == "sum":
+        return terms.sum()
+    return terms
+
+
+def entry_weight(targets: Tensor, weights: Weights) -> Tensor | None:
+    """The weight of each entry's observed label: ``w = y ω + (1 - y) ω̄`` (None when ``weights`` is None; a
+    tensor ``w`` given as ``weights`` is already combined and returned as it is, in the targets' dtype).
+
+    Computed in one pass as ``torch.lerp(ω̄, ω, y)``, which returns ω̄ exactly where ``y = 0`` and ω exactly
+    where ``y = 1``. The trainer combines the weights once (per weight refresh, not per batch) and passes ``w``.
+    """
+    if weights is None:
+        return None
+    if isinstance(weights, Tensor):
+        return weights if weights.dtype == targets.dtype else weights.to(targets.dtype)
+    pos, neg = weights
+    if pos is None and neg is None:
+        return None
+    if pos is None:
+        pos = torch.ones_like(targets)
+    elif pos.dtype != targets.dtype:
+        pos = pos.to(targets.dtype)
+    if neg is None:
+        neg = torch.ones_like(targets)
+    elif neg.dtype != targets.dtype:
+        neg = neg.to(targets.dtype)
+    return torch.lerp(neg, pos, targets)
+
+
+def _weighted(terms: Tensor, targets: Tensor, weights: Weights) -> Tensor:
+    w = entry_weight(targets, weights)
+    return terms if w is None else terms * w
+
+
+def _spread(terms: Tensor, penalty: Tensor, reduction: str) -> Tensor:
+    """Add a batch-level penalty so that ``mean == mean(terms) + penalty`` and ``sum == numel * mean``."""
+    if reduction == "mean":
+        return terms.mean() + penalty
+    if reduction == "sum":
+        return terms.sum() + penalty * terms.numel()
+    return terms + penalty

@@ -1,0 +1,153 @@
+"""Cole et al., CVPR 2021, "Multi-Label Learning from Single Positive Labels": AN-LS, WAN, EPR, ROLE
+(elijahcole/single-positive-multi-label, ``losses.py``)."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from mlml._validation import check_real as _check_real
+from mlml.exceptions import MLMLError
+from mlml.losses.functional._base import (
+    Reduction,
+    Weights,
+    _check_reduction,
+    _reduce,
+    _spread,
+    _weighted,
+)
+
+
+def an_ls(
+    logits: Tensor,
+    targets: Tensor,
+    weights: Weights = None,
+    *,
+    reduction: Reduction = "mean",
+    epsilon: float = 0.1,
+    smooth_positives: bool = True,
+) -> Tensor:
+    """Assume negative with label smoothing (AN-LS, Cole et al. 2021).
+
+    ``ℓ_ic = BCE(z_ic, t_ic)`` with the smoothed target ``t = (1 - ε) y + ε (1 - y)``, i.e. for an assumed
+    negative ``-(1 - ε) log(1 - σ(z)) - ε log σ(z)``, and symmetrically for an observed positive (as in the
+    authors' code: elijahcole/single-positive-multi-label, losses.py ``loss_an_ls``, ``ls_coef = 0.1`` in
+    train.py); ``smooth_positives=False`` smooths the assumed negatives only (``t = 1`` where ``y = 1``).
+    Entry weight ``w = y ω + (1 - y) ω̄``. ``"mean"`` divides by ``batch * n_labels`` (their
+    ``compute_batch_loss``). Their logs are ``-log(x + 1e-5)``; ours exact (see docs/losses.md).
+    """
+    _check_reduction(reduction)
+    epsilon = _check_real(epsilon, "epsilon", "an_ls", low=0.0, high=1.0)
+    if smooth_positives:
+        smoothed = targets * (1.0 - 2.0 * epsilon) + epsilon
+    else:
+        smoothed = targets + (1.0 - targets) * epsilon
+    terms = F.binary_cross_entropy_with_logits(logits, smoothed.to(logits.dtype), reduction="none")
+    return _reduce(_weighted(terms, targets, weights), reduction)
+
+
+def wan(
+    logits: Tensor,
+    targets: Tensor,
+    weights: Weights = None,
+    *,
+    reduction: Reduction = "mean",
+    neg_scale: float | None = None,
+) -> Tensor:
+    """Weak assume negative (WAN, Cole et al. 2021): assumed negatives down-weighted by ``γ = 1/(C - 1)``.
+
+    ``ℓ_ic = -[y log σ(z) + γ (1 - y) log(1 - σ(z))]`` with ``C = n_labels`` (or ``γ = neg_scale``), times
+    the entry weight. ``"mean"`` divides by ``batch * n_labels``. Authors' code:
+    elijahcole/single-positive-multi-label, losses.py ``loss_wan`` (``/ (num_classes - 1)``).
+    """
+    _check_reduction(reduction)
+    n_labels = logits.shape[-1]
+    if neg_scale is None:
+        if n_labels < 2:
+            raise MLMLError(
+                f"wan needs at least 2 labels for its default neg_scale 1/(C-1). Got C = {n_labels}."
+            )
+        gamma = 1.0 / (n_labels - 1)
+    else:
+        gamma = _check_real(neg_scale, "neg_scale", "wan", low=0.0)
+    terms = F.binary_cross_entropy_with_logits(logits, targets.to(logits.dtype), reduction="none")
+    terms = terms * (targets + (1.0 - targets) * gamma)
+    return _reduce(_weighted(terms, targets, weights), reduction)
+
+
+def expected_positive_penalty(probabilities: Tensor, expected_positives: float) -> Tensor:
+    """The EPR regulariser ``R_k = ((1/B) Σ_n Σ_c p_nc - k)^2 / C^2`` on a ``(B, C)`` batch (a 0-d tensor)."""
+    n_labels = probabilities.shape[-1]
+    return (probabilities.sum(dim=-1).mean() - expected_positives).square() / (n_labels**2)
+
+
+def epr(
+    logits: Tensor,
+    targets: Tensor,
+    weights: Weights = None,
+    *,
+    reduction: Reduction = "mean",
+    expected_positives: float,
+    lam: float = 1.0,
+) -> Tensor:
+    """Expected positive regularisation (EPR, Cole et al. 2021).
+
+    ``L = (1/(B C)) Σ_nc w_nc y_nc (-log σ(z_nc)) + λ R_k``, ``R_k = ((1/B) Σ_n Σ_c σ(z_nc) - k)^2 / C^2``:
+    observed positives only, plus a batch-level penalty pulling the batch's mean number of predicted positives
+    towards ``k = expected_positives``. Assumed negatives get no term (ω̄ is unused). Authors' code:
+    elijahcole/single-positive-multi-label, losses.py ``loss_epr`` (λ = 1 there), where k is a per-data-set
+    constant (train.py ``expected_num_pos``).
+
+    Reductions: ``"mean"`` is the formula above (data term divided by ``batch * n_labels``); ``"none"``
+    returns the data terms with ``λ R_k`` added to every entry, so that its mean is ``"mean"``; ``"sum"`` is
+    ``batch * n_labels`` times ``"mean"``.
+    """
+    _check_reduction(reduction)
+    k = _check_real(expected_positives, "expected_positives", "epr", low=0.0)
+    lam = _check_real(lam, "lam", "epr", low=0.0)
+    terms = targets * F.softplus(-logits)
+    terms = _weighted(terms, targets, weights)
+    penalty = lam * expected_positive_penalty(torch.sigmoid(logits), k)
+    return _spread(terms, penalty, reduction)
+
+
+def role(
+    logits: Tensor,
+    targets: Tensor,
+    weights: Weights = None,
+    *,
+    reduction: Reduction = "mean",
+    label_logits: Tensor,
+    expected_positives: float,
+    lam: float = 1.0,
+) -> Tensor:
+    """Regularised online label estimation (ROLE, Cole et al. 2021).
+
+    With predictions ``f = σ(z)``, label estimates ``ỹ = σ(θ)`` (``θ = label_logits``, learned jointly) and
+    ``sg`` the stop-gradient:
+    ``ℓ_nc = ½ w_nc [y (-log f) + y (-log ỹ)] + ½ w_nc [BCE(f; sg ỹ) + BCE(ỹ; sg f)]`` and the batch penalty
+    ``½ λ (R_k(f) + R_k(ỹ))`` (see :func:`expected_positive_penalty`). The first bracket fits both to the
+    observed positives, the second makes the classifier and the label estimates agree. Reductions as in
+    :func:`epr` (``"mean"`` divides the terms by ``batch * n_labels`` and adds the penalty). Authors' code:
+    elijahcole/single-positive-multi-label, losses.py ``loss_role``; the entry weight multiplies every term of
+    the entry (the authors have no weights: an unknown entry of ours, weight 0, gets no agreement term).
+
+    Args:
+        label_logits: θ for the batch rows, ``(batch, n_labels)``; gradients flow into it.
+    """
+    _check_reduction(reduction)
+    if label_logits.shape != logits.shape:
+        raise MLMLError(
+            f"role: label_logits has shape {tuple(label_logits.shape)}; expected {tuple(logits.shape)}."
+        )
+    k = _check_real(expected_positives, "expected_positives", "role", low=0.0)
+    lam = _check_real(lam, "lam", "role", low=0.0)
+    f = torch.sigmoid(logits)
+    estimates = torch.sigmoid(label_logits)
+    positive = targets * (F.softplus(-logits) + F.softplus(-label_logits))
+    agree = F.binary_cross_entropy_with_logits(logits, estimates.detach(), reduction="none")
+    agree = agree + F.binary_cross_entropy_with_logits(label_logits, f.detach(), reduction="none")
+    terms = _weighted(0.5 * (positive + agree), targets, weights)
+    penalty = 0.5 * lam * (expected_positive_penalty(f, k) + expected_positive_penalty(estimates, k))
+    return _spread(terms, penalty, reduction)

@@ -1,0 +1,87 @@
+"""Ours: the soft pseudo-label losses (they read ω on observed zeros: ``needs_pair``)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from mlml._validation import check_option
+from mlml._validation import check_real as _check_real
+from mlml.exceptions import MLMLError
+from mlml.losses import functional as LF
+from mlml.losses.functional import Reduction
+from mlml.losses.modules.base import Criterion, mean_positives
+from mlml.losses.modules.focal import ASL
+from mlml.losses.registry import LOSSES
+
+
+@LOSSES.register("soft-bce")
+class SoftBCE(Criterion):
+    """:func:`mlml.losses.functional.soft_bce` (soft pseudo-labels on observed zeros, read from ω); plain BCE
+    when no weights are given."""
+
+    needs_pair = True
+
+    def __init__(self, reduction: Reduction = "mean") -> None:
+        super().__init__()
+        self.reduction = reduction
+
+    def forward(self, logits, targets, weights=None, *, index=None, known=None):  # type: ignore[override]
+        return LF.soft_bce(logits, targets, self._weights(logits, weights, known), reduction=self.reduction)
+
+
+@LOSSES.register("weak-soft-bce")
+class WeakSoftBCE(Criterion):
+    """:func:`~mlml.losses.functional.soft_bce` with EVERY term of an observed zero weighted γ: weak zeros (ours).
+
+    ``loss_ic = −[ω log σ(z) + ω̄ (1 − y) log(1 − σ(z))] · (y + (1 − y) γ)``. On an observed zero with the
+    adaptive estimator's ``(ω, ω̄) = (q, 1 − q)`` that is ``γ`` times the cross-entropy against the soft target
+    ``q`` -- its minimiser stays ``p = q`` (scaling only the negative term, as WAN does, would move it to
+    ``q / (q + γ (1 − q))``) -- while the zeros as a whole weigh less than the observed positives.
+
+    Args:
+        zero_weight: γ: ``"balanced"`` (default) ``k / (C − k)``, with ``k`` the mean number of observed
+            positives per training row (read in :meth:`setup`), so that zeros and positives carry the same total
+            weight; ``"wan"``: ``1 / (C − 1)``, WAN's; or a float in (0, 1].
+        reduction: as :func:`~mlml.losses.functional.soft_bce`.
+    """
+
+    needs_pair = True
+
+    def __init__(self, zero_weight: str | float = "balanced", reduction: Reduction = "mean") -> None:
+        super().__init__()
+        if isinstance(zero_weight, str):
+            check_option(zero_weight, "zero_weight", "weak-soft-bce", ("balanced", "wan"))
+        else:
+            _check_real(zero_weight, "zero_weight", "weak-soft-bce", low=0.0, low_open=True, high=1.0)
+        self.zero_weight = zero_weight
+        self.reduction = reduction
+        self.gamma_: float | None = None if isinstance(zero_weight, str) else float(zero_weight)
+
+    def setup(self, observed) -> None:  # type: ignore[override]
+        n_labels = observed.shape[1]
+        if self.zero_weight == "wan":
+            self.gamma_ = 1.0 / max(n_labels - 1, 1)
+        elif self.zero_weight == "balanced":
+            k = mean_positives(observed)
+            self.gamma_ = float(np.clip(k / max(n_labels - k, 1e-12), 1e-6, 1.0))
+
+    def forward(self, logits, targets, weights=None, *, index=None, known=None):  # type: ignore[override]
+        if self.gamma_ is None:
+            raise MLMLError(f"weak-soft-bce with zero_weight={self.zero_weight!r} needs setup(observed) first.")
+        y = targets.to(logits.dtype)
+        pos, neg = LF.pair_weights(y, self._weights(logits, weights, known))
+        scale = y + (1.0 - y) * self.gamma_
+        return LF.soft_bce(logits, targets, (pos * scale, neg * scale), reduction=self.reduction)
+
+
+@LOSSES.register("soft-asl")
+class SoftASL(ASL):
+    """:func:`~mlml.losses.functional.soft_asl` (soft pseudo-labels with ASL focusing, ours); ``asl``'s parameters
+    and defaults (γ+ = 0, γ− = 4, m = 0.05, focusing detached). With no weights it is ``asl``."""
+
+    needs_pair = True
+
+    def forward(self, logits, targets, weights=None, *, index=None, known=None):  # type: ignore[override]
+        return LF.soft_asl(logits, targets, self._weights(logits, weights, known), reduction=self.reduction,
+                           gamma_pos=self.gamma_pos, gamma_neg=self.gamma_neg, margin=self.margin,
+                           detach_focusing=self.detach_focusing)
