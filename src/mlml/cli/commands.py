@@ -146,8 +146,10 @@ def _train(args: argparse.Namespace) -> int:
     if args.fixed_epochs:
         settings["fixed_epochs"] = True
     config = TrainConfig.from_dict(settings)  # every training setting checked before the data is read
-    if args.thresholds == "tuned" and config.val_fraction == 0:
-        raise MLMLError(f"--thresholds tuned needs validation rows; the {args.recipe!r} recipe trains without them.")
+    policy = method.threshold_policy if args.thresholds == "own" else args.thresholds
+    if policy != "fixed" and config.val_fraction == 0:
+        raise MLMLError(f"--thresholds {args.thresholds} needs validation rows; the {args.recipe!r} recipe trains "
+                        "without them.")
     if method.oracle and args.ratio == 0 and args.scheme == "per-sample":
         raise MLMLError(f"The oracle method {method.name!r} needs hidden positives: give --ratio > 0.")
     dataset = _load_source(args)
@@ -168,8 +170,16 @@ def _train(args: argparse.Namespace) -> int:
     result = fit(fold.train_inputs, fold.observed_train, method, config, validation=fold.validation,
                  hidden=fold.hidden_train if method.oracle else None)
     result.label_names = list(dataset.label_names)
-    if args.thresholds == "tuned":
-        result.tune_thresholds()
+    if policy != "fixed":
+        from mlml.evaluation.policies import SOFT_POLICIES, posterior
+
+        q = None
+        if policy in SOFT_POLICIES:  # the posterior of the validation rows' observed zeros, from the training rows
+            features = not isinstance(fold.inputs, list)
+            q = posterior(fold.observed_train, fold.observed_val, estimator="knn" if features else "pairwise-noisy-or",
+                          features=fold.val_inputs if features else None,
+                          train_features=fold.train_inputs if features else None)
+        result.decide(policy, q=q)
     if info.rank != 0:
         return 0
     result.save(args.out)
@@ -183,7 +193,7 @@ def _train(args: argparse.Namespace) -> int:
                  else f"validation loss {best.get('val_loss', float('nan')):.4f}" if "val_loss" in best
                  else "no validation rows: the last epoch")
     print(f"{method.name} ({args.recipe} recipe) on {dataset.name}: {len(result.history)} epochs, best epoch "
-          f"{result.best_epoch} ({selection}) -> {args.out}")
+          f"{result.best_epoch} ({selection}); decisions: {policy} -> {args.out}")
     return 0
 
 

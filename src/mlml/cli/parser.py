@@ -21,7 +21,10 @@ from mlml.cli.commands import (
     _version,
     _weights,
 )
+from mlml.evaluation.policies import POLICIES
 from mlml.recipes import RECIPES
+
+THRESHOLD_CHOICES = (*POLICIES, "both", "own", "all")
 
 T = TypeVar("T")
 
@@ -192,8 +195,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--finetune-last-k", type=int, help="finetune: train only the last k backbone blocks")
     p.add_argument("--device", default="auto")
     p.add_argument("--checkpoint-dir", type=Path, help="checkpoint every epoch there; resume a killed run")
-    p.add_argument("--thresholds", choices=["fixed", "tuned"], default="fixed",
-                   help="tuned: per-class thresholds chosen on the validation rows' observed labels")
+    p.add_argument("--thresholds", choices=[*POLICIES, "own"], default="fixed",
+                   help="the decision rule stored with the model: fixed (0.5), tuned (per class on the validation "
+                        "rows' observed labels), expected / calibrated / cardinality / pu (observed zeros not trusted; "
+                        "see mlml.evaluation.policies), or own (the method's own policy)")
     _add_filter_flags(p)
     p.set_defaults(handler=_train)
 
@@ -249,7 +254,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--scheme", choices=CLI_SCHEMES, help="simulation scheme (default per-sample)")
     p.add_argument("--weights-source", choices=["observed", "complete"],
                    help="observed (default, correct) or complete (the seed code's leak, labelled as such)")
-    p.add_argument("--thresholds", choices=["fixed", "tuned", "both"], help="what the report shows")
+    p.add_argument("--thresholds", choices=THRESHOLD_CHOICES,
+                   help="what the report shows: a policy, both (fixed and tuned), own (each method's own policy "
+                        "beside 0.5) or all; every policy is measured")
     p.add_argument("--backbone", help="image backbone for image data sets (default efficientnet_lite0)")
     p.add_argument("--min-labels", type=int, help="drop samples with fewer labels before splitting")
     p.add_argument("--skip-bad", action="store_true", help="skip unreadable images (reported), do not fail")
@@ -262,7 +269,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = verbs.add_parser("report", help="tables, figures and an HTML page for a run folder")
     p.add_argument("run_dir", type=Path)
-    p.add_argument("--thresholds", choices=["fixed", "tuned", "both"], help="default: the run's config")
+    p.add_argument("--thresholds", choices=THRESHOLD_CHOICES, help="default: the run's config")
     p.add_argument("--all", action="store_true", dest="all_trials",
                    help="report every trial the store holds, whatever grid it belongs to")
     p.set_defaults(handler=_report)

@@ -91,7 +91,8 @@ def evaluate(
         y_true: true labels, int8 ``(n_samples, n_labels)`` (dense or CSR), ``1``/``0``/``-1`` (unknown,
             ignored).
         scores: predicted probabilities, ``(n_samples, n_labels)``, finite.
-        threshold: a float, or a ``(n_labels,)`` array of per-class thresholds; ``score >= threshold`` is a
+        threshold: a float, a ``(n_labels,)`` array of per-class thresholds, or a ``(n_samples, n_labels)``
+            array (per-sample decisions, see :mod:`mlml.evaluation.policies`); ``score >= threshold`` is a
             predicted positive.
         mask: optional boolean ``(n_samples, n_labels)``: only entries where it is True (and ``y_true`` is
             known) are scored.
@@ -118,7 +119,7 @@ def evaluate(
     """
     y, s, scored = _prepare(y_true, scores, mask, owner="evaluate")
     n_labels = y.shape[1]
-    thresholds = _check_threshold(threshold, n_labels)
+    thresholds = _check_threshold(threshold, n_labels, y.shape[0])
     if not scored.any():
         raise MLMLError(
             "evaluate has no entry to score: every entry of y_true is unknown (-1) or excluded by 'mask'."
@@ -307,7 +308,7 @@ def _prepare(
     return y, s, scored
 
 
-def _check_threshold(threshold: float | ArrayLike, n_labels: int) -> np.ndarray:
+def _check_threshold(threshold: float | ArrayLike, n_labels: int, n_samples: int | None = None) -> np.ndarray:
     if isinstance(threshold, numbers.Real) and not isinstance(threshold, bool):
         value = float(threshold)
         if not np.isfinite(value):
@@ -319,10 +320,12 @@ def _check_threshold(threshold: float | ArrayLike, n_labels: int) -> np.ndarray:
         values = np.asarray(threshold, dtype=np.float64)
     except (TypeError, ValueError):
         values = None
-    if values is None or values.shape != (n_labels,) or not np.isfinite(values).all():
+    shapes = [(n_labels,)] + ([(n_samples, n_labels)] if n_samples is not None else [])
+    if values is None or values.shape not in shapes or not np.isfinite(values).all():
         raise MLMLError(
             "The 'threshold' parameter of evaluate must be a float or a finite array of shape "
-            f"({n_labels},) (one threshold per class). Got {threshold!r} instead."
+            f"({n_labels},) (one threshold per class) or ({n_samples}, {n_labels}) (per entry, e.g. per-sample "
+            f"decisions). Got {threshold!r:.200} instead."
         )
     return values
 

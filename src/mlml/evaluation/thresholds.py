@@ -37,6 +37,29 @@ def threshold_grid(grid: int | ArrayLike = 99) -> np.ndarray:
     return values
 
 
+def f1_curves(scores: np.ndarray, positive: np.ndarray, negative: np.ndarray, candidates: np.ndarray) -> np.ndarray:
+    """``(n_labels, n_candidates)`` F1 of each class at each candidate threshold (``score >= t`` predicts positive).
+
+    ``positive`` and ``negative`` weigh each entry as a positive and as a negative: 0/1 indicators give the
+    F1 on those labels; soft weights ``(t, 1 − t)`` give the plug-in expected F1 ``2 E[TP] / (2 E[TP] + E[FP] +
+    E[FN])``. Each entry is binned once by ``searchsorted`` against the candidates, and the per-class TP/FP at every
+    candidate are reverse cumulative sums of the weighted bin counts: ``O(n · C · log G + C · G)``, no Python loop.
+    """
+    n_labels, n_cand = scores.shape[1], candidates.size
+    # bins[i, c] = number of candidates t with t <= s[i, c]: the entry is predicted positive at candidates
+    # 0 .. bins-1. Summing the weights per (class, bin) and over the bins above j gives TP/FP at candidate j.
+    bins = np.searchsorted(candidates, scores, side="right")
+    flat_index = (bins + (n_cand + 1) * np.arange(n_labels)).ravel()
+    size = n_labels * (n_cand + 1)
+    pos_hist = np.bincount(flat_index, weights=positive.ravel(), minlength=size).reshape(n_labels, n_cand + 1)
+    neg_hist = np.bincount(flat_index, weights=negative.ravel(), minlength=size).reshape(n_labels, n_cand + 1)
+    tp = np.cumsum(pos_hist[:, ::-1], axis=1)[:, ::-1][:, 1:]  # (n_labels, n_cand): entries with bin > j
+    fp = np.cumsum(neg_hist[:, ::-1], axis=1)[:, ::-1][:, 1:]
+    support = positive.sum(axis=0)[:, None]
+    denominator = tp + fp + support  # = 2TP + FP + FN
+    return np.divide(2 * tp, denominator, out=np.zeros(tp.shape), where=denominator > 1e-12)
+
+
 def tune_thresholds(
     y_true: LabelMatrix,
     scores: ArrayLike,
@@ -73,22 +96,9 @@ def tune_thresholds(
     """
     y, s, scored = _prepare(y_true, scores, mask, owner="tune_thresholds")
     candidates = threshold_grid(grid)
-    n_labels, n_cand = y.shape[1], candidates.size
+    n_labels = y.shape[1]
     positive = (y == POSITIVE) & scored
-    negative = scored & ~positive
-
-    # bins[i, c] = number of candidates t with t <= s[i, c]: the entry is predicted positive at candidates
-    # 0 .. bins-1. Counting entries per (class, bin) and summing bins above j gives TP/FP at candidate j.
-    bins = np.searchsorted(candidates, s, side="right")
-    flat_index = bins + (n_cand + 1) * np.arange(n_labels)
-    size = n_labels * (n_cand + 1)
-    pos_hist = np.bincount(flat_index[positive], minlength=size).reshape(n_labels, n_cand + 1)
-    neg_hist = np.bincount(flat_index[negative], minlength=size).reshape(n_labels, n_cand + 1)
-    tp = np.cumsum(pos_hist[:, ::-1], axis=1)[:, ::-1][:, 1:]  # (n_labels, n_cand): entries with bin > j
-    fp = np.cumsum(neg_hist[:, ::-1], axis=1)[:, ::-1][:, 1:]
-    support = positive.sum(axis=0)[:, None]
-    denominator = tp + fp + support  # = 2TP + FP + FN
-    f1 = np.divide(2 * tp, denominator, out=np.zeros(tp.shape), where=denominator > 0)
+    f1 = f1_curves(s, positive.astype(np.float64), (scored & ~positive).astype(np.float64), candidates)
 
     best = f1.max(axis=1, keepdims=True)
     # Among the maximisers, prefer the candidate closest to 0.5, then the smaller one.

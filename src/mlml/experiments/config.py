@@ -12,8 +12,12 @@ from typing import Any, Literal
 import yaml
 
 from mlml._validation import check_fraction, check_option, check_positive_int, first_duplicate
+from mlml.evaluation.policies import POLICIES
 from mlml.exceptions import MLMLError
 from mlml.recipes import RECIPES, recipe_values
+
+#: What a report can show: a policy, both fixed and tuned, each method's own policy beside fixed, or all.
+THRESHOLD_CHOICES: tuple[str, ...] = (*POLICIES, "both", "own", "all")
 
 DEFAULT_RATIOS = (0.0, 0.25, 0.5, 0.75)
 DEFAULT_METHODS = ("bce", "im-wce", "cb-wce")
@@ -42,8 +46,12 @@ class GridConfig:
         weights_source: ``"observed"`` (correct: estimators see the training fold's observed labels only) or
             ``"complete"`` (the seed code's leak: estimators fitted on the complete labels of the whole data set;
             every output labels it).
-        thresholds: ``"fixed"`` (0.5, the paper's), ``"tuned"`` (per class, on the validation split's observed
-            labels) or ``"both"``; both are always measured, this picks what the report shows.
+        thresholds: what the report shows: a policy of :data:`mlml.evaluation.policies.POLICIES` (``"fixed"``, the
+            paper's 0.5; ``"tuned"``, per class on the validation rows' observed labels; ...), ``"both"`` (fixed
+            and tuned), ``"own"`` (each method's own policy beside fixed) or ``"all"``; every policy is measured.
+        policy_posterior: the labels-only (or feature-aware) weight estimator whose ``1 − ω̄`` the threshold
+            policies that do not trust observed zeros read on the validation rows (fitted on the training rows'
+            observed labels; :mod:`mlml.evaluation.policies`); ``pairwise-noisy-or`` where the inputs are images.
         backbone: image backbone for image data sets (features are extracted once and cached).
         train: overrides of :class:`mlml.training.TrainConfig` fields (e.g. ``{"epochs": 30}``).
         min_labels: drop samples with fewer labels before splitting (the paper: 4 on COCO, 3 on NUS-WIDE).
@@ -61,7 +69,8 @@ class GridConfig:
     seeds: list[int] = field(default_factory=lambda: [0])
     scheme: str = "per-sample"
     weights_source: Literal["observed", "complete"] = "observed"
-    thresholds: Literal["fixed", "tuned", "both"] = "fixed"
+    thresholds: str = "fixed"
+    policy_posterior: str = "knn"
     backbone: str = "efficientnet_lite0"
     train: dict[str, Any] = field(default_factory=dict)
     min_labels: int | None = None
@@ -91,7 +100,8 @@ class GridConfig:
         self.folds = check_positive_int(self.folds, "folds", owner, minimum=2)
         check_option(self.scheme, "scheme", owner, SCHEMES)
         check_option(self.weights_source, "weights_source", owner, ("observed", "complete"))
-        check_option(self.thresholds, "thresholds", owner, ("fixed", "tuned", "both"))
+        check_option(self.thresholds, "thresholds", owner, THRESHOLD_CHOICES)
+        ESTIMATORS.get(self.policy_posterior)
         if not isinstance(self.train, dict):
             raise MLMLError(f"The 'train' parameter of {owner} must be a mapping. Got {self.train!r} instead.")
         if "seed" in self.train:

@@ -220,7 +220,7 @@ def trial_fold(trial: Trial, config: GridConfig) -> Any:
 
 def run_trial(trial: Trial, config: GridConfig) -> dict[str, Any]:
     """Run one trial and return its record (see ``mlml.reports`` for the schema)."""
-    from mlml.evaluation import UndefinedMetricWarning, evaluate
+    from mlml.evaluation import evaluate
     from mlml.training import fit
 
     method = config.resolved_methods()[trial.method]
@@ -250,13 +250,10 @@ def run_trial(trial: Trial, config: GridConfig) -> dict[str, Any]:
     started = time.perf_counter()
     scores = result.predict_proba(fold.test_inputs)
     metrics = evaluate(fold.test_labels, scores)
-    metrics_tuned = None
-    if fold.validation is not None:  # a recipe without validation rows (the seed's) has no tuned thresholds
-        with warnings.catch_warnings():  # classes without a validation positive keep 0.5, as documented
-            warnings.simplefilter("ignore", UndefinedMetricWarning)
-            thresholds = result.tune_thresholds()
-        metrics_tuned = _scalars(evaluate(fold.test_labels, scores, threshold=thresholds))
     eval_s = time.perf_counter() - started
+    started = time.perf_counter()
+    decisions = _policy_metrics(result, fold, scores, config) if fold.validation is not None else {}
+    policy_s = time.perf_counter() - started
 
     return {
         **asdict(trial),
@@ -268,7 +265,12 @@ def run_trial(trial: Trial, config: GridConfig) -> dict[str, Any]:
         "method_definition": method.definition(),
         "versions": package_versions(),
         "metrics": _scalars(metrics),
-        "metrics_tuned": metrics_tuned,
+        # a recipe without validation rows (the seed's) has no tuned or other fitted policy
+        "metrics_tuned": decisions.get("tuned", {}).get("metrics"),
+        "metrics_policies": {name: d["metrics"] for name, d in decisions.items()} or None,
+        "own_policy": method.threshold_policy,
+        "cardinality": _cardinality(fold.test_labels, scores, decisions),
+        "pr_curve": _pr_curve(fold.test_labels, scores),
         "per_class": {
             "names": list(fold.dataset.label_names),
             "tp": _ints(metrics["per_class_tp"]),
@@ -277,12 +279,56 @@ def run_trial(trial: Trial, config: GridConfig) -> dict[str, Any]:
             "train_frequency": _ints(label_counts(fold.observed_train) + label_counts(fold.observed_val)),
         },
         "diagnostics": _diagnostics(result, method, fold, trial),
-        "timings": {"weights_s": weights_s, "train_s": train_s, "eval_s": eval_s},
+        "timings": {"weights_s": weights_s, "train_s": train_s, "eval_s": eval_s, "policy_s": policy_s},
         "n_train": int(len(fold.train) + len(fold.val)),
         "n_test": int(len(fold.test)),
         "epochs": len(result.history),
         "val_score": _val_score(result),
     }
+
+
+def _policy_metrics(result: Any, fold: Any, scores: np.ndarray, config: GridConfig) -> dict[str, Any]:
+    """Every threshold policy fitted on the validation rows and scored on the test rows:
+    ``{policy: {"metrics", "predicted"}}`` (``predicted``: the mean number of labels predicted per test row)."""
+    from mlml.evaluation import UndefinedMetricWarning, evaluate
+    from mlml.evaluation.policies import POLICIES, fit_policy, posterior
+
+    images = isinstance(fold.inputs, list)
+    estimator = "pairwise-noisy-or" if images else config.policy_posterior
+    q = posterior(fold.observed_train, fold.observed_val, estimator=estimator,
+                  features=None if images else fold.val_inputs, train_features=None if images else fold.train_inputs)
+    out = {}
+    with warnings.catch_warnings():  # classes without a validation positive keep 0.5, as documented
+        warnings.simplefilter("ignore", UndefinedMetricWarning)
+        for policy in POLICIES:
+            decision = fit_policy(policy, result.val_proba, fold.observed_val, q=q)
+            thresholds = decision.thresholds(scores)
+            out[policy] = {"metrics": _scalars(evaluate(fold.test_labels, scores, threshold=thresholds)),
+                           "predicted": float((scores >= thresholds).sum(axis=1).mean())}
+    return out
+
+
+def _cardinality(truth: Any, scores: np.ndarray, decisions: dict[str, Any]) -> dict[str, float]:
+    """Mean labels per test row: true (``"true"``), at 0.5 (``"fixed"``) and under each fitted policy."""
+    from mlml.labels import positives_per_sample
+
+    out = {"true": float(np.mean(positives_per_sample(truth))), "fixed": float((scores >= 0.5).sum(axis=1).mean())}
+    out.update({name: d["predicted"] for name, d in decisions.items()})
+    return out
+
+
+def _pr_curve(truth: Any, scores: np.ndarray) -> dict[str, list[float]]:
+    """The micro precision-recall curve of the test scores (entries with known labels), at most
+    ``_MAX_ROC_POINTS`` points evenly spaced along it."""
+    from sklearn.metrics import precision_recall_curve
+
+    from mlml.labels import to_dense
+
+    y = to_dense(truth)
+    known = y != -1
+    precision, recall, _ = precision_recall_curve((y[known] == 1).astype(np.int8), scores[known])
+    keep = np.unique(np.linspace(0, len(recall) - 1, min(len(recall), _MAX_ROC_POINTS)).astype(int))
+    return {"precision": _floats(precision[keep]), "recall": _floats(recall[keep])}
 
 
 def _val_score(result: Any) -> float | None:

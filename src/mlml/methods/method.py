@@ -32,6 +32,9 @@ class Method:
         oracle: True where the method reads the hidden-entry mask (IM-WCE); reports label it so.
         alias_of: the method this one is another name for (e.g. ``an`` = ``bce``); ``--methods all`` skips
             aliases so that no recipe is trained twice.
+        threshold_policy: the decision rule the method is meant to be used with (a name in
+            :data:`mlml.evaluation.policies.POLICIES`; ``fixed``, the paper's 0.5, unless its authors say
+            otherwise). Every trial measures every policy; reports show each method with its own and with ``fixed``.
     """
 
     name: str
@@ -42,6 +45,7 @@ class Method:
     description: str = ""
     oracle: bool = False
     alias_of: str | None = None
+    threshold_policy: str = "fixed"
 
     def definition(self) -> dict[str, Any]:
         """Everything that makes this method what it is, as plain data: its name, the loss and the estimator with

@@ -154,7 +154,7 @@ def plot_metric_vs_ratio(
         rows: :func:`mlml.reports.summarize` rows.
         metric: a summarised metric, e.g. ``"micro_f1"``.
         dataset: the data set to draw (required when the rows hold several).
-        threshold: ``"fixed"`` (0.5) or ``"tuned"``.
+        threshold: the threshold policy of the rows to draw (``"fixed"``, 0.5; ``"tuned"``; ...).
         ax: an Axes to draw on, or None for a new figure.
     """
     if f"{metric}_mean" not in (rows[0] if rows else {}):
@@ -182,7 +182,7 @@ def plot_metric_vs_ratio(
     ax.set_ylabel(METRIC_NAMES.get(metric, metric))
     ax.set_title(
         f"{METRIC_NAMES.get(metric, metric)} — {dataset}"
-        + (" (tuned thresholds)" if threshold == "tuned" else "")
+        + (f" ({threshold} thresholds)" if threshold != "fixed" else "")
     )
     ax.grid(alpha=0.3)
     _legend(fig, ax, own, ncols=1)
@@ -213,7 +213,7 @@ def plot_metrics_vs_ratio(
         ax.set_visible(False)
     fig.suptitle(
         f"{_single_dataset(rows, dataset, 'plot_metrics_vs_ratio')}: metrics vs missing ratio "
-        f"(mean ± std over folds{', tuned thresholds' if threshold == 'tuned' else ', threshold 0.5'})"
+        f"(mean ± std over folds, {'threshold 0.5' if threshold == 'fixed' else threshold + ' thresholds'})"
     )
     return fig, axes
 

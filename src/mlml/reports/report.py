@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from mlml._io import write_text
+from mlml.evaluation.policies import POLICIES
 from mlml.exceptions import MLMLError
 from mlml.reports.records import (
     LEAK_TAG,
@@ -20,12 +21,23 @@ from mlml.reports.records import (
     check_records,
     describe_key,
     matches,
+    method_rank,
     series_key,
     series_label,
     series_rank,
 )
 from mlml.reports.render import _render_html, _render_markdown
 from mlml.reports.tables import RESULT_METRICS, ThresholdChoice, summarize, table_cells, write_results_csv
+
+#: Headings of the results tables per threshold policy (:mod:`mlml.evaluation.policies`).
+POLICY_HEADINGS = {
+    "fixed": "threshold 0.5",
+    "tuned": "per-class thresholds tuned on the validation rows' observed labels",
+    "expected": "per-class thresholds maximising the expected F1 (observed zeros not trusted)",
+    "calibrated": "calibrated scores, one shared threshold maximising the expected micro-F1",
+    "cardinality": "per-sample decisions from the expected number of positives",
+    "pu": "the PU correction of Elkan & Noto, one shared threshold",
+}
 
 ExpectedKey = str | Mapping[str, Any]
 Block = tuple[Any, ...]
@@ -100,14 +112,21 @@ def write_report(
     for dataset in datasets:
         blocks.append(("h", 2, f"Data set: {dataset}"))
         ds_rows = [row for row in rows if row["dataset"] == dataset]
-        for mode, heading in (
-            ("fixed", "threshold 0.5"),
-            ("tuned", "per-class thresholds tuned on validation"),
-        ):
-            mode_rows = [row for row in ds_rows if row["threshold"] == mode]
-            if mode_rows:
-                blocks.append(("h", 3, f"Results, {heading} (mean ± std over folds)"))
-                blocks.append(("table", *table_cells(mode_rows, RESULT_METRICS)))
+        if thresholds == "own":
+            blocks.append(("h", 3, "Results, each method with threshold 0.5 and with its own policy, side by side "
+                                   "(mean ± std over folds)"))
+            paired = sorted(ds_rows, key=lambda row: (row["ratio"], method_rank(row["method"]), row["own_policy"]))
+            blocks.append(("table", *table_cells(paired, RESULT_METRICS)))
+        else:
+            for mode in POLICIES:
+                mode_rows = [row for row in ds_rows if row["threshold"] == mode]
+                if mode_rows:
+                    blocks.append(("h", 3, f"Results, {POLICY_HEADINGS[mode]} (mean ± std over folds)"))
+                    blocks.append(("table", *table_cells(mode_rows, RESULT_METRICS)))
+        if any(row.get("n_collapsed") for row in ds_rows):
+            blocks.append(("warn", "⚠ marks groups with a collapsed fold: its micro-F1 is below half the median of "
+                                   "the group's folds (the model predicts almost nothing, or almost everything, "
+                                   "on that fold alone)."))
         if draw is True:
             blocks += _figure_blocks(checked, rows, dataset, run_dir, slugs[dataset])
         blocks += _timing_blocks([r for r in checked if r["dataset"] == dataset])
@@ -276,6 +295,7 @@ def _figure_blocks(
     run_dir: Path,
     slug: str,
 ) -> list[Block]:
+    from mlml.reports import decision_figures as P
     from mlml.reports import diagnostic_figures as D
     from mlml.reports import figures as F
 
@@ -295,14 +315,15 @@ def _figure_blocks(
                 lambda: F.plot_metrics_vs_ratio(ds_rows, dataset=dataset),
             )
         )
-    if any(row["threshold"] == "tuned" for row in ds_rows):
-        plans.append(
-            (
-                "metrics_vs_ratio_tuned",
-                "Metrics vs missing ratio with validation-tuned per-class thresholds.",
-                lambda: F.plot_metrics_vs_ratio(ds_rows, dataset=dataset, threshold="tuned"),
+    for mode in POLICIES[1:]:
+        if any(row["threshold"] == mode for row in ds_rows):
+            plans.append(
+                (
+                    f"metrics_vs_ratio_{mode}",
+                    f"Metrics vs missing ratio, {POLICY_HEADINGS[mode]}.",
+                    lambda mode=mode: F.plot_metrics_vs_ratio(ds_rows, dataset=dataset, threshold=mode),
+                )
             )
-        )
     plans += [
         (
             f"true_positives_r{ratio:g}",
@@ -321,6 +342,18 @@ def _figure_blocks(
             f"ap_vs_frequency_r{ratio:g}",
             f"Per-class average precision vs class frequency, ratio {ratio:g}.",
             lambda: D.plot_ap_vs_frequency(at_ratio, dataset=dataset, ratio=ratio),
+        ),
+        (
+            f"pr_tradeoff_r{ratio:g}",
+            f"Micro precision-recall trade-off at ratio {ratio:g}, with the operating points of threshold 0.5 and of "
+            "each method's own policy.",
+            lambda: P.plot_pr_tradeoff(at_ratio, dataset=dataset, ratio=ratio),
+        ),
+        (
+            "cardinality",
+            "Labels predicted per test row vs the true cardinality, per missing ratio (threshold 0.5 dashed, own "
+            "policy solid).",
+            lambda: P.plot_cardinality(done, dataset=dataset),
         ),
     ]
     if ratio != 0.5:

@@ -6,12 +6,13 @@ import math
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 
 from mlml._csv import write_rows
 from mlml._validation import check_option
+from mlml.evaluation.policies import POLICIES
 from mlml.exceptions import DataError
 from mlml.reports.records import (
     WEIGHTS_SOURCES,
@@ -46,12 +47,16 @@ EXTRA_COLUMNS: tuple[str, ...] = (
     "label",
     "n_seeds",
     "n_failed",
-) + tuple(f"{metric}_{stat}" for metric in EXTRA_METRICS for stat in ("mean", "std"))
+) + tuple(f"{metric}_{stat}" for metric in EXTRA_METRICS for stat in ("mean", "std")) + ("own_policy", "n_collapsed")
 
-#: Values of the ``threshold`` column: ``"fixed"`` (0.5, the paper's), ``"tuned"`` (per class, validation).
-THRESHOLD_MODES: tuple[str, ...] = ("fixed", "tuned")
+#: Values of the ``threshold`` column: the threshold policies (:data:`mlml.evaluation.policies.POLICIES`:
+#: ``"fixed"`` -- 0.5, the paper's --, ``"tuned"`` -- per class on the validation rows' observed labels -- and the
+#: policies that do not trust observed zeros).
+THRESHOLD_MODES: tuple[str, ...] = POLICIES
 #: What :func:`summarize` can be asked for (the experiment config's vocabulary).
-ThresholdChoice = Literal["fixed", "tuned", "both"]
+ThresholdChoice = str
+#: A fold "collapses" when its micro-F1 is below this share of the median of its group's folds.
+COLLAPSE_SHARE = 0.5
 METRIC_NAMES: dict[str, str] = {
     "micro_precision": "micro precision",
     "micro_recall": "micro recall",
@@ -69,35 +74,37 @@ def summarize(
     records: Iterable[Mapping[str, Any]], *, thresholds: ThresholdChoice = "both", ddof: int = 1
 ) -> list[dict[str, Any]]:
     """Mean and standard deviation over folds, one row per (dataset, method, ratio, weights source,
-    threshold mode).
+    threshold policy).
 
     Finished trials (``status == "done"``) are averaged; failed ones are counted in ``n_failed``.
-    ``thresholds`` picks the rows: ``"fixed"`` -- the metrics at threshold 0.5 (each record's ``metrics``;
-    ``threshold == "fixed"``); ``"tuned"`` -- at the validation-tuned per-class thresholds
-    (``metrics_tuned``; ``threshold == "tuned"``); ``"both"`` -- the fixed rows, plus tuned rows wherever a
-    group's trials stored tuned metrics.
+    ``thresholds`` picks the rows: a policy name (``"fixed"`` -- each record's ``metrics`` at 0.5 --, ``"tuned"``,
+    or another of :data:`THRESHOLD_MODES`, read from ``metrics_policies``); ``"both"`` -- the fixed rows, plus tuned
+    rows wherever a group's trials stored tuned metrics; ``"own"`` -- the fixed rows plus each method's own policy
+    (``own_policy`` of its records) where that is another; ``"all"`` -- every policy the records hold.
 
     Each row holds, in this order, the contract columns :data:`RESULT_COLUMNS` -- ``dataset``, ``method``,
     ``ratio``, ``n_folds`` (the number of finished trials averaged: folds x seeds), then
     ``<metric>_mean`` and ``<metric>_std`` for ``micro_precision``, ``micro_recall``, ``micro_f1``,
     ``micro_auc``, ``map``, ``macro_f1`` -- then :data:`EXTRA_COLUMNS`: ``weights_source``, ``threshold``,
-    ``oracle``, ``label`` (the method with its LEAK/oracle tags), ``n_seeds``, ``n_failed`` and the macro
-    precision/recall/AUC means and stds.
+    ``oracle``, ``label`` (the method with its LEAK/oracle tags), ``n_seeds``, ``n_failed``, the macro
+    precision/recall/AUC means and stds, ``own_policy`` (True on the row of the method's own policy when it is not
+    ``fixed``) and ``n_collapsed`` (folds whose micro-F1 is below :data:`COLLAPSE_SHARE` of the group's median: a
+    collapsed fold, flagged in reports).
 
     The std is the sample standard deviation (``ddof=1``) over trials; a NaN metric (an undefined case,
     see :mod:`mlml.evaluation.metrics`) is left out of its mean and std; a mean over no values, or a std
     over fewer than ``ddof + 1`` values, is NaN (an empty cell in the CSV). A group with nothing to average
-    (every trial failed; or, for ``thresholds="tuned"``, no tuned metrics stored) still gets a row with
-    ``n_folds == 0`` and NaN metrics, so that the gap shows.
+    (every trial failed; or no metrics of the asked policy stored) still gets a row with ``n_folds == 0`` and NaN
+    metrics, so that the gap shows.
 
-    Rows are ordered by dataset, threshold mode (fixed first), ratio, method (bce, im-wce, cb-wce, then the
+    Rows are ordered by dataset, threshold policy (fixed first), ratio, method (bce, im-wce, cb-wce, then the
     rest alphabetically) and weights source (observed first).
 
     Raises:
         MLMLError: a bad ``thresholds`` value.
         DataError: a malformed record, or a finished record without one of the summarised metrics.
     """
-    check_option(thresholds, "thresholds", "summarize", ("fixed", "tuned", "both"))
+    check_option(thresholds, "thresholds", "summarize", (*POLICIES, "both", "own", "all"))
     checked = check_records(records)
     groups: dict[tuple[Any, ...], dict[str, list[Mapping[str, Any]]]] = {}
     for record in checked:
@@ -110,22 +117,29 @@ def summarize(
         )
         groups.setdefault(base, {"done": [], "failed": []})[record["status"]].append(record)
 
-    keys = []
+    keys, own = [], set()
     for base, entry in groups.items():
-        if thresholds in ("fixed", "both"):
-            keys.append((*base, "fixed"))
-        has_tuned = any(r["metrics_tuned"] is not None for r in entry["done"])
-        if thresholds == "tuned" or (thresholds == "both" and has_tuned):
-            keys.append((*base, "tuned"))
+        stored = {name for r in entry["done"] for name in policy_metrics(r)}
+        own_policy = next((r.get("own_policy") for r in entry["done"] if r.get("own_policy")), "fixed")
+        if thresholds == "both":
+            modes = ["fixed"] + (["tuned"] if "tuned" in stored else [])
+        elif thresholds == "own":
+            modes = ["fixed"] + ([own_policy] if own_policy != "fixed" else [])
+            own.add((*base, own_policy))
+        elif thresholds == "all":
+            modes = [mode for mode in POLICIES if mode == "fixed" or mode in stored]
+        else:
+            modes = [thresholds]
+        keys += [(*base, mode) for mode in modes]
 
     rows = []
     for key in sorted(keys, key=_group_rank):
         dataset, method, ratio, source, oracle, mode = key
         entry = groups[key[:-1]]
-        field = "metrics" if mode == "fixed" else "metrics_tuned"
-        done = [r for r in entry["done"] if r[field] is not None]
+        done = [r for r in entry["done"] if policy_metrics(r).get(mode) is not None]
+        values = [policy_metrics(r)[mode] for r in done]
         row: dict[str, Any] = {"dataset": dataset, "method": method, "ratio": ratio, "n_folds": len(done)}
-        stats = {metric: _mean_std(done, field, metric, ddof) for metric in RESULT_METRICS + EXTRA_METRICS}
+        stats = {metric: _mean_std(values, done, metric, ddof) for metric in RESULT_METRICS + EXTRA_METRICS}
         for metric in RESULT_METRICS:
             row[f"{metric}_mean"], row[f"{metric}_std"] = stats[metric]
         row.update(
@@ -138,8 +152,30 @@ def summarize(
         )
         for metric in EXTRA_METRICS:
             row[f"{metric}_mean"], row[f"{metric}_std"] = stats[metric]
+        row["own_policy"] = key in own and mode != "fixed"
+        row["n_collapsed"] = collapsed_folds([as_float(v.get("micro_f1")) for v in values])
         rows.append(row)
     return rows
+
+
+def policy_metrics(record: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
+    """A record's metrics per threshold policy: ``fixed`` (its ``metrics``), ``tuned`` (``metrics_tuned``) and
+    whatever ``metrics_policies`` holds."""
+    out = dict(record.get("metrics_policies") or {})
+    if record.get("metrics") is not None:
+        out["fixed"] = record["metrics"]
+    if record.get("metrics_tuned") is not None:
+        out["tuned"] = record["metrics_tuned"]
+    return out
+
+
+def collapsed_folds(values: Sequence[float]) -> int:
+    """How many folds' micro-F1 fall below :data:`COLLAPSE_SHARE` of the median of all folds (a collapse: that
+    fold's model predicts almost nothing, or almost everything, where the others do not)."""
+    finite = np.asarray([v for v in values if not math.isnan(v)], dtype=np.float64)
+    if finite.size < 2:
+        return 0
+    return int(np.count_nonzero(finite < COLLAPSE_SHARE * np.median(finite)))
 
 
 def _group_rank(key: tuple[Any, ...]) -> tuple[Any, ...]:
@@ -155,16 +191,15 @@ def _group_rank(key: tuple[Any, ...]) -> tuple[Any, ...]:
 
 
 def _mean_std(
-    records: Sequence[Mapping[str, Any]], field: str, metric: str, ddof: int
+    metrics_list: Sequence[Mapping[str, Any]], records: Sequence[Mapping[str, Any]], metric: str, ddof: int
 ) -> tuple[float, float]:
     values = []
-    for record in records:
-        metrics = record[field]
+    for metrics, record in zip(metrics_list, records, strict=True):
         if metric not in metrics:
             if metric in EXTRA_METRICS:
                 continue
             raise DataError(
-                f"trial record {record['trial_id']!r}: {field!r} lacks the metric {metric!r} "
+                f"trial record {record['trial_id']!r}: its metrics lack {metric!r} "
                 f"(has {', '.join(sorted(metrics)) or 'nothing'})."
             )
         values.append(as_float(metrics[metric]))
@@ -200,7 +235,11 @@ def format_mean_std(mean: float, std: float, digits: int = 3) -> str:
     return f"{mean:.{digits}f} ± {std:.{digits}f}"
 
 
-_THRESHOLD_SHOWN = {"fixed": "0.5", "tuned": "tuned"}
+def threshold_label(row: Mapping[str, Any]) -> str:
+    """How a row's threshold policy is shown: ``0.5`` for fixed, the policy's name otherwise, ``(own)`` where it is
+    the method's own."""
+    mode = row.get("threshold", "fixed")
+    return ("0.5" if mode == "fixed" else mode) + (" (own)" if row.get("own_policy") else "")
 
 
 def table_cells(
@@ -216,8 +255,10 @@ def table_cells(
             row["method"], row.get("weights_source", "observed"), bool(row.get("oracle", False))
         )
         n = str(row["n_folds"]) + (f" ({row['n_failed']} failed)" if row.get("n_failed") else "")
+        if row.get("n_collapsed"):
+            n += f" ⚠ {row['n_collapsed']} collapsed"
         cells = [str(row["dataset"]), label, f"{row['ratio']:g}"]
-        cells += [_THRESHOLD_SHOWN.get(row.get("threshold", "fixed"), "?")] if show_threshold else []
+        cells += [threshold_label(row)] if show_threshold else []
         cells += [n] + [format_mean_std(row[f"{m}_mean"], row[f"{m}_std"], digits) for m in metrics]
         body.append(cells)
     return header, body

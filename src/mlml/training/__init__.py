@@ -8,9 +8,9 @@ distributed runs.
 from mlml.training.config import DEFAULT_LR, TrainConfig
 from mlml.training.distributed import dist_info, init_from_env
 from mlml.training.evaluate import evaluate_model, model_inputs, predict
-from mlml.training.loop import TrainResult, fit
+from mlml.training.loop import fit
 from mlml.training.metrics import observed_bce, observed_map
-from mlml.training.saved import TrainedModel, load_model
+from mlml.training.saved import TrainedModel, TrainResult, load_model
 
 __all__ = [
     "DEFAULT_LR",

@@ -27,7 +27,6 @@ import time
 import warnings
 from collections.abc import Callable, Sequence
 from contextlib import nullcontext
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -46,50 +45,12 @@ from mlml.training.distributed import average_gradients, barrier, dist_info
 from mlml.training.metrics import observed_bce, observed_map
 from mlml.training.model import build_model, check_features, resolve_device, rows_tensor
 from mlml.training.optim import make_optimizer, make_scheduler
-from mlml.training.saved import TrainedModel, predict_inputs
+from mlml.training.saved import TrainResult, predict_inputs
 
 logger = logging.getLogger("mlml.training")
 
 #: Fine-tuning fits its feature standardisation on at most this many training images.
 STANDARDIZE_SAMPLE = 1024
-
-
-@dataclass
-class TrainResult(TrainedModel):
-    """What :func:`fit` returns: the trained model plus its training record.
-
-    Attributes:
-        history: one dict per epoch: ``epoch``, ``train_loss``, ``val_loss``, ``val_score`` (mAP on the
-            observed validation labels), ``lr``, ``seconds``.
-        best_epoch: the epoch whose weights the model holds (0-based).
-        val_proba: the final model's probabilities on the validation rows ``(n_val, n_labels)``.
-        val_observed: the validation rows' observed labels (int8, as given), for threshold tuning.
-        estimator: the fitted weight estimator (its final state for adaptive ones).
-    """
-
-    history: list[dict[str, float]] = field(default_factory=list)
-    best_epoch: int = -1
-    val_proba: np.ndarray = field(default_factory=lambda: np.empty((0, 0), dtype=np.float32))
-    val_observed: Any = None
-    estimator: Any = None
-
-    def tune_thresholds(self) -> np.ndarray:
-        """Per-class thresholds maximising F1 on the validation rows' OBSERVED labels
-        (:func:`mlml.evaluation.tune_thresholds`); stored as ``thresholds`` and returned.
-
-        Raises:
-            MLMLError: the model was trained without validation rows.
-        """
-        from mlml.evaluation import tune_thresholds
-
-        if self.val_observed is None or not len(self.val_proba):
-            raise MLMLError("Tuning thresholds needs validation rows; this model was trained without them.")
-        thresholds = tune_thresholds(self.val_observed, self.val_proba)
-        self.thresholds = thresholds.tolist()
-        return thresholds
-
-    def _extra_meta(self) -> dict[str, Any]:
-        return {"best_epoch": self.best_epoch, "history": self.history}
 
 
 def fit(

@@ -6,7 +6,7 @@ import json
 import os
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +37,8 @@ class TrainedModel:
         method: the method's name.
         label_names: class names (None when unknown).
         thresholds: per-class decision thresholds (None: 0.5 everywhere), e.g. tuned on validation rows.
+        decision: a fitted threshold policy (:class:`mlml.evaluation.policies.Decision` as a dict), which
+            ``predict`` applies instead of ``thresholds`` (per-sample policies need it); None: ``thresholds``.
     """
 
     model: nn.Module
@@ -46,6 +48,7 @@ class TrainedModel:
     method: str = ""
     label_names: list[str] | None = None
     thresholds: list[float] | None = None
+    decision: dict[str, Any] | None = None
 
     @property
     def device(self) -> torch.device:
@@ -61,10 +64,22 @@ class TrainedModel:
         return predict_inputs(self.model, inputs, self.config.mode, self.device, batch_size, num_workers)
 
     def predict(self, inputs: Any, **kwargs: Any) -> np.ndarray:
-        """Binary predictions ``(n_samples, n_labels)`` int8 at ``thresholds`` (0.5 where None)."""
-        proba = self.predict_proba(inputs, **kwargs)
-        threshold = np.asarray(self.thresholds if self.thresholds is not None else 0.5, dtype=np.float32)
-        return (proba >= threshold).astype(np.int8)
+        """Binary predictions ``(n_samples, n_labels)`` int8: the stored ``decision``'s, else at ``thresholds``
+        (0.5 where None)."""
+        return (self.predict_proba(inputs, **kwargs) >= self.decision_thresholds_for(None)).astype(np.int8) \
+            if self.decision is None else self._decision().predict(self.predict_proba(inputs, **kwargs))
+
+    def decision_thresholds_for(self, scores: np.ndarray | None) -> Any:
+        """The thresholds ``predict`` applies to ``scores``: the decision's (per class or per sample), else the
+        stored per-class ``thresholds``, else 0.5."""
+        if self.decision is not None and scores is not None:
+            return self._decision().thresholds(scores)
+        return np.asarray(self.thresholds if self.thresholds is not None else 0.5, dtype=np.float64)
+
+    def _decision(self) -> Any:
+        from mlml.evaluation.policies import Decision
+
+        return Decision.from_dict(self.decision)
 
     def save(self, out_dir: str | os.PathLike) -> Path:
         """Write ``model.pt`` (weights, incl. the feature standardisation) and ``model.json`` (config,
@@ -83,6 +98,7 @@ class TrainedModel:
             "method": self.method,
             "label_names": self.label_names,
             "thresholds": self.thresholds,
+            "decision": self.decision,
             "config": self.config.to_dict(),
             "versions": {"mlml": mlml.__version__, "torch": torch.__version__},
         }
@@ -92,6 +108,65 @@ class TrainedModel:
 
     def _extra_meta(self) -> dict[str, Any]:
         return {}
+
+
+@dataclass
+class TrainResult(TrainedModel):
+    """What :func:`fit` returns: the trained model plus its training record.
+
+    Attributes:
+        history: one dict per epoch: ``epoch``, ``train_loss``, ``val_loss``, ``val_score`` (mAP on the
+            observed validation labels), ``lr``, ``seconds``.
+        best_epoch: the epoch whose weights the model holds (0-based).
+        val_proba: the final model's probabilities on the validation rows ``(n_val, n_labels)``.
+        val_observed: the validation rows' observed labels (int8, as given), for threshold tuning.
+        estimator: the fitted weight estimator (its final state for adaptive ones).
+    """
+
+    history: list[dict[str, float]] = field(default_factory=list)
+    best_epoch: int = -1
+    val_proba: np.ndarray = field(default_factory=lambda: np.empty((0, 0), dtype=np.float32))
+    val_observed: Any = None
+    estimator: Any = None
+
+    def tune_thresholds(self) -> np.ndarray:
+        """Per-class thresholds maximising F1 on the validation rows' OBSERVED labels
+        (:func:`mlml.evaluation.tune_thresholds`); stored as ``thresholds`` and returned.
+
+        Raises:
+            MLMLError: the model was trained without validation rows.
+        """
+        from mlml.evaluation import tune_thresholds
+
+        self._check_validation("Tuning thresholds")
+        thresholds = tune_thresholds(self.val_observed, self.val_proba)
+        self.thresholds = thresholds.tolist()
+        return thresholds
+
+    def decide(self, policy: str, *, q: np.ndarray | None = None) -> Any:
+        """Fit the threshold ``policy`` (:mod:`mlml.evaluation.policies`) on the validation rows and keep it as the
+        model's ``decision`` (and, for per-class policies, its ``thresholds``); returns the ``Decision``.
+
+        Args:
+            policy: a name in ``POLICIES``.
+            q: the posterior of the validation rows' observed zeros (``policies.posterior``), for the policies that
+                do not trust them.
+        """
+        from mlml.evaluation.policies import fit_policy
+
+        self._check_validation(f"The {policy!r} threshold policy")
+        decision = fit_policy(policy, self.val_proba, self.val_observed, q=q)
+        self.decision = decision.to_dict()
+        if decision.class_thresholds is not None:
+            self.thresholds = decision.class_thresholds.tolist()
+        return decision
+
+    def _check_validation(self, what: str) -> None:
+        if self.val_observed is None or not len(self.val_proba):
+            raise MLMLError(f"{what} needs validation rows; this model was trained without them.")
+
+    def _extra_meta(self) -> dict[str, Any]:
+        return {"best_epoch": self.best_epoch, "history": self.history}
 
 
 def load_model(path: str | os.PathLike, *, device: str = "cpu") -> TrainedModel:
@@ -133,6 +208,7 @@ def load_model(path: str | os.PathLike, *, device: str = "cpu") -> TrainedModel:
         method=meta.get("method", ""),
         label_names=meta.get("label_names"),
         thresholds=meta.get("thresholds"),
+        decision=meta.get("decision"),
     )
 
 
