@@ -139,8 +139,8 @@ class TrainingSet(torch.utils.data.Dataset):
     def __len__(self) -> int:
         return self.observed.shape[0]
 
-    def __getitems__(self, rows: Sequence[int]) -> tuple[Any, Tensor, Tensor, Any, Tensor]:
-        index = torch.as_tensor(rows, dtype=torch.long)
+    def __getitems__(self, rows: Sequence[int] | Tensor) -> tuple[Any, Tensor, Tensor, Any, Tensor]:
+        index = rows if isinstance(rows, Tensor) else torch.as_tensor(rows, dtype=torch.long)
         if self.sparse:
             labels = torch.from_numpy(self.observed[index.numpy()].toarray())
         else:
@@ -165,9 +165,9 @@ def batches(dataset: TrainingSet, sampler: EpochBatches, *, num_workers: int, se
             epoch: int) -> Iterator[tuple[Any, Tensor, Tensor, Any, Tensor]]:
     """One epoch of batches: read in this process, or by ``num_workers`` DataLoader workers (image decoding)."""
     sampler.set_epoch(epoch)
-    if num_workers == 0:  # in-process: no DataLoader machinery between the loop and the rows
-        for rows in sampler:
-            yield dataset.__getitems__(rows)
+    if num_workers == 0:  # in-process: no DataLoader machinery (nor lists of ints) between the loop and the rows
+        for batch in sampler.global_batches:
+            yield dataset.__getitems__(local_share(batch, sampler.info))
         return
     loader = torch.utils.data.DataLoader(
         dataset, batch_sampler=sampler, num_workers=num_workers, collate_fn=_as_is,
