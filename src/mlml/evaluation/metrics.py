@@ -84,6 +84,7 @@ def evaluate(
     *,
     threshold: float | ArrayLike = 0.5,
     mask: ArrayLike | None = None,
+    ranking: bool = True,
 ) -> dict[str, Any]:
     """Multi-label metrics over the scored entries (``y_true != -1`` and ``mask``).
 
@@ -96,6 +97,8 @@ def evaluate(
             predicted positive.
         mask: optional boolean ``(n_samples, n_labels)``: only entries where it is True (and ``y_true`` is
             known) are scored.
+        ranking: False leaves out the ranking metrics (AUC, AP: they do not depend on the threshold), e.g. to
+            score several decision rules on the same scores.
 
     Returns:
         A dict with the floats ``micro_precision``, ``micro_recall``, ``micro_f1``, ``micro_auc``,
@@ -144,6 +147,17 @@ def evaluate(
     recall = np.divide(tp, support, out=np.full(n_labels, np.nan), where=has_pos)
     f1 = np.divide(2 * tp, 2 * tp + fp + fn, out=np.full(n_labels, np.nan), where=has_pos)
 
+    decisions = {
+        "micro_precision": _safe_divide(tp_all, tp_all + fp_all),
+        "micro_recall": _safe_divide(tp_all, tp_all + fn_all),
+        "micro_f1": micro_f1,
+        "macro_precision": _mean_or_nan(precision[has_pos]),
+        "macro_recall": _mean_or_nan(recall[has_pos]),
+        "macro_f1": _mean_or_nan(f1[has_pos]),
+    }
+    if not ranking:
+        return decisions
+
     # Ranking metrics: defined where a class has both scored positives and scored negatives.
     defined = has_pos & (n_negative > 0)
     ap, auc = ranking_metrics(s, positive, scored)
@@ -174,13 +188,8 @@ def evaluate(
         )
 
     return {
-        "micro_precision": _safe_divide(tp_all, tp_all + fp_all),
-        "micro_recall": _safe_divide(tp_all, tp_all + fn_all),
-        "micro_f1": micro_f1,
+        **decisions,
         "micro_auc": micro_auc,
-        "macro_precision": _mean_or_nan(precision[has_pos]),
-        "macro_recall": _mean_or_nan(recall[has_pos]),
-        "macro_f1": _mean_or_nan(f1[has_pos]),
         "macro_auc": _mean_or_nan(auc[defined]),
         "map": _mean_or_nan(ap[defined]),
         "n_scored": int(scored.sum()),

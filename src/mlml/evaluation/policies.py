@@ -142,8 +142,16 @@ def soft_truth(observed: LabelMatrix, q: np.ndarray | None) -> np.ndarray:
     return np.where(y == UNKNOWN, np.nan, truth)
 
 
+def fit_policies(policies: tuple[str, ...] | list[str], scores: ArrayLike, observed: LabelMatrix, *,
+                 q: np.ndarray | None = None, grid: int | ArrayLike = 99) -> dict[str, Decision]:
+    """:func:`fit_policy` for several policies at once, sharing the one Platt fit of ``calibrated`` and
+    ``cardinality``."""
+    platt: dict[str, Any] = {}
+    return {policy: fit_policy(policy, scores, observed, q=q, grid=grid, _platt=platt) for policy in policies}
+
+
 def fit_policy(policy: str, scores: ArrayLike, observed: LabelMatrix, *, q: np.ndarray | None = None,
-               grid: int | ArrayLike = 99) -> Decision:
+               grid: int | ArrayLike = 99, _platt: dict[str, Any] | None = None) -> Decision:
     """Fit ``policy`` on the validation rows.
 
     Args:
@@ -175,7 +183,10 @@ def fit_policy(policy: str, scores: ArrayLike, observed: LabelMatrix, *, q: np.n
     truth = soft_truth(y, q)
     if policy == "expected":
         return Decision(policy, expected_f1_thresholds(s, truth, grid=grid))
-    slope, intercept = fit_platt(s, truth)
+    platt = _platt if _platt is not None else {}
+    if "fit" not in platt:
+        platt["fit"] = fit_platt(s, truth)
+    slope, intercept = platt["fit"]
     decision = Decision(policy, slope=slope, intercept=intercept)
     if policy == "calibrated":
         decision.shared = shared_threshold(decision.calibrate(s), truth, grid=grid)
@@ -218,7 +229,7 @@ def shared_threshold(probabilities: np.ndarray, truth: np.ndarray, *, grid: int 
     return float(_best_thresholds(f1, candidates)[0])
 
 
-def fit_platt(scores: np.ndarray, truth: np.ndarray, *, iterations: int = 25) -> tuple[np.ndarray, np.ndarray]:
+def fit_platt(scores: np.ndarray, truth: np.ndarray, *, iterations: int = 30) -> tuple[np.ndarray, np.ndarray]:
     """Per-class Platt parameters ``(a_c, b_c)`` of ``σ(a_c logit s + b_c)`` against the soft ``truth``.
 
     Minimises each class's cross-entropy to ``truth`` (NaN entries ignored) plus ``_SHRINK`` pseudo-observations'
@@ -239,7 +250,7 @@ def _newton(z: np.ndarray, t: np.ndarray, w: np.ndarray, a: np.ndarray, b: np.nd
             b0: np.ndarray, shrink: float, iterations: int) -> tuple[np.ndarray, np.ndarray]:
     """Column-wise weighted logistic regression of ``t`` on ``z`` with an L2 pull (``shrink``) to ``(a0, b0)``."""
     a, b = a.astype(np.float64).copy(), b.astype(np.float64).copy()
-    for _ in range(iterations):
+    for _ in range(iterations):  # Newton converges in a few steps; stop once no parameter moves
         p = _sigmoid(a * z + b)
         r = w * (p - t)
         h = w * p * (1.0 - p) + 1e-9
@@ -248,6 +259,8 @@ def _newton(z: np.ndarray, t: np.ndarray, w: np.ndarray, a: np.ndarray, b: np.nd
         det = haa * hbb - hab * hab
         da, db = (hbb * ga - hab * gb) / det, (haa * gb - hab * ga) / det
         a, b = np.maximum(a - da, 1e-3), b - db
+        if max(np.abs(da).max(), np.abs(db).max()) < 1e-8:
+            break
     return a, b
 
 

@@ -51,7 +51,7 @@ class GridConfig:
             and tuned), ``"own"`` (each method's own policy beside fixed) or ``"all"``; every policy is measured.
         policy_posterior: the labels-only (or feature-aware) weight estimator whose ``1 − ω̄`` the threshold
             policies that do not trust observed zeros read on the validation rows (fitted on the training rows'
-            observed labels; :mod:`mlml.evaluation.policies`); ``pairwise-noisy-or`` where the inputs are images.
+            observed labels; :mod:`mlml.evaluation.policies`; ``knn`` reads the features too, at a cost).
         backbone: image backbone for image data sets (features are extracted once and cached).
         train: overrides of :class:`mlml.training.TrainConfig` fields (e.g. ``{"epochs": 30}``).
         min_labels: drop samples with fewer labels before splitting (the paper: 4 on COCO, 3 on NUS-WIDE).
@@ -70,7 +70,7 @@ class GridConfig:
     scheme: str = "per-sample"
     weights_source: Literal["observed", "complete"] = "observed"
     thresholds: str = "fixed"
-    policy_posterior: str = "knn"
+    policy_posterior: str = "pairwise-noisy-or"
     backbone: str = "efficientnet_lite0"
     train: dict[str, Any] = field(default_factory=dict)
     min_labels: int | None = None

@@ -252,7 +252,8 @@ def run_trial(trial: Trial, config: GridConfig) -> dict[str, Any]:
     metrics = evaluate(fold.test_labels, scores)
     eval_s = time.perf_counter() - started
     started = time.perf_counter()
-    decisions = _policy_metrics(result, fold, scores, config) if fold.validation is not None else {}
+    decisions = (_policy_metrics(result, fold, scores, config, _scalars(metrics)) if fold.validation is not None
+                 else {})
     policy_s = time.perf_counter() - started
 
     return {
@@ -287,11 +288,13 @@ def run_trial(trial: Trial, config: GridConfig) -> dict[str, Any]:
     }
 
 
-def _policy_metrics(result: Any, fold: Any, scores: np.ndarray, config: GridConfig) -> dict[str, Any]:
+def _policy_metrics(result: Any, fold: Any, scores: np.ndarray, config: GridConfig,
+                    ranked: dict[str, float]) -> dict[str, Any]:
     """Every threshold policy fitted on the validation rows and scored on the test rows:
-    ``{policy: {"metrics", "predicted"}}`` (``predicted``: the mean number of labels predicted per test row)."""
+    ``{policy: {"metrics", "predicted"}}`` (``predicted``: the mean number of labels predicted per test row); the
+    ranking metrics, which no threshold changes, are ``ranked``'s."""
     from mlml.evaluation import UndefinedMetricWarning, evaluate
-    from mlml.evaluation.policies import POLICIES, fit_policy, posterior
+    from mlml.evaluation.policies import POLICIES, fit_policies, posterior
 
     images = isinstance(fold.inputs, list)
     estimator = "pairwise-noisy-or" if images else config.policy_posterior
@@ -300,10 +303,10 @@ def _policy_metrics(result: Any, fold: Any, scores: np.ndarray, config: GridConf
     out = {}
     with warnings.catch_warnings():  # classes without a validation positive keep 0.5, as documented
         warnings.simplefilter("ignore", UndefinedMetricWarning)
-        for policy in POLICIES:
-            decision = fit_policy(policy, result.val_proba, fold.observed_val, q=q)
+        for policy, decision in fit_policies(POLICIES, result.val_proba, fold.observed_val, q=q).items():
             thresholds = decision.thresholds(scores)
-            out[policy] = {"metrics": _scalars(evaluate(fold.test_labels, scores, threshold=thresholds)),
+            decided = evaluate(fold.test_labels, scores, threshold=thresholds, ranking=False)
+            out[policy] = {"metrics": {**ranked, **_scalars(decided)},
                            "predicted": float((scores >= thresholds).sum(axis=1).mean())}
     return out
 

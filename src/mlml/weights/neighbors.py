@@ -107,8 +107,6 @@ class NeighbourCooccurrence(WeightEstimator):
     Attributes:
         prior_estimator_: the fitted labels-only estimator.
         rate_: ``(n_labels,)`` class rates ``π``.
-        train_neighbours_: int ``(n_train, k)`` each training row's neighbours among the others.
-        train_vote_: ``(n_train, n_labels)`` leave-one-out votes ``g`` of the training rows.
 
     Example:
         >>> import numpy as np
@@ -163,11 +161,17 @@ class NeighbourCooccurrence(WeightEstimator):
         self.observed_ = dense
         self.rate_ = class_rate(dense)
         self.prior_estimator_ = ESTIMATORS.create(self.prior).fit(observed)
-        # kneighbors() without X: each training row's neighbours, the row itself excluded (kept: the search is
-        # the costly part of fit, and transform of the training rows needs the same neighbours)
-        self.train_neighbours_ = self.index_.kneighbors(return_distance=False)
-        smoothing = float(self.vote_smoothing)
-        self.train_vote_ = neighbour_vote(self.train_neighbours_, dense, self.rate_, smoothing)
+        self._train_neighbours: np.ndarray | None = None
+
+    def _fitted_evidence(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The leave-one-out neighbours and votes of fitted rows: ``kneighbors()`` without X gives each fitted row's
+        neighbours, the row itself excluded. Searched on first use and kept (the search is the costly part; a
+        caller that only transforms new rows -- a threshold policy's posterior of validation rows -- never pays)."""
+        if self._train_neighbours is None:
+            self._train_neighbours = self.index_.kneighbors(return_distance=False)
+            self._train_vote = neighbour_vote(self._train_neighbours, self.observed_, self.rate_,
+                                              float(self.vote_smoothing))
+        return self._train_neighbours[rows], self._train_vote[rows]
 
     def _check_features(self, features: Any, n_rows: int, where: str) -> Any:
         if features is None:
@@ -213,9 +217,7 @@ class NeighbourCooccurrence(WeightEstimator):
         self._check_fitted()
         dense = to_dense(observed).astype(np.int8, copy=False)
         if rows is not None:
-            rows = self._check_rows(rows, dense.shape[0])
-            neighbours = self.train_neighbours_[rows]
-            vote = self.train_vote_[rows]
+            neighbours, vote = self._fitted_evidence(self._check_rows(rows, dense.shape[0]))
         else:
             x = self._scale(self._check_features(features, dense.shape[0], "transform"))
             neighbours = self.index_.kneighbors(x, return_distance=False)
