@@ -7,7 +7,7 @@ What is logged:
   (dataset, method with its full definition, ratio, fold, seed, weights source, recipe), the package versions and
   its ids as params; the per-epoch training and validation figures (``train_loss``, ``val_loss``, ``val_score``,
   ``lr``, ``seconds``, step = epoch) and the final metrics (``test_*`` at 0.5, ``test_tuned_*`` at tuned
-  thresholds, ``time_*``); its whole record as ``record.json``. A failed trial is a FAILED run with its traceback.
+  thresholds, ``time_*``). A failed trial is a FAILED run, the end of its traceback in the tag ``mlml.error``.
   Trials a re-run skips (already in ``results.sqlite``) are not logged again.
 * ``mlml train``: one run: the data set, method, ratio, seed, recipe, every training setting and the versions as
   params, the epochs as they come, the kept epoch's figures, and the model folder's files as artifacts.
@@ -49,6 +49,7 @@ FLUSH_S = 5.0
 DEFAULT_EXPERIMENT = "mlml"
 EPOCH_METRICS = ("train_loss", "val_loss", "val_score", "lr", "seconds")
 _MAX_PARAM = 6000  # MLflow's longest parameter value
+_MAX_TAG = 5000
 _BATCH = {"metrics": 1000, "params": 100, "tags": 100}  # MLflow's log_batch limits
 
 
@@ -140,9 +141,6 @@ class MlflowTracker:
                 self.client.log_artifacts(run_id, str(path), artifact_path=_join(artifact_path, path.name))
             elif path.is_file():
                 self.client.log_artifact(run_id, str(path), artifact_path=artifact_path)
-
-    def log_text(self, run_id: str, text: str, name: str) -> None:
-        self.client.log_text(run_id, text, name)
 
     def end(self, run_id: str, status: str = "FINISHED") -> None:
         self.client.set_terminated(run_id, status=status)
@@ -278,9 +276,8 @@ def log_trial(tracker: MlflowTracker, record: Mapping[str, Any], parent: str | N
     metrics += [(f"test_tuned_{k}", v, 0) for k, v in (record.get("metrics_tuned") or {}).items()]
     metrics += [(f"time_{k}", v, 0) for k, v in timings.items()]
     metrics += [("epochs", record.get("epochs"), 0), ("best_val_score", record.get("val_score"), 0)]
-    tags = {"mlml.error": _last_line(record["error"])[:5000]} if record.get("error") else None
+    tags = {"mlml.error": str(record["error"])[-_MAX_TAG:]} if record.get("error") else None  # the traceback's end
     tracker.log(run, params={k: v for k, v in params.items() if v is not None}, metrics=metrics, tags=tags)
-    tracker.log_text(run, json.dumps(record, indent=1, default=str), "record.json")
     tracker.end(run, "FINISHED" if record["status"] == "done" else "FAILED")
     return run
 
@@ -331,8 +328,3 @@ def _join(prefix: str | None, name: str) -> str:
 def _message(exc: BaseException) -> str:
     lines = [line for line in str(exc).splitlines() if line.strip()]
     return f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__
-
-
-def _last_line(text: str) -> str:
-    lines = [line for line in str(text).splitlines() if line.strip()]
-    return lines[-1] if lines else ""
