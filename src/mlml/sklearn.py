@@ -25,6 +25,7 @@ under ``GridSearchCV(n_jobs=k)`` give ``num_threads=1`` so that k workers do not
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping, Sequence
 from types import SimpleNamespace
 from typing import Any, Literal
@@ -185,8 +186,6 @@ class MissingLabelClassifier(ClassifierMixin, BaseEstimator):
         fold = make_fold(rows, ratio=0.0, seed=self.seed, val_fraction=config.val_fraction, inputs=X)
         result = fit(fold.train_inputs, fold.observed_train, method, config, validation=fold.validation)
         if self.thresholds == "tuned":
-            import warnings
-
             from mlml.evaluation import UndefinedMetricWarning
 
             with warnings.catch_warnings():  # classes without a validation positive keep 0.5, as documented
