@@ -6,7 +6,9 @@ PY := $(VENV)/bin/python
 # The CPU wheel of torch must be installed before anything that depends on torch: a bare `torch`
 # requirement with no torch installed pulls a multi-GB CUDA build.
 TORCH_SPEC ?= torch==2.13.0
-EXTRAS ?= all,test
+# The development set-up: every extra whose tests would otherwise skip (MLflow tracking, the browser test's
+# Playwright) -- what CI runs. `make test EXTRAS=all,test` is the lighter set-up.
+EXTRAS ?= all,test,mlflow,browser
 JOBS ?= 2
 
 .PHONY: install reproduce test bench clean

@@ -122,10 +122,12 @@ def _grid_method_params(params: Sequence[tuple[str | None, str, Any]]) -> dict[s
 
 
 def _train(args: argparse.Namespace) -> int:
+    from mlml.evaluation.policies import SOFT_POLICIES
     from mlml.folds import make_fold
     from mlml.labels import write_matrix_csv
     from mlml.models.features import dataset_features
     from mlml.recipes import recipe_values
+    from mlml.tracking import train_params, train_tracking
     from mlml.training import TrainConfig, fit, init_from_env
 
     if args.out.exists() and not args.out.is_dir():
@@ -156,6 +158,7 @@ def _train(args: argparse.Namespace) -> int:
     outputs = {f"--out {name}": args.out / name for name in ("model.pt", "model.json", "observed.csv", "hidden.csv")}
     check_outputs(outputs, _source_files(args.source, dataset))
     info = init_from_env()  # a no-op unless launched by torchrun
+    tracking = train_tracking(args.track if info.rank == 0 else None, args.out, f"{method.name} on {dataset.name}")
     images = dataset.image_paths is not None
     if args.mode == "finetune":
         if not images:
@@ -167,26 +170,23 @@ def _train(args: argparse.Namespace) -> int:
             config.backbone = args.backbone  # recorded, so that `mlml evaluate` extracts the same features
     fold = make_fold(dataset, ratio=None if args.scheme == "single-positive" else args.ratio, scheme=args.scheme,
                      seed=args.seed, val_fraction=config.val_fraction, inputs=inputs)
-    result = fit(fold.train_inputs, fold.observed_train, method, config, validation=fold.validation,
-                 hidden=fold.hidden_train if method.oracle else None)
-    result.label_names = list(dataset.label_names)
-    if policy != "fixed":
-        from mlml.evaluation.policies import SOFT_POLICIES, posterior
-
-        q = None
-        if policy in SOFT_POLICIES:  # the posterior of the validation rows' observed zeros, from the training rows
-            features = not isinstance(fold.inputs, list)
-            q = posterior(fold.observed_train, fold.observed_val, estimator="knn" if features else "pairwise-noisy-or",
-                          features=fold.val_inputs if features else None,
-                          train_features=fold.train_inputs if features else None)
-        result.decide(policy, q=q)
-    if info.rank != 0:
-        return 0
-    result.save(args.out)
-    _, observed, hidden = fold.training_fold()
-    write_matrix_csv(args.out / "observed.csv", dataset.ids, dataset.label_names, observed)
-    if hidden.any() or args.ratio > 0:
-        write_matrix_csv(args.out / "hidden.csv", dataset.ids, dataset.label_names, hidden.astype("int8"))
+    params = train_params(args.source, dataset, method, config, ratio=args.ratio, scheme=args.scheme, seed=args.seed,
+                          recipe=args.recipe, thresholds=args.thresholds, n_train=len(fold.train),
+                          n_val=len(fold.val)) if args.track else {}
+    with tracking.start(params):
+        result = fit(fold.train_inputs, fold.observed_train, method, config, validation=fold.validation,
+                     hidden=fold.hidden_train if method.oracle else None, callbacks=tracking.callbacks)
+        result.label_names = list(dataset.label_names)
+        if policy != "fixed":
+            result.decide(policy, q=_validation_posterior(fold) if policy in SOFT_POLICIES else None)
+        if info.rank != 0:
+            return 0
+        result.save(args.out)
+        _, observed, hidden = fold.training_fold()
+        write_matrix_csv(args.out / "observed.csv", dataset.ids, dataset.label_names, observed)
+        if hidden.any() or args.ratio > 0:
+            write_matrix_csv(args.out / "hidden.csv", dataset.ids, dataset.label_names, hidden.astype("int8"))
+        tracking.finish(result, [args.out / name for name in ("model.pt", "model.json", "observed.csv", "hidden.csv")])
     best = result.history[result.best_epoch] if result.history else {}
     score = best.get("val_score", float("nan"))
     selection = (f"validation mAP on observed labels {score:.4f}" if score == score
@@ -195,6 +195,17 @@ def _train(args: argparse.Namespace) -> int:
     print(f"{method.name} ({args.recipe} recipe) on {dataset.name}: {len(result.history)} epochs, best epoch "
           f"{result.best_epoch} ({selection}); decisions: {policy} -> {args.out}")
     return 0
+
+
+def _validation_posterior(fold: Any) -> Any:
+    """The posterior of the validation rows' observed zeros for the threshold policies that do not trust them: the
+    k-NN estimator (labels and features) fitted on the training rows, or co-occurrence alone for images."""
+    from mlml.evaluation.policies import posterior
+
+    features = not isinstance(fold.inputs, list)
+    return posterior(fold.observed_train, fold.observed_val, estimator="knn" if features else "pairwise-noisy-or",
+                     features=fold.val_inputs if features else None,
+                     train_features=fold.train_inputs if features else None)
 
 
 def _evaluate(args: argparse.Namespace) -> int:
@@ -257,6 +268,7 @@ def _methods(args: argparse.Namespace) -> int:
 def _reproduce(args: argparse.Namespace) -> int:
     from mlml.experiments import load_config, run_grid
     from mlml.reports import summarize, terminal_table, write_report
+    from mlml.tracking import grid_tracking
 
     datasets = (args.sources or []) + (args.datasets_flag or []) or None
     config = load_config(
@@ -268,9 +280,12 @@ def _reproduce(args: argparse.Namespace) -> int:
     )
     run_dir = args.out or Path("runs") / time.strftime("%Y%m%d-%H%M%S")
     started = time.perf_counter()
-    records = run_grid(config, run_dir, jobs=args.jobs, scheduler=args.scheduler, progress=not args.no_progress)
-    wall = time.perf_counter() - started
-    report = write_report(records, run_dir, expected=_expected(config, run_dir), thresholds=config.thresholds)
+    with grid_tracking(args.track, config, run_dir) as tracking:
+        records = run_grid(config, run_dir, jobs=args.jobs, scheduler=args.scheduler, progress=not args.no_progress,
+                           on_record=tracking.trial)
+        wall = time.perf_counter() - started
+        report = write_report(records, run_dir, expected=_expected(config, run_dir), thresholds=config.thresholds)
+        tracking.report()
     print(terminal_table(summarize(records, thresholds=config.thresholds)))
     print(f"report: {report}")
     failed = sum(r["status"] == "failed" for r in records)

@@ -106,6 +106,21 @@ def _csv_names(text: str) -> list[str]:
     return _csv_items(text, str, "names")
 
 
+def _track(text: str) -> Any:
+    """``mlflow[:URI]`` -> :class:`mlml.tracking.TrackSpec` (MLflow itself is imported only when a run starts)."""
+    from mlml.exceptions import MLMLError
+    from mlml.tracking import parse_track
+
+    try:
+        return parse_track(text)
+    except MLMLError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+TRACK_HELP = ("log to MLflow: each trial a run (params, per-epoch figures, final metrics, artifacts); URI default: "
+              "a file store in the run folder (RUN_DIR/mlruns); e.g. mlflow:http://host:5000 (needs mlml[mlflow])")
+
+
 def _method_param(text: str) -> tuple[str | None, str, Any]:
     """``[METHOD:]KEY=VALUE`` -> ``(method, key, value)``; the value is read as YAML (numbers, true, null)."""
     import yaml
@@ -199,6 +214,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="the decision rule stored with the model: fixed (0.5), tuned (per class on the validation "
                         "rows' observed labels), expected / calibrated / cardinality / pu (observed zeros not trusted; "
                         "see mlml.evaluation.policies), or own (the method's own policy)")
+    p.add_argument("--track", type=_track, metavar="mlflow[:URI]", help=TRACK_HELP.replace("RUN_DIR", "OUT"))
     _add_filter_flags(p)
     p.set_defaults(handler=_train)
 
@@ -265,6 +281,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--scheduler", help="Dask scheduler address (tcp://host:8786)")
     p.add_argument("--out", type=Path, help="run folder (default: a new folder under runs/)")
     p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--track", type=_track, metavar="mlflow[:URI]",
+                   help=TRACK_HELP + "; one parent run per grid, a child run per trial")
     p.set_defaults(handler=_reproduce)
 
     p = verbs.add_parser("report", help="tables, figures and an HTML page for a run folder")

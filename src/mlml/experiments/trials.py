@@ -285,6 +285,7 @@ def run_trial(trial: Trial, config: GridConfig) -> dict[str, Any]:
         "n_test": int(len(fold.test)),
         "epochs": len(result.history),
         "val_score": _val_score(result),
+        "history": result.history,  # per-epoch figures (train_loss, val_loss, val_score, lr, seconds): tracking
     }
 
 
