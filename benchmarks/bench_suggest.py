@@ -7,8 +7,9 @@
 
 Scores are computed for every observed zero; the baseline row ("class-frequency") ranks each zero by its
 class's observed rate. Run: ``python benchmarks/bench_suggest.py [--split 1] [--ratio 0.5] [--seed 0]
-[--priors pairwise-noisy-or,...]``; ``--priors`` picks the labels-only priors scored on COCO (default: all five,
-``denoising-mlp`` the slowest). Data: under ``$MLML_SHARED_DATA`` (default ``../shared/data``); an absent data
+[--priors ...]``; ``--priors`` picks the labels-only priors scored on COCO (default: the four co-occurrence ones;
+add ``denoising-mlp`` for the figures of benchmarks/README.md: it takes about a minute on a quiet 2-core machine and
+several on a loaded one). Data: under ``$MLML_SHARED_DATA`` (default ``../shared/data``); an absent data
 set is skipped with a message.
 """
 
@@ -28,7 +29,7 @@ from mlml.simulate import hide_positives
 from mlml.suggest import missing_scores
 
 MULAN = ("yeast", "scene", "emotions", "medical", "enron")
-LABEL_PRIORS = ("pairwise-noisy-or", "pairwise-mean", "pairwise-max", "backoff", "denoising-mlp")
+LABEL_PRIORS = ("pairwise-noisy-or", "pairwise-mean", "pairwise-max", "backoff")  # the default of --priors
 
 
 def detection(hidden: np.ndarray, observed: np.ndarray, score: np.ndarray) -> dict[str, float]:
@@ -54,7 +55,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ratio", type=float, default=0.5)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--data", type=Path, default=shared_data(), help="folder holding coco2017-seed-folds/, mulan/")
-    parser.add_argument("--priors", default=",".join(LABEL_PRIORS), help="labels-only priors scored on COCO")
+    parser.add_argument("--priors", default=",".join(LABEL_PRIORS),
+                        help="labels-only priors scored on COCO (README: also denoising-mlp)")
     args = parser.parse_args(argv)
     priors = [p for p in args.priors.split(",") if p]
     if present(args.data / "coco2017-seed-folds", "COCO seed folds"):
