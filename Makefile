@@ -28,8 +28,14 @@ reproduce: install
 test: install
 	$(PY) -m pytest -q -p no:cacheprovider
 
+# Every benchmark with its default (short) settings; benchmarks/README.md names the flags of its full figures.
+# Parts whose data, package or device (CUDA) is absent print why they skip.
 bench: install
-	for script in benchmarks/bench_*.py; do echo "== $$script"; $(PY) $$script || exit 1; done
+	@for script in benchmarks/bench_*.py; do \
+		echo "== $$script"; start=$$(date +%s); \
+		$(PY) $$script || exit 1; \
+		echo "== $$script: $$(( $$(date +%s) - start )) s"; \
+	done
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache

@@ -1,6 +1,7 @@
 """Loading time of every real data set here, against a baseline measured in the same run.
 
-Run from the repository root: ``python benchmarks/bench_data.py [--repeat 3] [--check-images]``.
+Run from the repository root: ``python benchmarks/bench_data.py [--repeat 2] [--check-images]``. Data: under
+``$MLML_SHARED_DATA`` (default ``../shared/data``); an absent data set is skipped with a message.
 
 * MULAN sets (../shared/data/mulan): ``load("mulan:DIR")`` vs the bare liac-arff parse of the same files;
 * built-in yeast (river wheel): ``load("yeast")`` vs the ARFF yeast;
@@ -18,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import tempfile
 import time
@@ -27,9 +27,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from _common import shared_data
 
-ROOT = Path(__file__).resolve().parents[1]
-SHARED = Path(os.environ.get("MLML_SHARED_DATA", ROOT.parent / "shared" / "data"))
+SHARED = shared_data()
 
 
 def best_of(function: Callable[[], Any], repeat: int) -> tuple[float, Any]:
@@ -58,7 +58,7 @@ def bare_arff(paths: list[Path]) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--repeat", type=int, default=2)
     parser.add_argument("--check-images", action="store_true", help="also time check_images on openclipart")
     args = parser.parse_args(argv)
 

@@ -14,9 +14,20 @@ the same loop and the same run: mean ``timings.train_s`` (estimator fit + every 
 and mean time per epoch (``train_s / epochs``), both as ratios to BCE's.
 
 Run:
+    python benchmarks/bench_grid.py            # the default run: benchmarks/grids/default.yaml, a temporary folder
     python benchmarks/bench_grid.py benchmarks/grids/issue6.yaml --out runs/issue6 --jobs 2
     python benchmarks/bench_grid.py --out runs/issue6 --also runs/issue7      # tables of finished runs only
+    python benchmarks/bench_grid.py --out runs/issue7 --also runs/issue6 --paired knn-pu-asl:asl  # ablations
     python benchmarks/bench_grid.py --timing benchmarks/grids/issue7_timing.yaml  # the overhead, one process
+
+With neither a config nor ``--out`` it runs ``benchmarks/grids/default.yaml`` (the built-in yeast, r = 0.5 and
+0.75, seven methods, 4 folds, seed 0: 56 trials, about a minute with ``--jobs 2``) in a temporary folder that is
+deleted afterwards; a config without ``--out`` also runs in a temporary folder. The built-in yeast is the MULAN
+yeast of the issue-6 grid (same rows, labels and features) and a trial's folds and hidden positives depend on its
+seed, fold and ratio only, so the default run reproduces the yeast rows of those tables for its seven methods.
+
+``--paired A:B [C:D ...]``: per data set and ratio where both ran, the mean mAP of A and of B and the paired
+difference mAP(A) − mAP(B) over the same folds (mean ± std), the ablation tables of ``benchmarks/README.md``.
 
 ``--timing CONFIG``: the grid's timings come from different processes under whatever else loads the machine,
 so the overhead target is measured apart: for each data set of CONFIG, the first fold's training rows with
@@ -32,23 +43,26 @@ from __future__ import annotations
 import argparse
 import math
 import sys
+import tempfile
+import time
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from _common import BEYOND_METHODS
 
-from mlml.experiments import trials as _trials
 from mlml.experiments.config import load_config
 from mlml.experiments.runner import STORE_NAME, run_grid
 from mlml.experiments.store import ResultStore
-from mlml.losses.methods_beyond import BEYOND_METHODS
+from mlml.experiments.trials import grid_trials
 from mlml.reports.tables import summarize
 
 #: The paper's method and its two co-occurrence variants, ranked in the issue-6 tables.
 CB_METHODS = ("cb-wce", "cb-wce-noisy-or", "cb-wce-backoff")
 ISSUE7_RATIOS = (0.5, 0.75)
+DEFAULT_CONFIG = Path(__file__).resolve().parent / "grids" / "default.yaml"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -61,20 +75,41 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--dev", default="yeast", help="the data set used for choices (tagged in the tables)")
     parser.add_argument("--timing", type=Path, help="YAML config: time its methods against bce (see above)")
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--paired", nargs="*", default=[], metavar="A:B",
+                        help="print the paired mAP difference of method A minus method B")
     args = parser.parse_args(argv)
+    pairs = []
+    for pair in args.paired:
+        if pair.count(":") != 1 or not all(pair.split(":")):
+            parser.error(f"--paired takes METHOD:METHOD pairs. Got {pair!r}.")
+        pairs.append(tuple(pair.split(":")))
     if args.timing is not None:
         return print_timing(args.timing, repeats=args.repeats)
+    if args.config is None and args.out is None:
+        args.config = DEFAULT_CONFIG
     if args.out is None:
-        parser.error("--out is required (the run folder) unless --timing is given")
+        with tempfile.TemporaryDirectory(prefix="bench-grid-") as tmp:
+            print(f"{args.config}: run in a temporary folder (give --out to keep the run)")
+            args.out = Path(tmp)
+            return report(args, pairs)
+    return report(args, pairs)
 
+
+def report(args: argparse.Namespace, pairs: Sequence[tuple[str, str]]) -> int:
+    """Run ``args.config`` into ``args.out`` when given, then print every table of the stored trials."""
     if args.config is not None:
         config = load_config(args.config)
-        run_grid(config, args.out, jobs=args.jobs, progress=sys.stderr.isatty())
+        new: list[dict[str, Any]] = []
+        started = time.perf_counter()
+        run_grid(config, args.out, jobs=args.jobs, progress=sys.stderr.isatty(), on_record=new.append)
+        print(f"{args.config}: {len(new)} trial(s) run in {time.perf_counter() - started:.1f} s with --jobs "
+              f"{args.jobs} ({len(grid_trials(config)) - len(new)} already finished in {args.out})")
     records = []
     for run_dir in [args.out, *args.also]:
         store = run_dir / STORE_NAME
         if not store.is_file():
-            parser.error(f"{store}: no results store (run a config into this folder first)")
+            print(f"{store}: no results store (run a config into this folder first)", file=sys.stderr)
+            return 2
         records.extend(ResultStore(store).records())
     failed = [r for r in records if r["status"] != "done"]
     if failed:
@@ -93,6 +128,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     print_winners(rows)
     print_targets(rows, records, scheme=args.scheme, dev=args.dev)
     print_overhead(records)
+    for a, b in pairs:
+        print_paired(rows, records, a, b)
     return 0
 
 
@@ -235,6 +272,20 @@ def print_targets(rows: Sequence[dict[str, Any]], records: Sequence[Mapping[str,
         print(f"\n{scheme} >= best baseline in {sum(verdicts)} of {len(verdicts)} (set, ratio) cells.")
 
 
+def print_paired(rows: Sequence[dict[str, Any]], records: Sequence[Mapping[str, Any]], a: str, b: str) -> None:
+    """mAP of ``a`` and ``b`` and their paired difference per data set and ratio (both must have run)."""
+    print(f"\n### Paired: mAP of {a} minus {b} on the same folds (mean ± std over folds)\n")
+    print(f"| set | r | {a} | {b} | Δ paired |")
+    print("|---|---|---|---|---|")
+    means = {(r["dataset"], r["ratio"], r["method"]): r["map_mean"] for r in rows if not r["oracle"]}
+    cells = sorted({(d, r) for d, r, m in means if m == a} & {(d, r) for d, r, m in means if m == b})
+    if not cells:
+        print(f"| (no data set and ratio where both {a} and {b} ran) | | | | |")
+    for dataset, ratio in cells:
+        print(f"| {dataset} | {ratio:g} | {means[(dataset, ratio, a)]:.3f} | {means[(dataset, ratio, b)]:.3f} | "
+              f"{_paired(records, dataset, ratio, a, b)} |")
+
+
 def print_overhead(records: Sequence[Mapping[str, Any]]) -> None:
     """Training time of each beyond scheme (and CB-WCE) relative to plain BCE's, per data set, same run."""
     methods = ["bce", "cb-wce", *BEYOND_METHODS]
@@ -274,9 +325,8 @@ def print_timing(config_path: Path, *, repeats: int) -> int:
 
     import torch
 
-    from mlml.labels import to_dense
-    from mlml.losses import METHODS
-    from mlml.simulate import hide_positives
+    from mlml.experiments.trials import trial_fold
+    from mlml.methods import METHODS
     from mlml.training import TrainConfig, fit
 
     config = load_config(config_path)
@@ -289,17 +339,14 @@ def print_timing(config_path: Path, *, repeats: int) -> int:
     print("| set | bce | " + " | ".join(methods[1:]) + " |")
     print("|---|---|" + "---|" * (len(methods) - 1))
     for source in config.datasets:
-        key = (source, config.min_labels, config.skip_bad)
-        features = _trials._features(*key, config.backbone)
-        train_idx, _ = _trials._splits(*key, config.folds, config.seeds[0])[0]
         ratio = config.ratios[0]
-        labels = to_dense(_trials._dataset(*key).labels)[train_idx]
-        observed, _ = hide_positives(labels, ratio, random_state=_trials.hiding_seed(config.seeds[0], 0, ratio))
+        trial = next(t for t in grid_trials(config) if t.dataset == source and t.ratio == ratio and t.fold == 0)
+        fold = trial_fold(trial, config)  # the grid's first fold of the set, training rows and validation carve
         seconds: dict[str, list[float]] = defaultdict(list)
         for _ in range(repeats):
             for name in methods:
                 started = time.perf_counter()
-                fit(features[train_idx], observed, METHODS.get(name), train_config)
+                fit(fold.train_inputs, fold.observed_train, METHODS.get(name), train_config)
                 seconds[name].append(time.perf_counter() - started)
         base = float(np.median(seconds["bce"]))
         cells = [f"{np.median(seconds[m]) / base:.2f}x" for m in methods[1:]]

@@ -8,10 +8,11 @@ processes hits all of them alike):
 * ``bce``          -- ``F.binary_cross_entropy_with_logits(z, y)``: plain BCE, no weight (the cost of the loss
   with no confidence weights at all);
 * ``bce+weight``   -- the same given a precomputed entry-weight tensor ``w`` (the fairest baseline for
-  ``weighted_bce(z, y, weight=w)``, which has the same inputs);
+  ``weighted_bce(z, y, w)``, which has the same inputs);
 
-and the candidates ``weighted_bce(z, y, ω, ω̄)`` (combines the two weight tensors itself, one more input to
-read than ``bce+weight``) and ``weighted_bce(z, y, weight=w)``. Each timing is one forward and backward pass
+and the candidates ``weighted_bce(z, y, (ω, ω̄))`` (combines the two weight tensors itself, one more input to
+read than ``bce+weight``) and ``weighted_bce(z, y, w)`` (the combined weight: what the trainer passes). Each timing
+is one forward and backward pass
 (``loss.backward()``), median over ``--repeats`` after ``--warmup`` untimed runs; the minimum is printed too.
 Target: ``weighted_bce`` within 1.05x of the baseline.
 """
@@ -72,8 +73,8 @@ def bench_weighted_bce(repeats: int, warmup: int) -> None:
         candidates = {
             "bce": lambda: F.binary_cross_entropy_with_logits(logits, targets),
             "bce+weight": lambda: F.binary_cross_entropy_with_logits(logits, targets, weight=weight),
-            "weighted_bce(ω, ω̄)": lambda: LF.weighted_bce(logits, targets, pos, neg),
-            "weighted_bce(weight=w)": lambda: LF.weighted_bce(logits, targets, weight=weight),
+            "weighted_bce(ω, ω̄)": lambda: LF.weighted_bce(logits, targets, (pos, neg)),
+            "weighted_bce(w)": lambda: LF.weighted_bce(logits, targets, weight),
             "weighted_bce()": lambda: LF.weighted_bce(logits, targets),
         }
         result = time_interleaved(candidates, logits, repeats_for(n * c, repeats), warmup)
@@ -85,8 +86,8 @@ def bench_weighted_bce(repeats: int, warmup: int) -> None:
         for name, ref_name, ref in [
             ("weighted_bce(ω, ω̄)", "bce", base),
             ("weighted_bce(ω, ω̄)", "bce+weight", base_w),
-            ("weighted_bce(weight=w)", "bce+weight", base_w),
-            ("weighted_bce(weight=w)", "bce", base),
+            ("weighted_bce(w)", "bce+weight", base_w),
+            ("weighted_bce(w)", "bce", base),
             ("weighted_bce()", "bce", base),
         ]:
             ratio = result[name][0] / ref

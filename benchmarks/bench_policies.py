@@ -27,12 +27,10 @@ from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
+from _common import BEYOND_METHODS as OURS
 
 from mlml.experiments import ResultStore
 from mlml.reports.tables import policy_metrics
-
-#: Our methods (beyond the paper); grouping for benchmarks lives here, not in the library.
-OURS = ("knn-cb-wce", "pu-wce", "knn-pu-wce", "knn-pu-em", "knn-pu-asl", "knn-pu-em-balanced")
 
 
 def cell_table(records: list[dict]) -> None:
@@ -47,8 +45,8 @@ def cell_table(records: list[dict]) -> None:
             total = sum(t.get(k, 0.0) for k in ("weights_s", "train_s", "eval_s", "policy_s"))
             costs.append(t["policy_s"] / total if total else np.nan)
     wins = n = 0
-    print("| data set | ratio | best baseline (policy) micro-F1 | ours (own policy) micro-F1 | Δ | mAP baseline / ours | "
-          "std ours / 2x baseline's | met |")
+    print("| data set | ratio | best baseline (policy) micro-F1 | ours (own policy) micro-F1 | Δ | "
+          "mAP baseline / ours | std ours / 2x baseline's | met |")
     print("|---|---:|---|---|---:|---|---|---|")
     for (dataset, ratio), methods in sorted(cells.items()):
         best_base = _best(methods, lambda m: m not in OURS, own=False)
@@ -62,11 +60,13 @@ def cell_table(records: list[dict]) -> None:
         print(f"| {dataset} | {ratio:g} | {best_base[1]} ({best_base[2]}) {best_base[0]:.3f} ± {best_base[3]:.3f} | "
               f"{best_ours[1]} ({best_ours[2]}) {best_ours[0]:.3f} ± {best_ours[3]:.3f} | "
               f"{best_ours[0] - best_base[0]:+.3f} | {best_base[4]:.3f} / {best_ours[4]:.3f} | "
-              f"{best_ours[3]:.3f} / {2 * best_base[3]:.3f} {'ok' if stable else 'UNSTABLE'} | {'yes' if win else 'no'} |")
-    print(f"\nours with its own policy matches or beats the best baseline with its best policy in {wins} of {n} cells")
+              f"{best_ours[3]:.3f} / {2 * best_base[3]:.3f} {'ok' if stable else 'UNSTABLE'} | "
+              f"{'yes' if win else 'no'} |")
+    print(f"\nours with its own policy matches or beats the best baseline with its best policy in {wins} of {n} "
+          "cells")
     if costs:
-        print(f"policy fitting cost per trial: median {100 * np.nanmedian(costs):.1f} %, max {100 * np.nanmax(costs):.1f} % "
-              "of the trial (target <= 5 %)")
+        print(f"policy fitting cost per trial: median {100 * np.nanmedian(costs):.1f} %, "
+              f"max {100 * np.nanmax(costs):.1f} % of the trial (target <= 5 %)")
 
 
 def _best(methods: dict[str, list[dict]], keep, *, own: bool):
@@ -96,9 +96,10 @@ def main() -> None:
         run_dirs = args.run_dirs
         if not run_dirs:
             run_dirs = [Path(tmp) / "run"]
-            subprocess.run([sys.executable, "-m", "mlml", "reproduce", "--methods", "bce,wan,knn-pu-em,knn-pu-em-balanced",
-                            "--ratios", "0.5", "--folds", "2", "--jobs", "2", "--thresholds", "own", "--no-progress",
-                            "--out", str(run_dirs[0])], check=True, stdout=subprocess.DEVNULL)
+            subprocess.run([sys.executable, "-m", "mlml", "reproduce", "--methods",
+                            "bce,wan,knn-pu-em,knn-pu-em-balanced", "--ratios", "0.5", "--folds", "2", "--jobs", "2",
+                            "--thresholds", "own", "--no-progress", "--out", str(run_dirs[0])],
+                           check=True, stdout=subprocess.DEVNULL)
         records = [r for d in run_dirs for r in ResultStore(d / "results.sqlite").records()]
         cell_table(records)
 

@@ -6,7 +6,11 @@
   r = 0.5, seeded), labels only vs with features (``method="knn"``).
 
 Scores are computed for every observed zero; the baseline row ("class-frequency") ranks each zero by its
-class's observed rate. Run: ``python benchmarks/bench_suggest.py [--split 1] [--ratio 0.5] [--seed 0]``.
+class's observed rate. Run: ``python benchmarks/bench_suggest.py [--split 1] [--ratio 0.5] [--seed 0]
+[--priors ...]``; ``--priors`` picks the labels-only priors scored on COCO (default: the four co-occurrence ones;
+add ``denoising-mlp`` for the figures of benchmarks/README.md: it takes about a minute on a quiet 2-core machine and
+several on a loaded one). Data: under ``$MLML_SHARED_DATA`` (default ``../shared/data``); an absent data
+set is skipped with a message.
 """
 
 from __future__ import annotations
@@ -18,14 +22,14 @@ from pathlib import Path
 
 import numpy as np
 import scipy.sparse as sp
+from _common import present, shared_data
 from sklearn.metrics import average_precision_score, roc_auc_score
 
 from mlml.simulate import hide_positives
 from mlml.suggest import missing_scores
 
-DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 MULAN = ("yeast", "scene", "emotions", "medical", "enron")
-LABEL_PRIORS = ("pairwise-noisy-or", "pairwise-mean", "pairwise-max", "backoff", "denoising-mlp")
+LABEL_PRIORS = ("pairwise-noisy-or", "pairwise-mean", "pairwise-max", "backoff")  # the default of --priors
 
 
 def detection(hidden: np.ndarray, observed: np.ndarray, score: np.ndarray) -> dict[str, float]:
@@ -50,12 +54,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--split", type=int, default=1)
     parser.add_argument("--ratio", type=float, default=0.5)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--data", type=Path, default=DATA)
+    parser.add_argument("--data", type=Path, default=shared_data(), help="folder holding coco2017-seed-folds/, mulan/")
+    parser.add_argument("--priors", default=",".join(LABEL_PRIORS),
+                        help="labels-only priors scored on COCO (README: also denoising-mlp)")
     args = parser.parse_args(argv)
-    from mlml.weights import ESTIMATORS
+    priors = [p for p in args.priors.split(",") if p]
+    if present(args.data / "coco2017-seed-folds", "COCO seed folds"):
+        coco(args, priors)
+    mulan(args)
+    return 0
 
-    priors = [p for p in LABEL_PRIORS if p in ESTIMATORS]
 
+def coco(args: argparse.Namespace, priors: list[str]) -> None:
     from mlml.data.seedfolds import load_seed_split
 
     split = load_seed_split(args.data / "coco2017-seed-folds", args.split, args.ratio)
@@ -73,10 +83,14 @@ def main(argv: list[str] | None = None) -> int:
         print(line(f"labels ({prior})", m, time.perf_counter() - t))
     print(f"  best labels-only AUC {best:.4f}; target >= 0.93: {'met' if best >= 0.93 else 'NOT met'}")
 
+
+def mulan(args: argparse.Namespace) -> None:
     print(f"\nMULAN, per-sample hiding r = {args.ratio}, seed {args.seed}: labels only vs features (knn)")
     from mlml.data import load
 
     for name in MULAN:
+        if not present(args.data / "mulan" / name, f" {name}"):
+            continue
         ds = load(f"mulan:{args.data / 'mulan' / name}")
         labels = ds.labels.toarray() if sp.issparse(ds.labels) else np.asarray(ds.labels)
         obs, hid = hide_positives(labels, args.ratio, random_state=args.seed)
@@ -87,7 +101,6 @@ def main(argv: list[str] | None = None) -> int:
             t = time.perf_counter()
             score = missing_scores(obs, features=ds.features, method=method)["score"]
             print(line(method, detection(hid, obs, score), time.perf_counter() - t))
-    return 0
 
 
 if __name__ == "__main__":

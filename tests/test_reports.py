@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import csv
+import importlib.util
+import json
 import math
+import os
+import subprocess
+import sys
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score, roc_curve
 
+import mlml
 from mlml.evaluation import SCALAR_METRICS, evaluate, tune_thresholds
 from mlml.exceptions import DataError, MLMLError
 from mlml.reports import (
@@ -27,6 +34,10 @@ from mlml.reports import diagnostic_figures as D
 from mlml.reports import figures as F
 from mlml.reports.report import _slugs
 
+#: Figures need matplotlib, an optional dependency (the 'plot' extra): their tests skip where it is absent.
+needs_matplotlib = pytest.mark.skipif(
+    importlib.util.find_spec("matplotlib") is None, reason="matplotlib is not installed (pip install 'mlml[plot]')"
+)
 CLASSES = [f"class{j}" for j in range(18)]
 METHODS = [
     ("bce", "observed", False),
@@ -290,6 +301,7 @@ def _legend_texts(ax):
     return F.legend_texts(ax.figure)
 
 
+@needs_matplotlib
 def test_metric_vs_ratio_figure(records, tmp_path):
     rows = summarize(records)
     fig, ax = F.plot_metric_vs_ratio(rows, "micro_f1")
@@ -310,6 +322,7 @@ def test_metric_vs_ratio_figure(records, tmp_path):
         F.plot_metric_vs_ratio(rows, "accuracy")
 
 
+@needs_matplotlib
 def test_per_class_and_diagnostic_figures(records, tmp_path):
     at_half = [r for r in records if r["ratio"] == 0.5]
     fig, ax = F.plot_true_positives(at_half, ratio=0.5)
@@ -332,21 +345,73 @@ def test_per_class_and_diagnostic_figures(records, tmp_path):
         D.plot_detection_roc([r for r in records if r["method"] == "bce"])
 
 
-def test_figures_do_not_touch_pyplot(records):
-    import sys
+# The report and every figure are drawn once in a fresh interpreter: in this one, whether pyplot is imported
+# depends on what other tests (and plugins) imported first, so a check here could pass without testing anything.
+FRESH_REPORT = """
+import json, sys
+from pathlib import Path
+from mlml.reports import summarize, write_report
+from mlml.reports import figures as F
+folder = Path(sys.argv[1])
+given = json.loads((folder / "input.json").read_text())
+records = given["records"]
+assert "matplotlib" not in sys.modules, "matplotlib was imported before any figure was drawn"
+rows = summarize(records)
+F.plot_metric_vs_ratio(rows, "micro_f1")
+F.plot_metrics_vs_ratio(rows)
+F.plot_true_positives([r for r in records if r["ratio"] == 0.5], ratio=0.5)
+F.plot_weight_diagnostics(records, ratio=0.5)
+F.plot_ap_vs_frequency(records, ratio=0.5)
+html = write_report(records, folder / "run", expected=given["expected"])
+modules = {"matplotlib": "matplotlib" in sys.modules, "pyplot": "matplotlib.pyplot" in sys.modules}
+print(json.dumps({"html": str(html), "modules": modules}))
+"""
 
-    F.plot_metric_vs_ratio(summarize(records), "micro_f1")
-    if "matplotlib.pyplot" in sys.modules:
-        assert sys.modules["matplotlib.pyplot"].get_fignums() == []
+
+@pytest.fixture(scope="module")
+def fresh_report(records, tmp_path_factory):
+    """``write_report`` with figures (and every figure function) run once in a fresh interpreter; the run folder
+    and what that interpreter had imported at the end."""
+    folder = tmp_path_factory.mktemp("fresh-report")
+    expected = [r["trial_id"] for r in records] + ["yeast-cb-wce-observed-r0.25-f1-s0"]
+    expected.append({"dataset": "yeast", "method": "bce", "ratio": 0.9, "fold": 1, "seed": 0})
+    given = {"records": records, "expected": expected}
+    to_json = lambda o: o.tolist() if hasattr(o, "tolist") else float(o)  # noqa: E731 (numpy scalars, arrays)
+    (folder / "input.json").write_text(json.dumps(given, default=to_json), encoding="utf-8")
+    path = os.pathsep.join(p for p in (str(Path(mlml.__file__).parents[1]), os.environ.get("PYTHONPATH")) if p)
+    done = subprocess.run([sys.executable, "-c", FRESH_REPORT, str(folder)], capture_output=True, text=True,
+                          env=dict(os.environ, PYTHONPATH=path), timeout=600)
+    assert done.returncode == 0, done.stderr
+    out = json.loads(done.stdout.splitlines()[-1])
+    return folder / "run", Path(out["html"]), out["modules"]
+
+
+@needs_matplotlib
+def test_figures_and_report_never_import_pyplot(fresh_report):
+    """Every figure and the report are drawn outside pyplot (no global figure state, no GUI backend)."""
+    run_dir, _, modules = fresh_report
+    assert modules == {"matplotlib": True, "pyplot": False}
+    assert len(list((run_dir / "figures").glob("*.png"))) >= 5  # matplotlib really drew the report's figures
+
+
+def test_without_matplotlib_figures_say_what_to_install(records, tmp_path, monkeypatch):
+    """matplotlib is optional: the report says figures were skipped and why; asking for figures is an error."""
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # `import matplotlib` raises ImportError
+    with pytest.raises(MLMLError, match=r"Figures need matplotlib: pip install 'mlml\[plot\]'"):
+        F.new_figure()
+    write_report(records, tmp_path)
+    assert "Figures skipped: matplotlib is not installed" in (tmp_path / "report.md").read_text()
+    assert not (tmp_path / "figures").exists()
+    with pytest.raises(MLMLError, match=r"write_report\(figures=True\) needs matplotlib"):
+        write_report(records, tmp_path / "other", figures=True)
 
 
 # ------------------------------------------------------------------------------------------------- report
-def test_write_report_complete_files_and_incomplete_state(records, tmp_path):
-    expected = [r["trial_id"] for r in records] + ["yeast-cb-wce-observed-r0.25-f1-s0"]
-    expected.append({"dataset": "yeast", "method": "bce", "ratio": 0.9, "fold": 1, "seed": 0})
-    html_path = write_report(records, tmp_path, expected=expected)
-    assert html_path == tmp_path / "report.html"
-    md = (tmp_path / "report.md").read_text()
+@needs_matplotlib
+def test_write_report_complete_files_and_incomplete_state(fresh_report):
+    run_dir, html_path, _ = fresh_report  # write_report(records, run_dir, expected=...) with figures
+    assert html_path == run_dir / "report.html"
+    md = (run_dir / "report.md").read_text()
     html = html_path.read_text()
     for text in (md, html):
         assert "INCOMPLETE" in text
@@ -356,7 +421,7 @@ def test_write_report_complete_files_and_incomplete_state(records, tmp_path):
         assert "ratio=0.9" in text
         assert LEAK_TAG in text and ORACLE_TAG in text
     assert html.count("data:image/png;base64,") >= 5
-    pngs = sorted((tmp_path / "figures").glob("*.png"))
+    pngs = sorted((run_dir / "figures").glob("*.png"))
     assert {p.stem for p in pngs} >= {
         "yeast_metrics_vs_ratio",
         "yeast_metrics_vs_ratio_tuned",
@@ -367,7 +432,7 @@ def test_write_report_complete_files_and_incomplete_state(records, tmp_path):
     assert all(_png_ok(p) and p.with_suffix(".pdf").is_file() for p in pngs)
     for png in pngs:
         assert f"(figures/{png.name})" in md  # relative links
-    with (tmp_path / "results.csv").open() as handle:
+    with (run_dir / "results.csv").open() as handle:
         assert next(csv.reader(handle))[: len(RESULT_COLUMNS)] == list(RESULT_COLUMNS)
 
 
@@ -407,6 +472,7 @@ def test_write_report_complete_run_and_no_figures(records, tmp_path):
 
 
 @pytest.mark.slow
+@needs_matplotlib
 def test_write_report_figure_ratio_fallback_and_skips(records, tmp_path):
     subset = [
         dict(r, diagnostics=None)
@@ -434,6 +500,7 @@ def test_write_report_several_datasets(records, tmp_path):
     }
 
 
+@needs_matplotlib
 def test_save_figure_keeps_dots_in_names(tmp_path):
     fig, ax = F.new_figure()
     ax.plot([0, 1], [0, 1])

@@ -60,7 +60,7 @@ def test_features_and_model_probabilities_are_used():
     rows = suggest(observed, features=x, top_k=5, method="knn")
     assert all(r["neighbour_vote"] is not None for r in rows)
     carriers = rows[0]["neighbours"].split("; ")
-    assert carriers and all(observed[int(j), int(rows[0]["label"])] == 1 for j in carriers if j)
+    assert all(carriers) and all(observed[int(j), int(rows[0]["label"])] == 1 for j in carriers)
     proba = np.full(y.shape, 0.05)
     proba[50, 1] = 0.99
     observed[50, 1] = 0

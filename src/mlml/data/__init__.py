@@ -1,7 +1,13 @@
 """mlml.data: every source as one :class:`Dataset`, filters, k-fold splits and ``data info`` statistics.
 
->>> from mlml.data import load, describe, format_info   # doctest: +SKIP
->>> print(format_info(describe(load("yeast"))))          # doctest: +SKIP
+>>> from mlml.data import load, describe, format_info
+>>> print(format_info(describe(load("yeast"))))
+data set        yeast  [yeast]
+samples         2,417
+features        103 (dense)
+labels          14
+cardinality     4.237  (positives per sample, min 1, max 11)
+...
 
 Sources (:mod:`mlml.data.sources`): ``yeast`` | ``mulan:DIR`` | ``mulan:FILE.arff,FILE.xml`` |
 ``coco:ANN.json[,IMAGE_DIR]`` | ``nuswide:ROOT`` | ``openclipart[:ROOT]`` | ``csv:LABELS.csv[,FEATURES]``.

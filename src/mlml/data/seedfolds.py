@@ -134,9 +134,11 @@ def load_seed_split(root: str | os.PathLike[str], split: int, ratio: float) -> S
         DataError: see :func:`load_seed_folds`.
 
     Example:
-        >>> s = load_seed_split("../shared/data/coco2017-seed-folds", 1, 0.5)  # doctest: +SKIP
-        >>> s.observed.shape  # doctest: +SKIP
-        (24731, 80)
+        From the repository root, with the real data sets in ``../shared/data``:
+
+        >>> s = load_seed_split("../shared/data/coco2017-seed-folds", 1, 0.5)
+        >>> s.observed.shape, int(s.hidden.sum())
+        ((24731, 80), 63001)
     """
     folds = load_seed_folds(root)
     valid_splits = list(range(1, folds.n_folds + 1))

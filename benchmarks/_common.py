@@ -1,0 +1,34 @@
+"""What the benchmark scripts share: where the real data sets are, and how a script says it skips a part.
+
+The real data sets live in ``../shared/data`` next to the repository (see its README); ``MLML_SHARED_DATA``
+points elsewhere (the test suite reads the same variable). A part whose data, package or device is absent is
+skipped with a printed reason, so that ``make bench`` runs to the end on any machine; a skipped part prints no
+figure.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def shared_data() -> Path:
+    """``$MLML_SHARED_DATA`` when set, else ``../shared/data`` beside the repository root."""
+    return Path(os.environ.get("MLML_SHARED_DATA", ROOT.parent / "shared" / "data"))
+
+
+def present(path: Path, what: str) -> bool:
+    """True when ``path`` exists; else prints ``WHAT: skipped (PATH absent ...)`` and returns False."""
+    if path.exists():
+        return True
+    print(f"{what}: skipped ({path} is absent; set MLML_SHARED_DATA to the folder holding the real data sets)")
+    return False
+
+
+#: The methods beyond the paper (ours), which the issue-7 and issue-16 comparisons set against every other
+#: non-oracle method. Grouping methods is a benchmark's business, so it lives here, not in the library.
+BEYOND_METHODS: tuple[str, ...] = (
+    "knn-cb-wce", "pu-wce", "knn-pu-wce", "knn-pu-em", "knn-pu-asl", "knn-pu-em-balanced"
+)
