@@ -95,7 +95,19 @@ def _record(dataset, method, source, oracle, ratio, fold, seed, rng, *, tuned=Tr
         "diagnostics": diagnostics,
         "timings": {"weights_s": 0.01, "train_s": 1.5, "eval_s": 0.02},
         "config_hash": "abc123",
+        "own_policy": "tuned" if method == "cb-wce" else "fixed",
+        "cardinality": {"true": float(y.sum(axis=1).mean()), "fixed": float((scores >= 0.5).sum(axis=1).mean()),
+                        "tuned": float((scores >= 0.3).sum(axis=1).mean())},
+        "pr_curve": _micro_pr(y, scores),
     }
+
+
+def _micro_pr(y, scores):
+    from sklearn.metrics import precision_recall_curve
+
+    precision, recall, _ = precision_recall_curve(y.ravel(), scores.ravel())
+    keep = np.unique(np.linspace(0, len(recall) - 1, 50).astype(int))
+    return {"precision": precision[keep].tolist(), "recall": recall[keep].tolist()}
 
 
 @pytest.fixture(scope="module")
@@ -351,6 +363,8 @@ FRESH_REPORT = """
 import json, sys
 from pathlib import Path
 from mlml.reports import summarize, write_report
+from mlml.reports import decision_figures as P
+from mlml.reports import diagnostic_figures as D
 from mlml.reports import figures as F
 folder = Path(sys.argv[1])
 given = json.loads((folder / "input.json").read_text())
@@ -360,8 +374,10 @@ rows = summarize(records)
 F.plot_metric_vs_ratio(rows, "micro_f1")
 F.plot_metrics_vs_ratio(rows)
 F.plot_true_positives([r for r in records if r["ratio"] == 0.5], ratio=0.5)
-F.plot_weight_diagnostics(records, ratio=0.5)
-F.plot_ap_vs_frequency(records, ratio=0.5)
+D.plot_weight_diagnostics(records, ratio=0.5)
+D.plot_ap_vs_frequency(records, ratio=0.5)
+P.plot_pr_tradeoff(records, ratio=0.5)
+P.plot_cardinality(records)
 html = write_report(records, folder / "run", expected=given["expected"])
 modules = {"matplotlib": "matplotlib" in sys.modules, "pyplot": "matplotlib.pyplot" in sys.modules}
 print(json.dumps({"html": str(html), "modules": modules}))
@@ -507,3 +523,22 @@ def test_save_figure_keeps_dots_in_names(tmp_path):
     written = F.save_figure(fig, tmp_path / "weights_r0.5")
     assert [p.name for p in written] == ["weights_r0.5.png", "weights_r0.5.pdf"]
     assert [p.name for p in F.save_figure(fig, tmp_path / "a.png", formats=("png",))] == ["a.png"]
+
+
+def test_summarize_shows_each_method_with_its_own_policy_beside_fixed(records):
+    rows = summarize(records, thresholds="own")
+    cb = [r for r in rows if r["method"] == "cb-wce" and r["ratio"] == 0.5 and r["weights_source"] == "observed"]
+    assert sorted((r["threshold"], r["own_policy"]) for r in cb) == [("fixed", False), ("tuned", True)]
+    bce = [r for r in rows if r["method"] == "bce" and r["ratio"] == 0.5]
+    assert [r["threshold"] for r in bce] == ["fixed"]  # its own policy is fixed: one row
+    assert "tuned (own)" in terminal_table(cb)
+    every = summarize(records, thresholds="all")
+    assert {r["threshold"] for r in every} == {"fixed", "tuned"}
+
+
+def test_a_collapsed_fold_is_flagged(records):
+    group = [dict(r) for r in records if r["method"] == "bce" and r["ratio"] == 0.5 and r["status"] == "done"]
+    assert summarize(group, thresholds="fixed")[0]["n_collapsed"] == 0
+    group[0]["metrics"] = {**group[0]["metrics"], "micro_f1": 0.01}
+    row = summarize(group, thresholds="fixed")[0]
+    assert row["n_collapsed"] == 1 and "1 collapsed" in terminal_table([row])
