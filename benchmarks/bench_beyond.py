@@ -18,10 +18,10 @@ import time
 import warnings
 from pathlib import Path
 
+import mlml.losses.methods_beyond  # noqa: F401  (registers the methods)
 import numpy as np
 import scipy.sparse as sp
 
-import mlml.losses.methods_beyond  # noqa: F401  (registers the methods)
 from mlml.data import kfold_indices, load
 from mlml.evaluation import evaluate
 from mlml.losses import METHODS

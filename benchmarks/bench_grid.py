@@ -38,12 +38,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from mlml.losses.methods_beyond import BEYOND_METHODS
 
 from mlml.experiments import trials as _trials
 from mlml.experiments.config import load_config
 from mlml.experiments.runner import STORE_NAME, run_grid
 from mlml.experiments.store import ResultStore
-from mlml.losses.methods_beyond import BEYOND_METHODS
 from mlml.reports.tables import summarize
 
 #: The paper's method and its two co-occurrence variants, ranked in the issue-6 tables.

@@ -26,8 +26,8 @@ from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
-
 from mlml.losses.methods_beyond import EM_ESTIMATOR_KWARGS as EM  # knn-pu-em's; registers the losses
+
 from mlml.losses.registry import METHODS, Method, register_method
 
 VARIANTS = {  # name: (loss, loss parameters, estimator parameters); the estimator is knn-pu-adaptive

@@ -36,6 +36,8 @@ SOURCE syntax (one for every command):
   openclipart[:ROOT]            Debian's openclipart-png + openclipart-svg (keywords as labels;
                                 default ROOT /usr/share/openclipart)
   csv:LABELS.csv[,FEATURES]     a labels file, joined with features (.npy/.npz/.parquet/.csv) or an image folder
+  xc:FILE[,TEST_FILE]           the Extreme Classification Repository's text format (header 'n_samples
+                                n_features n_labels', then 'l1,l2,... f:v f:v ...' a line); train then test rows
 """
 
 
