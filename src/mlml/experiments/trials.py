@@ -15,6 +15,7 @@ import hashlib
 import json
 import math
 import os
+import threading
 import time
 import traceback
 import warnings
@@ -33,6 +34,8 @@ from mlml.labels import label_counts
 VERSIONED = ("mlml", "numpy", "scipy", "scikit-learn", "torch", "iterative-stratification", "liac-arff", "river")
 _MAX_DIAGNOSTIC_VALUES = 2000
 _MAX_ROC_POINTS = 200
+#: Larger training folds (rows x labels) are diagnosed on a seeded sample of this many entries' rows.
+_MAX_DIAGNOSTIC_ENTRIES = 1 << 24
 
 
 @dataclass(frozen=True)
@@ -134,14 +137,38 @@ def hiding_seed(seed: int, fold: int, ratio: float) -> np.random.SeedSequence:
     return np.random.SeedSequence([seed, fold, int(round(ratio * 1_000_000))])
 
 
-@functools.lru_cache(maxsize=4)
+def _per_process_cache(maxsize: int) -> Any:
+    """``functools.lru_cache`` whose first call for a key runs once even when several threads ask at the same
+    time: a Dask worker runs a task per thread, and a large data set must be loaded once per worker process, not
+    once per thread (twice the memory). Calls for other keys are not held up."""
+
+    def decorate(function: Any) -> Any:
+        cached = functools.lru_cache(maxsize=maxsize)(function)
+        guard = threading.Lock()
+        locks: dict[tuple[Any, ...], threading.Lock] = {}
+
+        @functools.wraps(function)
+        def wrapper(*args: Any) -> Any:
+            with guard:
+                lock = locks.setdefault(args, threading.Lock())
+            with lock:
+                return cached(*args)
+
+        wrapper.cache_info = cached.cache_info  # type: ignore[attr-defined]
+        wrapper.cache_clear = cached.cache_clear  # type: ignore[attr-defined]
+        return wrapper
+
+    return decorate
+
+
+@_per_process_cache(maxsize=4)
 def _dataset(source: str, min_labels: int | None, skip_bad: bool) -> Any:
     from mlml.data import load
 
     return load(source, min_labels=min_labels, skip_bad=skip_bad, check_images=skip_bad)
 
 
-@functools.lru_cache(maxsize=4)
+@_per_process_cache(maxsize=4)
 def _features(source: str, min_labels: int | None, skip_bad: bool, backbone: str) -> np.ndarray:
     from mlml.models.features import dataset_features
 
@@ -149,7 +176,7 @@ def _features(source: str, min_labels: int | None, skip_bad: bool, backbone: str
     return dataset_features(dataset, backbone=backbone if dataset.image_paths is not None else None)
 
 
-@functools.lru_cache(maxsize=8)
+@_per_process_cache(maxsize=8)
 def _splits(
     source: str, min_labels: int | None, skip_bad: bool, folds: int, seed: int
 ) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -220,7 +247,7 @@ def trial_fold(trial: Trial, config: GridConfig) -> Any:
 
 def run_trial(trial: Trial, config: GridConfig) -> dict[str, Any]:
     """Run one trial and return its record (see ``mlml.reports`` for the schema)."""
-    from mlml.evaluation import UndefinedMetricWarning, evaluate
+    from mlml.evaluation import UndefinedMetricWarning
     from mlml.training import fit
 
     method = config.resolved_methods()[trial.method]
@@ -248,14 +275,13 @@ def run_trial(trial: Trial, config: GridConfig) -> dict[str, Any]:
     train_s = time.perf_counter() - started
 
     started = time.perf_counter()
-    scores = result.predict_proba(fold.test_inputs)
-    metrics = evaluate(fold.test_labels, scores)
-    metrics_tuned = None
+    propensity = result.propensity()  # from the training rows' observed labels
+    thresholds = None
     if fold.validation is not None:  # a recipe without validation rows (the seed's) has no tuned thresholds
         with warnings.catch_warnings():  # classes without a validation positive keep 0.5, as documented
             warnings.simplefilter("ignore", UndefinedMetricWarning)
             thresholds = result.tune_thresholds()
-        metrics_tuned = _scalars(evaluate(fold.test_labels, scores, threshold=thresholds))
+    metrics, metrics_tuned = _test_metrics(result, fold, thresholds, propensity)
     eval_s = time.perf_counter() - started
 
     return {
@@ -283,6 +309,28 @@ def run_trial(trial: Trial, config: GridConfig) -> dict[str, Any]:
         "epochs": len(result.history),
         "val_score": _val_score(result),
     }
+
+
+def _test_metrics(result: Any, fold: Any, thresholds: np.ndarray | None,
+                  propensity: np.ndarray | None) -> tuple[dict[str, Any], dict[str, float] | None]:
+    """The test fold's metrics at 0.5 and (given ``thresholds``) at the tuned thresholds: from the dense scores,
+    or batch by batch for a test fold beyond :data:`~mlml.evaluation.streamed.DENSE_EVALUATION_ENTRIES`."""
+    from mlml.evaluation import evaluate
+    from mlml.evaluation.streamed import StreamedEvaluation, dense_evaluation_fits
+
+    if dense_evaluation_fits(*fold.test_labels.shape):
+        scores = result.predict_proba(fold.test_inputs)
+        metrics = evaluate(fold.test_labels, scores, propensity=propensity)
+        tuned = None
+        if thresholds is not None:
+            tuned = _scalars(evaluate(fold.test_labels, scores, threshold=thresholds, propensity=propensity))
+        return metrics, tuned
+    run = StreamedEvaluation(fold.test_labels, {"fixed": 0.5, **({} if thresholds is None else
+                                                                   {"tuned": thresholds})})
+    for proba in result.iter_proba(fold.test_inputs):
+        run.update(proba)
+    tuned = None if thresholds is None else _scalars(run.result("tuned", propensity=propensity))
+    return run.result("fixed", propensity=propensity), tuned
 
 
 def _val_score(result: Any) -> float | None:
@@ -325,17 +373,23 @@ def _diagnostics(result: Any, method: Any, fold: Any, trial: Trial) -> dict[str,
     from mlml.weights.diagnostics import hidden_positive_detection
 
     estimator, hidden = result.estimator, fold.hidden_train
-    if method.oracle or not estimator.detects_missing or not hidden.any():
+    if method.oracle or not estimator.detects_missing or not (hidden.nnz if sp.issparse(hidden) else hidden.any()):
         return None
-    observed = to_dense(fold.observed_train)
-    features = fold.train_inputs if estimator.uses_features else None
-    _, neg = estimator.transform(observed, rows=np.arange(len(fold.train)), features=features)
+    rng = np.random.default_rng(hiding_seed(trial.seed, trial.fold, trial.ratio))
+    rows = np.arange(len(fold.train))
+    n_labels = fold.observed_train.shape[1]
+    if len(rows) * n_labels > _MAX_DIAGNOSTIC_ENTRIES:  # a large fold: a seeded sample of its rows
+        rows = np.sort(rng.choice(rows, max(1, _MAX_DIAGNOSTIC_ENTRIES // n_labels), replace=False))
+        hidden = hidden[rows]
+    hidden = hidden.toarray() if sp.issparse(hidden) else hidden
+    observed = to_dense(fold.observed_train[rows])
+    features = fold.rows(fold.train[rows]) if estimator.uses_features else None
+    _, neg = estimator.transform(observed, rows=rows, features=features)
     detection = hidden_positive_detection(neg, observed, hidden)
     zero = observed == 0
-    complete = to_dense(fold.dataset.labels[fold.train])
+    complete = to_dense(fold.dataset.labels[fold.train[rows]])
     fpr, tpr, _ = roc_curve(hidden[zero], 1.0 - neg[zero])
     keep = np.unique(np.linspace(0, len(fpr) - 1, min(len(fpr), _MAX_ROC_POINTS)).astype(int))
-    rng = np.random.default_rng(hiding_seed(trial.seed, trial.fold, trial.ratio))
     return {
         "neg_weight_hidden": _sample(neg[hidden], rng),
         "neg_weight_negative": _sample(neg[zero & (complete == 0)], rng),

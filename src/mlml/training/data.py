@@ -91,18 +91,20 @@ class WeightSource:
             exactly these rows, in order).
         cache_bytes: largest weight table kept on the host (default ``WEIGHT_CACHE_BYTES``, read at the call);
             larger sets are weighted a block of rows at a time.
-        block_rows: rows per block beyond the cache (fewer where a block would exceed ``WEIGHT_BLOCK_BYTES``).
+        block_rows: rows per block beyond the cache (default ``WEIGHT_BLOCK_ROWS``; fewer where a block would
+            exceed ``WEIGHT_BLOCK_BYTES``).
     """
 
     def __init__(self, estimator: Any, observed: LabelMatrix, *, features: Any, hidden: Any, pair: bool,
                  fitted_rows: np.ndarray | None = None, cache_bytes: int | None = None,
-                 block_rows: int = WEIGHT_BLOCK_ROWS) -> None:
+                 block_rows: int | None = None) -> None:
         self.estimator, self.observed, self.features, self.hidden = estimator, observed, features, hidden
         self.pair = pair
         n_rows, n_labels = observed.shape
         self.fitted_rows = np.arange(n_rows) if fitted_rows is None else np.asarray(fitted_rows, dtype=np.int64)
         row_bytes = n_labels * 4 * (2 if pair else 1)
         self.cached = n_rows * row_bytes <= (WEIGHT_CACHE_BYTES if cache_bytes is None else cache_bytes)
+        block_rows = WEIGHT_BLOCK_ROWS if block_rows is None else block_rows
         self.block_rows = max(1, min(int(block_rows), WEIGHT_BLOCK_BYTES // row_bytes))
         self.table: Any = None
         self._slot = None if self.cached else np.full(n_rows, -1, dtype=np.int64)  # row -> position in the block

@@ -38,7 +38,7 @@ from torch import Tensor, nn
 
 from mlml._threads import torch_threads
 from mlml.exceptions import MLMLError
-from mlml.labels import check_labels
+from mlml.labels import check_labels, label_counts
 from mlml.training.checkpoint import CHECKPOINT_NAME, fingerprint, load_checkpoint, save_checkpoint
 from mlml.training.config import TrainConfig
 from mlml.training.data import EpochBatches, TrainingSet, WeightSource, batches
@@ -177,6 +177,7 @@ class _Run:
         self.config, self.method, self.info, self.device = config, method, info, device
         self.frozen = config.mode == "frozen"
         self.n_labels = observed.shape[1]
+        self.observed = observed
         self.parts = (inputs, observed, *(validation or ()))
 
         # 1. the weight estimator, fitted on the training rows' observed labels only
@@ -386,6 +387,7 @@ class _Run:
             model=self.model, config=cfg, in_features=self.in_features, n_labels=self.n_labels,
             method=self.method.name, history=self.history, best_epoch=self.best_epoch, val_proba=val_proba,
             val_observed=self.obs_val, estimator=self.estimator,
+            label_counts=label_counts(self.observed).tolist(), n_train=int(self.observed.shape[0]),
         )
 
 
