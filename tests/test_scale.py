@@ -183,3 +183,32 @@ def test_grid_loads_a_data_set_once_per_process_even_from_concurrent_threads(mon
         assert trials._dataset.cache_info().misses == 1
     finally:
         trials._dataset.cache_clear()
+
+
+@pytest.mark.slow
+def test_grid_on_a_local_cluster_loads_the_data_once_per_worker(tmp_path):
+    """The cluster path: tasks carry (trial, config) only -- a few kB, whatever the data's size -- and every worker
+    process loads a data set once, for all the trials (and threads) it runs."""
+    import pickle
+
+    distributed = pytest.importorskip("distributed")
+    from mlml.data.xc import write_xc
+    from mlml.experiments import load_config, run_grid
+    from mlml.experiments.trials import grid_trials
+
+    dataset = _sparse_dataset(n=600)
+    source = f"xc:{write_xc(tmp_path / 'toy.txt', dataset.labels, dataset.features)}"
+    config = load_config(None, datasets=[source], ratios=[0.5], methods=["bce", "cb-wce-noisy-or", "pw-bce"],
+                         folds=2, train={"epochs": 2, "head": "linear"})
+    task = pickle.dumps(grid_trials(config)[0]) + pickle.dumps(config)
+    assert len(task) < 8_000 < dataset.labels.data.nbytes + dataset.features.data.nbytes
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=2, processes=True, host="127.0.0.1",
+                                  dashboard_address=None) as cluster:
+        records = run_grid(config, tmp_path / "run", scheduler=cluster.scheduler_address, progress=False)
+        with distributed.Client(cluster) as client:
+            loads = client.run(lambda: __import__("mlml.experiments.trials").experiments.trials
+                               ._dataset.cache_info().misses)
+    assert len(records) == 6 and all(r["status"] == "done" for r in records), records[0].get("error")
+    assert sorted(loads.values())[-1] == 1 and sum(loads.values()) <= 2  # once per worker that ran a trial
+    assert all("psp_at_3" in r["metrics"] for r in records)
+    assert {r["method"] for r in records if r["diagnostics"]} == {"cb-wce-noisy-or"}
