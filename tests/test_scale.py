@@ -212,3 +212,15 @@ def test_grid_on_a_local_cluster_loads_the_data_once_per_worker(tmp_path):
     assert sorted(loads.values())[-1] == 1 and sum(loads.values()) <= 2  # once per worker that ran a trial
     assert all("psp_at_3" in r["metrics"] for r in records)
     assert {r["method"] for r in records if r["diagnostics"]} == {"cb-wce-noisy-or"}
+
+
+def test_distinct_label_patterns_of_sparse_labels_without_densifying(monkeypatch):
+    import mlml.data.duplicates as duplicates
+    from mlml.data.info import _distinct_rows
+
+    rng = np.random.default_rng(0)
+    labels = (rng.random((3000, 8)) < 0.3).astype(np.int8)
+    assert _distinct_rows(sp.csr_matrix(labels)) == _distinct_rows(labels) == len({r.tobytes() for r in labels})
+    # every row hashing alike (a collision everywhere) still counts exactly
+    monkeypatch.setattr(duplicates, "label_row_hashes", lambda m: np.zeros(m.shape[0], dtype=np.uint64))
+    assert _distinct_rows(sp.csr_matrix(labels)) == len({r.tobytes() for r in labels})
