@@ -224,3 +224,23 @@ def test_distinct_label_patterns_of_sparse_labels_without_densifying(monkeypatch
     # every row hashing alike (a collision everywhere) still counts exactly
     monkeypatch.setattr(duplicates, "label_row_hashes", lambda m: np.zeros(m.shape[0], dtype=np.uint64))
     assert _distinct_rows(sp.csr_matrix(labels)) == len({r.tobytes() for r in labels})
+
+
+def test_train_and_evaluate_on_xc_data_write_sparse_label_files(tmp_path, capsys):
+    from mlml.cli import main
+    from mlml.data.xc import read_xc_file, write_xc
+
+    dataset = _sparse_dataset()
+    source = f"xc:{write_xc(tmp_path / 'toy.txt', dataset.labels, dataset.features)}"
+    out = tmp_path / "model"
+    assert main(["train", source, "--method", "pw-bce", "--ratio", "0.5", "--epochs", "2", "--head", "linear",
+                 "--out", str(out)]) == 0
+    assert not (out / "observed.csv").exists()
+    observed, hidden = read_xc_file(out / "observed.txt").labels, read_xc_file(out / "hidden.txt").labels
+    fold = make_fold(dataset, ratio=0.5, seed=0, val_fraction=0.1)
+    _, want_observed, want_hidden = fold.training_fold()
+    assert (observed != want_observed).nnz == 0 and (hidden != want_hidden).nnz == 0 and hidden.nnz > 0
+    capsys.readouterr()
+    assert main(["evaluate", str(out), source, "--out", str(tmp_path / "m.json")]) == 0
+    printed = capsys.readouterr().out
+    assert "psp_at_3" in printed and "p_at_1" in printed
