@@ -244,3 +244,26 @@ def test_train_and_evaluate_on_xc_data_write_sparse_label_files(tmp_path, capsys
     assert main(["evaluate", str(out), source, "--out", str(tmp_path / "m.json")]) == 0
     printed = capsys.readouterr().out
     assert "psp_at_3" in printed and "p_at_1" in printed
+
+
+@pytest.mark.parametrize("aggregate", ["max", "mean", "noisy-or"])
+def test_pairwise_float32_batches_agree_with_float64(aggregate):
+    from mlml.weights import ESTIMATORS
+    from mlml.weights.pairwise import aggregate_conditionals, indicator
+
+    labels = _sparse_dataset(seed=5).labels.copy()
+    labels.data[::11] = -1
+    estimator = ESTIMATORS.create(f"pairwise-{aggregate}").fit(labels)
+    pos64, neg64 = estimator.transform(labels)
+    # the dense table reproduces the sparse sums exactly in float64
+    positives = indicator(labels, 1)
+    sparse = aggregate_conditionals(estimator.conditional_, estimator.prior_, positives, aggregate)
+    table = estimator._table(np.dtype(np.float64))
+    np.testing.assert_array_equal(aggregate_conditionals(estimator.conditional_, estimator.prior_, positives,
+                                                         aggregate, table=table), sparse)
+    pos32, neg32 = estimator.transform(labels[100:180], dtype=np.float32)
+    assert neg32.dtype == np.float32 and pos32.dtype == np.float32
+    np.testing.assert_allclose(neg32, neg64[100:180], atol=1e-6)
+    np.testing.assert_array_equal(pos32, pos64[100:180])
+    with pytest.raises(MLMLError, match="dtype"):
+        estimator.transform(labels, dtype=np.int8)
