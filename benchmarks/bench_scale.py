@@ -45,11 +45,14 @@ BATCH_ROWS = 8192
 
 
 def synthetic(n: int, seed: int) -> tuple[sp.csr_matrix, sp.csr_matrix]:
-    """``(labels, features)``: CSR int8 ``(n, 1000)`` and CSR float32 ``(n, 500)`` (see the module docstring)."""
-    rng = np.random.default_rng(seed)
+    """``(labels, features)``: CSR int8 ``(n, 1000)`` and CSR float32 ``(n, 500)`` (see the module docstring); the
+    label popularity, topics and feature signatures are fixed (``SEED``), ``seed`` draws the samples."""
+    world = np.random.default_rng(SEED)  # the same labels, topics and signatures for every file
     rank = np.arange(1, N_LABELS + 1)
     popularity = rank**-0.9  # Zipf-like: label 0 the most frequent
-    topic_of = rng.permutation(N_LABELS) % N_TOPICS
+    topic_of = world.permutation(N_LABELS) % N_TOPICS
+    signature = world.integers(0, N_FEATURES, size=(N_LABELS, 2))
+    rng = np.random.default_rng(seed)  # the samples of this file
     topics = rng.integers(0, N_TOPICS, size=n)
     counts = 1 + rng.poisson(4.9, size=n)
     rows = np.repeat(np.arange(n), counts)
@@ -64,7 +67,6 @@ def synthetic(n: int, seed: int) -> tuple[sp.csr_matrix, sp.csr_matrix]:
     labels[~from_topic] = rng.choice(N_LABELS, size=int((~from_topic).sum()), p=popularity / popularity.sum())
     label_matrix = sp.csr_matrix((np.ones(rows.size, dtype=np.int8), (rows, labels)), shape=(n, N_LABELS))
     label_matrix.data[:] = 1  # a label drawn twice is one positive
-    signature = rng.integers(0, N_FEATURES, size=(N_LABELS, 2))
     f_rows = np.concatenate([rows, rows, np.repeat(np.arange(n), 2)])
     f_cols = np.concatenate([signature[labels, 0], signature[labels, 1], rng.integers(0, N_FEATURES, 2 * n)])
     f_vals = rng.gamma(2.0, 0.5, size=f_cols.size).astype(np.float32).round(3) + np.float32(0.001)
@@ -77,8 +79,8 @@ def data_files(n: int, cache: Path) -> tuple[Path, Path]:
     """The training and test files of size ``n`` (written once, then read from the cache)."""
     from mlml.data.xc import write_xc
 
-    train, test = cache / f"scale{n}_train.txt", cache / f"scale{n}_test.txt"
-    for path, rows, seed in ((train, n, SEED), (test, n // 10, SEED + 1)):
+    train, test = cache / f"scale{n}_v2_train.txt", cache / f"scale{n}_v2_test.txt"
+    for path, rows, seed in ((train, n, SEED + 2 * n), (test, n // 10, SEED + 2 * n + 1)):
         if not path.is_file():
             start = time.perf_counter()
             labels, features = synthetic(rows, seed)
