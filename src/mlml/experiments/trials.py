@@ -10,12 +10,10 @@ only, so every method of a grid sees exactly the same training data: method comp
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
 import math
 import os
-import threading
 import time
 import traceback
 import warnings
@@ -27,6 +25,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from mlml.exceptions import MLMLError
+from mlml.experiments.cache import per_process_cache
 from mlml.experiments.config import GridConfig
 from mlml.labels import label_counts
 
@@ -137,38 +136,14 @@ def hiding_seed(seed: int, fold: int, ratio: float) -> np.random.SeedSequence:
     return np.random.SeedSequence([seed, fold, int(round(ratio * 1_000_000))])
 
 
-def _per_process_cache(maxsize: int) -> Any:
-    """``functools.lru_cache`` whose first call for a key runs once even when several threads ask at the same
-    time: a Dask worker runs a task per thread, and a large data set must be loaded once per worker process, not
-    once per thread (twice the memory). Calls for other keys are not held up."""
-
-    def decorate(function: Any) -> Any:
-        cached = functools.lru_cache(maxsize=maxsize)(function)
-        guard = threading.Lock()
-        locks: dict[tuple[Any, ...], threading.Lock] = {}
-
-        @functools.wraps(function)
-        def wrapper(*args: Any) -> Any:
-            with guard:
-                lock = locks.setdefault(args, threading.Lock())
-            with lock:
-                return cached(*args)
-
-        wrapper.cache_info = cached.cache_info  # type: ignore[attr-defined]
-        wrapper.cache_clear = cached.cache_clear  # type: ignore[attr-defined]
-        return wrapper
-
-    return decorate
-
-
-@_per_process_cache(maxsize=4)
+@per_process_cache(maxsize=4)
 def _dataset(source: str, min_labels: int | None, skip_bad: bool) -> Any:
     from mlml.data import load
 
     return load(source, min_labels=min_labels, skip_bad=skip_bad, check_images=skip_bad)
 
 
-@_per_process_cache(maxsize=4)
+@per_process_cache(maxsize=4)
 def _features(source: str, min_labels: int | None, skip_bad: bool, backbone: str) -> np.ndarray:
     from mlml.models.features import dataset_features
 
@@ -176,7 +151,7 @@ def _features(source: str, min_labels: int | None, skip_bad: bool, backbone: str
     return dataset_features(dataset, backbone=backbone if dataset.image_paths is not None else None)
 
 
-@_per_process_cache(maxsize=8)
+@per_process_cache(maxsize=8)
 def _splits(
     source: str, min_labels: int | None, skip_bad: bool, folds: int, seed: int
 ) -> list[tuple[np.ndarray, np.ndarray]]:
