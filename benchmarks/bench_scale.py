@@ -10,7 +10,7 @@ learn). For each size it measures:
    then ``transform`` in 8,192-row batches, float32 as the trainer asks, and float64);
 2. ``mlml train xc:TRAIN --method cb-wce-noisy-or --ratio 0.5 --head linear --epochs 1`` and the same with
    ``--method bce``, each in a subprocess under ``/usr/bin/time -v`` (peak RSS; ``resource`` where that tool
-   is missing): wall time, peak RSS, the ratio of the two;
+   is missing) with ``OMP_NUM_THREADS=1`` (``--threads``): wall time, peak RSS, the ratio of the two;
 3. evaluation of the trained cb-wce-noisy-or model on the test file: top-5 prediction in batches and P@k, nDCG@k,
    PSP@k, PSnDCG@k (propensities from the training labels), without a dense score matrix.
 
@@ -108,9 +108,12 @@ def weight_pass(train: Path) -> dict[str, float]:
     return out
 
 
-def timed_command(command: list[str], cwd: Path) -> tuple[float, float, str]:
-    """``(wall seconds, peak RSS in GB, output)`` of a subprocess (``/usr/bin/time -v`` where it exists)."""
+def timed_command(command: list[str], cwd: Path, threads: int | None = None) -> tuple[float, float, str]:
+    """``(wall seconds, peak RSS in GB, output)`` of a subprocess (``/usr/bin/time -v`` where it exists);
+    ``threads`` sets ``OMP_NUM_THREADS`` (torch's intra-op threads) for it."""
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1] / "src")}
+    if threads is not None:
+        env["OMP_NUM_THREADS"] = str(threads)
     time_tool = shutil.which("time") or ("/usr/bin/time" if Path("/usr/bin/time").exists() else None)
     start = time.perf_counter()
     if time_tool:
@@ -129,10 +132,10 @@ def timed_command(command: list[str], cwd: Path) -> tuple[float, float, str]:
     return wall, peak, done.stdout + done.stderr
 
 
-def train(train_file: Path, method: str, out: Path) -> tuple[float, float]:
+def train(train_file: Path, method: str, out: Path, threads: int | None) -> tuple[float, float]:
     command = [sys.executable, "-m", "mlml", "train", f"xc:{train_file}", "--method", method, "--ratio", "0.5",
                "--head", "linear", "--epochs", "1", "--out", str(out)]
-    wall, peak, _ = timed_command(command, Path.cwd())
+    wall, peak, _ = timed_command(command, Path.cwd(), threads)
     return wall, peak
 
 
@@ -161,10 +164,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--full", action="store_true", help="also 1,000,000 samples")
     parser.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "mlml-bench-scale")
     parser.add_argument("--skip-train", action="store_true", help="weights only")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="OMP_NUM_THREADS of the mlml train runs (default 1: on a shared machine, two spinning "
+                             "torch threads per process cost more than they give; 0: leave it unset)")
     args = parser.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",")] + ([1_000_000] if args.full else [])
     args.cache.mkdir(parents=True, exist_ok=True)
-    print(f"load average at start: {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores", flush=True)
+    print(f"load average at start: {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores; mlml train with "
+          f"OMP_NUM_THREADS={args.threads or 'unset'}", flush=True)
     rows = []
     for n in sizes:
         print(f"== {n:,} training samples", flush=True)
@@ -176,7 +183,7 @@ def main(argv: list[str] | None = None) -> int:
         if not args.skip_train:
             with tempfile.TemporaryDirectory(dir=args.cache) as tmp:
                 for method in ("bce", "cb-wce-noisy-or"):
-                    wall, peak = train(train_file, method, Path(tmp) / method)
+                    wall, peak = train(train_file, method, Path(tmp) / method, args.threads or None)
                     row[f"{method}_s"], row[f"{method}_rss_gb"] = wall, peak
                     print(f"  mlml train --method {method}: {wall:.1f} s, peak RSS {peak:.2f} GB", flush=True)
                 row.update(evaluation(Path(tmp) / "cb-wce-noisy-or", train_file, test_file))
