@@ -37,7 +37,8 @@ class Fold:
             CSR) or a list of image paths.
         train, val, test: int64 row positions, each sorted.
         observed_train, observed_val: int8 observed labels of those rows (dense or CSR, as the data set's).
-        hidden_train, hidden_val: bool masks of their hidden positives (all False at ratio 0).
+        hidden_train, hidden_val: bool masks of their hidden positives (all False at ratio 0); CSR where the data
+            set's labels are CSR (nothing of size ``n x n_labels`` is made for sparse data), dense otherwise.
         test_labels: the complete labels of the test rows.
         ratio, scheme: the simulation that made the observed labels.
     """
@@ -49,8 +50,8 @@ class Fold:
     test: np.ndarray
     observed_train: LabelMatrix
     observed_val: LabelMatrix
-    hidden_train: np.ndarray
-    hidden_val: np.ndarray
+    hidden_train: LabelMatrix
+    hidden_val: LabelMatrix
     test_labels: LabelMatrix
     ratio: float | None
     scheme: str
@@ -73,12 +74,17 @@ class Fold:
     def test_inputs(self) -> Any:
         return self.rows(self.test)
 
-    def training_fold(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """The whole training fold (training and validation rows), sorted: ``(rows, observed, hidden)``, dense."""
-        from mlml.labels import to_dense
-
+    def training_fold(self) -> tuple[np.ndarray, LabelMatrix, LabelMatrix]:
+        """The whole training fold (training and validation rows), sorted: ``(rows, observed, hidden)``, dense, or
+        CSR where the data set's labels are CSR."""
         rows = np.concatenate([self.train, self.val])
         order = np.argsort(rows, kind="stable")
+        if sp.issparse(self.observed_train):
+            observed = sp.vstack([self.observed_train, self.observed_val], format="csr")[order]
+            hidden = sp.vstack([sp.csr_matrix(self.hidden_train), sp.csr_matrix(self.hidden_val)], format="csr")
+            return rows[order], observed, hidden[order]
+        from mlml.labels import to_dense
+
         observed = np.concatenate([to_dense(self.observed_train), to_dense(self.observed_val)])
         hidden = np.concatenate([self.hidden_train, self.hidden_val])
         return rows[order], observed[order], hidden[order]
@@ -138,7 +144,7 @@ def make_fold(
     labels = dataset.labels
     observed, hidden = hide_positives(_rows(labels, train_fold), ratio, scheme=scheme,
                                       random_state=seed if hiding is None else hiding)
-    hidden = np.asarray(hidden.toarray() if sp.issparse(hidden) else hidden, dtype=bool)
+    hidden = sp.csr_matrix(hidden, dtype=bool) if sp.issparse(hidden) else np.asarray(hidden, dtype=bool)
 
     n_fold = len(train_fold)
     n_val = 0 if val_fraction == 0 else max(1, int(round(val_fraction * n_fold)))

@@ -24,6 +24,7 @@ the label, and the model probability. Typical use::
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 from typing import Any, Literal
 
@@ -53,6 +54,8 @@ COLUMNS: tuple[str, ...] = (
     "neighbours",
 )
 _N_EVIDENCE = 3
+#: Beyond this many label entries (rows x labels) suggest scores a block of rows at a time (labels only).
+STREAMED_ENTRIES = 1 << 26
 
 
 def missing_scores(
@@ -151,14 +154,18 @@ def suggest(
     """
     check_positive_int(top_k, "top_k", "suggest")
     observed = check_labels(observed, name="observed")
-    dense = to_dense(observed).astype(np.int8, copy=False)
-    n_samples, n_labels = dense.shape
+    n_samples, n_labels = observed.shape
     names = [str(i) for i in range(n_labels)] if label_names is None else [str(x) for x in label_names]
     if len(names) != n_labels:
         raise MLMLError(f"'label_names' has {len(names)} names; 'observed' has {n_labels} labels.")
     row_ids = np.arange(n_samples).astype(str) if ids is None else np.asarray(ids).astype(str)
     if row_ids.shape != (n_samples,):
         raise MLMLError(f"'ids' has {row_ids.size} entries; 'observed' has {n_samples} rows.")
+    if n_samples * n_labels > STREAMED_ENTRIES:
+        return _suggest_streamed(observed, features=features, probabilities=probabilities, method=method,
+                                 prior=prior, prior_smoothing=prior_smoothing, top_k=top_k, names=names,
+                                 row_ids=row_ids)
+    dense = to_dense(observed).astype(np.int8, copy=False)
     result = missing_scores(
         observed, features=features, probabilities=probabilities, method=method, prior=prior,
         n_neighbors=n_neighbors, prior_smoothing=prior_smoothing,
@@ -193,6 +200,78 @@ def suggest(
             "model_probability": None if result["model"] is None else float(result["model"][i, c]),
             "co_occurring": co,
             "neighbours": near,
+        })
+    return rows
+
+
+def _suggest_streamed(
+    observed: LabelMatrix, *, features: Any, probabilities: Any, method: str, prior: str, prior_smoothing: float,
+    top_k: int, names: list[str], row_ids: np.ndarray,
+) -> list[dict[str, Any]]:
+    """:func:`suggest` for label sets beyond ``STREAMED_ENTRIES`` entries: the labels-only score of a block of
+    rows at a time, keeping the best ``top_k`` so far; the same ranking as the dense computation (score
+    descending, ties by position), without any ``n_samples x n_labels`` array."""
+    check_option(method, "method", "suggest", METHODS)
+    prior_smoothing = check_fraction(prior_smoothing, "prior_smoothing", "suggest")
+    n_samples, n_labels = observed.shape
+    if method == "knn" or probabilities is not None:
+        raise MLMLError(
+            f"suggest on {n_samples:,} x {n_labels:,} labels runs the labels-only score batch by batch; "
+            "the k-NN refinement and model probabilities need every row at once: use method='labels' (the "
+            "command line's --method labels) without probabilities."
+        )
+    if method == "auto" and features is not None:
+        warnings.warn(f"suggest: {n_samples:,} x {n_labels:,} labels are scored with the labels-only prior "
+                      "(the k-NN refinement needs every row at once).", stacklevel=3)
+    if not is_labels_only(prior):
+        raise MLMLError(
+            f"The 'prior' parameter of suggest must name a labels-only estimator (e.g. 'pairwise-noisy-or', "
+            f"'denoising-mlp'). Got {prior!r}."
+        )
+    csr = sp.csr_matrix(observed, copy=True)
+    csr.sort_indices()
+    positives = np.bincount(csr.indices[csr.data == POSITIVE], minlength=n_labels)
+    unknown = np.bincount(csr.indices[csr.data == UNKNOWN], minlength=n_labels)
+    rate = (positives + 1.0) / (n_samples - unknown + 2.0)  # class_rate, from the sparse counts
+    estimator = ESTIMATORS.create(prior).fit(csr)
+    best = np.empty(0, dtype=np.int64)
+    best_score = np.empty(0)
+    best_prior = np.empty(0)
+    step = max(1, STREAMED_ENTRIES // 16 // n_labels)
+    for start in range(0, n_samples, step):
+        block = csr[start : start + step]
+        _, neg = estimator.transform(block, rows=np.arange(start, start + block.shape[0]))
+        score = smoothed_prior(neg, rate, prior_smoothing)
+        prior_q = score
+        dense = block.toarray()
+        flat = np.where(dense == 0, score, -np.inf).ravel()
+        candidates = np.flatnonzero(np.isfinite(flat))
+        k = min(top_k, candidates.size)
+        if k:
+            kth = -np.partition(-flat[candidates], k - 1)[k - 1]
+            keep = candidates[flat[candidates] >= kth]  # every entry tied with the k-th, ties resolved below
+            best = np.concatenate([best, keep + start * n_labels])
+            best_score = np.concatenate([best_score, flat[keep]])
+            best_prior = np.concatenate([best_prior, prior_q.ravel()[keep]])
+            order = np.lexsort((best, -best_score))[:top_k]  # score descending, ties by position
+            best, best_score, best_prior = best[order], best_score[order], best_prior[order]
+    if not best.size:
+        return []
+    conditional, _ = cooccurrence_statistics(indicator(csr, POSITIVE), indicator(csr, UNKNOWN))
+    conditional = sp.csc_matrix(conditional)
+    rows = []
+    for rank, (entry, value, prior_value) in enumerate(zip(best, best_score, best_prior), start=1):
+        i, c = divmod(int(entry), n_labels)
+        line = csr[i]
+        row_positives = line.indices[line.data == POSITIVE]
+        support = conditional[row_positives, c].toarray().ravel() if row_positives.size else np.zeros(0)
+        order = np.argsort(-support, kind="stable")[:_N_EVIDENCE]
+        rows.append({
+            "rank": rank, "id": str(row_ids[i]), "label": names[c], "score": float(value),
+            "prior": float(prior_value), "neighbour_vote": None, "model_probability": None,
+            "co_occurring": "; ".join(f"{names[row_positives[j]]} ({support[j]:.2f})" for j in order
+                                      if support[j] > 0),
+            "neighbours": "",
         })
     return rows
 

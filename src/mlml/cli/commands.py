@@ -124,7 +124,6 @@ def _grid_method_params(params: Sequence[tuple[str | None, str, Any]]) -> dict[s
 def _train(args: argparse.Namespace) -> int:
     from mlml.evaluation.policies import SOFT_POLICIES
     from mlml.folds import make_fold
-    from mlml.labels import write_matrix_csv
     from mlml.models.features import dataset_features
     from mlml.recipes import recipe_values
     from mlml.tracking import train_params, train_tracking
@@ -155,7 +154,8 @@ def _train(args: argparse.Namespace) -> int:
     if method.oracle and args.ratio == 0 and args.scheme == "per-sample":
         raise MLMLError(f"The oracle method {method.name!r} needs hidden positives: give --ratio > 0.")
     dataset = _load_source(args)
-    outputs = {f"--out {name}": args.out / name for name in ("model.pt", "model.json", "observed.csv", "hidden.csv")}
+    label_files = _label_files(dataset)
+    outputs = {f"--out {name}": args.out / name for name in ("model.pt", "model.json", *label_files)}
     check_outputs(outputs, _source_files(args.source, dataset))
     info = init_from_env()  # a no-op unless launched by torchrun
     tracking = train_tracking(args.track if info.rank == 0 else None, args.out, f"{method.name} on {dataset.name}")
@@ -183,10 +183,10 @@ def _train(args: argparse.Namespace) -> int:
             return 0
         result.save(args.out)
         _, observed, hidden = fold.training_fold()
-        write_matrix_csv(args.out / "observed.csv", dataset.ids, dataset.label_names, observed)
-        if hidden.any() or args.ratio > 0:
-            write_matrix_csv(args.out / "hidden.csv", dataset.ids, dataset.label_names, hidden.astype("int8"))
-        tracking.finish(result, [args.out / name for name in ("model.pt", "model.json", "observed.csv", "hidden.csv")])
+        _write_labels(args.out / label_files[0], dataset, observed)
+        if (hidden.nnz if hasattr(hidden, "nnz") else hidden.any()) or args.ratio > 0:
+            _write_labels(args.out / label_files[1], dataset, hidden.astype("int8"))
+        tracking.finish(result, [args.out / name for name in ("model.pt", "model.json", *label_files)])
     best = result.history[result.best_epoch] if result.history else {}
     score = best.get("val_score", float("nan"))
     selection = (f"validation mAP on observed labels {score:.4f}" if score == score
@@ -206,6 +206,23 @@ def _validation_posterior(fold: Any) -> Any:
     return posterior(fold.observed_train, fold.observed_val, estimator="knn" if features else "pairwise-noisy-or",
                      features=fold.val_inputs if features else None,
                      train_features=fold.train_inputs if features else None)
+def _label_files(dataset: Any) -> tuple[str, str]:
+    """The observed and hidden labels' file names: CSV (id and class columns) for dense labels, the XC format
+    (``mlml.data.xc``; one line of positive label ids per sample, in the data set's row order) for sparse ones,
+    whose dense CSV could hold billions of cells."""
+    import scipy.sparse as sp
+
+    return ("observed.txt", "hidden.txt") if sp.issparse(dataset.labels) else ("observed.csv", "hidden.csv")
+
+
+def _write_labels(path: Path, dataset: Any, values: Any) -> None:
+    from mlml.data.xc import write_xc
+    from mlml.labels import write_matrix_csv
+
+    if path.suffix == ".txt":
+        write_xc(path, values)
+    else:
+        write_matrix_csv(path, dataset.ids, dataset.label_names, values)
 
 
 def _evaluate(args: argparse.Namespace) -> int:

@@ -39,6 +39,8 @@ SOURCE syntax (one for every command):
   openclipart[:ROOT]            Debian's openclipart-png + openclipart-svg (keywords as labels;
                                 default ROOT /usr/share/openclipart)
   csv:LABELS.csv[,FEATURES]     a labels file, joined with features (.npy/.npz/.parquet/.csv) or an image folder
+  xc:FILE[,TEST_FILE]           the Extreme Classification Repository's text format (header 'n_samples
+                                n_features n_labels', then 'l1,l2,... f:v f:v ...' a line); train then test rows
 """
 
 
@@ -188,7 +190,9 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter, epilog=SOURCE_HELP,
     )
     p.add_argument("source", metavar="SOURCE")
-    p.add_argument("--out", required=True, type=Path, help="model folder to write")
+    p.add_argument("--out", required=True, type=Path,
+                   help="model folder to write (model.pt, model.json, and the observed/hidden labels: observed.csv "
+                        "and hidden.csv, or observed.txt and hidden.txt in the XC format for sparse labels)")
     p.add_argument("--method", default="cb-wce", help="a registered method (see `mlml methods`)")
     p.add_argument("--method-param", action="append", type=_method_param, default=[], metavar="KEY=VALUE",
                    help="a parameter of the method's loss or estimator, e.g. expected_positives=2.9 (repeatable)")

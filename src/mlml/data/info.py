@@ -19,12 +19,35 @@ from mlml.labels import label_counts, positives_per_sample
 
 def _distinct_rows(labels: np.ndarray | sp.csr_matrix) -> int:
     if sp.issparse(labels):
-        csr = sp.csr_matrix(labels, copy=True)
-        csr.sort_indices()
-        rows = {tuple(csr.indices[csr.indptr[i] : csr.indptr[i + 1]].tolist()) for i in range(csr.shape[0])}
-        return len(rows)
+        return _distinct_sparse_rows(sp.csr_matrix(labels))
     packed = np.packbits(np.asarray(labels) == 1, axis=1)
     return int(np.unique(packed, axis=0).shape[0])
+
+
+def _distinct_sparse_rows(csr: sp.csr_matrix) -> int:
+    """Distinct sets of positive columns among CSR rows, without densifying: rows are grouped by a 64-bit hash of
+    their positive columns and every row is compared with the first of its group; a group whose rows differ (a
+    hash collision) is counted exactly."""
+    from mlml.data.duplicates import _rows_equal, label_row_hashes
+
+    positives = sp.csr_matrix(csr == 1, dtype=np.int8)
+    positives.sort_indices()
+    hashes = label_row_hashes(positives)
+    order = np.argsort(hashes, kind="stable")
+    ordered = hashes[order]
+    starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
+    first = np.repeat(order[starts], np.diff(np.r_[starts, ordered.size]))
+    same = _rows_equal(positives, order, first)
+    if same.all():
+        return int(starts.size)
+    group = np.repeat(np.arange(starts.size), np.diff(np.r_[starts, ordered.size]))
+    colliding = np.unique(group[~same])
+    exact = 0
+    for g in colliding:
+        members = order[group == g]
+        exact += len({tuple(positives.indices[positives.indptr[i] : positives.indptr[i + 1]].tolist())
+                      for i in members})
+    return int(starts.size - colliding.size + exact)
 
 
 def describe(dataset: Dataset, *, top: int = 15) -> dict[str, Any]:

@@ -11,6 +11,8 @@ SOURCE                             data
 ``nuswide:ROOT``                   NUS-WIDE official layout
 ``openclipart[:ROOT]``             Debian openclipart packages (default ROOT /usr/share/openclipart)
 ``csv:LABELS.csv[,FEATURES]``      labels CSV joined with .npy/.npz/.parquet/.csv features or an image folder
+``xc:FILE[,TEST_FILE]``            the Extreme Classification Repository's text format (sparse labels and
+                                   features; train then test rows), see mlml.data.xc
 =================================  ==========================================================================
 """
 
@@ -25,10 +27,10 @@ from mlml.exceptions import MLMLError
 
 SOURCE_HELP = (
     "yeast | mulan:DIR | mulan:FILE.arff,FILE.xml | coco:ANN.json[,IMAGE_DIR] | nuswide:ROOT | "
-    "openclipart[:ROOT] | csv:LABELS.csv[,FEATURES]"
+    "openclipart[:ROOT] | csv:LABELS.csv[,FEATURES] | xc:FILE[,TEST_FILE]"
 )
 
-_KINDS = ("yeast", "mulan", "coco", "nuswide", "openclipart", "csv")
+_KINDS = ("yeast", "mulan", "coco", "nuswide", "openclipart", "csv", "xc")
 
 
 def parse_source(source: str) -> tuple[str, list[str]]:
@@ -56,6 +58,7 @@ def parse_source(source: str) -> tuple[str, list[str]]:
         "nuswide": (1, 1),
         "openclipart": (0, 1),
         "csv": (1, 2),
+        "xc": (1, 2),
     }[kind]
     if not expected[0] <= len(args) <= expected[1] or any(not a for a in args):
         raise MLMLError(
@@ -72,11 +75,12 @@ def _usage(kind: str) -> str:
         "nuswide": "'nuswide:ROOT'",
         "openclipart": "'openclipart' or 'openclipart:ROOT'",
         "csv": "'csv:LABELS.csv[,FEATURES]'",
+        "xc": "'xc:FILE' or 'xc:TRAIN_FILE,TEST_FILE'",
     }[kind]
 
 
 def _load_raw(kind: str, args: list[str], source: str, options: dict[str, Any]) -> Dataset:
-    from mlml.data import coco, mulan, nuswide, openclipart, tabular
+    from mlml.data import coco, mulan, nuswide, openclipart, tabular, xc
 
     def call(function: Any, *positional: Any) -> Dataset:
         try:
@@ -102,6 +106,8 @@ def _load_raw(kind: str, args: list[str], source: str, options: dict[str, Any]) 
         return call(nuswide.load_nuswide, args[0])
     if kind == "openclipart":
         return call(openclipart.load_openclipart, Path(args[0]) if args else openclipart.DEFAULT_ROOT)
+    if kind == "xc":
+        return call(xc.load_xc, args[0], args[1] if len(args) > 1 else None)
     return call(tabular.load_csv, args[0], args[1] if len(args) > 1 else None)
 
 

@@ -43,6 +43,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
+from mlml.evaluation.ranking import DEFAULT_KS, ranking_keys, ranking_metrics_dense
 from mlml.exceptions import MLMLError
 from mlml.labels import POSITIVE, UNKNOWN, LabelMatrix, check_labels, to_dense
 
@@ -61,6 +62,8 @@ SCALAR_METRICS: tuple[str, ...] = (
     "n_classes",
     "n_classes_undefined",
     "n_classes_no_positives",
+    # ranking metrics of extreme classification (mlml.evaluation.ranking), k = 1, 3, 5
+    *ranking_keys(DEFAULT_KS),
 )
 
 #: Per-class entries of :func:`evaluate`'s result, each a list of length ``n_labels``.
@@ -85,6 +88,7 @@ def evaluate(
     threshold: float | ArrayLike = 0.5,
     mask: ArrayLike | None = None,
     ranking: bool = True,
+    propensity: ArrayLike | None = None,
 ) -> dict[str, Any]:
     """Multi-label metrics over the scored entries (``y_true != -1`` and ``mask``).
 
@@ -99,6 +103,8 @@ def evaluate(
             known) are scored.
         ranking: False leaves out the ranking metrics (AUC, AP: they do not depend on the threshold), e.g. to
             score several decision rules on the same scores.
+        propensity: ``(n_labels,)`` label propensities for PSP@k and PSnDCG@k (best from the TRAINING labels,
+            :func:`mlml.propensity.label_propensity`); None: computed from the scored positives of ``y_true``.
 
     Returns:
         A dict with the floats ``micro_precision``, ``micro_recall``, ``micro_f1``, ``micro_auc``,
@@ -107,7 +113,9 @@ def evaluate(
         from macro AP/AUC), ``n_classes_no_positives`` (dropped from macro P/R/F1); and the per-class lists
         (length ``n_labels``) ``per_class_tp``, ``per_class_fp``, ``per_class_support`` (scored positives)
         as ints and ``per_class_f1``, ``per_class_ap``, ``per_class_auc`` as floats, NaN where undefined
-        (see the module docstring for the policy). Undefined averages are NaN.
+        (see the module docstring for the policy). Undefined averages are NaN. Then the ranking metrics of
+        :mod:`mlml.evaluation.ranking` over the scored entries: ``p_at_k``, ``ndcg_at_k``, ``psp_at_k`` and
+        ``psndcg_at_k`` for k = 1, 3, 5 (e.g. ``psp_at_3``).
 
     Raises:
         MLMLError: shapes disagree, non-finite scores, a bad threshold or mask, or no entry is scored.
@@ -202,6 +210,7 @@ def evaluate(
         "per_class_f1": f1.tolist(),
         "per_class_ap": ap.tolist(),
         "per_class_auc": auc.tolist(),
+        **ranking_metrics_dense(y, s, scored=scored, propensity=propensity),
     }
 
 

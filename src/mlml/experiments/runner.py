@@ -3,6 +3,13 @@
 The three ways share one code path: a ``concurrent.futures`` executor (a process pool, or the executor of a
 ``dask.distributed`` client) runs :func:`~mlml.experiments.trials.run_trial_safely`, and the parent process
 commits each record to the store as it arrives. Nothing but the parent writes the store.
+
+What travels to a worker is the task ``run_trial_safely(trial, config)``: a trial key and the grid config, a few
+kB whatever the data's size, never the data. Each worker process loads a data set the first time one of its
+trials needs it (from the SOURCE, i.e. files every worker can read: a shared file system on a cluster) and keeps
+it for all its later trials; concurrent first calls from a Dask worker's threads wait for one load
+(:func:`mlml.experiments.cache.per_process_cache`). A data set that fits a worker's memory once therefore runs on
+any number of workers and threads; the parent loads it once too, to check the grid and fingerprint the data.
 """
 
 from __future__ import annotations

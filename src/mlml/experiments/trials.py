@@ -10,7 +10,6 @@ only, so every method of a grid sees exactly the same training data: method comp
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
 import math
@@ -26,6 +25,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from mlml.exceptions import MLMLError
+from mlml.experiments.cache import per_process_cache
 from mlml.experiments.config import GridConfig
 from mlml.labels import label_counts
 
@@ -33,6 +33,8 @@ from mlml.labels import label_counts
 VERSIONED = ("mlml", "numpy", "scipy", "scikit-learn", "torch", "iterative-stratification", "liac-arff", "river")
 _MAX_DIAGNOSTIC_VALUES = 2000
 _MAX_ROC_POINTS = 200
+#: Larger training folds (rows x labels) are diagnosed on a seeded sample of this many entries' rows.
+_MAX_DIAGNOSTIC_ENTRIES = 1 << 24
 
 
 @dataclass(frozen=True)
@@ -134,14 +136,14 @@ def hiding_seed(seed: int, fold: int, ratio: float) -> np.random.SeedSequence:
     return np.random.SeedSequence([seed, fold, int(round(ratio * 1_000_000))])
 
 
-@functools.lru_cache(maxsize=4)
+@per_process_cache(maxsize=4)
 def _dataset(source: str, min_labels: int | None, skip_bad: bool) -> Any:
     from mlml.data import load
 
     return load(source, min_labels=min_labels, skip_bad=skip_bad, check_images=skip_bad)
 
 
-@functools.lru_cache(maxsize=4)
+@per_process_cache(maxsize=4)
 def _features(source: str, min_labels: int | None, skip_bad: bool, backbone: str) -> np.ndarray:
     from mlml.models.features import dataset_features
 
@@ -149,7 +151,7 @@ def _features(source: str, min_labels: int | None, skip_bad: bool, backbone: str
     return dataset_features(dataset, backbone=backbone if dataset.image_paths is not None else None)
 
 
-@functools.lru_cache(maxsize=8)
+@per_process_cache(maxsize=8)
 def _splits(
     source: str, min_labels: int | None, skip_bad: bool, folds: int, seed: int
 ) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -220,7 +222,6 @@ def trial_fold(trial: Trial, config: GridConfig) -> Any:
 
 def run_trial(trial: Trial, config: GridConfig) -> dict[str, Any]:
     """Run one trial and return its record (see ``mlml.reports`` for the schema)."""
-    from mlml.evaluation import evaluate
     from mlml.training import fit
 
     method = config.resolved_methods()[trial.method]
@@ -248,12 +249,14 @@ def run_trial(trial: Trial, config: GridConfig) -> dict[str, Any]:
     train_s = time.perf_counter() - started
 
     started = time.perf_counter()
-    scores = result.predict_proba(fold.test_inputs)
-    metrics = evaluate(fold.test_labels, scores)
+    propensity = result.propensity()  # from the training rows' observed labels
+    metrics, scores, streamed_tuned = _test_metrics(result, fold, propensity)
     eval_s = time.perf_counter() - started
     started = time.perf_counter()
-    decisions = (_policy_metrics(result, fold, scores, config, _scalars(metrics)) if fold.validation is not None
-                 else {})
+    if scores is not None and fold.validation is not None:
+        decisions = _policy_metrics(result, fold, scores, config, _scalars(metrics))
+    else:  # a recipe without validation rows (the seed's) has no fitted policy; streamed: 0.5 and tuned only
+        decisions = {} if streamed_tuned is None else {"tuned": {"metrics": streamed_tuned}}
     policy_s = time.perf_counter() - started
 
     return {
@@ -270,8 +273,8 @@ def run_trial(trial: Trial, config: GridConfig) -> dict[str, Any]:
         "metrics_tuned": decisions.get("tuned", {}).get("metrics"),
         "metrics_policies": {name: d["metrics"] for name, d in decisions.items()} or None,
         "own_policy": method.threshold_policy,
-        "cardinality": _cardinality(fold.test_labels, scores, decisions),
-        "pr_curve": _pr_curve(fold.test_labels, scores),
+        "cardinality": None if scores is None else _cardinality(fold.test_labels, scores, decisions),
+        "pr_curve": None if scores is None else _pr_curve(fold.test_labels, scores),
         "per_class": {
             "names": list(fold.dataset.label_names),
             "tp": _ints(metrics["per_class_tp"]),
@@ -335,6 +338,30 @@ def _pr_curve(truth: Any, scores: np.ndarray) -> dict[str, list[float]]:
     return {"precision": _floats(precision[keep]), "recall": _floats(recall[keep])}
 
 
+def _test_metrics(result: Any, fold: Any,
+                  propensity: np.ndarray | None) -> tuple[dict[str, Any], np.ndarray | None, dict[str, float] | None]:
+    """The test fold's metrics at 0.5, with the dense test scores; beyond
+    :data:`~mlml.evaluation.streamed.DENSE_EVALUATION_ENTRIES` scores, batch by batch instead, with no dense scores
+    (None) but the metrics at the thresholds tuned on the validation rows (None without them)."""
+    from mlml.evaluation import UndefinedMetricWarning, evaluate
+    from mlml.evaluation.streamed import StreamedEvaluation, dense_evaluation_fits
+
+    if dense_evaluation_fits(*fold.test_labels.shape):
+        scores = result.predict_proba(fold.test_inputs)
+        return evaluate(fold.test_labels, scores, propensity=propensity), scores, None
+    thresholds = None
+    if fold.validation is not None:
+        with warnings.catch_warnings():  # classes without a validation positive keep 0.5, as documented
+            warnings.simplefilter("ignore", UndefinedMetricWarning)
+            thresholds = result.tune_thresholds()
+    run = StreamedEvaluation(fold.test_labels, {"fixed": 0.5, **({} if thresholds is None else
+                                                                   {"tuned": thresholds})})
+    for proba in result.iter_proba(fold.test_inputs):
+        run.update(proba)
+    tuned = None if thresholds is None else _scalars(run.result("tuned", propensity=propensity))
+    return run.result("fixed", propensity=propensity), None, tuned
+
+
 def _val_score(result: Any) -> float | None:
     """The kept epoch's validation score (mAP on the validation rows' OBSERVED labels), None without them."""
     if not result.history or not 0 <= result.best_epoch < len(result.history):
@@ -375,17 +402,23 @@ def _diagnostics(result: Any, method: Any, fold: Any, trial: Trial) -> dict[str,
     from mlml.weights.diagnostics import hidden_positive_detection
 
     estimator, hidden = result.estimator, fold.hidden_train
-    if method.oracle or not estimator.detects_missing or not hidden.any():
+    if method.oracle or not estimator.detects_missing or not (hidden.nnz if sp.issparse(hidden) else hidden.any()):
         return None
-    observed = to_dense(fold.observed_train)
-    features = fold.train_inputs if estimator.uses_features else None
-    _, neg = estimator.transform(observed, rows=np.arange(len(fold.train)), features=features)
+    rng = np.random.default_rng(hiding_seed(trial.seed, trial.fold, trial.ratio))
+    rows = np.arange(len(fold.train))
+    n_labels = fold.observed_train.shape[1]
+    if len(rows) * n_labels > _MAX_DIAGNOSTIC_ENTRIES:  # a large fold: a seeded sample of its rows
+        rows = np.sort(rng.choice(rows, max(1, _MAX_DIAGNOSTIC_ENTRIES // n_labels), replace=False))
+        hidden = hidden[rows]
+    hidden = hidden.toarray() if sp.issparse(hidden) else hidden
+    observed = to_dense(fold.observed_train[rows])
+    features = fold.rows(fold.train[rows]) if estimator.uses_features else None
+    _, neg = estimator.transform(observed, rows=rows, features=features)
     detection = hidden_positive_detection(neg, observed, hidden)
     zero = observed == 0
-    complete = to_dense(fold.dataset.labels[fold.train])
+    complete = to_dense(fold.dataset.labels[fold.train[rows]])
     fpr, tpr, _ = roc_curve(hidden[zero], 1.0 - neg[zero])
     keep = np.unique(np.linspace(0, len(fpr) - 1, min(len(fpr), _MAX_ROC_POINTS)).astype(int))
-    rng = np.random.default_rng(hiding_seed(trial.seed, trial.fold, trial.ratio))
     return {
         "neg_weight_hidden": _sample(neg[hidden], rng),
         "neg_weight_negative": _sample(neg[zero & (complete == 0)], rng),

@@ -153,3 +153,14 @@ register_method(
     )
 )
 
+
+# Issue 13 (scale): the propensity-scored baselines of extreme classification, propensities p_l from the training
+# rows' observed labels (Jain et al. 2016, A = 0.55, B = 1.5; --method-param a=..., b=...)
+register_method(
+    Method("unbiased-bce", "unbiased-bce", "ones",
+           description="unbiased BCE for labels missing with propensity p_l (Schultheis et al. 2020)")
+)
+register_method(
+    Method("pw-bce", "pw-bce", "ones",
+           description="convex surrogate of the unbiased BCE: positives weighted 2/p_l - 1 (Qaraei et al. 2021)")
+)

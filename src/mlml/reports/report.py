@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -27,7 +28,14 @@ from mlml.reports.records import (
     series_rank,
 )
 from mlml.reports.render import _render_html, _render_markdown
-from mlml.reports.tables import RESULT_METRICS, ThresholdChoice, summarize, table_cells, write_results_csv
+from mlml.reports.tables import (
+    RANKING_SHOWN,
+    RESULT_METRICS,
+    ThresholdChoice,
+    summarize,
+    table_cells,
+    write_results_csv,
+)
 
 #: Headings of the results tables per threshold policy (:mod:`mlml.evaluation.policies`).
 POLICY_HEADINGS = {
@@ -127,6 +135,10 @@ def write_report(
             blocks.append(("warn", "⚠ marks groups with a collapsed fold: its micro-F1 is below half the median of "
                                    "the group's folds (the model predicts almost nothing, or almost everything, "
                                    "on that fold alone)."))
+        ranked = [row for row in ds_rows if row["threshold"] == "fixed" and _has_ranking(row)]
+        if ranked:  # thresholds do not change a ranking: one table
+            blocks.append(("h", 3, "Ranking metrics (mean ± std over folds; PS: propensity-scored, Jain et al. 2016)"))
+            blocks.append(("table", *table_cells(ranked, RANKING_SHOWN)))
         if draw is True:
             blocks += _figure_blocks(checked, rows, dataset, run_dir, slugs[dataset])
         blocks += _timing_blocks([r for r in checked if r["dataset"] == dataset])
@@ -137,6 +149,11 @@ def write_report(
     write_text(run_dir / "report.md", _render_markdown(blocks))
     html_path = write_text(run_dir / "report.html", _render_html(blocks, title, run_dir))
     return html_path
+
+
+def _has_ranking(row: dict[str, Any]) -> bool:
+    value = row.get(f"{RANKING_SHOWN[0]}_mean")
+    return value is not None and not math.isnan(value)
 
 
 def _want_figures(figures: bool | None) -> bool | str:

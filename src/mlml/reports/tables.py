@@ -13,6 +13,7 @@ import numpy as np
 from mlml._csv import write_rows
 from mlml._validation import check_option
 from mlml.evaluation.policies import POLICIES
+from mlml.evaluation.ranking import ranking_keys
 from mlml.exceptions import DataError
 from mlml.reports.records import (
     WEIGHTS_SOURCES,
@@ -33,8 +34,13 @@ RESULT_METRICS: tuple[str, ...] = (
 )
 #: The paper's four metrics (its Table and Fig. 1/2).
 PAPER_METRICS: tuple[str, ...] = RESULT_METRICS[:4]
-#: Further metrics summarised after the contract columns.
-EXTRA_METRICS: tuple[str, ...] = ("macro_precision", "macro_recall", "macro_auc")
+#: The ranking metrics of extreme classification (:mod:`mlml.evaluation.ranking`), k = 1, 3, 5.
+RANKING_METRICS: tuple[str, ...] = ranking_keys()
+#: The ranking metrics the report's ranking table shows.
+RANKING_SHOWN: tuple[str, ...] = ("p_at_1", "p_at_3", "p_at_5", "ndcg_at_3", "ndcg_at_5", "psp_at_1", "psp_at_3",
+                                  "psp_at_5", "psndcg_at_3", "psndcg_at_5")
+#: Further metrics summarised after the contract columns (records without them leave their cells empty).
+EXTRA_METRICS: tuple[str, ...] = ("macro_precision", "macro_recall", "macro_auc", *RANKING_METRICS)
 #: The stable column contract of ``results.csv``; extra columns only ever come after these.
 RESULT_COLUMNS: tuple[str, ...] = ("dataset", "method", "ratio", "n_folds") + tuple(
     f"{metric}_{stat}" for metric in RESULT_METRICS for stat in ("mean", "std")
@@ -67,6 +73,8 @@ METRIC_NAMES: dict[str, str] = {
     "macro_precision": "macro precision",
     "macro_recall": "macro recall",
     "macro_auc": "macro ROC-AUC",
+    **{f"{family}_at_{k}": f"{label}@{k}" for family, label in
+       (("p", "P"), ("ndcg", "nDCG"), ("psp", "PSP"), ("psndcg", "PSnDCG")) for k in (1, 3, 5)},
 }
 
 

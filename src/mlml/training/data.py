@@ -12,7 +12,11 @@ the rows ``fit`` received):
 
 Nothing of size ``n_rows x n_labels`` is made beyond the observed labels themselves, except the weight table:
 :class:`WeightSource` asks the estimator for the weights of all rows at once (per weight refresh, i.e. once, or
-once per epoch for adaptive estimators) when the float32 table fits in ``cache_bytes``, else per batch.
+once per epoch for adaptive estimators) when the float32 table fits in ``cache_bytes``; beyond it the weights
+are computed in float32 for a block of upcoming rows at a time (the rows of the next batches of the epoch, about
+``block_rows`` of them, one ``transform`` call) and sliced per batch, so that the estimator's per-call overhead is
+paid once per block rather than once per batch. Labels and features (CSR or memory-mapped) are densified per
+batch.
 
 Batches: every epoch the rows are shuffled with a ``torch.Generator`` seeded from ``(seed, epoch)`` and cut into
 global batches of ``batch_size``; under distributed training each process takes its contiguous share of every
@@ -34,8 +38,13 @@ from mlml.labels import LabelMatrix
 from mlml.training.distributed import DistInfo, local_share
 from mlml.training.model import rows_tensor
 
-#: Default budget of the host-side weight table; beyond it weights are computed per batch.
+#: Default budget of the host-side weight table; beyond it weights are computed per block of rows.
 WEIGHT_CACHE_BYTES = 512 * 2**20
+#: Rows weighted at once beyond the cache (at most ``WEIGHT_BLOCK_BYTES`` of float32 weights).
+WEIGHT_BLOCK_ROWS = 8192
+WEIGHT_BLOCK_BYTES = 64 * 2**20
+#: Largest float64 weight output asked for in one call when the table is cached (else it is filled by blocks).
+WEIGHT_ONE_PIECE_BYTES = 128 * 2**20
 
 
 def epoch_seed(seed: int, epoch: int, stream: int) -> int:
@@ -80,42 +89,96 @@ class WeightSource:
         pair: give ``(ω, ω̄)`` instead of the combined entry weight.
         fitted_rows: the rows' positions among the rows the estimator was fitted on (default ``0..n-1``: fitted on
             exactly these rows, in order).
-        cache_bytes: largest weight table kept on the host; larger sets are weighted per batch.
+        cache_bytes: largest weight table kept on the host (default ``WEIGHT_CACHE_BYTES``, read at the call);
+            larger sets are weighted a block of rows at a time.
+        block_rows: rows per block beyond the cache (default ``WEIGHT_BLOCK_ROWS``; fewer where a block would
+            exceed ``WEIGHT_BLOCK_BYTES``).
     """
 
     def __init__(self, estimator: Any, observed: LabelMatrix, *, features: Any, hidden: Any, pair: bool,
-                 fitted_rows: np.ndarray | None = None, cache_bytes: int = WEIGHT_CACHE_BYTES) -> None:
+                 fitted_rows: np.ndarray | None = None, cache_bytes: int | None = None,
+                 block_rows: int | None = None) -> None:
         self.estimator, self.observed, self.features, self.hidden = estimator, observed, features, hidden
         self.pair = pair
         n_rows, n_labels = observed.shape
         self.fitted_rows = np.arange(n_rows) if fitted_rows is None else np.asarray(fitted_rows, dtype=np.int64)
-        self.cached = n_rows * n_labels * 4 * (2 if pair else 1) <= cache_bytes
+        row_bytes = n_labels * 4 * (2 if pair else 1)
+        self.cached = n_rows * row_bytes <= (WEIGHT_CACHE_BYTES if cache_bytes is None else cache_bytes)
+        block_rows = WEIGHT_BLOCK_ROWS if block_rows is None else block_rows
+        self.block_rows = max(1, min(int(block_rows), WEIGHT_BLOCK_BYTES // row_bytes))
         self.table: Any = None
+        self._slot = None if self.cached else np.full(n_rows, -1, dtype=np.int64)  # row -> position in the block
+        self._block_rows = np.empty(0, dtype=np.int64)
+        self._block: Any = None
         self.refresh()
 
     def refresh(self) -> None:
-        """Recompute the table (after the estimator was fitted or updated); no-op when weighting per batch."""
-        if self.cached:
-            self.table = self._compute(np.arange(self.observed.shape[0]))
+        """Recompute the table (after the estimator was fitted or updated); beyond the cache, drop the block.
 
-    def _compute(self, rows: np.ndarray) -> Tensor | tuple[Tensor, Tensor]:
+        The table is computed in one ``transform`` call, or, where the estimator's float64 output for every row
+        would exceed ``WEIGHT_ONE_PIECE_BYTES``, block by block into the float32 table (the same values: the
+        weights of a row never depend on the other rows of the call)."""
+        if not self.cached:
+            self._release()
+            return
+        n_rows, n_labels = self.observed.shape
+        if n_rows * n_labels * 8 <= WEIGHT_ONE_PIECE_BYTES:
+            self.table = self._compute(np.arange(n_rows))
+            return
+        parts = [torch.empty((n_rows, n_labels), dtype=torch.float32) for _ in range(2 if self.pair else 1)]
+        for start in range(0, n_rows, self.block_rows):
+            block = self._compute(np.arange(start, min(start + self.block_rows, n_rows)))
+            for part, values in zip(parts, block if self.pair else (block,)):
+                part[start : start + len(values)] = values
+        self.table = tuple(parts) if self.pair else parts[0]
+
+    def _release(self) -> None:
+        if self._block_rows.size:
+            self._slot[self._block_rows] = -1
+        self._block_rows, self._block = np.empty(0, dtype=np.int64), None
+
+    def _compute(self, rows: np.ndarray, dtype: Any = np.float64) -> Tensor | tuple[Tensor, Tensor]:
         def part(values: Any) -> Any:
             return None if values is None else values[rows]
 
         observed = self.observed[rows]
+        extra = {} if np.dtype(dtype) == np.float64 else {"dtype": dtype}
         pos, neg = self.estimator.transform(observed, rows=self.fitted_rows[rows], features=part(self.features),
-                                            hidden=part(self.hidden))
+                                            hidden=part(self.hidden), **extra)
         if self.pair:
-            return torch.from_numpy(pos.astype(np.float32)), torch.from_numpy(neg.astype(np.float32))
-        positive = observed.toarray() == 1 if sp.issparse(observed) else observed == 1
-        return torch.from_numpy(np.where(positive, pos, neg).astype(np.float32))
+            return torch.from_numpy(np.array(pos, dtype=np.float32)), torch.from_numpy(np.array(neg, dtype=np.float32))
+        if sp.issparse(observed):  # ω̄ everywhere, ω on the positives: no dense mask of the batch
+            weight = np.array(neg, dtype=np.float32)
+            csr = sp.csr_matrix(observed)
+            keep = csr.data == 1
+            entries = np.repeat(np.arange(csr.shape[0]), np.diff(csr.indptr))[keep], csr.indices[keep]
+            weight[entries] = pos[entries]
+            return torch.from_numpy(weight)
+        return torch.from_numpy(np.where(observed == 1, pos, neg).astype(np.float32))
+
+    def prefetch(self, rows: np.ndarray) -> None:
+        """Weight ``rows`` (the rows of the next few batches) in one ``transform`` call, in float32; the batches
+        among them are then sliced from that block. A no-op when the whole table is cached."""
+        if self.cached:
+            return
+        self._release()
+        rows = np.asarray(rows, dtype=np.int64)
+        self._block = self._compute(rows, np.float32)
+        self._block_rows = rows
+        self._slot[rows] = np.arange(len(rows))
 
     def batch(self, rows: Tensor) -> Tensor | tuple[Tensor, Tensor]:
-        if not self.cached:
-            return self._compute(rows.numpy())
-        if self.pair:
-            return self.table[0][rows], self.table[1][rows]
-        return self.table[rows]
+        if self.cached:
+            if self.pair:
+                return self.table[0][rows], self.table[1][rows]
+            return self.table[rows]
+        index = rows.numpy()
+        if self._block is not None and len(index):
+            slot = self._slot[index]
+            if (slot >= 0).all():
+                where = torch.from_numpy(slot)
+                return (self._block[0][where], self._block[1][where]) if self.pair else self._block[where]
+        return self._compute(index, np.float32)
 
 
 class TrainingSet(torch.utils.data.Dataset):
@@ -166,14 +229,32 @@ def batches(dataset: TrainingSet, sampler: EpochBatches, *, num_workers: int, se
     """One epoch of batches: read in this process, or by ``num_workers`` DataLoader workers (image decoding)."""
     sampler.set_epoch(epoch)
     if num_workers == 0:  # in-process: no DataLoader machinery (nor lists of ints) between the loop and the rows
-        for batch in sampler.global_batches:
-            yield dataset.__getitems__(local_share(batch, sampler.info))
+        shares = (local_share(batch, sampler.info) for batch in sampler.global_batches)
+        for group in _groups(shares, dataset.weights.block_rows):
+            if not dataset.weights.cached:  # one transform call for the rows of these batches
+                dataset.weights.prefetch(torch.cat(group).numpy())
+            for rows in group:
+                yield dataset.__getitems__(rows)
         return
     loader = torch.utils.data.DataLoader(
         dataset, batch_sampler=sampler, num_workers=num_workers, collate_fn=_as_is,
         generator=torch.Generator().manual_seed(epoch_seed(seed, epoch, 2)),
     )
     yield from loader
+
+
+def _groups(batches: Iterator[Any], size: int) -> Iterator[list[Any]]:
+    """Consecutive batches gathered until they hold at least ``size`` rows (the last group may hold fewer)."""
+    group: list[Any] = []
+    count = 0
+    for rows in batches:
+        group.append(rows)
+        count += len(rows)
+        if count >= size:
+            yield group
+            group, count = [], 0
+    if group:
+        yield group
 
 
 def _as_is(batch: Any) -> Any:

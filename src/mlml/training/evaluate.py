@@ -59,26 +59,43 @@ def evaluate_model(
     threshold: float | np.ndarray | None = None,
     device: str = "cpu",
     batch_size: int = 1024,
+    propensity: np.ndarray | None = None,
     **extract_kwargs: Any,
 ) -> dict[str, Any]:
     """The metrics of :func:`mlml.evaluation.evaluate` for a model on ``dataset``'s (complete) labels.
+
+    Up to :data:`~mlml.evaluation.streamed.DENSE_EVALUATION_ENTRIES` scores (rows x labels) they are computed on
+    the dense probability matrix; beyond, batch by batch (:class:`~mlml.evaluation.streamed.StreamedEvaluation`:
+    the same precision, recall, F1 and ranking metrics, ROC-AUC and AP reported as NaN), so that no dense
+    ``n x n_labels`` matrix is made.
 
     Args:
         model: a :class:`TrainedModel` or a folder written by ``save``.
         dataset: an :class:`mlml.data.Dataset` with the model's label set (same number of labels).
         threshold: decision threshold(s); None uses the model's saved per-class ``thresholds`` (or 0.5).
+        propensity: label propensities for PSP@k and PSnDCG@k; None: from the model's training labels
+            (:meth:`TrainedModel.propensity`), else from ``dataset``'s labels.
         extract_kwargs: passed to feature extraction for image data sets (``cache_dir``, ``num_workers``...).
     """
     from mlml.evaluation import evaluate
+    from mlml.evaluation.streamed import StreamedEvaluation, dense_evaluation_fits
 
     trained = _as_model(model, device)
-    labels = to_dense(dataset.labels)
-    if labels.shape[1] != trained.n_labels:
-        raise MLMLError(f"The data set has {labels.shape[1]} labels; the model predicts {trained.n_labels}.")
+    n_samples, n_labels = dataset.labels.shape
+    if n_labels != trained.n_labels:
+        raise MLMLError(f"The data set has {n_labels} labels; the model predicts {trained.n_labels}.")
     names = getattr(dataset, "label_names", None)
     if trained.label_names is not None and names is not None and list(names) != list(trained.label_names):
         raise MLMLError("The data set's label names differ from the model's (same names, same order needed).")
-    scores = predict(trained, dataset, device=device, batch_size=batch_size, **extract_kwargs)
     if threshold is None:
         threshold = np.asarray(trained.thresholds) if trained.thresholds is not None else 0.5
-    return evaluate(labels, scores, threshold=threshold)
+    if propensity is None:
+        propensity = trained.propensity()
+    inputs = model_inputs(trained, dataset, **extract_kwargs)
+    if dense_evaluation_fits(n_samples, n_labels):
+        scores = trained.predict_proba(inputs, batch_size=batch_size)
+        return evaluate(to_dense(dataset.labels), scores, threshold=threshold, propensity=propensity)
+    run = StreamedEvaluation(dataset.labels, {"model": threshold})
+    for proba in trained.iter_proba(inputs, batch_size=max(batch_size, 8192)):
+        run.update(proba)
+    return run.result("model", propensity=propensity)

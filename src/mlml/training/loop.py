@@ -37,12 +37,12 @@ from torch import Tensor, nn
 
 from mlml._threads import torch_threads
 from mlml.exceptions import MLMLError
-from mlml.labels import check_labels
+from mlml.labels import check_labels, label_counts
 from mlml.training.checkpoint import CHECKPOINT_NAME, fingerprint, load_checkpoint, save_checkpoint
 from mlml.training.config import TrainConfig
 from mlml.training.data import EpochBatches, TrainingSet, WeightSource, batches
 from mlml.training.distributed import average_gradients, barrier, dist_info
-from mlml.training.metrics import observed_bce, observed_map
+from mlml.training.metrics import defined_classes, observed_bce, observed_map
 from mlml.training.model import build_model, check_features, resolve_device, rows_tensor
 from mlml.training.optim import make_optimizer, make_scheduler
 from mlml.training.saved import TrainResult, predict_inputs
@@ -138,6 +138,7 @@ class _Run:
         self.config, self.method, self.info, self.device = config, method, info, device
         self.frozen = config.mode == "frozen"
         self.n_labels = observed.shape[1]
+        self.observed = observed
         self.parts = (inputs, observed, *(validation or ()))
 
         # 1. the weight estimator, fitted on the training rows' observed labels only
@@ -189,7 +190,7 @@ class _Run:
         if self.frozen and self.x_val is not None and not sp.issparse(self.x_val):
             self.x_val = rows_tensor(self.x_val).to(device)
         self.val_key = config.val_metric
-        if self.obs_val is not None and self.val_key == "map" and np.isnan(_observed_map(None, self.obs_val)):
+        if self.obs_val is not None and self.val_key == "map" and not defined_classes(self.obs_val).any():
             warnings.warn("No class has both an observed positive and negative among the validation rows; model "
                           "selection uses the validation loss instead of mAP.", stacklevel=4)
             self.val_key = "loss"
@@ -315,8 +316,8 @@ class _Run:
             record = {"epoch": epoch, "train_loss": train_loss, "lr": self.optimizer.param_groups[0]["lr"]}
             if self.x_val is not None:
                 proba = self._predict(self.x_val)
-                record["val_loss"] = observed_bce(proba, _dense(self.obs_val))
-                record["val_score"] = _observed_map(proba, self.obs_val)
+                record["val_loss"] = observed_bce(proba, self.obs_val)
+                record["val_score"] = observed_map(proba, self.obs_val)
                 key = record["val_score"] if self.val_key == "map" else -record["val_loss"]
                 if key > self.best_key:
                     self.best_key, self.best_epoch, self.bad_epochs = key, epoch, 0
@@ -347,16 +348,8 @@ class _Run:
             model=self.model, config=cfg, in_features=self.in_features, n_labels=self.n_labels,
             method=self.method.name, history=self.history, best_epoch=self.best_epoch, val_proba=val_proba,
             val_observed=self.obs_val, estimator=self.estimator,
+            label_counts=label_counts(self.observed).tolist(), n_train=int(self.observed.shape[0]),
         )
-
-
-def _dense(labels: Any) -> np.ndarray:
-    return labels.toarray() if sp.issparse(labels) else np.asarray(labels)
-
-
-def _observed_map(proba: np.ndarray | None, observed: Any) -> float:
-    dense = _dense(observed)
-    return observed_map(np.zeros(dense.shape) if proba is None else proba, dense)
 
 
 def _hflip(image: Any) -> Any:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,6 +39,8 @@ class TrainedModel:
         thresholds: per-class decision thresholds (None: 0.5 everywhere), e.g. tuned on validation rows.
         decision: a fitted threshold policy (:class:`mlml.evaluation.policies.Decision` as a dict), which
             ``predict`` applies instead of ``thresholds`` (per-sample policies need it); None: ``thresholds``.
+        label_counts: observed positives per label among the training rows, and ``n_train`` their number: what
+            the propensity-scored metrics' propensities are computed from (:meth:`propensity`); None when unknown.
     """
 
     model: nn.Module
@@ -49,6 +51,8 @@ class TrainedModel:
     label_names: list[str] | None = None
     thresholds: list[float] | None = None
     decision: dict[str, Any] | None = None
+    label_counts: list[int] | None = None
+    n_train: int | None = None
 
     @property
     def device(self) -> torch.device:
@@ -62,6 +66,45 @@ class TrainedModel:
                 inputs = np.asarray(inputs, dtype=np.float32)
             check_features(inputs, self.in_features)
         return predict_inputs(self.model, inputs, self.config.mode, self.device, batch_size, num_workers)
+
+    def propensity(self, *, a: float | None = None, b: float | None = None) -> np.ndarray | None:
+        """Jain et al.'s label propensities from the training rows' observed labels (:mod:`mlml.propensity`;
+        ``a``, ``b`` default to 0.55 and 1.5), or None when the model does not know its training labels."""
+        from mlml.propensity import DEFAULT_A, DEFAULT_B, propensity
+
+        if self.label_counts is None or not self.n_train:
+            return None
+        return propensity(np.asarray(self.label_counts), int(self.n_train), a=DEFAULT_A if a is None else a,
+                          b=DEFAULT_B if b is None else b)
+
+    def iter_proba(self, inputs: Any, *, batch_size: int = 8192, num_workers: int = 0) -> Iterator[np.ndarray]:
+        """:meth:`predict_proba` one batch of ``batch_size`` rows at a time (float32 ``(batch, n_labels)`` arrays,
+        in row order), for data whose ``n_samples x n_labels`` probabilities should not be held at once."""
+        inputs = self._checked(inputs)
+        for logits in iter_logits(self.model, inputs, self.config.mode, self.device, batch_size, num_workers):
+            yield torch.sigmoid(logits).cpu().numpy()
+
+    def predict_topk(self, inputs: Any, k: int = 5, *, batch_size: int = 8192, num_workers: int = 0) -> np.ndarray:
+        """The ``k`` highest-scoring labels of every row, best first (ties by lower label index), as int64
+        ``(n_samples, min(k, n_labels))``: computed batch by batch from the logits, so that no dense
+        ``n_samples x n_labels`` score matrix is made (what the ranking metrics of
+        :mod:`mlml.evaluation.ranking` read)."""
+        from mlml.evaluation.ranking import top_k
+
+        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
+            raise MLMLError(f"The 'k' parameter of predict_topk must be an int >= 1. Got {k!r}.")
+        inputs = self._checked(inputs)
+        parts = [top_k(logits.cpu().numpy(), k)
+                 for logits in iter_logits(self.model, inputs, self.config.mode, self.device, batch_size,
+                                           num_workers)]
+        return np.concatenate(parts) if parts else np.empty((0, min(k, self.n_labels)), dtype=np.int64)
+
+    def _checked(self, inputs: Any) -> Any:
+        if self.config.mode == "frozen":
+            if not (isinstance(inputs, np.ndarray) or sp.issparse(inputs)):
+                inputs = np.asarray(inputs, dtype=np.float32)
+            check_features(inputs, self.in_features)
+        return inputs
 
     def predict(self, inputs: Any, **kwargs: Any) -> np.ndarray:
         """Binary predictions ``(n_samples, n_labels)`` int8: the stored ``decision``'s, else at ``thresholds``
@@ -99,6 +142,8 @@ class TrainedModel:
             "label_names": self.label_names,
             "thresholds": self.thresholds,
             "decision": self.decision,
+            "label_counts": self.label_counts,
+            "n_train": self.n_train,
             "config": self.config.to_dict(),
             "versions": {"mlml": mlml.__version__, "torch": torch.__version__},
         }
@@ -209,6 +254,8 @@ def load_model(path: str | os.PathLike, *, device: str = "cpu") -> TrainedModel:
         label_names=meta.get("label_names"),
         thresholds=meta.get("thresholds"),
         decision=meta.get("decision"),
+        label_counts=meta.get("label_counts"),
+        n_train=meta.get("n_train"),
     )
 
 
@@ -225,10 +272,27 @@ def predict_inputs(
     """``σ(model(inputs))`` in batches, as float32 ``(n_samples, n_labels)``; the model is put in eval mode for
     the call and left as it was. Frozen mode reads feature rows (a tensor, an array or CSR), finetune mode decodes
     image files (``num_workers`` processes)."""
+    chunks = [torch.sigmoid(logits).cpu()
+              for logits in iter_logits(model, inputs, mode, device, batch_size, num_workers, autocast)]
+    n_labels = unwrap(model).head.n_labels
+    return torch.cat(chunks).numpy() if chunks else np.empty((0, n_labels), dtype=np.float32)
+
+
+@torch.no_grad()
+def iter_logits(
+    model: nn.Module,
+    inputs: Any,
+    mode: str,
+    device: torch.device,
+    batch_size: int,
+    num_workers: int = 0,
+    autocast: Callable[[], AbstractContextManager[Any]] | None = None,
+) -> Iterator[Tensor]:
+    """The model's float32 logits, one ``(batch, n_labels)`` tensor per batch of ``batch_size`` rows, in row order
+    (what :func:`predict_inputs` and :meth:`TrainedModel.predict_topk` read; nothing of size ``n x n_labels``)."""
     net = unwrap(model)
     was_training = net.training
     net.eval()
-    chunks = []
     context = autocast or nullcontext
     try:
         if mode == "frozen":
@@ -237,7 +301,7 @@ def predict_inputs(
                 part = inputs[start : start + batch_size]
                 x = part if isinstance(part, Tensor) else rows_tensor(part)
                 with context():
-                    chunks.append(torch.sigmoid(net(x.to(device)).float()).cpu())
+                    yield net(x.to(device)).float()
         else:
             files = ImageFiles(list(inputs), net.backbone.preprocess, target_size=net.backbone.preprocess.resize_to)
             loader = torch.utils.data.DataLoader(
@@ -245,10 +309,9 @@ def predict_inputs(
             )
             for images, _, _ in loader:
                 with context():
-                    chunks.append(torch.sigmoid(net(images.to(device)).float()).cpu())
+                    yield net(images.to(device)).float()
     finally:
         net.train(was_training)
-    return torch.cat(chunks).numpy() if chunks else np.empty((0, net.head.n_labels), dtype=np.float32)
 
 
 def save_torch(obj: Any, path: Path) -> None:

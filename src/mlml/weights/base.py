@@ -35,6 +35,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import scipy.sparse as sp
 from sklearn.base import BaseEstimator
 from sklearn.exceptions import NotFittedError
 
@@ -56,6 +57,8 @@ class WeightEstimator(BaseEstimator):  # type: ignore[misc]
     #: Whether ω̄ says which observed zeros are probably missing positives (False for weights that do not look
     #: at the zeros, such as ``ones`` and ``class-balance``); the grid scores such estimators as detectors.
     detects_missing = True
+    #: Whether ``_weights`` takes ``dtype`` and computes in it (else its float64 output is cast).
+    native_dtype = False
 
     def fit(self, observed: LabelMatrix, *, features: np.ndarray | None = None, hidden: Any = None) -> Any:
         """Learn from the OBSERVED training labels ``(n_samples, n_labels)`` (dense or CSR, -1 allowed);
@@ -73,6 +76,7 @@ class WeightEstimator(BaseEstimator):  # type: ignore[misc]
         rows: np.ndarray | None = None,
         features: np.ndarray | None = None,
         hidden: Any = None,
+        dtype: Any = np.float64,
     ) -> tuple[np.ndarray, np.ndarray]:
         """``(ω, ω̄)``: float64 ``(n_samples, n_labels)`` weights of the positive and negative terms of Eq. 2 for
         any batch of observed labels; 0 and 0 on unknown (-1) entries.
@@ -83,20 +87,30 @@ class WeightEstimator(BaseEstimator):  # type: ignore[misc]
                 docstring).
             features: the batch's features (feature-aware estimators).
             hidden: the batch's hidden-entry mask (the oracle only).
+            dtype: ``np.float64`` (default) or ``np.float32``, what the trainer asks for when it weights large
+                sets batch by batch; estimators with ``native_dtype`` compute in it, the others are cast.
 
         Raises:
-            NotFittedError: before :meth:`fit`. MLMLError: a label matrix of another width, bad ``rows``.
+            NotFittedError: before :meth:`fit`. MLMLError: a label matrix of another width, bad ``rows``, a
+            ``dtype`` other than float32 or float64.
         """
         self._check_fitted()
+        dtype = np.dtype(dtype)
+        if dtype not in (np.float32, np.float64):
+            raise MLMLError(f"The 'dtype' parameter of transform must be float32 or float64. Got {dtype}.")
         observed = check_labels(observed, name="observed", n_labels=self.n_labels_)
         if rows is not None:
             rows = self._check_rows(rows, observed.shape[0])
-        pos, neg = self._weights(observed, rows=rows, features=features, hidden=hidden)
-        unknown = to_dense(observed) == UNKNOWN
-        if unknown.any():
-            pos = np.where(unknown, 0.0, pos)
-            neg = np.where(unknown, 0.0, neg)
-        return pos, neg
+        extra = {"dtype": dtype} if self.native_dtype else {}
+        pos, neg = self._weights(observed, rows=rows, features=features, hidden=hidden, **extra)
+        if sp.issparse(observed) and not (observed.data == UNKNOWN).any():
+            pass  # nothing unknown: no dense mask needed
+        else:
+            unknown = to_dense(observed) == UNKNOWN
+            if unknown.any():
+                pos = np.where(unknown, 0.0, pos)
+                neg = np.where(unknown, 0.0, neg)
+        return pos.astype(dtype, copy=False), neg.astype(dtype, copy=False)
 
     def fit_transform(
         self, observed: LabelMatrix, *, features: np.ndarray | None = None, hidden: Any = None

@@ -19,12 +19,16 @@ A sample with no observed positive gets the prior, ``ω̄_ic = 1 − π_c``. An 
 term: ``ω̄_ic = 0`` for ``c ∈ P_i`` (as in Eq. 3, where ``P_i ∪ {c} = P_i`` gives ``1 − 1``). ``ω = 1``.
 
 Everything is sparse (``C`` is a CSR ``YᵀY``), so thousands of labels are fine; the only dense arrays are the
-``(n_samples, n_labels)`` outputs.
+``(n_samples, n_labels)`` outputs of a batch. Up to ``DENSE_LABELS`` labels the estimator also keeps ``p(c | l)``
+(or ``log(1 − p(c | l))``) as a dense table and aggregates by a sparse-times-dense product: the same sums in
+the same order (float64), and with ``transform(..., dtype=np.float32)`` (what the trainer asks for on large sets,
+batch by batch) in float32 throughout, ω̄ computed directly (:func:`negative_weights`) and ω returned as a
+read-only broadcast view of ones.
 """
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import scipy.sparse as sp
@@ -35,17 +39,21 @@ from mlml.weights.base import ESTIMATORS, WeightEstimator
 
 Aggregate = Literal["max", "mean", "noisy-or"]
 AGGREGATES: tuple[str, ...] = ("max", "mean", "noisy-or")
+#: Up to this many labels the conditional probabilities are also kept as a dense table (8 MB at 1,000 labels).
+DENSE_LABELS = 4096
 
 
 def indicator(observed: LabelMatrix, value: int) -> sp.csr_matrix:
     """CSR ``(n_samples, n_labels)`` float64 indicator of the entries equal to ``value`` (1 or -1)."""
     if sp.issparse(observed):
         csr = sp.csr_matrix(observed)
+        if not csr.has_canonical_format:
+            csr = csr.copy()
+            csr.sum_duplicates()  # sorted indices, no repeated entry
         mask = csr.data == value
-        rows = np.repeat(np.arange(csr.shape[0]), np.diff(csr.indptr))[mask]
-        cols = csr.indices[mask]
-    else:
-        rows, cols = np.nonzero(np.asarray(observed) == value)
+        indptr = np.concatenate([[0], np.cumsum(mask)])[csr.indptr]  # the kept entries before each row
+        return sp.csr_matrix((np.ones(int(mask.sum())), csr.indices[mask], indptr), shape=csr.shape)
+    rows, cols = np.nonzero(np.asarray(observed) == value)
     out = sp.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=observed.shape)
     out.sort_indices()
     return out
@@ -76,8 +84,28 @@ def cooccurrence_statistics(
     return conditional, prior
 
 
+def conditional_table(
+    conditional: sp.csr_matrix, aggregate: str, dtype: Any = np.float64, *, complement: bool = False
+) -> np.ndarray:
+    """The dense ``(n_labels, n_labels)`` table an aggregate multiplies: ``log(1 − p(c | l))`` for noisy-or
+    (``−inf`` where ``p(c | l) = 1``, so that one such factor makes the product 0), ``p(c | l)`` for max and mean
+    (``1 − p(c | l)`` with ``complement``, what :func:`negative_weights` reads)."""
+    dense = conditional.toarray()
+    if aggregate == "noisy-or":
+        with np.errstate(divide="ignore"):
+            dense = np.where(dense >= 1.0, -np.inf, np.log1p(-np.minimum(dense, 1.0)))
+    elif complement:
+        dense = np.clip(1.0 - dense, 0.0, 1.0)
+    return dense.astype(dtype, copy=False)
+
+
 def aggregate_conditionals(
-    conditional: sp.csr_matrix, prior: np.ndarray, positives: sp.csr_matrix, aggregate: str
+    conditional: sp.csr_matrix,
+    prior: np.ndarray,
+    positives: sp.csr_matrix,
+    aggregate: str,
+    *,
+    table: np.ndarray | None = None,
 ) -> np.ndarray:
     """``(n_samples, n_labels)`` aggregated ``p(c | P_i)`` (the prior where ``P_i`` is empty).
 
@@ -85,32 +113,79 @@ def aggregate_conditionals(
         conditional, prior: from :func:`cooccurrence_statistics`.
         positives: CSR ``(n_samples, n_labels)`` indicator of the observed positives.
         aggregate: ``"max"``, ``"mean"`` or ``"noisy-or"``.
+        table: optional :func:`conditional_table` of ``conditional`` (float64 or float32): the sums then run as
+            a sparse-times-dense product in the table's dtype, which is much faster for up to a few thousand
+            labels; in float64 the result is the same, term for term, as without it.
 
     The entries of observed positives are returned as computed; callers set them.
     """
     n_samples, n_labels = positives.shape
     sizes = np.diff(positives.indptr)
+    dtype = np.float64 if table is None else table.dtype
+    if table is not None:
+        weights = positives if positives.dtype == dtype else positives.astype(dtype)
     if aggregate == "mean":
-        out = (positives @ conditional).toarray()
-        out /= np.maximum(sizes, 1)[:, None]
+        out = weights @ table if table is not None else (positives @ conditional).toarray()
+        out /= np.maximum(sizes, 1).astype(dtype)[:, None]
     elif aggregate == "noisy-or":
         # Π (1 − p) = exp(Σ log(1 − p)), with the factors p = 1 counted apart so that no log(0) occurs.
-        ones = conditional.copy()
-        ones.data = (ones.data >= 1.0).astype(float)
-        logs = conditional.copy()
-        logs.data = np.log1p(-np.minimum(logs.data, 1.0), where=logs.data < 1.0, out=np.zeros(len(logs.data)))
-        survive = np.exp((positives @ logs).toarray())
-        survive[(positives @ ones).toarray() > 0] = 0.0
-        out = 1.0 - survive
+        if table is not None:
+            out = weights @ table  # -inf where a factor p = 1 occurs
+            np.exp(out, out=out)
+        else:
+            ones = conditional.copy()
+            ones.data = (ones.data >= 1.0).astype(float)
+            logs = conditional.copy()
+            logs.data = np.log1p(-np.minimum(logs.data, 1.0), where=logs.data < 1.0, out=np.zeros(len(logs.data)))
+            out = np.exp((positives @ logs).toarray())
+            out[(positives @ ones).toarray() > 0] = 0.0
+        np.subtract(1.0, out, out=out)
     else:  # max: the k-th positive of every sample at once, for k = 0, 1, ..., max |P_i| - 1
-        out = np.zeros((n_samples, n_labels))
+        out = np.zeros((n_samples, n_labels), dtype=dtype)
         for k in range(int(sizes.max(initial=0))):
             rows = np.flatnonzero(sizes > k)
             labels = positives.indices[positives.indptr[rows] + k]
-            out[rows] = np.maximum(out[rows], conditional[labels].toarray())
+            block = table[labels] if table is not None else conditional[labels].toarray()
+            out[rows] = np.maximum(out[rows], block)
     empty = sizes == 0
     if empty.any():
         out[empty] = prior
+    return out
+
+
+def negative_weights(table: np.ndarray, prior: np.ndarray, positives: sp.csr_matrix, aggregate: str) -> np.ndarray:
+    """ω̄ of a batch computed directly in the table's dtype (the trainer's float32 path for large sets).
+
+    Args:
+        table: :func:`conditional_table` of ``aggregate`` with ``complement=True``: ``log(1 − p(c | l))`` for
+            noisy-or, ``1 − p(c | l)`` for max and mean.
+        prior: ``(n_labels,)`` class priors ``π``.
+        positives: CSR ``(n_samples, n_labels)`` indicator of the observed positives.
+        aggregate: ``"max"``, ``"mean"`` or ``"noisy-or"``.
+
+    Returns ``exp(Σ_l log(1 − p))``, ``min_l (1 − p)`` or ``mean_l (1 − p)``: the same quantities as ``1 −`` the
+    aggregates of the module docstring without the two subtractions, ``1 − π`` on rows without positives and 0
+    on the observed positives.
+    """
+    n_samples, n_labels = positives.shape
+    sizes = np.diff(positives.indptr)
+    weights = positives if positives.dtype == table.dtype else positives.astype(table.dtype)
+    if aggregate == "noisy-or":
+        out = weights @ table
+        np.exp(out, out=out)  # in [0, 1]: a sum of logs <= 0 (-inf where a factor is 0)
+    elif aggregate == "mean":
+        out = weights @ table
+        out *= (1.0 / np.maximum(sizes, 1)).astype(table.dtype)[:, None]
+        np.clip(out, 0.0, 1.0, out=out)
+    else:
+        out = np.ones((n_samples, n_labels), dtype=table.dtype)
+        for k in range(int(sizes.max(initial=0))):
+            rows = np.flatnonzero(sizes > k)
+            out[rows] = np.minimum(out[rows], table[positives.indices[positives.indptr[rows] + k]])
+    empty = sizes == 0
+    if empty.any():
+        out[empty] = 1.0 - prior
+    out[np.repeat(np.arange(n_samples), sizes), positives.indices] = 0.0
     return out
 
 
@@ -135,18 +210,38 @@ class Pairwise(WeightEstimator):
     def __init__(self, aggregate: Aggregate = "max") -> None:
         self.aggregate = aggregate
 
+    native_dtype = True
+
     def _fit(self, observed, *, features, hidden):  # type: ignore[override]
         check_option(self.aggregate, "aggregate", type(self).__name__, AGGREGATES)
         self.conditional_, self.prior_ = cooccurrence_statistics(
             indicator(observed, POSITIVE), indicator(observed, UNKNOWN)
         )
+        self.tables_: dict[str, np.ndarray] = {}
 
-    def _weights(self, observed, *, rows, features, hidden):  # type: ignore[override]
+    def _table(self, dtype: np.dtype, complement: bool = False) -> np.ndarray | None:
+        """The dense :func:`conditional_table` in ``dtype`` (made once), or None beyond ``DENSE_LABELS``."""
+        if self.conditional_.shape[0] > DENSE_LABELS:
+            return None
+        tables = self.__dict__.setdefault("tables_", {})
+        key = f"{dtype.name}{'-complement' if complement else ''}"
+        if key not in tables:
+            tables[key] = conditional_table(self.conditional_, self.aggregate, dtype, complement=complement)
+        return tables[key]
+
+    def _weights(self, observed, *, rows, features, hidden, dtype=np.float64):  # type: ignore[override]
+        dtype = np.dtype(dtype)
         positives = indicator(observed, POSITIVE)
-        probability = aggregate_conditionals(self.conditional_, self.prior_, positives, self.aggregate)
-        neg = 1.0 - probability
-        neg[positives.toarray() > 0] = 0.0
-        return np.ones(observed.shape), np.clip(neg, 0.0, 1.0)
+        table = self._table(dtype, complement=True) if dtype == np.float32 else None
+        if table is not None:  # float32, batch by batch: ω̄ directly; ω = 1 as a read-only view (no 4n C bytes)
+            ones = np.broadcast_to(np.ones(1, dtype=dtype), observed.shape)
+            return ones, negative_weights(table, self.prior_, positives, self.aggregate)
+        probability = aggregate_conditionals(self.conditional_, self.prior_, positives, self.aggregate,
+                                             table=self._table(dtype))
+        neg = np.subtract(1.0, probability, out=probability).astype(dtype, copy=False)
+        entries = np.repeat(np.arange(positives.shape[0]), np.diff(positives.indptr)), positives.indices
+        neg[entries] = 0.0
+        return np.ones(observed.shape, dtype=dtype), np.clip(neg, 0.0, 1.0, out=neg)
 
 
 def _named(aggregate: str) -> type:

@@ -28,6 +28,7 @@ from mlml.losses.functional.cole import an_ls, epr, expected_positive_penalty, r
 from mlml.losses.functional.focal import asymmetric, focal, hill, splc
 from mlml.losses.functional.large_loss import large_loss, large_loss_mask
 from mlml.losses.functional.partial import partial_bce, partial_bce_coefficients
+from mlml.losses.functional.propensity import propensity_weighted_bce, unbiased_bce
 from mlml.losses.functional.soft import pair_weights, soft_asl, soft_bce
 
 __all__ = [
@@ -46,10 +47,12 @@ __all__ = [
     "pair_weights",
     "partial_bce",
     "partial_bce_coefficients",
+    "propensity_weighted_bce",
     "role",
     "soft_asl",
     "soft_bce",
     "splc",
+    "unbiased_bce",
     "wan",
     "weighted_bce",
 ]

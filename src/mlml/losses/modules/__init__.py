@@ -22,6 +22,7 @@ from mlml.losses.modules.cole import ANLS, EPR, ROLE, WAN
 from mlml.losses.modules.focal import ASL, SPLC, Focal, Hill
 from mlml.losses.modules.large_loss import LargeLossCorrection, LargeLossRejection
 from mlml.losses.modules.partial import PartialBCE
+from mlml.losses.modules.propensity import PropensityWeightedBCE, UnbiasedBCE
 from mlml.losses.modules.soft import SoftASL, SoftBCE, WeakSoftBCE
 
 __all__ = [
@@ -37,8 +38,10 @@ __all__ = [
     "LargeLossCorrection",
     "LargeLossRejection",
     "PartialBCE",
+    "PropensityWeightedBCE",
     "SoftASL",
     "SoftBCE",
+    "UnbiasedBCE",
     "WeakSoftBCE",
     "WeightedBCE",
     "mean_positives",

@@ -1,0 +1,85 @@
+"""The propensity-scored losses against the papers' formulas (Schultheis et al. 2020; Qaraei et al. WWW 2021)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from mlml.exceptions import MLMLError
+from mlml.losses import LOSSES, propensity_weighted_bce, unbiased_bce
+from mlml.methods import METHODS
+from mlml.propensity import propensity
+
+
+def _batch(seed=0):
+    g = torch.Generator().manual_seed(seed)
+    logits = torch.randn(5, 4, generator=g, dtype=torch.float64) * 3
+    targets = (torch.rand(5, 4, generator=g) < 0.4).double()
+    p = torch.tensor([0.9, 0.5, 0.2, 0.05], dtype=torch.float64)
+    return logits, targets, p
+
+
+def _literal(z, y, p, kind):
+    """Entry by entry, in plain floats: the papers' per-entry losses."""
+    out = torch.empty_like(z)
+    for i in range(z.shape[0]):
+        for c in range(z.shape[1]):
+            zi, pc = float(z[i, c]), float(p[c])
+            lp = -math.log(1 / (1 + math.exp(-zi)))  # L+ = -log σ(z)
+            ln = -math.log(1 - 1 / (1 + math.exp(-zi)))  # L- = -log(1 - σ(z))
+            if y[i, c] == 1:
+                out[i, c] = (lp / pc + (1 - 1 / pc) * ln) if kind == "unbiased" else (2 / pc - 1) * lp
+            else:
+                out[i, c] = ln
+    return out
+
+
+@pytest.mark.parametrize(("fn", "kind"), [(unbiased_bce, "unbiased"), (propensity_weighted_bce, "pw")])
+def test_matches_the_papers_formula_entry_by_entry(fn, kind):
+    logits, targets, p = _batch()
+    torch.testing.assert_close(fn(logits, targets, propensity=p, reduction="none"), _literal(logits, targets, p, kind))
+    w = torch.rand(5, 4, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    torch.testing.assert_close(fn(logits, targets, w, propensity=p, reduction="sum"),
+                               (w * _literal(logits, targets, p, kind)).sum())
+
+
+def test_unbiased_bce_is_unbiased_over_the_missing_label_process():
+    # a true positive is observed with probability p: E[loss(observed)] = BCE of the complete label
+    logits, _, p = _batch(3)
+    ones, zeros = torch.ones_like(logits), torch.zeros_like(logits)
+    expected = p * unbiased_bce(logits, ones, propensity=p, reduction="none") + (1 - p) * unbiased_bce(
+        logits, zeros, propensity=p, reduction="none")
+    torch.testing.assert_close(expected, F.binary_cross_entropy_with_logits(logits, ones, reduction="none"))
+    # and the surrogate is BCE with positive weights 2/p - 1 (PyTorch's pos_weight, the authors' code)
+    logits, targets, p = _batch(4)
+    torch.testing.assert_close(propensity_weighted_bce(logits, targets, propensity=p),
+                               F.binary_cross_entropy_with_logits(logits, targets, pos_weight=2 / p - 1))
+
+
+def test_modules_take_propensities_from_the_training_labels():
+    observed = np.array([[1, 0, 0], [1, 1, 0], [0, 0, -1], [1, 0, 0]], dtype=np.int8)
+    crit = LOSSES.create("pw-bce", a=0.6, b=2.6)
+    with pytest.raises(MLMLError, match="setup"):
+        crit(torch.zeros(1, 3), torch.zeros(1, 3))
+    crit.setup(observed)
+    np.testing.assert_allclose(crit.propensity.numpy(), propensity(np.array([3, 1, 0]), 4, a=0.6, b=2.6),
+                               rtol=1e-6)
+    with pytest.raises(MLMLError, match="'a' parameter"):
+        LOSSES.create("unbiased-bce", a=float("nan"))
+
+
+@pytest.mark.parametrize("name", ["unbiased-bce", "pw-bce"])
+def test_registered_methods_train(name):
+    from mlml.training import TrainConfig, fit
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(60, 5)).astype(np.float32)
+    y = (rng.random((60, 4)) < 0.3).astype(np.int8)
+    method = METHODS.get(name).with_params({"a": 0.5, "b": 0.4})
+    assert method.loss_kwargs == {"a": 0.5, "b": 0.4}
+    result = fit(x, y, method, TrainConfig(epochs=2, fixed_epochs=True, val_fraction=0.0, head="linear"))
+    assert len(result.history) == 2 and math.isfinite(result.history[-1]["train_loss"])
