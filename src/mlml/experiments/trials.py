@@ -265,6 +265,7 @@ def run_trial(trial: Trial, config: GridConfig) -> dict[str, Any]:
         "error": None,
         "oracle": method.oracle,
         "recipe": config.recipe,
+        "scheme": config.scheme,
         "method_definition": method.definition(),
         "versions": package_versions(),
         "metrics": _scalars(metrics),
@@ -306,6 +307,7 @@ def run_trial_safely(trial: Trial, config: GridConfig) -> dict[str, Any]:
             "error": traceback.format_exc(),
             "oracle": bool(method is not None and method.oracle),
             "recipe": config.recipe,
+            "scheme": config.scheme,
             "method_definition": None if method is None else method.definition(),
             "versions": package_versions(),
             "metrics": {},
@@ -325,13 +327,13 @@ def _diagnostics(result: Any, method: Any, fold: Any, trial: Trial) -> dict[str,
     from mlml.weights.diagnostics import hidden_positive_detection
 
     estimator, hidden = result.estimator, fold.hidden_train
-    if method.oracle or not estimator.detects_missing or not hidden.any():
-        return None
-    observed = to_dense(fold.observed_train)
+    observed = to_dense(method.training_labels(fold.observed_train))  # what the method trained on
+    zero = observed == 0
+    if method.oracle or not estimator.detects_missing or not hidden.any() or not zero.any():
+        return None  # (partial labels read as they are have no suspect zero to weigh)
     features = fold.train_inputs if estimator.uses_features else None
     _, neg = estimator.transform(observed, rows=np.arange(len(fold.train)), features=features)
     detection = hidden_positive_detection(neg, observed, hidden)
-    zero = observed == 0
     complete = to_dense(fold.dataset.labels[fold.train])
     fpr, tpr, _ = roc_curve(hidden[zero], 1.0 - neg[zero])
     keep = np.unique(np.linspace(0, len(fpr) - 1, min(len(fpr), _MAX_ROC_POINTS)).astype(int))
