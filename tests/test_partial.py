@@ -197,3 +197,18 @@ def test_suggest_never_suggests_a_verified_negative():
     rows = suggest(observed, top_k=1000, method="labels")
     suggested = {(int(r["id"]), int(r["label"])) for r in rows}
     assert suggested == {tuple(map(int, e)) for e in np.argwhere(observed == 0)}  # every suspect zero, nothing else
+
+
+def test_evaluate_scores_a_verified_negative_as_a_negative_and_masks_unannotated_entries():
+    from mlml.evaluation import evaluate, tune_thresholds
+
+    rng = np.random.default_rng(11)
+    complete = (rng.random((60, 4)) < 0.4).astype(np.int8)
+    scores = np.clip(complete * 0.4 + rng.random(complete.shape) * 0.6, 0, 1)
+    partial = _partial(complete, seed=4)
+    as_zero = np.where(partial == 2, 0, partial)
+    ours, reference = evaluate(partial, scores), evaluate(as_zero, scores)  # 2 counts exactly as a 0 would
+    assert ours == reference
+    masked = evaluate(complete, scores, mask=partial != -1)
+    assert masked == ours and ours["n_scored"] == int((partial != -1).sum())
+    np.testing.assert_array_equal(tune_thresholds(partial, scores), tune_thresholds(as_zero, scores))
