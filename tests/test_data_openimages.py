@@ -144,3 +144,14 @@ def test_partial_data_set_folds_are_scored_on_the_annotated_entries(files):
         result = evaluate(fold.test_labels, scores)
     assert result["n_scored"] == 2 and result["per_class_support"] == [0, 1, 0, 0]
     assert result["per_class_fp"] == [1, 0, 0, 0]  # the verified negative counts as a negative
+
+
+def test_data_info_counts_the_states_of_partial_annotations(files):
+    from mlml.data import describe, format_info
+
+    info = describe(load(f"openimages:{files['labels']},{files['with_header']}"))
+    assert info["annotations"] == pytest.approx({"positive": 4 / 12, "verified_negative": 3 / 12,
+                                                 "unannotated": 5 / 12, "suspect_zero": 0.0})
+    assert info["cardinality"] == pytest.approx(4 / 3) and info["distinct_patterns"] == 3
+    assert "partial annotations  positive 33.33%, verified negative 25.00%" in format_info(info)
+    assert describe(load("yeast"))["annotations"] is None
