@@ -44,7 +44,7 @@ def test_weights_fit_on_another_file(tmp_path, coco_sample):
     "argv, message",
     [
         (["simulate", "--labels", "absent.csv", "--ratio", "0.5", "--out", "o.csv"], "no such labels file"),
-        (["simulate", "--labels", "{bad}", "--ratio", "0.5", "--out", "o.csv"], "holds '2'"),
+        (["simulate", "--labels", "{bad}", "--ratio", "0.5", "--out", "o.csv"], "holds '3'"),
         (["simulate", "--labels", "{good}", "--ratio", "1.5", "--out", "o.csv"], "expected a number in \\[0, 1\\]"),
         (["evaluate", "{dir}", "yeast"], "model.json not found"),
         (["evaluate", "{model}", "yeast"], "model.json: not a readable model description"),
@@ -55,7 +55,7 @@ def test_weights_fit_on_another_file(tmp_path, coco_sample):
 )
 def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys, monkeypatch, argv, message):
     monkeypatch.chdir(tmp_path)
-    (tmp_path / "bad.csv").write_text("id,a,b\n1,0,2\n")
+    (tmp_path / "bad.csv").write_text("id,a,b\n1,0,3\n")  # 2 is a verified negative, -1 unknown
     (tmp_path / "good.csv").write_text("id,a,b\n1,0,1\n2,1,1\n")
     (tmp_path / "model").mkdir()
     (tmp_path / "model" / "model.json").write_text("{truncated")

@@ -107,7 +107,9 @@ def test_dataset_subset_and_validation() -> None:
     with pytest.raises(MLMLError, match="occurs more than once"):
         Dataset("d", np.eye(2, dtype=np.int8), ["a", "b"], ["x", "x"])
     with pytest.raises(MLMLError, match="values"):
-        Dataset("d", np.array([[2, 0]]), ["a", "b"], ["x"])
+        Dataset("d", np.array([[3, 0]]), ["a", "b"], ["x"])
+    partial = Dataset("d", np.array([[1, 2], [-1, 0]]), ["a", "b"], ["x", "y"])  # partial annotations load
+    assert partial.partial and not toy.partial
     csr = Dataset("d", sp.csr_matrix(np.eye(3, dtype=np.int8)), ["a", "b", "c"], ["x", "y", "z"])
     assert sp.issparse(csr.subset([0, 2]).labels)
     assert describe(csr)["distinct_patterns"] == 3
@@ -171,13 +173,13 @@ def test_csv_mismatched_ids(tmp_path: Path, labels_csv: Path) -> None:
 
 def test_csv_bad_values(tmp_path: Path, labels_csv: Path) -> None:
     bad = tmp_path / "bad.csv"
-    bad.write_text("id,x,y\na,1,0\nb,2,0\n", encoding="utf-8")
-    with pytest.raises(DataError, match=r"bad\.csv:3: column 'x' holds '2'"):
+    bad.write_text("id,x,y\na,1,0\nb,3,0\n", encoding="utf-8")
+    with pytest.raises(DataError, match=r"bad\.csv:3: column 'x' holds '3'"):
         load(f"csv:{bad}")
-    unknown = tmp_path / "unknown.csv"
-    unknown.write_text("id,x\na,1\nb,-1\n", encoding="utf-8")
-    with pytest.raises(DataError, match=r"unknown\.csv:3"):
-        load(f"csv:{unknown}")
+    partial = tmp_path / "partial.csv"  # partial annotations: -1 unannotated, 2 verified negative (issue 14)
+    partial.write_text("id,x,y\na,1,2\nb,-1,1\n", encoding="utf-8")
+    loaded = load(f"csv:{partial}")
+    assert loaded.partial and loaded.labels.tolist() == [[1, 2], [-1, 1]]
     feats = tmp_path / "feats.csv"
     feats.write_text("id,u\na,1\nb,oops\nc,2\n", encoding="utf-8")
     with pytest.raises(DataError, match=r"feats\.csv:3: column 'u' holds 'oops'"):

@@ -253,8 +253,8 @@ def test_bad_input_raises_naming_the_parameter(kwargs, match):
 
 
 def test_bad_labels_raise():
-    with pytest.raises(MLMLError, match="y_true"):
-        evaluate(np.array([[2, 0]]), np.array([[0.1, 0.2]]))
+    with pytest.raises(MLMLError, match="y_true"):  # 2 is a verified negative (issue 14); 3 is no label at all
+        evaluate(np.array([[3, 0]]), np.array([[0.1, 0.2]]))
 
 
 def test_ranking_metrics_single_column_and_all_ties():

@@ -26,7 +26,8 @@ def test_check_labels_converts_bool_and_int():
 @pytest.mark.parametrize(
     "bad, message",
     [
-        (np.array([[0, 2]]), "Found the value 2"),
+        (np.array([[0, 3]]), "Found the value 3"),
+        (np.array([[0, -2]]), "Found the value -2"),
         (np.array([[0.5, 1]]), "Found the value 0.5"),
         (np.array([1, 0]), "must be 2-D"),
         (np.zeros((0, 3)), "is empty"),
@@ -119,3 +120,42 @@ def test_read_labels_csv_accepts_a_byte_order_mark(tmp_path):
     assert read_labels_csv(packed).ids.tolist() == ["7"]
     write_labels_csv(tmp_path / "out.csv", table)
     assert (tmp_path / "out.csv").read_bytes().startswith(b"id,")  # written without a mark
+
+
+# ---------------------------------------------------------------- partial annotations (issue 14)
+def test_verified_negative_is_accepted_where_unknown_is_and_refused_elsewhere():
+    from mlml.labels import VERIFIED_NEGATIVE
+
+    assert VERIFIED_NEGATIVE == 2
+    partial = np.array([[1, 2, -1], [0, 2, 1]])
+    assert check_labels(partial).tolist() == partial.tolist()
+    with pytest.raises(MLMLError, match="2 = verified negative is not allowed"):
+        check_labels(np.array([[1, 2]]), allow_unknown=False)
+    with pytest.raises(MLMLError, match="2 = verified negative is not allowed"):
+        check_labels(partial, allow_verified=False)
+    assert check_labels(np.array([[1, 2, 0]]), allow_unknown=False, allow_verified=True).tolist() == [[1, 2, 0]]
+
+
+def test_csr_stores_verified_negatives_and_unknowns_explicitly():
+    from mlml.labels import is_partial, known_mask, suspect_mask, unannotated_as_negative
+
+    dense = np.array([[1, 2, -1, 0], [0, 0, 2, 1]], dtype=np.int8)
+    csr = check_labels(sp.csr_matrix(dense))
+    assert sorted(csr.data.tolist()) == [-1, 1, 1, 2, 2] and csr.nnz == 5
+    np.testing.assert_array_equal(csr.toarray(), dense)
+    np.testing.assert_array_equal(known_mask(csr), dense != -1)
+    np.testing.assert_array_equal(suspect_mask(csr), dense == 0)
+    assert is_partial(csr) and is_partial(dense) and not is_partial(np.array([[0, 1]]))
+    relabelled = unannotated_as_negative(csr)
+    assert sp.issparse(relabelled) and relabelled.nnz == 4
+    np.testing.assert_array_equal(relabelled.toarray(), unannotated_as_negative(dense))
+    np.testing.assert_array_equal(unannotated_as_negative(dense), [[1, 2, 0, 0], [0, 0, 2, 1]])
+    assert dense[0, 2] == -1  # the input is not modified
+
+
+def test_labels_file_holds_verified_negatives(tmp_path):
+    path = tmp_path / "partial.csv"
+    path.write_text("id,a,b,c\nx,1,2,-1\ny,0,2,1\n")
+    assert read_labels_csv(path).values.tolist() == [[1, 2, -1], [0, 2, 1]]
+    with pytest.raises(DataError, match=r"partial.csv:2: column 'b' holds '2'"):
+        read_labels_csv(path, allow_unknown=False)

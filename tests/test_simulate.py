@@ -13,7 +13,10 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from mlml.exceptions import DataError, MLMLError
-from mlml.simulate import SCHEMES, hide_positives, rarity_ratios
+from mlml.simulate import SCHEMES, hide_positives, keep_known_labels, rarity_ratios
+
+#: The schemes that hide positives (``"partial"`` makes labels unannotated instead; tested on its own below).
+MISSING_SCHEMES = tuple(s for s in SCHEMES if s != "partial")
 
 label_matrices = st.tuples(st.integers(1, 12), st.integers(1, 9)).flatmap(
     lambda shape: arrays(np.int8, shape, elements=st.sampled_from([-1, 0, 1, 1]))
@@ -24,7 +27,7 @@ PROPERTY = settings(max_examples=60, deadline=None)
 
 
 def _kwargs(scheme: str, labels: np.ndarray, ratio: float) -> dict:
-    if scheme in ("per-sample", "uniform"):
+    if scheme in ("per-sample", "uniform", "partial"):
         return {"ratio": ratio}
     if scheme == "per-class":
         return {"class_ratios": np.full(labels.shape[1], ratio)}
@@ -42,7 +45,7 @@ def test_per_sample_hides_exactly_round_half_even(labels, ratio, seed):
 
 
 @PROPERTY
-@given(labels=label_matrices, ratio=ratios, seed=seeds, scheme=st.sampled_from(SCHEMES), keep=st.booleans())
+@given(labels=label_matrices, ratio=ratios, seed=seeds, scheme=st.sampled_from(MISSING_SCHEMES), keep=st.booleans())
 def test_only_positives_are_hidden_and_the_rest_is_untouched(labels, ratio, seed, scheme, keep):
     observed, hidden = hide_positives(
         labels, scheme=scheme, keep_at_least_one=keep, random_state=seed, **_kwargs(scheme, labels, ratio)
@@ -105,11 +108,64 @@ def test_schemes_hide_at_the_expected_rates():
         ({"scheme": "per-class"}, "'class_ratios' parameter of hide_positives is required"),
         ({"scheme": "per-class", "class_ratios": np.full(3, 2.0)}, "'class_ratios' parameter"),
         ({"ratio": 0.5, "class_ratios": np.full(4, 0.5)}, "only used by scheme 'per-class'"),
+        ({"scheme": "partial"}, "'ratio' parameter of hide_positives \\(the known proportion\\) is required"),
+        ({"ratio": 1.5, "scheme": "partial"}, "'ratio' parameter of hide_positives must be a float in"),
+        ({"ratio": 0.5, "scheme": "partial", "keep_at_least_one": True}, "takes neither"),
     ],
 )
 def test_bad_parameters_raise(kwargs, match):
     with pytest.raises(MLMLError, match=match):
         hide_positives(np.eye(4, dtype=np.int8), **kwargs)
+
+
+# ----------------------------------------------------------------------------------------------------
+# partial labels (Durand et al. 2019; issue 14)
+
+partial_inputs = st.tuples(st.integers(1, 12), st.integers(1, 9)).flatmap(
+    lambda shape: arrays(np.int8, shape, elements=st.sampled_from([-1, 0, 1, 1, 2]))
+)
+
+
+@PROPERTY
+@given(labels=partial_inputs, known=ratios, seed=seeds)
+def test_partial_keeps_or_drops_every_entry_and_never_invents_a_suspect_zero(labels, known, seed):
+    observed, hidden = hide_positives(labels, known, scheme="partial", random_state=seed)
+    assert observed.dtype == np.int8 and hidden.dtype == bool
+    kept = observed != -1
+    np.testing.assert_array_equal(observed[kept & (labels == 1)], 1)
+    np.testing.assert_array_equal(observed[kept & (labels == 0)], 2)  # a kept negative is a verified one
+    np.testing.assert_array_equal(observed[kept & (labels == 2)], 2)
+    assert not np.any(observed == 0)
+    assert not np.any(kept & (labels == -1))  # an unannotated entry stays unannotated
+    np.testing.assert_array_equal(hidden, (labels == 1) & ~kept)  # the hidden mask: positives made unannotated
+
+
+def test_partial_keeps_the_known_proportion_of_positives_and_negatives_alike():
+    labels = (np.random.default_rng(0).random((3000, 20)) < 0.2).astype(np.int8)
+    for known in (0.1, 0.5, 0.9):
+        observed, _ = hide_positives(labels, known, scheme="partial", random_state=3)
+        for value in (0, 1):
+            share = np.mean(observed[labels == value] != -1)
+            assert share == pytest.approx(known, abs=0.01), (known, value, share)
+        per_sample = (observed != -1).mean(axis=1)
+        assert per_sample.std() > 0.01  # entries are drawn independently: the per-sample proportion varies
+    observed, hidden = hide_positives(labels, 1.0, scheme="partial", random_state=3)
+    np.testing.assert_array_equal(observed, np.where(labels == 1, 1, 2))
+    assert not hidden.any()
+    observed, hidden = hide_positives(labels, 0.0, scheme="partial", random_state=3)
+    assert np.all(observed == -1) and np.array_equal(hidden, labels == 1)
+
+
+def test_partial_csr_is_drawn_in_row_chunks_with_the_same_stream(monkeypatch):
+    import mlml.simulate as simulate
+
+    labels = (np.random.default_rng(1).random((50, 7)) < 0.3).astype(np.int8)
+    dense = keep_known_labels(labels, 0.4, random_state=9)
+    monkeypatch.setattr(simulate, "_PARTIAL_CHUNK_ENTRIES", 20)  # 2 rows per chunk
+    sparse = keep_known_labels(sp.csr_matrix(labels), 0.4, random_state=9)
+    assert sp.issparse(sparse[0]) and sparse[0].nnz == labels.size  # every entry is stored: none is a 0
+    np.testing.assert_array_equal(sparse[0].toarray(), dense[0])
+    np.testing.assert_array_equal(sparse[1].toarray(), dense[1])
 
 
 # ----------------------------------------------------------------------------------------------------

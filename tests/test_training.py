@@ -62,10 +62,11 @@ class SpyLoss(WeightedBCE):
     def start_epoch(self, epoch):
         self.epochs.append(epoch)
 
-    def forward(self, logits, targets, weights=None, *, index=None, known=None):
+    def forward(self, logits, targets, weights=None, *, index=None, known=None, suspect=None):
         self.batches.append((targets.clone(), weights.clone(), index.clone(), known.clone()))
+        self.suspects = getattr(self, "suspects", []) + [suspect.clone()]
         self.logits.append(logits.detach().clone())
-        return super().forward(logits, targets, weights, index=index, known=known)
+        return super().forward(logits, targets, weights, index=index, known=known, suspect=suspect)
 
 
 def spy_method(monkeypatch, *, oracle=False, adaptive=False):

@@ -501,3 +501,68 @@ def test_co_occurrence_estimators_are_permutation_equivariant(name):
     _, neg = ESTIMATORS.create(name).fit_transform(labels)
     _, permuted = ESTIMATORS.create(name).fit_transform(labels[order])
     np.testing.assert_allclose(permuted, neg[order], atol=1e-12)
+
+
+# ----------------------------------------------------------------------------------------------------
+# partial annotations: verified negatives (issue 14)
+
+
+def _partial_labels(rng: np.random.Generator, n: int, c: int) -> np.ndarray:
+    """Labels with every state: positives, suspect zeros, verified negatives (2) and unknowns (-1)."""
+    labels = random_labels(rng, n, c, unknown=0.1)
+    labels[(labels == 0) & (rng.random(labels.shape) < 0.4)] = 2
+    return labels
+
+
+@pytest.mark.parametrize("name", ESTIMATORS.names())
+def test_a_verified_negative_always_gets_full_weight(name):
+    """Whatever the estimator, ω = ω̄ = 1 on a verified negative (2), on fitted and on new rows, dense and CSR."""
+    rng = np.random.default_rng(21)
+    labels = _partial_labels(rng, 120, 7)
+    assert (labels == 2).sum() > 20 and (labels == 0).sum() > 20
+    inputs = {"hidden": np.zeros(labels.shape, dtype=bool), "features": rng.normal(size=(120, 5))}
+    estimator = _create(name, labels)
+    given = {k: v for k, v in inputs.items() if k == "features" and estimator.uses_features
+             or k == "hidden" and estimator.needs_hidden}
+    estimator.fit(sp.csr_matrix(labels), **given)
+    for rows in (np.arange(120), None if not estimator.uses_rows else np.arange(120)):
+        pos, neg = estimator.transform(labels, rows=rows, **given)
+        np.testing.assert_array_equal(pos[labels == 2], 1.0)
+        np.testing.assert_array_equal(neg[labels == 2], 1.0)
+        assert np.all(neg[labels == -1] == 0.0)
+    if estimator.detects_missing and name != "ignore-missing":  # the suspect zeros are still weighed
+        assert np.any(neg[labels == 0] < 1.0)
+
+
+@pytest.mark.parametrize("name", ["pattern", "pairwise-max", "pairwise-mean", "pairwise-noisy-or", "backoff"])
+def test_co_occurrence_statistics_count_a_verified_negative_as_a_known_negative(name):
+    """Fitting on labels whose zeros are partly verified (2) gives the suspect zeros the weights of the all-zero
+    labels: a verified negative is a known negative in every count (only the weight of the 2s themselves moves)."""
+    rng = np.random.default_rng(4)
+    labels = random_labels(rng, 150, 6, unknown=0.05)
+    verified = labels.copy()
+    verified[(labels == 0) & (rng.random(labels.shape) < 0.5)] = 2
+    _, neg = ESTIMATORS.create(name).fit_transform(labels)
+    _, neg_verified = ESTIMATORS.create(name).fit_transform(verified)
+    still_zero = verified == 0
+    np.testing.assert_allclose(neg_verified[still_zero], neg[still_zero], atol=1e-12)
+    np.testing.assert_array_equal(neg_verified[verified == 2], 1.0)
+
+
+def test_pu_adaptive_state_covers_unannotated_entries_as_candidates():
+    """pu-adaptive keeps a state for the entries a method may assume negative (-1 read as 0), with the base
+    prior of those entries as zeros; transforming the observed labels themselves still gives them weight 0."""
+    from mlml.labels import unannotated_as_negative
+
+    rng = np.random.default_rng(8)
+    labels = _partial_labels(rng, 80, 5)
+    estimator = ESTIMATORS.create("pu-adaptive").fit(labels)
+    rows = np.arange(80)
+    relabelled = unannotated_as_negative(labels)
+    _, neg = estimator.transform(relabelled, rows=rows)
+    _, base = ESTIMATORS.create("pairwise-noisy-or").fit(labels).transform(relabelled)
+    unknown = labels == -1
+    np.testing.assert_allclose(neg[unknown], base[unknown], atol=1e-12)
+    assert np.any(neg[unknown] < 1.0)  # weighed as candidates, not left at 1
+    np.testing.assert_array_equal(estimator.transform(labels, rows=rows)[1][unknown], 0.0)
+    np.testing.assert_array_equal(neg[labels == 2], 1.0)

@@ -1,17 +1,28 @@
-"""Three-state label matrices and the plain labels file.
+"""Label matrices (positive, suspect zero, verified negative, unannotated) and the plain labels file.
 
 One encoding everywhere in mlml: an ``int8`` matrix of shape ``(n_samples, n_labels)`` with
 
-* ``1``  -- positive (observed),
-* ``0``  -- negative; in the realistic missing-label setting it may hide a missing positive whose location
-  nobody knows,
-* ``-1`` -- unknown at a known location (e.g. a label nobody was asked about).
+* ``1``  (``POSITIVE``) -- positive (observed; a verified positive where annotations are partial),
+* ``0``  (``NEGATIVE``) -- the *suspect zero* of the positive-unlabelled regime: assumed negative, but it may
+  hide a missing positive whose location nobody knows; only these entries are ever candidates for being
+  missing (down-weighted, rejected, corrected or suggested),
+* ``2``  (``VERIFIED_NEGATIVE``) -- a negative somebody checked (Open Images' ``Confidence 0``, a label kept by
+  the partial-label simulation): always certain, target 0 at full weight,
+* ``-1`` (``UNKNOWN``) -- unannotated: a label nobody was asked about (weight 0, unless a method assumes such
+  entries negative).
 
-Dense ``numpy`` arrays and ``scipy.sparse`` CSR matrices are both accepted; CSR stores the ``1`` and ``-1``
-entries and keeps large, very sparse label sets (thousands of tags) in memory.
+Every comparison keeps one meaning: ``== 1`` positive, ``== 0`` suspect zero, ``!= -1`` known (a verified
+negative is known, with target 0). Complete labels (the positive-unlabelled regime, every data set but Open
+Images as loaded) hold ``{0, 1}``; partially annotated labels (Open Images, Durand et al.'s simulation) hold
+``{1, 2, -1}`` and possibly ``0``. :func:`check_labels` accepts ``2`` wherever it accepts ``-1`` (unless told
+otherwise with ``allow_verified``).
+
+Dense ``numpy`` arrays and ``scipy.sparse`` CSR matrices are both accepted; CSR stores the ``1``, ``2`` and ``-1``
+entries explicitly (``0`` is the implicit value) and keeps large, very sparse label sets (thousands of tags) in
+memory.
 
 The plain labels file is a CSV (optionally gzip-compressed) with an ``id`` column, then one column per class
-holding ``0``/``1`` (and ``-1`` where unknown)::
+holding ``0``/``1`` (and ``-1`` where unknown, ``2`` where verified negative)::
 
     id,person,bicycle,car
     8,0,0,1
@@ -36,6 +47,8 @@ from mlml._validation import check_memory, first_duplicate
 from mlml.exceptions import DataError, MLMLError
 
 POSITIVE, NEGATIVE, UNKNOWN = 1, 0, -1
+#: A negative somebody checked: certain, never a candidate for a missing positive (see the module docstring).
+VERIFIED_NEGATIVE = 2
 
 LabelMatrix = np.ndarray | sp.csr_matrix
 
@@ -47,26 +60,34 @@ def check_labels(
     allow_unknown: bool = True,
     allow_sparse: bool = True,
     n_labels: int | None = None,
+    allow_verified: bool | None = None,
 ) -> LabelMatrix:
     """Validate a label matrix and return it as ``int8`` (dense) or ``int8`` CSR.
 
     Args:
         labels: array-like or scipy.sparse matrix of shape ``(n_samples, n_labels)`` with values in
-            ``{0, 1}`` (and ``-1`` when ``allow_unknown``). Booleans and integer or integral float arrays
-            are converted.
+            ``{0, 1}`` (and ``-1`` when ``allow_unknown``, ``2`` when ``allow_verified``). Booleans and integer
+            or integral float arrays are converted.
         name: how the matrix is called in error messages.
-        allow_unknown: whether ``-1`` entries are accepted.
+        allow_unknown: whether ``-1`` (unannotated) entries are accepted.
         allow_sparse: whether a sparse matrix is returned as CSR (else it is densified).
         n_labels: the expected number of columns, if known.
+        allow_verified: whether ``2`` (verified negative) entries are accepted; None (default): where ``-1``
+            is, i.e. a matrix that may be partially annotated may hold both states of partial annotation.
 
     Raises:
         MLMLError: wrong number of dimensions, an empty matrix, values outside the encoding, a shape mismatch.
     """
+    if allow_verified is None:
+        allow_verified = allow_unknown
     allowed = (-1, 0, 1) if allow_unknown else (0, 1)
+    if allow_verified:
+        allowed = (*allowed, VERIFIED_NEGATIVE)
     if sp.issparse(labels):
         matrix = sp.csr_matrix(labels)
         if not allow_sparse:
-            return check_labels(matrix.toarray(), name=name, allow_unknown=allow_unknown, n_labels=n_labels)
+            return check_labels(matrix.toarray(), name=name, allow_unknown=allow_unknown, n_labels=n_labels,
+                                allow_verified=allow_verified)
         values = matrix.data
         shape = matrix.shape
     else:
@@ -93,7 +114,8 @@ def check_labels(
     bad_mask = ~np.isin(converted, allowed)
     if bad_mask.any():
         bad = converted.ravel()[np.flatnonzero(bad_mask.ravel())[0]]
-        hint = " (-1 = unknown is not allowed here)" if bad == -1 else ""
+        hint = {UNKNOWN: " (-1 = unknown is not allowed here)",
+                VERIFIED_NEGATIVE: " (2 = verified negative is not allowed here)"}.get(int(bad), "")
         raise MLMLError(f"{name} must hold only the values {allowed}{hint}. Found the value {int(bad)}.")
     if sp.issparse(labels):
         out = sp.csr_matrix((converted, matrix.indices, matrix.indptr), shape=shape)
@@ -121,8 +143,38 @@ def positive_mask(labels: LabelMatrix) -> np.ndarray:
 
 
 def known_mask(labels: LabelMatrix) -> np.ndarray:
-    """Boolean ``(n_samples, n_labels)`` mask of the known (not ``-1``) entries."""
+    """Boolean ``(n_samples, n_labels)`` mask of the known (not ``-1``) entries (verified negatives are known)."""
     return to_dense(labels) != UNKNOWN
+
+
+def suspect_mask(labels: LabelMatrix) -> np.ndarray:
+    """Boolean ``(n_samples, n_labels)`` mask of the suspect zeros (``0``): the only entries that may hide a missing
+    positive (verified negatives ``2`` and unannotated entries ``-1`` are not)."""
+    return to_dense(labels) == NEGATIVE
+
+
+def is_partial(labels: LabelMatrix) -> bool:
+    """Whether ``labels`` holds partial annotations: any unannotated (``-1``) or verified-negative (``2``) entry."""
+    values = labels.data if sp.issparse(labels) else np.asarray(labels)
+    return bool(np.any((values == UNKNOWN) | (values == VERIFIED_NEGATIVE)))
+
+
+def unannotated_as_negative(labels: LabelMatrix) -> LabelMatrix:
+    """``labels`` with every unannotated entry (``-1``) made a suspect zero (``0``): the "assume negative" reading
+    of partial annotations (verified negatives stay ``2``). Same type as the input, ``int8``; a copy.
+
+    Example:
+        >>> unannotated_as_negative(np.array([[1, -1, 2]], dtype=np.int8)).tolist()
+        [[1, 0, 2]]
+    """
+    if sp.issparse(labels):
+        out = sp.csr_matrix(labels, dtype=np.int8, copy=True)
+        out.data[out.data == UNKNOWN] = NEGATIVE
+        out.eliminate_zeros()
+        return out
+    out = np.array(labels, dtype=np.int8, copy=True)
+    out[out == UNKNOWN] = NEGATIVE
+    return out
 
 
 def label_counts(labels: LabelMatrix) -> np.ndarray:
@@ -164,7 +216,8 @@ def _open_text(path: Path, mode: str) -> IO[str]:
 
 
 def read_labels_csv(path: str | os.PathLike[str], *, allow_unknown: bool = True) -> LabelTable:
-    """Read a labels file (``id`` column then one 0/1/-1 column per class; ``.gz`` and a UTF-8 BOM accepted).
+    """Read a labels file (``id`` column then one 0/1/-1/2 column per class; ``.gz`` and a UTF-8 BOM accepted;
+    ``-1`` and ``2`` only with ``allow_unknown``).
 
     Raises:
         DataError: naming the file and the line for a missing header, a wrong number of fields, a duplicate
@@ -173,7 +226,7 @@ def read_labels_csv(path: str | os.PathLike[str], *, allow_unknown: bool = True)
     path = Path(path)
     if not path.is_file():
         raise DataError(f"{path}: no such labels file.")
-    allowed = {"1": 1, "0": 0, "-1": -1} if allow_unknown else {"1": 1, "0": 0}
+    allowed = {"1": 1, "0": 0, "-1": -1, "2": VERIFIED_NEGATIVE} if allow_unknown else {"1": 1, "0": 0}
     try:
         with _open_text(path, "r") as handle:
             reader = csv.reader(handle)

@@ -1,9 +1,10 @@
-"""Hiding positives: the paper's per-sample scheme and the field's other missing-label schemes.
+"""Hiding labels: the paper's per-sample scheme, the field's other missing-label schemes, and partial labels.
 
-All schemes only ever turn observed positives (``1``) into ``0``; negatives and unknowns (``-1``) are left
-alone, and the returned boolean mask marks exactly the hidden entries. Every scheme draws from a
-``numpy.random.Generator`` built from ``random_state`` and never touches global random state, and dense and CSR
-inputs give the same result for the same seed.
+The missing-label schemes only ever turn observed positives (``1``) into ``0`` (suspect zeros); negatives,
+verified negatives (``2``) and unknowns (``-1``) are left alone, and the returned boolean mask marks exactly the
+hidden entries. The partial-label scheme (``"partial"``, :func:`keep_known_labels`) instead makes labels
+unannotated. Every scheme draws from a ``numpy.random.Generator`` built from ``random_state`` and never touches
+global random state, and dense and CSR inputs give the same result for the same seed.
 
 Schemes (``scheme=``):
 
@@ -17,6 +18,10 @@ Schemes (``scheme=``):
 ``"per-class"``
     Each positive of class ``c`` is hidden independently with probability ``class_ratios[c]``;
     :func:`rarity_ratios` builds ratios under which rarer classes lose more.
+``"partial"`` (Durand et al., CVPR 2019: partial labels)
+    ``ratio`` is the KNOWN proportion ``p``, not a missing ratio: every label -- positives and negatives alike
+    -- is kept independently with probability ``p`` and made unannotated (``-1``) otherwise; a kept positive
+    stays ``1`` and a kept negative becomes a verified negative (``2``). See :func:`keep_known_labels`.
 
 ``keep_at_least_one=True`` makes sure every sample that had a positive keeps one (for ``"per-sample"`` the
 count becomes ``min(round(r n_i), n_i - 1)``; for the random schemes one hidden positive, chosen uniformly, is
@@ -30,12 +35,14 @@ from typing import Literal
 import numpy as np
 import scipy.sparse as sp
 
-from mlml._validation import RandomState, check_fraction, check_option, check_random_state
+from mlml._validation import RandomState, check_fraction, check_memory, check_option, check_random_state
 from mlml.exceptions import MLMLError
-from mlml.labels import POSITIVE, LabelMatrix, check_labels, label_counts
+from mlml.labels import NEGATIVE, POSITIVE, UNKNOWN, VERIFIED_NEGATIVE, LabelMatrix, check_labels, label_counts
 
-Scheme = Literal["per-sample", "uniform", "single-positive", "per-class"]
-SCHEMES: tuple[str, ...] = ("per-sample", "uniform", "single-positive", "per-class")
+Scheme = Literal["per-sample", "uniform", "single-positive", "per-class", "partial"]
+SCHEMES: tuple[str, ...] = ("per-sample", "uniform", "single-positive", "per-class", "partial")
+#: Rows of a CSR matrix drawn at once by :func:`keep_known_labels` (bounds the uniform draws held in memory).
+_PARTIAL_CHUNK_ENTRIES = 1 << 22
 
 
 def hide_positives(
@@ -50,16 +57,18 @@ def hide_positives(
     """Hide positives of ``labels`` and return ``(observed, hidden)``.
 
     Args:
-        labels: complete labels, ``(n_samples, n_labels)``, dense or CSR, values in ``{-1, 0, 1}``.
-        ratio: the missing ratio in [0, 1] (``"per-sample"`` and ``"uniform"``).
-        scheme: one of ``"per-sample"``, ``"uniform"``, ``"single-positive"``, ``"per-class"``.
+        labels: complete labels, ``(n_samples, n_labels)``, dense or CSR, values in ``{-1, 0, 1, 2}``.
+        ratio: the missing ratio in [0, 1] (``"per-sample"`` and ``"uniform"``); for ``"partial"`` the known
+            proportion in [0, 1] (:func:`keep_known_labels`).
+        scheme: one of ``"per-sample"``, ``"uniform"``, ``"single-positive"``, ``"per-class"``, ``"partial"``.
         class_ratios: ``(n_labels,)`` ratios in [0, 1], for ``"per-class"`` only.
         keep_at_least_one: never hide the last positive of a sample.
         random_state: seed or Generator.
 
     Returns:
-        ``observed`` (same type as ``labels``, ``int8``; hidden positives set to 0) and ``hidden``, a boolean
-        matrix of the same shape and type marking the hidden entries.
+        ``observed`` (same type as ``labels``, ``int8``; hidden positives set to 0, or for ``"partial"`` the
+        partial annotations) and ``hidden``, a boolean matrix of the same shape and type marking the hidden
+        positives.
 
     Example:
         >>> import numpy as np
@@ -71,6 +80,13 @@ def hide_positives(
     scheme = check_option(scheme, "scheme", owner, SCHEMES)  # type: ignore[assignment]
     labels = check_labels(labels)
     n_samples, n_labels = labels.shape
+    if scheme == "partial":
+        if class_ratios is not None or keep_at_least_one:
+            raise MLMLError(f"The scheme 'partial' of {owner} takes neither 'class_ratios' nor 'keep_at_least_one'.")
+        if ratio is None:
+            raise MLMLError(f"The 'ratio' parameter of {owner} (the known proportion) is required for scheme "
+                            "'partial'.")
+        return keep_known_labels(labels, check_fraction(ratio, "ratio", owner), random_state=random_state)
     if scheme in ("per-sample", "uniform"):
         if ratio is None:
             raise MLMLError(f"The 'ratio' parameter of {owner} is required for scheme {scheme!r}.")
@@ -100,6 +116,58 @@ def hide_positives(
             lost_all = np.bincount(rows, weights=hide, minlength=n_samples) == n_pos
             hide &= ~(lost_all[rows] & (rank == 0))
     return _apply(labels, rows[hide], cols[hide])
+
+
+def keep_known_labels(
+    labels: LabelMatrix, known: float, *, random_state: RandomState = None
+) -> tuple[LabelMatrix, LabelMatrix]:
+    """Partial labels (Durand et al. 2019): keep each label with probability ``known``, make the rest unannotated.
+
+    Every entry ``(i, c)`` draws ``u_ic ~ U[0, 1)`` (row-major order, so dense and CSR inputs agree for the same
+    seed) and is kept when ``u_ic < known`` -- positives and negatives alike, independently, as in the protocol's
+    public implementations (HCP-MLR-PL's ``changeLabelProportion``). A kept positive stays ``1``, a kept ``0``
+    becomes a verified negative (``2``), a kept ``2`` or ``-1`` stays as it was; a dropped entry becomes ``-1``.
+    The known proportion of each sample therefore varies around ``known`` (what Durand et al.'s normalisation
+    ``g(p_y)`` reads).
+
+    Args:
+        labels: ``(n_samples, n_labels)`` labels, dense or CSR (complete labels in the protocol).
+        known: the known proportion ``p`` in [0, 1].
+        random_state: seed or Generator.
+
+    Returns:
+        ``observed``: the partial annotations, same type as ``labels`` (a CSR output stores every entry: after
+        the simulation none is a ``0``), and ``hidden``: bool, the positives made unannotated.
+
+    Example:
+        >>> import numpy as np
+        >>> observed, hidden = keep_known_labels(np.array([[1, 0, 1, 0]]), 1.0)
+        >>> observed.tolist(), int(hidden.sum())
+        ([[1, 2, 1, 2]], 0)
+    """
+    known = check_fraction(known, "known", "keep_known_labels")
+    labels = check_labels(labels)
+    rng = check_random_state(random_state)
+    if not sp.issparse(labels):
+        keep = rng.random(labels.shape) < known
+        return _partial_rows(labels, keep)
+    n_samples, n_labels = labels.shape
+    check_memory(n_samples * n_labels * 5, f"The partial annotations of a ({n_samples:,} x {n_labels:,}) CSR matrix")
+    chunk = max(1, _PARTIAL_CHUNK_ENTRIES // max(n_labels, 1))
+    parts, hidden_parts = [], []
+    for start in range(0, n_samples, chunk):
+        block = labels[start : start + chunk].toarray()
+        observed, hidden = _partial_rows(block, rng.random(block.shape) < known)
+        parts.append(sp.csr_matrix(observed))
+        hidden_parts.append(sp.csr_matrix(hidden))
+    return sp.vstack(parts, format="csr", dtype=np.int8), sp.vstack(hidden_parts, format="csr", dtype=bool)
+
+
+def _partial_rows(labels: np.ndarray, keep: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Dense partial annotations of ``labels`` given the kept entries."""
+    observed = np.where(keep, labels, UNKNOWN).astype(np.int8)
+    observed[keep & (labels == NEGATIVE)] = VERIFIED_NEGATIVE
+    return observed, ~keep & (labels == POSITIVE)
 
 
 def rarity_ratios(labels: LabelMatrix, ratio: float, *, exponent: float = 0.5) -> np.ndarray:

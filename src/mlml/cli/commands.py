@@ -33,6 +33,11 @@ def _simulate(args: argparse.Namespace) -> int:
     write_matrix_csv(args.out, table.ids, table.names, observed)
     if args.hidden_out:
         write_matrix_csv(args.hidden_out, table.ids, table.names, hidden.astype("int8"))
+    if args.scheme == "partial":
+        print(f"kept {int((observed != -1).sum())} of {observed.size} labels ({int((observed == 1).sum())} positives, "
+              f"{int((observed == 2).sum())} verified negatives; {int(hidden.sum())} positives unannotated) in "
+              f"{len(table.ids)} samples -> {args.out}")
+        return 0
     print(f"hid {int(hidden.sum())} of {int((table.values == 1).sum())} positives in {len(table.ids)} samples "
           f"-> {args.out}")
     return 0
@@ -153,6 +158,8 @@ def _train(args: argparse.Namespace) -> int:
                         "without them.")
     if method.oracle and args.ratio == 0 and args.scheme == "per-sample":
         raise MLMLError(f"The oracle method {method.name!r} needs hidden positives: give --ratio > 0.")
+    if args.scheme == "partial" and args.ratio == 0:
+        raise MLMLError("--scheme partial keeps the proportion --ratio of the labels: give --ratio in (0, 1].")
     dataset = _load_source(args)
     label_files = _label_files(dataset)
     outputs = {f"--out {name}": args.out / name for name in ("model.pt", "model.json", *label_files)}

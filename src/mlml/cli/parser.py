@@ -38,14 +38,18 @@ SOURCE syntax (one for every command):
   nuswide:ROOT                  NUS-WIDE in its official layout
   openclipart[:ROOT]            Debian's openclipart-png + openclipart-svg (keywords as labels;
                                 default ROOT /usr/share/openclipart)
+  openimages:HUMAN_LABELS.csv[,CLASS_DESCRIPTIONS.csv][,IMAGE_DIR]
+                                Open Images human-verified labels (partial: 1 present, 2 verified absent,
+                                -1 unannotated), classes named by the descriptions file, images <ImageID>.jpg
   csv:LABELS.csv[,FEATURES]     a labels file, joined with features (.npy/.npz/.parquet/.csv) or an image folder
   xc:FILE[,TEST_FILE]           the Extreme Classification Repository's text format (header 'n_samples
                                 n_features n_labels', then 'l1,l2,... f:v f:v ...' a line); train then test rows
 """
 
 
-# The schemes a command line can ask for; 'per-class' needs per-class ratios (Python API).
-CLI_SCHEMES = ("per-sample", "uniform", "single-positive")
+# The schemes a command line can ask for; 'per-class' needs per-class ratios (Python API). With 'partial'
+# (Durand et al.'s partial labels) the ratio is the KNOWN proportion of the labels.
+CLI_SCHEMES = ("per-sample", "uniform", "single-positive", "partial")
 
 
 def _positive_int(text: str) -> int:
@@ -156,11 +160,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"mlml {_version()}")
     verbs = parser.add_subparsers(dest="verb", required=True, metavar="COMMAND")
 
-    p = verbs.add_parser("simulate", help="hide positives of a labels file")
+    p = verbs.add_parser("simulate", help="hide positives of a labels file (or make its labels partial)")
     p.add_argument("--labels", required=True, type=Path, help="complete labels CSV (id, then one 0/1 column a class)")
-    p.add_argument("--ratio", type=_fraction, help="missing ratio in [0, 1] (not for single-positive)")
+    p.add_argument("--ratio", type=_fraction,
+                   help="missing ratio in [0, 1] (not for single-positive); with --scheme partial the known proportion")
     p.add_argument("--scheme", default="per-sample", choices=CLI_SCHEMES,
-                   help="per-sample (the paper's, default), uniform, single-positive")
+                   help="per-sample (the paper's, default), uniform, single-positive, or partial (Durand et al.: keep "
+                        "each label with probability RATIO, kept negatives become verified negatives 2, the rest "
+                        "unannotated -1)")
     p.add_argument("--keep-at-least-one", action="store_true", help="never hide a sample's last positive")
     p.add_argument("--seed", type=_seed, default=0)
     p.add_argument("--out", required=True, type=Path, help="observed labels CSV to write")
@@ -199,7 +206,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--recipe", choices=RECIPES, default="default",
                    help="default (mlml's trainer) or seed (the seed code's recipe: seed-mlp head, Adadelta "
                         "lr 0.1, batch 32, 20 epochs, no validation, class-balanced positive weights)")
-    p.add_argument("--ratio", type=_fraction, default=0.0, help="hide this ratio of positives first (simulation)")
+    p.add_argument("--ratio", type=_fraction, default=0.0,
+                   help="hide this ratio of positives first (simulation); with --scheme partial: keep this proportion "
+                        "of the labels")
     p.add_argument("--scheme", default="per-sample", choices=CLI_SCHEMES)
     p.add_argument("--seed", type=_seed, default=0)
     p.add_argument("--mode", choices=["frozen", "finetune"], default="frozen")
@@ -265,13 +274,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--config", type=Path, help="YAML grid config; flags override it")
     p.add_argument("--recipe", choices=RECIPES,
                    help="default (mlml's trainer) or seed (the seed code's recipe; see `mlml train --help`)")
-    p.add_argument("--ratios", type=_csv_fractions, help="e.g. 0,0.25,0.5,0.75")
+    p.add_argument("--ratios", type=_csv_fractions,
+                   help="e.g. 0,0.25,0.5,0.75 (missing ratios; known proportions with --scheme partial)")
     p.add_argument("--methods", type=_csv_names, help="e.g. bce,im-wce,cb-wce or 'all'")
     p.add_argument("--method-param", action="append", type=_method_param, default=[], metavar="METHOD:KEY=VALUE",
                    help="a parameter of a listed method's loss or estimator, e.g. epr:expected_positives=2.9")
     p.add_argument("--folds", type=int)
     p.add_argument("--seed", type=_csv_seeds, dest="seeds", help="seed(s), e.g. 0 or 0,1,2")
-    p.add_argument("--scheme", choices=CLI_SCHEMES, help="simulation scheme (default per-sample)")
+    p.add_argument("--scheme", choices=CLI_SCHEMES,
+                   help="simulation scheme (default per-sample; partial: the ratios are known proportions)")
     p.add_argument("--weights-source", choices=["observed", "complete"],
                    help="observed (default, correct) or complete (the seed code's leak, labelled as such)")
     p.add_argument("--thresholds", choices=THRESHOLD_CHOICES,

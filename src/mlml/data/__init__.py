@@ -10,7 +10,8 @@ cardinality     4.237  (positives per sample, min 1, max 11)
 ...
 
 Sources (:mod:`mlml.data.sources`): ``yeast`` | ``mulan:DIR`` | ``mulan:FILE.arff,FILE.xml`` |
-``coco:ANN.json[,IMAGE_DIR]`` | ``nuswide:ROOT`` | ``openclipart[:ROOT]`` | ``csv:LABELS.csv[,FEATURES]``.
+``coco:ANN.json[,IMAGE_DIR]`` | ``nuswide:ROOT`` | ``openclipart[:ROOT]`` | ``csv:LABELS.csv[,FEATURES]`` |
+``openimages:LABELS.csv[,DESCRIPTIONS.csv][,IMAGE_DIR]`` (partial annotations).
 """
 
 from mlml.data.dataset import Dataset, apply_filters

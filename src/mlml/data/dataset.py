@@ -1,9 +1,12 @@
 """The one container every loader returns, and the sample/label filters.
 
-A :class:`Dataset` holds the complete label matrix as loaded (``int8``, dense or CSR, ``1`` positive and ``0``
-negative), the label names, one string id per sample, and either features (``float32`` ``(n_samples,
-n_features)``, dense or CSR) or image paths, plus a ``provenance`` dict that says where the data came from and
-what the filters removed. The rest of mlml never needs to know which loader built it.
+A :class:`Dataset` holds the label matrix as loaded (``int8``, dense or CSR): complete labels (``1`` positive,
+``0`` negative) for every source but a partially annotated one, which also holds ``2`` (verified negative) and
+``-1`` (unannotated; see :mod:`mlml.labels`). Its test folds are scored on the annotated entries only: ``-1`` is
+masked, ``2`` is a negative (:func:`mlml.evaluation.evaluate`). The data set also holds the label names, one
+string id per sample, and either features (``float32`` ``(n_samples, n_features)``, dense or CSR) or image paths,
+plus a ``provenance`` dict that says where the data came from and what the filters removed. The rest of mlml
+never needs to know which loader built it.
 """
 
 from __future__ import annotations
@@ -67,7 +70,8 @@ class Dataset:
 
     Attributes:
         name: short name of the data set (``yeast``, ``scene``, ``coco``, ...).
-        labels: ``int8`` matrix of shape ``(n_samples, n_labels)``, dense or CSR, values in ``{0, 1}``.
+        labels: ``int8`` matrix of shape ``(n_samples, n_labels)``, dense or CSR: values in ``{0, 1}`` (complete
+            labels), or partial annotations in ``{1, 2, -1}`` and possibly ``0`` (``partial`` is then True).
         label_names: ``n_labels`` names, in the column order of ``labels``.
         ids: ``(n_samples,)`` array of unique string ids.
         features: ``float32`` ``(n_samples, n_features)`` matrix, dense or CSR, or None for image data.
@@ -87,9 +91,7 @@ class Dataset:
     provenance: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        self.labels = check_labels(
-            self.labels, name=f"the labels of data set {self.name!r}", allow_unknown=False
-        )
+        self.labels = check_labels(self.labels, name=f"the labels of data set {self.name!r}", allow_unknown=True)
         self.label_names = [str(name) for name in self.label_names]
         self.ids = np.asarray(self.ids).astype(str)
         n_samples, n_labels = self.labels.shape
@@ -125,6 +127,13 @@ class Dataset:
                     f"Data set {self.name!r}: {len(self.image_paths)} image paths for {n_samples} samples."
                 )
         self.provenance.setdefault("filters", [])
+
+    @property
+    def partial(self) -> bool:
+        """Whether the labels are partial annotations (some entry is unannotated, -1, or a verified negative, 2)."""
+        from mlml.labels import is_partial
+
+        return is_partial(self.labels)
 
     @property
     def n_samples(self) -> int:

@@ -18,8 +18,9 @@ from mlml.labels import label_counts, positives_per_sample
 
 
 def _distinct_rows(labels: np.ndarray | sp.csr_matrix) -> int:
+    """Distinct patterns of positives (a CSR's stored -1 and 2 entries are not positives)."""
     if sp.issparse(labels):
-        return _distinct_sparse_rows(sp.csr_matrix(labels))
+        return _distinct_sparse_rows(sp.csr_matrix(labels == 1, dtype=np.int8))
     packed = np.packbits(np.asarray(labels) == 1, axis=1)
     return int(np.unique(packed, axis=0).shape[0])
 
@@ -59,7 +60,9 @@ def describe(dataset: Dataset, *, top: int = 15) -> dict[str, Any]:
     frequent as ``[name, count, fraction]``, ties by column order), ``duplicates`` (identical samples of this
     data set, as :func:`mlml.data.duplicates.duplicate_report` gives), ``filters`` and ``notes`` (from the
     provenance), ``files`` (read) and ``skipped_files`` (``{"file", "reason"}``, e.g. a MULAN folder's
-    train/test files when the complete file was read).
+    train/test files when the complete file was read), and ``annotations``: None for complete labels, else the
+    share of each state of partial annotations (``positive``, ``verified_negative``, ``suspect_zero``,
+    ``unannotated``; :mod:`mlml.labels`).
     """
     labels = dataset.labels
     per_sample = positives_per_sample(labels)
@@ -93,7 +96,21 @@ def describe(dataset: Dataset, *, top: int = 15) -> dict[str, Any]:
         "notes": list(provenance.get("notes", [])),
         "files": list(provenance.get("files", [])),
         "skipped_files": list(provenance.get("skipped_files", [])),
+        "annotations": _annotation_shares(labels) if dataset.partial else None,
     }
+
+
+def _annotation_shares(labels: np.ndarray | sp.csr_matrix) -> dict[str, float]:
+    """The share of the entries in each state of partial annotations."""
+    from mlml.labels import POSITIVE, UNKNOWN, VERIFIED_NEGATIVE
+
+    total = labels.shape[0] * labels.shape[1]
+    values = labels.data if sp.issparse(labels) else np.asarray(labels).ravel()
+    counts = {name: int(np.count_nonzero(values == value))
+              for name, value in (("positive", POSITIVE), ("verified_negative", VERIFIED_NEGATIVE),
+                                  ("unannotated", UNKNOWN))}
+    counts["suspect_zero"] = total - sum(counts.values())
+    return {name: count / total for name, count in counts.items()}
 
 
 def format_info(info: dict[str, Any]) -> str:
@@ -114,6 +131,9 @@ def format_info(info: dict[str, Any]) -> str:
         f"density         {info['density']:.4f}",
         f"distinct label patterns  {info['distinct_patterns']:,}",
         f"samples without a positive  {info['empty_samples']:,}",
+        *([] if not info.get("annotations") else [
+            "partial annotations  " + ", ".join(f"{name.replace('_', ' ')} {share:.2%}"
+                                                 for name, share in info["annotations"].items())]),
         f"duplicates      {describe_duplicates(info['duplicates'])}",
         f"most frequent labels ({len(info['top_labels'])}):",
     ]

@@ -13,6 +13,9 @@ SOURCE                             data
 ``csv:LABELS.csv[,FEATURES]``      labels CSV joined with .npy/.npz/.parquet/.csv features or an image folder
 ``xc:FILE[,TEST_FILE]``            the Extreme Classification Repository's text format (sparse labels and
                                    features; train then test rows), see mlml.data.xc
+``openimages:LABELS.csv``          Open Images human-verified labels (partial annotations: 1 present, 2
+``[,DESCRIPTIONS.csv][,IMAGE_DIR]`` verified absent, -1 unannotated; mlml.data.openimages), classes named by
+                                   the descriptions file, images IMAGE_DIR/<ImageID>.jpg
 =================================  ==========================================================================
 """
 
@@ -27,10 +30,11 @@ from mlml.exceptions import MLMLError
 
 SOURCE_HELP = (
     "yeast | mulan:DIR | mulan:FILE.arff,FILE.xml | coco:ANN.json[,IMAGE_DIR] | nuswide:ROOT | "
-    "openclipart[:ROOT] | csv:LABELS.csv[,FEATURES] | xc:FILE[,TEST_FILE]"
+    "openclipart[:ROOT] | csv:LABELS.csv[,FEATURES] | xc:FILE[,TEST_FILE] | "
+    "openimages:LABELS.csv[,DESCRIPTIONS.csv][,IMAGE_DIR]"
 )
 
-_KINDS = ("yeast", "mulan", "coco", "nuswide", "openclipart", "csv", "xc")
+_KINDS = ("yeast", "mulan", "coco", "nuswide", "openclipart", "csv", "xc", "openimages")
 
 
 def parse_source(source: str) -> tuple[str, list[str]]:
@@ -59,6 +63,7 @@ def parse_source(source: str) -> tuple[str, list[str]]:
         "openclipart": (0, 1),
         "csv": (1, 2),
         "xc": (1, 2),
+        "openimages": (1, 3),
     }[kind]
     if not expected[0] <= len(args) <= expected[1] or any(not a for a in args):
         raise MLMLError(
@@ -76,11 +81,12 @@ def _usage(kind: str) -> str:
         "openclipart": "'openclipart' or 'openclipart:ROOT'",
         "csv": "'csv:LABELS.csv[,FEATURES]'",
         "xc": "'xc:FILE' or 'xc:TRAIN_FILE,TEST_FILE'",
+        "openimages": "'openimages:HUMAN_LABELS.csv[,CLASS_DESCRIPTIONS.csv][,IMAGE_DIR]'",
     }[kind]
 
 
 def _load_raw(kind: str, args: list[str], source: str, options: dict[str, Any]) -> Dataset:
-    from mlml.data import coco, mulan, nuswide, openclipart, tabular, xc
+    from mlml.data import coco, mulan, nuswide, openclipart, openimages, tabular, xc
 
     def call(function: Any, *positional: Any) -> Dataset:
         try:
@@ -108,7 +114,19 @@ def _load_raw(kind: str, args: list[str], source: str, options: dict[str, Any]) 
         return call(openclipart.load_openclipart, Path(args[0]) if args else openclipart.DEFAULT_ROOT)
     if kind == "xc":
         return call(xc.load_xc, args[0], args[1] if len(args) > 1 else None)
+    if kind == "openimages":
+        descriptions, image_dir = _openimages_parts(args[1:])
+        return call(openimages.load_openimages, args[0], descriptions, image_dir)
     return call(tabular.load_csv, args[0], args[1] if len(args) > 1 else None)
+
+
+def _openimages_parts(rest: list[str]) -> tuple[str | None, str | None]:
+    """``[DESCRIPTIONS.csv][,IMAGE_DIR]``: a lone second argument is the image folder when it is a folder."""
+    if len(rest) == 2:
+        return rest[0], rest[1]
+    if len(rest) == 1:
+        return (None, rest[0]) if Path(rest[0]).is_dir() else (rest[0], None)
+    return None, None
 
 
 def load(

@@ -165,11 +165,13 @@ def load_csv(
 ) -> Dataset:
     """Read a labels CSV and, optionally, features or images joined by id (see the module docstring).
 
+    The labels may be partial annotations (``-1`` unannotated, ``2`` verified negative; :mod:`mlml.labels`).
+
     Raises:
-        DataError: malformed files (file and line), label values other than 0/1, missing or duplicate ids.
+        DataError: malformed files (file and line), label values other than 0/1/-1/2, missing or duplicate ids.
     """
     labels_path = Path(labels_path)
-    table = read_labels_csv(labels_path, allow_unknown=False)
+    table = read_labels_csv(labels_path, allow_unknown=True)
     features: FeatureMatrix | None = None
     image_paths = None
     files = [str(labels_path)]

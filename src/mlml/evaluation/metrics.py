@@ -1,10 +1,11 @@
 """Masked multi-label metrics: precision/recall/F1 at a threshold, ROC-AUC, average precision.
 
 Which entries are scored
-    ``y_true`` uses the mlml encoding (``1`` positive, ``0`` negative, ``-1`` unknown). An entry ``(i, c)`` is
-    *scored* when ``y_true[i, c] != -1`` and, if a ``mask`` is given, ``mask[i, c]`` is True. Everything
-    else is ignored by every metric. The paper's protocol evaluates on complete test labels, so there every
-    entry is scored; masks serve validation splits with observed labels and partially annotated data.
+    ``y_true`` uses the mlml encoding (``1`` positive, ``0`` negative, ``2`` verified negative -- a negative here
+    --, ``-1`` unknown). An entry ``(i, c)`` is *scored* when ``y_true[i, c] != -1`` and, if a ``mask`` is given,
+    ``mask[i, c]`` is True. Everything else is ignored by every metric. The paper's protocol evaluates on complete
+    test labels, so there every entry is scored; masks serve validation splits with observed labels and partially
+    annotated data (whose test folds are scored on their annotated entries).
 
 Thresholds
     An entry is predicted positive when ``score >= threshold`` (the convention of

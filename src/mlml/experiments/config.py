@@ -29,7 +29,8 @@ class GridConfig:
 
     Attributes:
         datasets: data SOURCE strings (``mlml data info --help`` lists the syntax); default the built-in yeast.
-        ratios: missing ratios of positives hidden in each training fold.
+        ratios: missing ratios of positives hidden in each training fold; with ``scheme: partial`` the KNOWN
+            proportions of the training fold's labels (Durand et al.'s protocol, each in (0, 1]).
         methods: method names from ``mlml.methods.METHODS`` (``["all"]`` expands to every registered method
             but aliases), or variants written as mappings ``{name: epr-k3, method: epr, params:
             {expected_positives: 3}}`` (``method`` defaults to ``name``; ``params`` are parameters of the method's
@@ -99,6 +100,9 @@ class GridConfig:
         self._methods = self._resolve_methods()
         self.folds = check_positive_int(self.folds, "folds", owner, minimum=2)
         check_option(self.scheme, "scheme", owner, SCHEMES)
+        if self.scheme == "partial" and 0.0 in self.ratios:
+            raise MLMLError(f"The 'ratios' of {owner} are known proportions with scheme 'partial'; 0 leaves no label "
+                            "to train on. Give values in (0, 1].")
         check_option(self.weights_source, "weights_source", owner, ("observed", "complete"))
         check_option(self.thresholds, "thresholds", owner, THRESHOLD_CHOICES)
         ESTIMATORS.get(self.policy_posterior)

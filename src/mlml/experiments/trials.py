@@ -266,6 +266,7 @@ def run_trial(trial: Trial, config: GridConfig) -> dict[str, Any]:
         "error": None,
         "oracle": method.oracle,
         "recipe": config.recipe,
+        "scheme": config.scheme,
         "method_definition": method.definition(),
         "versions": package_versions(),
         "metrics": _scalars(metrics),
@@ -383,6 +384,7 @@ def run_trial_safely(trial: Trial, config: GridConfig) -> dict[str, Any]:
             "error": traceback.format_exc(),
             "oracle": bool(method is not None and method.oracle),
             "recipe": config.recipe,
+            "scheme": config.scheme,
             "method_definition": None if method is None else method.definition(),
             "versions": package_versions(),
             "metrics": {},
@@ -411,11 +413,13 @@ def _diagnostics(result: Any, method: Any, fold: Any, trial: Trial) -> dict[str,
         rows = np.sort(rng.choice(rows, max(1, _MAX_DIAGNOSTIC_ENTRIES // n_labels), replace=False))
         hidden = hidden[rows]
     hidden = hidden.toarray() if sp.issparse(hidden) else hidden
-    observed = to_dense(fold.observed_train[rows])
+    observed = to_dense(method.training_labels(fold.observed_train[rows]))  # what the method trained on
+    zero = observed == 0
+    if not zero.any():
+        return None  # (partial labels read as they are have no suspect zero to weigh)
     features = fold.rows(fold.train[rows]) if estimator.uses_features else None
     _, neg = estimator.transform(observed, rows=rows, features=features)
     detection = hidden_positive_detection(neg, observed, hidden)
-    zero = observed == 0
     complete = to_dense(fold.dataset.labels[fold.train[rows]])
     fpr, tpr, _ = roc_curve(hidden[zero], 1.0 - neg[zero])
     keep = np.unique(np.linspace(0, len(fpr) - 1, min(len(fpr), _MAX_ROC_POINTS)).astype(int))

@@ -7,6 +7,7 @@ from mlml.losses.registry import LOSSES  # noqa: I001  (first: the modules regis
 from mlml.losses.functional import (
     an_ls,
     asymmetric,
+    csl,
     entry_weight,
     epr,
     expected_positive_penalty,
@@ -29,6 +30,7 @@ from mlml.losses.functional import (
 from mlml.losses.modules import (
     ANLS,
     ASL,
+    CSL,
     EPR,
     ROLE,
     SPLC,
@@ -50,6 +52,7 @@ from mlml.losses.modules import (
 __all__ = [
     "ANLS",
     "ASL",
+    "CSL",
     "EPR",
     "LOSSES",
     "ROLE",
@@ -69,6 +72,7 @@ __all__ = [
     "WeightedBCE",
     "an_ls",
     "asymmetric",
+    "csl",
     "entry_weight",
     "epr",
     "expected_positive_penalty",

@@ -164,3 +164,32 @@ register_method(
     Method("pw-bce", "pw-bce", "ones",
            description="convex surrogate of the unbiased BCE: positives weighted 2/p_l - 1 (Qaraei et al. 2021)")
 )
+# Issue 14: partial annotations. Every method above ignores unannotated (-1) entries (weight 0) and trains verified
+# negatives (2) as certain negatives. These ones are made for partial annotations: CSL, and "assume negative"
+# (unannotated entries become suspect zeros, Ben-Baruch et al.'s "Negative mode") with confidence weights from an
+# estimator fitted on the annotated labels. On complete labels (no -1) the neg-* methods equal their base methods.
+register_method(
+    Method(
+        "csl",
+        "csl",
+        "ones",
+        description="class-aware selective loss (Ben-Baruch et al. 2022): unannotated entries of likely-present "
+        "classes and the batch's likeliest ones ignored, the rest negative; prior from an Ignore-mode model",
+    )
+)
+register_method(
+    Method("neg-bce", "weighted-bce", "ones", unannotated="negative",
+           description="assume negative: unannotated entries trained as negatives, weight 1 (Negative mode)")
+)
+register_method(
+    Method("neg-cb-wce", "weighted-bce", "pattern", unannotated="negative",
+           description="unannotated entries assumed negative, weighted by Eq. 3 fitted on the annotated labels")
+)
+register_method(
+    Method("neg-noisy-or", "weighted-bce", "pairwise-noisy-or", unannotated="negative",
+           description="unannotated entries assumed negative, weighted by pairwise co-occurrence (noisy-or)")
+)
+register_method(
+    Method("neg-knn", "weighted-bce", "knn", unannotated="negative",
+           description="unannotated entries assumed negative, weighted by the k-NN-refined co-occurrence prior")
+)

@@ -18,6 +18,8 @@ from mlml.exceptions import MLMLError
 from mlml.losses import LOSSES
 
 METHODS: Registry[Method] = Registry("method")
+#: What a method may do with unannotated (-1) training entries (:attr:`Method.unannotated`).
+UNANNOTATED: tuple[str, ...] = ("ignore", "negative")
 
 
 @dataclass(frozen=True)
@@ -35,6 +37,10 @@ class Method:
         threshold_policy: the decision rule the method is meant to be used with (a name in
             :data:`mlml.evaluation.policies.POLICIES`; ``fixed``, the paper's 0.5, unless its authors say
             otherwise). Every trial measures every policy; reports show each method with its own and with ``fixed``.
+        unannotated: what the method does with unannotated (``-1``) training entries: ``"ignore"`` (default:
+            weight 0, the estimator contract) or ``"negative"`` (assume them negative: they become suspect zeros,
+            weighted by the estimator's ω̄ -- fitted on the observed labels as they are, the unannotated entries
+            left out of its statistics -- see :meth:`training_labels`). Verified negatives are certain either way.
     """
 
     name: str
@@ -46,11 +52,18 @@ class Method:
     oracle: bool = False
     alias_of: str | None = None
     threshold_policy: str = "fixed"
+    unannotated: str = "ignore"
+
+    def __post_init__(self) -> None:
+        if self.unannotated not in UNANNOTATED:
+            raise MLMLError(f"The 'unannotated' parameter of method {self.name!r} must be one of "
+                            f"{', '.join(map(repr, UNANNOTATED))}. Got {self.unannotated!r} instead.")
 
     def definition(self) -> dict[str, Any]:
         """Everything that makes this method what it is, as plain data: its name, the loss and the estimator with
-        their parameters, and the oracle flag (what a trial's identity and a run's records hold)."""
-        return {
+        their parameters, the oracle flag and -- where it is not the default ``"ignore"`` -- what it does with
+        unannotated entries (what a trial's identity and a run's records hold)."""
+        out = {
             "name": self.name,
             "loss": self.loss,
             "loss_kwargs": _plain(self.loss_kwargs),
@@ -58,6 +71,20 @@ class Method:
             "estimator_kwargs": _plain(self.estimator_kwargs),
             "oracle": self.oracle,
         }
+        if self.unannotated != "ignore":  # absent by default, so that existing trial ids stay as they were
+            out["unannotated"] = self.unannotated
+        return out
+
+    def training_labels(self, observed: Any) -> Any:
+        """The labels the method trains on: ``observed`` itself, or for ``unannotated="negative"`` a copy whose
+        unannotated entries (``-1``) are suspect zeros (``0``; :func:`mlml.labels.unannotated_as_negative`). The
+        trainer fits the estimator on ``observed`` and computes the weights, the batches and the loss's set-up on
+        these labels; the grid's diagnostics read the same labels."""
+        if self.unannotated == "ignore":
+            return observed
+        from mlml.labels import unannotated_as_negative
+
+        return unannotated_as_negative(observed)
 
     def with_params(self, params: Mapping[str, Any], *, name: str | None = None) -> Method:
         """A copy with parameters of its loss or its estimator overridden (and, given ``name``, renamed).

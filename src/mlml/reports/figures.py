@@ -147,6 +147,7 @@ def plot_metric_vs_ratio(
     dataset: str | None = None,
     threshold: str = "fixed",
     ax: Any = None,
+    xlabel: str = "missing ratio",
 ) -> tuple[Any, Any]:
     """One metric against the missing ratio, one line per method, ±1 std error bars (the paper's Fig. 1/2).
 
@@ -156,6 +157,7 @@ def plot_metric_vs_ratio(
         dataset: the data set to draw (required when the rows hold several).
         threshold: the threshold policy of the rows to draw (``"fixed"``, 0.5; ``"tuned"``; ...).
         ax: an Axes to draw on, or None for a new figure.
+        xlabel: what the ratio is (a partial-label grid's is the known proportion).
     """
     if f"{metric}_mean" not in (rows[0] if rows else {}):
         raise MLMLError(
@@ -178,7 +180,7 @@ def plot_metric_vs_ratio(
         y = [r[f"{metric}_mean"] for r in points]
         err = [0.0 if np.isnan(r[f"{metric}_std"]) else r[f"{metric}_std"] for r in points]
         ax.errorbar(x, y, yerr=err, capsize=3, label=series_label(*key), **_style(*key, methods))
-    ax.set_xlabel("missing ratio")
+    ax.set_xlabel(xlabel)
     ax.set_ylabel(METRIC_NAMES.get(metric, metric))
     ax.set_title(
         f"{METRIC_NAMES.get(metric, metric)} — {dataset}"
@@ -196,13 +198,14 @@ def plot_metrics_vs_ratio(
     dataset: str | None = None,
     threshold: str = "fixed",
     ncols: int = 3,
+    xlabel: str = "missing ratio",
 ) -> tuple[Any, Any]:
     """A grid of :func:`plot_metric_vs_ratio` panels, one per metric; returns ``(fig, axes)``."""
     nrows = -(-len(metrics) // ncols)
     fig, axes = new_figure((4.6 * ncols, 3.5 * nrows), nrows, ncols)
     flat = np.atleast_1d(axes).ravel()
     for ax, metric in zip(flat, metrics):
-        plot_metric_vs_ratio(rows, metric, dataset=dataset, threshold=threshold, ax=ax)
+        plot_metric_vs_ratio(rows, metric, dataset=dataset, threshold=threshold, ax=ax, xlabel=xlabel)
         ax.set_title(METRIC_NAMES.get(metric, metric))
     # One legend for all panels, below them.
     _legend(fig, flat[0], True, ncols=4)
@@ -212,7 +215,7 @@ def plot_metrics_vs_ratio(
     for ax in flat[len(metrics) :]:
         ax.set_visible(False)
     fig.suptitle(
-        f"{_single_dataset(rows, dataset, 'plot_metrics_vs_ratio')}: metrics vs missing ratio "
+        f"{_single_dataset(rows, dataset, 'plot_metrics_vs_ratio')}: metrics vs {xlabel} "
         f"(mean ± std over folds, {'threshold 0.5' if threshold == 'fixed' else threshold + ' thresholds'})"
     )
     return fig, axes

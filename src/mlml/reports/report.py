@@ -114,6 +114,7 @@ def write_report(
     ]
     blocks += _status_blocks(checked, expected)
     blocks += _label_blocks(checked)
+    blocks += _partial_blocks(checked, rows, run_dir, draw is True)
 
     datasets = sorted({r["dataset"] for r in checked})
     slugs = _slugs(datasets)
@@ -284,6 +285,35 @@ def _label_blocks(records: Sequence[Mapping[str, Any]]) -> list[Block]:
     return blocks
 
 
+def _partial_blocks(
+    records: Sequence[Mapping[str, Any]], rows: Sequence[Mapping[str, Any]], run_dir: Path, draw: bool
+) -> list[Block]:
+    """For a partial-label grid: what its ratio means, and mAP vs known proportion over every data set."""
+    partial = sorted({r["dataset"] for r in records if r.get("scheme") == "partial"})
+    if not partial:
+        return []
+    blocks: list[Block] = [
+        ("h", 2, "Partial labels"),
+        ("p", f"{', '.join(partial)}: partial-label grid (Durand et al.'s protocol): every label of the training "
+              "fold is kept with probability p and made unannotated (-1) otherwise; kept negatives are verified "
+              "negatives (2). In these tables and figures the ratio column is the KNOWN proportion p. Test folds "
+              "keep their complete labels."),
+    ]
+    if not draw:
+        return blocks
+    from mlml.reports import figures as F
+    from mlml.reports.partial_figures import plot_metric_vs_known
+
+    chosen = [row for row in rows if row["dataset"] in partial]
+    try:
+        fig, _ = plot_metric_vs_known(chosen, "map", datasets=partial)
+    except MLMLError as exc:
+        return blocks + [("p", f"Figure 'map_vs_known' skipped: {exc}")]
+    png, pdf = F.save_figure(fig, run_dir / FIGURE_DIR / "map_vs_known")
+    caption = "mAP vs proportion of known labels (Durand et al.'s Figure; mean ± std over folds)."
+    return blocks + [("figure", png.relative_to(run_dir).as_posix(), pdf.relative_to(run_dir).as_posix(), caption)]
+
+
 # ------------------------------------------------------------------------------------------------ figures
 def _slugs(datasets: Sequence[str]) -> dict[str, str]:
     out: dict[str, str] = {}
@@ -315,6 +345,7 @@ def _figure_blocks(
     from mlml.reports import decision_figures as P
     from mlml.reports import diagnostic_figures as D
     from mlml.reports import figures as F
+    from mlml.reports.partial_figures import ratio_label
 
     done = [r for r in records if r["dataset"] == dataset and r["status"] == "done"]
     ds_rows = [row for row in rows if row["dataset"] == dataset and row["n_folds"] > 0]
@@ -323,13 +354,14 @@ def _figure_blocks(
         return blocks + [("p", "No finished trial: nothing to draw.")]
     ratio = _figure_ratio(done)
     at_ratio = [r for r in done if r["ratio"] == ratio]
+    axis = ratio_label(next((r.get("scheme") for r in done if r.get("scheme")), None))
     plans: list[tuple[str, str, Any]] = []
     if any(row["threshold"] == "fixed" for row in ds_rows):
         plans.append(
             (
                 "metrics_vs_ratio",
-                "Metrics vs missing ratio, threshold 0.5 (the paper's Fig. 1/2; mean ± std over folds).",
-                lambda: F.plot_metrics_vs_ratio(ds_rows, dataset=dataset),
+                f"Metrics vs {axis}, threshold 0.5 (the paper's Fig. 1/2; mean ± std over folds).",
+                lambda: F.plot_metrics_vs_ratio(ds_rows, dataset=dataset, xlabel=axis),
             )
         )
     for mode in POLICIES[1:]:
@@ -337,8 +369,8 @@ def _figure_blocks(
             plans.append(
                 (
                     f"metrics_vs_ratio_{mode}",
-                    f"Metrics vs missing ratio, {POLICY_HEADINGS[mode]}.",
-                    lambda mode=mode: F.plot_metrics_vs_ratio(ds_rows, dataset=dataset, threshold=mode),
+                    f"Metrics vs {axis}, {POLICY_HEADINGS[mode]}.",
+                    lambda mode=mode: F.plot_metrics_vs_ratio(ds_rows, dataset=dataset, threshold=mode, xlabel=axis),
                 )
             )
     plans += [

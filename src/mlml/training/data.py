@@ -1,14 +1,16 @@
 """What the training loop reads: a torch ``Dataset`` of training rows and the weights of their labels.
 
-A batch is ``(inputs, targets, known, weights, rows)`` for a list of training rows (positions ``0..n-1`` among
-the rows ``fit`` received):
+A batch is ``(inputs, targets, known, weights, rows, suspect)`` for a list of training rows (positions ``0..n-1``
+among the rows ``fit`` received):
 
 * ``inputs`` -- the rows' features as a float32 tensor (dense, memory-mapped or CSR features, densified per
   batch) or their decoded images;
 * ``targets`` -- float32, 1 for an observed positive and 0 otherwise; ``known`` -- bool, False on ``-1``;
 * ``weights`` -- the entry weight ``w = y ω + (1 − y) ω̄`` of each entry (float32), or the pair ``(ω, ω̄)`` for a
   loss that reads ω on observed zeros (``Criterion.needs_pair``);
-* ``rows`` -- long, the rows themselves (per-row state of losses such as ROLE's, and the adaptive evidence).
+* ``rows`` -- long, the rows themselves (per-row state of losses such as ROLE's, and the adaptive evidence);
+* ``suspect`` -- bool, True on the suspect zeros (observed ``0``): the only zeros a loss may reject, correct,
+  down-weight or pseudo-label; a verified negative (``2``) has target 0 and ``known`` True but is not suspect.
 
 Nothing of size ``n_rows x n_labels`` is made beyond the observed labels themselves, except the weight table:
 :class:`WeightSource` asks the estimator for the weights of all rows at once (per weight refresh, i.e. once, or
@@ -202,13 +204,14 @@ class TrainingSet(torch.utils.data.Dataset):
     def __len__(self) -> int:
         return self.observed.shape[0]
 
-    def __getitems__(self, rows: Sequence[int] | Tensor) -> tuple[Any, Tensor, Tensor, Any, Tensor]:
+    def __getitems__(self, rows: Sequence[int] | Tensor) -> tuple[Any, Tensor, Tensor, Any, Tensor, Tensor]:
         index = rows if isinstance(rows, Tensor) else torch.as_tensor(rows, dtype=torch.long)
         if self.sparse:
             labels = torch.from_numpy(self.observed[index.numpy()].toarray())
         else:
             labels = self.observed[index]
-        return self._inputs(index), (labels == 1).float(), labels != -1, self.weights.batch(index), index
+        return (self._inputs(index), (labels == 1).float(), labels != -1, self.weights.batch(index), index,
+                labels == 0)
 
     def _inputs(self, index: Tensor) -> Any:
         if self.images is None:
@@ -225,7 +228,7 @@ class TrainingSet(torch.utils.data.Dataset):
 
 
 def batches(dataset: TrainingSet, sampler: EpochBatches, *, num_workers: int, seed: int,
-            epoch: int) -> Iterator[tuple[Any, Tensor, Tensor, Any, Tensor]]:
+            epoch: int) -> Iterator[tuple[Any, Tensor, Tensor, Any, Tensor, Tensor]]:
     """One epoch of batches: read in this process, or by ``num_workers`` DataLoader workers (image decoding)."""
     sampler.set_epoch(epoch)
     if num_workers == 0:  # in-process: no DataLoader machinery (nor lists of ints) between the loop and the rows

@@ -4,7 +4,8 @@
 carved by the fold layer (:mod:`mlml.folds`), never here. It does, in order:
 
 1. fit the method's weight estimator on the training rows' OBSERVED labels (the hidden-entry mask reaches an
-   oracle's estimator only);
+   oracle's estimator only); a method that assumes unannotated entries negative then trains on labels whose
+   ``-1`` entries are suspect zeros (:meth:`~mlml.methods.Method.training_labels`);
 2. build the model (feature standardisation fitted on the training rows + head, or backbone + head), the
    criterion (``method.make_loss()``, ``setup(observed)``) and the optimiser (model parameters and the
    criterion's own, e.g. ROLE's label estimates);
@@ -33,7 +34,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 import torch
-from torch import Tensor, nn
+from torch import nn
 
 from mlml._threads import torch_threads
 from mlml.exceptions import MLMLError
@@ -43,7 +44,7 @@ from mlml.training.config import TrainConfig
 from mlml.training.data import EpochBatches, TrainingSet, WeightSource, batches
 from mlml.training.distributed import average_gradients, barrier, dist_info
 from mlml.training.metrics import defined_classes, observed_bce, observed_map
-from mlml.training.model import build_model, check_features, resolve_device, rows_tensor
+from mlml.training.model import build_model, check_inputs, resolve_device, rows_tensor
 from mlml.training.optim import make_optimizer, make_scheduler
 from mlml.training.saved import TrainResult, predict_inputs
 
@@ -94,11 +95,11 @@ def fit(
         raise MLMLError(f"The 'config' parameter of fit must be a TrainConfig. Got {type(config).__name__}.")
     method = METHODS.get(method) if isinstance(method, str) else method
     observed = check_labels(observed, name="observed")
-    inputs = _check_inputs(inputs, config, observed.shape[0], "inputs")
+    inputs = check_inputs(inputs, config, observed.shape[0], "inputs")
     if validation is not None:
         x_val, y_val = validation
         y_val = check_labels(y_val, name="the validation labels", n_labels=observed.shape[1])
-        validation = (_check_inputs(x_val, config, y_val.shape[0], "the validation inputs"), y_val)
+        validation = (check_inputs(x_val, config, y_val.shape[0], "the validation inputs"), y_val)
     elif not config.fixed_epochs:
         raise MLMLError(
             "Early stopping needs validation rows: pass validation=(inputs, observed) (mlml.folds.make_fold "
@@ -115,20 +116,6 @@ def fit(
         torch.manual_seed(config.seed)
         run = _Run(inputs, observed, method, config, validation, hidden, estimator, estimator_rows, info, device)
         return run.run(callbacks)
-
-
-def _check_inputs(inputs: Any, config: TrainConfig, n_rows: int, name: str) -> Any:
-    if config.mode == "frozen":
-        inputs = check_features(inputs, name=name)
-        got = inputs.shape[0]
-    else:
-        if isinstance(inputs, (np.ndarray, Tensor)) and inputs.dtype != object or sp.issparse(inputs):
-            raise MLMLError("TrainConfig(mode='finetune') trains on images: pass a sequence of image paths.")
-        inputs = [str(p) for p in inputs]
-        got = len(inputs)
-    if got != n_rows:
-        raise MLMLError(f"'{name}' has {got} rows but its labels have {n_rows}.")
-    return inputs
 
 
 class _Run:
@@ -150,6 +137,7 @@ class _Run:
             estimator.fit(observed, **self._estimator_inputs(estimator, inputs, hidden))
         self.estimator = estimator
         self.adaptive = estimator.adaptive
+        observed = method.training_labels(observed)  # -1 -> suspect zero where the method assumes them negative
 
         # 2. model, criterion, optimiser, schedule
         in_features = inputs.shape[1] if self.frozen else None
@@ -167,6 +155,10 @@ class _Run:
             )
         self.criterion = method.make_loss().to(device)
         self.criterion.setup(observed)
+        if self.criterion.needs_class_prior:  # CSL's: a temporary "Ignore"-mode model's mean prediction
+            from mlml.training.prior import ignore_mode_prior
+
+            self.criterion.set_class_prior(ignore_mode_prior(inputs, observed, config, validation))
         self.criterion.to(device)
         self.optimizer = make_optimizer(self.model, self.criterion, config, self.frozen)
         self.sampler = EpochBatches(observed.shape[0], config.batch_size, config.seed, info)
@@ -230,7 +222,8 @@ class _Run:
             from tqdm.auto import tqdm
 
             stream = tqdm(stream, total=len(self.sampler), desc=f"epoch {epoch}", unit="batch", leave=False)
-        for (x, targets, known, weights, rows), n_global in zip(stream, self.sampler.global_sizes, strict=True):
+        for (x, targets, known, weights, rows, suspect), n_global in zip(stream, self.sampler.global_sizes,
+                                                                           strict=True):
             rows = rows.to(device)
             with self._autocast():
                 logits = self.net(x.to(device, non_blocking=True))
@@ -239,7 +232,8 @@ class _Run:
                 if self.adaptive:
                     self.epoch_proba[rows] = torch.sigmoid(logits.detach())
                 weights = tuple(w.to(device) for w in weights) if isinstance(weights, tuple) else weights.to(device)
-                loss = self.criterion(logits, targets.to(device), weights, index=rows, known=known.to(device))
+                loss = self.criterion(logits, targets.to(device), weights, index=rows, known=known.to(device),
+                                      suspect=suspect.to(device))
             else:  # a rank with an empty share still joins the gradient all-reduce
                 loss = logits.sum() * 0.0
             scaled = loss * (len(rows) / n_global * self.info.world_size) if self.info.enabled else loss

@@ -79,6 +79,22 @@ def check_features(features: Any, n_features: int | None = None, *, name: str = 
     return features
 
 
+def check_inputs(inputs: Any, config: TrainConfig, n_rows: int, name: str) -> Any:
+    """What :func:`mlml.training.fit` trains on, checked: features (frozen mode) or image paths (fine-tuning), one
+    per labelled row."""
+    if config.mode == "frozen":
+        inputs = check_features(inputs, name=name)
+        got = inputs.shape[0]
+    else:
+        if isinstance(inputs, (np.ndarray, Tensor)) and inputs.dtype != object or sp.issparse(inputs):
+            raise MLMLError("TrainConfig(mode='finetune') trains on images: pass a sequence of image paths.")
+        inputs = [str(p) for p in inputs]
+        got = len(inputs)
+    if got != n_rows:
+        raise MLMLError(f"'{name}' has {got} rows but its labels have {n_rows}.")
+    return inputs
+
+
 def rows_tensor(features: Any, rows: np.ndarray | slice | None = None) -> Tensor:
     """A dense float32 tensor of ``features[rows]`` (CSR rows are densified, memory-mapped rows read)."""
     part = features if rows is None else features[rows]

@@ -43,7 +43,7 @@ import numpy as np
 
 from mlml._validation import check_fraction, check_positive_int
 from mlml.exceptions import MLMLError
-from mlml.labels import POSITIVE, LabelMatrix, to_dense
+from mlml.labels import POSITIVE, LabelMatrix, to_dense, unannotated_as_negative
 from mlml.weights.base import ESTIMATORS, WeightEstimator
 
 _SHRINK_ROWS = 10.0
@@ -135,9 +135,14 @@ class PUAdaptive(WeightEstimator):
             raise MLMLError(f"{owner} takes a labels-only base; use 'knn-pu-adaptive' for {self.base!r}.")
         self.base_estimator_ = ESTIMATORS.create(self.base, **(self.base_params or {}))
         base_features = features if self.uses_features else None
-        _, neg = self.base_estimator_.fit_transform(observed, features=base_features)
+        self.base_estimator_.fit(observed, features=base_features)
+        # The state covers every entry that can be a candidate: the suspect zeros and the unannotated entries (a
+        # method that assumes unannotated entries negative transforms them as zeros; otherwise the base contract
+        # gives them weight 0 whatever their state), with the base estimator's prior for them as zeros.
+        candidates = unannotated_as_negative(observed)
+        _, neg = self.base_estimator_.transform(candidates, rows=np.arange(observed.shape[0]), features=base_features)
         self.observed_ = to_dense(observed).astype(np.int8, copy=False)
-        self.zero_ = self.observed_ == 0
+        self.zero_ = to_dense(candidates) == 0
         self.prior_ = np.where(self.zero_, 1.0 - neg, 0.0)
         self.state_ = self.prior_.copy()
         self.frequency_ = np.full(self.observed_.shape[1], np.nan)

@@ -3,7 +3,12 @@
 ``__init__`` stores parameters only; ``fit(observed)`` validates, sets learned attributes ending in ``_`` and
 returns ``self``; ``transform(observed)`` checks the estimator is fitted and returns ``(pos, neg)``: two float64
 arrays of shape ``(n_samples, n_labels)`` holding ω (the weight of each positive term of Eq. 2) and ω̄ (the
-weight of each negative term). Entries whose observed label is ``-1`` (unknown) get ``ω = ω̄ = 0``.
+weight of each negative term). Entries whose observed label is ``-1`` (unknown) get ``ω = ω̄ = 0``; entries
+whose observed label is ``2`` (a verified negative, :mod:`mlml.labels`) get ``ω = ω̄ = 1`` whatever the estimator
+says -- a verified negative is certain, never a candidate for a missing positive. Both rules are applied here, in
+:meth:`WeightEstimator.transform`, once for every estimator. In the statistics estimators learn from the labels
+(co-occurrence counts, class rates, neighbour votes), a verified negative is a known negative (it counts in every
+"known" denominator, as a ``0`` does), and only ``0`` entries are candidates for being missing.
 
 Estimators are fitted on the training fold's OBSERVED labels only. ``transform`` works on any batch of
 observed labels, so a data loader can compute weights on the fly.
@@ -41,7 +46,7 @@ from sklearn.exceptions import NotFittedError
 
 from mlml._registry import Registry
 from mlml.exceptions import MLMLError
-from mlml.labels import UNKNOWN, LabelMatrix, check_labels, to_dense
+from mlml.labels import UNKNOWN, VERIFIED_NEGATIVE, LabelMatrix, check_labels, to_dense
 
 ESTIMATORS: Registry[type] = Registry("weight estimator")
 
@@ -79,7 +84,7 @@ class WeightEstimator(BaseEstimator):  # type: ignore[misc]
         dtype: Any = np.float64,
     ) -> tuple[np.ndarray, np.ndarray]:
         """``(ω, ω̄)``: float64 ``(n_samples, n_labels)`` weights of the positive and negative terms of Eq. 2 for
-        any batch of observed labels; 0 and 0 on unknown (-1) entries.
+        any batch of observed labels; 0 and 0 on unknown (-1) entries, 1 and 1 on verified negatives (2).
 
         Args:
             observed: the batch's observed labels ``(n_samples, n_labels)``.
@@ -103,13 +108,17 @@ class WeightEstimator(BaseEstimator):  # type: ignore[misc]
             rows = self._check_rows(rows, observed.shape[0])
         extra = {"dtype": dtype} if self.native_dtype else {}
         pos, neg = self._weights(observed, rows=rows, features=features, hidden=hidden, **extra)
-        if sp.issparse(observed) and not (observed.data == UNKNOWN).any():
-            pass  # nothing unknown: no dense mask needed
-        else:
-            unknown = to_dense(observed) == UNKNOWN
+        special = (UNKNOWN, VERIFIED_NEGATIVE)
+        if not sp.issparse(observed) or np.isin(observed.data, special).any():  # else: no dense mask needed
+            dense = to_dense(observed)
+            unknown = dense == UNKNOWN
             if unknown.any():
                 pos = np.where(unknown, 0.0, pos)
                 neg = np.where(unknown, 0.0, neg)
+            verified = dense == VERIFIED_NEGATIVE
+            if verified.any():  # certain: full weight, whatever the estimator says (the one place for this rule)
+                pos = np.where(verified, 1.0, pos)
+                neg = np.where(verified, 1.0, neg)
         return pos.astype(dtype, copy=False), neg.astype(dtype, copy=False)
 
     def fit_transform(

@@ -14,6 +14,10 @@ Common conventions (the trainer's contract, see docs/architecture.md):
   losses (:func:`soft_bce`, :func:`soft_asl`) also READ ω on observed zeros, as the weight of a pseudo-positive
   term, so they need the pair; a combined ``w`` means ω = y w, ω̄ = w for them (no pseudo-positive: the plain
   loss, weighted).
+* Suspect zeros: losses that reject, correct, down-weight or pseudo-label assumed negatives (LL-R/LL-Ct, SPLC,
+  Hill's hill, WAN, the soft losses) take ``suspect=``, the mask of the zeros that may hide a missing positive
+  (observed ``0``); the other zeros are verified negatives (observed ``2``) and keep a full, certain negative
+  term. None: every zero is suspect (the positive-unlabelled regime). See :mod:`mlml.losses.functional._base`.
 * ``reduction``: ``"none"`` returns the ``(batch, n_labels)`` matrix of terms, ``"sum"`` its sum and
   ``"mean"`` its sum divided by ``batch * n_labels`` (the number of entries, whatever the weights) unless
   the docstring says otherwise; so ``mean * batch * n_labels == sum`` for every loss here.
@@ -22,13 +26,14 @@ Numerical stability: every term is written with ``logsigmoid``/``softplus`` of t
 focusing factor ``p^γ`` as ``exp(γ log p)``, so the values and gradients stay finite at logits of ±100.
 """
 
-from mlml.losses.functional._base import Reduction, Weights, entry_weight
+from mlml.losses.functional._base import Reduction, Weights, certain_zeros, entry_weight, suspect_zeros
 from mlml.losses.functional.bce import FUSED_MIN_NUMEL, weighted_bce
 from mlml.losses.functional.cole import an_ls, epr, expected_positive_penalty, role, wan
 from mlml.losses.functional.focal import asymmetric, focal, hill, splc
 from mlml.losses.functional.large_loss import large_loss, large_loss_mask
 from mlml.losses.functional.partial import partial_bce, partial_bce_coefficients
 from mlml.losses.functional.propensity import propensity_weighted_bce, unbiased_bce
+from mlml.losses.functional.selective import csl, csl_ignored
 from mlml.losses.functional.soft import pair_weights, soft_asl, soft_bce
 
 __all__ = [
@@ -37,6 +42,9 @@ __all__ = [
     "Weights",
     "an_ls",
     "asymmetric",
+    "certain_zeros",
+    "csl",
+    "csl_ignored",
     "entry_weight",
     "epr",
     "expected_positive_penalty",
@@ -53,6 +61,7 @@ __all__ = [
     "soft_bce",
     "splc",
     "unbiased_bce",
+    "suspect_zeros",
     "wan",
     "weighted_bce",
 ]

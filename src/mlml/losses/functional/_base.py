@@ -1,4 +1,13 @@
-"""What every loss shares: the reductions and the entry weight ``w = y ω + (1 − y) ω̄``."""
+"""What every loss shares: the reductions, the entry weight ``w = y ω + (1 − y) ω̄`` and the suspect zeros.
+
+Suspect zeros (``suspect=``): a zero target is either a *suspect zero* (observed ``0``: an assumed negative that
+may hide a missing positive) or a *verified negative* (observed ``2``, certain; :mod:`mlml.labels`). Losses that
+treat assumed negatives as possibly wrong -- reject, correct, down-weight them or give them a pseudo-positive term
+-- do so on the suspect zeros only; ``suspect`` is the boolean ``(batch, n_labels)`` mask of those entries, None
+meaning that every zero is suspect (the positive-unlabelled regime). A zero target that is not suspect is treated
+as a verified negative; unknown entries (``-1``) are not suspect either, but they arrive with weight 0, so their
+treatment never shows.
+"""
 
 from __future__ import annotations
 
@@ -52,6 +61,24 @@ def entry_weight(targets: Tensor, weights: Weights) -> Tensor | None:
     elif neg.dtype != targets.dtype:
         neg = neg.to(targets.dtype)
     return torch.lerp(neg, pos, targets)
+
+
+def suspect_zeros(targets: Tensor, suspect: Tensor | None) -> Tensor:
+    """Boolean mask of the suspect zeros: the zero targets, restricted to ``suspect`` when it is given."""
+    zeros = targets == 0
+    if suspect is None:
+        return zeros
+    if suspect.shape != targets.shape:
+        raise MLMLError(f"'suspect' has shape {tuple(suspect.shape)}; the targets have {tuple(targets.shape)}.")
+    return zeros & suspect.to(torch.bool)
+
+
+def certain_zeros(targets: Tensor, suspect: Tensor | None) -> Tensor | None:
+    """Boolean mask of the zero targets that are NOT suspect (verified negatives, and unknown entries, which carry
+    weight 0), or None when ``suspect`` is None (every zero is suspect)."""
+    if suspect is None:
+        return None
+    return (targets == 0) & ~suspect_zeros(targets, suspect)
 
 
 def _weighted(terms: Tensor, targets: Tensor, weights: Weights) -> Tensor:

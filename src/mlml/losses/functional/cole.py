@@ -16,6 +16,7 @@ from mlml.losses.functional._base import (
     _reduce,
     _spread,
     _weighted,
+    certain_zeros,
 )
 
 
@@ -54,12 +55,15 @@ def wan(
     *,
     reduction: Reduction = "mean",
     neg_scale: float | None = None,
+    suspect: Tensor | None = None,
 ) -> Tensor:
     """Weak assume negative (WAN, Cole et al. 2021): assumed negatives down-weighted by ``γ = 1/(C - 1)``.
 
     ``ℓ_ic = -[y log σ(z) + γ (1 - y) log(1 - σ(z))]`` with ``C = n_labels`` (or ``γ = neg_scale``), times
     the entry weight. ``"mean"`` divides by ``batch * n_labels``. Authors' code:
-    elijahcole/single-positive-multi-label, losses.py ``loss_wan`` (``/ (num_classes - 1)``).
+    elijahcole/single-positive-multi-label, losses.py ``loss_wan`` (``/ (num_classes - 1)``). Only the zeros in
+    ``suspect`` are assumed negatives; the others (verified negatives) keep weight 1 -- the authors' observed
+    negatives (their ``iu`` loss) get the full ``-log(1 - σ(z))``.
     """
     _check_reduction(reduction)
     n_labels = logits.shape[-1]
@@ -72,7 +76,11 @@ def wan(
     else:
         gamma = _check_real(neg_scale, "neg_scale", "wan", low=0.0)
     terms = F.binary_cross_entropy_with_logits(logits, targets.to(logits.dtype), reduction="none")
-    terms = terms * (targets + (1.0 - targets) * gamma)
+    scale = targets + (1.0 - targets) * gamma
+    certain = certain_zeros(targets, suspect)
+    if certain is not None:
+        scale = torch.where(certain, torch.ones_like(scale), scale)
+    terms = terms * scale
     return _reduce(_weighted(terms, targets, weights), reduction)
 
 
@@ -90,6 +98,7 @@ def epr(
     reduction: Reduction = "mean",
     expected_positives: float,
     lam: float = 1.0,
+    suspect: Tensor | None = None,
 ) -> Tensor:
     """Expected positive regularisation (EPR, Cole et al. 2021).
 
@@ -97,7 +106,9 @@ def epr(
     observed positives only, plus a batch-level penalty pulling the batch's mean number of predicted positives
     towards ``k = expected_positives``. Assumed negatives get no term (ω̄ is unused). Authors' code:
     elijahcole/single-positive-multi-label, losses.py ``loss_epr`` (λ = 1 there), where k is a per-data-set
-    constant (train.py ``expected_num_pos``).
+    constant (train.py ``expected_num_pos``). Zeros outside ``suspect`` (verified negatives, which the authors'
+    single-positive data never has) are known labels and get ``w (-log(1 - σ(z)))``, as their ``iu`` loss gives
+    an observed negative.
 
     Reductions: ``"mean"`` is the formula above (data term divided by ``batch * n_labels``); ``"none"``
     returns the data terms with ``λ R_k`` added to every entry, so that its mean is ``"mean"``; ``"sum"`` is
@@ -107,6 +118,9 @@ def epr(
     k = _check_real(expected_positives, "expected_positives", "epr", low=0.0)
     lam = _check_real(lam, "lam", "epr", low=0.0)
     terms = targets * F.softplus(-logits)
+    certain = certain_zeros(targets, suspect)
+    if certain is not None:
+        terms = terms + certain * F.softplus(logits)
     terms = _weighted(terms, targets, weights)
     penalty = lam * expected_positive_penalty(torch.sigmoid(logits), k)
     return _spread(terms, penalty, reduction)
@@ -121,6 +135,7 @@ def role(
     label_logits: Tensor,
     expected_positives: float,
     lam: float = 1.0,
+    suspect: Tensor | None = None,
 ) -> Tensor:
     """Regularised online label estimation (ROLE, Cole et al. 2021).
 
@@ -146,6 +161,9 @@ def role(
     f = torch.sigmoid(logits)
     estimates = torch.sigmoid(label_logits)
     positive = targets * (F.softplus(-logits) + F.softplus(-label_logits))
+    certain = certain_zeros(targets, suspect)
+    if certain is not None:
+        positive = positive + certain * (F.softplus(logits) + F.softplus(label_logits))
     agree = F.binary_cross_entropy_with_logits(logits, estimates.detach(), reduction="none")
     agree = agree + F.binary_cross_entropy_with_logits(label_logits, f.detach(), reduction="none")
     terms = _weighted(0.5 * (positive + agree), targets, weights)

@@ -14,6 +14,8 @@ from mlml.losses.functional._base import (
     _check_reduction,
     _reduce,
     _weighted,
+    certain_zeros,
+    suspect_zeros,
 )
 
 
@@ -127,6 +129,7 @@ def hill(
     lam: float = 1.5,
     margin: float = 1.0,
     gamma: float = 2.0,
+    suspect: Tensor | None = None,
 ) -> Tensor:
     """Hill loss (Zhang et al. 2021).
 
@@ -135,6 +138,9 @@ def hill(
     to likely missing positives (p near 1). ``ℓ = y L+ + (1 - y) L-`` times the entry weight; ``"mean"``
     divides by ``batch * n_labels``. Authors' code: xinyu1205/robust-loss-mlml, src/loss_functions/losses.py
     ``Hill.forward`` (λ = 1.5, m = 1, γ = 2; reduction ``'sum'`` by default, our ``"sum"``).
+
+    Zeros outside ``suspect`` (verified negatives) are certain, so the hill, which spares likely positives, is not
+    theirs: they get the focal negative ``-p^γ log(1 - p)`` the same authors use for the negatives SPLC keeps.
     """
     _check_reduction(reduction)
     lam = _check_real(lam, "lam", "hill", low=1.0)
@@ -142,6 +148,9 @@ def hill(
     gamma = _check_real(gamma, "gamma", "hill", low=0.0)
     p = torch.sigmoid(logits)
     terms = targets * _focal_positive(logits, gamma, margin) + (1.0 - targets) * (lam - p) * p.square()
+    certain = certain_zeros(targets, suspect)
+    if certain is not None:
+        terms = torch.where(certain, -_pow_sigmoid(logits, gamma) * F.logsigmoid(-logits), terms)
     return _reduce(_weighted(terms, targets, weights), reduction)
 
 
@@ -155,6 +164,7 @@ def splc(
     margin: float = 1.0,
     gamma: float = 2.0,
     correct: bool = True,
+    suspect: Tensor | None = None,
 ) -> Tensor:
     """Self-paced loss correction (SPLC, Zhang et al. 2021), as the authors compute it.
 
@@ -165,7 +175,8 @@ def splc(
     the authors (xinyu1205/robust-loss-mlml, src/loss_functions/losses.py, ``SPLC.forward``) subtract the
     margin where the target is 1 and only then correct the targets. The decision ``p > τ`` is not
     differentiated; the focusing factors are (as in their code). ``correct=False`` disables the correction (the
-    loss before SPLC's start epoch). The entry weight is the observed label's (ω̄ for a corrected entry).
+    loss before SPLC's start epoch); only the zeros in ``suspect`` are ever corrected (a verified negative never
+    is). The entry weight is the observed label's (ω̄ for a corrected entry).
     ``"mean"`` divides by ``batch * n_labels``; the authors' default reduction is the sum (``"sum"`` here).
     """
     _check_reduction(reduction)
@@ -179,6 +190,6 @@ def splc(
         -_pow_sigmoid(logits, gamma) * F.logsigmoid(-logits),
     )
     if correct:
-        corrected = ~positive & (torch.sigmoid(logits.detach()) > tau)
+        corrected = suspect_zeros(targets, suspect) & (torch.sigmoid(logits.detach()) > tau)
         terms = torch.where(corrected, _focal_positive(logits, gamma, 0.0), terms)
     return _reduce(_weighted(terms, targets, weights), reduction)

@@ -18,6 +18,7 @@ from mlml.losses.functional._base import (
     _check_reduction,
     _reduce,
     entry_weight,
+    suspect_zeros,
 )
 
 
@@ -62,13 +63,16 @@ def large_loss(
     reduction: Reduction = "mean",
     rate: float,
     mode: Literal["reject", "correct"] = "reject",
+    suspect: Tensor | None = None,
 ) -> Tensor:
     """Large loss rejection (LL-R) and temporary correction (LL-Ct), Kim et al. 2022.
 
     BCE with assumed negatives, ``ℓ = w · BCE(z, y)``, except on the entries picked by
     :func:`large_loss_mask` with rejection ``rate``: LL-R (``mode="reject"``) gives them weight 0, LL-Ct
     (``mode="correct"``) computes them against the label 1 instead (``-log σ(z)``) for this batch only.
-    Entries with zero entry weight are never picked. ``"mean"`` divides by ``batch * n_labels`` (as the
+    Entries with zero entry weight are never picked, and neither are the zeros outside ``suspect`` (verified
+    negatives: the authors' observed negatives, ``-1`` in their ``label_vec``, are never candidates either --
+    their ``unobserved_mask`` is ``label_vec == 0``). ``"mean"`` divides by ``batch * n_labels`` (as the
     authors do, rejected entries included). Authors' code: snucml/LargeLossMatters, losses.py
     ``compute_batch_loss``; the ties and ``k`` policy are :func:`large_loss_mask`'s.
     """
@@ -78,7 +82,11 @@ def large_loss(
             f"The 'mode' parameter of large_loss must be 'reject' or 'correct'. Got {mode!r} instead."
         )
     w = entry_weight(targets, weights)
-    chosen = large_loss_mask(logits, targets, rate, candidates=None if w is None else w != 0)
+    candidates = None if w is None else w != 0
+    if suspect is not None:
+        allowed = suspect_zeros(targets, suspect)
+        candidates = allowed if candidates is None else candidates & allowed
+    chosen = large_loss_mask(logits, targets, rate, candidates=candidates)
     if mode == "reject":
         terms = F.binary_cross_entropy_with_logits(logits, targets.to(logits.dtype), reduction="none")
         terms = terms.masked_fill(chosen, 0.0)

@@ -11,20 +11,25 @@ from mlml.losses.functional._base import (
     Weights,
     _check_reduction,
     _reduce,
+    suspect_zeros,
 )
 from mlml.losses.functional.focal import asymmetric
 
 
-def pair_weights(targets: Tensor, weights: Weights) -> tuple[Tensor, Tensor]:
+def pair_weights(targets: Tensor, weights: Weights, suspect: Tensor | None = None) -> tuple[Tensor, Tensor]:
     """``(ω, ω̄)`` for the soft losses: as given; ``(y w, w)`` for a combined weight ``w`` (no pseudo-positive
-    term: the plain loss, weighted); ``(y, 1)`` for None."""
+    term: the plain loss, weighted); ``(y, 1)`` for None. Given ``suspect``, ω is kept on the positives and the
+    suspect zeros only: a verified negative never gets a pseudo-positive term."""
     if weights is None:
         return targets, torch.ones_like(targets)
     if isinstance(weights, Tensor):
         w = weights.to(targets.dtype)
         return targets * w, w
     pos, neg = weights
-    return pos.to(targets.dtype), neg.to(targets.dtype)
+    pos, neg = pos.to(targets.dtype), neg.to(targets.dtype)
+    if suspect is not None:
+        pos = torch.where((targets == 1) | suspect_zeros(targets, suspect), pos, torch.zeros_like(pos))
+    return pos, neg
 
 
 def soft_bce(
@@ -33,6 +38,7 @@ def soft_bce(
     weights: Weights = None,
     *,
     reduction: Reduction = "mean",
+    suspect: Tensor | None = None,
 ) -> Tensor:
     """Binary cross-entropy whose positive term also applies to observed zeros, with weight ω there (ours).
 
@@ -52,10 +58,12 @@ def soft_bce(
         weights: ``(ω, ω̄)``, each ``(batch, n_labels)``, a combined weight, or None.
         reduction: ``"mean"`` divides the sum by ``batch * n_labels`` (as ``weighted_bce``), ``"sum"`` sums,
             ``"none"`` returns the ``(batch, n_labels)`` terms.
+        suspect: bool ``(batch, n_labels)``, the suspect zeros (the only zeros with a pseudo-positive term); None:
+            every zero.
     """
     _check_reduction(reduction)
     targets = targets.to(logits.dtype)
-    pos, neg = pair_weights(targets, weights)
+    pos, neg = pair_weights(targets, weights, suspect)
     # ω softplus(−z) + ω̄ (1 − y) softplus(z) with softplus(−z) = softplus(z) − z: one softplus, not two
     terms = (pos + neg * (1.0 - targets)) * F.softplus(logits) - pos * logits
     return _reduce(terms, reduction)
@@ -71,6 +79,7 @@ def soft_asl(
     gamma_neg: float = 4.0,
     margin: float = 0.05,
     detach_focusing: bool = True,
+    suspect: Tensor | None = None,
 ) -> Tensor:
     """ASL's asymmetric focusing (Ben-Baruch et al. 2021) with soft pseudo-labels on observed zeros (ours).
 
@@ -92,10 +101,11 @@ def soft_asl(
         margin: ``m`` in [0, 1], the probability shift of the negative term.
         detach_focusing: treat the focusing factors as constants (default, ASL's training recipe; see
             ``asymmetric``); False differentiates them.
+        suspect: the suspect zeros, as in :func:`soft_bce`.
     """
     _check_reduction(reduction)
     targets = targets.to(logits.dtype)
-    pos, neg = pair_weights(targets, weights)
+    pos, neg = pair_weights(targets, weights, suspect)
     options = dict(reduction="none", gamma_pos=gamma_pos, gamma_neg=gamma_neg, margin=margin,
                    detach_focusing=detach_focusing)
     positive = asymmetric(logits, torch.ones_like(logits), **options)  # −(1 − p)^γ+ log p

@@ -11,6 +11,9 @@ weight always drops an unknown entry. Beyond that:
 * accepted but not recommended -- the loss already decides which assumed negatives are missing positives, so
   confidence weights would discount the same entries twice: ``hill`` (its negative branch is small near
   p = 1), ``splc`` and ``ll-r``/``ll-ct`` (they correct or reject those entries).
+* reads unannotated entries itself -- ``csl`` (class-aware selective loss) trains unknown (-1) entries and suspect
+  zeros selectively as negatives, so it gives unknown entries weight 1 instead of the estimator's 0; the entry
+  weight multiplies every other term.
 * do not compose -- ``epr`` and ``role`` have no assumed-negative term for ω̄ to act on (EPR drops negatives,
   ROLE replaces them by learned label estimates); only ω on the observed positives has an effect and the
   batch-level penalties are not weighted.
@@ -23,11 +26,13 @@ from mlml.losses.modules.focal import ASL, SPLC, Focal, Hill
 from mlml.losses.modules.large_loss import LargeLossCorrection, LargeLossRejection
 from mlml.losses.modules.partial import PartialBCE
 from mlml.losses.modules.propensity import PropensityWeightedBCE, UnbiasedBCE
+from mlml.losses.modules.selective import CSL
 from mlml.losses.modules.soft import SoftASL, SoftBCE, WeakSoftBCE
 
 __all__ = [
     "ANLS",
     "ASL",
+    "CSL",
     "EPR",
     "ROLE",
     "SPLC",

@@ -15,7 +15,7 @@ from mlml.losses.functional import Weights
 class Criterion(nn.Module):
     """Base class of every registered loss; the trainer talks to this interface only.
 
-    ``forward(logits, targets, weights=None, *, index=None, known=None)``:
+    ``forward(logits, targets, weights=None, *, index=None, known=None, suspect=None)``:
 
     * ``logits``  -- float ``(batch, n_labels)``;
     * ``targets`` -- float ``(batch, n_labels)`` in {0, 1}: observed positives are 1, everything else 0
@@ -26,7 +26,11 @@ class Criterion(nn.Module):
       ROLE keep per-sample state);
     * ``known``   -- bool ``(batch, n_labels)``: False where the label is unknown (-1). Where ``weights`` is
       None it becomes the weights (unknown entries get weight 0); where weights are given they already hold
-      0 at unknown entries (the estimator contract) and ``known`` is not applied again.
+      0 at unknown entries (the estimator contract) and ``known`` is not applied again;
+    * ``suspect`` -- bool ``(batch, n_labels)``: True on the suspect zeros (observed ``0``), the only entries a
+      loss may reject, correct, down-weight or give a pseudo-positive term; a zero target outside it is a
+      verified negative (observed ``2``), certain. None: every zero is suspect (the positive-unlabelled regime).
+      The trainer always passes it (``labels == 0`` of the batch); see :mod:`mlml.losses.functional._base`.
 
     Hooks the trainer calls: ``setup(observed)`` once before training, with the training rows' observed labels
     (int8 ``(n_samples, n_labels)``, -1 allowed; for per-sample state and label statistics), and
@@ -35,11 +39,15 @@ class Criterion(nn.Module):
     Class attributes the trainer and the common tests read: ``needs_pair`` (the loss reads ω on observed zeros,
     so the trainer passes ``(ω, ω̄)``; every other loss gets the combined entry weight, computed once),
     ``per_entry`` (the loss is a sum of weighted per-entry terms with no batch-level penalty: zero weight gives
-    exactly zero gradient for the entry).
+    exactly zero gradient for the entry), ``reads_unknown`` (the loss trains the unknown entries flagged by
+    ``known`` itself, as CSL does, instead of leaving them out), and ``needs_class_prior`` (the trainer must hand
+    it a class prior with ``set_class_prior`` after ``setup``).
     """
 
     needs_pair: ClassVar[bool] = False
     per_entry: ClassVar[bool] = True
+    reads_unknown: ClassVar[bool] = False
+    needs_class_prior: bool = False
 
     def setup(self, observed: np.ndarray) -> None:
         """Allocate per-sample state or read label statistics (stateful losses only)."""
@@ -55,6 +63,7 @@ class Criterion(nn.Module):
         *,
         index: Tensor | None = None,
         known: Tensor | None = None,
+        suspect: Tensor | None = None,
     ) -> Tensor:
         raise NotImplementedError
 

@@ -15,5 +15,5 @@ class WeightedBCE(Criterion):
         super().__init__()
         self.reduction = reduction
 
-    def forward(self, logits, targets, weights=None, *, index=None, known=None):  # type: ignore[override]
+    def forward(self, logits, targets, weights=None, *, index=None, known=None, suspect=None):  # type: ignore[override]
         return weighted_bce(logits, targets, self._weights(logits, weights, known), reduction=self.reduction)

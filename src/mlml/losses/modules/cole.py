@@ -12,7 +12,7 @@ from torch import nn
 from mlml._validation import RandomState, check_random_state
 from mlml._validation import check_real as _check_real
 from mlml.exceptions import MLMLError
-from mlml.labels import POSITIVE, check_labels, to_dense
+from mlml.labels import POSITIVE, VERIFIED_NEGATIVE, check_labels, to_dense
 from mlml.losses import functional as LF
 from mlml.losses.functional import Reduction
 from mlml.losses.modules.base import Criterion, mean_positives
@@ -31,7 +31,7 @@ class ANLS(Criterion):
         self.smooth_positives = bool(smooth_positives)
         self.reduction = reduction
 
-    def forward(self, logits, targets, weights=None, *, index=None, known=None):  # type: ignore[override]
+    def forward(self, logits, targets, weights=None, *, index=None, known=None, suspect=None):  # type: ignore[override]
         return LF.an_ls(logits, targets, self._weights(logits, weights, known), reduction=self.reduction,
                         epsilon=self.epsilon, smooth_positives=self.smooth_positives)
 
@@ -45,9 +45,9 @@ class WAN(Criterion):
         self.neg_scale = None if neg_scale is None else _check_real(neg_scale, "neg_scale", "WAN", low=0.0)
         self.reduction = reduction
 
-    def forward(self, logits, targets, weights=None, *, index=None, known=None):  # type: ignore[override]
+    def forward(self, logits, targets, weights=None, *, index=None, known=None, suspect=None):  # type: ignore[override]
         return LF.wan(logits, targets, self._weights(logits, weights, known), reduction=self.reduction,
-                      neg_scale=self.neg_scale)
+                      neg_scale=self.neg_scale, suspect=suspect)
 
 
 class _ExpectedPositives(Criterion):
@@ -95,9 +95,9 @@ class EPR(_ExpectedPositives):
                  reduction: Reduction = "mean") -> None:
         super().__init__(expected_positives, lam, reduction)
 
-    def forward(self, logits, targets, weights=None, *, index=None, known=None):  # type: ignore[override]
+    def forward(self, logits, targets, weights=None, *, index=None, known=None, suspect=None):  # type: ignore[override]
         return LF.epr(logits, targets, self._weights(logits, weights, known), reduction=self.reduction,
-                      expected_positives=self._k(), lam=self.lam)
+                      expected_positives=self._k(), lam=self.lam, suspect=suspect)
 
 
 @LOSSES.register("role")
@@ -107,8 +107,9 @@ class ROLE(_ExpectedPositives):
     State: ``label_logits``, an ``nn.Parameter`` of shape ``(n_samples, n_labels)`` (θ; the label estimates
     are ``σ(θ)``) allocated by ``setup(observed)``: ``logit(0.995)`` at observed positives, uniform in
     ``±logit(0.6)`` elsewhere (drawn from ``random_state``), as in the authors' code (models.py
-    ``LabelEstimator``; their observed negatives, set to ``logit(0.005)``, do not occur in their ROLE runs, and
-    our zeros are their unobserved entries). ``forward`` reads the
+    ``LabelEstimator``; their observed negatives, set to ``logit(0.005)``, do not occur in their ROLE runs; ours,
+    the verified negatives (2), start there too, and our suspect zeros are their unobserved entries). ``forward``
+    reads the
     rows ``index`` and gradients flow into them, so **the trainer must optimise ``criterion.parameters()``**
     together with the model's (the authors use Adam with ``lr_multiplier = 10`` times the model's learning
     rate and no weight decay for θ), and move the criterion to the device after ``setup``.
@@ -134,6 +135,7 @@ class ROLE(_ExpectedPositives):
         bound = math.log(0.6 / 0.4)
         init = rng.uniform(-bound, bound, size=dense.shape)
         init[dense == POSITIVE] = math.log(0.995 / 0.005)
+        init[dense == VERIFIED_NEGATIVE] = math.log(0.005 / 0.995)
         self.label_logits = nn.Parameter(torch.as_tensor(init, dtype=torch.float32))
 
     def estimated_labels(self) -> np.ndarray:
@@ -142,11 +144,11 @@ class ROLE(_ExpectedPositives):
             raise MLMLError("ROLE has no label estimates yet; call setup(observed) first.")
         return torch.sigmoid(self.label_logits.detach()).cpu().numpy()
 
-    def forward(self, logits, targets, weights=None, *, index=None, known=None):  # type: ignore[override]
+    def forward(self, logits, targets, weights=None, *, index=None, known=None, suspect=None):  # type: ignore[override]
         if self.label_logits is None:
             raise MLMLError("ROLE keeps per-sample label estimates: call setup(observed) before training.")
         if index is None:
             raise MLMLError("ROLE needs 'index' (the training-set rows of the batch) in forward.")
         theta = self.label_logits[index.to(self.label_logits.device)].to(logits.dtype)
         return LF.role(logits, targets, self._weights(logits, weights, known), reduction=self.reduction,
-                       label_logits=theta, expected_positives=self._k(), lam=self.lam)
+                       label_logits=theta, expected_positives=self._k(), lam=self.lam, suspect=suspect)

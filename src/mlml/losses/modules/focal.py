@@ -23,7 +23,7 @@ class Focal(Criterion):
         self.detach_focusing = bool(detach_focusing)
         self.reduction = reduction
 
-    def forward(self, logits, targets, weights=None, *, index=None, known=None):  # type: ignore[override]
+    def forward(self, logits, targets, weights=None, *, index=None, known=None, suspect=None):  # type: ignore[override]
         return LF.focal(logits, targets, self._weights(logits, weights, known), reduction=self.reduction,
                         gamma=self.gamma, alpha=self.alpha, detach_focusing=self.detach_focusing)
 
@@ -43,7 +43,7 @@ class ASL(Criterion):
         self.detach_focusing = bool(detach_focusing)
         self.reduction = reduction
 
-    def forward(self, logits, targets, weights=None, *, index=None, known=None):  # type: ignore[override]
+    def forward(self, logits, targets, weights=None, *, index=None, known=None, suspect=None):  # type: ignore[override]
         return LF.asymmetric(logits, targets, self._weights(logits, weights, known), reduction=self.reduction,
                              gamma_pos=self.gamma_pos, gamma_neg=self.gamma_neg, margin=self.margin,
                              detach_focusing=self.detach_focusing)
@@ -61,9 +61,9 @@ class Hill(Criterion):
         self.gamma = _check_real(gamma, "gamma", "Hill", low=0.0)
         self.reduction = reduction
 
-    def forward(self, logits, targets, weights=None, *, index=None, known=None):  # type: ignore[override]
+    def forward(self, logits, targets, weights=None, *, index=None, known=None, suspect=None):  # type: ignore[override]
         return LF.hill(logits, targets, self._weights(logits, weights, known), reduction=self.reduction,
-                       lam=self.lam, margin=self.margin, gamma=self.gamma)
+                       lam=self.lam, margin=self.margin, gamma=self.gamma, suspect=suspect)
 
 
 @LOSSES.register("splc")
@@ -93,6 +93,6 @@ class SPLC(Criterion):
     def start_epoch(self, epoch: int) -> None:
         self.epoch_ = _check_epoch(epoch, "SPLC")
 
-    def forward(self, logits, targets, weights=None, *, index=None, known=None):  # type: ignore[override]
+    def forward(self, logits, targets, weights=None, *, index=None, known=None, suspect=None):  # type: ignore[override]
         return LF.splc(logits, targets, self._weights(logits, weights, known), reduction=self.reduction,
-                       tau=self.tau, margin=self.margin, gamma=self.gamma, correct=self.correcting)
+                       tau=self.tau, margin=self.margin, gamma=self.gamma, correct=self.correcting, suspect=suspect)

@@ -39,9 +39,9 @@ class _LargeLoss(Criterion):
     def start_epoch(self, epoch: int) -> None:
         self.epoch_ = _check_epoch(epoch, type(self).__name__)
 
-    def forward(self, logits, targets, weights=None, *, index=None, known=None):  # type: ignore[override]
+    def forward(self, logits, targets, weights=None, *, index=None, known=None, suspect=None):  # type: ignore[override]
         return LF.large_loss(logits, targets, self._weights(logits, weights, known), reduction=self.reduction,
-                             rate=self.rate, mode=self.mode)
+                             rate=self.rate, mode=self.mode, suspect=suspect)
 
 
 @LOSSES.register("ll-r")

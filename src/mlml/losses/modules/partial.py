@@ -29,7 +29,7 @@ class PartialBCE(Criterion):
         self.alpha, self.beta = alpha, beta
         self.reduction = reduction
 
-    def forward(self, logits, targets, weights=None, *, index=None, known=None):  # type: ignore[override]
+    def forward(self, logits, targets, weights=None, *, index=None, known=None, suspect=None):  # type: ignore[override]
         return LF.partial_bce(
             logits, targets, weights, reduction=self.reduction, known=known, gamma=self.gamma,
             alpha=self.alpha, beta=self.beta,

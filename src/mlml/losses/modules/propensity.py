@@ -16,7 +16,8 @@ from mlml.propensity import DEFAULT_A, DEFAULT_B, _check_ab, propensity
 
 class _Propensity(Criterion):
     """Holds Jain et al.'s ``a`` and ``b``; ``setup(observed)`` computes ``p_l`` from the training rows' observed
-    labels (``N`` rows, ``N_l`` observed positives of label ``l``) into the buffer ``propensity``."""
+    labels (``N`` rows, ``N_l`` observed positives of label ``l``) into the buffer ``propensity``. Every zero,
+    suspect or verified (``suspect``), takes the same plain negative term: the propensity corrects the positives."""
 
     def __init__(self, a: float = DEFAULT_A, b: float = DEFAULT_B, reduction: Reduction = "mean") -> None:
         super().__init__()
@@ -40,7 +41,7 @@ class UnbiasedBCE(_Propensity):
     """Unbiased BCE for missing labels (Schultheis et al. 2020;
     :func:`~mlml.losses.functional.propensity.unbiased_bce`)."""
 
-    def forward(self, logits, targets, weights=None, *, index=None, known=None):  # type: ignore[override]
+    def forward(self, logits, targets, weights=None, *, index=None, known=None, suspect=None):  # type: ignore[override]
         return unbiased_bce(logits, targets, self._weights(logits, weights, known), propensity=self._checked(),
                             reduction=self.reduction)
 
@@ -50,6 +51,6 @@ class PropensityWeightedBCE(_Propensity):
     """Its convex surrogate, positives weighted ``2/p_l − 1`` (Qaraei et al. 2021;
     :func:`~mlml.losses.functional.propensity.propensity_weighted_bce`)."""
 
-    def forward(self, logits, targets, weights=None, *, index=None, known=None):  # type: ignore[override]
+    def forward(self, logits, targets, weights=None, *, index=None, known=None, suspect=None):  # type: ignore[override]
         return propensity_weighted_bce(logits, targets, self._weights(logits, weights, known),
                                        propensity=self._checked(), reduction=self.reduction)

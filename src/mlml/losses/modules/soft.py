@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import torch
 
 from mlml._validation import check_option
 from mlml._validation import check_real as _check_real
@@ -25,8 +26,9 @@ class SoftBCE(Criterion):
         super().__init__()
         self.reduction = reduction
 
-    def forward(self, logits, targets, weights=None, *, index=None, known=None):  # type: ignore[override]
-        return LF.soft_bce(logits, targets, self._weights(logits, weights, known), reduction=self.reduction)
+    def forward(self, logits, targets, weights=None, *, index=None, known=None, suspect=None):  # type: ignore[override]
+        return LF.soft_bce(logits, targets, self._weights(logits, weights, known), reduction=self.reduction,
+                           suspect=suspect)
 
 
 @LOSSES.register("weak-soft-bce")
@@ -36,7 +38,8 @@ class WeakSoftBCE(Criterion):
     ``loss_ic = −[ω log σ(z) + ω̄ (1 − y) log(1 − σ(z))] · (y + (1 − y) γ)``. On an observed zero with the
     adaptive estimator's ``(ω, ω̄) = (q, 1 − q)`` that is ``γ`` times the cross-entropy against the soft target
     ``q`` -- its minimiser stays ``p = q`` (scaling only the negative term, as WAN does, would move it to
-    ``q / (q + γ (1 − q))``) -- while the zeros as a whole weigh less than the observed positives.
+    ``q / (q + γ (1 − q))``) -- while the zeros as a whole weigh less than the observed positives. Only the
+    suspect zeros are weak (and get a pseudo-positive term): a verified negative keeps weight 1.
 
     Args:
         zero_weight: γ: ``"balanced"`` (default) ``k / (C − k)``, with ``k`` the mean number of observed
@@ -65,13 +68,16 @@ class WeakSoftBCE(Criterion):
             k = mean_positives(observed)
             self.gamma_ = float(np.clip(k / max(n_labels - k, 1e-12), 1e-6, 1.0))
 
-    def forward(self, logits, targets, weights=None, *, index=None, known=None):  # type: ignore[override]
+    def forward(self, logits, targets, weights=None, *, index=None, known=None, suspect=None):  # type: ignore[override]
         if self.gamma_ is None:
             raise MLMLError(f"weak-soft-bce with zero_weight={self.zero_weight!r} needs setup(observed) first.")
         y = targets.to(logits.dtype)
-        pos, neg = LF.pair_weights(y, self._weights(logits, weights, known))
+        pos, neg = LF.pair_weights(y, self._weights(logits, weights, known), suspect)
         scale = y + (1.0 - y) * self.gamma_
-        return LF.soft_bce(logits, targets, (pos * scale, neg * scale), reduction=self.reduction)
+        certain = LF.certain_zeros(y, suspect)
+        if certain is not None:
+            scale = torch.where(certain, torch.ones_like(scale), scale)
+        return LF.soft_bce(logits, targets, (pos * scale, neg * scale), reduction=self.reduction, suspect=suspect)
 
 
 @LOSSES.register("soft-asl")
@@ -81,7 +87,7 @@ class SoftASL(ASL):
 
     needs_pair = True
 
-    def forward(self, logits, targets, weights=None, *, index=None, known=None):  # type: ignore[override]
+    def forward(self, logits, targets, weights=None, *, index=None, known=None, suspect=None):  # type: ignore[override]
         return LF.soft_asl(logits, targets, self._weights(logits, weights, known), reduction=self.reduction,
                            gamma_pos=self.gamma_pos, gamma_neg=self.gamma_neg, margin=self.margin,
-                           detach_focusing=self.detach_focusing)
+                           detach_focusing=self.detach_focusing, suspect=suspect)
