@@ -212,3 +212,17 @@ def test_evaluate_scores_a_verified_negative_as_a_negative_and_masks_unannotated
     masked = evaluate(complete, scores, mask=partial != -1)
     assert masked == ours and ours["n_scored"] == int((partial != -1).sum())
     np.testing.assert_array_equal(tune_thresholds(partial, scores), tune_thresholds(as_zero, scores))
+
+
+def test_validation_map_counts_verified_negatives_as_negatives():
+    """Model selection on partial labels: a class whose only known non-positives are verified (2) is scored, dense
+    and CSR alike."""
+    import scipy.sparse as sp
+
+    from mlml.training.metrics import defined_classes, observed_map
+
+    observed = np.array([[1, 2], [2, 1], [-1, -1]], dtype=np.int8)
+    scores = np.array([[0.9, 0.2], [0.1, 0.8], [0.5, 0.5]])
+    assert defined_classes(observed).tolist() == [True, True]
+    assert defined_classes(sp.csr_matrix(observed)).tolist() == [True, True]
+    assert observed_map(scores, observed) == 1.0

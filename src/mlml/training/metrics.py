@@ -18,8 +18,8 @@ BLOCK_ENTRIES = 1 << 22
 
 
 def defined_classes(observed: np.ndarray | sp.spmatrix) -> np.ndarray:
-    """Boolean ``(n_labels,)``: the classes with at least one observed positive and one observed negative (0)
-    among the rows, dense or CSR (nothing is densified)."""
+    """Boolean ``(n_labels,)``: the classes with at least one observed positive and one known non-positive (a 0
+    or a verified negative, 2) among the rows, dense or CSR (nothing is densified)."""
     if sp.issparse(observed):
         csr = sp.csr_matrix(observed)
         n_labels = csr.shape[1]
@@ -28,7 +28,7 @@ def defined_classes(observed: np.ndarray | sp.spmatrix) -> np.ndarray:
         return (positives > 0) & (csr.shape[0] - positives - unknown > 0)
     observed = np.asarray(observed)
     positive = observed == 1
-    return positive.any(axis=0) & (observed == 0).any(axis=0)
+    return positive.any(axis=0) & ((observed != -1) & ~positive).any(axis=0)
 
 
 def observed_map(scores: np.ndarray, observed: np.ndarray) -> float:
