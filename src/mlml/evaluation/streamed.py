@@ -51,8 +51,8 @@ class StreamedEvaluation:
         >>> run = StreamedEvaluation(y, {"fixed": 0.5})
         >>> run.update(np.array([[0.9, 0.2], [0.6, 0.5]]))
         >>> run.update(np.array([[0.4, 0.7]]))
-        >>> run.result("fixed")["micro_precision"]
-        0.6666666666666666
+        >>> run.result("fixed")["micro_precision"]  # tp 3, fp 1 (0.6 >= 0.5 on a negative)
+        0.75
     """
 
     def __init__(self, y_true: LabelMatrix, thresholds: Mapping[str, Any], *, ks: tuple[int, ...] = DEFAULT_KS):
