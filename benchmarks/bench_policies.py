@@ -12,6 +12,9 @@ For every cell (data set, missing ratio) of the given run folders it prints
 
 "Ours" are the methods beyond the paper (:data:`OURS`); baselines are every other non-oracle method.
 
+``--choose``: the development step instead (see :func:`choose`), e.g. on the run of
+``benchmarks/grids/dev_policies.yaml``.
+
 Run: ``python benchmarks/bench_policies.py RUN_DIR [RUN_DIR ...]`` (run folders of ``mlml reproduce``, e.g. of
 ``benchmarks/grids/issue16.yaml``). Without arguments it runs a small default grid first (yeast, r = 0.5, four
 methods, 2 folds) so that ``make bench`` finishes; the issue's figures come from the full grids.
@@ -58,7 +61,8 @@ def cell_table(records: list[dict]) -> None:
         win = best_ours[0] >= best_base[0] - 1e-12
         wins += win
         stable = best_ours[3] <= 2 * best_base[3] + 1e-12
-        print(f"| {dataset} | {ratio:g} | {best_base[1]} ({best_base[2]}) {best_base[0]:.3f} ± {best_base[3]:.3f} | "
+        print(f"| {_short(dataset)} | {ratio:g} | "
+              f"{best_base[1]} ({best_base[2]}) {best_base[0]:.3f} ± {best_base[3]:.3f} | "
               f"{best_ours[1]} ({best_ours[2]}) {best_ours[0]:.3f} ± {best_ours[3]:.3f} | "
               f"{best_ours[0] - best_base[0]:+.3f} | {best_base[4]:.3f} / {best_ours[4]:.3f} | "
               f"{best_ours[3]:.3f} / {2 * best_base[3]:.3f} {'ok' if stable else 'UNSTABLE'} | "
@@ -69,6 +73,11 @@ def cell_table(records: list[dict]) -> None:
     if costs:
         print(f"policy fitting cost per trial: median {100 * np.nanmedian(costs):.1f} %, "
               f"max {100 * np.nanmax(costs):.1f} % of the trial (target <= 5 %)")
+
+
+def _short(source: str) -> str:
+    """``mulan:../shared/data/mulan/yeast`` -> ``yeast``."""
+    return source.rstrip("/").rsplit("/", 1)[-1].split(":")[-1]
 
 
 def policy_gains(cells: dict) -> None:
@@ -84,7 +93,7 @@ def policy_gains(cells: dict) -> None:
             best = [_best(methods, keep, own=False, policies=[p]) for p in ("fixed", "tuned")]
             best.append(_best(methods, keep, own=False, policies=new_policies))
             sides.append(" / ".join("—" if b is None else f"{b[0]:.3f}" for b in best))
-        print(f"| {dataset} | {ratio:g} | {sides[0]} | {sides[1]} |")
+        print(f"| {_short(dataset)} | {ratio:g} | {sides[0]} | {sides[1]} |")
 
 
 def _best(methods: dict[str, list[dict]], keep, *, own: bool, policies: list[str] | None = None):
@@ -112,9 +121,28 @@ def _best(methods: dict[str, list[dict]], keep, *, own: bool, policies: list[str
     return best
 
 
+def choose(records: list[dict]) -> None:
+    """The development step: for each of our methods, the mean micro-F1 of every policy over the cells (data set,
+    ratio) of the given runs, and the policy with the highest mean -- how ``Method.threshold_policy`` was chosen
+    for them (on ``benchmarks/grids/dev_policies.yaml``, before the target grids ran)."""
+    scores: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
+    for r in records:
+        if r["status"] == "done" and r["method"] in OURS:
+            for policy, metrics in policy_metrics(r).items():
+                scores[r["method"]][policy].append(metrics["micro_f1"])
+    print("| method | " + " | ".join(POLICIES) + " | highest |")
+    print("|---|" + "---:|" * len(POLICIES) + "---|")
+    for method, by_policy in sorted(scores.items()):
+        means = {p: float(np.mean(by_policy[p])) for p in POLICIES if by_policy.get(p)}
+        cells = " | ".join(f"{means[p]:.3f}" if p in means else "—" for p in POLICIES)
+        print(f"| {method} | {cells} | {max(means, key=means.get)} |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("run_dirs", nargs="*", type=Path)
+    parser.add_argument("--choose", action="store_true",
+                        help="the development step: mean micro-F1 of each policy for each of our methods")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         run_dirs = args.run_dirs
@@ -125,7 +153,7 @@ def main() -> None:
                             "--thresholds", "own", "--no-progress", "--out", str(run_dirs[0])],
                            check=True, stdout=subprocess.DEVNULL)
         records = [r for d in run_dirs for r in ResultStore(d / "results.sqlite").records()]
-        cell_table(records)
+        choose(records) if args.choose else cell_table(records)
 
 
 if __name__ == "__main__":
