@@ -267,3 +267,27 @@ def test_pairwise_float32_batches_agree_with_float64(aggregate):
     np.testing.assert_array_equal(pos32, pos64[100:180])
     with pytest.raises(MLMLError, match="dtype"):
         estimator.transform(labels, dtype=np.int8)
+
+
+def test_a_grid_trial_beyond_the_dense_limit_is_streamed_and_reported(tmp_path, monkeypatch):
+    """Beyond DENSE_EVALUATION_ENTRIES a trial has no dense test scores: 0.5 and tuned thresholds only, no
+    cardinality or precision-recall curve, and the report still renders (in-process, so the patch applies)."""
+    from mlml.data.xc import write_xc
+    from mlml.evaluation import streamed
+    from mlml.experiments import load_config, run_grid
+    from mlml.reports import write_report
+
+    dataset = _sparse_dataset(n=300)
+    source = f"xc:{write_xc(tmp_path / 'toy.txt', dataset.labels, dataset.features)}"
+    config = load_config(None, datasets=[source], ratios=[0.5], methods=["bce"], folds=2, thresholds="own",
+                         train={"epochs": 2, "head": "linear"})
+    monkeypatch.setattr(streamed, "DENSE_EVALUATION_ENTRIES", 100)
+    with pytest.warns(UserWarning, match="not computed"):
+        records = run_grid(config, tmp_path / "run", progress=False)
+    assert [r["status"] for r in records] == ["done", "done"], records[0].get("error")
+    for record in records:
+        assert set(record["metrics_policies"]) == {"tuned"} and record["metrics_tuned"]
+        assert record["cardinality"] is None and record["pr_curve"] is None
+        assert np.isnan(record["metrics"]["map"]) and "psp_at_3" in record["metrics"]
+    report = write_report(records, tmp_path / "run", thresholds="own", figures=True)
+    assert "Ranking metrics" in report.with_suffix(".md").read_text(encoding="utf-8")
