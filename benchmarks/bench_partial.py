@@ -4,8 +4,8 @@ Durand et al.'s protocol (CVPR 2019, "Learning a Deep ConvNet for Multi-label Cl
 Labels"): every label of each training fold -- positives and negatives alike -- is kept with probability p (the
 grid's ratio axis) and made unannotated otherwise; kept negatives are verified negatives; test folds keep their
 complete labels. For every data set it prints one table: a row per method, a column per known proportion, mAP
-(mean ± std over folds), the best non-oracle method of each column in bold; then micro-F1 at threshold 0.5 in
-the same layout.
+(mean ± std over folds; a cell with fewer folds than the others says how many), the best non-oracle method of
+each column in bold; then micro-F1 at threshold 0.5 in the same layout.
 
 Run: ``python benchmarks/bench_partial.py RUN_DIR [RUN_DIR ...]`` (run folders of ``mlml reproduce --config
 benchmarks/grids/issue14_partial.yaml``). Without arguments it runs a small default grid first (yeast, p = 0.1
@@ -34,6 +34,7 @@ def tables(records: list[dict], metric: str) -> None:
         for p in ratios:
             candidates = [r for r in mine if r["ratio"] == p and not r.get("oracle")]
             best[p] = max(candidates, key=lambda r: r[f"{metric}_mean"])["method"] if candidates else None
+        n_folds = max(r["n_folds"] for r in mine)
         name = dataset.rstrip("/").rsplit("/", 1)[-1].split(":")[-1]
         print(f"\n#### {name}: {metric} vs known proportion (mean ± std over folds)\n")
         print("| method | " + " | ".join(f"p = {p:g}" for p in ratios) + " |")
@@ -43,7 +44,10 @@ def tables(records: list[dict], metric: str) -> None:
             for p in ratios:
                 row = next((r for r in mine if r["method"] == method and r["ratio"] == p), None)
                 cell = "—" if row is None else format_mean_std(row[f"{metric}_mean"], row[f"{metric}_std"])
-                cells.append(f"**{cell}**" if best[p] == method else cell)
+                cell = f"**{cell}**" if best[p] == method else cell
+                if row is not None and row["n_folds"] < n_folds:  # an unfinished cell says so
+                    cell += f" ({row['n_folds']} of {n_folds} folds)"
+                cells.append(cell)
             print(f"| {method} | " + " | ".join(cells) + " |")
 
 
