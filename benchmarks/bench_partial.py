@@ -5,7 +5,8 @@ Labels"): every label of each training fold -- positives and negatives alike -- 
 grid's ratio axis) and made unannotated otherwise; kept negatives are verified negatives; test folds keep their
 complete labels. For every data set it prints one table: a row per method, a column per known proportion, mAP
 (mean ± std over folds; a cell with fewer folds than the others says how many), the best non-oracle method of
-each column in bold; then micro-F1 at threshold 0.5 in the same layout.
+each column in bold; then micro-F1 at threshold 0.5 in the same layout; then both as one table of means (a column
+per data set and proportion), as in the README.
 
 Run: ``python benchmarks/bench_partial.py RUN_DIR [RUN_DIR ...]`` (run folders of ``mlml reproduce --config
 benchmarks/grids/issue14_partial.yaml``). Without arguments it runs a small default grid first (yeast, p = 0.1
@@ -51,6 +52,24 @@ def tables(records: list[dict], metric: str) -> None:
             print(f"| {method} | " + " | ".join(cells) + " |")
 
 
+def summary(records: list[dict], metric: str) -> None:
+    """One table for the README: a row per method, a column per (data set, known proportion), the mean only; the
+    best non-oracle method of each column in bold."""
+    rows = summarize(records, thresholds="fixed")
+    columns = sorted({(r["dataset"], r["ratio"]) for r in rows})
+    value = {(r["method"], r["dataset"], r["ratio"]): r[f"{metric}_mean"] for r in rows}
+    best = {c: max((m for m, *k in value if tuple(k) == c), key=lambda m: value[(m, *c)]) for c in columns}
+    short = [f"{d.rstrip('/').rsplit('/', 1)[-1].split(':')[-1]} {p:g}" for d, p in columns]
+    print(f"\n#### {metric}, mean over folds: data set and known proportion p\n")
+    print("| method | " + " | ".join(short) + " |")
+    print("|---|" + "---:|" * len(columns))
+    for method in sorted({r["method"] for r in rows}, key=lambda m: (m not in ("bce", "partial-bce"), m)):
+        cells = [value.get((method, *c)) for c in columns]
+        text = ["—" if v is None else (f"**{v:.3f}**" if best[c] == method else f"{v:.3f}") for v, c in
+                zip(cells, columns)]
+        print(f"| {method} | " + " | ".join(text) + " |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("run_dirs", nargs="*", type=Path)
@@ -65,6 +84,8 @@ def main() -> None:
         records = [r for d in run_dirs for r in ResultStore(d / "results.sqlite").records() if r["status"] == "done"]
         for metric in ("map", "micro_f1"):
             tables(records, metric)
+        for metric in ("map", "micro_f1"):
+            summary(records, metric)
 
 
 if __name__ == "__main__":
