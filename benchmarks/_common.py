@@ -19,6 +19,11 @@ def shared_data() -> Path:
     return Path(os.environ.get("MLML_SHARED_DATA", ROOT.parent / "shared" / "data"))
 
 
+def short_name(source: str) -> str:
+    """A data set's name in tables: ``mulan:../shared/data/mulan/yeast`` -> ``yeast``."""
+    return source.rstrip("/").rsplit("/", 1)[-1].split(":")[-1]
+
+
 def present(path: Path, what: str) -> bool:
     """True when ``path`` exists; else prints ``WHAT: skipped (PATH absent ...)`` and returns False."""
     if path.exists():

@@ -21,6 +21,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from _common import short_name
+
 from mlml.experiments import ResultStore
 from mlml.reports.tables import format_mean_std, summarize
 
@@ -36,7 +38,7 @@ def tables(records: list[dict], metric: str) -> None:
             candidates = [r for r in mine if r["ratio"] == p and not r.get("oracle")]
             best[p] = max(candidates, key=lambda r: r[f"{metric}_mean"])["method"] if candidates else None
         n_folds = max(r["n_folds"] for r in mine)
-        name = dataset.rstrip("/").rsplit("/", 1)[-1].split(":")[-1]
+        name = short_name(dataset)
         print(f"\n#### {name}: {metric} vs known proportion (mean ± std over folds)\n")
         print("| method | " + " | ".join(f"p = {p:g}" for p in ratios) + " |")
         print("|---|" + "---:|" * len(ratios))
@@ -59,7 +61,7 @@ def summary(records: list[dict], metric: str) -> None:
     columns = sorted({(r["dataset"], r["ratio"]) for r in rows})
     value = {(r["method"], r["dataset"], r["ratio"]): r[f"{metric}_mean"] for r in rows}
     best = {c: max((m for m, *k in value if tuple(k) == c), key=lambda m: value[(m, *c)]) for c in columns}
-    short = [f"{d.rstrip('/').rsplit('/', 1)[-1].split(':')[-1]} {p:g}" for d, p in columns]
+    short = [f"{short_name(d)} {p:g}" for d, p in columns]
     print(f"\n#### {metric}, mean over folds: data set and known proportion p\n")
     print("| method | " + " | ".join(short) + " |")
     print("|---|" + "---:|" * len(columns))

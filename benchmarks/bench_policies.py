@@ -31,6 +31,7 @@ from pathlib import Path
 
 import numpy as np
 from _common import BEYOND_METHODS as OURS
+from _common import short_name
 
 from mlml.evaluation.policies import POLICIES
 from mlml.experiments import ResultStore
@@ -61,7 +62,7 @@ def cell_table(records: list[dict]) -> None:
         win = best_ours[0] >= best_base[0] - 1e-12
         wins += win
         stable = best_ours[3] <= 2 * best_base[3] + 1e-12
-        print(f"| {_short(dataset)} | {ratio:g} | "
+        print(f"| {short_name(dataset)} | {ratio:g} | "
               f"{best_base[1]} ({best_base[2]}) {best_base[0]:.3f} ± {best_base[3]:.3f} | "
               f"{best_ours[1]} ({best_ours[2]}) {best_ours[0]:.3f} ± {best_ours[3]:.3f} | "
               f"{best_ours[0] - best_base[0]:+.3f} | {best_base[4]:.3f} / {best_ours[4]:.3f} | "
@@ -73,11 +74,6 @@ def cell_table(records: list[dict]) -> None:
     if costs:
         print(f"policy fitting cost per trial: median {100 * np.nanmedian(costs):.1f} %, "
               f"max {100 * np.nanmax(costs):.1f} % of the trial (target <= 5 %)")
-
-
-def _short(source: str) -> str:
-    """``mulan:../shared/data/mulan/yeast`` -> ``yeast``."""
-    return source.rstrip("/").rsplit("/", 1)[-1].split(":")[-1]
 
 
 def policy_gains(cells: dict) -> None:
@@ -93,7 +89,7 @@ def policy_gains(cells: dict) -> None:
             best = [_best(methods, keep, own=False, policies=[p]) for p in ("fixed", "tuned")]
             best.append(_best(methods, keep, own=False, policies=new_policies))
             sides.append(" / ".join("—" if b is None else f"{b[0]:.3f}" for b in best))
-        print(f"| {_short(dataset)} | {ratio:g} | {sides[0]} | {sides[1]} |")
+        print(f"| {short_name(dataset)} | {ratio:g} | {sides[0]} | {sides[1]} |")
 
 
 def _best(methods: dict[str, list[dict]], keep, *, own: bool, policies: list[str] | None = None):
@@ -153,7 +149,10 @@ def main() -> None:
                             "--thresholds", "own", "--no-progress", "--out", str(run_dirs[0])],
                            check=True, stdout=subprocess.DEVNULL)
         records = [r for d in run_dirs for r in ResultStore(d / "results.sqlite").records()]
-        choose(records) if args.choose else cell_table(records)
+        if args.choose:
+            choose(records)
+        else:
+            cell_table(records)
 
 
 if __name__ == "__main__":
