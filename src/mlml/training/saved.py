@@ -61,11 +61,8 @@ class TrainedModel:
     def predict_proba(self, inputs: Any, *, batch_size: int = 1024, num_workers: int = 0) -> np.ndarray:
         """Probabilities ``(n_samples, n_labels)`` float32 for features ``(n, in_features)`` (dense, memory-mapped
         or CSR; frozen mode) or a sequence of image paths (finetune mode)."""
-        if self.config.mode == "frozen":
-            if not (isinstance(inputs, np.ndarray) or sp.issparse(inputs)):
-                inputs = np.asarray(inputs, dtype=np.float32)
-            check_features(inputs, self.in_features)
-        return predict_inputs(self.model, inputs, self.config.mode, self.device, batch_size, num_workers)
+        return predict_inputs(self.model, self._checked(inputs), self.config.mode, self.device, batch_size,
+                              num_workers)
 
     def propensity(self, *, a: float | None = None, b: float | None = None) -> np.ndarray | None:
         """Jain et al.'s label propensities from the training rows' observed labels (:mod:`mlml.propensity`;
@@ -100,6 +97,8 @@ class TrainedModel:
         return np.concatenate(parts) if parts else np.empty((0, min(k, self.n_labels)), dtype=np.int64)
 
     def _checked(self, inputs: Any) -> Any:
+        """``inputs`` as the model reads them: frozen mode's features as an array or CSR, checked against
+        ``in_features``; image paths as given."""
         if self.config.mode == "frozen":
             if not (isinstance(inputs, np.ndarray) or sp.issparse(inputs)):
                 inputs = np.asarray(inputs, dtype=np.float32)
