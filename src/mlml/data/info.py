@@ -20,15 +20,15 @@ from mlml.labels import label_counts, positives_per_sample
 def _distinct_rows(labels: np.ndarray | sp.csr_matrix) -> int:
     """Distinct patterns of positives (a CSR's stored -1 and 2 entries are not positives)."""
     if sp.issparse(labels):
-        return _distinct_sparse_rows(sp.csr_matrix(labels == 1, dtype=np.int8))
+        return _distinct_sparse_rows(sp.csr_matrix(labels))
     packed = np.packbits(np.asarray(labels) == 1, axis=1)
     return int(np.unique(packed, axis=0).shape[0])
 
 
 def _distinct_sparse_rows(csr: sp.csr_matrix) -> int:
-    """Distinct sets of positive columns among CSR rows, without densifying: rows are grouped by a 64-bit hash of
-    their positive columns and every row is compared with the first of its group; a group whose rows differ (a
-    hash collision) is counted exactly."""
+    """Distinct sets of positive columns (stored ``1`` entries) among CSR rows, without densifying: rows are
+    grouped by a 64-bit hash of their positive columns and every row is compared with the first of its group; a
+    group whose rows differ (a hash collision) is counted exactly."""
     from mlml.data.duplicates import _rows_equal, label_row_hashes
 
     positives = sp.csr_matrix(csr == 1, dtype=np.int8)
