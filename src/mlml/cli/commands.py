@@ -213,6 +213,8 @@ def _validation_posterior(fold: Any) -> Any:
     return posterior(fold.observed_train, fold.observed_val, estimator="knn" if features else "pairwise-noisy-or",
                      features=fold.val_inputs if features else None,
                      train_features=fold.train_inputs if features else None)
+
+
 def _label_files(dataset: Any) -> tuple[str, str]:
     """The observed and hidden labels' file names: CSV (id and class columns) for dense labels, the XC format
     (``mlml.data.xc``; one line of positive label ids per sample, in the data set's row order) for sparse ones,
