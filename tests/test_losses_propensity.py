@@ -83,3 +83,21 @@ def test_registered_methods_train(name):
     assert method.loss_kwargs == {"a": 0.5, "b": 0.4}
     result = fit(x, y, method, TrainConfig(epochs=2, fixed_epochs=True, val_fraction=0.0, head="linear"))
     assert len(result.history) == 2 and math.isfinite(result.history[-1]["train_loss"])
+
+
+@pytest.mark.parametrize("name", ["unbiased-bce", "pw-bce"])
+def test_verified_negatives_take_the_same_negative_term_as_suspect_zeros(name):
+    """The propensity corrects the positives only: marking zeros as verified (``suspect`` False) changes nothing,
+    value or gradient."""
+    crit = LOSSES.create(name)
+    crit.setup(np.array([[1, 0, 0], [1, 1, 0], [0, 1, 1]], dtype=np.int8))
+    logits = torch.linspace(-3, 3, 9).reshape(3, 3).requires_grad_()
+    targets = torch.tensor([[1.0, 0, 0], [0, 1, 0], [0, 0, 1]])
+    suspect = torch.tensor([[False, True, False], [False, False, True], [True, False, False]])
+    values, grads = [], []
+    for mask in (None, suspect):
+        loss = crit(logits, targets, suspect=mask)
+        values.append(loss.detach())
+        grads.append(torch.autograd.grad(loss, logits)[0])
+    torch.testing.assert_close(values[0], values[1], rtol=0, atol=0)
+    torch.testing.assert_close(grads[0], grads[1], rtol=0, atol=0)
