@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from mlml._io import check_outputs
+from mlml._io import atomic_group, check_outputs
 from mlml.exceptions import MLMLError
 
 
@@ -30,9 +30,10 @@ def _simulate(args: argparse.Namespace) -> int:
         table.values, args.ratio, scheme=args.scheme, keep_at_least_one=args.keep_at_least_one,
         random_state=args.seed,
     )
-    write_matrix_csv(args.out, table.ids, table.names, observed)
-    if args.hidden_out:
-        write_matrix_csv(args.hidden_out, table.ids, table.names, hidden.astype("int8"))
+    with atomic_group():  # both files or neither
+        write_matrix_csv(args.out, table.ids, table.names, observed)
+        if args.hidden_out:
+            write_matrix_csv(args.hidden_out, table.ids, table.names, hidden.astype("int8"))
     if args.scheme == "partial":
         print(f"kept {int((observed != -1).sum())} of {observed.size} labels ({int((observed == 1).sum())} positives, "
               f"{int((observed == 2).sum())} verified negatives; {int(hidden.sum())} positives unannotated) in "
@@ -188,11 +189,12 @@ def _train(args: argparse.Namespace) -> int:
             result.decide(policy, q=_validation_posterior(fold) if policy in SOFT_POLICIES else None)
         if info.rank != 0:
             return 0
-        result.save(args.out)
-        _, observed, hidden = fold.training_fold()
-        _write_labels(args.out / label_files[0], dataset, observed)
-        if (hidden.nnz if hasattr(hidden, "nnz") else hidden.any()) or args.ratio > 0:
-            _write_labels(args.out / label_files[1], dataset, hidden.astype("int8"))
+        with atomic_group():  # the model folder's files appear together
+            result.save(args.out)
+            _, observed, hidden = fold.training_fold()
+            _write_labels(args.out / label_files[0], dataset, observed)
+            if (hidden.nnz if hasattr(hidden, "nnz") else hidden.any()) or args.ratio > 0:
+                _write_labels(args.out / label_files[1], dataset, hidden.astype("int8"))
         tracking.finish(result, [args.out / name for name in ("model.pt", "model.json", *label_files)])
     best = result.history[result.best_epoch] if result.history else {}
     score = best.get("val_score", float("nan"))
@@ -293,7 +295,8 @@ def _methods(args: argparse.Namespace) -> int:
 
 def _reproduce(args: argparse.Namespace) -> int:
     from mlml.experiments import load_config, run_grid
-    from mlml.reports import summarize, terminal_table, write_report
+    from mlml.experiments.runner import check_run_inputs
+    from mlml.reports import NothingFinished, summarize, terminal_table, write_report
     from mlml.tracking import grid_tracking
 
     datasets = (args.sources or []) + (args.datasets_flag or []) or None
@@ -305,13 +308,20 @@ def _reproduce(args: argparse.Namespace) -> int:
         skip_bad=args.skip_bad or None, train_overrides={"epochs": args.epochs} if args.epochs is not None else None,
     )
     run_dir = args.out or Path("runs") / time.strftime("%Y%m%d-%H%M%S")
+    inputs = {"--config": args.config}
+    for source in config.datasets:
+        inputs.update(_source_files(source))
+    check_run_inputs(run_dir, inputs)
     started = time.perf_counter()
     with grid_tracking(args.track, config, run_dir) as tracking:
         records = run_grid(config, run_dir, jobs=args.jobs, scheduler=args.scheduler, progress=not args.no_progress,
                            on_record=tracking.trial)
         wall = time.perf_counter() - started
-        report = write_report(records, run_dir, expected=_expected(config, run_dir), thresholds=config.thresholds)
-        tracking.report()
+        try:
+            report = write_report(records, run_dir, expected=_expected(config, run_dir), thresholds=config.thresholds)
+            tracking.report()
+        except NothingFinished as kept:
+            report = kept
     print(terminal_table(summarize(records, thresholds=config.thresholds)))
     print(f"report: {report}")
     failed = sum(r["status"] == "failed" for r in records)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import concurrent.futures as cf
 import json
 import multiprocessing
+import os
 import platform
 import sys
 from collections.abc import Callable, Iterable, Mapping
@@ -41,6 +42,35 @@ from mlml.experiments.trials import (
 
 STORE_NAME = "results.sqlite"
 DATASETS_NAME = "datasets.json"
+# What a run folder's own files are: the grid and the report write them (the store with its SQLite journals).
+RUN_FILES = (STORE_NAME, "config.yaml", DATASETS_NAME, "environment.json", "results.csv", "report.md", "report.html")
+RUN_FOLDERS = ("figures", "mlruns")
+
+
+def check_run_inputs(run_dir: str | Path, inputs: Mapping[str, Any]) -> None:
+    """Refuse a grid that reads a file its run folder's own files would replace (``RUN_DIR/results.csv`` given as
+    a labels file, ``RUN_DIR/config.yaml`` as ``--config``...), before anything is written.
+
+    Args:
+        run_dir: the run folder (``--out``).
+        inputs: the files the grid reads, by a name for messages (``"--config"``, ``"SOURCE file X"``).
+
+    Raises:
+        MLMLError: naming the input and the run folder.
+    """
+    root = Path(os.path.realpath(run_dir))
+    for name, value in inputs.items():
+        if value is None:
+            continue
+        path = Path(os.path.realpath(value))
+        if path.parent == root and (path.name in RUN_FILES or path.name.startswith(STORE_NAME + "-")):
+            own = f"its own {path.name}"
+        elif any(root / folder in path.parents for folder in RUN_FOLDERS):
+            own = f"its {path.relative_to(root).parts[0]}/ folder"
+        else:
+            continue
+        raise MLMLError(f"{name} is in the run folder {run_dir}, where the run writes {own}; refusing to overwrite "
+                        "an input. Move the file out of the run folder, or choose another --out.")
 
 
 def run_grid(

@@ -15,7 +15,7 @@ import scipy.sparse as sp
 import torch
 from torch import Tensor, nn
 
-from mlml._io import atomic_open, write_text
+from mlml._io import atomic_group, atomic_open, write_text
 from mlml.exceptions import MLMLError
 from mlml.models.images import ImageFiles, collate_images
 from mlml.training.config import TrainConfig
@@ -131,7 +131,6 @@ class TrainedModel:
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
         state = {k: v.detach().cpu() for k, v in unwrap(self.model).state_dict().items()}
-        save_torch(state, out / "model.pt")
         meta = {
             "format": MODEL_FORMAT,
             "mode": self.config.mode,
@@ -147,7 +146,9 @@ class TrainedModel:
             "versions": {"mlml": mlml.__version__, "torch": torch.__version__},
         }
         meta.update(self._extra_meta())
-        write_text(out / "model.json", json.dumps(meta, indent=1, default=json_default))
+        with atomic_group():  # model.pt and model.json appear together
+            save_torch(state, out / "model.pt")
+            write_text(out / "model.json", json.dumps(meta, indent=1, default=json_default))
         return out
 
     def _extra_meta(self) -> dict[str, Any]:
