@@ -269,6 +269,9 @@ def masked_map_score(Y_true: Any, Y_score: Any) -> float:
     scores = np.asarray(Y_score, dtype=np.float64)
     if scores.shape != labels.shape:
         raise MLMLError(f"Y_score has shape {scores.shape}; Y_true has shape {labels.shape}.")
+    bad = np.count_nonzero(~np.isfinite(scores))
+    if bad:
+        raise MLMLError(f"Y_score holds {bad:,} NaN or infinite value(s) of {scores.size:,}; scores must be finite.")
     return observed_map(scores, labels)
 
 

@@ -25,6 +25,8 @@ def _simulate(args: argparse.Namespace) -> int:
     from mlml.simulate import hide_positives
 
     check_outputs({"--out": args.out, "--hidden-out": args.hidden_out}, {"--labels": args.labels})
+    if args.scheme == "partial" and not args.ratio:
+        raise MLMLError("--scheme partial keeps the proportion --ratio of the labels: give --ratio in (0, 1].")
     table = read_labels_csv(args.labels, allow_unknown=True)
     observed, hidden = hide_positives(
         table.values, args.ratio, scheme=args.scheme, keep_at_least_one=args.keep_at_least_one,
@@ -134,8 +136,13 @@ def _train(args: argparse.Namespace) -> int:
     from mlml.tracking import train_params, train_tracking
     from mlml.training import TrainConfig, fit, init_from_env
 
-    if args.out.exists() and not args.out.is_dir():
-        raise MLMLError(f"--out {args.out} is a file; the model is written to a folder.")
+    _check_folder("--out", args.out, "the model is written to a folder")
+    if args.checkpoint_dir is not None:
+        _check_folder("--checkpoint-dir", args.checkpoint_dir, "checkpoints are written to a folder")
+    if args.scheme == "single-positive" and args.ratio:
+        raise MLMLError("--scheme single-positive keeps one positive a sample; it takes no --ratio.")
+    if args.weights is not None and not args.weights.is_file():
+        raise MLMLError(f"--weights {args.weights}: no such file.")
     method = _method(args.method, args.method_param)
     recipe = recipe_values(args.recipe)
     if recipe.get("positive_weights"):
@@ -149,6 +156,7 @@ def _train(args: argparse.Namespace) -> int:
         "backbone_weights": str(args.weights) if args.weights else None,
     }
     settings = {**(recipe.get("train") or {}), **{k: v for k, v in flags.items() if v is not None}}
+    recipe_label = _recipe_label(args.recipe, recipe.get("train") or {}, settings)
     if args.fixed_epochs:
         settings["fixed_epochs"] = True
     config = TrainConfig.from_dict(settings)  # every training setting checked before the data is read
@@ -167,6 +175,8 @@ def _train(args: argparse.Namespace) -> int:
     info = init_from_env()  # a no-op unless launched by torchrun
     tracking = train_tracking(args.track if info.rank == 0 else None, args.out, f"{method.name} on {dataset.name}")
     images = dataset.image_paths is not None
+    if args.weights is not None and not images:
+        raise MLMLError(f"--weights {args.weights} loads an image backbone; {dataset.name} has features only.")
     if args.mode == "finetune":
         if not images:
             raise MLMLError(f"--mode finetune needs images; {dataset.name} has features only.")
@@ -199,9 +209,31 @@ def _train(args: argparse.Namespace) -> int:
     selection = (f"validation mAP on observed labels {score:.4f}" if score == score
                  else f"validation loss {best.get('val_loss', float('nan')):.4f}" if "val_loss" in best
                  else "no validation rows: the last epoch")
-    print(f"{method.name} ({args.recipe} recipe) on {dataset.name}: {len(result.history)} epochs, best epoch "
+    print(f"{method.name} ({recipe_label}) on {dataset.name}: {len(result.history)} epochs, best epoch "
           f"{result.best_epoch} ({selection}); decisions: {policy} -> {args.out}")
     return 0
+
+
+def _check_folder(flag: str, path: Path, what: str) -> None:
+    """Refuse an output folder that cannot be made (a file in its place or above it) before any work is done."""
+    for folder in (path, *path.parents):
+        if folder.exists():
+            if not folder.is_dir():
+                raise MLMLError(f"{flag} {path}: {folder} is a file; {what}.")
+            if not os.access(folder, os.W_OK | os.X_OK):
+                raise MLMLError(f"{flag} {path}: {folder} is not writable; {what}.")
+            return
+
+
+_RECIPE_FLAGS = {"head": "--head", "optimizer": "--optimizer", "lr": "--lr", "epochs": "--epochs",
+                 "batch_size": "--batch-size", "fixed_epochs": "--fixed-epochs"}
+
+
+def _recipe_label(name: str, recipe: dict[str, Any], settings: dict[str, Any]) -> str:
+    """``'seed recipe'``, or which of its settings the flags replaced (``'seed recipe with --lr 0.5'``)."""
+    changed = [f"{flag} {settings[key]}" if not isinstance(settings[key], bool) else flag
+               for key, flag in _RECIPE_FLAGS.items() if key in recipe and settings.get(key) != recipe[key]]
+    return f"{name} recipe" + (f" with {' '.join(changed)}" if changed else "")
 
 
 def _validation_posterior(fold: Any) -> Any:

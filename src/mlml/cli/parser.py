@@ -237,7 +237,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("model", type=Path, help="model folder written by `mlml train`")
     p.add_argument("source", metavar="SOURCE")
-    p.add_argument("--threshold", type=float, help="one threshold for every class (default: the model's)")
+    p.add_argument("--threshold", type=_fraction,
+                   help="one threshold in [0, 1] for every class (default: the model's)")
     p.add_argument("--out", type=Path, help="JSON file for the metrics")
     _add_filter_flags(p)
     p.set_defaults(handler=_evaluate)

@@ -79,6 +79,8 @@ def load_coco(
     for i, record in enumerate(data["categories"]):
         where = f"categories[{i}]"
         categories.append((_field(record, "id", int, where, path), _field(record, "name", str, where, path)))
+        if not categories[-1][1].strip():
+            raise DataError(f"{path}: {where} has an empty 'name'; every category needs one.")
     if not categories:
         raise DataError(f"{path}: 'categories' is empty.")
     categories.sort()

@@ -102,6 +102,9 @@ class Dataset:
         duplicate = first_duplicate(self.label_names)
         if duplicate is not None:
             raise MLMLError(f"Data set {self.name!r}: the label name {duplicate!r} occurs more than once.")
+        empty = next((i for i, name in enumerate(self.label_names) if not name.strip()), None)
+        if empty is not None:
+            raise MLMLError(f"Data set {self.name!r}: label {empty} has an empty name; every class needs a name.")
         if self.ids.shape != (n_samples,):
             raise MLMLError(f"Data set {self.name!r}: {self.ids.shape[0]} ids for {n_samples} samples.")
         if len(np.unique(self.ids)) != n_samples:

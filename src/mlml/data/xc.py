@@ -13,6 +13,19 @@ The labels become an ``int8`` CSR matrix (1 = positive), the features a ``float3
 first, as MULAN's train/test files are; ``provenance["parts"]`` says which rows came from which file. Sample ids
 are ``<file stem>:<row>``, label names the label indices (``"0"``, ``"1"``, ...).
 
+Partial labels (``2`` verified negative, ``-1`` unannotated; :mod:`mlml.labels`) have no place in the format,
+whose lines list positives only. :func:`write_xc` keeps them in two companion files beside ``FILE.txt``, each in
+the same format with no features: ``FILE.verified-negatives.txt`` lists each sample's verified negatives and
+``FILE.unannotated.txt`` its unannotated entries. ``FILE.txt`` itself stays a plain XC file (any XC reader sees
+the positives); :func:`read_xc_file` finds the companions and puts the ``2`` and ``-1`` entries back. A companion
+must agree with its file's header (samples, labels) and may not list an entry another file lists.
+
+The header sets the width of the matrices, not their memory: the CSR matrices hold the entries present. A header
+may declare labels (or features) no sample of the file uses (a train file without the test file's rarest labels),
+but a header declaring more than ``MAX_UNUSED_COLUMNS`` columns beyond the largest id present *and* more than
+twice that id is taken for a damaged header (a 1.5 KB file claiming 3 x 10^8 labels) and refused in one line, as
+per-label bookkeeping (names, counts) grows with the declared width.
+
 Reading is vectorised: every line is cut into its label part and its feature part, and each part is parsed as
 one block of numbers; only a file that fails that fast path is read again line by line, to name the first bad
 line in a one-line :class:`~mlml.exceptions.DataError` (``FILE:LINE: ...``): a bad header, a label id out of range,
@@ -32,6 +45,20 @@ import scipy.sparse as sp
 
 from mlml.data.dataset import Dataset
 from mlml.exceptions import DataError
+
+MAX_UNUSED_COLUMNS = 1_000_000
+"""Declared columns (labels or features) beyond the largest id present that a header may add: see the module
+docstring."""
+
+COMPANIONS = {2: "verified-negatives", -1: "unannotated"}
+"""The label state kept in each companion file, by the file name's infix (``FILE.<infix>.txt``)."""
+
+
+def companion_path(path: str | os.PathLike[str], state: int) -> Path:
+    """The companion file of ``path`` holding the entries of ``state`` (2 or -1), e.g. ``observed.unannotated.txt``
+    for ``observed.txt``."""
+    path = Path(path)
+    return path.with_name(f"{path.stem}.{COMPANIONS[state]}{path.suffix}")
 
 
 @dataclass
@@ -77,13 +104,53 @@ def _numbers(text: str) -> np.ndarray:
             return np.empty(0)
 
 
-def read_xc_file(path: str | os.PathLike[str]) -> XCPart:
-    """Read one file of the XC repository's format (see the module docstring).
+def read_xc_file(path: str | os.PathLike[str], *, companions: bool = True) -> XCPart:
+    """Read one file of the XC repository's format (see the module docstring), with its companion files of
+    verified negatives and unannotated entries when they exist (``companions=False``: the positives alone).
 
     Raises:
         DataError: a missing or unreadable file, or a malformed one, naming the file and the line.
     """
-    path = Path(path)
+    part = _read_one(Path(path))
+    if companions:
+        part.labels = _with_companions(part)
+    return part
+
+
+def companion_files(path: str | os.PathLike[str]) -> list[Path]:
+    """The companion files of ``path`` that exist (see the module docstring)."""
+    return [companion_path(path, state) for state in COMPANIONS if companion_path(path, state).is_file()]
+
+
+def _with_companions(part: XCPart) -> sp.csr_matrix:
+    """``part.labels`` with the entries of its companion files set to their states (2, -1)."""
+    labels = part.labels
+    for state in COMPANIONS:
+        other = companion_path(part.path, state)
+        if not other.is_file():
+            continue
+        extra = _read_one(other)
+        if extra.labels.shape != labels.shape:
+            raise DataError(f"{other}:1: its header gives {extra.labels.shape[0]:,} samples and "
+                            f"{extra.labels.shape[1]:,} labels; {part.path} gives {labels.shape[0]:,} and "
+                            f"{labels.shape[1]:,}: a companion file must match its XC file.")
+        if extra.features.nnz:
+            raise DataError(f"{other}: a companion file lists label ids only; it holds features.")
+        clash = labels.multiply(extra.labels)
+        clash.eliminate_zeros()
+        if clash.nnz:
+            row, column = (int(v[0]) for v in clash.nonzero())
+            raise DataError(f"{other}:{row + 2}: label {column} of this sample is already listed as "
+                            f"{_STATE_NAMES[int(labels[row, column])]}; an entry has one state.")
+        labels = (labels + extra.labels * np.int8(state)).astype(np.int8).tocsr()
+    labels.sort_indices()
+    return labels
+
+
+_STATE_NAMES = {1: "a positive", 2: "a verified negative", -1: "unannotated"}
+
+
+def _read_one(path: Path) -> XCPart:
     if not path.is_file():
         raise DataError(f"{path}: no such XC data file.")
     try:
@@ -115,6 +182,8 @@ def read_xc_file(path: str | os.PathLike[str]) -> XCPart:
     label_ids, feature_ids, values = labels, pairs[0::2], pairs[1::2]
     _check_ids(path, label_ids, label_ptr, n_labels, "label id", "n_labels")
     _check_ids(path, feature_ids, feature_ptr, n_features, "feature index", "n_features")
+    _check_width(path, label_ids, n_labels, "labels")
+    _check_width(path, feature_ids, n_features, "features")
     bad = np.flatnonzero(~np.isfinite(values) | (np.abs(values) > np.finfo(np.float32).max))
     if bad.size:
         line = _line_of(feature_ptr, bad[0])
@@ -122,6 +191,15 @@ def read_xc_file(path: str | os.PathLike[str]) -> XCPart:
     label_matrix = _csr(path, label_ids, label_ptr, np.ones(label_ids.size, dtype=np.int8), n_labels, "label")
     feature_matrix = _csr(path, feature_ids, feature_ptr, values.astype(np.float32), n_features, "feature")
     return XCPart(path=path, labels=label_matrix, features=feature_matrix)
+
+
+def _check_width(path: Path, ids: np.ndarray, declared: int, what: str) -> None:
+    """Refuse a header whose declared width no data of the file comes near (see the module docstring)."""
+    used = int(ids.max()) + 1 if ids.size else 0
+    if declared > used + MAX_UNUSED_COLUMNS and declared > 2 * used:
+        raise DataError(f"{path}:1: the header declares {declared:,} {what} but the largest {what[:-1]} id in the "
+                        f"file is {used - 1:,}; a damaged header? Set n_{what} to the real count (at most "
+                        f"{used + MAX_UNUSED_COLUMNS:,} here).")
 
 
 def _line_of(ptr: np.ndarray, entry: int) -> int:
@@ -202,7 +280,7 @@ def load_xc(path: str | os.PathLike[str], test_path: str | os.PathLike[str] | No
     roles = ["train", "test"] if len(parts) == 2 else ["complete"]
     provenance = {
         "loader": "xc",
-        "files": [str(p.path) for p in parts],
+        "files": [str(f) for p in parts for f in (p.path, *companion_files(p.path))],
         "parts": [{"file": str(p.path), "role": role, "first_row": start, "n_rows": n}
                   for p, role, start, n in zip(parts, roles, starts, sizes)],
         "notes": ([f"rows 0..{sizes[0] - 1} from {parts[0].path.name} (train), the rest from "
@@ -224,15 +302,32 @@ def write_xc(path: str | os.PathLike[str], labels: object, features: object = No
              chunk_rows: int = 65536) -> Path:
     """Write labels (and features) in the XC repository's format, atomically; :func:`read_xc_file` reads it back.
 
+    Verified negatives (2) and unannotated entries (-1) go to the companion files of ``path`` (module docstring),
+    written before ``path``; a companion left by an earlier write of ``path`` that these labels do not need is
+    removed after it, so that the files on disk always describe one matrix.
+
     Args:
         path: the file to write.
-        labels: ``(n_samples, n_labels)`` 0/1 labels, dense or CSR (entries equal to 1 are written).
+        labels: ``(n_samples, n_labels)`` labels in mlml's encoding (1, 0, 2, -1), dense or CSR.
         features: ``(n_samples, n_features)`` values, dense or CSR, or None (the header then gives 0 features).
         chunk_rows: rows formatted at a time (bounds the memory of the text being built).
     """
+    matrix = sp.csr_matrix(labels)
+    states = {state: sp.csr_matrix(matrix == state) for state in COMPANIONS}
+    for state, entries in states.items():
+        if entries.nnz:
+            _write_file(companion_path(path, state), entries, None, chunk_rows)
+    written = _write_file(path, sp.csr_matrix(matrix == 1), features, chunk_rows)
+    for state, entries in states.items():
+        if not entries.nnz:
+            companion_path(path, state).unlink(missing_ok=True)
+    return written
+
+
+def _write_file(path: str | os.PathLike[str], positives: sp.csr_matrix, features: object, chunk_rows: int) -> Path:
+    """One XC file: the entries of ``positives`` as each line's label ids, then the features."""
     from mlml._io import atomic_open
 
-    positives = sp.csr_matrix(sp.csr_matrix(labels) == 1)
     positives.sort_indices()
     n_samples, n_labels = positives.shape
     values = None if features is None else sp.csr_matrix(features, dtype=np.float32)
