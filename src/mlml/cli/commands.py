@@ -27,6 +27,12 @@ def _simulate(args: argparse.Namespace) -> int:
     check_outputs({"--out": args.out, "--hidden-out": args.hidden_out}, {"--labels": args.labels})
     if args.scheme == "partial" and not args.ratio:
         raise MLMLError("--scheme partial keeps the proportion --ratio of the labels: give --ratio in (0, 1].")
+    if args.scheme == "single-positive" and args.ratio is not None:
+        raise MLMLError("--scheme single-positive keeps one positive a sample; it takes no --ratio.")
+    if args.scheme in ("per-sample", "uniform") and args.ratio is None:
+        raise MLMLError(f"--scheme {args.scheme} hides the proportion --ratio of the positives: give --ratio.")
+    if args.scheme == "partial" and args.keep_at_least_one:
+        raise MLMLError("--keep-at-least-one applies to the schemes that hide positives, not to --scheme partial.")
     table = read_labels_csv(args.labels, allow_unknown=True)
     observed, hidden = hide_positives(
         table.values, args.ratio, scheme=args.scheme, keep_at_least_one=args.keep_at_least_one,
@@ -135,6 +141,8 @@ def _train(args: argparse.Namespace) -> int:
     from mlml.recipes import recipe_values
     from mlml.tracking import train_params, train_tracking
     from mlml.training import TrainConfig, fit, init_from_env
+    from mlml.training.distributed import DistInfo
+    from mlml.training.model import resolve_device
 
     _check_folder("--out", args.out, "the model is written to a folder")
     if args.checkpoint_dir is not None:
@@ -160,6 +168,7 @@ def _train(args: argparse.Namespace) -> int:
     if args.fixed_epochs:
         settings["fixed_epochs"] = True
     config = TrainConfig.from_dict(settings)  # every training setting checked before the data is read
+    resolve_device(config.device, DistInfo(), name="--device")
     policy = method.threshold_policy if args.thresholds == "own" else args.thresholds
     if policy != "fixed" and config.val_fraction == 0:
         raise MLMLError(f"--thresholds {args.thresholds} needs validation rows; the {args.recipe!r} recipe trains "

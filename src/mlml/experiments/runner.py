@@ -70,6 +70,11 @@ def run_grid(
     run_dir = Path(run_dir)
     if run_dir.exists() and not run_dir.is_dir():
         raise MLMLError(f"--out {run_dir} is a file; the run folder must be a folder (new or of an earlier run).")
+    if scheduler is None:  # the workers are this machine's: its devices are theirs
+        from mlml.training.distributed import DistInfo
+        from mlml.training.model import resolve_device
+
+        resolve_device(config.train_config(seed=0).device, DistInfo(), name="The grid config's train: device")
     datasets = load_datasets(config)
     write_run_files(config, run_dir, datasets)
     store = ResultStore(run_dir / STORE_NAME)

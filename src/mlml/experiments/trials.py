@@ -178,6 +178,10 @@ def load_datasets(config: GridConfig) -> dict[str, dict[str, Any]]:
                 f"Data set {source!r} has {dataset.n_samples} samples: too few for {config.folds} folds "
                 "(every fold needs at least one test sample)."
             )
+        if dataset.image_paths is None and (dataset.features is None or config.train.get("mode") == "finetune"):
+            has, needs = (("features only", "images (train mode 'finetune')") if dataset.features is not None
+                          else ("labels only", "features or images"))
+            raise MLMLError(f"Data set {source!r} has {has}: every trial trains on {needs}.")
         described[source] = {
             "fingerprint": data_fingerprint(dataset),
             "name": dataset.name,
