@@ -67,6 +67,8 @@ def load_coco(
             data = json.load(handle)
     except json.JSONDecodeError as exc:
         raise DataError(f"{path}:{exc.lineno}: invalid JSON (column {exc.colno}): {exc.msg}.") from None
+    except RecursionError:
+        raise DataError(f"{path}: the JSON is nested too deeply to read (thousands of levels).") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise DataError(f"{path}: cannot read the annotations file: {exc}") from None
     if not isinstance(data, dict):

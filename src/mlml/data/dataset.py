@@ -110,7 +110,7 @@ class Dataset:
         if len(np.unique(self.ids)) != n_samples:
             values, counts = np.unique(self.ids, return_counts=True)
             raise MLMLError(
-                f"Data set {self.name!r}: the id {values[counts > 1][0]!r} occurs more than once."
+                f"Data set {self.name!r}: the id {str(values[counts > 1][0])!r} occurs more than once."
             )
         if self.features is not None:
             if sp.issparse(self.features):

@@ -51,7 +51,7 @@ def _align(
     feature_ids = np.asarray(feature_ids).astype(str)
     if len(np.unique(feature_ids)) != len(feature_ids):
         values, counts = np.unique(feature_ids, return_counts=True)
-        raise DataError(f"{path}: the id {values[counts > 1][0]!r} occurs more than once.")
+        raise DataError(f"{path}: the id {str(values[counts > 1][0])!r} occurs more than once.")
     position = {sample_id: row for row, sample_id in enumerate(feature_ids)}
     missing = [str(i) for i in label_ids if i not in position]
     if missing:

@@ -73,7 +73,7 @@ class XCPart:
 def _header(path: Path, line: str) -> tuple[int, int, int]:
     fields = line.split()
     try:
-        values = [int(v) for v in fields]
+        values = [int(v) if v.isdigit() else -1 for v in fields]
     except ValueError:
         values = []
     if len(values) != 3 or min(values) < 0 or values[2] < 1:
@@ -187,7 +187,7 @@ def _read_one(path: Path) -> XCPart:
     bad = np.flatnonzero(~np.isfinite(values) | (np.abs(values) > np.finfo(np.float32).max))
     if bad.size:
         line = _line_of(feature_ptr, bad[0])
-        raise DataError(f"{path}:{line}: the feature value {values[bad[0]]!r} is not a finite float32.")
+        raise DataError(f"{path}:{line}: the feature value {float(values[bad[0]])!r} is not a finite float32.")
     label_matrix = _csr(path, label_ids, label_ptr, np.ones(label_ids.size, dtype=np.int8), n_labels, "label")
     feature_matrix = _csr(path, feature_ids, feature_ptr, values.astype(np.float32), n_features, "feature")
     return XCPart(path=path, labels=label_matrix, features=feature_matrix)
@@ -210,7 +210,7 @@ def _line_of(ptr: np.ndarray, entry: int) -> int:
 def _check_ids(path: Path, ids: np.ndarray, ptr: np.ndarray, limit: int, what: str, header: str) -> None:
     bad = np.flatnonzero(~(ids == np.floor(ids)) | (ids < 0) | (ids >= limit))
     if bad.size:
-        value, line = ids[bad[0]], _line_of(ptr, bad[0])
+        value, line = float(ids[bad[0]]), _line_of(ptr, bad[0])
         if not (math.isfinite(value) and value == math.floor(value)):
             raise DataError(f"{path}:{line}: {what} {value!r} is not an integer.")
         raise DataError(f"{path}:{line}: {what} {int(value)} is out of range: the header's {header} is {limit} "
@@ -237,6 +237,8 @@ def _find_bad_line(path: Path, heads: tuple[str, ...], rests: tuple[str, ...], n
         line = row + 2
         for token in head.split(",") if head else ():
             try:
+                if "_" in token:  # Python's int() reads 1_000; the fast path (C's strtod) does not
+                    raise ValueError
                 value = int(token)
             except ValueError:
                 raise DataError(f"{path}:{line}: bad label id {token!r}; expected comma-separated 0-based "
@@ -247,12 +249,16 @@ def _find_bad_line(path: Path, heads: tuple[str, ...], rests: tuple[str, ...], n
         for token in rest.split():
             index, sep, value = token.partition(":")
             try:
-                if not sep or ":" in value:
+                if not sep or ":" in value or "_" in token:
                     raise ValueError
                 int(index)
                 float(value)
             except ValueError:
                 raise DataError(f"{path}:{line}: bad feature token {token!r}; expected INDEX:VALUE.") from None
+        n_labels_here = head.count(",") + 1 if head else 0
+        if (_numbers(head.replace(",", " ")).size != n_labels_here
+                or _numbers(rest.replace(":", " ")).size != 2 * rest.count(":")):
+            raise DataError(f"{path}:{line}: cannot read the sample line (a stray character?).")
 
 
 def load_xc(path: str | os.PathLike[str], test_path: str | os.PathLike[str] | None = None, *,

@@ -247,8 +247,17 @@ def load_config(
         path = Path(path)
         try:
             loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, yaml.YAMLError, RecursionError) as exc:
-            raise MLMLError(f"{path}: cannot read the grid config: {exc}") from None
+        except yaml.MarkedYAMLError as exc:  # file:line: the problem, in one line (PyYAML's takes four to eight)
+            mark = exc.problem_mark or exc.context_mark
+            where = f"{path}:{mark.line + 1}" if mark is not None else f"{path}"
+            what = ": ".join(str(part) for part in (exc.context, exc.problem) if part)
+            raise MLMLError(f"{where}: invalid YAML: {what or 'cannot parse'}"
+                            f"{f' (column {mark.column + 1})' if mark is not None else ''}.") from None
+        except RecursionError:
+            raise MLMLError(f"{path}: the grid config is nested too deeply to read.") from None
+        except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+            reason = " ".join(str(exc).split())
+            raise MLMLError(f"{path}: cannot read the grid config: {reason}") from None
         if loaded is not None and not isinstance(loaded, dict):
             raise MLMLError(f"{path}: the grid config must be a mapping of GridConfig fields.")
         values.update(loaded or {})
