@@ -337,6 +337,8 @@ def _reproduce(args: argparse.Namespace) -> int:
     from mlml.reports import summarize, terminal_table, write_report
     from mlml.tracking import grid_tracking
 
+    if args.out is not None:
+        _check_folder("--out", args.out, "the run folder must be a folder (new or of an earlier run)")
     datasets = (args.sources or []) + (args.datasets_flag or []) or None
     config = load_config(
         args.config, recipe=args.recipe, datasets=datasets, ratios=args.ratios, methods=args.methods,
