@@ -320,6 +320,7 @@ def test_reproduce_bad_scheduler_is_a_user_error(tmp_path, capsys, finished_grid
     {"min_labels": [1]}, {"skip_bad": [1]}, {"policy_posterior": ["x"]}, {"positive_weights": ["x"]},
     {"backbone": ["x"]}, {"methods": [{"name": "x", "method": ["bce"]}]},
     {"methods": [{"name": "x", "method": "bce", "params": [1]}]}, {"method_params": [1]},
+    {"train": {"head": "bogus"}}, {"train": {"head_kwargs": {"nope": 1}}},
 ])
 def test_list_typed_config_values_are_user_errors(tmp_path, capsys, values):
     config = tmp_path / "c.yaml"
@@ -454,6 +455,19 @@ def test_simulate_errors_name_flags_not_api_parameters(tmp_path, capsys, small, 
     assert_one_line_error(code, err, pattern)
     assert "hide_positives" not in err
     assert not (tmp_path / "o.csv").exists()
+
+
+@pytest.mark.parametrize("argv, pattern", [
+    (["reproduce", "--folds", "1"], "--folds must be"),
+    (["train", "SOURCE", "--finetune-last-k", "-1"], "--finetune-last-k must be"),
+])
+def test_errors_about_settings_a_flag_gave_name_the_flag(tmp_path, capsys, small, argv, pattern):
+    labels, features, _ = small
+    argv = [a.replace("SOURCE", f"csv:{labels},{features}") for a in argv]
+    code, err, _ = run([*argv, "--out", tmp_path / "o"], capsys)
+    assert_one_line_error(code, err, pattern)
+    assert "TrainConfig" not in err and "grid config" not in err
+    assert not (tmp_path / "o").exists()
 
 
 @pytest.mark.parametrize("params, pattern", [({"method_params": [1]}, "'method_params'"), ({"seed": -1}, "'seed'")])

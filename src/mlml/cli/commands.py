@@ -6,7 +6,8 @@ import argparse
 import json
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -167,7 +168,9 @@ def _train(args: argparse.Namespace) -> int:
     recipe_label = _recipe_label(args.recipe, recipe.get("train") or {}, settings)
     if args.fixed_epochs:
         settings["fixed_epochs"] = True
-    config = TrainConfig.from_dict(settings)  # every training setting checked before the data is read
+    given = {key: _TRAIN_FLAGS[key] for key, value in flags.items() if value is not None and key in _TRAIN_FLAGS}
+    with _flag_names(given, "TrainConfig"):
+        config = TrainConfig.from_dict(settings)  # every training setting checked before the data is read
     resolve_device(config.device, DistInfo(), name="--device")
     policy = method.threshold_policy if args.thresholds == "own" else args.thresholds
     if policy != "fixed" and config.val_fraction == 0:
@@ -221,6 +224,45 @@ def _train(args: argparse.Namespace) -> int:
     print(f"{method.name} ({recipe_label}) on {dataset.name}: {len(result.history)} epochs, best epoch "
           f"{result.best_epoch} ({selection}); decisions: {policy} -> {args.out}")
     return 0
+
+
+_TRAIN_FLAGS = {"mode": "--mode", "head": "--head", "optimizer": "--optimizer", "lr": "--lr", "epochs": "--epochs",
+                "batch_size": "--batch-size", "seed": "--seed", "device": "--device",
+                "finetune_last_k_blocks": "--finetune-last-k", "checkpoint_dir": "--checkpoint-dir",
+                "backbone_weights": "--weights", "backbone": "--backbone"}
+_GRID_FLAGS = {"folds": "--folds", "ratios": "--ratios", "methods": "--methods", "seeds": "--seed",
+               "scheme": "--scheme", "min_labels": "--min-labels", "backbone": "--backbone",
+               "thresholds": "--thresholds", "weights_source": "--weights-source", "recipe": "--recipe"}
+
+
+def _grid_flags(args: argparse.Namespace) -> dict[str, dict[str, str]]:
+    """The grid config's keys (and training settings) that ``mlml reproduce``'s flags set, by owner."""
+    grid = {key: flag for key, flag in _GRID_FLAGS.items() if getattr(args, key, None) is not None}
+    return {"the grid config": grid, "TrainConfig": {"epochs": "--epochs"} if args.epochs is not None else {}}
+
+
+def _with_flag_names(function: Any, owners: dict[str, dict[str, str]]) -> Any:
+    """``function``, its ``MLMLError``s about parameters that flags set rewritten to name the flags."""
+    def call(*args: Any, **kwargs: Any) -> Any:
+        with _flag_names(owners["TrainConfig"], "TrainConfig"), _flag_names(owners["the grid config"],
+                                                                             "the grid config"):
+            return function(*args, **kwargs)
+
+    return call
+
+
+@contextmanager
+def _flag_names(flags: dict[str, str], owner: str) -> Iterator[None]:
+    """Re-raise an ``MLMLError`` about ``The 'key' parameter of OWNER`` as one about the flag that set it."""
+    try:
+        yield
+    except MLMLError as exc:
+        message = str(exc)
+        for key, flag in flags.items():
+            message = message.replace(f"The {key!r} parameter of {owner}", flag)
+        if message == str(exc):
+            raise
+        raise MLMLError(message) from None
 
 
 def _check_folder(flag: str, path: Path, what: str) -> None:
@@ -340,7 +382,7 @@ def _reproduce(args: argparse.Namespace) -> int:
     if args.out is not None:
         _check_folder("--out", args.out, "the run folder must be a folder (new or of an earlier run)")
     datasets = (args.sources or []) + (args.datasets_flag or []) or None
-    config = load_config(
+    config = _with_flag_names(load_config, _grid_flags(args))(
         args.config, recipe=args.recipe, datasets=datasets, ratios=args.ratios, methods=args.methods,
         method_params=_grid_method_params(args.method_param), folds=args.folds,
         seeds=args.seeds, scheme=args.scheme, weights_source=args.weights_source, thresholds=args.thresholds,

@@ -119,7 +119,11 @@ class GridConfig:
         if "seed" in self.train:
             raise MLMLError(f"The 'train' parameter of {owner} must not set 'seed': use 'seeds' (each trial's "
                             "training seed is its grid seed).")
-        self.train_config(seed=0)  # unknown keys and bad values fail here, once, not in every trial
+        train = self.train_config(seed=0)  # unknown keys and bad values fail here, once, not in every trial
+        if train.mode == "frozen":  # the head's name and parameters, checked on a 2 -> 2 head (finetune: its backbone)
+            from mlml.models import create_head
+
+            create_head(train.head, 2, 2, **train.head_kwargs)
         self._check_methods()
         return self
 
