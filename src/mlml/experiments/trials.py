@@ -383,6 +383,8 @@ to the process that runs the grid (which reports them once for the grid, then dr
 def run_trial_safely(trial: Trial, config: GridConfig) -> dict[str, Any]:
     """:func:`run_trial`, but a trial that raises becomes a ``failed`` record with its traceback; the warnings it
     raised travel with the record (:data:`TRIAL_WARNINGS`) instead of being printed, trial after trial."""
+    # catch_warnings swaps process-wide state (not thread-safe): trials run side by side in one process's threads
+    # (a Dask worker's) may collect each other's warnings, or miss some; the grid's report of them is a summary.
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         record = _run_trial_or_failure(trial, config)
