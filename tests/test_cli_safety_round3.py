@@ -435,7 +435,7 @@ def test_deeply_nested_json_names_its_file(tmp_path, capsys):
     assert_one_line_error(code, err, "deep.json", "nested too deeply")
 
 
-@pytest.mark.parametrize("body, where", [("1_000 0:1\n2 1:1\n", ":2:"), ("1 0:1\n2 1:nan\n", ":3:")])
+@pytest.mark.parametrize("body, where", [("0_1 0:1\n2 1:1\n", ":2:"), ("1 0:1\n2 1:nan\n", ":3:")])
 def test_xc_errors_name_the_line_and_print_plain_values(tmp_path, capsys, body, where):
     path = tmp_path / "x.txt"
     path.write_text("2 3 4\n" + body)
