@@ -133,6 +133,7 @@ def _train(args: argparse.Namespace) -> int:
     from mlml.recipes import recipe_values
     from mlml.tracking import train_params, train_tracking
     from mlml.training import TrainConfig, fit, init_from_env
+    from mlml.training.saved import VALIDATION_ENTRIES
 
     if args.out.exists() and not args.out.is_dir():
         raise MLMLError(f"--out {args.out} is a file; the model is written to a folder.")
@@ -153,6 +154,8 @@ def _train(args: argparse.Namespace) -> int:
         settings["fixed_epochs"] = True
     config = TrainConfig.from_dict(settings)  # every training setting checked before the data is read
     policy = method.threshold_policy if args.thresholds == "own" else args.thresholds
+    if args.thresholds == "own":
+        print(f"--thresholds own: the method {method.name!r} decides with its own policy {policy!r}")
     if policy != "fixed" and config.val_fraction == 0:
         raise MLMLError(f"--thresholds {args.thresholds} needs validation rows; the {args.recipe!r} recipe trains "
                         "without them.")
@@ -162,7 +165,7 @@ def _train(args: argparse.Namespace) -> int:
         raise MLMLError("--scheme partial keeps the proportion --ratio of the labels: give --ratio in (0, 1].")
     dataset = _load_source(args)
     label_files = _label_files(dataset)
-    outputs = {f"--out {name}": args.out / name for name in ("model.pt", "model.json", *label_files)}
+    outputs = {f"--out {name}": args.out / name for name in ("model.pt", "model.json", "validation.npz", *label_files)}
     check_outputs(outputs, _source_files(args.source, dataset))
     info = init_from_env()  # a no-op unless launched by torchrun
     tracking = train_tracking(args.track if info.rank == 0 else None, args.out, f"{method.name} on {dataset.name}")
@@ -184,8 +187,12 @@ def _train(args: argparse.Namespace) -> int:
         result = fit(fold.train_inputs, fold.observed_train, method, config, validation=fold.validation,
                      hidden=fold.hidden_train if method.oracle else None, callbacks=tracking.callbacks)
         result.label_names = list(dataset.label_names)
+        if len(fold.val) and result.val_proba.size <= VALIDATION_ENTRIES:
+            result.val_q = _validation_posterior(fold)  # kept with the model: `mlml decide` refits any policy
         if policy != "fixed":
-            result.decide(policy, q=_validation_posterior(fold) if policy in SOFT_POLICIES else None)
+            soft = policy in SOFT_POLICIES
+            result.decide(policy, q=(result.val_q if result.val_q is not None else _validation_posterior(fold))
+                          if soft else None)
         if info.rank != 0:
             return 0
         result.save(args.out)
@@ -240,7 +247,16 @@ def _evaluate(args: argparse.Namespace) -> int:
 
     model_files = {f"model file {p}": args.model / p for p in ("model.pt", "model.json")}
     check_outputs({"--out": args.out}, {**model_files, **_source_files(args.source)})
-    metrics = evaluate_model(args.model, _load_source(args), threshold=args.threshold)
+    model: Any = args.model
+    if args.thresholds is not None:
+        from mlml.cli.decisions import refit
+        from mlml.training.saved import load_model
+
+        if args.threshold is not None:
+            raise MLMLError("Give --threshold or --thresholds, not both.")
+        model = load_model(args.model)
+        print(f"decisions: {refit(model, args.thresholds)}, refitted on the model's validation rows")
+    metrics = evaluate_model(model, _load_source(args), threshold=args.threshold)
     scalars = {k: v for k, v in metrics.items() if not isinstance(v, (list, tuple)) and not hasattr(v, "shape")}
     for name, value in scalars.items():
         print(f"{name:<24} {value:.4f}" if isinstance(value, float) else f"{name:<24} {value}")

@@ -21,6 +21,7 @@ from mlml.cli.commands import (
     _version,
     _weights,
 )
+from mlml.cli.decisions import _decide, _predict
 from mlml.evaluation.policies import POLICIES
 from mlml.recipes import RECIPES
 
@@ -237,10 +238,42 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("model", type=Path, help="model folder written by `mlml train`")
     p.add_argument("source", metavar="SOURCE")
-    p.add_argument("--threshold", type=float, help="one threshold for every class (default: the model's)")
+    p.add_argument("--threshold", type=float, help="one threshold for every class (default: the model's decision)")
+    p.add_argument("--thresholds", choices=[*POLICIES, "own"], metavar="POLICY",
+                   help="refit this threshold policy on the model's stored validation rows and score its decisions "
+                        f"(the model folder is not changed): {', '.join(POLICIES)} or own")
     p.add_argument("--out", type=Path, help="JSON file for the metrics")
     _add_filter_flags(p)
     p.set_defaults(handler=_evaluate)
+
+    p = verbs.add_parser(
+        "predict", help="probabilities and decisions of a trained model for new samples (no labels needed)",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="SAMPLES: any SOURCE below (its labels are ignored); csv:IDS.csv,FEATURES where IDS.csv may hold the "
+               "id column alone; or a bare features file with ids (.npz with 'ids' and 'features', .csv or "
+               ".parquet with an id column), a .npy (ids = row numbers) or an image folder (ids = file stems).\n\n"
+               "wide: id, predicted (decided labels joined by '|'), one probability column per label;\n"
+               "      with --top-k: id, predicted, label_1, probability_1, ... (best first)\n"
+               "long: id, label, probability, decision; with --top-k only the k best labels, with a rank column\n\n"
+               + SOURCE_HELP,
+    )
+    p.add_argument("model", type=Path, help="model folder written by `mlml train`")
+    p.add_argument("source", metavar="SAMPLES")
+    p.add_argument("--out", required=True, type=Path, help="predictions CSV to write (streamed; .gz compresses)")
+    p.add_argument("--format", choices=["wide", "long"], default="wide", help="table layout (see below)")
+    p.add_argument("--top-k", type=_positive_int, help="only each sample's k most probable labels")
+    p.add_argument("--thresholds", choices=[*POLICIES, "own"], metavar="POLICY",
+                   help="decide with this policy refitted on the model's validation rows (default: the model's "
+                        "stored decision)")
+    p.add_argument("--batch-size", type=_positive_int, default=4096, help="samples scored at a time")
+    p.add_argument("--device", default="cpu")
+    p.set_defaults(handler=_predict)
+
+    p = verbs.add_parser("decide", help="refit a trained model's decision rule on its validation rows and save it")
+    p.add_argument("model", type=Path, help="model folder written by `mlml train` (its model.json is updated)")
+    p.add_argument("--thresholds", required=True, choices=[*POLICIES, "own"], metavar="POLICY",
+                   help=f"the threshold policy: {', '.join(POLICIES)} or own (the method's own)")
+    p.set_defaults(handler=_decide)
 
     p = verbs.add_parser(
         "suggest", help="rank the (sample, label) pairs most likely to be missing positives",

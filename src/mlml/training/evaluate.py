@@ -72,7 +72,9 @@ def evaluate_model(
     Args:
         model: a :class:`TrainedModel` or a folder written by ``save``.
         dataset: an :class:`mlml.data.Dataset` with the model's label set (same number of labels).
-        threshold: decision threshold(s); None uses the model's saved per-class ``thresholds`` (or 0.5).
+        threshold: decision threshold(s); None applies the model's own decision: its stored threshold policy
+            (per-sample policies included, as ``TrainedModel.predict`` does), else its per-class ``thresholds``,
+            else 0.5.
         propensity: label propensities for PSP@k and PSnDCG@k; None: from the model's training labels
             (:meth:`TrainedModel.propensity`), else from ``dataset``'s labels.
         extract_kwargs: passed to feature extraction for image data sets (``cache_dir``, ``num_workers``...).
@@ -87,15 +89,17 @@ def evaluate_model(
     names = getattr(dataset, "label_names", None)
     if trained.label_names is not None and names is not None and list(names) != list(trained.label_names):
         raise MLMLError("The data set's label names differ from the model's (same names, same order needed).")
-    if threshold is None:
-        threshold = np.asarray(trained.thresholds) if trained.thresholds is not None else 0.5
+    own = threshold is None  # the model's decision, whose thresholds may depend on each row's scores
     if propensity is None:
         propensity = trained.propensity()
     inputs = model_inputs(trained, dataset, **extract_kwargs)
     if dense_evaluation_fits(n_samples, n_labels):
         scores = trained.predict_proba(inputs, batch_size=batch_size)
+        threshold = trained.decision_thresholds_for(scores) if own else threshold
         return evaluate(to_dense(dataset.labels), scores, threshold=threshold, propensity=propensity)
-    run = StreamedEvaluation(dataset.labels, {"model": threshold})
+    run = StreamedEvaluation(dataset.labels, {"model": 0.5 if own else threshold})
     for proba in trained.iter_proba(inputs, batch_size=max(batch_size, 8192)):
+        if own:  # this block's thresholds (per sample for a per-sample policy); they broadcast against it
+            run.thresholds["model"] = trained.decision_thresholds_for(proba)
         run.update(proba)
     return run.result("model", propensity=propensity)
