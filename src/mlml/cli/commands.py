@@ -152,6 +152,10 @@ def _train(args: argparse.Namespace) -> int:
     settings = {**(recipe.get("train") or {}), **{k: v for k, v in flags.items() if v is not None}}
     if args.fixed_epochs:
         settings["fixed_epochs"] = True
+    if args.num_threads != "auto":
+        settings["num_threads"] = args.num_threads
+    if args.quiet:
+        settings["log"] = False
     config = TrainConfig.from_dict(settings)  # every training setting checked before the data is read
     policy = method.threshold_policy if args.thresholds == "own" else args.thresholds
     if args.thresholds == "own":
@@ -180,6 +184,15 @@ def _train(args: argparse.Namespace) -> int:
             config.backbone = args.backbone  # recorded, so that `mlml evaluate` extracts the same features
     fold = make_fold(dataset, ratio=None if args.scheme == "single-positive" else args.ratio, scheme=args.scheme,
                      seed=args.seed, val_fraction=config.val_fraction, inputs=inputs)
+    if args.num_threads == "auto" and config.mode == "frozen":
+        from mlml._threads import auto_threads
+        from mlml.models.heads import count_parameters
+        from mlml.training.model import build_model
+
+        size = count_parameters(build_model(config, inputs.shape[1], dataset.labels.shape[1]))
+        config.num_threads = auto_threads(size, config.batch_size)
+    if not args.quiet:
+        _log_to_stderr("mlml.training")
     params = train_params(args.source, dataset, method, config, ratio=args.ratio, scheme=args.scheme, seed=args.seed,
                           recipe=args.recipe, thresholds=args.thresholds, n_train=len(fold.train),
                           n_val=len(fold.val)) if args.track else {}
@@ -207,8 +220,22 @@ def _train(args: argparse.Namespace) -> int:
                  else f"validation loss {best.get('val_loss', float('nan')):.4f}" if "val_loss" in best
                  else "no validation rows: the last epoch")
     print(f"{method.name} ({args.recipe} recipe) on {dataset.name}: {len(result.history)} epochs, best epoch "
-          f"{result.best_epoch} ({selection}); decisions: {policy} -> {args.out}")
+          f"{result.best_epoch} ({selection}); decisions: {policy}; {config.num_threads or 'default'} torch "
+          f"thread(s) -> {args.out}")
     return 0
+
+
+def _log_to_stderr(name: str) -> None:
+    """Show the INFO records of logger ``name`` (per-epoch progress) on stderr, once."""
+    import logging
+
+    logger = logging.getLogger(name)
+    if not any(getattr(h, "_mlml_cli", False) for h in logger.handlers):
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        handler._mlml_cli = True  # type: ignore[attr-defined]
+        logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
 
 
 def _validation_posterior(fold: Any) -> Any:
@@ -293,16 +320,21 @@ def _suggest(args: argparse.Namespace) -> int:
 
 
 def _methods(args: argparse.Namespace) -> int:
-    from mlml.losses import LOSSES
-    from mlml.methods import METHODS
+    # no torch import here (listing is instant): the losses are those the methods name, which the test suite
+    # checks against mlml.losses.LOSSES
+    from mlml.methods import METHODS, RECOMMENDED_METHOD, WHEN_TO_USE
     from mlml.weights import ESTIMATORS
 
-    print("methods (mlml reproduce --methods):")
+    print("methods (mlml train --method, mlml reproduce --methods); * = the default of mlml train:")
     for name in METHODS.names():
         method = METHODS.get(name)
         tag = (" [oracle]" if method.oracle else "") + (f" (= {method.alias_of})" if method.alias_of else "")
-        print(f"  {name:<22} {method.loss} + {method.estimator}{tag}  {method.description}")
-    print(f"losses: {', '.join(LOSSES.names())}")
+        policy = f" [decides: {method.threshold_policy}]" if method.threshold_policy != "fixed" else ""
+        mark = "*" if name == RECOMMENDED_METHOD else " "
+        print(f" {mark}{name:<22} {method.loss} + {method.estimator}{tag}{policy}  {method.description}")
+    print(f"when to use what: {WHEN_TO_USE}")
+    losses = sorted({METHODS.get(name).loss for name in METHODS.names()})
+    print(f"losses: {', '.join(losses)}")
     print(f"weight estimators: {', '.join(ESTIMATORS.names())}")
     return 0
 

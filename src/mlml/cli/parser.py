@@ -23,6 +23,7 @@ from mlml.cli.commands import (
 )
 from mlml.cli.decisions import _decide, _predict
 from mlml.evaluation.policies import POLICIES
+from mlml.methods.catalog import RECOMMENDED_METHOD
 from mlml.recipes import RECIPES
 
 THRESHOLD_CHOICES = (*POLICIES, "both", "own", "all")
@@ -81,6 +82,10 @@ def _fraction(text: str) -> float:
     if not 0.0 <= value <= 1.0:  # NaN fails too
         raise argparse.ArgumentTypeError(f"expected a number in [0, 1], got {text!r}")
     return value
+
+
+def _threads(text: str) -> int | str:
+    return "auto" if text.strip().lower() == "auto" else _positive_int(text)
 
 
 def _csv_items(text: str, parse: Callable[[str], T], what: str) -> list[T]:
@@ -143,8 +148,22 @@ def _method_param(text: str) -> tuple[str | None, str, Any]:
     return (method.strip() or None), key.strip(), parsed
 
 
+class _Formatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
+    """Help with the epilogs as written and every option's default shown (None, False and empty ones left out)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        if action.default in (None, False, [], argparse.SUPPRESS) or "%(default)" in (action.help or ""):
+            return action.help
+        return super()._get_help_string(action)
+
+
 class _Parser(argparse.ArgumentParser):
-    """An argument parser whose usage errors are one line (naming the command and the argument), exit 2."""
+    """An argument parser whose usage errors are one line (naming the command and the argument), exit 2; its help
+    shows the defaults."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", _Formatter)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> Any:  # type: ignore[override]
         self.exit(2, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
@@ -155,7 +174,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="mlml",
         description="Multi-label classification with missing labels.",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=_Formatter,
         epilog=SOURCE_HELP,
     )
     parser.add_argument("--version", action="version", version=f"mlml {_version()}")
@@ -186,7 +205,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = verbs.add_parser("data", help="inspect data sets")
     data_verbs = p.add_subparsers(dest="data_verb", required=True, metavar="COMMAND")
     p = data_verbs.add_parser(
-        "info", help="statistics of a data set", formatter_class=argparse.RawDescriptionHelpFormatter,
+        "info", help="statistics of a data set", formatter_class=_Formatter,
         epilog=SOURCE_HELP,
     )
     p.add_argument("source", metavar="SOURCE")
@@ -195,13 +214,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = verbs.add_parser(
         "train", help="train a model on a data set (optionally hiding positives first)",
-        formatter_class=argparse.RawDescriptionHelpFormatter, epilog=SOURCE_HELP,
+        formatter_class=_Formatter, epilog=SOURCE_HELP,
     )
     p.add_argument("source", metavar="SOURCE")
     p.add_argument("--out", required=True, type=Path,
                    help="model folder to write (model.pt, model.json, and the observed/hidden labels: observed.csv "
                         "and hidden.csv, or observed.txt and hidden.txt in the XC format for sparse labels)")
-    p.add_argument("--method", default="cb-wce", help="a registered method (see `mlml methods`)")
+    p.add_argument("--method", default=RECOMMENDED_METHOD,
+                   help="a registered method (see `mlml methods`); the default is the one chosen on the development "
+                        "grids (with --thresholds own: its own policy)")
     p.add_argument("--method-param", action="append", type=_method_param, default=[], metavar="KEY=VALUE",
                    help="a parameter of the method's loss or estimator, e.g. expected_positives=2.9 (repeatable)")
     p.add_argument("--recipe", choices=RECIPES, default="default",
@@ -224,17 +245,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--finetune-last-k", type=int, help="finetune: train only the last k backbone blocks")
     p.add_argument("--device", default="auto")
     p.add_argument("--checkpoint-dir", type=Path, help="checkpoint every epoch there; resume a killed run")
-    p.add_argument("--thresholds", choices=[*POLICIES, "own"], default="fixed",
+    p.add_argument("--thresholds", choices=[*POLICIES, "own"], default="own",
                    help="the decision rule stored with the model: fixed (0.5), tuned (per class on the validation "
                         "rows' observed labels), expected / calibrated / cardinality / pu (observed zeros not trusted; "
-                        "see mlml.evaluation.policies), or own (the method's own policy)")
+                        "see mlml.evaluation.policies), or own (the method's own policy; `mlml methods` shows it); "
+                        "`mlml decide` changes it later without retraining")
+    p.add_argument("--num-threads", type=_threads, default="auto", metavar="N|auto",
+                   help="torch threads while training; auto: 1 for models whose training step is small (most "
+                        "feature heads: more threads only synchronise), more for large ones (mlml._threads)")
+    p.add_argument("--quiet", action="store_true", help="no per-epoch progress lines on stderr")
     p.add_argument("--track", type=_track, metavar="mlflow[:URI]", help=TRACK_HELP.replace("RUN_DIR", "OUT"))
     _add_filter_flags(p)
     p.set_defaults(handler=_train)
 
     p = verbs.add_parser(
         "evaluate", help="metrics of a trained model on a data set's labels",
-        formatter_class=argparse.RawDescriptionHelpFormatter, epilog=SOURCE_HELP,
+        formatter_class=_Formatter, epilog=SOURCE_HELP,
     )
     p.add_argument("model", type=Path, help="model folder written by `mlml train`")
     p.add_argument("source", metavar="SOURCE")
@@ -248,7 +274,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = verbs.add_parser(
         "predict", help="probabilities and decisions of a trained model for new samples (no labels needed)",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=_Formatter,
         epilog="SAMPLES: any SOURCE below (its labels are ignored); csv:IDS.csv,FEATURES where IDS.csv may hold the "
                "id column alone; or a bare features file with ids (.npz with 'ids' and 'features', .csv or "
                ".parquet with an id column), a .npy (ids = row numbers) or an image folder (ids = file stems).\n\n"
@@ -277,7 +303,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = verbs.add_parser(
         "suggest", help="rank the (sample, label) pairs most likely to be missing positives",
-        formatter_class=argparse.RawDescriptionHelpFormatter, epilog=SOURCE_HELP,
+        formatter_class=_Formatter, epilog=SOURCE_HELP,
     )
     p.add_argument("source", metavar="SOURCE", help="a data set whose labels are the observed ones")
     p.add_argument("--method", default="auto", choices=["auto", "labels", "knn"],
@@ -299,7 +325,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = verbs.add_parser(
         "reproduce",
         help="run the paper's experiment grid (default: built-in yeast)",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=_Formatter,
         epilog=SOURCE_HELP,
     )
     p.add_argument("sources", nargs="*", metavar="SOURCE", help="data set(s); default: yeast")
