@@ -241,12 +241,9 @@ def _log_to_stderr(name: str) -> None:
 def _validation_posterior(fold: Any) -> Any:
     """The posterior of the validation rows' observed zeros for the threshold policies that do not trust them: the
     k-NN estimator (labels and features) fitted on the training rows, or co-occurrence alone for images."""
-    from mlml.evaluation.policies import posterior
+    from mlml.evaluation.policies import fold_posterior
 
-    features = not isinstance(fold.inputs, list)
-    return posterior(fold.observed_train, fold.observed_val, estimator="knn" if features else "pairwise-noisy-or",
-                     features=fold.val_inputs if features else None,
-                     train_features=fold.train_inputs if features else None)
+    return fold_posterior(fold)
 
 
 def _label_files(dataset: Any) -> tuple[str, str]:
