@@ -79,3 +79,34 @@ def test_pu_auc_leaves_out_unknown_entries_and_puts_verified_negatives_with_the_
     second = roc_auc_score([1, 0, 0], S[[0, 2, 3], 1])
     assert pu_auc_score(Y, S) == pytest.approx((first + second) / 2)
     assert np.isnan(pu_auc_score(np.ones((3, 2), np.int8), S[:3]))
+
+
+@pytest.mark.slow
+def test_the_readme_grid_search_no_longer_prefers_plain_bce_where_it_is_worse_on_complete_labels():
+    """The README's search (yeast, half the training positives hidden, bce against cb-wce): the mAP scorer, which
+    counts the held-out folds' missing positives as negatives, picks bce; pu_auc_scorer picks the method that is
+    better on the complete test labels."""
+    from sklearn.base import clone
+    from sklearn.model_selection import GridSearchCV, train_test_split
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from mlml.data import load
+    from mlml.simulate import hide_positives
+    from mlml.sklearn import masked_map_score, masked_map_scorer, pu_auc_scorer
+
+    data = load("yeast")
+    X_train, X_test, Y_train, Y_test = train_test_split(data.features, data.labels, test_size=0.25, random_state=0)
+    Y_observed, _ = hide_positives(Y_train, 0.5, random_state=0)
+    pipe = make_pipeline(StandardScaler(), MissingLabelClassifier(epochs=20, num_threads=1))
+    grid = {"missinglabelclassifier__method": ["bce", "cb-wce"]}
+    search = GridSearchCV(pipe, grid, scoring={"map": masked_map_scorer, "pu_auc": pu_auc_scorer}, refit=False,
+                          cv=2).fit(X_train, Y_observed)
+    methods = [p["missinglabelclassifier__method"] for p in search.cv_results_["params"]]
+    by_map = methods[int(np.argmax(search.cv_results_["mean_test_map"]))]
+    by_pu_auc = methods[int(np.argmax(search.cv_results_["mean_test_pu_auc"]))]
+    complete = {m: masked_map_score(Y_test, clone(pipe).set_params(missinglabelclassifier__method=m)
+                                    .fit(X_train, Y_observed).predict_proba(X_test)) for m in methods}
+    assert by_map == "bce"
+    assert complete["bce"] < complete["cb-wce"]  # plain BCE is worse on the complete labels
+    assert by_pu_auc == "cb-wce"
