@@ -27,6 +27,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import scipy.sparse as sp
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import present, shared_data  # noqa: E402
@@ -47,10 +48,13 @@ print(json.dumps({"seconds": seconds}))
 
 
 def peer(folder: Path, x: np.ndarray, y: np.ndarray, x_test: np.ndarray, peer_path: str) -> tuple[float, np.ndarray]:
-    np.savez(folder / "peer.npz", x=x, y=(y == 1).astype(np.float64), x_test=x_test)
+    dense = [m.toarray() if sp.issparse(m) else np.asarray(m) for m in (x, x_test)]
+    np.savez(folder / "peer.npz", x=dense[0], y=(y == 1).astype(np.float64), x_test=dense[1])
     env = {**os.environ, "PYTHONPATH": peer_path}
     done = subprocess.run([sys.executable, "-c", PEER, str(folder / "peer.npz"), str(folder / "values.npy")],
-                          env=env, capture_output=True, text=True, check=True)
+                          env=env, capture_output=True, text=True)
+    if done.returncode:
+        raise SystemExit(f"the LibMultiLabel run failed:\n{done.stderr[-2000:]}")
     seconds = json.loads(done.stdout.strip().splitlines()[-1])["seconds"]
     return seconds, np.load(folder / "values.npy")
 
@@ -69,6 +73,7 @@ def main() -> None:
     from mlml.evaluation import evaluate
     from mlml.evaluation.policies import SOFT_POLICIES, fold_posterior
     from mlml.folds import make_fold
+    from mlml.labels import to_dense
     from mlml.methods import METHODS, RECOMMENDED_METHOD
     from mlml.models.heads import count_parameters
     from mlml.training import TrainConfig, fit
@@ -98,7 +103,7 @@ def main() -> None:
             q = fold_posterior(fold) if method.threshold_policy in SOFT_POLICIES else None
             result.decide(method.threshold_policy, q=q)
         ours_s = time.perf_counter() - started
-        test_x, test_y = data.features[test], np.asarray(data.labels[test])
+        test_x, test_y = data.features[test], to_dense(data.labels[test])
         scores = result.predict_proba(test_x)
         ours = evaluate(test_y, scores, threshold=result.decision_thresholds_for(scores))
         line = f"{name:<10} {ours_s:>8.2f}"
@@ -106,7 +111,7 @@ def main() -> None:
             with tempfile.TemporaryDirectory() as tmp:
                 # the peer trains on every training row (it has no validation rows to carve)
                 rows_train = np.concatenate([fold.train, fold.val])
-                observed = np.vstack([np.asarray(fold.observed_train), np.asarray(fold.observed_val)])
+                observed = np.vstack([to_dense(fold.observed_train), to_dense(fold.observed_val)])
                 peer_s, values = peer(Path(tmp), data.features[rows_train], observed, test_x, args.peer_path)
             theirs = evaluate(test_y, 1 / (1 + np.exp(-values)), threshold=0.5)
             line += (f" {peer_s:>8.2f} {ours_s / peer_s:>6.1f}  {ours['map']:.3f} / {theirs['map']:.3f}  "

@@ -157,8 +157,12 @@ def test_every_policy_evaluate_matches_predict(tmp_path, yeast, capsys):
 
 
 def test_own_says_what_it_resolved_to(tmp_path, model_dir, capsys):
+    from mlml.methods import METHODS
+
+    method = load_model(model_dir).method
     assert main(["evaluate", str(model_dir), "yeast", "--thresholds", "own"]) == 0
-    assert "the method 'cb-wce' decides with its own policy 'fixed'" in capsys.readouterr().out
+    policy = METHODS.get(method).threshold_policy
+    assert f"the method {method!r} decides with its own policy {policy!r}" in capsys.readouterr().out
 
 
 def test_decide_needs_the_validation_rows(tmp_path, model_dir, capsys):
@@ -169,3 +173,14 @@ def test_decide_needs_the_validation_rows(tmp_path, model_dir, capsys):
     model.val_proba = np.empty((0, 14), np.float32)
     with pytest.raises(MLMLError, match="needs the model's validation rows"):
         model.decide("tuned")
+
+
+def test_a_bare_features_csv_with_any_id_column_name(tmp_path, model_dir, yeast):
+    rows = np.arange(10)
+    header = "sample," + ",".join(f"f{j}" for j in range(yeast.features.shape[1]))
+    lines = [f"{yeast.ids[i]}," + ",".join(repr(float(v)) for v in yeast.features[i]) for i in rows[::-1]]
+    (tmp_path / "X.csv").write_text(header + "\n" + "\n".join(lines) + "\n")
+    result = predict(model_dir, str(tmp_path / "X.csv"))
+    assert list(result.ids) == list(yeast.ids[rows[::-1]])
+    np.testing.assert_allclose(result.probabilities, load_model(model_dir).predict_proba(yeast.features[rows[::-1]]),
+                               rtol=1e-5, atol=1e-6)

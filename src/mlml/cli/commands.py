@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -229,9 +230,14 @@ def _log_to_stderr(name: str) -> None:
     """Show the INFO records of logger ``name`` (per-epoch progress) on stderr, once."""
     import logging
 
+    class Stderr(logging.StreamHandler):  # type: ignore[type-arg]
+        """Writes to the current ``sys.stderr`` (which may be replaced after the handler is made)."""
+
+        stream = property(lambda self: sys.stderr, lambda self, value: None)  # type: ignore[assignment]
+
     logger = logging.getLogger(name)
     if not any(getattr(h, "_mlml_cli", False) for h in logger.handlers):
-        handler = logging.StreamHandler()
+        handler = Stderr()
         handler.setFormatter(logging.Formatter("%(message)s"))
         handler._mlml_cli = True  # type: ignore[attr-defined]
         logger.addHandler(handler)

@@ -115,14 +115,19 @@ def _read_features(path: Path, ids: np.ndarray) -> Any:
         return tabular._rows_in_label_order(path, _load_npy(path), len(ids), ids)
     if suffix == ".npz":
         return tabular._read_npz(path, ids)[0]
-    if suffix == ".parquet":
-        file_ids, values = tabular._read_parquet(path)
-    elif "".join(path.suffixes[-2:]).lower().endswith((".csv", ".csv.gz")):
-        file_ids, values = tabular._read_features_csv(path)
-    else:
-        raise DataError(f"{path}: unknown features format; expected .npy, .npz, .parquet, .csv(.gz) or an "
-                        "image folder.")
+    file_ids, values = _id_keyed(path)
     return tabular._align(path, ids, file_ids, values)[0]
+
+
+def _id_keyed(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """``(ids, features)`` of a ``.parquet`` or ``.csv(.gz)`` features file with an id column."""
+    from mlml.data import tabular
+
+    if path.suffix.lower() == ".parquet":
+        return tabular._read_parquet(path)
+    if "".join(path.suffixes[-2:]).lower().endswith((".csv", ".csv.gz")):
+        return tabular._read_features_csv(path)
+    raise DataError(f"{path}: unknown features format; expected .npy, .npz, .parquet, .csv(.gz) or an image folder.")
 
 
 def _bare_samples(path: Path) -> Samples:
@@ -157,13 +162,7 @@ def _bare_samples(path: Path) -> Samples:
         array = _load_npy(path)
         n = array.shape[0] if getattr(array, "ndim", 0) >= 1 else 0
         return Samples(name, _row_ids(n), tabular._rows_in_label_order(path, array, n), None, provenance)
-    if suffix == ".parquet":
-        ids, values = tabular._read_parquet(path)
-    elif "".join(path.suffixes[-2:]).lower().endswith((".csv", ".csv.gz")):
-        ids, values = tabular._read_features_csv(path)
-    else:
-        raise DataError(f"{path}: unknown features format; expected .npy, .npz, .parquet, .csv(.gz) or an image "
-                        "folder.")
+    ids, values = _id_keyed(path)
     return Samples(name, ids, values, None, provenance)
 
 
