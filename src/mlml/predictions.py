@@ -9,7 +9,7 @@ a row from that row's scores alone, so a batch is decided as the whole would be)
 CSV layouts (``format``):
 
 ``wide``  one row per sample: ``id``, ``predicted`` (the decided label names joined by ``|``), then one column per
-          label holding its probability; with ``top_k``: ``id``, ``predicted``, then ``label_1``,
+          label holding its probability (six decimals); with ``top_k``: ``id``, ``predicted``, then ``label_1``,
           ``probability_1``, ..., ``label_k``, ``probability_k`` (best first).
 ``long``  one row per (sample, label): ``id``, ``label``, ``probability``, ``decision`` (1 or 0); with ``top_k``
           only each sample's ``k`` best labels, with a ``rank`` column (1 = best) after ``id``.
@@ -208,8 +208,8 @@ def _write(path: str | os.PathLike[str], batches: Any, names: list[str], *, form
                         pairs = ",".join(f"{quoted[j]},{s:.6g}" for j, s in zip(best[i], top_scores[i]))
                         handle.write(f"{cells[i]},{predicted[i]},{pairs}\n")
                 else:
-                    row_format = "%s,%s," + ",".join(["%.6g"] * n_labels) + "\n"
-                    handle.writelines(row_format % (cells[i], predicted[i], *proba[i]) for i in range(len(cells)))
+                    text = fixed_decimals(proba)
+                    handle.writelines(f"{cells[i]},{predicted[i]},{text[i]}\n" for i in range(len(cells)))
             elif k:
                 best = best_of(proba, k)
                 top_scores = np.take_along_axis(proba, best, axis=1)
@@ -221,6 +221,23 @@ def _write(path: str | os.PathLike[str], batches: Any, names: list[str], *, form
                 for i in range(len(cells)):
                     handle.writelines(f"{cells[i]},{name},{s:.6g},{d}\n"
                                       for name, s, d in zip(label_array, proba[i], decisions[i]))
+
+
+def fixed_decimals(proba: np.ndarray) -> list[str]:
+    """Each row of probabilities in [0, 1] as ``"0.123456,0.000012,..."`` (six decimals), formatted with array
+    operations: a wide table of 10^8 probabilities is written in seconds rather than minutes of ``%`` formatting."""
+    n, n_labels = proba.shape
+    if n_labels == 0:
+        return [""] * n
+    units = np.rint(np.clip(np.asarray(proba, dtype=np.float64), 0.0, 1.0) * 1e6).astype(np.int64)
+    chars = np.empty((n, n_labels, 9), dtype=np.uint8)
+    chars[:, :, 0] = ord("0") + units // 1_000_000
+    chars[:, :, 1] = ord(".")
+    for k in range(6):
+        chars[:, :, 2 + k] = ord("0") + (units // 10 ** (5 - k)) % 10
+    chars[:, :, 8] = ord(",")
+    rows = chars.reshape(n, n_labels * 9)[:, :-1]
+    return [row.tobytes().decode("ascii") for row in rows]
 
 
 def _cell(text: Any) -> str:
