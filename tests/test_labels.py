@@ -78,7 +78,8 @@ def test_read_real_coco_labels(coco_dir):
 @pytest.mark.parametrize(
     "content, message",
     [
-        ("name,a\n1,0\n", r":1: expected a header starting with 'id'"),
+        (",a\n1,0\n", r":1: expected a header whose first column names the sample ids"),
+        ("a,b\n0,1\n0,0\n", r"the id '0' occurs more than once \(the first column, 'a', holds the sample ids\)"),
         ("id,a,b\n1,0\n", r":2: expected 3 fields, got 2"),
         ("id,a,b\n1,0,1\n2,0,7\n", r":3: column 'b' holds '7'"),
         ("id,a\n1,0\n1,1\n", r"the id '1' occurs more than once"),

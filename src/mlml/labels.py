@@ -216,7 +216,8 @@ def _open_text(path: Path, mode: str) -> IO[str]:
 
 
 def read_labels_csv(path: str | os.PathLike[str], *, allow_unknown: bool = True) -> LabelTable:
-    """Read a labels file (``id`` column then one 0/1/-1/2 column per class; ``.gz`` and a UTF-8 BOM accepted;
+    """Read a labels file (an id column, first, whatever its name -- usually ``id`` --, then one 0/1/-1/2 column
+    per class; ``.gz`` and a UTF-8 BOM accepted;
     ``-1`` and ``2`` only with ``allow_unknown``).
 
     Raises:
@@ -231,8 +232,9 @@ def read_labels_csv(path: str | os.PathLike[str], *, allow_unknown: bool = True)
         with _open_text(path, "r") as handle:
             reader = csv.reader(handle)
             header = next(reader, None)
-            if not header or header[0].strip().lower() != "id":
-                raise DataError(f"{path}:1: expected a header starting with 'id', got {header!r}.")
+            if not header or not header[0].strip():
+                raise DataError(f"{path}:1: expected a header whose first column names the sample ids (e.g. 'id'), "
+                                f"got {header!r}.")
             names = [name.strip() for name in header[1:]]
             if not names:
                 raise DataError(f"{path}:1: the header names no class column.")
@@ -265,7 +267,8 @@ def read_labels_csv(path: str | os.PathLike[str], *, allow_unknown: bool = True)
         raise DataError(f"{path}: the labels file has a header but no rows.")
     duplicate = first_duplicate(ids)
     if duplicate is not None:
-        raise DataError(f"{path}: the id {duplicate!r} occurs more than once.")
+        raise DataError(f"{path}: the id {duplicate!r} occurs more than once (the first column, "
+                        f"{header[0].strip()!r}, holds the sample ids).")
     return LabelTable(np.asarray(ids), names, np.asarray(rows, dtype=np.int8))
 
 

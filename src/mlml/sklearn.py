@@ -1,21 +1,36 @@
-"""A scikit-learn estimator over mlml's trainer, and a masked multi-label scorer.
+"""A scikit-learn estimator over mlml's trainer, and multi-label scorers for model selection.
 
 :class:`MissingLabelClassifier` takes features ``X`` and labels ``Y`` in mlml's encoding (int8 ``(n, C)``, dense
-or CSR: 1 observed positive, 0 negative -- perhaps a missing positive --, -1 unknown) and trains a method of
-:data:`mlml.methods.METHODS` on them:
+or CSR: 1 observed positive, 0 negative -- perhaps a missing positive --, 2 verified negative, -1 unknown) and trains
+a method of :data:`mlml.methods.METHODS` on them:
 
 1. ``fit(X, Y)`` hands the rows to the fold layer (:func:`mlml.folds.make_fold` with ``ratio=0``: nothing is
    hidden, ``Y`` already is what its user observed), which carves ``val_fraction`` of them into validation rows
    seeded by ``seed``;
 2. :func:`mlml.training.fit` trains on the other rows, with early stopping and model selection on the
    validation rows' observed labels;
-3. ``thresholds="tuned"`` tunes one threshold per class on the validation rows (``result.tune_thresholds()``);
-   ``"fixed"`` keeps 0.5.
+3. ``thresholds`` names a threshold policy of :mod:`mlml.evaluation.policies` (``fixed``: 0.5; ``tuned``,
+   ``expected``, ``calibrated``, ``cardinality``, ``pu``; ``own``: the method's own), fitted on the validation rows
+   (``result.decide``; the policies that do not trust observed zeros read their posterior from the k-NN estimator
+   fitted on the training rows, :func:`mlml.evaluation.policies.fold_posterior`), and applied by ``predict``.
 
 Because the estimator follows scikit-learn's contract (parameters stored as given in ``__init__``, learned
-attributes ending in ``_``), ``clone``, ``Pipeline`` and ``GridSearchCV`` work; score a search with
-:func:`masked_map_scorer` (``GridSearchCV(..., scoring=masked_map_scorer)``), which, like :meth:`score`, is the
-mean AP over the known (not -1) entries of the rows it is given.
+attributes ending in ``_``), ``clone``, ``Pipeline`` and ``GridSearchCV`` work.
+
+Scoring a search. A search's held-out folds carry the same incomplete labels as its training folds, so a scorer
+that counts every observed zero as a negative (:func:`masked_map_scorer`, the mean AP over the known entries, also
+what :meth:`score` returns) rewards a model for ranking the missing positives low -- plain BCE, which learns
+exactly that. :func:`pu_auc_scorer` does not trust the zeros: it is the macro ROC-AUC of the observed positives
+against the observed zeros, read as *unlabelled* samples. If a fraction ``α_c`` of class ``c``'s zeros are missing
+positives (selected independently of the features), the AUC of positives against unlabelled samples is
+
+    AUC_PU,c = α_c / 2 + (1 − α_c) AUC_c,
+
+an increasing affine function of the true AUC whose coefficients do not depend on the model (Menon et al., ICML
+2015, "Learning from Corrupted Binary Labels via Class-Probability Estimation", §5; Jain, White & Radivojac, KDD
+2017, "Recovering True Classifier Performance in Positive-Unlabeled Learning"): models are ranked as complete labels
+would rank them. Average precision has no such property (a missing positive ranked high costs precision), which is
+why the mAP scorer prefers plain BCE. ``GridSearchCV(..., scoring=pu_auc_scorer)``.
 
 Determinism: every random choice (the validation carve, initialisation, shuffling, dropout) derives from
 ``seed``, and the caller's global torch RNG is left as it was, so the same data and parameters give the same
@@ -39,7 +54,10 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from mlml.exceptions import MLMLError
 from mlml.labels import check_labels, to_dense
 
-__all__ = ["MissingLabelClassifier", "masked_map_score", "masked_map_scorer"]
+__all__ = ["MissingLabelClassifier", "masked_map_score", "masked_map_scorer", "pu_auc_score", "pu_auc_scorer"]
+
+#: The values ``y`` may hold (:mod:`mlml.labels`): positive, negative (perhaps missing), verified negative, unknown.
+_ENCODING = (1, 0, 2, -1)
 
 
 class MissingLabelClassifier(ClassifierMixin, BaseEstimator):
@@ -58,7 +76,9 @@ class MissingLabelClassifier(ClassifierMixin, BaseEstimator):
             :class:`mlml.training.TrainConfig` (``lr=None``: the optimizer's default).
         val_fraction: share of the rows given to ``fit`` carved out (seeded) for early stopping, model selection
             and threshold tuning; scored on their observed labels. 0 needs ``fixed_epochs=True``.
-        thresholds: ``fixed`` (0.5 for every class) or ``tuned`` (per class, on the validation rows).
+        thresholds: the threshold policy fitted on the validation rows (:data:`mlml.evaluation.POLICIES`:
+            ``fixed`` 0.5, ``tuned``, ``expected``, ``calibrated``, ``cardinality``, ``pu``), or ``own`` (the
+            method's own, :attr:`~mlml.methods.Method.threshold_policy`).
         seed: the seed of everything random in ``fit``.
         device: ``auto`` (CUDA when available), ``cpu``, ``cuda``, ...
         num_threads: torch intra-op threads during ``fit`` (None: leave torch's setting).
@@ -66,7 +86,9 @@ class MissingLabelClassifier(ClassifierMixin, BaseEstimator):
 
     Attributes:
         model_: the :class:`~mlml.training.TrainResult` (model, per-epoch ``history``, ``best_epoch``).
-        thresholds_: ``(n_labels,)`` decision thresholds of :meth:`predict`.
+        thresholds_: ``(n_labels,)`` decision thresholds of :meth:`predict`, or None for the per-sample policy
+            (``cardinality``), whose thresholds depend on each row's scores.
+        policy_: the policy :meth:`predict` applies (``own`` resolved).
         classes_: ``arange(n_labels)``: the label columns (one binary output each).
         n_features_in_: the feature width seen in ``fit``.
 
@@ -98,7 +120,7 @@ class MissingLabelClassifier(ClassifierMixin, BaseEstimator):
         fixed_epochs: bool = False,
         standardize: bool = True,
         val_fraction: float = 0.1,
-        thresholds: Literal["fixed", "tuned"] = "fixed",
+        thresholds: Literal["fixed", "tuned", "expected", "calibrated", "cardinality", "pu", "own"] = "fixed",
         seed: int = 0,
         device: str = "auto",
         num_threads: int | None = None,
@@ -147,14 +169,14 @@ class MissingLabelClassifier(ClassifierMixin, BaseEstimator):
         return method
 
     def _train_config(self) -> Any:
+        from mlml._validation import check_option
+        from mlml.evaluation.policies import POLICIES
         from mlml.training import TrainConfig
 
         if isinstance(self.seed, bool) or not isinstance(self.seed, numbers.Integral) or self.seed < 0:
             raise MLMLError(f"The 'seed' parameter of MissingLabelClassifier must be an int >= 0. Got {self.seed!r} "
                             "instead.")
-        if self.thresholds not in ("fixed", "tuned"):
-            raise MLMLError(f"The 'thresholds' parameter of MissingLabelClassifier must be 'fixed' or 'tuned'. "
-                            f"Got {self.thresholds!r} instead.")
+        check_option(self.thresholds, "thresholds", "MissingLabelClassifier", (*POLICIES, "own"))
         head_kwargs = dict(self.head_kwargs or {})
         if self.hidden_sizes is not None:
             if "hidden_sizes" in head_kwargs:
@@ -167,8 +189,8 @@ class MissingLabelClassifier(ClassifierMixin, BaseEstimator):
             fixed_epochs=self.fixed_epochs, standardize=self.standardize, val_fraction=self.val_fraction,
             seed=self.seed, device=self.device, num_threads=self.num_threads, log=self.verbose, progress=False,
         )
-        if self.thresholds == "tuned" and config.val_fraction == 0:
-            raise MLMLError("thresholds='tuned' needs validation rows: give MissingLabelClassifier a "
+        if self.thresholds not in ("fixed", "own") and config.val_fraction == 0:
+            raise MLMLError(f"thresholds={self.thresholds!r} needs validation rows: give MissingLabelClassifier a "
                             "val_fraction > 0.")
         return config
 
@@ -186,6 +208,10 @@ class MissingLabelClassifier(ClassifierMixin, BaseEstimator):
 
         config = self._train_config()  # every parameter checked before the data is read
         method = self._resolved_method()
+        policy = method.threshold_policy if self.thresholds == "own" else self.thresholds
+        if policy != "fixed" and config.val_fraction == 0:
+            raise MLMLError(f"The method's own policy {policy!r} needs validation rows: give MissingLabelClassifier "
+                            "a val_fraction > 0.")
         X = validate_data(self, X, accept_sparse="csr", dtype=(np.float32, np.float64),
                           ensure_min_samples=2 if config.val_fraction > 0 else 1)
         X = X.astype(np.float32, copy=False)
@@ -193,15 +219,18 @@ class MissingLabelClassifier(ClassifierMixin, BaseEstimator):
         rows = SimpleNamespace(labels=Y, features=X, image_paths=None)  # what make_fold reads of a Dataset
         fold = make_fold(rows, ratio=0.0, seed=self.seed, val_fraction=config.val_fraction, inputs=X)
         result = fit(fold.train_inputs, fold.observed_train, method, config, validation=fold.validation)
-        if self.thresholds == "tuned":
+        if policy != "fixed":
             from mlml.evaluation import UndefinedMetricWarning
+            from mlml.evaluation.policies import SOFT_POLICIES, fold_posterior
 
             with warnings.catch_warnings():  # classes without a validation positive keep 0.5, as documented
                 warnings.simplefilter("ignore", UndefinedMetricWarning)
-                result.tune_thresholds()
+                result.decide(policy, q=fold_posterior(fold) if policy in SOFT_POLICIES else None)
         self.model_ = result
-        self.thresholds_ = np.asarray(result.thresholds if result.thresholds is not None else
-                                      np.full(Y.shape[1], 0.5), dtype=np.float32)
+        self.policy_ = policy
+        self.thresholds_ = (None if policy == "cardinality" else
+                            np.asarray(result.thresholds if result.thresholds is not None else
+                                       np.full(Y.shape[1], 0.5), dtype=np.float32))
         self.classes_ = np.arange(Y.shape[1])
         return self
 
@@ -212,8 +241,12 @@ class MissingLabelClassifier(ClassifierMixin, BaseEstimator):
         return self.model_.predict_proba(X.astype(np.float32, copy=False))
 
     def predict(self, X: Any) -> np.ndarray:
-        """Labels ``(n_samples, n_labels)`` int8 (1 predicted positive, else 0) at :attr:`thresholds_`."""
-        return (self.predict_proba(X) >= self.thresholds_).astype(np.int8)
+        """Labels ``(n_samples, n_labels)`` int8 (1 predicted positive, else 0): the fitted policy's decisions
+        (:attr:`thresholds_` per class, or per sample for ``cardinality``)."""
+        from mlml.predictions import decide
+
+        proba = self.predict_proba(X)  # checks that the estimator is fitted
+        return decide(self.model_, proba)
 
     def score(self, X: Any, y: Any, sample_weight: None = None) -> float:
         """Mean AP over the known (not -1) entries of the labels ``y`` (:func:`masked_map_score`)."""
@@ -246,13 +279,18 @@ def _check_targets(y: Any, n_samples: int) -> Any:
     if np.issubdtype(values.dtype, np.floating) and not np.array_equal(values, np.round(values)):
         raise MLMLError("Unknown label type: y holds continuous values (or NaN); mlml's labels are 1 (positive), "
                         "0 (negative) and -1 (unknown).")
-    outside = np.isin(values, (-1, 0, 1), invert=True)
+    outside = np.isin(values, _ENCODING, invert=True)
     if outside.any():
         found = values[outside].flat[0].item()
         raise MLMLError(f"Only binary classification is supported, label by label: each column of y holds 1 "
-                        f"(positive), 0 (negative) or -1 (unknown). Found the value {found!r}.")
+                        f"(positive), 0 (negative, perhaps missing), 2 (verified negative) or -1 (unknown). Found "
+                        f"the value {found!r}.")
+    if not sp.issparse(y) and y.ndim == 1 and len(np.unique(y)) > 2:
+        raise MLMLError(f"Only binary classification is supported, label by label: a 1-D y with "
+                        f"{len(np.unique(y))} classes is multiclass; give 2-D labels (n_samples, n_labels) in "
+                        "mlml's encoding (1, 0, 2, -1), one binary column per class.")
     if not sp.issparse(y) and y.ndim == 1:
-        raise MLMLError(f"y must be 2-D (n_samples, n_labels) in mlml's encoding (1, 0, -1), one binary column "
+        raise MLMLError(f"y must be 2-D (n_samples, n_labels) in mlml's encoding (1, 0, 2, -1), one binary column "
                         f"per class; got a 1-D array of {y.shape[0]} values. One class is y.reshape(-1, 1).")
     Y = check_labels(y, name="y")
     if Y.shape[0] != n_samples:
@@ -287,3 +325,37 @@ def masked_map_scorer(estimator: Any, X: Any, y: Any) -> float:
     """A scorer for ``GridSearchCV(..., scoring=masked_map_scorer)`` and ``cross_val_score``: the masked mean AP
     (:func:`masked_map_score`) of ``estimator.predict_proba(X)`` against the labels ``y`` (-1 entries left out)."""
     return masked_map_score(y, estimator.predict_proba(X))
+
+
+def pu_auc_score(Y_true: Any, Y_score: Any) -> float:
+    """Macro ROC-AUC of the observed positives against the observed zeros read as unlabelled samples (see the module
+    docstring: under positives missing at random it ranks models as the complete labels' AUC would).
+
+    Args:
+        Y_true: ``(n_samples, n_labels)`` in mlml's encoding, dense or CSR: 1 positive; 0 unlabelled (negative or
+            missing positive) and 2 (verified negative) on the other side; -1 left out.
+        Y_score: ``(n_samples, n_labels)`` probabilities or scores.
+
+    Returns:
+        The mean over the classes with at least one positive and one other known entry (scikit-learn's
+        ``roc_auc_score`` per class); NaN when no class has both.
+    """
+    from sklearn.metrics import roc_auc_score
+
+    labels = to_dense(check_labels(Y_true, name="Y_true"))
+    scores = np.asarray(Y_score, dtype=np.float64)
+    if scores.shape != labels.shape:
+        raise MLMLError(f"Y_score has shape {scores.shape}; Y_true has shape {labels.shape}.")
+    aucs = []
+    for c in range(labels.shape[1]):
+        known = labels[:, c] != -1
+        positive = labels[known, c] == 1
+        if 0 < positive.sum() < positive.size:
+            aucs.append(roc_auc_score(positive, scores[known, c]))
+    return float(np.mean(aucs)) if aucs else float("nan")
+
+
+def pu_auc_scorer(estimator: Any, X: Any, y: Any) -> float:
+    """A scorer for ``GridSearchCV(..., scoring=pu_auc_scorer)`` that does not trust observed zeros: the
+    :func:`pu_auc_score` of ``estimator.predict_proba(X)`` against the observed labels ``y``."""
+    return pu_auc_score(y, estimator.predict_proba(X))

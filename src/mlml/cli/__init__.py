@@ -10,7 +10,9 @@ import errno
 import os
 import re
 import sys
+import warnings
 from collections.abc import Sequence
+from typing import Any
 
 from mlml.cli.parser import build_parser
 from mlml.exceptions import MLMLError
@@ -30,7 +32,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exc:  # --help, --version and usage errors: keep main's int contract
         return int(exc.code or 0)
     try:
-        return int(args.handler(args) or 0)
+        with warnings.catch_warnings():
+            warnings.showwarning = _warning_printer(args)
+            return int(args.handler(args) or 0)
     except KeyboardInterrupt:
         print(f"mlml {args.verb}: interrupted; finished work is kept", file=sys.stderr)
         return 130
@@ -42,6 +46,25 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         print(f"mlml {args.verb}: error: {error_message(exc)}", file=sys.stderr)
         return 2
+
+
+def _warning_printer(args: Any) -> Any:
+    """``warnings.showwarning`` for a command: one line ``mlml VERB: warning: ...`` on stderr, whose advice names
+    what this command takes (a duplicate-samples warning names ``--drop-duplicates`` only where the command has it)."""
+    verb = " ".join(v for v in (args.verb, getattr(args, "data_verb", None)) if v)
+
+    def show(message: Any, category: type, filename: str, lineno: int, file: Any = None, line: Any = None) -> None:
+        from mlml.data.duplicates import DuplicateSamplesWarning
+
+        text = str(message)
+        if issubclass(category, DuplicateSamplesWarning):
+            text = text.replace("load with drop_duplicates=True to keep one of each.",
+                                "add --drop-duplicates to keep one of each." if hasattr(args, "drop_duplicates")
+                                else f"`mlml {verb}` keeps every sample: remove the copies from the data files, or "
+                                     "use `mlml.data.load(..., drop_duplicates=True)` in Python.")
+        print(f"mlml {verb}: warning: {text}", file=file or sys.stderr)
+
+    return show
 
 
 def error_message(exc: BaseException) -> str:

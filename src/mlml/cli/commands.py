@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -145,6 +146,7 @@ def _train(args: argparse.Namespace) -> int:
     from mlml.training import TrainConfig, fit, init_from_env
     from mlml.training.distributed import DistInfo
     from mlml.training.model import resolve_device
+    from mlml.training.saved import VALIDATION_ENTRIES
 
     _check_folder("--out", args.out, "the model is written to a folder")
     if args.checkpoint_dir is not None:
@@ -169,11 +171,17 @@ def _train(args: argparse.Namespace) -> int:
     recipe_label = _recipe_label(args.recipe, recipe.get("train") or {}, settings)
     if args.fixed_epochs:
         settings["fixed_epochs"] = True
+    if args.num_threads != "auto":
+        settings["num_threads"] = args.num_threads
+    if args.quiet:
+        settings["log"] = False
     given = {key: _TRAIN_FLAGS[key] for key, value in flags.items() if value is not None and key in _TRAIN_FLAGS}
     with _flag_names(given, "TrainConfig"):
         config = TrainConfig.from_dict(settings)  # every training setting checked before the data is read
     resolve_device(config.device, DistInfo(), name="--device")
     policy = method.threshold_policy if args.thresholds == "own" else args.thresholds
+    if args.thresholds == "own":
+        print(f"--thresholds own: the method {method.name!r} decides with its own policy {policy!r}")
     if policy != "fixed" and config.val_fraction == 0:
         raise MLMLError(f"--thresholds {args.thresholds} needs validation rows; the {args.recipe!r} recipe trains "
                         "without them.")
@@ -183,7 +191,7 @@ def _train(args: argparse.Namespace) -> int:
         raise MLMLError("--scheme partial keeps the proportion --ratio of the labels: give --ratio in (0, 1].")
     dataset = _load_source(args)
     label_files = _label_files(dataset)
-    outputs = {f"--out {name}": args.out / name for name in ("model.pt", "model.json", *label_files)}
+    outputs = {f"--out {name}": args.out / name for name in ("model.pt", "model.json", "validation.npz", *label_files)}
     check_outputs(outputs, _source_files(args.source, dataset))
     info = init_from_env()  # a no-op unless launched by torchrun
     tracking = train_tracking(args.track if info.rank == 0 else None, args.out, f"{method.name} on {dataset.name}")
@@ -200,6 +208,15 @@ def _train(args: argparse.Namespace) -> int:
             config.backbone = args.backbone  # recorded, so that `mlml evaluate` extracts the same features
     fold = make_fold(dataset, ratio=None if args.scheme == "single-positive" else args.ratio, scheme=args.scheme,
                      seed=args.seed, val_fraction=config.val_fraction, inputs=inputs)
+    if args.num_threads == "auto" and config.mode == "frozen":
+        from mlml._threads import auto_threads
+        from mlml.models.heads import count_parameters
+        from mlml.training.model import build_model
+
+        size = count_parameters(build_model(config, inputs.shape[1], dataset.labels.shape[1]))
+        config.num_threads = auto_threads(size, config.batch_size)
+    if not args.quiet:
+        _log_to_stderr("mlml.training")
     params = train_params(args.source, dataset, method, config, ratio=args.ratio, scheme=args.scheme, seed=args.seed,
                           recipe=args.recipe, thresholds=args.thresholds, n_train=len(fold.train),
                           n_val=len(fold.val)) if args.track else {}
@@ -207,8 +224,12 @@ def _train(args: argparse.Namespace) -> int:
         result = fit(fold.train_inputs, fold.observed_train, method, config, validation=fold.validation,
                      hidden=fold.hidden_train if method.oracle else None, callbacks=tracking.callbacks)
         result.label_names = list(dataset.label_names)
+        if len(fold.val) and result.val_proba.size <= VALIDATION_ENTRIES:
+            result.val_q = _validation_posterior(fold)  # kept with the model: `mlml decide` refits any policy
         if policy != "fixed":
-            result.decide(policy, q=_validation_posterior(fold) if policy in SOFT_POLICIES else None)
+            soft = policy in SOFT_POLICIES
+            result.decide(policy, q=(result.val_q if result.val_q is not None else _validation_posterior(fold))
+                          if soft else None)
         if info.rank != 0:
             return 0
         with atomic_group():  # the model folder's files appear together
@@ -224,7 +245,8 @@ def _train(args: argparse.Namespace) -> int:
                  else f"validation loss {best.get('val_loss', float('nan')):.4f}" if "val_loss" in best
                  else "no validation rows: the last epoch")
     print(f"{method.name} ({recipe_label}) on {dataset.name}: {len(result.history)} epochs, best epoch "
-          f"{result.best_epoch} ({selection}); decisions: {policy} -> {args.out}")
+          f"{result.best_epoch} ({selection}); decisions: {policy}; {config.num_threads or 'default'} torch "
+          f"thread(s) -> {args.out}")
     return 0
 
 
@@ -289,15 +311,30 @@ def _recipe_label(name: str, recipe: dict[str, Any], settings: dict[str, Any]) -
     return f"{name} recipe" + (f" with {' '.join(changed)}" if changed else "")
 
 
+def _log_to_stderr(name: str) -> None:
+    """Show the INFO records of logger ``name`` (per-epoch progress) on stderr, once."""
+    import logging
+
+    class Stderr(logging.StreamHandler):  # type: ignore[type-arg]
+        """Writes to the current ``sys.stderr`` (which may be replaced after the handler is made)."""
+
+        stream = property(lambda self: sys.stderr, lambda self, value: None)  # type: ignore[assignment]
+
+    logger = logging.getLogger(name)
+    if not any(getattr(h, "_mlml_cli", False) for h in logger.handlers):
+        handler = Stderr()
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        handler._mlml_cli = True  # type: ignore[attr-defined]
+        logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+
+
 def _validation_posterior(fold: Any) -> Any:
     """The posterior of the validation rows' observed zeros for the threshold policies that do not trust them: the
     k-NN estimator (labels and features) fitted on the training rows, or co-occurrence alone for images."""
-    from mlml.evaluation.policies import posterior
+    from mlml.evaluation.policies import fold_posterior
 
-    features = not isinstance(fold.inputs, list)
-    return posterior(fold.observed_train, fold.observed_val, estimator="knn" if features else "pairwise-noisy-or",
-                     features=fold.val_inputs if features else None,
-                     train_features=fold.train_inputs if features else None)
+    return fold_posterior(fold)
 
 
 def _label_files(dataset: Any) -> tuple[str, str]:
@@ -325,7 +362,16 @@ def _evaluate(args: argparse.Namespace) -> int:
 
     model_files = {f"model file {p}": args.model / p for p in ("model.pt", "model.json")}
     check_outputs({"--out": args.out}, {**model_files, **_source_files(args.source)})
-    metrics = evaluate_model(args.model, _load_source(args), threshold=args.threshold)
+    model: Any = args.model
+    if args.thresholds is not None:
+        from mlml.cli.decisions import refit
+        from mlml.training.saved import load_model
+
+        if args.threshold is not None:
+            raise MLMLError("Give --threshold or --thresholds, not both.")
+        model = load_model(args.model)
+        print(f"decisions: {refit(model, args.thresholds)}, refitted on the model's validation rows")
+    metrics = evaluate_model(model, _load_source(args), threshold=args.threshold)
     scalars = {k: v for k, v in metrics.items() if not isinstance(v, (list, tuple)) and not hasattr(v, "shape")}
     for name, value in scalars.items():
         print(f"{name:<24} {value:.4f}" if isinstance(value, float) else f"{name:<24} {value}")
@@ -362,16 +408,21 @@ def _suggest(args: argparse.Namespace) -> int:
 
 
 def _methods(args: argparse.Namespace) -> int:
-    from mlml.losses import LOSSES
-    from mlml.methods import METHODS
+    # no torch import here (listing is instant): the losses are those the methods name, which the test suite
+    # checks against mlml.losses.LOSSES
+    from mlml.methods import METHODS, RECOMMENDED_METHOD, WHEN_TO_USE
     from mlml.weights import ESTIMATORS
 
-    print("methods (mlml reproduce --methods):")
+    print("methods (mlml train --method, mlml reproduce --methods); * = the default of mlml train:")
     for name in METHODS.names():
         method = METHODS.get(name)
         tag = (" [oracle]" if method.oracle else "") + (f" (= {method.alias_of})" if method.alias_of else "")
-        print(f"  {name:<22} {method.loss} + {method.estimator}{tag}  {method.description}")
-    print(f"losses: {', '.join(LOSSES.names())}")
+        policy = f" [decides: {method.threshold_policy}]" if method.threshold_policy != "fixed" else ""
+        mark = "*" if name == RECOMMENDED_METHOD else " "
+        print(f" {mark}{name:<22} {method.loss} + {method.estimator}{tag}{policy}  {method.description}")
+    print(f"when to use what: {WHEN_TO_USE}")
+    losses = sorted({METHODS.get(name).loss for name in METHODS.names()})
+    print(f"losses: {', '.join(losses)}")
     print(f"weight estimators: {', '.join(ESTIMATORS.names())}")
     return 0
 

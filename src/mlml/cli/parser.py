@@ -21,7 +21,9 @@ from mlml.cli.commands import (
     _version,
     _weights,
 )
+from mlml.cli.decisions import _decide, _predict
 from mlml.evaluation.policies import POLICIES
+from mlml.methods.catalog import RECOMMENDED_METHOD
 from mlml.recipes import RECIPES
 
 THRESHOLD_CHOICES = (*POLICIES, "both", "own", "all")
@@ -92,6 +94,10 @@ def _positive_float(text: str) -> float:
     return value
 
 
+def _threads(text: str) -> int | str:
+    return "auto" if text.strip().lower() == "auto" else _positive_int(text)
+
+
 def _csv_items(text: str, parse: Callable[[str], T], what: str) -> list[T]:
     """Comma-separated values, each parsed; an empty list or a duplicate is an error (a grid would run nothing,
     or every trial of the duplicate twice)."""
@@ -152,8 +158,22 @@ def _method_param(text: str) -> tuple[str | None, str, Any]:
     return (method.strip() or None), key.strip(), parsed
 
 
+class _Formatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
+    """Help with the epilogs as written and every option's default shown (None, False and empty ones left out)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        if action.default in (None, False, [], argparse.SUPPRESS) or "%(default)" in (action.help or ""):
+            return action.help
+        return super()._get_help_string(action)
+
+
 class _Parser(argparse.ArgumentParser):
-    """An argument parser whose usage errors are one line (naming the command and the argument), exit 2."""
+    """An argument parser whose usage errors are one line (naming the command and the argument), exit 2; its help
+    shows the defaults."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", _Formatter)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> Any:  # type: ignore[override]
         self.exit(2, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
@@ -164,7 +184,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="mlml",
         description="Multi-label classification with missing labels.",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=_Formatter,
         epilog=SOURCE_HELP,
     )
     parser.add_argument("--version", action="version", version=f"mlml {_version()}")
@@ -195,7 +215,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = verbs.add_parser("data", help="inspect data sets")
     data_verbs = p.add_subparsers(dest="data_verb", required=True, metavar="COMMAND")
     p = data_verbs.add_parser(
-        "info", help="statistics of a data set", formatter_class=argparse.RawDescriptionHelpFormatter,
+        "info", help="statistics of a data set", formatter_class=_Formatter,
         epilog=SOURCE_HELP,
     )
     p.add_argument("source", metavar="SOURCE")
@@ -204,13 +224,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = verbs.add_parser(
         "train", help="train a model on a data set (optionally hiding positives first)",
-        formatter_class=argparse.RawDescriptionHelpFormatter, epilog=SOURCE_HELP,
+        formatter_class=_Formatter, epilog=SOURCE_HELP,
     )
     p.add_argument("source", metavar="SOURCE")
     p.add_argument("--out", required=True, type=Path,
                    help="model folder to write (model.pt, model.json, and the observed/hidden labels: observed.csv "
                         "and hidden.csv, or observed.txt and hidden.txt in the XC format for sparse labels)")
-    p.add_argument("--method", default="cb-wce", help="a registered method (see `mlml methods`)")
+    p.add_argument("--method", default=RECOMMENDED_METHOD,
+                   help="a registered method (see `mlml methods`); the default is the one chosen on the development "
+                        "grids (with --thresholds own: its own policy)")
     p.add_argument("--method-param", action="append", type=_method_param, default=[], metavar="KEY=VALUE",
                    help="a parameter of the method's loss or estimator, e.g. expected_positives=2.9 (repeatable)")
     p.add_argument("--recipe", choices=RECIPES, default="default",
@@ -233,29 +255,66 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--finetune-last-k", type=int, help="finetune: train only the last k backbone blocks")
     p.add_argument("--device", default="auto")
     p.add_argument("--checkpoint-dir", type=Path, help="checkpoint every epoch there; resume a killed run")
-    p.add_argument("--thresholds", choices=[*POLICIES, "own"], default="fixed",
+    p.add_argument("--thresholds", choices=[*POLICIES, "own"], default="own",
                    help="the decision rule stored with the model: fixed (0.5), tuned (per class on the validation "
                         "rows' observed labels), expected / calibrated / cardinality / pu (observed zeros not trusted; "
-                        "see mlml.evaluation.policies), or own (the method's own policy)")
+                        "see mlml.evaluation.policies), or own (the method's own policy; `mlml methods` shows it); "
+                        "`mlml decide` changes it later without retraining")
+    p.add_argument("--num-threads", type=_threads, default="auto", metavar="N|auto",
+                   help="torch threads while training; auto: 1 for models whose training step is small (most "
+                        "feature heads: more threads only synchronise), more for large ones (mlml._threads)")
+    p.add_argument("--quiet", action="store_true", help="no per-epoch progress lines on stderr")
     p.add_argument("--track", type=_track, metavar="mlflow[:URI]", help=TRACK_HELP.replace("RUN_DIR", "OUT"))
     _add_filter_flags(p)
     p.set_defaults(handler=_train)
 
     p = verbs.add_parser(
         "evaluate", help="metrics of a trained model on a data set's labels",
-        formatter_class=argparse.RawDescriptionHelpFormatter, epilog=SOURCE_HELP,
+        formatter_class=_Formatter, epilog=SOURCE_HELP,
     )
     p.add_argument("model", type=Path, help="model folder written by `mlml train`")
     p.add_argument("source", metavar="SOURCE")
     p.add_argument("--threshold", type=_fraction,
                    help="one threshold in [0, 1] for every class (default: the model's)")
+    p.add_argument("--thresholds", choices=[*POLICIES, "own"], metavar="POLICY",
+                   help="refit this threshold policy on the model's stored validation rows and score its decisions "
+                        f"(the model folder is not changed): {', '.join(POLICIES)} or own")
     p.add_argument("--out", type=Path, help="JSON file for the metrics")
     _add_filter_flags(p)
     p.set_defaults(handler=_evaluate)
 
     p = verbs.add_parser(
+        "predict", help="probabilities and decisions of a trained model for new samples (no labels needed)",
+        formatter_class=_Formatter,
+        epilog="SAMPLES: any SOURCE below (its labels are ignored); csv:IDS.csv,FEATURES where IDS.csv may hold the "
+               "id column alone; or a bare features file with ids (.npz with 'ids' and 'features', .csv or "
+               ".parquet with an id column), a .npy (ids = row numbers) or an image folder (ids = file stems).\n\n"
+               "wide: id, predicted (decided labels joined by '|'), one probability column per label;\n"
+               "      with --top-k: id, predicted, label_1, probability_1, ... (best first)\n"
+               "long: id, label, probability, decision; with --top-k only the k best labels, with a rank column\n\n"
+               + SOURCE_HELP,
+    )
+    p.add_argument("model", type=Path, help="model folder written by `mlml train`")
+    p.add_argument("source", metavar="SAMPLES")
+    p.add_argument("--out", required=True, type=Path, help="predictions CSV to write (streamed; .gz compresses)")
+    p.add_argument("--format", choices=["wide", "long"], default="wide", help="table layout (see below)")
+    p.add_argument("--top-k", type=_positive_int, help="only each sample's k most probable labels")
+    p.add_argument("--thresholds", choices=[*POLICIES, "own"], metavar="POLICY",
+                   help="decide with this policy refitted on the model's validation rows (default: the model's "
+                        "stored decision)")
+    p.add_argument("--batch-size", type=_positive_int, default=4096, help="samples scored at a time")
+    p.add_argument("--device", default="cpu")
+    p.set_defaults(handler=_predict)
+
+    p = verbs.add_parser("decide", help="refit a trained model's decision rule on its validation rows and save it")
+    p.add_argument("model", type=Path, help="model folder written by `mlml train` (its model.json is updated)")
+    p.add_argument("--thresholds", required=True, choices=[*POLICIES, "own"], metavar="POLICY",
+                   help=f"the threshold policy: {', '.join(POLICIES)} or own (the method's own)")
+    p.set_defaults(handler=_decide)
+
+    p = verbs.add_parser(
         "suggest", help="rank the (sample, label) pairs most likely to be missing positives",
-        formatter_class=argparse.RawDescriptionHelpFormatter, epilog=SOURCE_HELP,
+        formatter_class=_Formatter, epilog=SOURCE_HELP,
     )
     p.add_argument("source", metavar="SOURCE", help="a data set whose labels are the observed ones")
     p.add_argument("--method", default="auto", choices=["auto", "labels", "knn"],
@@ -277,7 +336,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = verbs.add_parser(
         "reproduce",
         help="run the paper's experiment grid (default: built-in yeast)",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=_Formatter,
         epilog=SOURCE_HELP,
     )
     p.add_argument("sources", nargs="*", metavar="SOURCE", help="data set(s); default: yeast")

@@ -249,8 +249,7 @@ def check_duplicates(dataset: Dataset, *, drop: bool = False, stacklevel: int = 
     elif report["n_duplicates"]:
         warnings.warn(
             f"Data set {dataset.name!r}: {describe_duplicates(report)}. Split into folds, copies of one sample "
-            "land in training and test alike; load with drop_duplicates=True (--drop-duplicates) to keep "
-            "one of each.",
+            "land in training and test alike; load with drop_duplicates=True to keep one of each.",
             DuplicateSamplesWarning,
             stacklevel=stacklevel + 1,
         )

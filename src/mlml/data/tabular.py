@@ -6,7 +6,7 @@
 * ``.npz``: either ``ids`` + ``features`` arrays (joined by id), a single 2-D array (rows in label order), or
   a sparse matrix saved by ``scipy.sparse.save_npz`` (rows in label order; kept as CSR);
 * ``.parquet``: an ``id`` column and numeric feature columns (needs ``pip install 'mlml[parquet]'``);
-* ``.csv`` / ``.csv.gz``: a header starting with ``id``, then numeric feature columns;
+* ``.csv`` / ``.csv.gz``: a header whose first column names the ids (usually ``id``), then numeric feature columns;
 * a folder of images: file stem = sample id (``.jpg``, ``.jpeg``, ``.png``, ``.bmp``, ``.gif``, ``.webp``,
   ``.tif``, ``.tiff``).
 
@@ -75,8 +75,9 @@ def _read_features_csv(path: Path) -> tuple[np.ndarray, np.ndarray]:
         with opener() as handle:
             reader = csv.reader(handle)
             header = next(reader, None)
-            if not header or header[0].strip().lower() != "id" or len(header) < 2:
-                raise DataError(f"{path}:1: expected a header 'id,<feature>,...'; got {header!r}.")
+            if not header or not header[0].strip() or len(header) < 2:
+                raise DataError(f"{path}:1: expected a header '<id column>,<feature>,...' (e.g. 'id,f1,f2'); "
+                                f"got {header!r}.")
             for line, row in enumerate(reader, start=2):
                 if not row:
                     continue

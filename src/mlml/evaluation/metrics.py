@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import numbers
 import warnings
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -90,6 +91,7 @@ def evaluate(
     mask: ArrayLike | None = None,
     ranking: bool = True,
     propensity: ArrayLike | None = None,
+    label_names: Sequence[str] | None = None,
 ) -> dict[str, Any]:
     """Multi-label metrics over the scored entries (``y_true != -1`` and ``mask``).
 
@@ -106,6 +108,7 @@ def evaluate(
             score several decision rules on the same scores.
         propensity: ``(n_labels,)`` label propensities for PSP@k and PSnDCG@k (best from the TRAINING labels,
             :func:`mlml.propensity.label_propensity`); None: computed from the scored positives of ``y_true``.
+        label_names: the classes' names, which the warnings then use instead of column indices.
 
     Returns:
         A dict with the floats ``micro_precision``, ``micro_recall``, ``micro_f1``, ``micro_auc``,
@@ -175,10 +178,12 @@ def evaluate(
     n_undefined = int(n_labels - defined.sum())
     if n_undefined:
         bad = np.flatnonzero(~defined)
-        shown = ", ".join(map(str, bad[:10])) + (", ..." if bad.size > 10 else "")
+        which = [repr(str(label_names[i])) for i in bad[:10]] if label_names is not None else list(map(str, bad[:10]))
+        shown = ", ".join(which) + (", ..." if bad.size > 10 else "")
         warnings.warn(
-            f"{n_undefined} of {n_labels} classes have no scored positive or no scored negative (class "
-            f"indices {shown}); they are dropped from macro AP and macro ROC-AUC (n_classes_undefined="
+            f"{n_undefined} of {n_labels} classes have no scored positive or no scored negative "
+            f"({'classes' if label_names is not None else 'class indices'} {shown}); "
+            f"they are dropped from macro AP and macro ROC-AUC (n_classes_undefined="
             f"{n_undefined}).",
             UndefinedMetricWarning,
             stacklevel=2,

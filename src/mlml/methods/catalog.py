@@ -193,3 +193,19 @@ register_method(
     Method("neg-knn", "weighted-bce", "knn", unannotated="negative",
            description="unannotated entries assumed negative, weighted by the k-NN-refined co-occurrence prior")
 )
+
+
+#: What ``mlml train`` uses without ``--method``, deciding with its own threshold policy (``fixed``): the
+#: method-policy pair with the best mean micro-F1 on the issue-16 development grid (yeast and openclipart, seed 1,
+#: r = 0.5; benchmarks/README.md, "Threshold policies: decisions under missing labels (issue 16)", the
+#: development-step table: knn-pu-em-balanced at 0.5, 0.635, ahead of knn-pu-em-balanced calibrated 0.627 and
+#: knn-cb-wce / knn-pu-em calibrated 0.626). It needs features (or images, through a backbone's features).
+RECOMMENDED_METHOD = "knn-pu-em-balanced"
+
+#: One line a practitioner reads in ``mlml methods``: which method when.
+WHEN_TO_USE = (
+    f"{RECOMMENDED_METHOD} (the default) for features or images with incomplete labels; cb-wce (label "
+    "co-occurrence weights only) when training time matters most; csl or neg-* for partial annotations (2 verified "
+    "negative, -1 unannotated); unbiased-bce or pw-bce for very many labels (propensity-scored); bce only when the "
+    "observed zeros can be trusted."
+)

@@ -15,7 +15,8 @@ from typing import Any
 
 from mlml._registry import Registry
 from mlml.exceptions import MLMLError
-from mlml.losses import LOSSES
+
+# mlml.losses (torch) is imported where a loss is made or inspected, not here: listing the methods stays fast.
 
 METHODS: Registry[Method] = Registry("method")
 #: What a method may do with unannotated (-1) training entries (:attr:`Method.unannotated`).
@@ -95,6 +96,7 @@ class Method:
         >>> METHODS.get("epr").with_params({"expected_positives": 2.9}).loss_kwargs
         {'expected_positives': 2.9}
         """
+        from mlml.losses import LOSSES
         from mlml.weights import ESTIMATORS
 
         loss_kwargs, estimator_kwargs = dict(self.loss_kwargs), dict(self.estimator_kwargs)
@@ -139,6 +141,8 @@ class Method:
 
     def make_loss(self, **extra: Any) -> Any:
         """A new criterion of this method (``loss_kwargs`` updated with ``extra``)."""
+        from mlml.losses import LOSSES
+
         return LOSSES.create(self.loss, **{**self.loss_kwargs, **extra})
 
     def make_estimator(self, **extra: Any) -> Any:

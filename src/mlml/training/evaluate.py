@@ -39,6 +39,32 @@ def model_inputs(model: TrainedModel, dataset: Any, **extract_kwargs: Any) -> An
     return dataset_features(dataset, backbone, **extract_kwargs)
 
 
+def aligned_labels(dataset: Any, trained: TrainedModel) -> Any:
+    """``dataset`` with its label columns in the model's order (by name; reordered columns are aligned, not refused).
+
+    Raises:
+        MLMLError: the label sets differ (naming the labels missing on either side) or the counts disagree.
+    """
+    n_labels = dataset.labels.shape[1]
+    names = getattr(dataset, "label_names", None)
+    if trained.label_names is None or names is None or list(names) == list(trained.label_names):
+        if n_labels != trained.n_labels:
+            raise MLMLError(f"The data set has {n_labels} labels; the model predicts {trained.n_labels}.")
+        return dataset
+    model_names = [str(n) for n in trained.label_names]
+    missing = [n for n in model_names if n not in set(names)]
+    extra = [n for n in names if n not in set(model_names)]
+    if missing or extra:
+        def some(values: list[str]) -> str:
+            return ", ".join(map(repr, values[:5])) + (f" and {len(values) - 5} more" if len(values) > 5 else "")
+
+        parts = ([f"lacks the model's label(s) {some(missing)}"] if missing else []) + (
+            [f"has label(s) the model does not predict: {some(extra)}"] if extra else [])
+        raise MLMLError(f"The data set {'; '.join(parts)}.")
+    position = {name: j for j, name in enumerate(names)}
+    return dataset.select_labels([position[name] for name in model_names])
+
+
 def predict(
     model: TrainedModel | str | os.PathLike,
     dataset: Any,
@@ -62,7 +88,9 @@ def evaluate_model(
     propensity: np.ndarray | None = None,
     **extract_kwargs: Any,
 ) -> dict[str, Any]:
-    """The metrics of :func:`mlml.evaluation.evaluate` for a model on ``dataset``'s (complete) labels.
+    """The metrics of :func:`mlml.evaluation.evaluate` for a model on ``dataset``'s (complete) labels, and
+    ``label_names``: the classes the ``per_class_*`` lists follow (the model's order; a data set whose label columns
+    are the model's in another order is aligned by name).
 
     Up to :data:`~mlml.evaluation.streamed.DENSE_EVALUATION_ENTRIES` scores (rows x labels) they are computed on
     the dense probability matrix; beyond, batch by batch (:class:`~mlml.evaluation.streamed.StreamedEvaluation`:
@@ -72,7 +100,9 @@ def evaluate_model(
     Args:
         model: a :class:`TrainedModel` or a folder written by ``save``.
         dataset: an :class:`mlml.data.Dataset` with the model's label set (same number of labels).
-        threshold: decision threshold(s); None uses the model's saved per-class ``thresholds`` (or 0.5).
+        threshold: decision threshold(s); None applies the model's own decision: its stored threshold policy
+            (per-sample policies included, as ``TrainedModel.predict`` does), else its per-class ``thresholds``,
+            else 0.5.
         propensity: label propensities for PSP@k and PSnDCG@k; None: from the model's training labels
             (:meth:`TrainedModel.propensity`), else from ``dataset``'s labels.
         extract_kwargs: passed to feature extraction for image data sets (``cache_dir``, ``num_workers``...).
@@ -81,21 +111,22 @@ def evaluate_model(
     from mlml.evaluation.streamed import StreamedEvaluation, dense_evaluation_fits
 
     trained = _as_model(model, device)
+    dataset = aligned_labels(dataset, trained)
     n_samples, n_labels = dataset.labels.shape
-    if n_labels != trained.n_labels:
-        raise MLMLError(f"The data set has {n_labels} labels; the model predicts {trained.n_labels}.")
-    names = getattr(dataset, "label_names", None)
-    if trained.label_names is not None and names is not None and list(names) != list(trained.label_names):
-        raise MLMLError("The data set's label names differ from the model's (same names, same order needed).")
-    if threshold is None:
-        threshold = np.asarray(trained.thresholds) if trained.thresholds is not None else 0.5
+    names = [str(n) for n in (getattr(dataset, "label_names", None) or trained.label_names or range(n_labels))]
+    own = threshold is None  # the model's decision, whose thresholds may depend on each row's scores
     if propensity is None:
         propensity = trained.propensity()
     inputs = model_inputs(trained, dataset, **extract_kwargs)
     if dense_evaluation_fits(n_samples, n_labels):
         scores = trained.predict_proba(inputs, batch_size=batch_size)
-        return evaluate(to_dense(dataset.labels), scores, threshold=threshold, propensity=propensity)
-    run = StreamedEvaluation(dataset.labels, {"model": threshold})
+        threshold = trained.decision_thresholds_for(scores) if own else threshold
+        metrics = evaluate(to_dense(dataset.labels), scores, threshold=threshold, propensity=propensity,
+                           label_names=names)
+        return {**metrics, "label_names": names}
+    run = StreamedEvaluation(dataset.labels, {"model": 0.5 if own else threshold})
     for proba in trained.iter_proba(inputs, batch_size=max(batch_size, 8192)):
+        if own:  # this block's thresholds (per sample for a per-sample policy); they broadcast against it
+            run.thresholds["model"] = trained.decision_thresholds_for(proba)
         run.update(proba)
-    return run.result("model", propensity=propensity)
+    return {**run.result("model", propensity=propensity), "label_names": names}

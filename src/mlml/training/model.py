@@ -112,4 +112,7 @@ def rows_tensor(features: Any, rows: np.ndarray | slice | None = None) -> Tensor
     part = features if rows is None else features[rows]
     if sp.issparse(part):
         part = part.toarray()
-    return torch.from_numpy(np.ascontiguousarray(part, dtype=np.float32))
+    array = np.ascontiguousarray(part, dtype=np.float32)
+    if not array.flags.writeable:  # rows of a read-only memory map: torch wants memory it may write
+        array = array.copy()
+    return torch.from_numpy(array)

@@ -23,6 +23,10 @@ from mlml.training.distributed import DistInfo
 from mlml.training.model import build_model, check_features, resolve_device, rows_tensor, unwrap
 
 MODEL_FORMAT = 1
+#: The file of a model folder holding its validation rows' probabilities, observed labels and posterior.
+VALIDATION_FILE = "validation.npz"
+#: The most validation scores (rows x labels) a model folder keeps (beyond, a decision cannot be refitted).
+VALIDATION_ENTRIES = 1 << 24
 
 
 @dataclass
@@ -41,6 +45,11 @@ class TrainedModel:
             ``predict`` applies instead of ``thresholds`` (per-sample policies need it); None: ``thresholds``.
         label_counts: observed positives per label among the training rows, and ``n_train`` their number: what
             the propensity-scored metrics' propensities are computed from (:meth:`propensity`); None when unknown.
+        val_proba: the model's probabilities on its validation rows ``(n_val, n_labels)`` (empty when unknown).
+        val_observed: the validation rows' observed labels (int8, as given), for fitting a decision (:meth:`decide`).
+        val_q: the posterior of the validation rows' observed zeros (``policies.posterior``), which the policies
+            that do not trust them read; None when not computed. ``save`` writes the three to ``validation.npz``
+            (up to :data:`VALIDATION_ENTRIES` entries), so that a loaded model can refit its decision.
     """
 
     model: nn.Module
@@ -53,6 +62,9 @@ class TrainedModel:
     decision: dict[str, Any] | None = None
     label_counts: list[int] | None = None
     n_train: int | None = None
+    val_proba: np.ndarray = field(default_factory=lambda: np.empty((0, 0), dtype=np.float32))
+    val_observed: Any = None
+    val_q: np.ndarray | None = None
 
     @property
     def device(self) -> torch.device:
@@ -116,7 +128,7 @@ class TrainedModel:
         stored per-class ``thresholds``, else 0.5."""
         if self.decision is not None and scores is not None:
             return self._decision().thresholds(scores)
-        return np.asarray(self.thresholds if self.thresholds is not None else 0.5, dtype=np.float64)
+        return np.asarray(self.thresholds, dtype=np.float64) if self.thresholds is not None else 0.5
 
     def _decision(self) -> Any:
         from mlml.evaluation.policies import Decision
@@ -146,10 +158,48 @@ class TrainedModel:
             "versions": {"mlml": mlml.__version__, "torch": torch.__version__},
         }
         meta.update(self._extra_meta())
-        with atomic_group():  # model.pt and model.json appear together
+        with atomic_group():  # the model folder's files appear together
             save_torch(state, out / "model.pt")
+            if self._has_validation() and self.val_proba.size <= VALIDATION_ENTRIES:
+                save_validation(out / VALIDATION_FILE, self.val_proba, self.val_observed, self.val_q)
             write_text(out / "model.json", json.dumps(meta, indent=1, default=json_default))
         return out
+
+    def decide(self, policy: str, *, q: np.ndarray | None = None) -> Any:
+        """Fit the threshold ``policy`` (:mod:`mlml.evaluation.policies`) on the validation rows and keep it as the
+        model's ``decision`` (and, for per-class policies, its ``thresholds``); returns the ``Decision``.
+
+        Works on a freshly trained model and on one loaded from a folder that holds its validation rows
+        (``validation.npz``): a policy is changed without retraining.
+
+        Args:
+            policy: a name in ``POLICIES``.
+            q: the posterior of the validation rows' observed zeros (``policies.posterior``), for the policies that
+                do not trust them; None: the stored ``val_q``.
+
+        Raises:
+            MLMLError: no validation rows, or a policy that reads ``q`` without one.
+        """
+        from mlml.evaluation.policies import SOFT_POLICIES, fit_policy
+
+        self._check_validation(f"The {policy!r} threshold policy")
+        q = self.val_q if q is None else q
+        if policy in SOFT_POLICIES and q is None:
+            raise MLMLError(f"The {policy!r} threshold policy reads the posterior of the validation rows' observed "
+                            "zeros, which this model was saved without; retrain it with this mlml's `mlml train`.")
+        decision = fit_policy(policy, self.val_proba, self.val_observed, q=q)
+        self.decision = decision.to_dict()
+        self.thresholds = decision.class_thresholds.tolist() if decision.class_thresholds is not None else None
+        return decision
+
+    def _has_validation(self) -> bool:
+        return self.val_observed is not None and len(self.val_proba) > 0
+
+    def _check_validation(self, what: str) -> None:
+        if not self._has_validation():
+            raise MLMLError(f"{what} needs the model's validation rows; this model was trained without them, or "
+                            f"saved without them ({VALIDATION_FILE}: more than {VALIDATION_ENTRIES} scores, or an "
+                            "older mlml).")
 
     def _extra_meta(self) -> dict[str, Any]:
         return {}
@@ -163,15 +213,11 @@ class TrainResult(TrainedModel):
         history: one dict per epoch: ``epoch``, ``train_loss``, ``val_loss``, ``val_score`` (mAP on the
             observed validation labels), ``lr``, ``seconds``.
         best_epoch: the epoch whose weights the model holds (0-based).
-        val_proba: the final model's probabilities on the validation rows ``(n_val, n_labels)``.
-        val_observed: the validation rows' observed labels (int8, as given), for threshold tuning.
         estimator: the fitted weight estimator (its final state for adaptive ones).
     """
 
     history: list[dict[str, float]] = field(default_factory=list)
     best_epoch: int = -1
-    val_proba: np.ndarray = field(default_factory=lambda: np.empty((0, 0), dtype=np.float32))
-    val_observed: Any = None
     estimator: Any = None
 
     def tune_thresholds(self) -> np.ndarray:
@@ -187,28 +233,6 @@ class TrainResult(TrainedModel):
         thresholds = tune_thresholds(self.val_observed, self.val_proba)
         self.thresholds = thresholds.tolist()
         return thresholds
-
-    def decide(self, policy: str, *, q: np.ndarray | None = None) -> Any:
-        """Fit the threshold ``policy`` (:mod:`mlml.evaluation.policies`) on the validation rows and keep it as the
-        model's ``decision`` (and, for per-class policies, its ``thresholds``); returns the ``Decision``.
-
-        Args:
-            policy: a name in ``POLICIES``.
-            q: the posterior of the validation rows' observed zeros (``policies.posterior``), for the policies that
-                do not trust them.
-        """
-        from mlml.evaluation.policies import fit_policy
-
-        self._check_validation(f"The {policy!r} threshold policy")
-        decision = fit_policy(policy, self.val_proba, self.val_observed, q=q)
-        self.decision = decision.to_dict()
-        if decision.class_thresholds is not None:
-            self.thresholds = decision.class_thresholds.tolist()
-        return decision
-
-    def _check_validation(self, what: str) -> None:
-        if self.val_observed is None or not len(self.val_proba):
-            raise MLMLError(f"{what} needs validation rows; this model was trained without them.")
 
     def _extra_meta(self) -> dict[str, Any]:
         return {"best_epoch": self.best_epoch, "history": self.history}
@@ -246,6 +270,7 @@ def load_model(path: str | os.PathLike, *, device: str = "cpu") -> TrainedModel:
         raise MLMLError(f"{weights_file}: cannot load the model weights ({type(exc).__name__}): "
                         f"{str(exc).splitlines()[0] if str(exc) else 'corrupt file'}") from None
     model.to(resolve_device(device, DistInfo())).eval()
+    validation = load_validation(folder / VALIDATION_FILE, meta["n_labels"])
     return TrainedModel(
         model=model,
         config=config,
@@ -257,6 +282,7 @@ def load_model(path: str | os.PathLike, *, device: str = "cpu") -> TrainedModel:
         decision=meta.get("decision"),
         label_counts=meta.get("label_counts"),
         n_train=meta.get("n_train"),
+        **validation,
     )
 
 
@@ -272,6 +298,38 @@ def _check_thresholds(meta_file: Path, thresholds: Any, n_labels: Any) -> None:
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
             raise MLMLError(f"{meta_file}: 'thresholds'[{j}] is {value!r}; a decision threshold is a probability "
                             "in [0, 1].")
+
+
+def save_validation(path: Path, proba: np.ndarray, observed: Any, q: np.ndarray | None) -> None:
+    """Write a model's validation rows (probabilities, observed labels, posterior) to ``path`` atomically."""
+    from mlml.labels import to_dense
+
+    arrays = {"proba": np.asarray(proba, dtype=np.float32), "observed": to_dense(observed).astype(np.int8)}
+    if q is not None:
+        arrays["q"] = np.asarray(q, dtype=np.float32)
+    with atomic_open(path, "wb") as handle:
+        np.savez_compressed(handle, **arrays)
+
+
+def load_validation(path: Path, n_labels: int) -> dict[str, Any]:
+    """The ``val_proba``, ``val_observed`` and ``val_q`` of a model folder (empty when it holds none).
+
+    Raises:
+        MLMLError: the file is damaged or its shapes disagree with the model's (naming the file).
+    """
+    if not path.is_file():
+        return {}
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            values = {"val_proba": archive["proba"], "val_observed": archive["observed"],
+                      "val_q": archive["q"] if "q" in archive.files else None}
+    except (OSError, ValueError, KeyError, EOFError) as exc:
+        raise MLMLError(f"{path}: not a readable validation file written by mlml train: {exc}") from None
+    shape = values["val_proba"].shape
+    if len(shape) != 2 or shape[1] != n_labels or values["val_observed"].shape != shape or (
+            values["val_q"] is not None and values["val_q"].shape != shape):
+        raise MLMLError(f"{path}: validation arrays of shape {shape} do not fit a model of {n_labels} labels.")
+    return values
 
 
 @torch.no_grad()

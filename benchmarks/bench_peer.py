@@ -1,0 +1,125 @@
+"""Time to a model against the practitioner's usual pick (issue 20): ``mlml train``'s default method against
+LibMultiLabel's linear one-vs-rest (``libmultilabel.linear.train_1vsrest``, liblinear's defaults).
+
+Per data set (MULAN enron and medical): a 75 / 25 split (seed 0), half of the training rows' positives hidden
+(per-sample, seed 0), the same training rows for both. mlml: the default method (``RECOMMENDED_METHOD``), its own
+threshold policy, the thread count ``mlml train`` chooses, timed in process from the estimator's fit to the trained
+model (validation rows carved from the training rows, as ``mlml train`` does). The peer: ``train_1vsrest`` on the
+same rows' features (CSR) and observed labels, in its own process (LibMultiLabel pins its own numpy), timed around
+the call; decisions at decision value 0. Both scored with mAP and micro-F1 on the complete test labels. Target:
+mlml's fit <= 3 x the peer's.
+
+LibMultiLabel is not a dependency of mlml: give its location with ``--peer-path`` (e.g. a folder made by
+``pip install --target DIR libmultilabel``); without it the peer is skipped, saying so.
+
+Run: ``python benchmarks/bench_peer.py --peer-path DIR``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import scipy.sparse as sp
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import present, shared_data  # noqa: E402
+
+PEER = """
+import json, sys, time
+import numpy as np, scipy.sparse as sp
+from libmultilabel import linear
+data = np.load(sys.argv[1])
+x, y, x_test = (sp.csr_matrix(data[k]) for k in ("x", "y", "x_test"))
+started = time.perf_counter()
+model = linear.train_1vsrest(y, x, False, "", False)
+seconds = time.perf_counter() - started
+values = np.asarray(linear.predict_values(model, x_test))
+np.save(sys.argv[2], values)
+print(json.dumps({"seconds": seconds}))
+"""
+
+
+def peer(folder: Path, x: np.ndarray, y: np.ndarray, x_test: np.ndarray, peer_path: str) -> tuple[float, np.ndarray]:
+    dense = [m.toarray() if sp.issparse(m) else np.asarray(m) for m in (x, x_test)]
+    np.savez(folder / "peer.npz", x=dense[0], y=(y == 1).astype(np.float64), x_test=dense[1])
+    env = {**os.environ, "PYTHONPATH": peer_path}
+    done = subprocess.run([sys.executable, "-c", PEER, str(folder / "peer.npz"), str(folder / "values.npy")],
+                          env=env, capture_output=True, text=True)
+    if done.returncode:
+        raise SystemExit(f"the LibMultiLabel run failed:\n{done.stderr[-2000:]}")
+    seconds = json.loads(done.stdout.strip().splitlines()[-1])["seconds"]
+    return seconds, np.load(folder / "values.npy")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--peer-path", help="a folder holding libmultilabel and its dependencies")
+    parser.add_argument("--datasets", default="enron,medical")
+    args = parser.parse_args()
+    import warnings
+
+    from sklearn.model_selection import train_test_split
+
+    from mlml._threads import auto_threads
+    from mlml.data import load
+    from mlml.evaluation import evaluate
+    from mlml.evaluation.policies import SOFT_POLICIES, fold_posterior
+    from mlml.folds import make_fold
+    from mlml.labels import to_dense
+    from mlml.methods import METHODS, RECOMMENDED_METHOD
+    from mlml.models.heads import count_parameters
+    from mlml.training import TrainConfig, fit
+    from mlml.training.model import build_model
+
+    warnings.simplefilter("ignore")
+    method = METHODS.get(RECOMMENDED_METHOD)
+    print(f"time to a model: mlml's default ({method.name}, {method.threshold_policy}) vs LibMultiLabel "
+          f"train_1vsrest; {os.cpu_count()} CPUs")
+    print(f"{'data set':<10} {'mlml s':>8} {'peer s':>8} {'ratio':>6}  {'mAP mlml/peer':>15}  "
+          f"{'micro-F1 mlml/peer':>19}")
+    for name in args.datasets.split(","):
+        root = shared_data() / "mulan" / name
+        if not present(root, f"{name}"):
+            continue
+        data = load(f"mulan:{root}")
+        rows = np.arange(data.n_samples)
+        train, test = train_test_split(rows, test_size=0.25, random_state=0)
+        fold = make_fold(data, (train, test), ratio=0.5, scheme="per-sample", seed=0, val_fraction=0.1,
+                         inputs=data.features)
+        config = TrainConfig(log=False)
+        config.num_threads = auto_threads(count_parameters(build_model(config, data.features.shape[1],
+                                                                       data.n_labels)), config.batch_size)
+        started = time.perf_counter()
+        result = fit(fold.train_inputs, fold.observed_train, method, config, validation=fold.validation)
+        if method.threshold_policy != "fixed":
+            q = fold_posterior(fold) if method.threshold_policy in SOFT_POLICIES else None
+            result.decide(method.threshold_policy, q=q)
+        ours_s = time.perf_counter() - started
+        test_x, test_y = data.features[test], to_dense(data.labels[test])
+        scores = result.predict_proba(test_x)
+        ours = evaluate(test_y, scores, threshold=result.decision_thresholds_for(scores))
+        line = f"{name:<10} {ours_s:>8.2f}"
+        if args.peer_path:
+            with tempfile.TemporaryDirectory() as tmp:
+                # the peer trains on every training row (it has no validation rows to carve)
+                rows_train = np.concatenate([fold.train, fold.val])
+                observed = np.vstack([to_dense(fold.observed_train), to_dense(fold.observed_val)])
+                peer_s, values = peer(Path(tmp), data.features[rows_train], observed, test_x, args.peer_path)
+            theirs = evaluate(test_y, 1 / (1 + np.exp(-values)), threshold=0.5)
+            line += (f" {peer_s:>8.2f} {ours_s / peer_s:>6.1f}  {ours['map']:.3f} / {theirs['map']:.3f}  "
+                     f"    {ours['micro_f1']:.3f} / {theirs['micro_f1']:.3f}")
+        else:
+            line += f" {'skipped (no --peer-path)':>24}  mAP {ours['map']:.3f}  micro-F1 {ours['micro_f1']:.3f}"
+        print(line, flush=True)
+
+
+if __name__ == "__main__":
+    main()
