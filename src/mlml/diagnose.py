@@ -1,0 +1,464 @@
+"""``mlml diagnose``: how many positives are missing from the observed labels, overall and per label.
+
+The estimated quantity. With ``y`` the complete and ``s`` the observed labels of one label column (``s = 1`` an
+observed positive, ``s = 0`` a suspect zero), the **label frequency** is ``c = P(s = 1 | y = 1)`` (Elkan & Noto
+2008; Bekker & Davis 2018) and the **missing share** is ``1 − c``: the share of the true positives that the labels
+do not show. Overall, the missing share is ``Σ_j h_j / Σ_j (n_j + h_j)`` with ``n_j`` the observed and ``h_j`` the
+missing positives of label ``j``.
+
+How it is estimated (positive-unlabelled class-prior estimation, one label at a time):
+
+1. **Scores.** For every label ``j``, a classifier of ``s_j`` (observed positive against suspect zero) gives each
+   row a score ``g_j(x)``, out of fold (``n_folds`` folds of rows: a row is scored by a model that did not see
+   it). The classifier is ridge regression, all labels at once (one ``(p, p)`` solve a fold), on the evidence
+   ``x``: the features when given (dense features standardised; sparse or wide ones reduced to
+   ``MAX_FEATURE_DIMS`` components by a truncated SVD), else the row's other observed labels (label ``j``'s
+   own column left out exactly: the coefficients of ``j`` on the other columns are ``−Θ[:, j] / Θ[j, j]``,
+   ``Θ`` the inverse of the regularised Gram matrix).
+2. **Mixture proportion.** Under SCAR (a positive's chance to be observed does not depend on ``x``), the scores of
+   the suspect zeros are a mixture ``U = α P + (1 − α) N`` of the positives' score distribution ``P`` (seen on the
+   observed positives) and the negatives' ``N``; ``α`` is the share of missing positives among the suspect zeros.
+   With ``q_p(t)`` and ``q_u(t)`` the shares of observed positives and of suspect zeros scoring at least ``t``,
+   every ``t`` gives the upper bound ``α ≤ q_u(t) / q_p(t)``; **best bin estimation** (BBE; Garg et al., "Mixture
+   Proportion Estimation and PU Learning: A Modern Approach", NeurIPS 2021, Algorithm 1; authors' code
+   acmi-lab/PU_learning, ``estimator.py``, ``BBE_estimator``) picks the ``t`` that minimises that ratio plus its
+   confidence term ``(1 + γ)(√(log(4/δ) / 2 n_u) + √(log(4/δ) / 2 n_p)) / q_p(t)`` and returns
+   ``α̂ = q_u(t̂) / q_p(t̂)``. It needs a "top bin" of nearly pure positives (the anchor-set / irreducibility
+   assumption that TIcE, Bekker & Davis 2018, and KM2, Ramaswamy et al. 2016, also make); where the evidence
+   does not single out positives, ``α̂`` is too high: **each label's estimate is an upper bound** on its missing
+   share. Then ``h_j = α̂_j · #suspect zeros_j`` and ``1 − c_j = h_j / (n_j + h_j)``. Scores are binned at
+   ``N_BINS`` quantiles, so the bootstrap re-counts bins instead of re-sorting.
+3. **Overall.** The overall estimate assumes one missing rate shared by the labels (as an annotator who skips
+   labels at random, or the per-sample and uniform hiding schemes, give): each label's estimate bounds that rate
+   from above, so the overall estimate is a low quantile (``quantile``, weighted by observed positives) of the
+   per-label estimates of the labels with at least ``min_positives`` observed positives -- robust to the noise of
+   a single minimum.
+4. **Interval.** A bootstrap over rows (``n_bootstrap`` Poisson-weighted replicates of the binned counts, the
+   scores held fixed): the ``(1 − confidence) / 2`` and ``(1 + confidence) / 2`` percentiles. It measures
+   sampling noise, not the bias of step 2.
+
+Why this estimator (measured by ``benchmarks/bench_diagnose.py``, figures in benchmarks/README.md): the naive
+sum of co-occurrence posteriors ``1 − ω̄`` over the suspect zeros (``naive_missing_share``, kept as a baseline)
+and Elkan & Noto's ``c = mean g(x)`` over the observed positives (e1) were both further from the truth on the
+MULAN sets than BBE; per-label BBE estimates summed directly over-count on rare labels (a small error in ``α``
+times many suspect zeros), which the shared-rate quantile avoids.
+
+Labels with no observed positive cannot be estimated at all (nothing says what their positives look like); labels
+with fewer than ``min_positives`` get a per-label estimate that is reported but not used for the overall figure.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+import scipy.sparse as sp
+
+from mlml._validation import RandomState, check_fraction, check_option, check_positive_int, check_random_state
+from mlml.exceptions import MLMLError
+from mlml.labels import POSITIVE, LabelMatrix, check_labels, to_dense
+
+Evidence = Literal["auto", "features", "labels"]
+EVIDENCE: tuple[str, ...] = ("auto", "features", "labels")
+#: Features wider than this (or sparse) are reduced by a truncated SVD to this many components.
+MAX_FEATURE_DIMS = 256
+#: Labels beyond this many cannot serve as each other's evidence (the Gram matrix is ``(C, C)``).
+MAX_LABEL_EVIDENCE = 4096
+#: Score quantiles per label (the bins of the mixture-proportion estimate and its bootstrap).
+N_BINS = 256
+#: BBE's confidence parameters (Garg et al. 2021: δ = 0.1, γ = 0.01).
+BBE_DELTA = 0.1
+BBE_GAMMA = 0.01
+
+
+@dataclass(frozen=True)
+class LabelDiagnosis:
+    """One label's estimate. ``missing_share``, ``low`` and ``high`` are NaN where nothing could be estimated
+    (no observed positive); ``used`` says whether the label entered the overall estimate."""
+
+    name: str
+    observed_positives: int
+    suspect_zeros: int
+    missing_share: float
+    low: float
+    high: float
+    used: bool
+
+
+@dataclass(frozen=True)
+class Diagnosis:
+    """What :func:`diagnose` found. ``missing_share`` is NaN when no label has ``min_positives`` observed
+    positives. ``to_dict()`` is the JSON that ``mlml diagnose --out`` writes."""
+
+    missing_share: float
+    low: float
+    high: float
+    per_label: list[LabelDiagnosis]
+    evidence: str
+    n_samples: int
+    n_labels: int
+    observed_positives: int
+    empty_samples: int
+    min_positives: int
+    confidence: float
+    method: str
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def no_positive_labels(self) -> list[str]:
+        return [label.name for label in self.per_label if label.observed_positives == 0]
+
+    @property
+    def few_positive_labels(self) -> list[str]:
+        return [label.name for label in self.per_label if 0 < label.observed_positives < self.min_positives]
+
+    @property
+    def estimated_missing_positives(self) -> float:
+        """The overall missing share as a count: ``n · m / (1 − m)`` with ``n`` the observed positives."""
+        share = self.missing_share
+        return float("nan") if not math.isfinite(share) or share >= 1 else self.observed_positives * share / (1 - share)
+
+    def advice(self) -> list[str]:
+        """What the estimate means for training, in a few sentences."""
+        return advice(self)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "missing_share": {"estimate": _json_float(self.missing_share), "low": _json_float(self.low),
+                              "high": _json_float(self.high), "confidence": self.confidence},
+            "estimated_missing_positives": _json_float(self.estimated_missing_positives),
+            "per_label": [{key: _json_float(value) if isinstance(value, float) else value
+                           for key, value in asdict(label).items()} for label in self.per_label],
+            "labels_without_positives": self.no_positive_labels,
+            "labels_with_few_positives": self.few_positive_labels,
+            "evidence": self.evidence,
+            "method": self.method,
+            "n_samples": self.n_samples,
+            "n_labels": self.n_labels,
+            "observed_positives": self.observed_positives,
+            "empty_samples": self.empty_samples,
+            "min_positives": self.min_positives,
+            "advice": self.advice(),
+            "notes": list(self.notes),
+        }
+
+
+def _json_float(value: float) -> float | None:
+    return None if value is None or not math.isfinite(value) else float(value)
+
+
+def diagnose(
+    observed: LabelMatrix,
+    *,
+    features: np.ndarray | sp.spmatrix | None = None,
+    label_names: list[str] | None = None,
+    evidence: Evidence = "auto",
+    n_folds: int = 3,
+    min_positives: int = 10,
+    quantile: float = 0.1,
+    n_bootstrap: int = 200,
+    confidence: float = 0.95,
+    random_state: RandomState = 0,
+) -> Diagnosis:
+    """Estimate the share of missing positives of ``observed``, overall and per label (module docstring).
+
+    Args:
+        observed: ``(n_samples, n_labels)`` observed labels, dense or CSR, values in ``{1, 0, 2, -1}``; only the
+            suspect zeros (``0``) can hide a missing positive, verified negatives (``2``) and unannotated
+            entries (``-1``) are left out of each label's counts.
+        features: ``(n_samples, n_features)`` features (dense or sparse), or None.
+        label_names: one name a label (default ``label0``, ``label1``, ...).
+        evidence: what the classifier of step 1 reads: ``"features"``, ``"labels"`` (the other observed labels) or
+            ``"auto"`` (features when given, else labels).
+        n_folds: folds of rows for the out-of-fold scores (>= 2).
+        min_positives: labels with fewer observed positives are named and left out of the overall estimate.
+        quantile: the low quantile of the per-label estimates taken as the overall estimate, in (0, 1].
+        n_bootstrap: bootstrap replicates for the intervals (0: no interval, low = high = the estimate).
+        confidence: the interval's level, in (0, 1).
+        random_state: seed or Generator (folds, SVD, bootstrap).
+
+    Returns:
+        A :class:`Diagnosis`.
+
+    Example:
+        >>> import numpy as np
+        >>> from mlml.simulate import hide_positives
+        >>> rng = np.random.default_rng(0)
+        >>> Y = (rng.random((2000, 6)) < 0.3).astype(np.int8)
+        >>> Y[:, 1] = Y[:, 0]  # label 1 always comes with label 0: an anchor for both
+        >>> observed, _ = hide_positives(Y, 0.4, scheme="uniform", random_state=0)
+        >>> round(diagnose(observed, evidence="labels", n_bootstrap=0).missing_share, 1)
+        0.4
+    """
+    owner = "diagnose"
+    observed = check_labels(observed, name="observed")
+    n, n_labels = observed.shape
+    evidence = check_option(evidence, "evidence", owner, EVIDENCE)  # type: ignore[assignment]
+    n_folds = check_positive_int(n_folds, "n_folds", owner, minimum=2)
+    min_positives = check_positive_int(min_positives, "min_positives", owner)
+    quantile = check_fraction(quantile, "quantile", owner)
+    if quantile == 0:
+        raise MLMLError(f"The 'quantile' parameter of {owner} must be a float in (0, 1]. Got 0 instead.")
+    n_bootstrap = check_positive_int(n_bootstrap, "n_bootstrap", owner, minimum=0)
+    confidence = check_fraction(confidence, "confidence", owner)
+    if not 0 < confidence < 1:
+        raise MLMLError(f"The 'confidence' parameter of {owner} must be a float in (0, 1). Got {confidence!r} instead.")
+    if label_names is None:
+        label_names = [f"label{j}" for j in range(n_labels)]
+    if len(label_names) != n_labels:
+        raise MLMLError(f"label_names has {len(label_names)} names for {n_labels} labels.")
+    if features is not None and features.shape[0] != n:
+        raise MLMLError(f"features has {features.shape[0]} rows; observed has {n}.")
+    if n < 2 * n_folds:
+        raise MLMLError(f"diagnose needs at least {2 * n_folds} samples for {n_folds} folds; got {n}.")
+    if evidence == "auto":
+        evidence = "features" if features is not None else "labels"
+    if evidence == "features" and features is None:
+        raise MLMLError("evidence='features' needs features; pass features= or use evidence='labels'.")
+    if evidence == "labels" and n_labels > MAX_LABEL_EVIDENCE:
+        raise MLMLError(f"evidence='labels' reads the other labels through a ({n_labels}, {n_labels}) matrix; "
+                        f"at most {MAX_LABEL_EVIDENCE} labels. Give features (evidence='features').")
+    rng = check_random_state(random_state)
+    dense = to_dense(observed)
+    positive = dense == POSITIVE
+    suspect = dense == 0
+    scores = out_of_fold_scores(positive, features if evidence == "features" else None, n_folds=n_folds,
+                                random_state=rng)
+    counts_pos = positive.sum(axis=0)
+    weights = rng.poisson(1.0, size=(n_bootstrap, n)).astype(np.float64) if n_bootstrap else np.ones((0, n))
+    shares = np.full(n_labels, np.nan)
+    boot = np.full((n_bootstrap, n_labels), np.nan)
+    for j in range(n_labels):
+        if counts_pos[j] == 0:
+            continue
+        bins = _score_bins(scores[:, j])
+        shares[j] = _missing_share(bins, positive[:, j], suspect[:, j], None)
+        for b in range(n_bootstrap):
+            boot[b, j] = _missing_share(bins, positive[:, j], suspect[:, j], weights[b])
+    used = counts_pos >= min_positives
+    notes: list[str] = []
+    if used.any():
+        estimate = _weighted_quantile(shares[used], counts_pos[used], quantile)
+        replicates = np.array([_weighted_quantile(row[used], counts_pos[used], quantile) for row in boot])
+        replicates = replicates[np.isfinite(replicates)]
+    else:
+        estimate, replicates = float("nan"), np.zeros(0)
+        notes.append(f"no label has {min_positives} observed positives: the overall share cannot be estimated")
+    tail = (1 - confidence) / 2
+    low, high = ((float(np.quantile(replicates, tail)), float(np.quantile(replicates, 1 - tail)))
+                 if replicates.size else (estimate, estimate))
+    per_label = []
+    for j in range(n_labels):
+        column = boot[:, j][np.isfinite(boot[:, j])]
+        lo, hi = ((float(np.quantile(column, tail)), float(np.quantile(column, 1 - tail))) if column.size
+                  else (float(shares[j]), float(shares[j])))
+        per_label.append(LabelDiagnosis(str(label_names[j]), int(counts_pos[j]), int(suspect[:, j].sum()),
+                                        float(shares[j]), lo, hi, bool(used[j])))
+    method = (f"BBE mixture-proportion estimate per label on out-of-fold ridge scores from the {evidence}; "
+              f"overall: the {quantile:g} quantile of the per-label estimates (labels with >= {min_positives} "
+              f"observed positives, weighted by them); {n_bootstrap} bootstrap replicates over rows")
+    return Diagnosis(
+        missing_share=float(estimate), low=min(low, estimate), high=max(high, estimate), per_label=per_label,
+        evidence=evidence, n_samples=n, n_labels=n_labels, observed_positives=int(counts_pos.sum()),
+        empty_samples=int((~positive.any(axis=1)).sum()), min_positives=min_positives, confidence=confidence,
+        method=method, notes=notes,
+    )
+
+
+def out_of_fold_scores(
+    positive: np.ndarray,
+    features: np.ndarray | sp.spmatrix | None = None,
+    *,
+    n_folds: int = 3,
+    ridge: float = 1e-3,
+    random_state: RandomState = 0,
+) -> np.ndarray:
+    """Out-of-fold ridge scores of every label's observed positives, ``(n_samples, n_labels)`` float64.
+
+    Args:
+        positive: ``(n_samples, n_labels)`` bool, the observed positives (the targets).
+        features: the evidence; None: each label is scored from the other labels' observed positives.
+        n_folds: folds of rows (each row scored by the model fitted on the others).
+        ridge: the penalty per training row on the standardised evidence (``λ = ridge · n_train``).
+        random_state: seed or Generator of the fold assignment and the SVD.
+    """
+    rng = check_random_state(random_state)
+    n, n_labels = positive.shape
+    targets = positive.astype(np.float64)
+    X = targets if features is None else _evidence_matrix(features, rng)
+    fold = rng.permutation(n) % n_folds
+    scores = np.zeros((n, n_labels))
+    for f in range(n_folds):
+        train, test = fold != f, fold == f
+        mean = X[train].mean(axis=0)
+        centred = X[train] - mean
+        gram = centred.T @ centred
+        gram[np.diag_indices_from(gram)] += ridge * train.sum()
+        target_mean = targets[train].mean(axis=0)
+        if features is None:
+            # label j regressed on the other labels: the Schur complement of the Gram matrix's inverse.
+            theta = np.linalg.inv(gram)
+            coef = -theta / np.diag(theta)
+            np.fill_diagonal(coef, 0.0)
+        else:
+            coef = np.linalg.solve(gram, centred.T @ (targets[train] - target_mean))
+        scores[test] = (X[test] - mean) @ coef + target_mean
+    return scores
+
+
+def _evidence_matrix(features: np.ndarray | sp.spmatrix, rng: np.random.Generator) -> np.ndarray:
+    """Standardised dense features, or a truncated SVD of sparse or wide ones."""
+    if sp.issparse(features) or features.shape[1] > MAX_FEATURE_DIMS:
+        from sklearn.decomposition import TruncatedSVD
+
+        k = min(MAX_FEATURE_DIMS, min(features.shape) - 1)
+        if k < 1:
+            raise MLMLError(f"features of shape {features.shape} are too small to reduce.")
+        seed = int(rng.integers(2**31 - 1))
+        reduced = TruncatedSVD(n_components=k, random_state=seed).fit_transform(
+            sp.csr_matrix(features, dtype=np.float64) if sp.issparse(features) else np.asarray(features, np.float64))
+        X = np.asarray(reduced)
+    else:
+        X = np.asarray(features, dtype=np.float64)
+    if not np.all(np.isfinite(X)):
+        raise MLMLError("features hold NaN or infinite values.")
+    scale = X.std(axis=0)
+    scale[scale == 0] = 1.0
+    return (X - X.mean(axis=0)) / scale
+
+
+def _score_bins(score: np.ndarray) -> np.ndarray:
+    """Bin index of each row, 0 the highest scores, at up to ``N_BINS`` quantiles."""
+    edges = np.unique(np.quantile(score, np.linspace(0, 1, N_BINS + 1)[1:-1]))
+    return (edges.size - np.searchsorted(edges, score, side="right")).astype(np.int64)
+
+
+def bbe_mixture_proportion(
+    positive_counts: np.ndarray, unlabelled_counts: np.ndarray, *, delta: float = BBE_DELTA, gamma: float = BBE_GAMMA
+) -> float:
+    """BBE (Garg et al. 2021, Algorithm 1): the share of positives among the unlabelled rows.
+
+    Args:
+        positive_counts: ``(n_bins,)`` (weighted) counts of the labelled positives per score bin, bin 0 the top.
+        unlabelled_counts: ``(n_bins,)`` the same for the unlabelled rows.
+
+    Returns:
+        ``α̂ = q_u(t̂) / q_p(t̂)`` in [0, 1], ``t̂`` minimising ``(q_u(t) + (1 + γ) ε) / q_p(t)`` with
+        ``ε = √(log(4/δ) / 2 n_u) + √(log(4/δ) / 2 n_p)``; NaN when either set is empty.
+    """
+    n_p, n_u = float(positive_counts.sum()), float(unlabelled_counts.sum())
+    if n_p <= 0 or n_u <= 0:
+        return float("nan")
+    q_p = np.cumsum(positive_counts) / n_p
+    q_u = np.cumsum(unlabelled_counts) / n_u
+    eps = math.sqrt(math.log(4 / delta) / (2 * n_u)) + math.sqrt(math.log(4 / delta) / (2 * n_p))
+    valid = q_p > 0
+    bound = np.full(q_p.shape, np.inf)
+    bound[valid] = (q_u[valid] + (1 + gamma) * eps) / q_p[valid]
+    best = int(np.argmin(bound))
+    return float(min(1.0, q_u[best] / q_p[best]))
+
+
+def _missing_share(bins: np.ndarray, positive: np.ndarray, suspect: np.ndarray, weights: np.ndarray | None) -> float:
+    n_bins = int(bins.max()) + 1
+    w_pos = positive if weights is None else weights * positive
+    w_unl = suspect if weights is None else weights * suspect
+    pos = np.bincount(bins, weights=w_pos.astype(np.float64), minlength=n_bins)
+    unl = np.bincount(bins, weights=w_unl.astype(np.float64), minlength=n_bins)
+    alpha = bbe_mixture_proportion(pos, unl)
+    if not math.isfinite(alpha):
+        return 0.0 if pos.sum() > 0 else float("nan")  # no suspect zero: nothing can be missing
+    hidden = alpha * unl.sum()
+    return float(hidden / (hidden + pos.sum()))
+
+
+def _weighted_quantile(values: np.ndarray, weights: np.ndarray, q: float) -> float:
+    keep = np.isfinite(values)
+    values, weights = values[keep], np.asarray(weights, dtype=np.float64)[keep]
+    if values.size == 0:
+        return float("nan")
+    order = np.argsort(values, kind="stable")
+    cumulative = np.cumsum(weights[order]) / weights.sum()
+    return float(values[order][min(int(np.searchsorted(cumulative, q)), values.size - 1)])
+
+
+def naive_missing_share(observed: LabelMatrix, *, estimator: str = "pairwise-noisy-or") -> float:
+    """The naive baseline: ``Σ (1 − ω̄)`` over the suspect zeros from a labels-only co-occurrence estimator,
+    as a share of that sum plus the observed positives (kept to compare against; far off on some data)."""
+    from mlml.weights import ESTIMATORS
+
+    observed = check_labels(observed, name="observed")
+    _, neg = ESTIMATORS.create(estimator).fit(observed).transform(observed)
+    dense = to_dense(observed)
+    missing = float((1.0 - neg)[dense == 0].sum())
+    positives = float((dense == POSITIVE).sum())
+    return missing / (missing + positives) if missing + positives > 0 else float("nan")
+
+
+def advice(diagnosis: Diagnosis) -> list[str]:
+    """Plain-language consequences of a :class:`Diagnosis` for training."""
+    out = []
+    share = diagnosis.missing_share
+    if math.isfinite(share):
+        if share < 0.05:
+            out.append("Few positives seem to be missing: plain BCE (`--method bce`) treats the zeros as negatives "
+                       "and loses little.")
+        elif share < 0.3:
+            out.append("A moderate share of positives is missing: use a method that down-weights suspect zeros "
+                       "(see `mlml methods`) and a threshold policy that does not trust observed zeros "
+                       "(`--thresholds calibrated` or `cardinality`).")
+        else:
+            out.append("Many positives are missing: plain BCE learns to predict the missing labels as absent. Use a "
+                       "missing-label method (see `mlml methods`) and a policy that does not trust observed zeros "
+                       "(`--thresholds calibrated`); precision and recall measured on these labels are lower "
+                       "bounds.")
+    if diagnosis.no_positive_labels:
+        out.append(f"{len(diagnosis.no_positive_labels)} label(s) have no observed positive: no model can learn "
+                   "them from these labels; drop them (`--min-label-frequency`) or annotate some positives.")
+    if diagnosis.few_positive_labels:
+        out.append(f"{len(diagnosis.few_positive_labels)} label(s) have fewer than {diagnosis.min_positives} observed "
+                   "positives: their estimates and their test metrics are unreliable.")
+    if diagnosis.empty_samples:
+        out.append(f"{diagnosis.empty_samples:,} sample(s) have no observed positive; if every sample should carry "
+                   "a label, those have lost all of theirs.")
+    return out
+
+
+def format_diagnosis(diagnosis: Diagnosis, *, show: int = 15) -> str:
+    """Readable text of a :class:`Diagnosis` (what ``mlml diagnose`` prints)."""
+    d = diagnosis
+    pct = lambda v: "n/a" if not math.isfinite(v) else f"{v:.1%}"  # noqa: E731
+    lines = [
+        f"estimated missing positives  {pct(d.missing_share)}  ({d.confidence:.0%} interval {pct(d.low)} - "
+        f"{pct(d.high)}; about {d.estimated_missing_positives:,.0f} missing beside {d.observed_positives:,} observed)"
+        if math.isfinite(d.missing_share) else "estimated missing positives  n/a",
+        f"samples {d.n_samples:,}, labels {d.n_labels:,}, evidence: {d.evidence}, "
+        f"samples without an observed positive: {d.empty_samples:,}",
+        f"method: {d.method}",
+    ]
+    ranked = sorted((label for label in d.per_label if math.isfinite(label.missing_share)),
+                    key=lambda label: -label.missing_share)
+    if ranked:
+        width = max(len(label.name) for label in ranked[:show])
+        lines.append(f"labels with the highest estimates ({min(show, len(ranked))} of {len(ranked)}; per-label "
+                     "figures are upper bounds):")
+        lines += [f"  {label.name:<{width}}  {pct(label.missing_share):>6}  [{pct(label.low)} - {pct(label.high)}]  "
+                  f"{label.observed_positives:,} observed" + ("" if label.used else "  (too few, not used)")
+                  for label in ranked[:show]]
+    if d.no_positive_labels:
+        lines.append(f"labels without an observed positive ({len(d.no_positive_labels)}): "
+                     + _names(d.no_positive_labels))
+    if d.few_positive_labels:
+        lines.append(f"labels with fewer than {d.min_positives} observed positives ({len(d.few_positive_labels)}): "
+                     + _names(d.few_positive_labels))
+    lines += [f"note: {note}" for note in d.notes]
+    lines += [f"advice: {text}" for text in d.advice()]
+    return "\n".join(lines)
+
+
+def _names(names: list[str], limit: int = 20) -> str:
+    more = len(names) - limit
+    return ", ".join(names[:limit]) + (f", ... {more} more" if more > 0 else "")
+
