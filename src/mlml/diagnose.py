@@ -22,7 +22,8 @@ How it is estimated (positive-unlabelled class-prior estimation, one label at a 
    every ``t`` gives the upper bound ``α ≤ q_u(t) / q_p(t)``; **best bin estimation** (BBE; Garg et al., "Mixture
    Proportion Estimation and PU Learning: A Modern Approach", NeurIPS 2021, Algorithm 1; authors' code
    acmi-lab/PU_learning, ``estimator.py``, ``BBE_estimator``) picks the ``t`` that minimises that ratio plus its
-   confidence term ``(1 + γ)(√(log(4/δ) / 2 n_u) + √(log(4/δ) / 2 n_p)) / q_p(t)`` and returns
+   confidence term ``(1 + γ)(√(log(1/δ) / 2 n_u) + √(log(1/δ) / 2 n_p)) / q_p(t)`` (``log(1/δ)`` as in the
+   authors' ``DKW_bound``; the paper writes ``log(4/δ)``) and returns
    ``α̂ = q_u(t̂) / q_p(t̂)``. It needs a "top bin" of nearly pure positives (the anchor-set / irreducibility
    assumption that TIcE, Bekker & Davis 2018, and KM2, Ramaswamy et al. 2016, also make); where the evidence
    does not single out positives, ``α̂`` is too high: **each label's estimate is an upper bound** on its missing
@@ -68,6 +69,8 @@ MAX_FEATURE_DIMS = 256
 MAX_LABEL_EVIDENCE = 4096
 #: Score quantiles per label (the bins of the mixture-proportion estimate and its bootstrap).
 N_BINS = 256
+#: Beyond this many label entries (rows x labels) diagnose refuses (its scores are a dense ``(n, C)`` table).
+MAX_ENTRIES = 1 << 27
 #: BBE's confidence parameters (Garg et al. 2021: δ = 0.1, γ = 0.01).
 BBE_DELTA = 0.1
 BBE_GAMMA = 0.01
@@ -211,6 +214,9 @@ def diagnose(
         raise MLMLError(f"label_names has {len(label_names)} names for {n_labels} labels.")
     if features is not None and features.shape[0] != n:
         raise MLMLError(f"features has {features.shape[0]} rows; observed has {n}.")
+    if n * n_labels > MAX_ENTRIES:
+        raise MLMLError(f"diagnose scores every (sample, label) entry: {n:,} x {n_labels:,} is more than "
+                        f"{MAX_ENTRIES:,}; keep the frequent labels (--min-label-frequency) or a sample of rows.")
     if n < 2 * n_folds:
         raise MLMLError(f"diagnose needs at least {2 * n_folds} samples for {n_folds} folds; got {n}.")
     if evidence == "auto":
@@ -346,14 +352,15 @@ def bbe_mixture_proportion(
 
     Returns:
         ``α̂ = q_u(t̂) / q_p(t̂)`` in [0, 1], ``t̂`` minimising ``(q_u(t) + (1 + γ) ε) / q_p(t)`` with
-        ``ε = √(log(4/δ) / 2 n_u) + √(log(4/δ) / 2 n_p)``; NaN when either set is empty.
+        ``ε = √(log(1/δ) / 2 n_u) + √(log(1/δ) / 2 n_p)`` (the authors' ``DKW_bound``); NaN when either set
+        is empty.
     """
     n_p, n_u = float(positive_counts.sum()), float(unlabelled_counts.sum())
     if n_p <= 0 or n_u <= 0:
         return float("nan")
     q_p = np.cumsum(positive_counts) / n_p
     q_u = np.cumsum(unlabelled_counts) / n_u
-    eps = math.sqrt(math.log(4 / delta) / (2 * n_u)) + math.sqrt(math.log(4 / delta) / (2 * n_p))
+    eps = math.sqrt(math.log(1 / delta) / (2 * n_u)) + math.sqrt(math.log(1 / delta) / (2 * n_p))
     valid = q_p > 0
     bound = np.full(q_p.shape, np.inf)
     bound[valid] = (q_u[valid] + (1 + gamma) * eps) / q_p[valid]
@@ -439,7 +446,7 @@ def format_diagnosis(diagnosis: Diagnosis, *, show: int = 15) -> str:
         f"method: {d.method}",
     ]
     ranked = sorted((label for label in d.per_label if math.isfinite(label.missing_share)),
-                    key=lambda label: -label.missing_share)
+                    key=lambda label: (not label.used, -label.missing_share))
     if ranked:
         width = max(len(label.name) for label in ranked[:show])
         lines.append(f"labels with the highest estimates ({min(show, len(ranked))} of {len(ranked)}; per-label "

@@ -84,6 +84,28 @@ def _data_info(args: argparse.Namespace) -> int:
     return 0
 
 
+def _diagnose(args: argparse.Namespace) -> int:
+    from mlml.diagnose import diagnose, format_diagnosis
+
+    check_outputs({"--out": args.out}, _source_files(args.source))
+    dataset = _load_source(args)
+    features = None
+    if args.features == "auto" and (dataset.features is not None or dataset.image_paths is not None):
+        from mlml.models.features import dataset_features
+
+        features = dataset_features(dataset, backbone=args.backbone if dataset.image_paths is not None else None)
+    result = diagnose(dataset.labels, features=features, label_names=list(dataset.label_names),
+                      n_bootstrap=args.bootstrap, min_positives=args.min_positives, random_state=args.seed)
+    print(format_diagnosis(result, show=args.show))
+    if args.out:
+        from mlml._io import atomic_open
+
+        with atomic_open(args.out, "w") as handle:
+            json.dump(result.to_dict(), handle, indent=2)
+        print(f"diagnosis -> {args.out}")
+    return 0
+
+
 def _load_source(args: argparse.Namespace) -> Any:
     from mlml.data import load
 
