@@ -433,6 +433,33 @@ def advice(diagnosis: Diagnosis) -> list[str]:
     return out
 
 
+INCOMPLETE_TEST_LABELS = (
+    "these metrics are measured against the data set's own labels; where those are incomplete they are lower "
+    "bounds: a correct prediction of a missing positive counts as a false positive (precision, F1, mAP and the "
+    "ranking metrics drop), and recall is measured on the positives that were annotated"
+)
+
+
+def test_label_note(labels: LabelMatrix | None = None) -> str:
+    """The note that metrics scored on a user's own (not simulated) test labels are lower bounds.
+
+    With ``labels`` (the evaluated labels), the labels-only estimate of :func:`diagnose` (50 bootstrap
+    replicates) is added where it applies (at most ``MAX_ENTRIES`` entries and ``MAX_LABEL_EVIDENCE`` labels).
+    """
+    note = "Incomplete test labels: " + INCOMPLETE_TEST_LABELS + "."
+    if labels is None:
+        return note + " `mlml diagnose SOURCE` estimates how many positives they miss."
+    n, n_labels = labels.shape
+    if n * n_labels > MAX_ENTRIES or n_labels > MAX_LABEL_EVIDENCE or n < 6:
+        return note + " `mlml diagnose SOURCE` estimates how many positives they miss."
+    result = diagnose(labels, evidence="labels", n_bootstrap=50, random_state=0)
+    if not math.isfinite(result.missing_share):
+        return note + " Too few observed positives to estimate how many are missing."
+    return note + (f" Estimated from these labels alone: about {result.missing_share:.0%} of the positives missing "
+                   f"({result.confidence:.0%} interval {result.low:.0%} - {result.high:.0%}; an upper bound where "
+                   "labels do not imply each other; `mlml diagnose` gives the detail).")
+
+
 def format_diagnosis(diagnosis: Diagnosis, *, show: int = 15) -> str:
     """Readable text of a :class:`Diagnosis` (what ``mlml diagnose`` prints)."""
     d = diagnosis

@@ -262,10 +262,15 @@ def _evaluate(args: argparse.Namespace) -> int:
 
     model_files = {f"model file {p}": args.model / p for p in ("model.pt", "model.json")}
     check_outputs({"--out": args.out}, {**model_files, **_source_files(args.source)})
-    metrics = evaluate_model(args.model, _load_source(args), threshold=args.threshold)
+    from mlml.diagnose import test_label_note
+
+    dataset = _load_source(args)
+    metrics = evaluate_model(args.model, dataset, threshold=args.threshold)
     scalars = {k: v for k, v in metrics.items() if not isinstance(v, (list, tuple)) and not hasattr(v, "shape")}
     for name, value in scalars.items():
         print(f"{name:<24} {value:.4f}" if isinstance(value, float) else f"{name:<24} {value}")
+    metrics["test_labels_note"] = test_label_note(dataset.labels)  # a user's labels: never known to be complete
+    print(f"note: {metrics['test_labels_note']}")
     if args.out:
         write_text(args.out, json.dumps(metrics, indent=1, default=_jsonable))
         print(f"metrics -> {args.out}")
@@ -335,6 +340,10 @@ def _reproduce(args: argparse.Namespace) -> int:
         report = write_report(records, run_dir, expected=_expected(config, run_dir), thresholds=config.thresholds)
         tracking.report()
     print(terminal_table(summarize(records, thresholds=config.thresholds)))
+    if any(r.get("ratio") == 0 for r in records):
+        from mlml.diagnose import test_label_note
+
+        print(f"note: rows at ratio 0 train and test on the data set's labels as given. {test_label_note()}")
     print(f"report: {report}")
     failed = sum(r["status"] == "failed" for r in records)
     print(f"{len(records)} trials in {run_dir} ({failed} failed); this invocation took {wall:.1f} s")
