@@ -12,9 +12,9 @@ How it is estimated (positive-unlabelled class-prior estimation, one label at a 
    row a score ``g_j(x)``, out of fold (``n_folds`` folds of rows: a row is scored by a model that did not see
    it). The classifier is ridge regression, all labels at once (one ``(p, p)`` solve a fold), on the evidence
    ``x``: the features when given (dense features standardised; sparse or wide ones reduced to
-   ``MAX_FEATURE_DIMS`` components by a truncated SVD), else the row's other observed labels (label ``j``'s
-   own column left out exactly: the coefficients of ``j`` on the other columns are ``−Θ[:, j] / Θ[j, j]``,
-   ``Θ`` the inverse of the regularised Gram matrix).
+   ``MAX_FEATURE_DIMS`` components by a truncated SVD), else the row's other observed labels with
+   **non-negative** coefficients (label ``j``'s own column left out; :func:`_nonnegative_ridge` says why: hiding
+   coupled within a row makes co-occurring labels look exclusive, and negative evidence then fakes a pure top bin).
 2. **Mixture proportion.** Under SCAR (a positive's chance to be observed does not depend on ``x``), the scores of
    the suspect zeros are a mixture ``U = α P + (1 − α) N`` of the positives' score distribution ``P`` (seen on the
    observed positives) and the negatives' ``N``; ``α`` is the share of missing positives among the suspect zeros.
@@ -240,9 +240,9 @@ def diagnose(
         if counts_pos[j] == 0:
             continue
         bins = _score_bins(scores[:, j])
-        shares[j] = _missing_share(bins, positive[:, j], suspect[:, j], None)
-        for b in range(n_bootstrap):
-            boot[b, j] = _missing_share(bins, positive[:, j], suspect[:, j], weights[b])
+        shares[j] = _missing_shares(bins, positive[:, j], suspect[:, j], None)[0]
+        if n_bootstrap:
+            boot[:, j] = _missing_shares(bins, positive[:, j], suspect[:, j], weights)
     used = counts_pos >= min_positives
     notes: list[str] = []
     if used.any():
@@ -285,7 +285,8 @@ def out_of_fold_scores(
 
     Args:
         positive: ``(n_samples, n_labels)`` bool, the observed positives (the targets).
-        features: the evidence; None: each label is scored from the other labels' observed positives.
+        features: the evidence; None: each label is scored from the other labels' observed positives, with
+            non-negative coefficients.
         n_folds: folds of rows (each row scored by the model fitted on the others).
         ridge: the penalty per training row on the standardised evidence (``λ = ridge · n_train``).
         random_state: seed or Generator of the fold assignment and the SVD.
@@ -304,14 +305,40 @@ def out_of_fold_scores(
         gram[np.diag_indices_from(gram)] += ridge * train.sum()
         target_mean = targets[train].mean(axis=0)
         if features is None:
-            # label j regressed on the other labels: the Schur complement of the Gram matrix's inverse.
-            theta = np.linalg.inv(gram)
-            coef = -theta / np.diag(theta)
-            np.fill_diagonal(coef, 0.0)
+            coef = _nonnegative_ridge(gram, centred.T @ (targets[train] - target_mean))
         else:
             coef = np.linalg.solve(gram, centred.T @ (targets[train] - target_mean))
         scores[test] = (X[test] - mean) @ coef + target_mean
     return scores
+
+
+def _nonnegative_ridge(gram: np.ndarray, moments: np.ndarray, *, sweeps: int = 60) -> np.ndarray:
+    """Coefficients ``W`` (``(C, C)``, column ``j`` for label ``j``) minimising ``½ wᵀ G w − bᵀ w`` per column
+    with ``w ≥ 0`` and ``W[j, j] = 0``: cyclic coordinate descent, every label's column at once.
+
+    Why non-negative: hiding that is coupled within a row (an annotator who tags a fixed share of each sample's
+    positives; the per-sample scheme) makes labels that always co-occur look mutually exclusive once observed, so
+    an unconstrained model learns "the other label observed ⇒ this one absent" and ranks the rows where this
+    label is observed at the top: an artificially pure top bin and an estimate near 0. Only positive
+    associations (a label that comes with another) may serve as evidence.
+    """
+    n_labels = gram.shape[0]
+    allowed = ~np.eye(n_labels, dtype=bool)
+    coef = np.zeros_like(moments)
+    residual = moments.copy()  # b − G W
+    diagonal = np.diag(gram)
+    for _ in range(sweeps):
+        largest = 0.0
+        for k in range(n_labels):
+            new = np.maximum(coef[k] + residual[k] / diagonal[k], 0.0) * allowed[k]
+            step = new - coef[k]
+            if step.any():
+                residual -= np.outer(gram[:, k], step)
+                coef[k] = new
+                largest = max(largest, float(np.abs(step).max()))
+        if largest < 1e-8:
+            break
+    return coef
 
 
 def _evidence_matrix(features: np.ndarray | sp.spmatrix, rng: np.random.Generator) -> np.ndarray:
@@ -355,30 +382,50 @@ def bbe_mixture_proportion(
         ``ε = √(log(1/δ) / 2 n_u) + √(log(1/δ) / 2 n_p)`` (the authors' ``DKW_bound``); NaN when either set
         is empty.
     """
-    n_p, n_u = float(positive_counts.sum()), float(unlabelled_counts.sum())
-    if n_p <= 0 or n_u <= 0:
-        return float("nan")
-    q_p = np.cumsum(positive_counts) / n_p
-    q_u = np.cumsum(unlabelled_counts) / n_u
-    eps = math.sqrt(math.log(1 / delta) / (2 * n_u)) + math.sqrt(math.log(1 / delta) / (2 * n_p))
-    valid = q_p > 0
-    bound = np.full(q_p.shape, np.inf)
-    bound[valid] = (q_u[valid] + (1 + gamma) * eps) / q_p[valid]
-    best = int(np.argmin(bound))
-    return float(min(1.0, q_u[best] / q_p[best]))
+    alpha = _bbe_rows(np.atleast_2d(np.asarray(positive_counts, dtype=np.float64)),
+                      np.atleast_2d(np.asarray(unlabelled_counts, dtype=np.float64)), delta, gamma)
+    return float(alpha[0])
 
 
-def _missing_share(bins: np.ndarray, positive: np.ndarray, suspect: np.ndarray, weights: np.ndarray | None) -> float:
+def _bbe_rows(pos: np.ndarray, unl: np.ndarray, delta: float = BBE_DELTA, gamma: float = BBE_GAMMA) -> np.ndarray:
+    """:func:`bbe_mixture_proportion` for each row of ``(n_replicates, n_bins)`` count tables at once."""
+    n_p, n_u = pos.sum(axis=1), unl.sum(axis=1)
+    out = np.full(pos.shape[0], np.nan)
+    ok = (n_p > 0) & (n_u > 0)
+    if not ok.any():
+        return out
+    pos, unl, n_p, n_u = pos[ok], unl[ok], n_p[ok, None], n_u[ok, None]
+    q_p = np.cumsum(pos, axis=1) / n_p
+    q_u = np.cumsum(unl, axis=1) / n_u
+    eps = np.sqrt(math.log(1 / delta) / (2 * n_u)) + np.sqrt(math.log(1 / delta) / (2 * n_p))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        bound = np.where(q_p > 0, (q_u + (1 + gamma) * eps) / q_p, np.inf)
+        best = np.argmin(bound, axis=1)
+        rows = np.arange(best.size)
+        out[ok] = np.minimum(1.0, q_u[rows, best] / q_p[rows, best])
+    return out
+
+
+def _missing_shares(bins: np.ndarray, positive: np.ndarray, suspect: np.ndarray,
+                    weights: np.ndarray | None) -> np.ndarray:
+    """One label's missing share ``h / (n + h)``, ``h = α̂ · #suspect zeros``, for each row of ``weights``
+    (``(n_replicates, n_samples)`` bootstrap weights; None: the data as given, one value)."""
     n_bins = int(bins.max()) + 1
-    w_pos = positive if weights is None else weights * positive
-    w_unl = suspect if weights is None else weights * suspect
-    pos = np.bincount(bins, weights=w_pos.astype(np.float64), minlength=n_bins)
-    unl = np.bincount(bins, weights=w_unl.astype(np.float64), minlength=n_bins)
-    alpha = bbe_mixture_proportion(pos, unl)
-    if not math.isfinite(alpha):
-        return 0.0 if pos.sum() > 0 else float("nan")  # no suspect zero: nothing can be missing
-    hidden = alpha * unl.sum()
-    return float(hidden / (hidden + pos.sum()))
+    rows = np.flatnonzero(positive | suspect)
+    columns = bins[rows] + n_bins * suspect[rows]
+    onehot = sp.csr_matrix((np.ones(rows.size), (rows, columns)), shape=(bins.size, 2 * n_bins))
+    if weights is None:
+        counts = np.asarray(onehot.sum(axis=0)).reshape(1, -1)
+    else:
+        counts = np.asarray((onehot.T @ weights.T).T)
+    pos, unl = counts[:, :n_bins], counts[:, n_bins:]
+    alpha = _bbe_rows(pos, unl)
+    n_pos, n_unl = pos.sum(axis=1), unl.sum(axis=1)
+    hidden = alpha * n_unl
+    with np.errstate(divide="ignore", invalid="ignore"):
+        share = hidden / (hidden + n_pos)
+    share[(n_unl == 0) & (n_pos > 0)] = 0.0  # no suspect zero: nothing can be missing
+    return share
 
 
 def _weighted_quantile(values: np.ndarray, weights: np.ndarray, q: float) -> float:
