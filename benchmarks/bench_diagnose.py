@@ -50,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ratios", default="0.25,0.5,0.75")
     parser.add_argument("--schemes", default="per-sample,uniform")
     parser.add_argument("--seeds", default="0,1,2")
-    parser.add_argument("--evidence", default="auto", choices=["auto", "features", "labels"])
+    parser.add_argument("--evidence", default="auto", choices=["auto", "features", "labels", "both"])
     parser.add_argument("--bootstrap", type=int, default=100)
     parser.add_argument("--quantile", type=float, default=0.1)
     parser.add_argument("--data", type=Path, default=shared_data(), help="folder holding mulan/")

@@ -127,10 +127,12 @@ def test_estimate_from_features_and_reproducible() -> None:
     truth = hidden.sum() / complete.sum()
     first = diagnose(observed, features=features, n_bootstrap=30, random_state=7)
     again = diagnose(observed, features=sp.csr_matrix(features), n_bootstrap=30, random_state=7)
-    assert first.evidence == "features"
+    assert first.evidence == "both"
     assert abs(first.missing_share - truth) < 0.05
     assert first.to_dict() == diagnose(observed, features=features, n_bootstrap=30, random_state=7).to_dict()
     assert math.isfinite(again.missing_share)  # sparse features go through the SVD
+    only_features = diagnose(observed, features=features, evidence="features", n_bootstrap=0)
+    assert abs(only_features.missing_share - truth) < 0.05
 
 
 def test_complete_labels_give_a_small_estimate_and_the_naive_sum_does_not() -> None:
@@ -175,6 +177,7 @@ def test_no_label_with_enough_positives_gives_nan_with_a_note() -> None:
     ("kwargs", "message"),
     [
         ({"evidence": "features"}, "needs features"),
+        ({"evidence": "both"}, "needs features"),
         ({"quantile": 0}, "'quantile'"),
         ({"n_folds": 1}, "'n_folds'"),
         ({"n_bootstrap": -1}, "'n_bootstrap'"),

@@ -10,11 +10,11 @@ How it is estimated (positive-unlabelled class-prior estimation, one label at a 
 
 1. **Scores.** For every label ``j``, a classifier of ``s_j`` (observed positive against suspect zero) gives each
    row a score ``g_j(x)``, out of fold (``n_folds`` folds of rows: a row is scored by a model that did not see
-   it). The classifier is ridge regression, all labels at once (one ``(p, p)`` solve a fold), on the evidence
-   ``x``: the features when given (dense features standardised; sparse or wide ones reduced to
-   ``MAX_FEATURE_DIMS`` components by a truncated SVD), else the row's other observed labels with
-   **non-negative** coefficients (label ``j``'s own column left out; :func:`_nonnegative_ridge` says why: hiding
-   coupled within a row makes co-occurring labels look exclusive, and negative evidence then fakes a pure top bin).
+   it). The classifier is ridge regression, all labels at once, on the evidence ``x``: the features (dense
+   features standardised; sparse or wide ones reduced to ``MAX_FEATURE_DIMS`` components by a truncated SVD)
+   and/or the row's other observed labels, these with **non-negative** coefficients and label ``j``'s own column
+   left out (:func:`_nonnegative_ridge` says why: hiding coupled within a row makes co-occurring labels look
+   exclusive, and negative evidence then fakes a pure top bin). By default both where features are given.
 2. **Mixture proportion.** Under SCAR (a positive's chance to be observed does not depend on ``x``), the scores of
    the suspect zeros are a mixture ``U = α P + (1 − α) N`` of the positives' score distribution ``P`` (seen on the
    observed positives) and the negatives' ``N``; ``α`` is the share of missing positives among the suspect zeros.
@@ -38,11 +38,13 @@ How it is estimated (positive-unlabelled class-prior estimation, one label at a 
    scores held fixed): the ``(1 − confidence) / 2`` and ``(1 + confidence) / 2`` percentiles. It measures
    sampling noise, not the bias of step 2.
 
-Why this estimator (measured by ``benchmarks/bench_diagnose.py``, figures in benchmarks/README.md): the naive
-sum of co-occurrence posteriors ``1 − ω̄`` over the suspect zeros (``naive_missing_share``, kept as a baseline)
-and Elkan & Noto's ``c = mean g(x)`` over the observed positives (e1) were both further from the truth on the
-MULAN sets than BBE; per-label BBE estimates summed directly over-count on rare labels (a small error in ``α``
-times many suspect zeros), which the shared-rate quantile avoids.
+Why this estimator and this evidence (measured by ``benchmarks/bench_diagnose.py``, figures in
+benchmarks/README.md): the naive sum of co-occurrence posteriors ``1 − ω̄`` over the suspect zeros
+(``naive_missing_share``, kept as a baseline) and Elkan & Noto's ``c = mean g(x)`` over the observed positives
+(e1) were both further from the truth on the MULAN sets than BBE; per-label BBE estimates summed directly
+over-count on rare labels (a small error in ``α`` times many suspect zeros), which the shared-rate quantile
+avoids; features and labels together were closer than either alone, and labels with unconstrained coefficients
+gave estimates near 0 under per-sample hiding (COCO at a true 0.48: 0.000).
 
 Labels with no observed positive cannot be estimated at all (nothing says what their positives look like); labels
 with fewer than ``min_positives`` get a per-label estimate that is reported but not used for the overall figure.
@@ -61,8 +63,8 @@ from mlml._validation import RandomState, check_fraction, check_option, check_po
 from mlml.exceptions import MLMLError
 from mlml.labels import POSITIVE, LabelMatrix, check_labels, to_dense
 
-Evidence = Literal["auto", "features", "labels"]
-EVIDENCE: tuple[str, ...] = ("auto", "features", "labels")
+Evidence = Literal["auto", "features", "labels", "both"]
+EVIDENCE: tuple[str, ...] = ("auto", "features", "labels", "both")
 #: Features wider than this (or sparse) are reduced by a truncated SVD to this many components.
 MAX_FEATURE_DIMS = 256
 #: Labels beyond this many cannot serve as each other's evidence (the Gram matrix is ``(C, C)``).
@@ -173,8 +175,9 @@ def diagnose(
             entries (``-1``) are left out of each label's counts.
         features: ``(n_samples, n_features)`` features (dense or sparse), or None.
         label_names: one name a label (default ``label0``, ``label1``, ...).
-        evidence: what the classifier of step 1 reads: ``"features"``, ``"labels"`` (the other observed labels) or
-            ``"auto"`` (features when given, else labels).
+
+        evidence: what the classifier of step 1 reads: ``"features"``, ``"labels"`` (the other observed labels,
+            non-negative coefficients), ``"both"``, or ``"auto"`` (both when features are given, else labels).
         n_folds: folds of rows for the out-of-fold scores (>= 2).
         min_positives: labels with fewer observed positives are named and left out of the overall estimate.
         quantile: the low quantile of the per-label estimates taken as the overall estimate, in (0, 1].
@@ -220,18 +223,18 @@ def diagnose(
     if n < 2 * n_folds:
         raise MLMLError(f"diagnose needs at least {2 * n_folds} samples for {n_folds} folds; got {n}.")
     if evidence == "auto":
-        evidence = "features" if features is not None else "labels"
-    if evidence == "features" and features is None:
-        raise MLMLError("evidence='features' needs features; pass features= or use evidence='labels'.")
-    if evidence == "labels" and n_labels > MAX_LABEL_EVIDENCE:
+        evidence = "both" if features is not None else "labels"
+    if evidence in ("features", "both") and features is None:
+        raise MLMLError(f"evidence={evidence!r} needs features; pass features= or use evidence='labels'.")
+    if evidence in ("labels", "both") and n_labels > MAX_LABEL_EVIDENCE:
         raise MLMLError(f"evidence='labels' reads the other labels through a ({n_labels}, {n_labels}) matrix; "
                         f"at most {MAX_LABEL_EVIDENCE} labels. Give features (evidence='features').")
     rng = check_random_state(random_state)
     dense = to_dense(observed)
     positive = dense == POSITIVE
     suspect = dense == 0
-    scores = out_of_fold_scores(positive, features if evidence == "features" else None, n_folds=n_folds,
-                                random_state=rng)
+    scores = out_of_fold_scores(positive, None if evidence == "labels" else features,
+                                with_labels=evidence != "features", n_folds=n_folds, random_state=rng)
     counts_pos = positive.sum(axis=0)
     weights = rng.poisson(1.0, size=(n_bootstrap, n)).astype(np.float64) if n_bootstrap else np.ones((0, n))
     shares = np.full(n_labels, np.nan)
@@ -277,6 +280,7 @@ def out_of_fold_scores(
     positive: np.ndarray,
     features: np.ndarray | sp.spmatrix | None = None,
     *,
+    with_labels: bool | None = None,
     n_folds: int = 3,
     ridge: float = 1e-3,
     random_state: RandomState = 0,
@@ -285,8 +289,9 @@ def out_of_fold_scores(
 
     Args:
         positive: ``(n_samples, n_labels)`` bool, the observed positives (the targets).
-        features: the evidence; None: each label is scored from the other labels' observed positives, with
-            non-negative coefficients.
+        features: the feature evidence (None: none).
+        with_labels: also read the other labels' observed positives, with non-negative coefficients (label
+            ``j``'s own column left out); None: only where ``features`` is None.
         n_folds: folds of rows (each row scored by the model fitted on the others).
         ridge: the penalty per training row on the standardised evidence (``λ = ridge · n_train``).
         random_state: seed or Generator of the fold assignment and the SVD.
@@ -294,7 +299,12 @@ def out_of_fold_scores(
     rng = check_random_state(random_state)
     n, n_labels = positive.shape
     targets = positive.astype(np.float64)
-    X = targets if features is None else _evidence_matrix(features, rng)
+    with_labels = features is None if with_labels is None else with_labels
+    blocks = ([] if features is None else [_evidence_matrix(features, rng)]) + ([targets] if with_labels else [])
+    if not blocks:
+        raise MLMLError("out_of_fold_scores needs evidence: features, labels or both.")
+    X = np.hstack(blocks) if len(blocks) > 1 else blocks[0]
+    n_free = X.shape[1] - (n_labels if with_labels else 0)  # feature columns, unconstrained; labels follow
     fold = rng.permutation(n) % n_folds
     scores = np.zeros((n, n_labels))
     for f in range(n_folds):
@@ -304,10 +314,20 @@ def out_of_fold_scores(
         gram = centred.T @ centred
         gram[np.diag_indices_from(gram)] += ridge * train.sum()
         target_mean = targets[train].mean(axis=0)
-        if features is None:
-            coef = _nonnegative_ridge(gram, centred.T @ (targets[train] - target_mean))
+        moments = centred.T @ (targets[train] - target_mean)
+        if not with_labels:
+            coef = np.linalg.solve(gram, moments)
+        elif n_free == 0:
+            coef = _nonnegative_ridge(gram, moments)
         else:
-            coef = np.linalg.solve(gram, centred.T @ (targets[train] - target_mean))
+            # the feature coefficients profiled out: W_F = G_FF⁻¹ (b_F − G_FL W_L), then the label block is a
+            # non-negative ridge on the Schur complement
+            free, lab = slice(0, n_free), slice(n_free, None)
+            solve_ff = np.linalg.solve(gram[free, free], np.hstack([gram[free, lab], moments[free]]))
+            reduced_gram = gram[lab, lab] - gram[lab, free] @ solve_ff[:, :n_labels]
+            reduced_moments = moments[lab] - gram[lab, free] @ solve_ff[:, n_labels:]
+            w_labels = _nonnegative_ridge(reduced_gram, reduced_moments)
+            coef = np.vstack([solve_ff[:, n_labels:] - solve_ff[:, :n_labels] @ w_labels, w_labels])
         scores[test] = (X[test] - mean) @ coef + target_mean
     return scores
 
