@@ -236,7 +236,8 @@ def diagnose(
     scores = out_of_fold_scores(positive, None if evidence == "labels" else features,
                                 with_labels=evidence != "features", n_folds=n_folds, random_state=rng)
     counts_pos = positive.sum(axis=0)
-    weights = rng.poisson(1.0, size=(n_bootstrap, n)).astype(np.float64) if n_bootstrap else np.ones((0, n))
+    # (n, n_bootstrap), rows contiguous: every label's bin counts are one sparse-times-dense product
+    weights = rng.poisson(1.0, size=(n, n_bootstrap)).astype(np.float64)
     shares = np.full(n_labels, np.nan)
     boot = np.full((n_bootstrap, n_labels), np.nan)
     for j in range(n_labels):
@@ -428,8 +429,8 @@ def _bbe_rows(pos: np.ndarray, unl: np.ndarray, delta: float = BBE_DELTA, gamma:
 
 def _missing_shares(bins: np.ndarray, positive: np.ndarray, suspect: np.ndarray,
                     weights: np.ndarray | None) -> np.ndarray:
-    """One label's missing share ``h / (n + h)``, ``h = α̂ · #suspect zeros``, for each row of ``weights``
-    (``(n_replicates, n_samples)`` bootstrap weights; None: the data as given, one value)."""
+    """One label's missing share ``h / (n + h)``, ``h = α̂ · #suspect zeros``, for each column of ``weights``
+    (``(n_samples, n_replicates)`` bootstrap weights; None: the data as given, one value)."""
     n_bins = int(bins.max()) + 1
     rows = np.flatnonzero(positive | suspect)
     columns = bins[rows] + n_bins * suspect[rows]
@@ -437,7 +438,7 @@ def _missing_shares(bins: np.ndarray, positive: np.ndarray, suspect: np.ndarray,
     if weights is None:
         counts = np.asarray(onehot.sum(axis=0)).reshape(1, -1)
     else:
-        counts = np.asarray((onehot.T @ weights.T).T)
+        counts = np.asarray(onehot.T.tocsr() @ weights).T
     pos, unl = counts[:, :n_bins], counts[:, n_bins:]
     alpha = _bbe_rows(pos, unl)
     n_pos, n_unl = pos.sum(axis=1), unl.sum(axis=1)
