@@ -266,7 +266,9 @@ def diagnose(
                   else (float(shares[j]), float(shares[j])))
         per_label.append(LabelDiagnosis(str(label_names[j]), int(counts_pos[j]), int(suspect[:, j].sum()),
                                         float(shares[j]), lo, hi, bool(used[j])))
-    method = (f"BBE mixture-proportion estimate per label on out-of-fold ridge scores from the {evidence}; "
+    described = {"features": "the features", "labels": "the other labels (non-negative)",
+                 "both": "the features and the other labels (non-negative)"}[evidence]
+    method = (f"BBE mixture-proportion estimate per label on out-of-fold ridge scores from {described}; "
               f"overall: the {quantile:g} quantile of the per-label estimates (labels with >= {min_positives} "
               f"observed positives, weighted by them); {n_bootstrap} bootstrap replicates over rows")
     return Diagnosis(
@@ -487,7 +489,7 @@ def advice(diagnosis: Diagnosis) -> list[str]:
         else:
             out.append("Many positives are missing: plain BCE learns to predict the missing labels as absent. Use a "
                        "missing-label method (see `mlml methods`) and a policy that does not trust observed zeros "
-                       "(`--thresholds calibrated`); precision and recall measured on these labels are lower "
+                       "(`--thresholds calibrated`); precision, F1 and mAP measured on these labels are lower "
                        "bounds.")
     if diagnosis.no_positive_labels:
         out.append(f"{len(diagnosis.no_positive_labels)} label(s) have no observed positive: no model can learn "
