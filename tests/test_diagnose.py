@@ -127,7 +127,7 @@ def test_estimate_from_features_and_reproducible() -> None:
     truth = hidden.sum() / complete.sum()
     first = diagnose(observed, features=features, n_bootstrap=30, random_state=7)
     again = diagnose(observed, features=sp.csr_matrix(features), n_bootstrap=30, random_state=7)
-    assert first.evidence == "both"
+    assert first.evidence == "both+features+labels"
     assert abs(first.missing_share - truth) < 0.05
     assert first.to_dict() == diagnose(observed, features=features, n_bootstrap=30, random_state=7).to_dict()
     assert math.isfinite(again.missing_share)  # sparse features go through the SVD
@@ -245,3 +245,16 @@ def test_evaluate_notes_that_a_users_labels_may_be_incomplete(tmp_path, capsys) 
     assert "note: Incomplete test labels" in capsys.readouterr().out
     note = json.loads((tmp_path / "m.json").read_text())["test_labels_note"]
     assert "lower bounds" in note and "Estimated from these labels alone" in note
+
+
+def test_auto_keeps_the_tightest_bound_per_label() -> None:
+    rng = np.random.default_rng(8)
+    complete = _anchored(1500, rng)
+    features = complete[:, :4] * 1.5 + rng.normal(0, 1, (1500, 4))
+    observed, _ = hide_positives(complete, 0.3, scheme="per-sample", random_state=3)
+    auto = diagnose(observed, features=features, n_bootstrap=0, random_state=4)
+    single = [diagnose(observed, features=features, evidence=kind, n_bootstrap=0, random_state=4)
+              for kind in ("both", "features", "labels")]
+    for j, label in enumerate(auto.per_label):
+        assert label.missing_share == min(d.per_label[j].missing_share for d in single)
+    assert auto.missing_share <= min(d.missing_share for d in single)

@@ -14,7 +14,9 @@ How it is estimated (positive-unlabelled class-prior estimation, one label at a 
    features standardised; sparse or wide ones reduced to ``MAX_FEATURE_DIMS`` components by a truncated SVD)
    and/or the row's other observed labels, these with **non-negative** coefficients and label ``j``'s own column
    left out (:func:`_nonnegative_ridge` says why: hiding coupled within a row makes co-occurring labels look
-   exclusive, and negative evidence then fakes a pure top bin). By default both where features are given.
+   exclusive, and negative evidence then fakes a pure top bin). By default, where features are given, all three
+   (features, labels, both; same folds), and each label keeps the smallest of the three estimates of step 2: each
+   is an upper bound, so the smallest is the tightest (in each bootstrap replicate too).
 2. **Mixture proportion.** Under SCAR (a positive's chance to be observed does not depend on ``x``), the scores of
    the suspect zeros are a mixture ``U = α P + (1 − α) N`` of the positives' score distribution ``P`` (seen on the
    observed positives) and the negatives' ``N``; ``α`` is the share of missing positives among the suspect zeros.
@@ -177,7 +179,8 @@ def diagnose(
         label_names: one name a label (default ``label0``, ``label1``, ...).
 
         evidence: what the classifier of step 1 reads: ``"features"``, ``"labels"`` (the other observed labels,
-            non-negative coefficients), ``"both"``, or ``"auto"`` (both when features are given, else labels).
+            non-negative coefficients), ``"both"``, or ``"auto"``: where features are given, each of the three, keeping
+            per label the smallest estimate (each is an upper bound); else the labels.
         n_folds: folds of rows for the out-of-fold scores (>= 2).
         min_positives: labels with fewer observed positives are named and left out of the overall estimate.
         quantile: the low quantile of the per-label estimates taken as the overall estimate, in (0, 1].
@@ -222,31 +225,27 @@ def diagnose(
                         f"{MAX_ENTRIES:,}; keep the frequent labels (--min-label-frequency) or a sample of rows.")
     if n < 2 * n_folds:
         raise MLMLError(f"diagnose needs at least {2 * n_folds} samples for {n_folds} folds; got {n}.")
-    if evidence == "auto":
-        evidence = "both" if features is not None else "labels"
-    if evidence in ("features", "both") and features is None:
-        raise MLMLError(f"evidence={evidence!r} needs features; pass features= or use evidence='labels'.")
-    if evidence in ("labels", "both") and n_labels > MAX_LABEL_EVIDENCE:
-        raise MLMLError(f"evidence='labels' reads the other labels through a ({n_labels}, {n_labels}) matrix; "
-                        f"at most {MAX_LABEL_EVIDENCE} labels. Give features (evidence='features').")
+    kinds = _evidence_kinds(evidence, features is not None, n_labels)
     rng = check_random_state(random_state)
     dense = to_dense(observed)
     positive = dense == POSITIVE
     suspect = dense == 0
-    scores = out_of_fold_scores(positive, None if evidence == "labels" else features,
-                                with_labels=evidence != "features", n_folds=n_folds, random_state=rng)
     counts_pos = positive.sum(axis=0)
+    score_seed = int(rng.integers(2**63 - 1))  # the same folds (and SVD) for every kind of evidence
     # (n, n_bootstrap), rows contiguous: every label's bin counts are one sparse-times-dense product
     weights = rng.poisson(1.0, size=(n, n_bootstrap)).astype(np.float64)
-    shares = np.full(n_labels, np.nan)
-    boot = np.full((n_bootstrap, n_labels), np.nan)
-    for j in range(n_labels):
-        if counts_pos[j] == 0:
-            continue
-        bins = _score_bins(scores[:, j])
-        shares[j] = _missing_shares(bins, positive[:, j], suspect[:, j], None)[0]
-        if n_bootstrap:
-            boot[:, j] = _missing_shares(bins, positive[:, j], suspect[:, j], weights)
+    shares = np.full((len(kinds), n_labels), np.nan)
+    boot = np.full((len(kinds), n_bootstrap, n_labels), np.nan)
+    for k, kind in enumerate(kinds):
+        scores = out_of_fold_scores(positive, None if kind == "labels" else features, with_labels=kind != "features",
+                                    n_folds=n_folds, random_state=score_seed)
+        for j in np.flatnonzero(counts_pos):
+            bins = _score_bins(scores[:, j])
+            shares[k, j] = _missing_shares(bins, positive[:, j], suspect[:, j], None)[0]
+            if n_bootstrap:
+                boot[k, :, j] = _missing_shares(bins, positive[:, j], suspect[:, j], weights)
+    # every kind of evidence gives an upper bound: keep the tightest, per label (and per bootstrap replicate)
+    shares, boot = np.fmin.reduce(shares, axis=0), np.fmin.reduce(boot, axis=0)
     used = counts_pos >= min_positives
     notes: list[str] = []
     if used.any():
@@ -266,8 +265,10 @@ def diagnose(
                   else (float(shares[j]), float(shares[j])))
         per_label.append(LabelDiagnosis(str(label_names[j]), int(counts_pos[j]), int(suspect[:, j].sum()),
                                         float(shares[j]), lo, hi, bool(used[j])))
-    described = {"features": "the features", "labels": "the other labels (non-negative)",
-                 "both": "the features and the other labels (non-negative)"}[evidence]
+    described = " | ".join(_DESCRIBED[kind] for kind in kinds)
+    if len(kinds) > 1:
+        described = f"each of [{described}], the smallest estimate per label"
+    evidence = "+".join(kinds) if len(kinds) > 1 else kinds[0]
     method = (f"BBE mixture-proportion estimate per label on out-of-fold ridge scores from {described}; "
               f"overall: the {quantile:g} quantile of the per-label estimates (labels with >= {min_positives} "
               f"observed positives, weighted by them); {n_bootstrap} bootstrap replicates over rows")
@@ -277,6 +278,26 @@ def diagnose(
         empty_samples=int((~positive.any(axis=1)).sum()), min_positives=min_positives, confidence=confidence,
         method=method, notes=notes,
     )
+
+
+_DESCRIBED = {"features": "the features", "labels": "the other labels (non-negative)",
+              "both": "the features and the other labels (non-negative)"}
+
+
+def _evidence_kinds(evidence: str, has_features: bool, n_labels: int) -> tuple[str, ...]:
+    """The kinds of evidence ``diagnose`` scores with: ``auto`` is all three where features are given (labels
+    beyond ``MAX_LABEL_EVIDENCE`` left out), else the labels."""
+    labels_ok = n_labels <= MAX_LABEL_EVIDENCE
+    if evidence == "auto":
+        if has_features:
+            return ("both", "features", "labels") if labels_ok else ("features",)
+        evidence = "labels"
+    if evidence in ("features", "both") and not has_features:
+        raise MLMLError(f"evidence={evidence!r} needs features; pass features= or use evidence='labels'.")
+    if evidence in ("labels", "both") and not labels_ok:
+        raise MLMLError(f"evidence={evidence!r} reads the other labels through a ({n_labels}, {n_labels}) matrix; "
+                        f"at most {MAX_LABEL_EVIDENCE} labels. Give features (evidence='features').")
+    return (evidence,)
 
 
 def out_of_fold_scores(
