@@ -199,8 +199,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("source", metavar="SOURCE", help="a data set whose labels are the observed ones")
     p.add_argument("--features", choices=["auto", "none"], default="auto",
-                   help="auto (default): the source's features (image sources: backbone features) with the "
-                        "labels, where it has features; none: the labels alone")
+                   help="auto (default): where the source has features (image sources: backbone features), "
+                        "estimates from the features, the labels and both, the tightest kept; none: the labels alone")
     p.add_argument("--backbone", default="efficientnet_lite0", help="for image data sets")
     p.add_argument("--bootstrap", type=int, default=200, help="bootstrap replicates for the intervals (default 200)")
     p.add_argument("--min-positives", type=_positive_int, default=10,
