@@ -45,8 +45,9 @@ benchmarks/README.md): the naive sum of co-occurrence posteriors ``1 − ω̄`` 
 (``naive_missing_share``, kept as a baseline) and Elkan & Noto's ``c = mean g(x)`` over the observed positives
 (e1) were both further from the truth on the MULAN sets than BBE; per-label BBE estimates summed directly
 over-count on rare labels (a small error in ``α`` times many suspect zeros), which the shared-rate quantile
-avoids; features and labels together were closer than either alone, and labels with unconstrained coefficients
-gave estimates near 0 under per-sample hiding (COCO at a true 0.48: 0.000).
+avoids; keeping each label's smallest of the three estimates (features, labels, both) was closer than any one
+kind of evidence (12 of 30 cells within 0.05 against 8 for both in one model), and labels with unconstrained
+coefficients gave estimates near 0 under per-sample hiding (COCO at a true 0.48: 0.000).
 
 Labels with no observed positive cannot be estimated at all (nothing says what their positives look like); labels
 with fewer than ``min_positives`` get a per-label estimate that is reported but not used for the overall figure.
