@@ -258,3 +258,16 @@ def test_auto_keeps_the_tightest_bound_per_label() -> None:
     for j, label in enumerate(auto.per_label):
         assert label.missing_share == min(d.per_label[j].missing_share for d in single)
     assert auto.missing_share <= min(d.missing_share for d in single)
+
+
+def test_bootstrap_in_blocks_gives_an_interval_around_the_same_estimate(monkeypatch) -> None:
+    import mlml.diagnose as module
+
+    rng = np.random.default_rng(4)
+    observed, _ = hide_positives(_anchored(1200, rng), 0.4, scheme="uniform", random_state=0)
+    whole = diagnose(observed, evidence="labels", n_bootstrap=40, random_state=1)
+    monkeypatch.setattr(module, "BOOTSTRAP_BLOCK_ENTRIES", 1200 * 7)  # blocks of 7 replicates
+    blocked = diagnose(observed, evidence="labels", n_bootstrap=40, random_state=1)
+    assert blocked.missing_share == whole.missing_share
+    assert blocked.low <= blocked.missing_share <= blocked.high
+    assert abs(blocked.high - blocked.low - (whole.high - whole.low)) < 0.1

@@ -75,7 +75,9 @@ MAX_LABEL_EVIDENCE = 4096
 #: Score quantiles per label (the bins of the mixture-proportion estimate and its bootstrap).
 N_BINS = 256
 #: Beyond this many label entries (rows x labels) diagnose refuses (its scores are a dense ``(n, C)`` table).
-MAX_ENTRIES = 1 << 27
+MAX_ENTRIES = 1 << 25
+#: Bootstrap weights drawn at once (rows x replicates; 128 MB in float64).
+BOOTSTRAP_BLOCK_ENTRIES = 1 << 24
 #: BBE's confidence parameters (Garg et al. 2021: δ = 0.1, γ = 0.01).
 BBE_DELTA = 0.1
 BBE_GAMMA = 0.01
@@ -233,18 +235,25 @@ def diagnose(
     suspect = dense == 0
     counts_pos = positive.sum(axis=0)
     score_seed = int(rng.integers(2**63 - 1))  # the same folds (and SVD) for every kind of evidence
-    # (n, n_bootstrap), rows contiguous: every label's bin counts are one sparse-times-dense product
-    weights = rng.poisson(1.0, size=(n, n_bootstrap)).astype(np.float64)
+    labels_with_positives = np.flatnonzero(counts_pos)
     shares = np.full((len(kinds), n_labels), np.nan)
     boot = np.full((len(kinds), n_bootstrap, n_labels), np.nan)
+    bins = np.zeros((len(kinds), n, n_labels), dtype=np.int16)  # score bins, 0 the top (N_BINS fits int16)
     for k, kind in enumerate(kinds):
         scores = out_of_fold_scores(positive, None if kind == "labels" else features, with_labels=kind != "features",
                                     n_folds=n_folds, random_state=score_seed)
-        for j in np.flatnonzero(counts_pos):
-            bins = _score_bins(scores[:, j])
-            shares[k, j] = _missing_shares(bins, positive[:, j], suspect[:, j], None)[0]
-            if n_bootstrap:
-                boot[k, :, j] = _missing_shares(bins, positive[:, j], suspect[:, j], weights)
+        for j in labels_with_positives:
+            bins[k, :, j] = _score_bins(scores[:, j])
+            shares[k, j] = _missing_shares(bins[k, :, j], positive[:, j], suspect[:, j], None)[0]
+    # bootstrap weights (n, replicates), rows contiguous (each label's bin counts are one sparse-times-dense
+    # product), drawn a block of replicates at a time so that a block holds at most BOOTSTRAP_BLOCK_ENTRIES
+    block = max(1, min(n_bootstrap, BOOTSTRAP_BLOCK_ENTRIES // n))
+    for start in range(0, n_bootstrap, block):
+        stop = min(n_bootstrap, start + block)
+        weights = rng.poisson(1.0, size=(n, stop - start)).astype(np.float64)
+        for k in range(len(kinds)):
+            for j in labels_with_positives:
+                boot[k, start:stop, j] = _missing_shares(bins[k, :, j], positive[:, j], suspect[:, j], weights)
     # every kind of evidence gives an upper bound: keep the tightest, per label (and per bootstrap replicate)
     shares, boot = np.fmin.reduce(shares, axis=0), np.fmin.reduce(boot, axis=0)
     used = counts_pos >= min_positives
@@ -455,6 +464,7 @@ def _missing_shares(bins: np.ndarray, positive: np.ndarray, suspect: np.ndarray,
                     weights: np.ndarray | None) -> np.ndarray:
     """One label's missing share ``h / (n + h)``, ``h = α̂ · #suspect zeros``, for each column of ``weights``
     (``(n_samples, n_replicates)`` bootstrap weights; None: the data as given, one value)."""
+    bins = bins.astype(np.int64)
     n_bins = int(bins.max()) + 1
     rows = np.flatnonzero(positive | suspect)
     columns = bins[rows] + n_bins * suspect[rows]
