@@ -95,6 +95,28 @@ def _data_info(args: argparse.Namespace) -> int:
     return 0
 
 
+def _diagnose(args: argparse.Namespace) -> int:
+    from mlml.diagnose import diagnose, format_diagnosis
+
+    check_outputs({"--out": args.out}, _source_files(args.source))
+    dataset = _load_source(args)
+    features = None
+    if args.features == "auto" and (dataset.features is not None or dataset.image_paths is not None):
+        from mlml.models.features import dataset_features
+
+        features = dataset_features(dataset, backbone=args.backbone if dataset.image_paths is not None else None)
+    result = diagnose(dataset.labels, features=features, label_names=list(dataset.label_names),
+                      n_bootstrap=args.bootstrap, min_positives=args.min_positives, random_state=args.seed)
+    print(format_diagnosis(result, show=args.show))
+    if args.out:
+        from mlml._io import atomic_open
+
+        with atomic_open(args.out, "w") as handle:
+            json.dump(result.to_dict(), handle, indent=2)
+        print(f"diagnosis -> {args.out}")
+    return 0
+
+
 def _load_source(args: argparse.Namespace) -> Any:
     from mlml.data import load
 
@@ -358,6 +380,7 @@ def _write_labels(path: Path, dataset: Any, values: Any) -> None:
 
 def _evaluate(args: argparse.Namespace) -> int:
     from mlml._io import write_text
+    from mlml.diagnose import test_label_note
     from mlml.training import evaluate_model
 
     model_files = {f"model file {p}": args.model / p for p in ("model.pt", "model.json")}
@@ -371,10 +394,13 @@ def _evaluate(args: argparse.Namespace) -> int:
             raise MLMLError("Give --threshold or --thresholds, not both.")
         model = load_model(args.model)
         print(f"decisions: {refit(model, args.thresholds)}, refitted on the model's validation rows")
-    metrics = evaluate_model(model, _load_source(args), threshold=args.threshold)
+    dataset = _load_source(args)
+    metrics = evaluate_model(model, dataset, threshold=args.threshold)
     scalars = {k: v for k, v in metrics.items() if not isinstance(v, (list, tuple)) and not hasattr(v, "shape")}
     for name, value in scalars.items():
         print(f"{name:<24} {value:.4f}" if isinstance(value, float) else f"{name:<24} {value}")
+    metrics["test_labels_note"] = test_label_note(dataset.labels)  # a user's labels: never known to be complete
+    print(f"note: {metrics['test_labels_note']}")
     if args.out:
         write_text(args.out, json.dumps(metrics, indent=1, default=_jsonable))
         print(f"metrics -> {args.out}")
@@ -459,6 +485,10 @@ def _reproduce(args: argparse.Namespace) -> int:
         except NothingFinished as kept:
             report = kept
     print(terminal_table(summarize(records, thresholds=config.thresholds)))
+    if any(r.get("ratio") == 0 for r in records):
+        from mlml.diagnose import test_label_note
+
+        print(f"note: rows at ratio 0 train and test on the data set's labels as given. {test_label_note()}")
     print(f"report: {report}")
     failed = sum(r["status"] == "failed" for r in records)
     print(f"{len(records)} trials in {run_dir} ({failed} failed); this invocation took {wall:.1f} s")

@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 from mlml._validation import first_duplicate
 from mlml.cli.commands import (
     _data_info,
+    _diagnose,
     _evaluate,
     _methods,
     _report,
@@ -221,6 +222,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("source", metavar="SOURCE")
     _add_filter_flags(p)
     p.set_defaults(handler=_data_info)
+
+    p = verbs.add_parser(
+        "diagnose", help="estimate the share of missing positives, overall and per label",
+        formatter_class=argparse.RawDescriptionHelpFormatter, epilog=SOURCE_HELP,
+    )
+    p.add_argument("source", metavar="SOURCE", help="a data set whose labels are the observed ones")
+    p.add_argument("--features", choices=["auto", "none"], default="auto",
+                   help="auto (default): where the source has features (image sources: backbone features), "
+                        "estimates from the features, the labels and both, the tightest kept; none: the labels alone")
+    p.add_argument("--backbone", default="efficientnet_lite0", help="for image data sets")
+    p.add_argument("--bootstrap", type=int, default=200, help="bootstrap replicates for the intervals (default 200)")
+    p.add_argument("--min-positives", type=_positive_int, default=10,
+                   help="labels with fewer observed positives are named and left out of the overall figure "
+                        "(default 10)")
+    p.add_argument("--seed", type=_seed, default=0)
+    p.add_argument("--show", type=_positive_int, default=15, help="labels listed in the terminal (default 15)")
+    p.add_argument("--out", type=Path, help="JSON file: missing_share (estimate, low, high), per_label, advice")
+    _add_filter_flags(p)
+    p.set_defaults(handler=_diagnose)
 
     p = verbs.add_parser(
         "train", help="train a model on a data set (optionally hiding positives first)",

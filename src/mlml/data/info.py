@@ -62,7 +62,9 @@ def describe(dataset: Dataset, *, top: int = 15) -> dict[str, Any]:
     provenance), ``files`` (read) and ``skipped_files`` (``{"file", "reason"}``, e.g. a MULAN folder's
     train/test files when the complete file was read), and ``annotations``: None for complete labels, else the
     share of each state of partial annotations (``positive``, ``verified_negative``, ``suspect_zero``,
-    ``unannotated``; :mod:`mlml.labels`).
+    ``unannotated``; :mod:`mlml.labels`), and ``missing_share``: the estimated share of missing positives
+    ``{"estimate", "low", "high"}`` from :func:`mlml.diagnose.diagnose` (labels only, 100 bootstrap replicates;
+    None where it cannot be estimated, e.g. too many label entries; ``mlml diagnose`` gives the detail).
     """
     labels = dataset.labels
     per_sample = positives_per_sample(labels)
@@ -97,7 +99,19 @@ def describe(dataset: Dataset, *, top: int = 15) -> dict[str, Any]:
         "files": list(provenance.get("files", [])),
         "skipped_files": list(provenance.get("skipped_files", [])),
         "annotations": _annotation_shares(labels) if dataset.partial else None,
+        "missing_share": _missing_share(labels),
     }
+
+
+def _missing_share(labels: np.ndarray | sp.csr_matrix) -> dict[str, float | None] | None:
+    """The labels-only overall estimate of :func:`mlml.diagnose.diagnose`, or None where it does not apply."""
+    from mlml.diagnose import MAX_ENTRIES, MAX_LABEL_EVIDENCE, diagnose
+
+    n, n_labels = labels.shape
+    if n * n_labels > MAX_ENTRIES or n_labels > MAX_LABEL_EVIDENCE or n < 6:
+        return None
+    result = diagnose(labels, evidence="labels", n_bootstrap=100, random_state=0).to_dict()["missing_share"]
+    return None if result["estimate"] is None else result
 
 
 def _annotation_shares(labels: np.ndarray | sp.csr_matrix) -> dict[str, float]:
@@ -134,6 +148,11 @@ def format_info(info: dict[str, Any]) -> str:
         *([] if not info.get("annotations") else [
             "partial annotations  " + ", ".join(f"{name.replace('_', ' ')} {share:.2%}"
                                                  for name, share in info["annotations"].items())]),
+        *([] if not info.get("missing_share") else [
+            f"missing positives  about {info['missing_share']['estimate']:.0%} estimated from the labels "
+            f"({info['missing_share']['confidence']:.0%} interval {info['missing_share']['low']:.0%} - "
+            f"{info['missing_share']['high']:.0%}; an upper bound where labels do not imply each other; "
+            "`mlml diagnose` for the detail)"]),
         f"duplicates      {describe_duplicates(info['duplicates'])}",
         f"most frequent labels ({len(info['top_labels'])}):",
     ]

@@ -141,6 +141,11 @@ def write_report(
                 if mode_rows:
                     blocks.append(("h", 3, f"Results, {POLICY_HEADINGS[mode]} (mean ± std over folds)"))
                     blocks.append(("table", *table_cells(mode_rows, RESULT_METRICS)))
+        if any(row.get("ratio") == 0 for row in ds_rows):
+            from mlml.diagnose import test_label_note
+
+            blocks.append(("warn", "Rows at ratio 0 train and test on this data set's labels as given (nothing "
+                                   f"simulated). {test_label_note()}"))
         if any(row.get("n_collapsed") for row in ds_rows):
             blocks.append(("warn", "⚠ marks groups with a collapsed fold: its micro-F1 is below half the median of "
                                    "the group's folds (the model predicts almost nothing, or almost everything, "

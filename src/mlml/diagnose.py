@@ -1,0 +1,600 @@
+"""``mlml diagnose``: how many positives are missing from the observed labels, overall and per label.
+
+The estimated quantity. With ``y`` the complete and ``s`` the observed labels of one label column (``s = 1`` an
+observed positive, ``s = 0`` a suspect zero), the **label frequency** is ``c = P(s = 1 | y = 1)`` (Elkan & Noto
+2008; Bekker & Davis 2018) and the **missing share** is ``1 − c``: the share of the true positives that the labels
+do not show. Overall, the missing share is ``Σ_j h_j / Σ_j (n_j + h_j)`` with ``n_j`` the observed and ``h_j`` the
+missing positives of label ``j``.
+
+How it is estimated (positive-unlabelled class-prior estimation, one label at a time):
+
+1. **Scores.** For every label ``j``, a classifier of ``s_j`` (observed positive against suspect zero) gives each
+   row a score ``g_j(x)``, out of fold (``n_folds`` folds of rows: a row is scored by a model that did not see
+   it). The classifier is ridge regression, all labels at once, on the evidence ``x``: the features (dense
+   features standardised; sparse or wide ones reduced to ``MAX_FEATURE_DIMS`` components by a truncated SVD)
+   and/or the row's other observed labels, these with **non-negative** coefficients and label ``j``'s own column
+   left out (:func:`_nonnegative_ridge` says why: hiding coupled within a row makes co-occurring labels look
+   exclusive, and negative evidence then fakes a pure top bin). By default, where features are given, all three
+   (features, labels, both; same folds), and each label keeps the smallest of the three estimates of step 2: each
+   is an upper bound, so the smallest is the tightest (in each bootstrap replicate too).
+2. **Mixture proportion.** Under SCAR (a positive's chance to be observed does not depend on ``x``), the scores of
+   the suspect zeros are a mixture ``U = α P + (1 − α) N`` of the positives' score distribution ``P`` (seen on the
+   observed positives) and the negatives' ``N``; ``α`` is the share of missing positives among the suspect zeros.
+   With ``q_p(t)`` and ``q_u(t)`` the shares of observed positives and of suspect zeros scoring at least ``t``,
+   every ``t`` gives the upper bound ``α ≤ q_u(t) / q_p(t)``; **best bin estimation** (BBE; Garg et al., "Mixture
+   Proportion Estimation and PU Learning: A Modern Approach", NeurIPS 2021, Algorithm 1; authors' code
+   acmi-lab/PU_learning, ``estimator.py``, ``BBE_estimator``) picks the ``t`` that minimises that ratio plus its
+   confidence term ``(1 + γ)(√(log(1/δ) / 2 n_u) + √(log(1/δ) / 2 n_p)) / q_p(t)`` (``log(1/δ)`` as in the
+   authors' ``DKW_bound``; the paper writes ``log(4/δ)``) and returns
+   ``α̂ = q_u(t̂) / q_p(t̂)``. It needs a "top bin" of nearly pure positives (the anchor-set / irreducibility
+   assumption that TIcE, Bekker & Davis 2018, and KM2, Ramaswamy et al. 2016, also make); where the evidence
+   does not single out positives, ``α̂`` is too high: **each label's estimate is an upper bound** on its missing
+   share. Then ``h_j = α̂_j · #suspect zeros_j`` and ``1 − c_j = h_j / (n_j + h_j)``. Scores are binned at
+   ``N_BINS`` quantiles, so the bootstrap re-counts bins instead of re-sorting.
+3. **Overall.** The overall estimate assumes one missing rate shared by the labels (as an annotator who skips
+   labels at random, or the per-sample and uniform hiding schemes, give): each label's estimate bounds that rate
+   from above, so the overall estimate is a low quantile (``quantile``, weighted by observed positives) of the
+   per-label estimates of the labels with at least ``min_positives`` observed positives -- robust to the noise of
+   a single minimum.
+4. **Interval.** A bootstrap over rows (``n_bootstrap`` Poisson-weighted replicates of the binned counts, the
+   scores held fixed): the ``(1 − confidence) / 2`` and ``(1 + confidence) / 2`` percentiles. It measures
+   sampling noise, not the bias of step 2.
+
+Why this estimator and this evidence (measured by ``benchmarks/bench_diagnose.py``, figures in
+benchmarks/README.md): the naive sum of co-occurrence posteriors ``1 − ω̄`` over the suspect zeros
+(``naive_missing_share``, kept as a baseline) and Elkan & Noto's ``c = mean g(x)`` over the observed positives
+(e1) were both further from the truth on the MULAN sets than BBE; per-label BBE estimates summed directly
+over-count on rare labels (a small error in ``α`` times many suspect zeros), which the shared-rate quantile
+avoids; keeping each label's smallest of the three estimates (features, labels, both) was closer than any one
+kind of evidence (12 of 30 cells within 0.05 against 8 for both in one model), and labels with unconstrained
+coefficients gave estimates near 0 under per-sample hiding (COCO at a true 0.48: 0.000).
+
+Labels with no observed positive cannot be estimated at all (nothing says what their positives look like); labels
+with fewer than ``min_positives`` get a per-label estimate that is reported but not used for the overall figure.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+import scipy.sparse as sp
+
+from mlml._validation import RandomState, check_fraction, check_option, check_positive_int, check_random_state
+from mlml.exceptions import MLMLError
+from mlml.labels import POSITIVE, LabelMatrix, check_labels, to_dense
+
+Evidence = Literal["auto", "features", "labels", "both"]
+EVIDENCE: tuple[str, ...] = ("auto", "features", "labels", "both")
+#: Features wider than this (or sparse) are reduced by a truncated SVD to this many components.
+MAX_FEATURE_DIMS = 256
+#: Labels beyond this many cannot serve as each other's evidence (the Gram matrix is ``(C, C)``).
+MAX_LABEL_EVIDENCE = 4096
+#: Score quantiles per label (the bins of the mixture-proportion estimate and its bootstrap).
+N_BINS = 256
+#: Beyond this many label entries (rows x labels) diagnose refuses (its scores are a dense ``(n, C)`` table).
+MAX_ENTRIES = 1 << 25
+#: Bootstrap weights drawn at once (rows x replicates; 128 MB in float64).
+BOOTSTRAP_BLOCK_ENTRIES = 1 << 24
+#: BBE's confidence parameters (Garg et al. 2021: δ = 0.1, γ = 0.01).
+BBE_DELTA = 0.1
+BBE_GAMMA = 0.01
+
+
+@dataclass(frozen=True)
+class LabelDiagnosis:
+    """One label's estimate. ``missing_share``, ``low`` and ``high`` are NaN where nothing could be estimated
+    (no observed positive); ``used`` says whether the label entered the overall estimate."""
+
+    name: str
+    observed_positives: int
+    suspect_zeros: int
+    missing_share: float
+    low: float
+    high: float
+    used: bool
+
+
+@dataclass(frozen=True)
+class Diagnosis:
+    """What :func:`diagnose` found. ``missing_share`` is NaN when no label has ``min_positives`` observed
+    positives. ``to_dict()`` is the JSON that ``mlml diagnose --out`` writes."""
+
+    missing_share: float
+    low: float
+    high: float
+    per_label: list[LabelDiagnosis]
+    evidence: str
+    n_samples: int
+    n_labels: int
+    observed_positives: int
+    empty_samples: int
+    min_positives: int
+    confidence: float
+    method: str
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def no_positive_labels(self) -> list[str]:
+        return [label.name for label in self.per_label if label.observed_positives == 0]
+
+    @property
+    def few_positive_labels(self) -> list[str]:
+        return [label.name for label in self.per_label if 0 < label.observed_positives < self.min_positives]
+
+    @property
+    def estimated_missing_positives(self) -> float:
+        """The overall missing share as a count: ``n · m / (1 − m)`` with ``n`` the observed positives."""
+        share = self.missing_share
+        return float("nan") if not math.isfinite(share) or share >= 1 else self.observed_positives * share / (1 - share)
+
+    def advice(self) -> list[str]:
+        """What the estimate means for training, in a few sentences."""
+        return advice(self)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "missing_share": {"estimate": _json_float(self.missing_share), "low": _json_float(self.low),
+                              "high": _json_float(self.high), "confidence": self.confidence},
+            "estimated_missing_positives": _json_float(self.estimated_missing_positives),
+            "per_label": [{key: _json_float(value) if isinstance(value, float) else value
+                           for key, value in asdict(label).items()} for label in self.per_label],
+            "labels_without_positives": self.no_positive_labels,
+            "labels_with_few_positives": self.few_positive_labels,
+            "evidence": self.evidence,
+            "method": self.method,
+            "n_samples": self.n_samples,
+            "n_labels": self.n_labels,
+            "observed_positives": self.observed_positives,
+            "empty_samples": self.empty_samples,
+            "min_positives": self.min_positives,
+            "advice": self.advice(),
+            "notes": list(self.notes),
+        }
+
+
+def _json_float(value: float) -> float | None:
+    return None if value is None or not math.isfinite(value) else float(value)
+
+
+def diagnose(
+    observed: LabelMatrix,
+    *,
+    features: np.ndarray | sp.spmatrix | None = None,
+    label_names: list[str] | None = None,
+    evidence: Evidence = "auto",
+    n_folds: int = 3,
+    min_positives: int = 10,
+    quantile: float = 0.1,
+    n_bootstrap: int = 200,
+    confidence: float = 0.95,
+    random_state: RandomState = 0,
+) -> Diagnosis:
+    """Estimate the share of missing positives of ``observed``, overall and per label (module docstring).
+
+    Args:
+        observed: ``(n_samples, n_labels)`` observed labels, dense or CSR, values in ``{1, 0, 2, -1}``; only the
+            suspect zeros (``0``) can hide a missing positive, verified negatives (``2``) and unannotated
+            entries (``-1``) are left out of each label's counts.
+        features: ``(n_samples, n_features)`` features (dense or sparse), or None.
+        label_names: one name a label (default ``label0``, ``label1``, ...).
+
+        evidence: what the classifier of step 1 reads: ``"features"``, ``"labels"`` (the other observed labels,
+            non-negative coefficients), ``"both"``, or ``"auto"``: where features are given, each of the three, keeping
+            per label the smallest estimate (each is an upper bound); else the labels.
+        n_folds: folds of rows for the out-of-fold scores (>= 2).
+        min_positives: labels with fewer observed positives are named and left out of the overall estimate.
+        quantile: the low quantile of the per-label estimates taken as the overall estimate, in (0, 1].
+        n_bootstrap: bootstrap replicates for the intervals (0: no interval, low = high = the estimate).
+        confidence: the interval's level, in (0, 1).
+        random_state: seed or Generator (folds, SVD, bootstrap).
+
+    Returns:
+        A :class:`Diagnosis`.
+
+    Example:
+        >>> import numpy as np
+        >>> from mlml.simulate import hide_positives
+        >>> rng = np.random.default_rng(0)
+        >>> Y = (rng.random((2000, 6)) < 0.3).astype(np.int8)
+        >>> Y[:, 1] = Y[:, 0]  # label 1 always comes with label 0: an anchor for both
+        >>> observed, _ = hide_positives(Y, 0.4, scheme="uniform", random_state=0)
+        >>> round(diagnose(observed, evidence="labels", n_bootstrap=0).missing_share, 1)
+        0.4
+    """
+    owner = "diagnose"
+    observed = check_labels(observed, name="observed")
+    n, n_labels = observed.shape
+    evidence = check_option(evidence, "evidence", owner, EVIDENCE)  # type: ignore[assignment]
+    n_folds = check_positive_int(n_folds, "n_folds", owner, minimum=2)
+    min_positives = check_positive_int(min_positives, "min_positives", owner)
+    quantile = check_fraction(quantile, "quantile", owner)
+    if quantile == 0:
+        raise MLMLError(f"The 'quantile' parameter of {owner} must be a float in (0, 1]. Got 0 instead.")
+    n_bootstrap = check_positive_int(n_bootstrap, "n_bootstrap", owner, minimum=0)
+    confidence = check_fraction(confidence, "confidence", owner)
+    if not 0 < confidence < 1:
+        raise MLMLError(f"The 'confidence' parameter of {owner} must be a float in (0, 1). Got {confidence!r} instead.")
+    if label_names is None:
+        label_names = [f"label{j}" for j in range(n_labels)]
+    if len(label_names) != n_labels:
+        raise MLMLError(f"label_names has {len(label_names)} names for {n_labels} labels.")
+    if features is not None and features.shape[0] != n:
+        raise MLMLError(f"features has {features.shape[0]} rows; observed has {n}.")
+    if n * n_labels > MAX_ENTRIES:
+        raise MLMLError(f"diagnose scores every (sample, label) entry: {n:,} x {n_labels:,} is more than "
+                        f"{MAX_ENTRIES:,}; keep the frequent labels (--min-label-frequency) or a sample of rows.")
+    if n < 2 * n_folds:
+        raise MLMLError(f"diagnose needs at least {2 * n_folds} samples for {n_folds} folds; got {n}.")
+    kinds = _evidence_kinds(evidence, features is not None, n_labels)
+    rng = check_random_state(random_state)
+    dense = to_dense(observed)
+    positive = dense == POSITIVE
+    suspect = dense == 0
+    counts_pos = positive.sum(axis=0)
+    score_seed = int(rng.integers(2**63 - 1))  # the same folds (and SVD) for every kind of evidence
+    labels_with_positives = np.flatnonzero(counts_pos)
+    shares = np.full((len(kinds), n_labels), np.nan)
+    boot = np.full((len(kinds), n_bootstrap, n_labels), np.nan)
+    bins = np.zeros((len(kinds), n, n_labels), dtype=np.int16)  # score bins, 0 the top (N_BINS fits int16)
+    for k, kind in enumerate(kinds):
+        scores = out_of_fold_scores(positive, None if kind == "labels" else features, with_labels=kind != "features",
+                                    n_folds=n_folds, random_state=score_seed)
+        for j in labels_with_positives:
+            bins[k, :, j] = _score_bins(scores[:, j])
+            shares[k, j] = _missing_shares(bins[k, :, j], positive[:, j], suspect[:, j], None)[0]
+    # bootstrap weights (n, replicates), rows contiguous (each label's bin counts are one sparse-times-dense
+    # product), drawn a block of replicates at a time so that a block holds at most BOOTSTRAP_BLOCK_ENTRIES
+    block = max(1, min(n_bootstrap, BOOTSTRAP_BLOCK_ENTRIES // n))
+    for start in range(0, n_bootstrap, block):
+        stop = min(n_bootstrap, start + block)
+        weights = rng.poisson(1.0, size=(n, stop - start)).astype(np.float64)
+        for k in range(len(kinds)):
+            for j in labels_with_positives:
+                boot[k, start:stop, j] = _missing_shares(bins[k, :, j], positive[:, j], suspect[:, j], weights)
+    # every kind of evidence gives an upper bound: keep the tightest, per label (and per bootstrap replicate)
+    shares, boot = np.fmin.reduce(shares, axis=0), np.fmin.reduce(boot, axis=0)
+    used = counts_pos >= min_positives
+    notes: list[str] = []
+    if used.any():
+        estimate = _weighted_quantile(shares[used], counts_pos[used], quantile)
+        replicates = np.array([_weighted_quantile(row[used], counts_pos[used], quantile) for row in boot])
+        replicates = replicates[np.isfinite(replicates)]
+    else:
+        estimate, replicates = float("nan"), np.zeros(0)
+        notes.append(f"no label has {min_positives} observed positives: the overall share cannot be estimated")
+    tail = (1 - confidence) / 2
+    low, high = ((float(np.quantile(replicates, tail)), float(np.quantile(replicates, 1 - tail)))
+                 if replicates.size else (estimate, estimate))
+    per_label = []
+    for j in range(n_labels):
+        column = boot[:, j][np.isfinite(boot[:, j])]
+        lo, hi = ((float(np.quantile(column, tail)), float(np.quantile(column, 1 - tail))) if column.size
+                  else (float(shares[j]), float(shares[j])))
+        per_label.append(LabelDiagnosis(str(label_names[j]), int(counts_pos[j]), int(suspect[:, j].sum()),
+                                        float(shares[j]), lo, hi, bool(used[j])))
+    described = " | ".join(_DESCRIBED[kind] for kind in kinds)
+    if len(kinds) > 1:
+        described = f"each of [{described}], the smallest estimate per label"
+    evidence = "+".join(kinds) if len(kinds) > 1 else kinds[0]
+    method = (f"BBE mixture-proportion estimate per label on out-of-fold ridge scores from {described}; "
+              f"overall: the {quantile:g} quantile of the per-label estimates (labels with >= {min_positives} "
+              f"observed positives, weighted by them); {n_bootstrap} bootstrap replicates over rows")
+    return Diagnosis(
+        missing_share=float(estimate), low=min(low, estimate), high=max(high, estimate), per_label=per_label,
+        evidence=evidence, n_samples=n, n_labels=n_labels, observed_positives=int(counts_pos.sum()),
+        empty_samples=int((~positive.any(axis=1)).sum()), min_positives=min_positives, confidence=confidence,
+        method=method, notes=notes,
+    )
+
+
+_DESCRIBED = {"features": "the features", "labels": "the other labels (non-negative)",
+              "both": "the features and the other labels (non-negative)"}
+
+
+def _evidence_kinds(evidence: str, has_features: bool, n_labels: int) -> tuple[str, ...]:
+    """The kinds of evidence ``diagnose`` scores with: ``auto`` is all three where features are given (labels
+    beyond ``MAX_LABEL_EVIDENCE`` left out), else the labels."""
+    labels_ok = n_labels <= MAX_LABEL_EVIDENCE
+    if evidence == "auto":
+        if has_features:
+            return ("both", "features", "labels") if labels_ok else ("features",)
+        evidence = "labels"
+    if evidence in ("features", "both") and not has_features:
+        raise MLMLError(f"evidence={evidence!r} needs features; pass features= or use evidence='labels'.")
+    if evidence in ("labels", "both") and not labels_ok:
+        raise MLMLError(f"evidence={evidence!r} reads the other labels through a ({n_labels}, {n_labels}) matrix; "
+                        f"at most {MAX_LABEL_EVIDENCE} labels. Give features (evidence='features').")
+    return (evidence,)
+
+
+def out_of_fold_scores(
+    positive: np.ndarray,
+    features: np.ndarray | sp.spmatrix | None = None,
+    *,
+    with_labels: bool | None = None,
+    n_folds: int = 3,
+    ridge: float = 1e-3,
+    random_state: RandomState = 0,
+) -> np.ndarray:
+    """Out-of-fold ridge scores of every label's observed positives, ``(n_samples, n_labels)`` float64.
+
+    Args:
+        positive: ``(n_samples, n_labels)`` bool, the observed positives (the targets).
+        features: the feature evidence (None: none).
+        with_labels: also read the other labels' observed positives, with non-negative coefficients (label
+            ``j``'s own column left out); None: only where ``features`` is None.
+        n_folds: folds of rows (each row scored by the model fitted on the others).
+        ridge: the penalty per training row on the standardised evidence (``λ = ridge · n_train``).
+        random_state: seed or Generator of the fold assignment and the SVD.
+    """
+    rng = check_random_state(random_state)
+    n, n_labels = positive.shape
+    targets = positive.astype(np.float64)
+    with_labels = features is None if with_labels is None else with_labels
+    blocks = ([] if features is None else [_evidence_matrix(features, rng)]) + ([targets] if with_labels else [])
+    if not blocks:
+        raise MLMLError("out_of_fold_scores needs evidence: features, labels or both.")
+    X = np.hstack(blocks) if len(blocks) > 1 else blocks[0]
+    n_free = X.shape[1] - (n_labels if with_labels else 0)  # feature columns, unconstrained; labels follow
+    fold = rng.permutation(n) % n_folds
+    scores = np.zeros((n, n_labels))
+    for f in range(n_folds):
+        train, test = fold != f, fold == f
+        mean = X[train].mean(axis=0)
+        centred = X[train] - mean
+        gram = centred.T @ centred
+        gram[np.diag_indices_from(gram)] += ridge * train.sum()
+        target_mean = targets[train].mean(axis=0)
+        moments = centred.T @ (targets[train] - target_mean)
+        if not with_labels:
+            coef = np.linalg.solve(gram, moments)
+        elif n_free == 0:
+            coef = _nonnegative_ridge(gram, moments)
+        else:
+            # the feature coefficients profiled out: W_F = G_FF⁻¹ (b_F − G_FL W_L), then the label block is a
+            # non-negative ridge on the Schur complement
+            free, lab = slice(0, n_free), slice(n_free, None)
+            solve_ff = np.linalg.solve(gram[free, free], np.hstack([gram[free, lab], moments[free]]))
+            reduced_gram = gram[lab, lab] - gram[lab, free] @ solve_ff[:, :n_labels]
+            reduced_moments = moments[lab] - gram[lab, free] @ solve_ff[:, n_labels:]
+            w_labels = _nonnegative_ridge(reduced_gram, reduced_moments)
+            coef = np.vstack([solve_ff[:, n_labels:] - solve_ff[:, :n_labels] @ w_labels, w_labels])
+        scores[test] = (X[test] - mean) @ coef + target_mean
+    return scores
+
+
+def _nonnegative_ridge(gram: np.ndarray, moments: np.ndarray, *, sweeps: int = 60) -> np.ndarray:
+    """Coefficients ``W`` (``(C, C)``, column ``j`` for label ``j``) minimising ``½ wᵀ G w − bᵀ w`` per column
+    with ``w ≥ 0`` and ``W[j, j] = 0``: cyclic coordinate descent, every label's column at once.
+
+    Why non-negative: hiding that is coupled within a row (an annotator who tags a fixed share of each sample's
+    positives; the per-sample scheme) makes labels that always co-occur look mutually exclusive once observed, so
+    an unconstrained model learns "the other label observed ⇒ this one absent" and ranks the rows where this
+    label is observed at the top: an artificially pure top bin and an estimate near 0. Only positive
+    associations (a label that comes with another) may serve as evidence.
+    """
+    n_labels = gram.shape[0]
+    allowed = ~np.eye(n_labels, dtype=bool)
+    coef = np.zeros_like(moments)
+    residual = moments.copy()  # b − G W
+    diagonal = np.diag(gram)
+    for _ in range(sweeps):
+        largest = 0.0
+        for k in range(n_labels):
+            new = np.maximum(coef[k] + residual[k] / diagonal[k], 0.0) * allowed[k]
+            step = new - coef[k]
+            if step.any():
+                residual -= np.outer(gram[:, k], step)
+                coef[k] = new
+                largest = max(largest, float(np.abs(step).max()))
+        if largest < 1e-8:
+            break
+    return coef
+
+
+def _evidence_matrix(features: np.ndarray | sp.spmatrix, rng: np.random.Generator) -> np.ndarray:
+    """Standardised dense features, or a truncated SVD of sparse or wide ones."""
+    if sp.issparse(features) or features.shape[1] > MAX_FEATURE_DIMS:
+        from sklearn.decomposition import TruncatedSVD
+
+        k = min(MAX_FEATURE_DIMS, min(features.shape) - 1)
+        if k < 1:
+            raise MLMLError(f"features of shape {features.shape} are too small to reduce.")
+        seed = int(rng.integers(2**31 - 1))
+        reduced = TruncatedSVD(n_components=k, random_state=seed).fit_transform(
+            sp.csr_matrix(features, dtype=np.float64) if sp.issparse(features) else np.asarray(features, np.float64))
+        X = np.asarray(reduced)
+    else:
+        X = np.asarray(features, dtype=np.float64)
+    if not np.all(np.isfinite(X)):
+        raise MLMLError("features hold NaN or infinite values.")
+    scale = X.std(axis=0)
+    scale[scale == 0] = 1.0
+    return (X - X.mean(axis=0)) / scale
+
+
+def _score_bins(score: np.ndarray) -> np.ndarray:
+    """Bin index of each row, 0 the highest scores, at up to ``N_BINS`` quantiles."""
+    edges = np.unique(np.quantile(score, np.linspace(0, 1, N_BINS + 1)[1:-1]))
+    return (edges.size - np.searchsorted(edges, score, side="right")).astype(np.int64)
+
+
+def bbe_mixture_proportion(
+    positive_counts: np.ndarray, unlabelled_counts: np.ndarray, *, delta: float = BBE_DELTA, gamma: float = BBE_GAMMA
+) -> float:
+    """BBE (Garg et al. 2021, Algorithm 1): the share of positives among the unlabelled rows.
+
+    Args:
+        positive_counts: ``(n_bins,)`` (weighted) counts of the labelled positives per score bin, bin 0 the top.
+        unlabelled_counts: ``(n_bins,)`` the same for the unlabelled rows.
+
+    Returns:
+        ``α̂ = q_u(t̂) / q_p(t̂)`` in [0, 1], ``t̂`` minimising ``(q_u(t) + (1 + γ) ε) / q_p(t)`` with
+        ``ε = √(log(1/δ) / 2 n_u) + √(log(1/δ) / 2 n_p)`` (the authors' ``DKW_bound``); NaN when either set
+        is empty.
+    """
+    alpha = _bbe_rows(np.atleast_2d(np.asarray(positive_counts, dtype=np.float64)),
+                      np.atleast_2d(np.asarray(unlabelled_counts, dtype=np.float64)), delta, gamma)
+    return float(alpha[0])
+
+
+def _bbe_rows(pos: np.ndarray, unl: np.ndarray, delta: float = BBE_DELTA, gamma: float = BBE_GAMMA) -> np.ndarray:
+    """:func:`bbe_mixture_proportion` for each row of ``(n_replicates, n_bins)`` count tables at once."""
+    n_p, n_u = pos.sum(axis=1), unl.sum(axis=1)
+    out = np.full(pos.shape[0], np.nan)
+    ok = (n_p > 0) & (n_u > 0)
+    if not ok.any():
+        return out
+    pos, unl, n_p, n_u = pos[ok], unl[ok], n_p[ok, None], n_u[ok, None]
+    q_p = np.cumsum(pos, axis=1) / n_p
+    q_u = np.cumsum(unl, axis=1) / n_u
+    eps = np.sqrt(math.log(1 / delta) / (2 * n_u)) + np.sqrt(math.log(1 / delta) / (2 * n_p))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        bound = np.where(q_p > 0, (q_u + (1 + gamma) * eps) / q_p, np.inf)
+        best = np.argmin(bound, axis=1)
+        rows = np.arange(best.size)
+        out[ok] = np.minimum(1.0, q_u[rows, best] / q_p[rows, best])
+    return out
+
+
+def _missing_shares(bins: np.ndarray, positive: np.ndarray, suspect: np.ndarray,
+                    weights: np.ndarray | None) -> np.ndarray:
+    """One label's missing share ``h / (n + h)``, ``h = α̂ · #suspect zeros``, for each column of ``weights``
+    (``(n_samples, n_replicates)`` bootstrap weights; None: the data as given, one value)."""
+    bins = bins.astype(np.int64)
+    n_bins = int(bins.max()) + 1
+    rows = np.flatnonzero(positive | suspect)
+    columns = bins[rows] + n_bins * suspect[rows]
+    onehot = sp.csr_matrix((np.ones(rows.size), (rows, columns)), shape=(bins.size, 2 * n_bins))
+    if weights is None:
+        counts = np.asarray(onehot.sum(axis=0)).reshape(1, -1)
+    else:
+        counts = np.asarray(onehot.T.tocsr() @ weights).T
+    pos, unl = counts[:, :n_bins], counts[:, n_bins:]
+    alpha = _bbe_rows(pos, unl)
+    n_pos, n_unl = pos.sum(axis=1), unl.sum(axis=1)
+    hidden = alpha * n_unl
+    with np.errstate(divide="ignore", invalid="ignore"):
+        share = hidden / (hidden + n_pos)
+    share[(n_unl == 0) & (n_pos > 0)] = 0.0  # no suspect zero: nothing can be missing
+    return share
+
+
+def _weighted_quantile(values: np.ndarray, weights: np.ndarray, q: float) -> float:
+    keep = np.isfinite(values)
+    values, weights = values[keep], np.asarray(weights, dtype=np.float64)[keep]
+    if values.size == 0:
+        return float("nan")
+    order = np.argsort(values, kind="stable")
+    cumulative = np.cumsum(weights[order]) / weights.sum()
+    return float(values[order][min(int(np.searchsorted(cumulative, q)), values.size - 1)])
+
+
+def naive_missing_share(observed: LabelMatrix, *, estimator: str = "pairwise-noisy-or") -> float:
+    """The naive baseline: ``Σ (1 − ω̄)`` over the suspect zeros from a labels-only co-occurrence estimator,
+    as a share of that sum plus the observed positives (kept to compare against; far off on some data)."""
+    from mlml.weights import ESTIMATORS
+
+    observed = check_labels(observed, name="observed")
+    _, neg = ESTIMATORS.create(estimator).fit(observed).transform(observed)
+    dense = to_dense(observed)
+    missing = float((1.0 - neg)[dense == 0].sum())
+    positives = float((dense == POSITIVE).sum())
+    return missing / (missing + positives) if missing + positives > 0 else float("nan")
+
+
+def advice(diagnosis: Diagnosis) -> list[str]:
+    """Plain-language consequences of a :class:`Diagnosis` for training."""
+    out = []
+    share = diagnosis.missing_share
+    if math.isfinite(share):
+        if share < 0.05:
+            out.append("Few positives seem to be missing: plain BCE (`--method bce`) treats the zeros as negatives "
+                       "and loses little.")
+        elif share < 0.3:
+            out.append("A moderate share of positives is missing: use a method that down-weights suspect zeros "
+                       "(see `mlml methods`) and a threshold policy that does not trust observed zeros "
+                       "(`--thresholds calibrated` or `cardinality`).")
+        else:
+            out.append("Many positives are missing: plain BCE learns to predict the missing labels as absent. Use a "
+                       "missing-label method (see `mlml methods`) and a policy that does not trust observed zeros "
+                       "(`--thresholds calibrated`); precision, F1 and mAP measured on these labels are lower "
+                       "bounds.")
+    if diagnosis.no_positive_labels:
+        out.append(f"{len(diagnosis.no_positive_labels)} label(s) have no observed positive: no model can learn "
+                   "them from these labels; drop them (`--min-label-frequency`) or annotate some positives.")
+    if diagnosis.few_positive_labels:
+        out.append(f"{len(diagnosis.few_positive_labels)} label(s) have fewer than {diagnosis.min_positives} observed "
+                   "positives: their estimates and their test metrics are unreliable.")
+    if diagnosis.empty_samples:
+        out.append(f"{diagnosis.empty_samples:,} sample(s) have no observed positive; if every sample should carry "
+                   "a label, those have lost all of theirs.")
+    return out
+
+
+INCOMPLETE_TEST_LABELS = (
+    "these metrics are measured against the data set's own labels; where those are incomplete they are lower "
+    "bounds: a correct prediction of a missing positive counts as a false positive (precision, F1, mAP and the "
+    "ranking metrics drop), and recall is measured on the positives that were annotated"
+)
+
+
+def test_label_note(labels: LabelMatrix | None = None) -> str:
+    """The note that metrics scored on a user's own (not simulated) test labels are lower bounds.
+
+    With ``labels`` (the evaluated labels), the labels-only estimate of :func:`diagnose` (50 bootstrap
+    replicates) is added where it applies (at most ``MAX_ENTRIES`` entries and ``MAX_LABEL_EVIDENCE`` labels).
+    """
+    note = "Incomplete test labels: " + INCOMPLETE_TEST_LABELS + "."
+    if labels is None:
+        return note + " `mlml diagnose SOURCE` estimates how many positives they miss."
+    n, n_labels = labels.shape
+    if n * n_labels > MAX_ENTRIES or n_labels > MAX_LABEL_EVIDENCE or n < 6:
+        return note + " `mlml diagnose SOURCE` estimates how many positives they miss."
+    result = diagnose(labels, evidence="labels", n_bootstrap=50, random_state=0)
+    if not math.isfinite(result.missing_share):
+        return note + " Too few observed positives to estimate how many are missing."
+    return note + (f" Estimated from these labels alone: about {result.missing_share:.0%} of the positives missing "
+                   f"({result.confidence:.0%} interval {result.low:.0%} - {result.high:.0%}; an upper bound where "
+                   "labels do not imply each other; `mlml diagnose` gives the detail).")
+
+
+def format_diagnosis(diagnosis: Diagnosis, *, show: int = 15) -> str:
+    """Readable text of a :class:`Diagnosis` (what ``mlml diagnose`` prints)."""
+    d = diagnosis
+    pct = lambda v: "n/a" if not math.isfinite(v) else f"{v:.1%}"  # noqa: E731
+    lines = [
+        f"estimated missing positives  {pct(d.missing_share)}  ({d.confidence:.0%} interval {pct(d.low)} - "
+        f"{pct(d.high)}; about {d.estimated_missing_positives:,.0f} missing beside {d.observed_positives:,} observed)"
+        if math.isfinite(d.missing_share) else "estimated missing positives  n/a",
+        f"samples {d.n_samples:,}, labels {d.n_labels:,}, evidence: {d.evidence}, "
+        f"samples without an observed positive: {d.empty_samples:,}",
+        f"method: {d.method}",
+    ]
+    ranked = sorted((label for label in d.per_label if math.isfinite(label.missing_share)),
+                    key=lambda label: (not label.used, -label.missing_share))
+    if ranked:
+        width = max(len(label.name) for label in ranked[:show])
+        lines.append(f"labels with the highest estimates ({min(show, len(ranked))} of {len(ranked)}; per-label "
+                     "figures are upper bounds):")
+        lines += [f"  {label.name:<{width}}  {pct(label.missing_share):>6}  [{pct(label.low)} - {pct(label.high)}]  "
+                  f"{label.observed_positives:,} observed" + ("" if label.used else "  (too few, not used)")
+                  for label in ranked[:show]]
+    if d.no_positive_labels:
+        lines.append(f"labels without an observed positive ({len(d.no_positive_labels)}): "
+                     + _names(d.no_positive_labels))
+    if d.few_positive_labels:
+        lines.append(f"labels with fewer than {d.min_positives} observed positives ({len(d.few_positive_labels)}): "
+                     + _names(d.few_positive_labels))
+    lines += [f"note: {note}" for note in d.notes]
+    lines += [f"advice: {text}" for text in d.advice()]
+    return "\n".join(lines)
+
+
+def _names(names: list[str], limit: int = 20) -> str:
+    more = len(names) - limit
+    return ", ".join(names[:limit]) + (f", ... {more} more" if more > 0 else "")
+
