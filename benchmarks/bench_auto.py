@@ -34,7 +34,7 @@ import numpy as np
 from _common import present, shared_data
 
 from mlml.auto import CRITERIA, DEFAULT_CRITERION, kendall_tau, resolve_method
-from mlml.auto.select import choose, prepare_selection, score_entry, train_candidates
+from mlml.auto.select import choose, prepare_selection, rank_key, score_entry, train_candidates
 from mlml.data import load
 from mlml.data.splits import kfold_indices
 from mlml.evaluation import UndefinedMetricWarning, evaluate
@@ -69,15 +69,24 @@ def run_fold(dataset, source: str, ratio: float, fold_id: int, folds: int, seed:
                          "map": float(evaluate(fold.test_labels, test[n])["map"]),
                          "micro_f1": decided_f1(fold.test_labels, test[n], val[n], selection, scored[n]["policy"])}
     choices = {}
+
+    def record(key: str, members: list[str], policy: str) -> None:
+        scores = np.mean([test[m] for m in members], axis=0)
+        val_avg = np.mean([val[m] for m in members], axis=0)
+        choices[key] = {"members": members, "policy": policy,
+                        "map": float(evaluate(fold.test_labels, scores)["map"]),
+                        "micro_f1": decided_f1(fold.test_labels, scores, val_avg, selection, policy)}
+
     for criterion in CRITERIA:
         for combine in (1, 3):
             members, entry = choose(scored, val, criterion, combine, selection)
-            scores = np.mean([test[m] for m in members], axis=0)
-            val_avg = np.mean([val[m] for m in members], axis=0)
-            choices[f"{criterion}|{combine}"] = {
-                "members": members, "policy": entry["policy"],
-                "map": float(evaluate(fold.test_labels, scores)["map"]),
-                "micro_f1": decided_f1(fold.test_labels, scores, val_avg, selection, entry["policy"])}
+            record(f"{criterion}|{combine}", members, entry["policy"])
+        ranked = sorted(scored, key=lambda n: -rank_key(scored[n]["criteria"][criterion]))
+        for k in (2, 3):  # the best k averaged whatever the criterion says of the average
+            average = np.mean([val[m] for m in ranked[:k]], axis=0)
+            record(f"{criterion}|force{k}", ranked[:k], score_entry(average, selection)["policy"])
+    everything = list(scored)
+    record("all", everything, score_entry(np.mean([val[m] for m in everything], axis=0), selection)["policy"])
     return {"dataset": source, "ratio": ratio, "fold": fold_id, "candidates": candidates, "choices": choices,
             "train_s": train_s, "rehidden": int(selection.mask.sum())}
 

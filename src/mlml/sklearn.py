@@ -45,7 +45,8 @@ class MissingLabelClassifier(ClassifierMixin, BaseEstimator):
     """Multi-label classifier trained with a missing-label method (see the module docstring).
 
     Parameters:
-        method: a name in :data:`mlml.methods.METHODS` (``cb-wce``, ``bce``, ``epr``, ...) or a
+        method: a name in :data:`mlml.methods.METHODS` (``cb-wce``, ``bce``, ``epr``, ...), ``auto`` (trains a
+            fixed set of candidates and keeps the best by a criterion on observed labels; :mod:`mlml.auto`) or a
             :class:`~mlml.methods.Method`. Oracle methods (``im-wce``) read hidden positives a user does not have
             and are refused.
         method_params: parameters of the method's loss or estimator (:meth:`~mlml.methods.Method.with_params`),
@@ -57,7 +58,8 @@ class MissingLabelClassifier(ClassifierMixin, BaseEstimator):
             :class:`mlml.training.TrainConfig` (``lr=None``: the optimizer's default).
         val_fraction: share of the rows given to ``fit`` carved out (seeded) for early stopping, model selection
             and threshold tuning; scored on their observed labels. 0 needs ``fixed_epochs=True``.
-        thresholds: ``fixed`` (0.5 for every class) or ``tuned`` (per class, on the validation rows).
+        thresholds: ``fixed`` (0.5 for every class), ``tuned`` (per class, on the validation rows) or ``own`` (the
+            method's own policy, :mod:`mlml.evaluation.policies`; for ``auto``, the policy it chose).
         seed: the seed of everything random in ``fit``.
         device: ``auto`` (CUDA when available), ``cpu``, ``cuda``, ...
         num_threads: torch intra-op threads during ``fit`` (None: leave torch's setting).
@@ -97,7 +99,7 @@ class MissingLabelClassifier(ClassifierMixin, BaseEstimator):
         fixed_epochs: bool = False,
         standardize: bool = True,
         val_fraction: float = 0.1,
-        thresholds: Literal["fixed", "tuned"] = "fixed",
+        thresholds: Literal["fixed", "tuned", "own"] = "fixed",
         seed: int = 0,
         device: str = "auto",
         num_threads: int | None = None,
@@ -125,12 +127,13 @@ class MissingLabelClassifier(ClassifierMixin, BaseEstimator):
 
     # -- the parameters, checked when fit is called (scikit-learn's contract: __init__ stores them as given)
     def _resolved_method(self) -> Any:
-        from mlml.methods import METHODS, Method
+        from mlml.auto import resolve_method
+        from mlml.methods import Method
 
         if isinstance(self.method, Method):
             method = self.method
         elif isinstance(self.method, str):
-            method = METHODS.get(self.method)
+            method = resolve_method(self.method)  # a registered method, or auto
         else:
             raise MLMLError(f"The 'method' parameter of MissingLabelClassifier must be a method name or a Method. "
                             f"Got {self.method!r} instead.")
@@ -144,9 +147,9 @@ class MissingLabelClassifier(ClassifierMixin, BaseEstimator):
     def _train_config(self) -> Any:
         from mlml.training import TrainConfig
 
-        if self.thresholds not in ("fixed", "tuned"):
-            raise MLMLError(f"The 'thresholds' parameter of MissingLabelClassifier must be 'fixed' or 'tuned'. "
-                            f"Got {self.thresholds!r} instead.")
+        if self.thresholds not in ("fixed", "tuned", "own"):
+            raise MLMLError(f"The 'thresholds' parameter of MissingLabelClassifier must be 'fixed', 'tuned' or "
+                            f"'own'. Got {self.thresholds!r} instead.")
         head_kwargs = dict(self.head_kwargs or {})
         if self.hidden_sizes is not None:
             if "hidden_sizes" in head_kwargs:
@@ -159,8 +162,8 @@ class MissingLabelClassifier(ClassifierMixin, BaseEstimator):
             fixed_epochs=self.fixed_epochs, standardize=self.standardize, val_fraction=self.val_fraction,
             seed=self.seed, device=self.device, num_threads=self.num_threads, log=self.verbose, progress=False,
         )
-        if self.thresholds == "tuned" and config.val_fraction == 0:
-            raise MLMLError("thresholds='tuned' needs validation rows: give MissingLabelClassifier a "
+        if self.thresholds != "fixed" and config.val_fraction == 0:
+            raise MLMLError(f"thresholds={self.thresholds!r} needs validation rows: give MissingLabelClassifier a "
                             "val_fraction > 0.")
         return config
 
@@ -173,6 +176,7 @@ class MissingLabelClassifier(ClassifierMixin, BaseEstimator):
             MLMLError (a ``ValueError``): bad parameters, ``y`` not 2-D or not in {1, 0, -1}, row counts that
                 disagree.
         """
+        from mlml.auto import fit_auto, is_auto
         from mlml.folds import make_fold
         from mlml.training import fit
 
@@ -184,7 +188,19 @@ class MissingLabelClassifier(ClassifierMixin, BaseEstimator):
         Y = _check_targets(y, X.shape[0])
         rows = SimpleNamespace(labels=Y, features=X, image_paths=None)  # what make_fold reads of a Dataset
         fold = make_fold(rows, ratio=0.0, seed=self.seed, val_fraction=config.val_fraction, inputs=X)
-        result = fit(fold.train_inputs, fold.observed_train, method, config, validation=fold.validation)
+        if is_auto(method):  # the candidates, the choice and its policy: mlml.auto
+            result = fit_auto(fold, config, method)
+            if self.thresholds != "own":
+                result.decision = None  # 0.5, or tuned below
+        else:
+            result = fit(fold.train_inputs, fold.observed_train, method, config, validation=fold.validation)
+            if self.thresholds == "own" and method.threshold_policy != "fixed":
+                from mlml.evaluation.policies import SOFT_POLICIES, posterior
+
+                policy = method.threshold_policy
+                q = posterior(fold.observed_train, fold.observed_val, estimator="knn", features=fold.val_inputs,
+                              train_features=fold.train_inputs) if policy in SOFT_POLICIES else None
+                result.decide(policy, q=q)
         if self.thresholds == "tuned":
             from mlml.evaluation import UndefinedMetricWarning
 
@@ -204,7 +220,10 @@ class MissingLabelClassifier(ClassifierMixin, BaseEstimator):
         return self.model_.predict_proba(X.astype(np.float32, copy=False))
 
     def predict(self, X: Any) -> np.ndarray:
-        """Labels ``(n_samples, n_labels)`` int8 (1 predicted positive, else 0) at :attr:`thresholds_`."""
+        """Labels ``(n_samples, n_labels)`` int8 (1 predicted positive, else 0) at :attr:`thresholds_`, or by the
+        model's fitted decision (``thresholds="own"``; a per-sample policy has no per-class thresholds)."""
+        if getattr(self.model_, "decision", None) is not None:
+            return self.model_._decision().predict(self.predict_proba(X))
         return (self.predict_proba(X) >= self.thresholds_).astype(np.int8)
 
     def score(self, X: Any, y: Any, sample_weight: None = None) -> float:

@@ -105,10 +105,11 @@ def _source_files(source: str, dataset: Any = None) -> dict[str, str]:
 
 
 def _method(name: str, params: Sequence[tuple[str | None, str, Any]]) -> Any:
-    """The registered method ``name`` with ``--method-param`` values applied."""
-    from mlml.methods import METHODS
+    """The registered method ``name`` (or ``auto``, :func:`mlml.auto.resolve_method`) with ``--method-param``
+    values applied."""
+    from mlml.auto import resolve_method
 
-    method = METHODS.get(name)
+    method = resolve_method(name)
     values = {}
     for target, key, value in params:
         if target not in (None, name):
@@ -128,6 +129,7 @@ def _grid_method_params(params: Sequence[tuple[str | None, str, Any]]) -> dict[s
 
 
 def _train(args: argparse.Namespace) -> int:
+    from mlml.auto import fit_auto, is_auto
     from mlml.evaluation.policies import SOFT_POLICIES
     from mlml.folds import make_fold
     from mlml.models.features import dataset_features
@@ -153,9 +155,11 @@ def _train(args: argparse.Namespace) -> int:
     if args.fixed_epochs:
         settings["fixed_epochs"] = True
     config = TrainConfig.from_dict(settings)  # every training setting checked before the data is read
-    policy = method.threshold_policy if args.thresholds == "own" else args.thresholds
-    if policy != "fixed" and config.val_fraction == 0:
-        raise MLMLError(f"--thresholds {args.thresholds} needs validation rows; the {args.recipe!r} recipe trains "
+    auto = is_auto(method)
+    thresholds = args.thresholds or ("own" if auto else "fixed")  # auto's own: the policy it chooses
+    policy = method.threshold_policy if thresholds == "own" else thresholds
+    if (policy != "fixed" or auto) and config.val_fraction == 0:
+        raise MLMLError(f"--thresholds {thresholds} needs validation rows; the {args.recipe!r} recipe trains "
                         "without them.")
     if method.oracle and args.ratio == 0 and args.scheme == "per-sample":
         raise MLMLError(f"The oracle method {method.name!r} needs hidden positives: give --ratio > 0.")
@@ -179,13 +183,17 @@ def _train(args: argparse.Namespace) -> int:
     fold = make_fold(dataset, ratio=None if args.scheme == "single-positive" else args.ratio, scheme=args.scheme,
                      seed=args.seed, val_fraction=config.val_fraction, inputs=inputs)
     params = train_params(args.source, dataset, method, config, ratio=args.ratio, scheme=args.scheme, seed=args.seed,
-                          recipe=args.recipe, thresholds=args.thresholds, n_train=len(fold.train),
+                          recipe=args.recipe, thresholds=thresholds, n_train=len(fold.train),
                           n_val=len(fold.val)) if args.track else {}
     with tracking.start(params):
-        result = fit(fold.train_inputs, fold.observed_train, method, config, validation=fold.validation,
-                     hidden=fold.hidden_train if method.oracle else None, callbacks=tracking.callbacks)
+        if auto:  # its candidates, the choice and (--thresholds own) its policy: mlml.auto
+            result = fit_auto(fold, config, method)
+            policy = result.decision["policy"] if thresholds == "own" else policy
+        else:
+            result = fit(fold.train_inputs, fold.observed_train, method, config, validation=fold.validation,
+                         hidden=fold.hidden_train if method.oracle else None, callbacks=tracking.callbacks)
         result.label_names = list(dataset.label_names)
-        if policy != "fixed":
+        if (policy != "fixed" or auto) and not (auto and thresholds == "own"):
             result.decide(policy, q=_validation_posterior(fold) if policy in SOFT_POLICIES else None)
         if info.rank != 0:
             return 0
@@ -201,9 +209,23 @@ def _train(args: argparse.Namespace) -> int:
     selection = (f"validation mAP on observed labels {score:.4f}" if score == score
                  else f"validation loss {best.get('val_loss', float('nan')):.4f}" if "val_loss" in best
                  else "no validation rows: the last epoch")
+    if auto:
+        print(_auto_summary(result.auto_choice))
     print(f"{method.name} ({args.recipe} recipe) on {dataset.name}: {len(result.history)} epochs, best epoch "
           f"{result.best_epoch} ({selection}); decisions: {policy} -> {args.out}")
     return 0
+
+
+def _auto_summary(choice: dict[str, Any]) -> str:
+    """What auto chose and why: one line per candidate with its criterion value and policy."""
+    lines = [f"auto: {len(choice['candidates'])} candidates, chosen by {choice['criterion']} on the validation rows "
+             f"({choice['rehidden_positives']} re-hidden positives):"]
+    for name, entry in choice["candidates"].items():
+        lines.append(f"  {name:<22} {choice['criterion']} {entry['criteria'][choice['criterion']]:.4f}  "
+                     f"policy {entry['policy']}")
+    lines.append(f"  chosen: {choice['chosen']} ({choice['criterion']} {choice['value']:.4f}), "
+                 f"policy {choice['policy']}")
+    return "\n".join(lines)
 
 
 def _validation_posterior(fold: Any) -> Any:

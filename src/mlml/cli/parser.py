@@ -200,7 +200,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, type=Path,
                    help="model folder to write (model.pt, model.json, and the observed/hidden labels: observed.csv "
                         "and hidden.csv, or observed.txt and hidden.txt in the XC format for sparse labels)")
-    p.add_argument("--method", default="cb-wce", help="a registered method (see `mlml methods`)")
+    p.add_argument("--method", default="cb-wce",
+                   help="a registered method (see `mlml methods`), or auto (chooses one; docs/auto.md)")
     p.add_argument("--method-param", action="append", type=_method_param, default=[], metavar="KEY=VALUE",
                    help="a parameter of the method's loss or estimator, e.g. expected_positives=2.9 (repeatable)")
     p.add_argument("--recipe", choices=RECIPES, default="default",
@@ -223,8 +224,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--finetune-last-k", type=int, help="finetune: train only the last k backbone blocks")
     p.add_argument("--device", default="auto")
     p.add_argument("--checkpoint-dir", type=Path, help="checkpoint every epoch there; resume a killed run")
-    p.add_argument("--thresholds", choices=[*POLICIES, "own"], default="fixed",
-                   help="the decision rule stored with the model: fixed (0.5), tuned (per class on the validation "
+    p.add_argument("--thresholds", choices=[*POLICIES, "own"], default=None,
+                   help="the decision rule stored with the model (default: fixed; own for --method auto): fixed "
+                        "(0.5), tuned (per class on the validation "
                         "rows' observed labels), expected / calibrated / cardinality / pu (observed zeros not trusted; "
                         "see mlml.evaluation.policies), or own (the method's own policy)")
     p.add_argument("--track", type=_track, metavar="mlflow[:URI]", help=TRACK_HELP.replace("RUN_DIR", "OUT"))

@@ -117,6 +117,7 @@ class GridConfig:
     def _resolve_methods(self) -> dict[str, Any]:
         """Name -> :class:`~mlml.methods.Method` for every method of the grid, parameters and positive weights
         applied; ``methods`` is rewritten with ``all`` expanded."""
+        from mlml.auto import resolve_method  # a registered method, or auto (mlml.auto)
         from mlml.methods import METHODS
 
         owner = "the grid config"
@@ -126,14 +127,14 @@ class GridConfig:
         resolved: dict[str, Any] = {}
         for entry in entries:
             if isinstance(entry, str):
-                name, method = entry, METHODS.get(entry)  # raises with the list of valid names
+                name, method = entry, resolve_method(entry)  # raises with the list of valid names
             elif isinstance(entry, dict) and isinstance(entry.get("name"), str):
                 unknown = sorted(set(entry) - {"name", "method", "params"})
                 if unknown:
                     raise MLMLError(f"A method entry of {owner} has unknown key(s) {unknown}; valid: name, method, "
                                     "params.")
                 name = entry["name"]
-                method = METHODS.get(entry.get("method", name)).with_params(entry.get("params") or {}, name=name)
+                method = resolve_method(entry.get("method", name)).with_params(entry.get("params") or {}, name=name)
             else:
                 raise MLMLError(f"The 'methods' parameter of {owner} holds {entry!r}; expected a method name or a "
                                 "mapping {name, method, params}.")
