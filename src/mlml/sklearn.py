@@ -222,7 +222,8 @@ class MissingLabelClassifier(ClassifierMixin, BaseEstimator):
     def predict(self, X: Any) -> np.ndarray:
         """Labels ``(n_samples, n_labels)`` int8 (1 predicted positive, else 0) at :attr:`thresholds_`, or by the
         model's fitted decision (``thresholds="own"``; a per-sample policy has no per-class thresholds)."""
-        if getattr(self.model_, "decision", None) is not None:
+        check_is_fitted(self, "model_")
+        if self.model_.decision is not None:
             return self.model_._decision().predict(self.predict_proba(X))
         return (self.predict_proba(X) >= self.thresholds_).astype(np.int8)
 

@@ -310,6 +310,10 @@ def _methods(args: argparse.Namespace) -> int:
         method = METHODS.get(name)
         tag = (" [oracle]" if method.oracle else "") + (f" (= {method.alias_of})" if method.alias_of else "")
         print(f"  {name:<22} {method.loss} + {method.estimator}{tag}  {method.description}")
+    from mlml.auto.method import AUTO, DEFAULT_CANDIDATES, DEFAULT_CRITERION
+
+    print(f"  {AUTO:<22} trains {', '.join(DEFAULT_CANDIDATES)} (+ csl on partial labels) and keeps the best by "
+          f"{DEFAULT_CRITERION} on the validation rows (docs/auto.md)")
     print(f"losses: {', '.join(LOSSES.names())}")
     print(f"weight estimators: {', '.join(ESTIMATORS.names())}")
     return 0
