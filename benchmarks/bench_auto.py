@@ -38,7 +38,7 @@ from mlml.auto.select import choose, prepare_selection, rank_key, score_entry, t
 from mlml.data import load
 from mlml.data.splits import kfold_indices
 from mlml.evaluation import UndefinedMetricWarning, evaluate
-from mlml.evaluation.policies import SOFT_POLICIES, fit_policy
+from mlml.evaluation.policies import POLICIES, SOFT_POLICIES, fit_policy
 from mlml.experiments.trials import hiding_seed
 from mlml.folds import make_fold
 from mlml.training import TrainConfig
@@ -67,7 +67,10 @@ def run_fold(dataset, source: str, ratio: float, fold_id: int, folds: int, seed:
     for n in results:
         candidates[n] = {"criteria": scored[n]["criteria"], "policy": scored[n]["policy"],
                          "map": float(evaluate(fold.test_labels, test[n])["map"]),
-                         "micro_f1": decided_f1(fold.test_labels, test[n], val[n], selection, scored[n]["policy"])}
+                         "micro_f1": decided_f1(fold.test_labels, test[n], val[n], selection, scored[n]["policy"]),
+                         "policy_values": scored[n]["policy_values"],
+                         "f1_policies": {p: decided_f1(fold.test_labels, test[n], val[n], selection, p)
+                                         for p in POLICIES}}
     choices = {}
 
     def record(key: str, members: list[str], policy: str) -> None:
@@ -87,8 +90,103 @@ def run_fold(dataset, source: str, ratio: float, fold_id: int, folds: int, seed:
             record(f"{criterion}|force{k}", ranked[:k], score_entry(average, selection)["policy"])
     everything = list(scored)
     record("all", everything, score_entry(np.mean([val[m] for m in everything], axis=0), selection)["policy"])
+    average_test = np.mean([test[m] for m in everything], axis=0)
+    average_val = np.mean([val[m] for m in everything], axis=0)
+    choices["all"]["f1_policies"] = {p: decided_f1(fold.test_labels, average_test, average_val, selection, p)
+                                     for p in POLICIES}
     return {"dataset": source, "ratio": ratio, "fold": fold_id, "candidates": candidates, "choices": choices,
             "train_s": train_s, "rehidden": int(selection.mask.sum())}
+
+
+#: Criteria combined by their mean rank among the candidates (ties averaged), measured beside the single ones.
+COMBINED: dict[str, tuple[str, ...]] = {
+    "rank(pu-auc,rehide-auc)": ("pu-auc", "rehide-auc"),
+    "rank(pu-auc,rehide-ap,lee-liu)": ("pu-auc", "rehide-ap", "lee-liu"),
+}
+
+
+def combined_values(candidates: dict, parts: tuple[str, ...]) -> list[float]:
+    """Mean rank (higher is better) of every candidate over the criteria ``parts``."""
+    from scipy.stats import rankdata
+
+    names = list(candidates)
+    ranks = [rankdata(np.nan_to_num([candidates[n]["criteria"][p] for n in names], nan=-np.inf)) for p in parts]
+    return list(np.mean(ranks, axis=0))
+
+
+def single_choice(row: dict, values: list[float], metric: str) -> float:
+    """Test ``metric`` of the candidate with the best ``values`` (first on ties)."""
+    names = list(row["candidates"])
+    best = max(range(len(names)), key=lambda i: (np.nan_to_num(values[i], nan=-np.inf), -i))
+    return row["candidates"][names[best]][metric]
+
+
+def combined_table(cells: dict) -> None:
+    print("\n| combined criterion | τ mAP | τ micro-F1 | regret mAP | regret micro-F1 |")
+    print("|---|---:|---:|---:|---:|")
+    for label, parts in COMBINED.items():
+        taus = {"map": [], "micro_f1": []}
+        regrets = {"map": [], "micro_f1": []}
+        for cell_rows in cells.values():
+            cell_tau = {"map": [], "micro_f1": []}
+            cell_regret = {"map": [], "micro_f1": []}
+            for row in cell_rows:
+                values = combined_values(row["candidates"], parts)
+                for metric in taus:
+                    truth = [c[metric] for c in row["candidates"].values()]
+                    cell_tau[metric].append(kendall_tau(values, truth))
+                    cell_regret[metric].append(max(truth) - single_choice(row, values, metric))
+            for metric in taus:
+                taus[metric].append(np.nanmean(cell_tau[metric]))
+                regrets[metric].append(np.mean(cell_regret[metric]))
+        print(f"| {label} | {np.nanmean(taus['map']):.3f} | {np.nanmean(taus['micro_f1']):.3f} | "
+              f"{np.mean(regrets['map']):.4f} | {np.mean(regrets['micro_f1']):.4f} |")
+
+
+def versus_best(cells: dict, key: str, label: str) -> None:
+    """``key``'s choice (a key of each row's ``choices``) against the best single baseline, cell by cell."""
+    print(f"\n{label} against the best single baseline (picked on the test folds, its policy chosen on its "
+          "validation rows), mean over folds:")
+    print("| data set | r | best baseline mAP | mAP | best baseline micro-F1 | micro-F1 | choices |")
+    print("|---|---:|---|---:|---|---:|---|")
+    wins = {"map": 0, "micro_f1": 0}
+    regret = {"map": [], "micro_f1": []}
+    for (name, ratio), cell_rows in sorted(cells.items()):
+        out = [name, f"{ratio:g}"]
+        for metric in ("map", "micro_f1"):
+            means = {n: np.mean([r["candidates"][n][metric] for r in cell_rows]) for n in cell_rows[0]["candidates"]}
+            best = max(means, key=means.get)
+            mean = np.mean([r["choices"][key][metric] for r in cell_rows])
+            wins[metric] += mean >= means[best]
+            regret[metric] += [max(c[metric] for c in r["candidates"].values()) - r["choices"][key][metric]
+                               for r in cell_rows]
+            out += [f"{best} {means[best]:.4f}", f"{mean:.4f}"]
+        chosen = [("+".join(r["choices"][key]["members"]) if len(r["choices"][key]["members"]) < 4 else "all")
+                  + "/" + r["choices"][key]["policy"] for r in cell_rows]
+        out.append(", ".join(chosen))
+        print("| " + " | ".join(out) + " |")
+    print(f"{label} >= best single baseline: mAP in {wins['map']} of {len(cells)} cells, micro-F1 in "
+          f"{wins['micro_f1']} of {len(cells)}; mean regret per fold (best candidate of the fold − it): mAP "
+          f"{np.mean(regret['map']):.4f}, micro-F1 {np.mean(regret['micro_f1']):.4f}")
+
+
+def policy_table(rows: list[dict]) -> None:
+    """How well each rule for a threshold policy does: test micro-F1 of the policy it picks, mean over candidates
+    and folds, against the best policy picked on the test folds (per candidate and fold)."""
+    if not all("f1_policies" in c for r in rows for c in r["candidates"].values()):
+        return
+    rules = {"lee-liu (cross-fitted)": None, **{f"always {p}": p for p in POLICIES}}
+    print("\n| policy rule | micro-F1 | shortfall vs best policy of each candidate and fold |")
+    print("|---|---:|---:|")
+    for label, fixed in rules.items():
+        got, short = [], []
+        for r in rows:
+            for c in r["candidates"].values():
+                pick = fixed or max(POLICIES, key=lambda p: (np.nan_to_num(c["policy_values"][p], nan=-np.inf),
+                                                             -POLICIES.index(p)))
+                got.append(c["f1_policies"][pick])
+                short.append(max(c["f1_policies"].values()) - c["f1_policies"][pick])
+        print(f"| {label} | {np.mean(got):.4f} | {np.mean(short):.4f} |")
 
 
 def summarise(rows: list[dict], default: str) -> None:
@@ -122,25 +220,13 @@ def summarise(rows: list[dict], default: str) -> None:
               f"{np.mean(regrets[('map', 1)]):.4f} | {np.mean(regrets[('micro_f1', 1)]):.4f} | "
               f"{np.mean(regrets[('map', 3)]):.4f} | {np.mean(regrets[('micro_f1', 3)]):.4f} |")
 
-    key = f"{default}|3"
-    print(f"\nauto ({default}, average of up to 3) against the best single baseline (picked on the test folds, "
-          "its policy chosen on its validation rows), mean over folds:")
-    print("| data set | r | best baseline mAP | auto mAP | best baseline micro-F1 | auto micro-F1 | auto's choices |")
-    print("|---|---:|---|---:|---|---:|---|")
-    wins = {"map": 0, "micro_f1": 0}
-    for (name, ratio), cell_rows in sorted(cells.items()):
-        out = [name, f"{ratio:g}"]
-        for metric in ("map", "micro_f1"):
-            means = {n: np.mean([r["candidates"][n][metric] for r in cell_rows]) for n in cell_rows[0]["candidates"]}
-            best = max(means, key=means.get)
-            auto = np.mean([r["choices"][key][metric] for r in cell_rows])
-            wins[metric] += auto >= means[best]
-            out += [f"{best} {means[best]:.4f}", f"{auto:.4f}"]
-        chosen = [("+".join(r["choices"][key]["members"]) + "/" + r["choices"][key]["policy"]) for r in cell_rows]
-        out.append(", ".join(chosen))
-        print("| " + " | ".join(out) + " |")
-    print(f"\nauto >= best single baseline: mAP in {wins['map']} of {len(cells)} cells, micro-F1 in "
-          f"{wins['micro_f1']} of {len(cells)}")
+    combined_table(cells)
+    policy_table(rows)
+    versus_best(cells, f"{default}|3", f"auto ({default}, average of up to 3 when the criterion says so)")
+    for key, label in ((f"{default}|force3", f"the best 3 by {default}, averaged"),
+                       ("all", "the average of every candidate")):
+        if all(key in r["choices"] for r in rows):
+            versus_best(cells, key, label)
     seconds = [r["train_s"] for r in rows]
     print(f"cost: {np.mean(seconds):.1f} s per fold to train the {len(rows[0]['candidates'])} candidates "
           "(one training each; choosing adds the criteria and policy fits only)")
@@ -151,6 +237,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--datasets", default="yeast,scene,emotions")
     parser.add_argument("--ratios", default="0.5,0.75")
     parser.add_argument("--folds", type=int, default=4)
+    parser.add_argument("--max-folds", type=int, help="run only the first k folds of the --folds split (time)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--epochs", type=int, default=60)
     parser.add_argument("--cache", type=Path, default=Path("/tmp/bench_auto.jsonl"))
@@ -169,7 +256,7 @@ def main(argv: list[str] | None = None) -> int:
             continue
         source = f"mulan:{path}"
         for ratio in (float(r) for r in args.ratios.split(",")):
-            wanted += [(source, ratio, f) for f in range(args.folds)]
+            wanted += [(source, ratio, f) for f in range(min(args.folds, args.max_folds or args.folds))]
     if not args.summary_only:
         for source, ratio, f in wanted:
             if (source, ratio, f) in done:

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 import numpy as np
+import scipy.sparse as sp
 
 from mlml.auto.criteria import CRITERIA, candidate_criteria, lee_liu, rehide
 from mlml.auto.method import AutoMethod, resolve_method
@@ -72,7 +73,7 @@ def prepare_selection(fold: Any, method: AutoMethod, seed: int) -> Selection:
     rehidden, mask = rehide(observed, method.rehide, scheme=fold.scheme,
                             random_state=np.random.SeedSequence([seed, 0xA070]))
     features = not isinstance(fold.inputs, list)
-    train_observed = to_dense(fold.observed_train)
+    train_observed = fold.observed_train  # dense or CSR: the estimators read either
     q_soft = posterior(train_observed, observed, estimator="pairwise-noisy-or")
     q_policy = posterior(train_observed, observed, estimator="knn" if features else "pairwise-noisy-or",
                          features=fold.val_inputs if features else None,
@@ -87,7 +88,8 @@ def train_candidates(fold: Any, config: Any, method: AutoMethod, selection: Sele
     candidate that fails is skipped with a warning; none left raises."""
     from mlml.training import fit
 
-    partial = bool((to_dense(fold.observed_train) == -1).any())
+    train = fold.observed_train
+    partial = bool(((train.data if sp.issparse(train) else train) == -1).any())
     results = {}
     for name in method.candidate_names(partial=partial):
         try:
