@@ -134,8 +134,9 @@ CONFIG = dict(head="linear", epochs=4, num_threads=1, log=False)
 def test_auto_method_parameters_are_checked():
     auto = resolve_method("auto")
     assert isinstance(auto, AutoMethod) and auto.candidate_names(partial=True)[-1] == "csl"
-    assert auto.with_params({"candidates": "bce, wan"}).candidates == ("bce", "wan")
-    for params, message in (({"criterion": "x"}, "'criterion'"), ({"combine": 0}, "'combine'"),
+    assert auto.with_params({"candidates": "bce, wan"}).candidates == ("bce", "wan") and auto.combine == 0
+    for params, message in (({"criterion": "x"}, "'criterion'"), ({"combine": -1}, "'combine'"),
+                            ({"policy": "x"}, "'policy'"),
                             ({"rehide": 1.0}, "'rehide'"), ({"lr": 1}, "no parameter 'lr'"),
                             ({"candidates": ["nope"]}, "nope"), ({"candidates": ["im-wce"]}, "oracle")):
         with pytest.raises(MLMLError, match=message):
@@ -170,7 +171,8 @@ def test_candidates_early_stop_on_rehidden_labels_never_on_the_rehidden_positive
 
 def test_fit_auto_records_its_choice_and_saves_a_normal_model(tmp_path):
     fold = _fold(seed=1)
-    method = resolve_method("auto").with_params({"candidates": ["bce", "wan", "asl"], "combine": 3})
+    method = resolve_method("auto").with_params({"candidates": ["bce", "wan", "asl"], "combine": 3,
+                                                 "policy": "choose"})
     result = fit_auto(fold, TrainConfig(**CONFIG), method)
     choice = result.auto_choice
     assert set(choice["candidates"]) == {"bce", "wan", "asl"} and choice["cost_trainings"] == 3
@@ -185,6 +187,14 @@ def test_fit_auto_records_its_choice_and_saves_a_normal_model(tmp_path):
     np.testing.assert_allclose(loaded.predict_proba(fold.test_inputs), proba, atol=1e-6)
     assert np.array_equal(loaded.predict(fold.test_inputs), result.predict(fold.test_inputs))
     assert json.loads((tmp_path / "m" / "model.json").read_text())["auto_choice"]["chosen"] == choice["chosen"]
+
+
+def test_by_default_auto_averages_every_candidate_with_the_calibrated_policy():
+    fold = _fold(seed=2)
+    result = fit_auto(fold, TrainConfig(**CONFIG), resolve_method("auto").with_params({"candidates": "bce,wan"}))
+    choice = result.auto_choice
+    assert choice["members"] == ["bce", "wan"] and choice["chosen"] == "average(bce,wan)"
+    assert result.decision["policy"] == choice["policy"] == "calibrated" and result.config.head == "average"
 
 
 def test_an_average_head_averages_the_members_probabilities():
@@ -229,7 +239,7 @@ def test_train_and_grid_with_auto(tmp_path, capsys):
     assert main(["train", "yeast", "--out", str(model), "--method", "auto", "--method-param",
                  "candidates=bce,wan", "--ratio", "0.5", "--epochs", "2"]) == 0
     out = capsys.readouterr().out
-    assert "chosen:" in out and "rehide-ap" in out
+    assert "chosen:" in out and "rehide-auc" in out
     meta = json.loads((model / "model.json").read_text())
     assert meta["method"] == "auto" and meta["decision"]["policy"] == meta["auto_choice"]["policy"]
     assert main(["evaluate", str(model), "yeast"]) == 0
