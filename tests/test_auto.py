@@ -239,7 +239,7 @@ def test_train_and_grid_with_auto(tmp_path, capsys):
     assert main(["train", "yeast", "--out", str(model), "--method", "auto", "--method-param",
                  "candidates=bce,wan", "--ratio", "0.5", "--epochs", "2"]) == 0
     out = capsys.readouterr().out
-    assert "chosen:" in out and "rehide-auc" in out
+    assert "-> average(bce,wan)" in out and "rehide-auc" in out
     meta = json.loads((model / "model.json").read_text())
     assert meta["method"] == "auto" and meta["decision"]["policy"] == meta["auto_choice"]["policy"]
     assert main(["evaluate", str(model), "yeast"]) == 0

@@ -199,7 +199,8 @@ def fit_auto(fold: Any, config: Any = None, method: AutoMethod | str = "auto") -
     result = results[members[0]] if len(members) == 1 else _average(results, members, config)
     choice = {
         "chosen": members[0] if len(members) == 1 else "average(" + ",".join(members) + ")",
-        "members": members, "criterion": method.criterion, "value": entry["criteria"][method.criterion],
+        "members": members, "combine": method.combine, "criterion": method.criterion,
+        "value": entry["criteria"][method.criterion],
         "policy": policy, "policy_rule": method.policy, "policy_values": entry["policy_values"],
         "candidates": {name: {"criteria": s["criteria"], "policy": s["policy"], "epochs": len(results[name].history)}
                        for name, s in scored.items()},

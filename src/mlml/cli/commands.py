@@ -217,14 +217,17 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _auto_summary(choice: dict[str, Any]) -> str:
-    """What auto chose and why: one line per candidate with its criterion value and policy."""
-    lines = [f"auto: {len(choice['candidates'])} candidates, chosen by {choice['criterion']} on the validation rows "
-             f"({choice['rehidden_positives']} re-hidden positives):"]
+    """What auto chose and why: one line per candidate with its criterion value (and policy, where chosen per
+    model)."""
+    criterion, per_model = choice["criterion"], choice.get("policy_rule") == "choose"
+    how = ("every candidate averaged (combine=0); criterion values for the record" if choice.get("combine") == 0
+           else f"chosen by {criterion}")
+    lines = [f"auto: {len(choice['candidates'])} candidates, {how} ({choice['rehidden_positives']} re-hidden "
+             "validation positives):"]
     for name, entry in choice["candidates"].items():
-        lines.append(f"  {name:<22} {choice['criterion']} {entry['criteria'][choice['criterion']]:.4f}  "
-                     f"policy {entry['policy']}")
-    lines.append(f"  chosen: {choice['chosen']} ({choice['criterion']} {choice['value']:.4f}), "
-                 f"policy {choice['policy']}")
+        lines.append(f"  {name:<22} {criterion} {entry['criteria'][criterion]:.4f}"
+                     + (f"  policy {entry['policy']}" if per_model else ""))
+    lines.append(f"  -> {choice['chosen']} ({criterion} {choice['value']:.4f}), policy {choice['policy']}")
     return "\n".join(lines)
 
 
