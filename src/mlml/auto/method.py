@@ -81,6 +81,10 @@ class AutoMethod(Method):
             return tuple(self.candidates)
         return DEFAULT_CANDIDATES + (PARTIAL_CANDIDATES if partial else ())
 
+    def candidate_methods(self) -> list[Method]:
+        """Every method auto may train (with CSL where the defaults apply): what a grid checks up front."""
+        return [self.candidate(name) for name in dict.fromkeys(self.candidate_names(partial=True))]
+
     def candidate(self, name: str) -> Method:
         """The registered candidate ``name``, with the positive weights of a recipe applied."""
         from mlml.methods import METHODS

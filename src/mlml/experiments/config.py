@@ -134,8 +134,9 @@ class GridConfig:
         others.)"""
         for name, method in self._methods.items():
             try:
-                method.make_loss()
-                method.make_estimator()
+                for part in getattr(method, "candidate_methods", lambda: [method])():  # auto: its candidates
+                    part.make_loss()
+                    part.make_estimator()
             except MLMLError as exc:
                 raise MLMLError(f"Method {name!r} of the grid config: {exc}") from None
 
