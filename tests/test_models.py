@@ -75,7 +75,7 @@ def test_seed_mlp_is_the_seeds_head():
 
 
 def test_head_errors_name_the_problem():
-    with pytest.raises(MLMLError, match="Unknown head 'nope'. Valid names: linear, mlp, seed-mlp"):
+    with pytest.raises(MLMLError, match="Unknown head 'nope'. Valid names: average, linear, mlp, seed-mlp"):
         create_head("nope", 4, 2)
     with pytest.raises(MLMLError, match="activation"):
         create_head("mlp", 4, 2, activation="sigmoidal")

@@ -64,7 +64,8 @@ class MissingLabelClassifier(ClassifierMixin, BaseEstimator):
     """Multi-label classifier trained with a missing-label method (see the module docstring).
 
     Parameters:
-        method: a name in :data:`mlml.methods.METHODS` (``cb-wce``, ``bce``, ``epr``, ...) or a
+        method: a name in :data:`mlml.methods.METHODS` (``cb-wce``, ``bce``, ``epr``, ...), ``auto`` (trains a
+            fixed set of candidates and keeps the best by a criterion on observed labels; :mod:`mlml.auto`) or a
             :class:`~mlml.methods.Method`. Oracle methods (``im-wce``) read hidden positives a user does not have
             and are refused.
         method_params: parameters of the method's loss or estimator (:meth:`~mlml.methods.Method.with_params`),
@@ -78,7 +79,7 @@ class MissingLabelClassifier(ClassifierMixin, BaseEstimator):
             and threshold tuning; scored on their observed labels. 0 needs ``fixed_epochs=True``.
         thresholds: the threshold policy fitted on the validation rows (:data:`mlml.evaluation.POLICIES`:
             ``fixed`` 0.5, ``tuned``, ``expected``, ``calibrated``, ``cardinality``, ``pu``), or ``own`` (the
-            method's own, :attr:`~mlml.methods.Method.threshold_policy`).
+            method's own, :attr:`~mlml.methods.Method.threshold_policy`; for ``auto``, the policy it chose).
         seed: the seed of everything random in ``fit``.
         device: ``auto`` (CUDA when available), ``cpu``, ``cuda``, ...
         num_threads: torch intra-op threads during ``fit`` (None: leave torch's setting).
@@ -148,12 +149,13 @@ class MissingLabelClassifier(ClassifierMixin, BaseEstimator):
 
     # -- the parameters, checked when fit is called (scikit-learn's contract: __init__ stores them as given)
     def _resolved_method(self) -> Any:
-        from mlml.methods import METHODS, Method
+        from mlml.auto import resolve_method
+        from mlml.methods import Method
 
         if isinstance(self.method, Method):
             method = self.method
         elif isinstance(self.method, str):
-            method = METHODS.get(self.method)
+            method = resolve_method(self.method)  # a registered method, or auto
         else:
             raise MLMLError(f"The 'method' parameter of MissingLabelClassifier must be a method name or a Method. "
                             f"Got {self.method!r} instead.")
@@ -203,6 +205,7 @@ class MissingLabelClassifier(ClassifierMixin, BaseEstimator):
             MLMLError (a ``ValueError``): bad parameters, ``y`` not 2-D or not in {1, 0, -1}, row counts that
                 disagree.
         """
+        from mlml.auto import fit_auto, is_auto
         from mlml.folds import make_fold
         from mlml.training import fit
 
@@ -218,8 +221,15 @@ class MissingLabelClassifier(ClassifierMixin, BaseEstimator):
         Y = _check_targets(y, X.shape[0])
         rows = SimpleNamespace(labels=Y, features=X, image_paths=None)  # what make_fold reads of a Dataset
         fold = make_fold(rows, ratio=0.0, seed=self.seed, val_fraction=config.val_fraction, inputs=X)
-        result = fit(fold.train_inputs, fold.observed_train, method, config, validation=fold.validation)
-        if policy != "fixed":
+        if is_auto(method):  # the candidates, the choice and (thresholds="own") its policy: mlml.auto
+            result = fit_auto(fold, config, method)
+            if self.thresholds == "own":
+                policy = result.decision["policy"] if result.decision is not None else "fixed"
+            else:
+                result.decision, result.thresholds = None, None  # decided below by the policy asked for
+        else:
+            result = fit(fold.train_inputs, fold.observed_train, method, config, validation=fold.validation)
+        if policy != "fixed" and not (is_auto(method) and self.thresholds == "own"):
             from mlml.evaluation import UndefinedMetricWarning
             from mlml.evaluation.policies import SOFT_POLICIES, fold_posterior
 

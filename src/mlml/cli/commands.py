@@ -137,10 +137,11 @@ def _source_files(source: str, dataset: Any = None) -> dict[str, str]:
 
 
 def _method(name: str, params: Sequence[tuple[str | None, str, Any]]) -> Any:
-    """The registered method ``name`` with ``--method-param`` values applied."""
-    from mlml.methods import METHODS
+    """The registered method ``name`` (or ``auto``, :func:`mlml.auto.resolve_method`) with ``--method-param``
+    values applied."""
+    from mlml.auto import resolve_method
 
-    method = METHODS.get(name)
+    method = resolve_method(name)
     values = {}
     for target, key, value in params:
         if target not in (None, name):
@@ -160,6 +161,7 @@ def _grid_method_params(params: Sequence[tuple[str | None, str, Any]]) -> dict[s
 
 
 def _train(args: argparse.Namespace) -> int:
+    from mlml.auto import fit_auto, is_auto
     from mlml.evaluation.policies import SOFT_POLICIES
     from mlml.folds import make_fold
     from mlml.models.features import dataset_features
@@ -201,11 +203,13 @@ def _train(args: argparse.Namespace) -> int:
     with _flag_names(given, "TrainConfig"):
         config = TrainConfig.from_dict(settings)  # every training setting checked before the data is read
     resolve_device(config.device, DistInfo(), name="--device")
-    policy = method.threshold_policy if args.thresholds == "own" else args.thresholds
-    if args.thresholds == "own":
+    auto = is_auto(method)
+    thresholds = args.thresholds  # own, for auto: the policy it chooses
+    policy = method.threshold_policy if thresholds == "own" else thresholds
+    if thresholds == "own" and not auto:
         print(f"--thresholds own: the method {method.name!r} decides with its own policy {policy!r}")
-    if policy != "fixed" and config.val_fraction == 0:
-        raise MLMLError(f"--thresholds {args.thresholds} needs validation rows; the {args.recipe!r} recipe trains "
+    if (policy != "fixed" or auto) and config.val_fraction == 0:
+        raise MLMLError(f"--thresholds {thresholds} needs validation rows; the {args.recipe!r} recipe trains "
                         "without them.")
     if method.oracle and args.ratio == 0 and args.scheme == "per-sample":
         raise MLMLError(f"The oracle method {method.name!r} needs hidden positives: give --ratio > 0.")
@@ -240,15 +244,19 @@ def _train(args: argparse.Namespace) -> int:
     if not args.quiet:
         _log_to_stderr("mlml.training")
     params = train_params(args.source, dataset, method, config, ratio=args.ratio, scheme=args.scheme, seed=args.seed,
-                          recipe=args.recipe, thresholds=args.thresholds, n_train=len(fold.train),
+                          recipe=args.recipe, thresholds=thresholds, n_train=len(fold.train),
                           n_val=len(fold.val)) if args.track else {}
     with tracking.start(params):
-        result = fit(fold.train_inputs, fold.observed_train, method, config, validation=fold.validation,
-                     hidden=fold.hidden_train if method.oracle else None, callbacks=tracking.callbacks)
+        if auto:  # its candidates, the choice and (--thresholds own) its policy: mlml.auto
+            result = fit_auto(fold, config, method)
+            policy = result.decision["policy"] if thresholds == "own" else policy
+        else:
+            result = fit(fold.train_inputs, fold.observed_train, method, config, validation=fold.validation,
+                         hidden=fold.hidden_train if method.oracle else None, callbacks=tracking.callbacks)
         result.label_names = list(dataset.label_names)
         if len(fold.val) and result.val_proba.size <= VALIDATION_ENTRIES:
             result.val_q = _validation_posterior(fold)  # kept with the model: `mlml decide` refits any policy
-        if policy != "fixed":
+        if (policy != "fixed" or auto) and not (auto and thresholds == "own"):
             soft = policy in SOFT_POLICIES
             result.decide(policy, q=(result.val_q if result.val_q is not None else _validation_posterior(fold))
                           if soft else None)
@@ -266,10 +274,27 @@ def _train(args: argparse.Namespace) -> int:
     selection = (f"validation mAP on observed labels {score:.4f}" if score == score
                  else f"validation loss {best.get('val_loss', float('nan')):.4f}" if "val_loss" in best
                  else "no validation rows: the last epoch")
+    if auto:
+        print(_auto_summary(result.auto_choice))
     print(f"{method.name} ({recipe_label}) on {dataset.name}: {len(result.history)} epochs, best epoch "
           f"{result.best_epoch} ({selection}); decisions: {policy}; {config.num_threads or 'default'} torch "
           f"thread(s) -> {args.out}")
     return 0
+
+
+def _auto_summary(choice: dict[str, Any]) -> str:
+    """What auto chose and why: one line per candidate with its criterion value (and policy, where chosen per
+    model)."""
+    criterion, per_model = choice["criterion"], choice.get("policy_rule") == "choose"
+    how = ("every candidate averaged (combine=0); criterion values for the record" if choice.get("combine") == 0
+           else f"chosen by {criterion}")
+    lines = [f"auto: {len(choice['candidates'])} candidates, {how} ({choice['rehidden_positives']} re-hidden "
+             "validation positives):"]
+    for name, entry in choice["candidates"].items():
+        lines.append(f"  {name:<22} {criterion} {entry['criteria'][criterion]:.4f}"
+                     + (f"  policy {entry['policy']}" if per_model else ""))
+    lines.append(f"  -> {choice['chosen']} ({criterion} {choice['value']:.4f}), policy {choice['policy']}")
+    return "\n".join(lines)
 
 
 _TRAIN_FLAGS = {"mode": "--mode", "head": "--head", "optimizer": "--optimizer", "lr": "--lr", "epochs": "--epochs",
@@ -446,6 +471,10 @@ def _methods(args: argparse.Namespace) -> int:
         policy = f" [decides: {method.threshold_policy}]" if method.threshold_policy != "fixed" else ""
         mark = "*" if name == RECOMMENDED_METHOD else " "
         print(f" {mark}{name:<22} {method.loss} + {method.estimator}{tag}{policy}  {method.description}")
+    from mlml.auto.method import AUTO, DEFAULT_CANDIDATES, DEFAULT_CRITERION
+
+    print(f"  {AUTO:<22} trains {', '.join(DEFAULT_CANDIDATES)} (+ csl on partial labels) and keeps the best by "
+          f"{DEFAULT_CRITERION} on the validation rows (docs/auto.md)")
     print(f"when to use what: {WHEN_TO_USE}")
     losses = sorted({METHODS.get(name).loss for name in METHODS.names()})
     print(f"losses: {', '.join(losses)}")

@@ -251,8 +251,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="model folder to write (model.pt, model.json, and the observed/hidden labels: observed.csv "
                         "and hidden.csv, or observed.txt and hidden.txt in the XC format for sparse labels)")
     p.add_argument("--method", default=RECOMMENDED_METHOD,
-                   help="a registered method (see `mlml methods`); the default is the one chosen on the development "
-                        "grids (with --thresholds own: its own policy)")
+                   help="a registered method (see `mlml methods`), or auto (chooses among candidates; "
+                        "docs/auto.md); the default is the one chosen on the development grids (with --thresholds "
+                        "own: its own policy)")
     p.add_argument("--method-param", action="append", type=_method_param, default=[], metavar="KEY=VALUE",
                    help="a parameter of the method's loss or estimator, e.g. expected_positives=2.9 (repeatable)")
     p.add_argument("--recipe", choices=RECIPES, default="default",

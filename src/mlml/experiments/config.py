@@ -134,14 +134,16 @@ class GridConfig:
         others.)"""
         for name, method in self._methods.items():
             try:
-                method.make_loss()
-                method.make_estimator()
+                for part in getattr(method, "candidate_methods", lambda: [method])():  # auto: its candidates
+                    part.make_loss()
+                    part.make_estimator()
             except MLMLError as exc:
                 raise MLMLError(f"Method {name!r} of the grid config: {exc}") from None
 
     def _resolve_methods(self) -> dict[str, Any]:
         """Name -> :class:`~mlml.methods.Method` for every method of the grid, parameters and positive weights
         applied; ``methods`` is rewritten with ``all`` expanded."""
+        from mlml.auto import resolve_method  # a registered method, or auto (mlml.auto)
         from mlml.methods import METHODS
 
         owner = "the grid config"
@@ -151,7 +153,7 @@ class GridConfig:
         resolved: dict[str, Any] = {}
         for entry in entries:
             if isinstance(entry, str):
-                name, method = entry, METHODS.get(entry)  # raises with the list of valid names
+                name, method = entry, resolve_method(entry)  # raises with the list of valid names
             elif isinstance(entry, dict) and isinstance(entry.get("name"), str):
                 unknown = sorted(set(entry) - {"name", "method", "params"})
                 if unknown:
@@ -161,7 +163,7 @@ class GridConfig:
                     raise MLMLError(f"The method entry {entry['name']!r} of {owner}: 'method' must be a method name "
                                     f"and 'params' a mapping. Got {entry!r}.")
                 name = entry["name"]
-                method = METHODS.get(entry.get("method", name)).with_params(entry.get("params") or {}, name=name)
+                method = resolve_method(entry.get("method", name)).with_params(entry.get("params") or {}, name=name)
             else:
                 raise MLMLError(f"The 'methods' parameter of {owner} holds {entry!r}; expected a method name or a "
                                 "mapping {name, method, params}.")

@@ -226,6 +226,7 @@ def trial_fold(trial: Trial, config: GridConfig) -> Any:
 
 def run_trial(trial: Trial, config: GridConfig) -> dict[str, Any]:
     """Run one trial and return its record (see ``mlml.reports`` for the schema)."""
+    from mlml.auto import fit_auto, is_auto
     from mlml.training import fit
 
     method = config.resolved_methods()[trial.method]
@@ -244,12 +245,15 @@ def run_trial(trial: Trial, config: GridConfig) -> dict[str, Any]:
     weights_s = time.perf_counter() - started
 
     started = time.perf_counter()
-    result = fit(
-        fold.train_inputs, fold.observed_train, method, config.train_config(trial.seed),
-        validation=fold.validation,
-        hidden=fold.hidden_train if method.oracle else None,  # nothing but the oracle ever sees the mask
-        estimator=leaked, estimator_rows=None if leaked is None else fold.train,
-    )
+    if is_auto(method):  # its candidates trained and one chosen on the validation rows (mlml.auto)
+        result = fit_auto(fold, config.train_config(trial.seed), method)
+    else:
+        result = fit(
+            fold.train_inputs, fold.observed_train, method, config.train_config(trial.seed),
+            validation=fold.validation,
+            hidden=fold.hidden_train if method.oracle else None,  # nothing but the oracle ever sees the mask
+            estimator=leaked, estimator_rows=None if leaked is None else fold.train,
+        )
     train_s = time.perf_counter() - started
 
     started = time.perf_counter()
@@ -262,6 +266,8 @@ def run_trial(trial: Trial, config: GridConfig) -> dict[str, Any]:
     else:  # a recipe without validation rows (the seed's) has no fitted policy; streamed: 0.5 and tuned only
         decisions = {} if streamed_tuned is None else {"tuned": {"metrics": streamed_tuned}}
     policy_s = time.perf_counter() - started
+    if is_auto(method) and result.decision["policy"] in decisions:  # each fold's chosen policy, as "chosen"
+        decisions["chosen"] = decisions[result.decision["policy"]]
 
     return {
         **asdict(trial),
@@ -277,7 +283,8 @@ def run_trial(trial: Trial, config: GridConfig) -> dict[str, Any]:
         # a recipe without validation rows (the seed's) has no tuned or other fitted policy
         "metrics_tuned": decisions.get("tuned", {}).get("metrics"),
         "metrics_policies": {name: d["metrics"] for name, d in decisions.items()} or None,
-        "own_policy": method.threshold_policy,
+        "own_policy": "chosen" if is_auto(method) else method.threshold_policy,
+        "auto_choice": getattr(result, "auto_choice", None),  # auto: what it chose and why
         "cardinality": None if scores is None else _cardinality(fold.test_labels, scores, decisions),
         "pr_curve": None if scores is None else _pr_curve(fold.test_labels, scores),
         "per_class": {

@@ -4,6 +4,7 @@ Registry ``HEADS`` (``HEADS.create(name, in_features=..., n_labels=..., **kwargs
 
 * ``linear``   -- one affine layer (a logistic regression per label).
 * ``mlp``      -- hidden layers ``Linear -> activation -> dropout``; PyTorch's default initialisation.
+* ``average``  -- the probability average of several heads of one kind (what ``auto`` saves when it combines).
 * ``seed-mlp`` -- the head of the seed paper's code, for faithful reproduction: flattened features
   ``-> 2048 -> 1024 -> 256 -> n_labels`` with ReLU, Keras' default initialisation (``glorot_uniform``
   weights, zero biases). The seed ends in a sigmoid; here the head returns logits and the losses apply the
@@ -134,6 +135,37 @@ class SeedMLPHead(Head):
                 nn.init.zeros_(module.bias)
 
 
+@HEADS.register("average")
+class AverageHead(Head):
+    """Several heads of one kind whose PROBABILITIES are averaged: ``logit(mean_k σ(h_k(x)))``, computed stably as
+    ``logsumexp_k(−softplus(−z_k)) − logsumexp_k(−softplus(z_k))``. What ``auto`` (:mod:`mlml.auto`) saves when a
+    probability average of its best candidates beats the best alone; saved and loaded like any head.
+
+    Args:
+        in_features, n_labels: as every head.
+        n_members: how many member heads.
+        head: the members' registered head (not ``average``); ``head_kwargs`` their parameters.
+    """
+
+    def __init__(self, in_features: int, n_labels: int, n_members: int = 2, head: str = "mlp",
+                 head_kwargs: dict | None = None) -> None:
+        super().__init__()
+        self._check_sizes(in_features, n_labels)
+        check_positive_int(n_members, "n_members", "the 'average' head")
+        if head == "average":
+            raise MLMLError("The members of an 'average' head must be another head.")
+        self.members = nn.ModuleList(
+            create_head(head, self.in_features, self.n_labels, **(head_kwargs or {})) for _ in range(n_members)
+        )
+
+    def forward(self, features: Tensor) -> Tensor:
+        import torch
+        from torch.nn.functional import softplus
+
+        z = torch.stack([member(features) for member in self.members])
+        return torch.logsumexp(-softplus(-z), dim=0) - torch.logsumexp(-softplus(z), dim=0)
+
+
 def create_head(name: str, in_features: int, n_labels: int, **kwargs: object) -> Head:
     """Build the head registered as ``name`` (see ``HEADS.names()``)."""
     head = HEADS.get(name)
@@ -148,4 +180,4 @@ def count_parameters(module: nn.Module, *, trainable_only: bool = True) -> int:
     return sum(p.numel() for p in module.parameters() if p.requires_grad or not trainable_only)
 
 
-__all__ = ["HEADS", "Head", "LinearHead", "MLPHead", "SeedMLPHead", "count_parameters", "create_head"]
+__all__ = ["HEADS", "AverageHead", "Head", "LinearHead", "MLPHead", "SeedMLPHead", "count_parameters", "create_head"]

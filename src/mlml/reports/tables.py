@@ -190,7 +190,7 @@ def _group_rank(key: tuple[Any, ...]) -> tuple[Any, ...]:
     dataset, method, ratio, source, oracle, mode = key
     return (
         dataset,
-        THRESHOLD_MODES.index(mode),
+        THRESHOLD_MODES.index(mode) if mode in THRESHOLD_MODES else len(THRESHOLD_MODES),  # auto's "chosen" last
         ratio,
         method_rank(method),
         WEIGHTS_SOURCES.index(source),

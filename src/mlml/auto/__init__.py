@@ -1,0 +1,24 @@
+"""``auto``: the best method and decision for a user's data, chosen from observed labels alone.
+
+:mod:`mlml.auto.criteria` holds the selection criteria (observed-label mAP, PU-AUC, soft-truth mAP, Lee & Liu's
+``r² / P(ŷ = 1)``, re-hiding); :mod:`mlml.auto.select` trains the candidates of one fold and chooses
+(:func:`fit_auto`); :mod:`mlml.auto.method` is what the name ``auto`` resolves to in the front ends. See
+docs/auto.md.
+"""
+
+from mlml.auto.criteria import CRITERIA, kendall_tau
+from mlml.auto.method import AUTO, DEFAULT_CANDIDATES, DEFAULT_CRITERION, AutoMethod, is_auto, resolve_method
+from mlml.auto.select import AutoResult, fit_auto
+
+__all__ = [
+    "AUTO",
+    "CRITERIA",
+    "DEFAULT_CANDIDATES",
+    "DEFAULT_CRITERION",
+    "AutoMethod",
+    "AutoResult",
+    "fit_auto",
+    "is_auto",
+    "kendall_tau",
+    "resolve_method",
+]

@@ -1,0 +1,138 @@
+"""``auto`` as a method name: what ``--method auto``, the grid's ``methods: [auto]`` and
+``MissingLabelClassifier(method="auto")`` resolve to.
+
+``auto`` is not a loss paired with an estimator, so it is not registered in :data:`mlml.methods.METHODS` (whose
+every entry builds a loss); :func:`resolve_method` gives an :class:`AutoMethod` for the name ``auto`` and the
+registered method otherwise. The front ends ask :func:`is_auto` and hand such a method to
+:func:`mlml.auto.fit_auto` instead of :func:`mlml.training.fit`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from typing import Any
+
+from mlml.exceptions import MLMLError
+from mlml.methods.method import Method
+
+#: The name front ends resolve to an :class:`AutoMethod`.
+AUTO = "auto"
+#: The candidates on complete-label (positive-unlabelled) data: plain BCE, the field's robust losses (ASL, Hill),
+#: assume-negative variants (label smoothing, weak negatives), the paper's co-occurrence weights and ours.
+DEFAULT_CANDIDATES: tuple[str, ...] = ("bce", "asl", "hill", "an-ls", "wan", "cb-wce", "knn-pu-em-balanced")
+#: Added where the training labels hold unannotated (-1) entries (partial annotations).
+PARTIAL_CANDIDATES: tuple[str, ...] = ("csl",)
+#: The default criterion (chosen on the development subset, benchmarks/bench_auto.py; docs/auto.md).
+DEFAULT_CRITERION = "rehide-auc"
+#: The default decision rule: ``calibrated`` (per-class Platt scaling to the soft truth, one shared threshold), the
+#: policy the issue-16 development grid chose for most methods, applied to the average of every candidate; on this
+#: issue's development subset it matched or beat the best single baseline's micro-F1 in 3 of 6 cells, more than any
+#: other rule for the average, and choosing a policy per model by Lee & Liu's criterion ("choose") did worse
+#: (benchmarks/bench_auto.py; docs/auto.md).
+DEFAULT_POLICY = "calibrated"
+_PARAMS = ("candidates", "criterion", "combine", "rehide", "policy")
+
+
+@dataclass(frozen=True)
+class AutoMethod(Method):
+    """The ``auto`` method: train ``candidates`` (empty: :data:`DEFAULT_CANDIDATES`, plus
+    :data:`PARTIAL_CANDIDATES` on partial labels); ``combine=0`` (default): average the probabilities of every
+    candidate; ``combine=k >= 1``: keep the best by ``criterion`` (:mod:`mlml.auto.criteria`) and average the best
+    ``2 .. k`` when that scores better by the criterion (1: never). ``policy``: the threshold policy (a name in
+    :data:`mlml.evaluation.policies.POLICIES`, default :data:`DEFAULT_POLICY`) or ``choose`` (per model, by Lee &
+    Liu's criterion, cross-fitted on the validation rows). ``rehide``: the share of the validation rows' observed
+    positives re-hidden. ``positive_weights``: an estimator whose ω every candidate's is multiplied by (a recipe's
+    ``positive_weights``)."""
+
+    loss: str = "auto"
+    candidates: tuple[str, ...] = ()
+    criterion: str = DEFAULT_CRITERION
+    combine: int = 0
+    rehide: float = 0.5
+    policy: str = DEFAULT_POLICY
+    positive_weights: str | None = None
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        from mlml.auto.criteria import CRITERIA
+        from mlml.methods import METHODS
+
+        if self.criterion not in CRITERIA:
+            raise MLMLError(f"The 'criterion' parameter of auto must be one of {', '.join(CRITERIA)}. "
+                            f"Got {self.criterion!r} instead.")
+        if isinstance(self.combine, bool) or not isinstance(self.combine, int) or self.combine < 0:
+            raise MLMLError(f"The 'combine' parameter of auto must be an int >= 0. Got {self.combine!r} instead.")
+        from mlml.evaluation.policies import POLICIES
+
+        if self.policy not in (*POLICIES, "choose"):
+            raise MLMLError(f"The 'policy' parameter of auto must be one of {', '.join(POLICIES)} or choose. "
+                            f"Got {self.policy!r} instead.")
+        if isinstance(self.rehide, bool) or not isinstance(self.rehide, (int, float)) or not 0 < self.rehide < 1:
+            raise MLMLError(f"The 'rehide' parameter of auto must be in (0, 1). Got {self.rehide!r} instead.")
+        for name in self.candidates:
+            candidate = METHODS.get(name)  # raises with the list of valid names
+            if candidate.oracle:
+                raise MLMLError(f"auto's candidate {name!r} is an oracle (it reads the hidden positives).")
+
+    def candidate_names(self, *, partial: bool) -> tuple[str, ...]:
+        """The methods trained: ``candidates`` as given, else the defaults (with CSL on partial labels)."""
+        if self.candidates:
+            return tuple(self.candidates)
+        return DEFAULT_CANDIDATES + (PARTIAL_CANDIDATES if partial else ())
+
+    def candidate_methods(self) -> list[Method]:
+        """Every method auto may train (with CSL where the defaults apply): what a grid checks up front."""
+        return [self.candidate(name) for name in dict.fromkeys(self.candidate_names(partial=True))]
+
+    def candidate(self, name: str) -> Method:
+        """The registered candidate ``name``, with the positive weights of a recipe applied."""
+        from mlml.methods import METHODS
+
+        method = METHODS.get(name)
+        return method.with_positive_weights(self.positive_weights) if self.positive_weights else method
+
+    def definition(self) -> dict[str, Any]:
+        return {"name": self.name, "auto": {"candidates": list(self.candidates) or "default",
+                                            "criterion": self.criterion, "combine": self.combine,
+                                            "rehide": self.rehide, "policy": self.policy,
+                                            "positive_weights": self.positive_weights}}
+
+    def with_params(self, params: Mapping[str, Any], *, name: str | None = None) -> AutoMethod:
+        """A copy with ``candidates`` (a list or a comma-separated string), ``criterion``, ``combine``, ``rehide``
+        or ``policy`` changed; any other key raises, listing these."""
+        values: dict[str, Any] = {}
+        for key, value in params.items():
+            if key not in _PARAMS:
+                raise MLMLError(f"Method 'auto' has no parameter {key!r}. Valid parameters: {', '.join(_PARAMS)}.")
+            if key == "candidates":
+                value = tuple(v.strip() for v in value.split(",") if v.strip()) if isinstance(value, str) \
+                    else tuple(value)
+            values[key] = value
+        return replace(self, name=name or self.name, **values)
+
+    def with_positive_weights(self, estimator: str, params: Mapping[str, Any] | None = None) -> AutoMethod:
+        if params:
+            raise MLMLError("auto composes positive weights without parameters.")
+        return replace(self, positive_weights=estimator)
+
+    def make_loss(self, **extra: Any) -> Any:
+        raise MLMLError("auto has no loss of its own: it trains its candidates (mlml.auto.fit_auto).")
+
+    def make_estimator(self, **extra: Any) -> Any:
+        raise MLMLError("auto has no weight estimator of its own: it trains its candidates (mlml.auto.fit_auto); "
+                        "--weights-source complete does not apply to it.")
+
+
+def is_auto(method: Any) -> bool:
+    """True for the ``auto`` method (an :class:`AutoMethod`, or the name)."""
+    return isinstance(method, AutoMethod) or method == AUTO
+
+
+def resolve_method(name: str) -> Method:
+    """An :class:`AutoMethod` for ``auto``, else ``METHODS.get(name)`` (which raises listing the valid names)."""
+    from mlml.methods import METHODS
+
+    if name == AUTO:
+        return AutoMethod(AUTO, description="chooses among candidates by a criterion on observed labels")
+    return METHODS.get(name)

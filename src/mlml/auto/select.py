@@ -1,0 +1,230 @@
+"""``auto``: train a small fixed set of diverse candidates on one fold, choose the method and its threshold policy
+from the validation rows' observed labels alone, and return a normal trained model.
+
+:func:`fit_auto` does, in order (every step reads the training rows' and the validation rows' OBSERVED labels;
+nothing reads a hidden mask or a test label):
+
+1. **re-hide** (:func:`mlml.auto.criteria.rehide`): a further share of the validation rows' observed positives is
+   hidden with the fold's own scheme, BEFORE training: every candidate early-stops on these re-hidden labels (it
+   never trains on validation rows), so the re-hidden positives are zeros to it, as missing positives are;
+2. **train** every candidate (:meth:`AutoMethod.candidate_names`) with :func:`mlml.training.fit` on the training
+   rows, validation = the re-hidden validation rows: cost = the number of candidates x one training;
+3. **score** each candidate's validation probabilities by every criterion of :mod:`mlml.auto.criteria`, and choose
+   its threshold policy (:mod:`mlml.evaluation.policies`) by two-fold cross-fitting on the validation rows: each
+   policy is fitted on one half (observed labels; the posterior of their zeros from an estimator fitted on the
+   training rows) and decides the other half, and the pooled decisions are scored by Lee & Liu's ``r² / P(ŷ = 1)``
+   on the observed labels -- a criterion that does not count a predicted missing positive as a false positive;
+4. **choose** (``combine >= 1``) the candidate with the best value of the criterion; **combine**: the probability
+   average of the best ``k`` (``k = 2 .. combine``) is scored the same way, and replaces the single best when its
+   criterion is higher. The default, ``combine=0``, averages every candidate: on the development subset no
+   criterion ordered the candidates reliably (Kendall τ 0.16-0.29 with the test order) and the average of all had
+   the smallest regret (docs/auto.md). Averages are frozen-features only: the members share the training rows'
+   standardisation and become one ``average`` head;
+5. the decision is the method's ``policy`` (default ``calibrated``; ``choose``: the one of step 3) fitted on ALL
+   validation rows with their observed labels (:meth:`~mlml.training.TrainResult.decide`); the record of what was
+   chosen and why is ``result.auto_choice``.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from dataclasses import dataclass, field, fields, replace
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+
+from mlml.auto.criteria import CRITERIA, candidate_criteria, lee_liu, rehide
+from mlml.auto.method import AutoMethod, resolve_method
+from mlml.exceptions import MLMLError
+from mlml.labels import to_dense
+from mlml.training.saved import TrainResult
+
+logger = logging.getLogger("mlml.auto")
+
+
+@dataclass
+class AutoResult(TrainResult):
+    """A :class:`~mlml.training.TrainResult` of the chosen model (or average), plus ``auto_choice``: what was
+    chosen and why (saved in ``model.json``)."""
+
+    auto_choice: dict[str, Any] = field(default_factory=dict)
+
+    def _extra_meta(self) -> dict[str, Any]:
+        return {**super()._extra_meta(), "auto_choice": self.auto_choice}
+
+
+@dataclass
+class Selection:
+    """What the criteria read on one fold's validation rows (see :func:`prepare_selection`)."""
+
+    observed: np.ndarray  # the validation rows' observed labels (dense int8)
+    rehidden: np.ndarray  # the same after re-hiding: what the candidates early-stop on
+    mask: np.ndarray  # the re-hidden positives
+    q_soft: np.ndarray  # posterior of the observed zeros (co-occurrence, labels only): soft-map
+    q_policy: np.ndarray  # posterior of the observed zeros for the soft threshold policies
+    halves: tuple[np.ndarray, np.ndarray]  # the two-fold split of the validation rows for policy cross-fitting
+
+
+def prepare_selection(fold: Any, method: AutoMethod, seed: int) -> Selection:
+    """Re-hide, posteriors and the policy halves of ``fold``'s validation rows (seeded by ``seed``)."""
+    from mlml.evaluation.policies import posterior
+
+    if not len(fold.val):
+        raise MLMLError("auto chooses on validation rows: train it with val_fraction > 0.")
+    observed = to_dense(fold.observed_val).astype(np.int8)
+    rehidden, mask = rehide(observed, method.rehide, scheme=fold.scheme,
+                            random_state=np.random.SeedSequence([seed, 0xA070]))
+    features = not isinstance(fold.inputs, list)
+    train_observed = fold.observed_train  # dense or CSR: the estimators read either
+    q_soft = posterior(train_observed, observed, estimator="pairwise-noisy-or")
+    q_policy = posterior(train_observed, observed, estimator="knn" if features else "pairwise-noisy-or",
+                         features=fold.val_inputs if features else None,
+                         train_features=fold.train_inputs if features else None)
+    order = np.random.default_rng(np.random.SeedSequence([seed, 0xA071])).permutation(len(fold.val))
+    half = len(order) // 2
+    return Selection(observed, rehidden, mask, q_soft, q_policy, (np.sort(order[:half]), np.sort(order[half:])))
+
+
+def train_candidates(fold: Any, config: Any, method: AutoMethod, selection: Selection) -> dict[str, TrainResult]:
+    """Every candidate trained on ``fold``'s training rows, early-stopping on the re-hidden validation rows. A
+    candidate that fails is skipped with a warning; none left raises."""
+    from mlml.training import fit
+
+    train = fold.observed_train
+    partial = bool(((train.data if sp.issparse(train) else train) == -1).any())
+    results = {}
+    for name in method.candidate_names(partial=partial):
+        try:
+            results[name] = fit(fold.train_inputs, fold.observed_train, method.candidate(name), config,
+                                validation=(fold.val_inputs, selection.rehidden))
+        except MLMLError as exc:
+            warnings.warn(f"auto: the candidate {name!r} failed and is left out: {exc}", stacklevel=2)
+            continue
+        logger.info("auto: trained %s (%d epochs)", name, len(results[name].history))
+    if not results:
+        raise MLMLError("auto: every candidate failed to train.")
+    return results
+
+
+def choose_policy(scores: np.ndarray, selection: Selection) -> tuple[str, dict[str, float], np.ndarray]:
+    """The threshold policy whose cross-fitted decisions score best by Lee & Liu's criterion on the observed labels
+    (see the module docstring): ``(policy, value per policy, pooled decisions of the chosen one)``. Ties go to the
+    earlier policy of :data:`~mlml.evaluation.policies.POLICIES`."""
+    from mlml.evaluation import UndefinedMetricWarning
+    from mlml.evaluation.policies import POLICIES, fit_policies
+
+    y, q = selection.observed, selection.q_policy
+    decided = {p: np.zeros(y.shape, dtype=np.int8) for p in POLICIES}
+    a, b = selection.halves
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UndefinedMetricWarning)
+        for fit_rows, apply_rows in ((a, b), (b, a)):
+            if not len(fit_rows) or not len(apply_rows):
+                continue
+            policies = fit_policies(POLICIES, scores[fit_rows], y[fit_rows], q=q[fit_rows])
+            for name, decision in policies.items():
+                decided[name][apply_rows] = decision.predict(scores[apply_rows])
+    values = {p: lee_liu(decided[p], y) for p in POLICIES}
+    best = max(POLICIES, key=lambda p: (np.nan_to_num(values[p], nan=-np.inf), -POLICIES.index(p)))
+    return best, values, decided[best]
+
+
+def score_entry(scores: np.ndarray, selection: Selection) -> dict[str, Any]:
+    """Every criterion of one candidate (or average) and its chosen policy."""
+    policy, policy_values, decisions = choose_policy(scores, selection)
+    criteria = candidate_criteria(scores, selection.observed, q=selection.q_soft, rehidden=selection.rehidden,
+                                  mask=selection.mask, decisions=decisions)
+    return {"criteria": criteria, "policy": policy, "policy_values": policy_values}
+
+
+def rank_key(value: float) -> float:
+    """A criterion's value for ordering: NaN last."""
+    return -np.inf if value is None or not np.isfinite(value) else float(value)
+
+
+def choose(scored: dict[str, dict[str, Any]], val_proba: dict[str, np.ndarray], criterion: str, combine: int,
+           selection: Selection) -> tuple[list[str], dict[str, Any]]:
+    """The chosen members (one candidate, the best ``k`` averaged, or every candidate for ``combine=0``) and their
+    entry of :func:`score_entry`. ``scored``: the candidates' entries; ``val_proba``: their validation
+    probabilities. Ties keep the candidate order."""
+    if criterion not in CRITERIA:
+        raise MLMLError(f"Unknown criterion {criterion!r}; valid: {', '.join(CRITERIA)}.")
+    names = list(scored)
+    if combine == 0:
+        if len(names) == 1:
+            return names, scored[names[0]]
+        return names, score_entry(np.mean([val_proba[n] for n in names], axis=0), selection)
+    ranked = sorted(names, key=lambda n: (-rank_key(scored[n]["criteria"][criterion]), names.index(n)))
+    members, entry = ranked[:1], scored[ranked[0]]
+    for k in range(2, min(combine, len(ranked)) + 1):
+        average = np.mean([val_proba[n] for n in ranked[:k]], axis=0)
+        candidate = score_entry(average, selection)
+        if rank_key(candidate["criteria"][criterion]) > rank_key(entry["criteria"][criterion]):
+            members, entry = ranked[:k], candidate
+    return members, entry
+
+
+def fit_auto(fold: Any, config: Any = None, method: AutoMethod | str = "auto") -> AutoResult:
+    """Train ``method``'s candidates on ``fold`` and return the chosen model (see the module docstring).
+
+    Args:
+        fold: a :class:`~mlml.folds.Fold` (:func:`mlml.folds.make_fold`) with validation rows.
+        config: the :class:`~mlml.training.TrainConfig` every candidate trains with.
+        method: an :class:`AutoMethod` (or ``"auto"``: the defaults).
+
+    Returns:
+        An :class:`AutoResult`: the chosen candidate's model (or an ``average`` head of the chosen ones) with its
+        chosen threshold policy fitted on the validation rows as its ``decision``; ``auto_choice`` holds the
+        choice, the criterion, every candidate's criterion values and policy, and the cost.
+
+    Raises:
+        MLMLError: no validation rows, an unknown candidate or criterion, every candidate failing.
+    """
+    from mlml.evaluation.policies import SOFT_POLICIES
+    from mlml.training import TrainConfig
+
+    config = config if config is not None else TrainConfig()
+    method = resolve_method(method) if isinstance(method, str) else method
+    if not isinstance(method, AutoMethod):
+        raise MLMLError(f"fit_auto trains the 'auto' method; got {getattr(method, 'name', method)!r}.")
+    selection = prepare_selection(fold, method, config.seed)
+    results = train_candidates(fold, config, method, selection)
+    val_proba = {name: np.asarray(r.val_proba, dtype=np.float64) for name, r in results.items()}
+    scored = {name: score_entry(val_proba[name], selection) for name in results}
+    combine = method.combine if config.mode == "frozen" else 1  # fine-tuned models share no head to average
+    members, entry = choose(scored, val_proba, method.criterion, combine, selection)
+    policy = entry["policy"] if method.policy == "choose" else method.policy
+    result = results[members[0]] if len(members) == 1 else _average(results, members, config)
+    choice = {
+        "chosen": members[0] if len(members) == 1 else "average(" + ",".join(members) + ")",
+        "members": members, "combine": method.combine, "criterion": method.criterion,
+        "value": entry["criteria"][method.criterion],
+        "policy": policy, "policy_rule": method.policy, "policy_values": entry["policy_values"],
+        "candidates": {name: {"criteria": s["criteria"], "policy": s["policy"], "epochs": len(results[name].history)}
+                       for name, s in scored.items()},
+        "rehidden_positives": int(selection.mask.sum()), "cost_trainings": len(results),
+    }
+    auto = AutoResult(**{f.name: getattr(result, f.name) for f in fields(TrainResult)}, auto_choice=choice)
+    auto.method = method.name
+    auto.val_observed = selection.observed
+    auto.val_proba = np.mean([val_proba[n] for n in members], axis=0).astype(np.float32)
+    auto.decide(policy, q=selection.q_policy if policy in SOFT_POLICIES else None)
+    logger.info("auto: chose %s (%s %.4f), policy %s", choice["chosen"], method.criterion, choice["value"], policy)
+    return auto
+
+
+def _average(results: dict[str, TrainResult], members: list[str], config: Any) -> TrainResult:
+    """One model whose ``average`` head holds the members' heads (frozen mode: they share the standardisation)."""
+    from mlml.training.model import build_model, unwrap
+
+    first = results[members[0]]
+    averaged = replace(config, head="average", head_kwargs={"n_members": len(members), "head": config.head,
+                                                            "head_kwargs": dict(config.head_kwargs)})
+    model = build_model(averaged, first.in_features, first.n_labels, pretrained=False)
+    model.standardize.load_state_dict(unwrap(first.model).standardize.state_dict())
+    for slot, name in zip(model.head.members, members):
+        slot.load_state_dict(unwrap(results[name].model).head.state_dict())
+    model.to(first.device).eval()
+    return replace(first, model=model, config=averaged, history=list(first.history))
