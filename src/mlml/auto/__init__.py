@@ -6,9 +6,20 @@
 docs/auto.md.
 """
 
+from typing import Any
+
 from mlml.auto.criteria import CRITERIA, kendall_tau
 from mlml.auto.method import AUTO, DEFAULT_CANDIDATES, DEFAULT_CRITERION, AutoMethod, is_auto, resolve_method
-from mlml.auto.select import AutoResult, fit_auto
+
+
+def __getattr__(name: str) -> Any:
+    """``fit_auto`` and ``AutoResult`` are imported on first use: they need torch, which ``mlml methods`` does not."""
+    if name in ("AutoResult", "fit_auto"):
+        from mlml.auto import select
+
+        return getattr(select, name)
+    raise AttributeError(f"module 'mlml.auto' has no attribute {name!r}")
+
 
 __all__ = [
     "AUTO",
