@@ -131,7 +131,7 @@ def _train(args: argparse.Namespace) -> int:
     from mlml.folds import make_fold
     from mlml.models.features import dataset_features
     from mlml.recipes import recipe_values
-    from mlml.tracking import train_params, train_tracking
+    from mlml.tracking import track_spec, train_params, train_tracking
     from mlml.training import TrainConfig, fit, init_from_env
 
     if args.out.exists() and not args.out.is_dir():
@@ -165,7 +165,8 @@ def _train(args: argparse.Namespace) -> int:
     outputs = {f"--out {name}": args.out / name for name in ("model.pt", "model.json", *label_files)}
     check_outputs(outputs, _source_files(args.source, dataset))
     info = init_from_env()  # a no-op unless launched by torchrun
-    tracking = train_tracking(args.track if info.rank == 0 else None, args.out, f"{method.name} on {dataset.name}")
+    track = track_spec(args.track, args.tracking_uri)
+    tracking = train_tracking(track if info.rank == 0 else None, f"{method.name} on {dataset.name}")
     images = dataset.image_paths is not None
     if args.mode == "finetune":
         if not images:
@@ -179,7 +180,7 @@ def _train(args: argparse.Namespace) -> int:
                      seed=args.seed, val_fraction=config.val_fraction, inputs=inputs)
     params = train_params(args.source, dataset, method, config, ratio=args.ratio, scheme=args.scheme, seed=args.seed,
                           recipe=args.recipe, thresholds=args.thresholds, n_train=len(fold.train),
-                          n_val=len(fold.val)) if args.track else {}
+                          n_val=len(fold.val)) if track else {}
     with tracking.start(params):
         result = fit(fold.train_inputs, fold.observed_train, method, config, validation=fold.validation,
                      hidden=fold.hidden_train if method.oracle else None, callbacks=tracking.callbacks)
@@ -193,7 +194,8 @@ def _train(args: argparse.Namespace) -> int:
         _write_labels(args.out / label_files[0], dataset, observed)
         if (hidden.nnz if hasattr(hidden, "nnz") else hidden.any()) or args.ratio > 0:
             _write_labels(args.out / label_files[1], dataset, hidden.astype("int8"))
-        tracking.finish(result, [args.out / name for name in ("model.pt", "model.json", *label_files)])
+        tracking.finish(result, args.out, [args.out / name for name in label_files],
+                        example=_example_rows(fold.train_inputs) if track and args.mode == "frozen" else None)
     best = result.history[result.best_epoch] if result.history else {}
     score = best.get("val_score", float("nan"))
     selection = (f"validation mAP on observed labels {score:.4f}" if score == score
@@ -291,10 +293,18 @@ def _methods(args: argparse.Namespace) -> int:
     return 0
 
 
+def _example_rows(inputs: Any, n: int = 5) -> Any:
+    """The first ``n`` feature rows, dense: the input example of a model logged to MLflow (its signature)."""
+    import numpy as np
+
+    rows = inputs[:n]
+    return rows.toarray() if hasattr(rows, "toarray") else np.asarray(rows)
+
+
 def _reproduce(args: argparse.Namespace) -> int:
     from mlml.experiments import load_config, run_grid
     from mlml.reports import summarize, terminal_table, write_report
-    from mlml.tracking import grid_tracking
+    from mlml.tracking import grid_tracking, track_spec
 
     datasets = (args.sources or []) + (args.datasets_flag or []) or None
     config = load_config(
@@ -306,12 +316,12 @@ def _reproduce(args: argparse.Namespace) -> int:
     )
     run_dir = args.out or Path("runs") / time.strftime("%Y%m%d-%H%M%S")
     started = time.perf_counter()
-    with grid_tracking(args.track, config, run_dir) as tracking:
+    with grid_tracking(track_spec(args.track, args.tracking_uri), config, run_dir) as tracking:
         records = run_grid(config, run_dir, jobs=args.jobs, scheduler=args.scheduler, progress=not args.no_progress,
                            on_record=tracking.trial)
         wall = time.perf_counter() - started
         report = write_report(records, run_dir, expected=_expected(config, run_dir), thresholds=config.thresholds)
-        tracking.report()
+        tracking.report(records)
     print(terminal_table(summarize(records, thresholds=config.thresholds)))
     print(f"report: {report}")
     failed = sum(r["status"] == "failed" for r in records)
