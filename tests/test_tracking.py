@@ -14,6 +14,7 @@ import pytest
 from mlml.cli import main
 from mlml.exceptions import MLMLError
 from mlml.tracking import (
+    DECISION_METRICS,
     GridTracking,
     MlflowTracker,
     TrackSpec,
@@ -188,7 +189,7 @@ def test_reproduce_logs_a_parent_and_one_child_run_per_trial(tmp_path, mlflow_cl
         record = stored[child["tags.mlml.trial_id"]]
         assert set(record["metrics_policies"]) == set(POLICIES)
         for policy in POLICIES:
-            for metric in RESULT_METRICS:
+            for metric in DECISION_METRICS:
                 assert child[f"metrics.test_{policy}_{metric}"] == pytest.approx(
                     record["metrics_policies"][policy][metric], nan_ok=True), (policy, metric)
     parent_row = frame[frame["tags.mlflow.parentRunId"].isna()]

@@ -8,10 +8,11 @@ What is logged:
 
   - A child run: the trial's key (dataset, method with its full definition, ratio, fold, seed, weights source,
     recipe), the package versions and its ids as params; the per-epoch training and validation figures
-    (``train_loss``, ``val_loss``, ``val_score``, ``lr``, ``seconds``, step = epoch); the final test metrics of
-    every threshold policy the trial measured, ``test_<policy>_<metric>`` (``fixed`` = 0.5, ``tuned``,
-    ``expected``, ``calibrated``, ``cardinality``, ``pu``: :data:`mlml.evaluation.policies.POLICIES`), with
-    ``test_<metric>`` (= ``test_fixed_<metric>``) kept for the runs logged before; and ``time_*``. A failed trial
+    (``train_loss``, ``val_loss``, ``val_score``, ``lr``, ``seconds``, step = epoch); the test metrics at 0.5,
+    ``test_<metric>`` (every metric, the ranking ones included); the decision metrics of every threshold policy
+    the trial measured, ``test_<policy>_<metric>`` (:data:`DECISION_METRICS`: micro and macro precision, recall
+    and F1; the policies ``fixed`` = 0.5, ``tuned``, ``expected``, ``calibrated``, ``cardinality``, ``pu``:
+    :data:`mlml.evaluation.policies.POLICIES`); and ``time_*``. A failed trial
     is a FAILED run, the end of its traceback in the tag ``mlml.error``. Trials a re-run skips (already in
     ``results.sqlite``) are not logged again.
   - The parent run: the grid's settings as params; the aggregates over folds of the trials the run folder holds,
@@ -66,6 +67,9 @@ from mlml.exceptions import MLMLError
 FLUSH_S = 5.0
 DEFAULT_EXPERIMENT = "mlml"
 EPOCH_METRICS = ("train_loss", "val_loss", "val_score", "lr", "seconds")
+#: The metrics a threshold policy changes, logged per policy (``test_<policy>_<metric>``); the ranking ones (mAP,
+#: AUC, P@k, ...) are the same under every policy and logged once (``test_<metric>``).
+DECISION_METRICS = ("micro_precision", "micro_recall", "micro_f1", "macro_precision", "macro_recall", "macro_f1")
 _MAX_PARAM = 6000  # MLflow's longest parameter value
 _MAX_TAG = 5000
 _KEY_UNSAFE = re.compile(r"[^\w\-. /:]")  # what MLflow refuses in a metric's key
@@ -349,7 +353,7 @@ def log_trial(tracker: MlflowTracker, record: Mapping[str, Any], parent: str | N
     metrics = [m for row in record.get("history") or () for m in epoch_metrics(row)]
     metrics += [(f"test_{k}", v, 0) for k, v in (record.get("metrics") or {}).items()]
     for policy, values in policy_metrics(record).items():  # fixed (0.5), tuned and every other fitted policy
-        metrics += [(f"test_{policy}_{k}", v, 0) for k, v in values.items()]
+        metrics += [(f"test_{policy}_{k}", values[k], 0) for k in DECISION_METRICS if k in values]
     metrics += [(f"time_{k}", v, 0) for k, v in timings.items()]
     metrics += [("epochs", record.get("epochs"), 0), ("best_val_score", record.get("val_score"), 0)]
     tags = {"mlml.error": str(record["error"])[-_MAX_TAG:]} if record.get("error") else None  # the traceback's end
