@@ -275,9 +275,13 @@ def test_train_logs_one_run_with_an_mlflow_model(tmp_path, mlflow_client, monkey
     assert [m.step for m in losses] == [h["epoch"] for h in meta["history"]]
     assert [m.value for m in losses] == pytest.approx([h["train_loss"] for h in meta["history"]])
     assert run.data.metrics["best_epoch"] == meta["best_epoch"]
+    assert run.info.artifact_uri.startswith((tmp_path / "elsewhere" / "mlruns").as_uri())  # beside the store
     labels = {a.path for a in client.list_artifacts(run.info.run_id, "labels")}
     assert labels == {"labels/observed.csv", "labels/hidden.csv"}
-    assert "model/MLmodel" in {a.path for a in client.list_artifacts(run.info.run_id, "model")}
+    model_files = {a.path for a in client.list_artifacts(run.info.run_id, "model")}
+    assert {"model/MLmodel", "model/artifacts"} <= model_files
+    carried = {a.path for a in client.list_artifacts(run.info.run_id, "model/artifacts/mlml-model")}
+    assert carried == {"model/artifacts/mlml-model/model.pt", "model/artifacts/mlml-model/model.json"}
 
     monkeypatch.setenv("MLFLOW_TRACKING_URI", store)
     pyfunc = mlflow.pyfunc.load_model(f"runs:/{run.info.run_id}/model")
@@ -312,6 +316,7 @@ def test_sklearn_autolog_with_a_grid_search(tmp_path, monkeypatch):
     from mlml.sklearn import MissingLabelClassifier, masked_map_scorer
 
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{(tmp_path / 'mlflow.db').as_posix()}")
+    monkeypatch.chdir(tmp_path)  # MLflow's own experiments keep their artifacts in ./mlruns
     rng = np.random.default_rng(0)
     X = rng.normal(size=(160, 6)).astype("float32")
     Y = (X[:, :3] + 0.5 * rng.normal(size=(160, 3)) > 0).astype("int8")

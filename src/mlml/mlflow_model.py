@@ -99,7 +99,7 @@ def save_pyfunc(model_dir: str | Path, path: str | Path, *, example: Any = None)
 
     model_dir, path = Path(model_dir), Path(path)
     model = load_model(model_dir)  # checks the folder, names the missing file
-    staged = path.parent / f".{path.name}-{ARTIFACT}"
+    staged = path.parent / f".{path.name}-staged" / ARTIFACT  # MLflow keeps the folder's name
     staged.mkdir(parents=True)
     try:
         for name in MODEL_FILES:
@@ -114,5 +114,5 @@ def save_pyfunc(model_dir: str | Path, path: str | Path, *, example: Any = None)
                 pip_requirements=[f"mlml=={mlml.__version__}", f"torch=={torch.__version__.split('+')[0]}"],
             )
     finally:
-        shutil.rmtree(staged, ignore_errors=True)
+        shutil.rmtree(staged.parent, ignore_errors=True)
     return path

@@ -148,15 +148,20 @@ class MlflowTracker:
             raise MLMLError("--track mlflow needs MLflow: pip install 'mlml[mlflow]'") from None
         if uri.startswith("file:"):  # MLflow 3's file store is in maintenance mode: opt in (see the module doc)
             os.environ.setdefault("MLFLOW_ALLOW_FILE_STORE", "true")
-        elif uri.startswith("sqlite:///") and uri != "sqlite:///:memory:":  # SQLite makes the file, not its folder
-            Path(uri[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
+        artifacts = None
+        if uri.startswith("sqlite:///") and uri != "sqlite:///:memory:":  # SQLite makes the file, not its folder
+            folder = Path(uri[len("sqlite:///"):]).parent
+            folder.mkdir(parents=True, exist_ok=True)
+            # A new experiment's artifacts go beside the database (MLflow's own default is ./mlruns in whatever
+            # folder the process runs in: the same for the default store, elsewhere for any other)
+            artifacts = (folder / "mlruns").resolve().as_uri()
         self.uri = uri
         self.experiment = experiment or os.environ.get("MLFLOW_EXPERIMENT_NAME") or DEFAULT_EXPERIMENT
         try:
             self.client = MlflowClient(tracking_uri=uri)
             found = self.client.get_experiment_by_name(self.experiment)
             self.experiment_id = (found.experiment_id if found is not None
-                                  else self.client.create_experiment(self.experiment))
+                                  else self.client.create_experiment(self.experiment, artifact_location=artifacts))
         except Exception as exc:  # noqa: BLE001 -- MLflow, HTTP and file errors alike: say which URI failed
             raise MLMLError(f"Cannot use the MLflow tracking URI {uri!r}: {_message(exc)}") from None
 
