@@ -108,7 +108,9 @@ def save_pyfunc(model_dir: str | Path, path: str | Path, *, example: Any = None)
             warnings.filterwarnings("ignore", message=".*(integer column|type hints|Type hint).*", category=UserWarning)
             signature = None if example is None else infer_signature(example, predict_frame(model, example))
             mlflow.pyfunc.save_model(
-                str(path), python_model=MlmlPyfunc(), artifacts={ARTIFACT: str(staged)}, signature=signature,
+                # the model as code (src/mlml/_mlflow_pyfunc.py), not a pickled object, as MLflow 3 advises
+                str(path), python_model=str(Path(__file__).with_name("_mlflow_pyfunc.py")),
+                artifacts={ARTIFACT: str(staged)}, signature=signature,
                 input_example=example,
                 # named, so that MLflow does not infer them by importing the model in a subprocess (seconds)
                 pip_requirements=[f"mlml=={mlml.__version__}", f"torch=={torch.__version__.split('+')[0]}"],
