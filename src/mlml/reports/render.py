@@ -68,6 +68,7 @@ figure img { max-width: 100%; border: 1px solid #eee; }
 figcaption { font-style: italic; font-size: 0.9em; }
 .headline { background: #eef6ee; border-left: 4px solid #2e7d32; padding: 0.2em 1em 0.6em; }
 .headline .note { font-size: 0.85em; color: #444; }
+.headline td, .headline th { text-align: left; }
 pre { background: #f6f6f6; padding: 0.6em; overflow-x: auto; font-size: 0.85em; }
 """
 
