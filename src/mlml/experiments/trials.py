@@ -178,6 +178,10 @@ def load_datasets(config: GridConfig) -> dict[str, dict[str, Any]]:
                 f"Data set {source!r} has {dataset.n_samples} samples: too few for {config.folds} folds "
                 "(every fold needs at least one test sample)."
             )
+        if dataset.image_paths is None and (dataset.features is None or config.train.get("mode") == "finetune"):
+            has, needs = (("features only", "images (train mode 'finetune')") if dataset.features is not None
+                          else ("labels only", "features or images"))
+            raise MLMLError(f"Data set {source!r} has {has}: every trial trains on {needs}.")
         described[source] = {
             "fingerprint": data_fingerprint(dataset),
             "name": dataset.name,
@@ -371,8 +375,27 @@ def _val_score(result: Any) -> float | None:
     return None if score is None or not math.isfinite(score) else float(score)
 
 
+TRIAL_WARNINGS = "_warnings"
+"""The key of a record that carries the warnings its trial raised, ``[(category, message), ...]`` without repeats,
+to the process that runs the grid (which reports them once for the grid, then drops the key before storing)."""
+
+
 def run_trial_safely(trial: Trial, config: GridConfig) -> dict[str, Any]:
-    """:func:`run_trial`, but a trial that raises becomes a ``failed`` record with its traceback."""
+    """:func:`run_trial`, but a trial that raises becomes a ``failed`` record with its traceback; the warnings it
+    raised travel with the record (:data:`TRIAL_WARNINGS`) instead of being printed, trial after trial."""
+    # catch_warnings swaps process-wide state (not thread-safe): trials run side by side in one process's threads
+    # (a Dask worker's) may collect each other's warnings, or miss some; the grid's report of them is a summary.
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        record = _run_trial_or_failure(trial, config)
+    seen: dict[tuple[type[Warning], str], None] = {}
+    for item in caught:
+        seen.setdefault((item.category, str(item.message)), None)
+    record[TRIAL_WARNINGS] = list(seen)
+    return record
+
+
+def _run_trial_or_failure(trial: Trial, config: GridConfig) -> dict[str, Any]:
     try:
         return run_trial(trial, config)
     except Exception:  # noqa: BLE001 -- the grid goes on; the traceback is stored with the trial

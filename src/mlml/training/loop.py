@@ -95,6 +95,7 @@ def fit(
         raise MLMLError(f"The 'config' parameter of fit must be a TrainConfig. Got {type(config).__name__}.")
     method = METHODS.get(method) if isinstance(method, str) else method
     observed = check_labels(observed, name="observed")
+    _check_some_known(observed)
     inputs = check_inputs(inputs, config, observed.shape[0], "inputs")
     if validation is not None:
         x_val, y_val = validation
@@ -116,6 +117,20 @@ def fit(
         torch.manual_seed(config.seed)
         run = _Run(inputs, observed, method, config, validation, hidden, estimator, estimator_rows, info, device)
         return run.run(callbacks)
+
+
+def _check_some_known(observed: Any) -> None:
+    """Refuse training labels with no known entry (every entry -1): the loss would be zero and the model its
+    initialisation, reported as trained."""
+    n_entries = observed.shape[0] * observed.shape[1]
+    if sp.issparse(observed):
+        unknown = int((observed.data == -1).sum())
+    else:
+        unknown = int(np.count_nonzero(observed == -1))
+    if n_entries and unknown == n_entries:
+        raise MLMLError(f"The training labels ({observed.shape[0]:,} rows x {observed.shape[1]:,} classes) hold no "
+                        "known entry: every one is -1 (unannotated), so there is nothing to learn from. Keep more "
+                        "labels (a larger known proportion with the partial scheme).")
 
 
 class _Run:
