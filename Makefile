@@ -1,6 +1,8 @@
 # Two commands on a fresh machine (see README.md):
 #   make reproduce   install everything, then run the main job on the built-in data set
 #   make test        install everything, then run the test suite
+#   make wheel-check the built wheel, installed in a fresh venv outside the checkout, runs the main job
+#   make docs        the documentation site into site/ (mkdocs build --strict: a warning or a broken link fails)
 VENV ?= .venv
 PY := $(VENV)/bin/python
 # The CPU wheel of torch must be installed before anything that depends on torch: a bare `torch`
@@ -11,7 +13,7 @@ TORCH_SPEC ?= torch==2.13.0
 EXTRAS ?= all,test,mlflow,browser
 JOBS ?= 2
 
-.PHONY: install reproduce test bench clean
+.PHONY: install reproduce test docs wheel-check bench clean
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -28,6 +30,18 @@ reproduce: install
 test: install
 	$(PY) -m pytest -q -p no:cacheprovider
 
+$(VENV)/.docs-installed: $(VENV)/.installed
+	$(PY) -m pip install --quiet -e ".[docs]"
+	touch $@
+
+# NO_MKDOCS_2_WARNING: silences the banner MkDocs 1.6 prints about its successor (not a build warning).
+docs: $(VENV)/.docs-installed
+	NO_MKDOCS_2_WARNING=1 $(PY) -m mkdocs build --strict
+
+# The built wheel in a fresh virtual environment outside the checkout: mlml --help and the main job (.ci/wheel-check).
+wheel-check: install
+	TORCH_SPEC="$(TORCH_SPEC)" PYTHON=$(PY) bash .ci/wheel-check
+
 # Every benchmark with its default (short) settings; benchmarks/README.md names the flags of its full figures.
 # Parts whose data, package or device (CUDA) is absent print why they skip.
 bench: install
@@ -38,4 +52,4 @@ bench: install
 	done
 
 clean:
-	rm -rf $(VENV) runs .pytest_cache
+	rm -rf $(VENV) runs .pytest_cache site

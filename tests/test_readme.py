@@ -1,10 +1,14 @@
-"""The README's Python example runs as written (so the README stays true)."""
+"""The README's Python example runs as written, and its command lines and those of the documentation pages parse
+(so the README and the docs stay true)."""
 
 import re
 import warnings
 from pathlib import Path
 
+import pytest
+
 README = Path(__file__).resolve().parents[1] / "README.md"
+DOCS = README.parent / "docs"
 
 
 def test_readme_python_examples_run(capsys):
@@ -18,16 +22,27 @@ def test_readme_python_examples_run(capsys):
     assert printed and all(0.0 < float(value) <= 1.0 for value in printed[-2:])
 
 
-def test_readme_command_lines_parse():
-    """Every ``mlml ...`` line of the README's shell blocks names real commands and flags (parsed, not run)."""
+def _command_lines(path: Path) -> list[str]:
+    return [line for block in re.findall(r"```sh\n(.*?)```", path.read_text(encoding="utf-8"), flags=re.S)
+            for line in block.splitlines() if line.startswith("mlml ")]
+
+
+@pytest.mark.parametrize("page", ["README.md", *sorted(p.name for p in DOCS.glob("*.md"))])
+def test_readme_command_lines_parse(page):
+    """Every ``mlml ...`` line of the shell blocks of the README and of the documentation's pages names real
+    commands and flags (parsed, not run)."""
     import shlex
 
     from mlml.cli.parser import build_parser
 
     parser = build_parser()
-    lines = [line for block in re.findall(r"```sh\n(.*?)```", README.read_text(encoding="utf-8"), flags=re.S)
-             for line in block.splitlines() if line.startswith("mlml ")]
-    assert len(lines) > 10
+    lines = _command_lines(README if page == "README.md" else DOCS / page)
+    if page == "README.md":
+        assert len(lines) > 10
     for line in lines:
         argv = shlex.split(line.split(" #")[0].replace("$S", "scene"))
-        parser.parse_args(argv[1:])  # SystemExit on an unknown command or flag
+        try:
+            parser.parse_args(argv[1:])  # SystemExit on an unknown command or flag
+        except SystemExit as exc:
+            if exc.code != 0:  # 0: --help
+                pytest.fail(f"{page}: {line!r} does not parse")

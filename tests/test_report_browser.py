@@ -77,6 +77,13 @@ def page_state(report: Path) -> dict:
                            font: parseFloat(getComputedStyle(cell).fontSize)}))),
                        right: table.getBoundingClientRect().right}))""")
             state["page_width"] = page.evaluate("() => document.documentElement.clientWidth")
+            state["first"] = page.evaluate(
+                """() => [...document.body.children].slice(0, 3).map(el => ({tag: el.tagName, id: el.id,
+                       text: el.innerText.trim(), top: el.getBoundingClientRect().top,
+                       bottom: el.getBoundingClientRect().bottom}))""")
+            state["headline_rows"] = page.evaluate(
+                """() => [...document.querySelectorAll('#headline tr')].map(row =>
+                       [...row.cells].map(cell => cell.innerText.trim()))""")
             state["title"] = page.title()
         finally:
             browser.close()
@@ -104,6 +111,8 @@ def test_tables_are_readable(page_state):
     assert len(ranking) == 1, "one ranking-metrics table (thresholds do not change a ranking)"
     for table in tables:
         header, *body = table["rows"]
+        if header and header[0]["text"] == "dataset" and header[2]["text"].startswith("best method"):
+            continue  # the headline's table (test_the_headline_comes_first)
         assert body and all(cell["header"] and cell["text"] for cell in header)
         for row in body:
             assert len(row) == len(header) and all(not cell["header"] for cell in row)
@@ -128,3 +137,17 @@ def test_no_console_errors(page_state):
     assert [m for m in page_state["console"] if m[0] in ("error", "warning")] == []
     assert page_state["page_errors"] == []
     assert page_state["title"].startswith("mlml report")
+
+
+def test_the_headline_comes_first(page_state):
+    """The answer before anything else: right under the title, in the first screen, the best method with its own
+    policy and its margin over BCE with an interval."""
+    first = page_state["first"]
+    assert first[0]["tag"] == "H1" and first[1]["tag"] == "SECTION" and first[1]["id"] == "headline"
+    assert first[1]["bottom"] <= 900, "the headline runs past the first screen"
+    header, *rows = page_state["headline_rows"]
+    assert header[:5] == ["dataset", "ratio", "best method (own policy)", "micro F1", "over BCE"]
+    assert len(rows) == 1 and rows[0][:2] == ["yeast", "0.5"]
+    assert re.fullmatch(r"(bce|cb-wce) \(\w+\)", rows[0][2])
+    assert rows[0][4] == "(is BCE)" or re.search(r"95% CI [+-]\d\.\d{3} to [+-]\d\.\d{3}, p [=<] ", rows[0][4])
+    assert "Headline" in first[1]["text"] and "paired" in first[1]["text"]

@@ -472,7 +472,7 @@ def test_write_report_expected_mappings_and_fixed_thresholds(records, tmp_path):
     write_report(done, tmp_path, expected=expected, thresholds="fixed", figures=False)
     md = (tmp_path / "report.md").read_text()
     assert "1 missing of" in md and "fold=9" in md and "never-ran" in md
-    assert "tuned" not in md
+    assert "tuned" not in md.split("## Run status")[1]  # the headline alone shows each method's own policy
     with (tmp_path / "results.csv").open() as handle:
         assert {row["threshold"] for row in csv.DictReader(handle)} == {"fixed"}
 
@@ -542,3 +542,89 @@ def test_a_collapsed_fold_is_flagged(records):
     group[0]["metrics"] = {**group[0]["metrics"], "micro_f1": 0.01}
     row = summarize(group, thresholds="fixed")[0]
     assert row["n_collapsed"] == 1 and "1 collapsed" in terminal_table([row])
+
+
+# ------------------------------------------------------------------------------------------------ headline
+def test_headline_names_the_best_method_and_its_paired_margins(records):
+    """The best method at its own policy (cb-wce: tuned) by mean micro-F1; margins against a literal paired
+    t computation (scipy.stats.ttest_rel and the t interval), oracle and LEAK rows left out."""
+    from scipy import stats
+
+    from mlml.reports.headline import headline_table, headlines
+    from mlml.reports.tables import policy_metrics
+
+    items = headlines(records)
+    assert [(h.dataset, h.ratio) for h in items] == [("yeast", 0.0), ("yeast", 0.5), ("yeast", 0.75)]
+    for h in items:
+        runnable = [r for r in records if r["status"] == "done" and r["ratio"] == h.ratio and not r["oracle"]
+                    and r["weights_source"] == "observed"]
+        per_method = {}
+        for r in runnable:
+            policy = r["own_policy"]
+            per_method.setdefault(r["method"], {})[r["fold"]] = policy_metrics(r)[policy]["micro_f1"]
+        assert set(per_method) == {"bce", "cb-wce"} and h.n_methods == 2
+        best = max(per_method, key=lambda m: np.mean(list(per_method[m].values())))
+        assert h.method == best and h.policy == ("tuned" if best == "cb-wce" else "fixed")
+        assert h.mean == pytest.approx(np.mean(list(per_method[best].values())))
+        other = "bce" if best == "cb-wce" else "cb-wce"
+        folds = sorted(per_method[best])
+        d = np.array([per_method[best][f] - per_method[other][f] for f in folds])
+        margin = h.over_best_other
+        assert margin.other == other and margin.n == 3
+        assert margin.mean == pytest.approx(d.mean())
+        paired = stats.ttest_rel([per_method[best][f] for f in folds], [per_method[other][f] for f in folds])
+        assert margin.p_value == pytest.approx(paired.pvalue, nan_ok=True)
+        half = stats.t.ppf(0.975, 2) * d.std(ddof=1) / np.sqrt(3)
+        assert (margin.low, margin.high) == pytest.approx((d.mean() - half, d.mean() + half))
+        assert (h.over_bce is None) == (best == "bce")
+    header, body = headline_table(items)
+    assert header[:3] == ["dataset", "ratio", "best method (own policy)"] and len(body) == 3
+
+
+def test_report_leads_with_the_headline(records, tmp_path):
+    write_report(records, tmp_path / "run", figures=False)
+    md = (tmp_path / "run" / "report.md").read_text(encoding="utf-8")
+    headings = [line for line in md.splitlines() if line.startswith("#")]
+    assert headings[0].startswith("# ") and headings[1] == "## Headline"
+    html = (tmp_path / "run" / "report.html").read_text(encoding="utf-8")
+    body = html[html.index("<body>"):]
+    assert body.index('<section id="headline"') < body.index("<h2>Run status</h2>")
+
+
+@needs_matplotlib
+def test_figures_keep_their_promises(records):
+    """No legend entry without its artist in the plot, no title cut off at the figure's edge, no error bar
+    beyond [0, 1] for a precision."""
+    from mlml.reports import decision_figures as P
+
+    rows = summarize(records, thresholds="all")
+    at = [r for r in records if r["ratio"] == 0.5]
+    figures = {
+        "metrics": F.plot_metrics_vs_ratio(rows)[0],
+        "tp": F.plot_true_positives(at, ratio=0.5)[0],
+        "pr": P.plot_pr_tradeoff(records, ratio=0.5)[0],
+        "cardinality": P.plot_cardinality(records)[0],
+        "weights": D.plot_weight_diagnostics(records, ratio=0.5)[0],
+        "ap": D.plot_ap_vs_frequency(records, ratio=0.5)[0],
+    }
+    for name, fig in figures.items():
+        assert F.missing_legend_entries(fig) == [], name
+        assert F.clipped_texts(fig) == [], name
+    assert {"threshold 0.5", "own policy"} <= set(F.legend_texts(figures["pr"]))
+    # without any own policy beside 0.5, the key promises no stars and the cardinality no solid lines
+    plain = [dict(r, own_policy="fixed") for r in records]
+    pr = P.plot_pr_tradeoff(plain, ratio=0.5)[0]
+    assert "own policy" not in F.legend_texts(pr) and F.missing_legend_entries(pr) == []
+    assert all("(tuned)" not in t for t in F.legend_texts(P.plot_cardinality(plain)[0]))
+    # a legend entry whose line holds no data is caught
+    fig, ax = F.new_figure()
+    ax.plot([0, 1], [0, 1], label="drawn")
+    ax.plot([0, 1], [np.nan, np.nan], label="never drawn")
+    ax.legend()
+    assert F.missing_legend_entries(fig) == ["never drawn"]
+    # precision error bars stay in [0, 1]: a mean of 0.97 ± 0.1 reaches 1.0, not 1.07
+    high = [dict(r, micro_precision_mean=0.97, micro_precision_std=0.1) for r in rows]
+    fig, ax = F.plot_metric_vs_ratio(high, "micro_precision")
+    tops = [segment[:, 1].max() for container in ax.containers for collection in container.lines[2]
+            for segment in collection.get_segments()]
+    assert tops and max(tops) == pytest.approx(1.0)

@@ -13,7 +13,17 @@ import pytest
 
 from mlml.cli import main
 from mlml.exceptions import MLMLError
-from mlml.tracking import GridTracking, MlflowTracker, TrackSpec, TrainTracking, log_trial, parse_track
+from mlml.tracking import (
+    DECISION_METRICS,
+    GridTracking,
+    MlflowTracker,
+    TrackSpec,
+    TrainTracking,
+    aggregate_metrics,
+    log_trial,
+    parse_track,
+    track_spec,
+)
 
 
 def test_parse_track():
@@ -25,11 +35,38 @@ def test_parse_track():
             parse_track(bad)
 
 
-def test_track_uri_defaults_to_the_run_folder(tmp_path, monkeypatch):
+def test_track_uri_defaults_to_mlflows_own_default(tmp_path, monkeypatch):
+    """No URI: $MLFLOW_TRACKING_URI, else sqlite:///mlflow.db in the current folder, as MLflow 3 itself defaults."""
     monkeypatch.chdir(tmp_path)
-    assert TrackSpec("mlflow").resolve("runs/a") == (tmp_path / "runs" / "a" / "mlruns").as_uri()
-    assert TrackSpec("mlflow", "elsewhere/store").resolve("runs/a") == (tmp_path / "elsewhere" / "store").as_uri()
-    assert TrackSpec("mlflow", "http://host:5000").resolve("runs/a") == "http://host:5000"
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    assert TrackSpec("mlflow").resolve() == f"sqlite:///{tmp_path.resolve().as_posix()}/mlflow.db"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://tracking:5000")
+    assert TrackSpec("mlflow").resolve() == "http://tracking:5000"
+    assert TrackSpec("mlflow", "elsewhere/store").resolve() == (tmp_path / "elsewhere" / "store").resolve().as_uri()
+    assert TrackSpec("mlflow", "runs/x.db").resolve() == f"sqlite:///{(tmp_path / 'runs' / 'x.db').resolve()}"
+    assert TrackSpec("mlflow", "http://host:5000").resolve() == "http://host:5000"
+
+
+def test_tracking_uri_flag_and_track_agree():
+    assert track_spec(None, None) is None
+    assert track_spec(None, "sqlite:///a.db") == TrackSpec("mlflow", "sqlite:///a.db")  # --tracking-uri alone
+    assert track_spec(TrackSpec("mlflow"), None) == TrackSpec("mlflow")
+    assert track_spec(TrackSpec("mlflow", "x"), "x") == TrackSpec("mlflow", "x")
+    with pytest.raises(MLMLError, match="two stores"):
+        track_spec(TrackSpec("mlflow", "x"), "y")
+    with pytest.raises(MLMLError, match="--tracking-uri is empty"):
+        track_spec(None, " ")
+
+
+def test_default_store_needs_nothing_beyond_the_mlflow_extra():
+    """The default store (SQLite) is opened by SQLAlchemy with Alembic's migrations: the mlflow extra installs
+    both, and a trained model's pyfunc flavour needs pandas, which it installs too."""
+    import tomllib
+
+    extras = tomllib.loads((Path(__file__).resolve().parents[1] / "pyproject.toml").read_text())
+    wanted = {req.split(">")[0].split("=")[0].split("[")[0].strip().lower()
+              for req in extras["project"]["optional-dependencies"]["mlflow"]}
+    assert {"sqlalchemy", "alembic", "pandas"} <= wanted and wanted & {"mlflow", "mlflow-skinny"}
 
 
 def test_bad_track_flag_is_a_usage_error(capsys):
@@ -62,6 +99,9 @@ class _Recorder:
     def log_files(self, run, files, artifact_path=None):
         self.calls.append(("files", [f.name for f in files], artifact_path))
 
+    def log_model(self, run, model_dir, artifact_path="model", example=None):
+        self.calls.append(("model", model_dir.name, artifact_path))
+
     def end(self, run, status="FINISHED"):
         self.calls.append(("end", status))
 
@@ -79,11 +119,12 @@ def test_train_tracking_buffers_epochs(monkeypatch):
         for record in Result.history:
             tracking.epoch(record)
         assert [c[0] for c in recorder.calls] == ["start", "log"]  # nothing written per epoch
-        tracking.finish(Result(), [Path("model.pt")])
+        tracking.finish(Result(), Path("out"), [Path("observed.csv")])
     epochs = recorder.calls[2][2]
     assert [m for m in epochs if m[0] == "train_loss"] == [("train_loss", 1.0 / (e + 1), e) for e in range(4)]
     assert ("best_val_score", pytest.approx(0.3), 0) in recorder.calls[3][2]
-    assert recorder.calls[-2] == ("files", ["model.pt"], "model") and recorder.calls[-1] == ("end", "FINISHED")
+    assert recorder.calls[-3:] == [("model", "out", "model"), ("files", ["observed.csv"], "labels"),
+                                   ("end", "FINISHED")]
 
     recorder = _Recorder()
     monkeypatch.setattr(mlml.tracking, "FLUSH_S", 0.0)
@@ -109,7 +150,7 @@ def mlflow_client():
     pytest.importorskip("mlflow", reason="MLflow is not installed (pip install 'mlml[mlflow]')")
     from mlflow.tracking import MlflowClient
 
-    os.environ.setdefault("MLFLOW_ALLOW_FILE_STORE", "true")  # reading mlml's default store (see mlml.tracking)
+    os.environ.setdefault("MLFLOW_ALLOW_FILE_STORE", "true")  # reading a file store (see mlml.tracking)
 
     def client(uri: str):
         c = MlflowClient(tracking_uri=uri)
@@ -125,19 +166,51 @@ def _stored(run_dir: Path) -> dict[str, dict]:
 
 
 def test_reproduce_logs_a_parent_and_one_child_run_per_trial(tmp_path, mlflow_client, monkeypatch):
+    import mlflow
+
+    from mlml.evaluation.policies import POLICIES
+    from mlml.reports import RESULT_METRICS, summarize
+
     monkeypatch.delenv("MLFLOW_EXPERIMENT_NAME", raising=False)
+    store = f"sqlite:///{tmp_path.as_posix()}/mlflow.db"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", store)  # what mlml and the user's MLflow both read
     run_dir = tmp_path / "run"
     argv = ["reproduce", "yeast", "--methods", "bce,cb-wce", "--ratios", "0.5", "--folds", "2", "--epochs", "3",
             "--out", str(run_dir), "--no-progress", "--track", "mlflow"]
     assert main(argv) == 0
-    client, runs = mlflow_client((run_dir / "mlruns").as_uri())
+    assert not (run_dir / "mlruns").exists() and (tmp_path / "mlflow.db").is_file()
+
+    # the user's own MLflow: every policy's metrics on every child run, the aggregates on the parent
+    frame = mlflow.search_runs(experiment_names=["mlml"])
+    stored = _stored(run_dir)
+    children = frame[frame["tags.mlflow.parentRunId"].notna()]
+    assert sorted(children["tags.mlml.trial_id"]) == sorted(stored) and len(stored) == 4
+    for _, child in children.iterrows():
+        record = stored[child["tags.mlml.trial_id"]]
+        assert set(record["metrics_policies"]) == set(POLICIES)
+        for policy in POLICIES:
+            for metric in DECISION_METRICS:
+                assert child[f"metrics.test_{policy}_{metric}"] == pytest.approx(
+                    record["metrics_policies"][policy][metric], nan_ok=True), (policy, metric)
+    parent_row = frame[frame["tags.mlflow.parentRunId"].isna()]
+    assert len(parent_row) == 1
+    rows = summarize(list(stored.values()), thresholds="all")
+    assert {row["threshold"] for row in rows} == set(POLICIES) and len(rows) == 2 * len(POLICIES)
+    for row in rows:
+        prefix = f"metrics.yeast/{row['method']}/r0.5/{row['threshold']}"
+        assert parent_row[f"{prefix}/n_folds"].item() == 2
+        for metric in RESULT_METRICS:
+            assert parent_row[f"{prefix}/{metric}_mean"].item() == pytest.approx(row[f"{metric}_mean"])
+            assert parent_row[f"{prefix}/{metric}_std"].item() == pytest.approx(row[f"{metric}_std"])
+
+    client, runs = mlflow_client(store)
     parents = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
     assert len(parents) == 1 and parents[0].info.status == "FINISHED"
     parent = parents[0]
     assert parent.data.params["folds"] == "2" and json.loads(parent.data.params["methods"]) == ["bce", "cb-wce"]
     assert parent.data.params["train.epochs"] == "3"
     artifacts = {a.path for a in client.list_artifacts(parent.info.run_id)}
-    assert {"report.html", "results.csv", "config.yaml", "figures"} <= artifacts
+    assert {"report.html", "results.csv", "config.yaml", "figures", "aggregates.json"} <= artifacts
 
     children = {r.data.tags["mlml.trial_id"]: r for r in runs if r.data.tags.get("mlflow.parentRunId")}
     stored = _stored(run_dir)
@@ -177,13 +250,21 @@ def test_a_failed_trial_is_a_failed_run_and_logging_errors_do_not_stop_the_grid(
     assert "trial t2 was not logged to MLflow" in capsys.readouterr().err
 
 
-def test_train_logs_one_run_with_the_model_folder(tmp_path, mlflow_client):
-    out, store = tmp_path / "model", tmp_path / "elsewhere"
+def test_train_logs_one_run_with_an_mlflow_model(tmp_path, mlflow_client, monkeypatch):
+    """``mlml train --tracking-uri``: one run in the store the user chose; the model is an MLflow model whose
+    pyfunc predicts named probabilities and decisions equal to mlml's own."""
+    import mlflow
+    import numpy as np
+
+    from mlml.data import load
+    from mlml.training import load_model
+
+    out, store = tmp_path / "model", f"sqlite:///{(tmp_path / 'elsewhere' / 'mlflow.db').as_posix()}"
     argv = ["train", "yeast", "--out", str(out), "--ratio", "0.5", "--epochs", "3", "--method", "cb-wce",
-            "--track", f"mlflow:{store}"]
+            "--thresholds", "tuned", "--tracking-uri", store]
     assert main(argv) == 0
     assert not (out / "mlruns").exists()
-    client, runs = mlflow_client(store.as_uri())
+    client, runs = mlflow_client(store)
     assert len(runs) == 1
     run = runs[0]
     assert run.info.status == "FINISHED"
@@ -194,8 +275,25 @@ def test_train_logs_one_run_with_the_model_folder(tmp_path, mlflow_client):
     assert [m.step for m in losses] == [h["epoch"] for h in meta["history"]]
     assert [m.value for m in losses] == pytest.approx([h["train_loss"] for h in meta["history"]])
     assert run.data.metrics["best_epoch"] == meta["best_epoch"]
-    files = {a.path for a in client.list_artifacts(run.info.run_id, "model")}
-    assert files == {"model/model.pt", "model/model.json", "model/observed.csv", "model/hidden.csv"}
+    assert run.info.artifact_uri.startswith((tmp_path / "elsewhere" / "mlruns").as_uri())  # beside the store
+    labels = {a.path for a in client.list_artifacts(run.info.run_id, "labels")}
+    assert labels == {"labels/observed.csv", "labels/hidden.csv"}
+    model_files = {a.path for a in client.list_artifacts(run.info.run_id, "model")}
+    assert {"model/MLmodel", "model/artifacts"} <= model_files
+    carried = {a.path for a in client.list_artifacts(run.info.run_id, "model/artifacts/mlml-model")}
+    assert carried == {"model/artifacts/mlml-model/model.pt", "model/artifacts/mlml-model/model.json"}
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", store)
+    pyfunc = mlflow.pyfunc.load_model(f"runs:/{run.info.run_id}/model")
+    X = load("yeast").features[:7]
+    frame = pyfunc.predict(X)
+    names = meta["label_names"]
+    assert list(frame.columns) == [f"proba:{n}" for n in names] + [f"decision:{n}" for n in names]
+    mine = load_model(out)
+    assert mine.decision is not None or mine.thresholds is not None  # tuned thresholds travel with the model
+    np.testing.assert_allclose(frame[[f"proba:{n}" for n in names]].to_numpy(), mine.predict_proba(X), rtol=1e-6)
+    np.testing.assert_array_equal(frame[[f"decision:{n}" for n in names]].to_numpy(), mine.predict(X))
+    assert pyfunc.metadata.get_input_schema() is not None  # the signature, from the training rows
 
 
 def test_an_unusable_uri_fails_before_training(tmp_path, mlflow_client, capsys):
@@ -206,3 +304,45 @@ def test_an_unusable_uri_fails_before_training(tmp_path, mlflow_client, capsys):
     assert main(argv) == 2
     assert "Cannot use the MLflow tracking URI" in capsys.readouterr().err
     assert not (tmp_path / "run" / "results.sqlite").exists()
+
+
+def test_sklearn_autolog_with_a_grid_search(tmp_path, monkeypatch):
+    """``mlflow.sklearn.autolog()`` around a ``GridSearchCV`` of ``MissingLabelClassifier`` completes: a parent run
+    with the best parameters and score, one child run per candidate with its parameters."""
+    mlflow = pytest.importorskip("mlflow")
+    import numpy as np
+    from sklearn.model_selection import GridSearchCV
+
+    from mlml.sklearn import MissingLabelClassifier, masked_map_scorer
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{(tmp_path / 'mlflow.db').as_posix()}")
+    monkeypatch.chdir(tmp_path)  # MLflow's own experiments keep their artifacts in ./mlruns
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(160, 6)).astype("float32")
+    Y = (X[:, :3] + 0.5 * rng.normal(size=(160, 3)) > 0).astype("int8")
+    Y[:30, 0] = -1  # unknown entries
+    mlflow.sklearn.autolog(log_models=False, log_datasets=False)
+    try:
+        search = GridSearchCV(
+            MissingLabelClassifier(head="mlp", epochs=2, num_threads=1),
+            {"method": ["bce", "cb-wce"], "hidden_sizes": [(8,), (16, 8)], "head_kwargs": [{"dropout": 0.1}]},
+            cv=2, scoring=masked_map_scorer,
+        ).fit(X, Y)
+    finally:
+        mlflow.sklearn.autolog(disable=True)
+    frame = mlflow.search_runs(search_all_experiments=True)
+    parent = frame[frame["tags.mlflow.parentRunId"].isna()]
+    children = frame[frame["tags.mlflow.parentRunId"].notna()]
+    assert len(parent) == 1 and len(children) == 4
+    assert parent["params.best_method"].item() == search.best_params_["method"]
+    assert parent["metrics.best_cv_score"].item() == pytest.approx(search.best_score_)
+    assert set(children["params.hidden_sizes"]) == {"(8,)", "(16, 8)"}
+
+
+def test_aggregate_metric_keys_are_ones_mlflow_accepts():
+    rows = [{"dataset": "scene (mulan)", "method": "cb-wce", "ratio": 0.5, "threshold": "tuned", "n_folds": 3,
+             "weights_source": "complete", "micro_f1_mean": 0.61, "micro_f1_std": 0.02}]
+    metrics = dict((key, value) for key, value, _ in aggregate_metrics(rows))
+    assert metrics["scene _mulan_/cb-wce.complete-weights/r0.5/tuned/micro_f1_mean"] == 0.61
+    assert metrics["scene _mulan_/cb-wce.complete-weights/r0.5/tuned/n_folds"] == 3
+    assert metrics["scene _mulan_/cb-wce.complete-weights/r0.5/tuned/map_mean"] is None  # left out when logged

@@ -1,31 +1,47 @@
-"""Experiment tracking with MLflow: ``mlml reproduce|train ... --track mlflow[:URI]`` (``pip install 'mlml[mlflow]'``).
+"""Experiment tracking with MLflow: ``mlml reproduce|train ... --track mlflow [--tracking-uri URI]``
+(``pip install 'mlml[mlflow]'``).
 
 What is logged:
 
-* ``mlml reproduce``: one *parent* run per invocation of a grid (its settings as params, the report, results table
-  and run files as artifacts) and, nested under it, one *child* run per trial the invocation runs: the trial's key
-  (dataset, method with its full definition, ratio, fold, seed, weights source, recipe), the package versions and
-  its ids as params; the per-epoch training and validation figures (``train_loss``, ``val_loss``, ``val_score``,
-  ``lr``, ``seconds``, step = epoch) and the final metrics (``test_*`` at 0.5, ``test_tuned_*`` at tuned
-  thresholds, ``time_*``). A failed trial is a FAILED run, the end of its traceback in the tag ``mlml.error``.
-  Trials a re-run skips (already in ``results.sqlite``) are not logged again.
+* ``mlml reproduce``: one *parent* run per invocation of a grid and, nested under it, one *child* run per trial
+  the invocation runs.
+
+  - A child run: the trial's key (dataset, method with its full definition, ratio, fold, seed, weights source,
+    recipe), the package versions and its ids as params; the per-epoch training and validation figures
+    (``train_loss``, ``val_loss``, ``val_score``, ``lr``, ``seconds``, step = epoch); the test metrics at 0.5,
+    ``test_<metric>`` (every metric, the ranking ones included); the decision metrics of every threshold policy
+    the trial measured, ``test_<policy>_<metric>`` (:data:`DECISION_METRICS`: micro and macro precision, recall
+    and F1; the policies ``fixed`` = 0.5, ``tuned``, ``expected``, ``calibrated``, ``cardinality``, ``pu``:
+    :data:`mlml.evaluation.policies.POLICIES`); and ``time_*``. A failed trial
+    is a FAILED run, the end of its traceback in the tag ``mlml.error``. Trials a re-run skips (already in
+    ``results.sqlite``) are not logged again.
+  - The parent run: the grid's settings as params; the aggregates over folds of the trials the run folder holds,
+    one metric per data set, method, ratio, policy and metric, ``<dataset>/<method>/r<ratio>/<policy>/<metric>``
+    with the suffix ``_mean`` or ``_std`` (:func:`aggregate_metrics`; the table itself as the artifact
+    ``aggregates.json``); the report (``report.html`` with its figures), ``results.csv`` and the run's files as
+    artifacts.
 * ``mlml train``: one run: the data set, method, ratio, seed, recipe, every training setting and the versions as
-  params, the epochs as they come, the kept epoch's figures, and the model folder's files as artifacts.
+  params, the epochs as they come, the kept epoch's figures, the model as an MLflow model (artifact ``model``, a
+  ``pyfunc`` flavour: ``mlflow.pyfunc.load_model(f"runs:/{run_id}/model").predict(X)`` returns the named
+  probabilities and decisions, see :mod:`mlml.mlflow_model`) and the training labels (artifacts under
+  ``labels/``).
 
 Where it is logged from: the parent process, never the trial workers. A record reaches the parent anyway (it
 commits it to the results store), so the child run is written from it there: workers neither import MLflow
 (seconds per process) nor write one store concurrently (which its SQLite backend does not bear). Trials in
 worker processes (``--jobs`` > 1) are not slowed at all; a serial grid pays the writing of each finished record
-between trials, about 0.1 s, 2-4 % of a default yeast trial, plus a one-off few seconds to import MLflow
-(``benchmarks/bench_tracking.py``). Epochs of ``mlml train`` are logged in batches at most every :data:`FLUSH_S`
-seconds, so a fast epoch loop is not slowed.
+between trials (``benchmarks/bench_tracking.py``). Epochs of ``mlml train`` are logged in batches at most every
+:data:`FLUSH_S` seconds, so a fast epoch loop is not slowed.
 
-Where to: the default URI is a file store in the run folder (``RUN_DIR/mlruns``, or ``OUT/mlruns`` for ``mlml
-train``): offline, no server, readable with ``MlflowClient("file:RUN_DIR/mlruns")``. MLflow 3 keeps that store in
-maintenance mode and refuses it unless ``MLFLOW_ALLOW_FILE_STORE=true``, which mlml sets for ``file:`` URIs (set it
-too when reading the store back in another process). Any other MLflow URI works the same way:
-``mlflow:http://host:5000`` (a tracking server), ``mlflow:sqlite:///path/mlflow.db`` (needs SQLAlchemy), a plain
-path (a file store there). The experiment is ``$MLFLOW_EXPERIMENT_NAME`` or ``mlml``.
+Where to: one store, the same for ``grid`` and ``train``: ``--tracking-uri URI`` (or ``--track mlflow:URI``),
+else ``$MLFLOW_TRACKING_URI``, else what MLflow 3 itself defaults to, a SQLite database ``mlflow.db`` in the
+current folder (``sqlite:///mlflow.db``, made absolute): the store that ``mlflow ui``, ``mlflow server`` and
+``mlflow.search_runs()`` open there by default, so a user's own tools read it without settings. It needs
+SQLAlchemy and Alembic, which the ``mlflow`` extra installs. A plain path is a store there: a SQLite database
+for a name ending in ``.db``, else a file store (which MLflow 3 keeps in maintenance mode and refuses unless
+``MLFLOW_ALLOW_FILE_STORE=true``; mlml sets it for ``file:`` URIs, set it too when reading one back). Any other
+MLflow URI works the same way (``http://host:5000``, a tracking server). The experiment is
+``$MLFLOW_EXPERIMENT_NAME`` or ``mlml``.
 
 Tracking never stops a grid: a trial whose run cannot be written is named in a warning (its record is safe in the
 results store). A tracking URI that cannot be reached at the start fails the command before any training.
@@ -36,6 +52,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import sys
 import time
 from collections.abc import Iterable, Mapping, Sequence
@@ -50,25 +67,37 @@ from mlml.exceptions import MLMLError
 FLUSH_S = 5.0
 DEFAULT_EXPERIMENT = "mlml"
 EPOCH_METRICS = ("train_loss", "val_loss", "val_score", "lr", "seconds")
+#: The metrics a threshold policy changes, logged per policy (``test_<policy>_<metric>``); the ranking ones (mAP,
+#: AUC, P@k, ...) are the same under every policy and logged once (``test_<metric>``).
+DECISION_METRICS = ("micro_precision", "micro_recall", "micro_f1", "macro_precision", "macro_recall", "macro_f1")
 _MAX_PARAM = 6000  # MLflow's longest parameter value
 _MAX_TAG = 5000
+_KEY_UNSAFE = re.compile(r"[^\w\-. /:]")  # what MLflow refuses in a metric's key
 _BATCH = {"metrics": 1000, "params": 100, "tags": 100}  # MLflow's log_batch limits
 
 
 @dataclass(frozen=True)
 class TrackSpec:
-    """A parsed ``--track`` value: the backend (``mlflow``) and its URI (None: the default in the run folder)."""
+    """A parsed ``--track`` value: the backend (``mlflow``) and its URI (None: :func:`default_uri`)."""
 
     backend: str
     uri: str | None = None
 
-    def resolve(self, run_dir: str | os.PathLike[str]) -> str:
-        """The tracking URI: the one given (a plain path becomes a ``file:`` URI), else ``RUN_DIR/mlruns``."""
+    def resolve(self) -> str:
+        """The tracking URI: the one given (a plain path becomes a store there: ``*.db`` a SQLite database, else
+        a file store), else :func:`default_uri`."""
         if self.uri is None:
-            return Path(run_dir, "mlruns").resolve().as_uri()
+            return default_uri()
         if len(urlparse(self.uri).scheme) <= 1:  # no scheme, or a Windows drive letter: a path
-            return Path(self.uri).expanduser().resolve().as_uri()
+            path = Path(self.uri).expanduser().resolve()
+            return f"sqlite:///{path.as_posix()}" if path.suffix == ".db" else path.as_uri()
         return self.uri
+
+
+def default_uri() -> str:
+    """``$MLFLOW_TRACKING_URI``, else MLflow 3's own default: ``sqlite:///mlflow.db`` in the current folder (as
+    ``mlflow.get_tracking_uri()`` gives it, absolute)."""
+    return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{(Path.cwd() / 'mlflow.db').as_posix()}"
 
 
 def parse_track(text: str) -> TrackSpec:
@@ -81,8 +110,28 @@ def parse_track(text: str) -> TrackSpec:
     if backend.strip().lower() != "mlflow":
         raise MLMLError(f"--track takes mlflow or mlflow:URI (e.g. mlflow:http://localhost:5000). Got {text!r}.")
     if sep and not uri.strip():
-        raise MLMLError(f"--track {text!r} has an empty URI; write mlflow (the run folder's store) or mlflow:URI.")
+        raise MLMLError(f"--track {text!r} has an empty URI; write mlflow (the default store) or mlflow:URI.")
     return TrackSpec("mlflow", uri.strip() or None)
+
+
+def track_spec(track: TrackSpec | None, tracking_uri: str | None) -> TrackSpec | None:
+    """What ``--track`` and ``--tracking-uri`` ask for together: ``--tracking-uri`` alone turns MLflow tracking
+    on; None when neither is given.
+
+    Raises:
+        MLMLError: ``--track mlflow:URI`` and ``--tracking-uri`` name two different stores, or an empty URI.
+    """
+    if tracking_uri is not None and not tracking_uri.strip():
+        raise MLMLError("--tracking-uri is empty; give an MLflow URI (sqlite:///mlflow.db, http://host:5000) or a "
+                        "path.")
+    if track is None:
+        return None if tracking_uri is None else TrackSpec("mlflow", tracking_uri.strip())
+    if tracking_uri is None:
+        return track
+    if track.uri is not None and track.uri != tracking_uri.strip():
+        raise MLMLError(f"--track {track.backend}:{track.uri} and --tracking-uri {tracking_uri} name two stores; "
+                        "give one.")
+    return TrackSpec(track.backend, tracking_uri.strip())
 
 
 class MlflowTracker:
@@ -99,13 +148,20 @@ class MlflowTracker:
             raise MLMLError("--track mlflow needs MLflow: pip install 'mlml[mlflow]'") from None
         if uri.startswith("file:"):  # MLflow 3's file store is in maintenance mode: opt in (see the module doc)
             os.environ.setdefault("MLFLOW_ALLOW_FILE_STORE", "true")
+        artifacts = None
+        if uri.startswith("sqlite:///") and uri != "sqlite:///:memory:":  # SQLite makes the file, not its folder
+            folder = Path(uri[len("sqlite:///"):]).parent
+            folder.mkdir(parents=True, exist_ok=True)
+            # A new experiment's artifacts go beside the database (MLflow's own default is ./mlruns in whatever
+            # folder the process runs in: the same for the default store, elsewhere for any other)
+            artifacts = (folder / "mlruns").resolve().as_uri()
         self.uri = uri
         self.experiment = experiment or os.environ.get("MLFLOW_EXPERIMENT_NAME") or DEFAULT_EXPERIMENT
         try:
             self.client = MlflowClient(tracking_uri=uri)
             found = self.client.get_experiment_by_name(self.experiment)
             self.experiment_id = (found.experiment_id if found is not None
-                                  else self.client.create_experiment(self.experiment))
+                                  else self.client.create_experiment(self.experiment, artifact_location=artifacts))
         except Exception as exc:  # noqa: BLE001 -- MLflow, HTTP and file errors alike: say which URI failed
             raise MLMLError(f"Cannot use the MLflow tracking URI {uri!r}: {_message(exc)}") from None
 
@@ -144,6 +200,22 @@ class MlflowTracker:
             elif path.is_file():
                 self.client.log_artifact(run_id, str(path), artifact_path=artifact_path)
 
+    def log_dict(self, run_id: str, value: Any, artifact_file: str) -> None:
+        """A JSON-serialisable value as the artifact ``artifact_file``."""
+        self.client.log_dict(run_id, value, artifact_file)
+
+    def log_model(self, run_id: str, model_dir: Path, artifact_path: str = "model",
+                  example: Any = None) -> None:
+        """The model folder ``model_dir`` (written by ``TrainedModel.save``) as an MLflow model with a ``pyfunc``
+        flavour (:mod:`mlml.mlflow_model`) at the run's ``artifact_path``."""
+        import tempfile
+
+        from mlml.mlflow_model import save_pyfunc
+
+        with tempfile.TemporaryDirectory() as tmp:
+            saved = save_pyfunc(model_dir, Path(tmp) / artifact_path, example=example)
+            self.client.log_artifacts(run_id, str(saved), artifact_path=artifact_path)
+
     def end(self, run_id: str, status: str = "FINISHED") -> None:
         self.client.set_terminated(run_id, status=status)
 
@@ -178,10 +250,15 @@ class GridTracking:
             print(f"warning: trial {record.get('trial_id')} was not logged to MLflow ({self.tracker.uri}): "
                   f"{_message(exc)}", file=sys.stderr)
 
-    def report(self) -> None:
-        """Attach the report and the run files to the parent run."""
-        if self.tracker is not None:
-            self.tracker.log_files(self.parent, [self.run_dir / name for name in self.REPORT_FILES])
+    def report(self, records: Sequence[Mapping[str, Any]] = ()) -> None:
+        """Log the aggregates of ``records`` (every trial of the run folder: :func:`aggregate_metrics`) and attach
+        the report and the run files to the parent run."""
+        if self.tracker is None:
+            return
+        rows = aggregate_rows(records)
+        self.tracker.log(self.parent, metrics=aggregate_metrics(rows))
+        self.tracker.log_dict(self.parent, rows, "aggregates.json")
+        self.tracker.log_files(self.parent, [self.run_dir / name for name in self.REPORT_FILES])
 
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
         if self.tracker is None or self.parent is None:
@@ -229,8 +306,10 @@ class TrainTracking:
             self.tracker.log(self.run, metrics=self.pending)
         self.pending, self.flushed = [], time.monotonic()
 
-    def finish(self, result: Any, files: Sequence[Path]) -> None:
-        """The last epochs, the kept epoch's figures and the model folder's files (as artifacts under model/)."""
+    def finish(self, result: Any, model_dir: Path, label_files: Sequence[Path] = (), example: Any = None) -> None:
+        """The last epochs, the kept epoch's figures, the model folder as an MLflow model (artifact ``model``;
+        ``example``: a few input rows, to record the model's signature) and the label files (under
+        ``labels/``)."""
         if self.tracker is None:
             return
         self.flush()
@@ -238,7 +317,8 @@ class TrainTracking:
         final = [("best_epoch", result.best_epoch, 0), ("epochs", len(result.history), 0)]
         final += [(f"best_{key}", best.get(key), 0) for key in ("val_score", "val_loss", "train_loss")]
         self.tracker.log(self.run, metrics=final)
-        self.tracker.log_files(self.run, files, artifact_path="model")
+        self.tracker.log_model(self.run, Path(model_dir), "model", example=example)
+        self.tracker.log_files(self.run, label_files, artifact_path="labels")
 
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
         if self.tracker is not None and self.run is not None:
@@ -249,16 +329,18 @@ class TrainTracking:
 
 def grid_tracking(spec: TrackSpec | None, config: Any, run_dir: str | os.PathLike[str]) -> GridTracking:
     """The tracking of a grid run into ``run_dir`` (a no-op for ``spec=None``); reaches the URI now."""
-    return GridTracking(None if spec is None else MlflowTracker(spec.resolve(run_dir)), config, run_dir)
+    return GridTracking(None if spec is None else MlflowTracker(spec.resolve()), config, run_dir)
 
 
-def train_tracking(spec: TrackSpec | None, out_dir: str | os.PathLike[str], name: str) -> TrainTracking:
-    """The tracking of an ``mlml train`` writing ``out_dir`` (a no-op for ``spec=None``); reaches the URI now."""
-    return TrainTracking(None if spec is None else MlflowTracker(spec.resolve(out_dir)), name)
+def train_tracking(spec: TrackSpec | None, name: str) -> TrainTracking:
+    """The tracking of an ``mlml train`` (a no-op for ``spec=None``); reaches the URI now."""
+    return TrainTracking(None if spec is None else MlflowTracker(spec.resolve()), name)
 
 
 def log_trial(tracker: MlflowTracker, record: Mapping[str, Any], parent: str | None) -> str:
     """One trial record (see :mod:`mlml.reports`) as a run nested under ``parent``; returns the run id."""
+    from mlml.reports.tables import policy_metrics
+
     timings = record.get("timings") or {}
     took = sum(v for v in timings.values() if _is_number(v))
     name = (f"{record['dataset']} {record['method']} r={record['ratio']} fold={record['fold']} "
@@ -275,13 +357,43 @@ def log_trial(tracker: MlflowTracker, record: Mapping[str, Any], parent: str | N
         params[f"version.{package}"] = version
     metrics = [m for row in record.get("history") or () for m in epoch_metrics(row)]
     metrics += [(f"test_{k}", v, 0) for k, v in (record.get("metrics") or {}).items()]
-    metrics += [(f"test_tuned_{k}", v, 0) for k, v in (record.get("metrics_tuned") or {}).items()]
+    for policy, values in policy_metrics(record).items():  # fixed (0.5), tuned and every other fitted policy
+        metrics += [(f"test_{policy}_{k}", values[k], 0) for k in DECISION_METRICS if k in values]
     metrics += [(f"time_{k}", v, 0) for k, v in timings.items()]
     metrics += [("epochs", record.get("epochs"), 0), ("best_val_score", record.get("val_score"), 0)]
     tags = {"mlml.error": str(record["error"])[-_MAX_TAG:]} if record.get("error") else None  # the traceback's end
     tracker.log(run, params={k: v for k, v in params.items() if v is not None}, metrics=metrics, tags=tags)
     tracker.end(run, "FINISHED" if record["status"] == "done" else "FAILED")
     return run
+
+
+def aggregate_rows(records: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """The results table of ``records`` over every threshold policy they hold (:func:`mlml.reports.summarize`
+    with ``thresholds="all"``), NaN as None: one row per data set, method, ratio, weights source and policy."""
+    from mlml.reports import summarize
+
+    if not records:
+        return []
+    return [{k: None if isinstance(v, float) and math.isnan(v) else v for k, v in row.items()}
+            for row in summarize(records, thresholds="all")]
+
+
+def aggregate_metrics(rows: Sequence[Mapping[str, Any]]) -> list[tuple[str, float, int]]:
+    """:func:`aggregate_rows` as parent-run metrics: ``<dataset>/<series>/r<ratio>/<policy>/<metric>_mean`` and
+    ``..._std`` for the results table's metrics (:data:`mlml.reports.RESULT_METRICS`), and ``.../n_folds``. The
+    series is the method, with ``.complete-weights`` for the seed code's leak; MLflow's key alphabet (letters,
+    digits, ``_ - . / :`` and space) holds every registered method name."""
+    from mlml.reports import RESULT_METRICS
+
+    out = []
+    for row in rows:
+        series = row["method"] + ("" if row.get("weights_source", "observed") == "observed"
+                                  else f".{row['weights_source']}-weights")
+        prefix = _KEY_UNSAFE.sub("_", f"{row['dataset']}/{series}/r{row['ratio']:g}/{row['threshold']}")
+        out.append((f"{prefix}/n_folds", row["n_folds"], 0))
+        out += [(f"{prefix}/{metric}_{stat}", row.get(f"{metric}_{stat}"), 0)
+                for metric in RESULT_METRICS for stat in ("mean", "std")]
+    return out
 
 
 def epoch_metrics(record: Mapping[str, Any]) -> list[tuple[str, float, int]]:

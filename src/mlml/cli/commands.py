@@ -166,7 +166,7 @@ def _train(args: argparse.Namespace) -> int:
     from mlml.folds import make_fold
     from mlml.models.features import dataset_features
     from mlml.recipes import recipe_values
-    from mlml.tracking import train_params, train_tracking
+    from mlml.tracking import track_spec, train_params, train_tracking
     from mlml.training import TrainConfig, fit, init_from_env
     from mlml.training.distributed import DistInfo
     from mlml.training.model import resolve_device
@@ -220,7 +220,8 @@ def _train(args: argparse.Namespace) -> int:
     outputs = {f"--out {name}": args.out / name for name in ("model.pt", "model.json", "validation.npz", *label_files)}
     check_outputs(outputs, _source_files(args.source, dataset))
     info = init_from_env()  # a no-op unless launched by torchrun
-    tracking = train_tracking(args.track if info.rank == 0 else None, args.out, f"{method.name} on {dataset.name}")
+    track = track_spec(args.track, args.tracking_uri)
+    tracking = train_tracking(track if info.rank == 0 else None, f"{method.name} on {dataset.name}")
     images = dataset.image_paths is not None
     if args.weights is not None and not images:
         raise MLMLError(f"--weights {args.weights} loads an image backbone; {dataset.name} has features only.")
@@ -245,7 +246,7 @@ def _train(args: argparse.Namespace) -> int:
         _log_to_stderr("mlml.training")
     params = train_params(args.source, dataset, method, config, ratio=args.ratio, scheme=args.scheme, seed=args.seed,
                           recipe=args.recipe, thresholds=thresholds, n_train=len(fold.train),
-                          n_val=len(fold.val)) if args.track else {}
+                          n_val=len(fold.val)) if track else {}
     with tracking.start(params):
         if auto:  # its candidates, the choice and (--thresholds own) its policy: mlml.auto
             result = fit_auto(fold, config, method)
@@ -268,7 +269,8 @@ def _train(args: argparse.Namespace) -> int:
             _write_labels(args.out / label_files[0], dataset, observed)
             if (hidden.nnz if hasattr(hidden, "nnz") else hidden.any()) or args.ratio > 0:
                 _write_labels(args.out / label_files[1], dataset, hidden.astype("int8"))
-        tracking.finish(result, [args.out / name for name in ("model.pt", "model.json", *label_files)])
+        tracking.finish(result, args.out, [args.out / name for name in label_files],
+                        example=_example_rows(fold.train_inputs) if track and args.mode == "frozen" else None)
     best = result.history[result.best_epoch] if result.history else {}
     score = best.get("val_score", float("nan"))
     selection = (f"validation mAP on observed labels {score:.4f}" if score == score
@@ -482,11 +484,19 @@ def _methods(args: argparse.Namespace) -> int:
     return 0
 
 
+def _example_rows(inputs: Any, n: int = 5) -> Any:
+    """The first ``n`` feature rows, dense: the input example of a model logged to MLflow (its signature)."""
+    import numpy as np
+
+    rows = inputs[:n]
+    return rows.toarray() if hasattr(rows, "toarray") else np.asarray(rows)
+
+
 def _reproduce(args: argparse.Namespace) -> int:
     from mlml.experiments import load_config, run_grid
     from mlml.experiments.runner import check_run_inputs
     from mlml.reports import NothingFinished, summarize, terminal_table, write_report
-    from mlml.tracking import grid_tracking
+    from mlml.tracking import grid_tracking, track_spec
 
     if args.out is not None:
         _check_folder("--out", args.out, "the run folder must be a folder (new or of an earlier run)")
@@ -504,13 +514,13 @@ def _reproduce(args: argparse.Namespace) -> int:
         inputs.update(_source_files(source))
     check_run_inputs(run_dir, inputs)
     started = time.perf_counter()
-    with grid_tracking(args.track, config, run_dir) as tracking:
+    with grid_tracking(track_spec(args.track, args.tracking_uri), config, run_dir) as tracking:
         records = run_grid(config, run_dir, jobs=args.jobs, scheduler=args.scheduler, progress=not args.no_progress,
                            on_record=tracking.trial)
         wall = time.perf_counter() - started
         try:
             report = write_report(records, run_dir, expected=_expected(config, run_dir), thresholds=config.thresholds)
-            tracking.report()
+            tracking.report(records)
         except NothingFinished as kept:
             report = kept
     print(terminal_table(summarize(records, thresholds=config.thresholds)))

@@ -140,8 +140,11 @@ def _track(text: str) -> Any:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-TRACK_HELP = ("log to MLflow: each trial a run (params, per-epoch figures, final metrics, artifacts); URI default: "
-              "a file store in the run folder (RUN_DIR/mlruns); e.g. mlflow:http://host:5000 (needs mlml[mlflow])")
+TRACK_HELP = ("log to MLflow (needs mlml[mlflow]): params, per-epoch figures, final metrics, artifacts; the store: "
+              "--tracking-uri")
+TRACKING_URI_HELP = ("the MLflow store, the same for train and reproduce (implies --track mlflow); default: "
+                     "$MLFLOW_TRACKING_URI, else sqlite:///mlflow.db in the current folder (MLflow 3's default); "
+                     "e.g. http://host:5000, runs/mlflow.db")
 
 
 def _method_param(text: str) -> tuple[str | None, str, Any]:
@@ -285,7 +288,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="torch threads while training; auto: 1 for models whose training step is small (most "
                         "feature heads: more threads only synchronise), more for large ones (mlml._threads)")
     p.add_argument("--quiet", action="store_true", help="no per-epoch progress lines on stderr")
-    p.add_argument("--track", type=_track, metavar="mlflow[:URI]", help=TRACK_HELP.replace("RUN_DIR", "OUT"))
+    p.add_argument("--track", type=_track, metavar="mlflow[:URI]",
+                   help=TRACK_HELP + "; one run, the model logged as an MLflow model (pyfunc)")
+    p.add_argument("--tracking-uri", metavar="URI", help=TRACKING_URI_HELP)
     _add_filter_flags(p)
     p.set_defaults(handler=_train)
 
@@ -388,7 +393,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, help="run folder (default: a new folder under runs/)")
     p.add_argument("--no-progress", action="store_true")
     p.add_argument("--track", type=_track, metavar="mlflow[:URI]",
-                   help=TRACK_HELP + "; one parent run per grid, a child run per trial")
+                   help=TRACK_HELP + "; one parent run per grid (aggregates, report), a child run per trial (every "
+                                     "policy's metrics)")
+    p.add_argument("--tracking-uri", metavar="URI", help=TRACKING_URI_HELP)
     p.set_defaults(handler=_reproduce)
 
     p = verbs.add_parser("report", help="tables, figures and an HTML page for a run folder")

@@ -29,6 +29,7 @@ def plot_pr_tradeoff(records: Sequence[Record], *, dataset: str | None = None, r
     fig, ax = _figure_and_axes(ax, (5.4, 4.0))
     series = _by_series(done)
     methods = _sorted_methods(list(series))
+    drawn = set()
     for key in sorted(series, key=series_rank):
         group = series[key]
         curves = [_interpolated(r["pr_curve"]) for r in group]
@@ -41,13 +42,16 @@ def plot_pr_tradeoff(records: Sequence[Record], *, dataset: str | None = None, r
                 ax.plot(np.mean([as_float(p["micro_recall"]) for p in points]),
                         np.mean([as_float(p["micro_precision"]) for p in points]), marker=marker,
                         markersize=9 if marker == "*" else 6, color=line.get_color(), linestyle="none")
+                drawn.add(marker)
+    for marker, label in (("o", "threshold 0.5"), ("*", "own policy")):  # a key for the markers that are drawn
+        if marker in drawn:
+            ax.plot([], [], marker=marker, color="0.35", linestyle="none", label=label)
     ax.set_xlabel("micro recall")
     ax.set_ylabel("micro precision")
     ax.set_xlim(0, 1)
     ax.set_ylim(0, 1.02)
     shown = {r["ratio"] for r in done}
-    ax.set_title("Precision-recall trade-off (o: threshold 0.5, *: own policy)"
-                 + (f", ratio {next(iter(shown)):g}" if len(shown) == 1 else ""))
+    ax.set_title("Precision-recall trade-off" + (f", ratio {next(iter(shown)):g}" if len(shown) == 1 else ""))
     ax.grid(alpha=0.3)
     _legend(fig, ax, own_figure, ncols=1)
     return fig, ax
@@ -75,6 +79,8 @@ def plot_cardinality(records: Sequence[Record], *, dataset: str | None = None, a
                 continue
             values = [np.mean([r["cardinality"][policy] for r in group if r["ratio"] == x
                                and policy in r["cardinality"]] or [np.nan]) for x in ratios]
+            if np.isnan(values).all():  # no record holds this policy's decisions: no line, no legend entry
+                continue
             ax.plot(ratios, values, marker=style.get("marker", "o"), color=style.get("color"), linestyle=linestyle,
                     label=series_label(*key) + (" (0.5)" if policy == "fixed" else f" ({policy})"))
     ax.set_xlabel("missing ratio")

@@ -75,6 +75,66 @@ def _legend(fig: Any, ax: Any, own_figure: bool, *, ncols: int = 2) -> None:
         ax.legend(handles, labels, fontsize="small")
 
 
+def bounded_error(mean: Any, std: Any, low: float = 0.0, high: float | None = 1.0) -> np.ndarray:
+    """``±std`` error bars as matplotlib's ``(2, n)`` (below, above) array, cut at the bounds the quantity cannot
+    leave (a precision of 1.1 or a count of −2 is no value anyone observed); NaN means draw no bar."""
+    mean = np.asarray(mean, dtype=np.float64)
+    std = np.nan_to_num(np.asarray(std, dtype=np.float64))
+    below = np.clip(np.minimum(std, mean - low), 0.0, None)
+    above = std if high is None else np.clip(np.minimum(std, high - mean), 0.0, None)
+    return np.nan_to_num(np.vstack([below, above]))
+
+
+def missing_legend_entries(fig: Any) -> list[str]:
+    """Legend entries of ``fig`` that nothing in its plots shows: an entry whose handle is an artist of one of its
+    Axes must hold finite data; a key drawn for the legend only (an artist without data, ``ax.plot([], [])``, or a
+    handle of no Axes) needs an artist of the same marker and line style with finite data. Returns their labels
+    (empty: every entry is honest)."""
+    from matplotlib.lines import Line2D
+
+    def finite(artist: Any) -> bool:
+        if isinstance(artist, Line2D):
+            x, y = (np.asarray(v, dtype=np.float64) for v in artist.get_data())
+            return bool(np.isfinite(x).any() and np.isfinite(y).any())
+        return True  # bars, patches and collections: drawn as given
+
+    drawn = [artist for ax in fig.axes for artist in (*ax.lines, *ax.patches, *ax.collections, *ax.containers)]
+    lines = [artist for artist in drawn if isinstance(artist, Line2D) and finite(artist)]
+    legends = list(fig.legends) + [ax.get_legend() for ax in fig.axes if ax.get_legend() is not None]
+    missing = []
+    for legend in legends:
+        for handle, text in zip(legend.legend_handles, legend.get_texts()):
+            label = text.get_text()
+            sources = [a for a in drawn if a.get_label() == label]
+            if any(finite(a) for a in sources):
+                continue
+            key_only = all(isinstance(a, Line2D) and len(a.get_xdata()) == 0 for a in sources)  # ax.plot([], [])
+            if key_only and isinstance(handle, Line2D) and any(
+                    line.get_marker() == handle.get_marker() and line.get_linestyle() == handle.get_linestyle()
+                    for line in lines):
+                continue  # a stand-in key for markers or lines the plot shows
+            missing.append(label)
+    return missing
+
+
+def clipped_texts(fig: Any) -> list[str]:
+    """Titles and axis labels of ``fig`` that run past the figure's edges once drawn (cut off in the saved
+    image)."""
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    box = fig.bbox
+    texts = [t for ax in fig.axes if ax.get_visible() for t in (ax.title, ax.xaxis.label, ax.yaxis.label)]
+    texts += [fig._suptitle] if getattr(fig, "_suptitle", None) is not None else []
+    out = []
+    for text in texts:
+        if not text.get_text():
+            continue
+        extent = text.get_window_extent(renderer)
+        if extent.x0 < box.x0 - 1 or extent.x1 > box.x1 + 1 or extent.y0 < box.y0 - 1 or extent.y1 > box.y1 + 1:
+            out.append(text.get_text())
+    return out
+
+
 def legend_texts(fig: Any) -> list[str]:
     """Every legend entry of a figure (figure and axes legends), e.g. to check the LEAK/oracle tags."""
     legends = list(fig.legends) + [ax.get_legend() for ax in fig.axes if ax.get_legend() is not None]
@@ -181,7 +241,7 @@ def plot_metric_vs_ratio(
         x = [r["ratio"] for r in points]
         y = [r[f"{metric}_mean"] for r in points]
         err = [0.0 if np.isnan(r[f"{metric}_std"]) else r[f"{metric}_std"] for r in points]
-        ax.errorbar(x, y, yerr=err, capsize=3, label=series_label(*key), **_style(*key, methods))
+        ax.errorbar(x, y, yerr=bounded_error(y, err), capsize=3, label=series_label(*key), **_style(*key, methods))
     ax.set_xlabel(xlabel)
     ax.set_ylabel(METRIC_NAMES.get(metric, metric))
     ax.set_title(
@@ -299,7 +359,7 @@ def plot_true_positives(
             x - 0.4 + width * (i + 0.5),
             np.nanmean(tp, axis=0)[top],
             width=width,
-            yerr=std[top],
+            yerr=bounded_error(np.nanmean(tp, axis=0)[top], std[top], high=None),
             capsize=2,
             color=style["color"],
             hatch="//" if key[1] == "complete" else (".." if key[2] else None),

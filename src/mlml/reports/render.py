@@ -44,6 +44,14 @@ def _render_markdown(blocks: Sequence[Block]) -> str:
         elif kind == "figure":
             png, pdf, caption = block[1:]
             out.append(f"![{caption}]({png})\n\n*{caption}* ([PDF]({pdf}))")
+        elif kind == "headline":
+            note, sentences, table = block[1:]
+            out.append("## Headline")
+            if table is not None:
+                out.append(_render_markdown([("table", *table)]).rstrip("\n"))
+            out.append("\n".join(f"- {sentence}" for sentence in sentences) if sentences else note)
+            if sentences:
+                out.append(f"*{note}*")
     return "\n\n".join(out) + "\n"
 
 
@@ -58,6 +66,9 @@ td:nth-child(-n+2), th:nth-child(-n+2) { text-align: left; }
 figure { margin: 1em 0; }
 figure img { max-width: 100%; border: 1px solid #eee; }
 figcaption { font-style: italic; font-size: 0.9em; }
+.headline { background: #eef6ee; border-left: 4px solid #2e7d32; padding: 0.2em 1em 0.6em; }
+.headline .note { font-size: 0.85em; color: #444; }
+.headline td, .headline th { text-align: left; }
 pre { background: #f6f6f6; padding: 0.6em; overflow-x: auto; font-size: 0.85em; }
 """
 
@@ -98,6 +109,17 @@ def _render_html(blocks: Sequence[Block], title: str, run_dir: Path) -> str:
             out.append("<ul>" + "".join(f"<li>{e(item)}</li>" for item in block[1]) + "</ul>")
         elif kind == "details":
             out.append(f"<details><summary>{e(block[1])}</summary><pre>{e(block[2])}</pre></details>")
+        elif kind == "headline":
+            note, sentences, table = block[1:]
+            out.append('<section id="headline" class="headline"><h2>Headline</h2>')
+            if table is not None:
+                header, body = table
+                out.append("<table>" + "<tr>" + "".join(f"<th>{e(c)}</th>" for c in header) + "</tr>"
+                           + "".join("<tr>" + "".join(f"<td>{e(c)}</td>" for c in cells) + "</tr>" for cells in body)
+                           + "</table>")
+            if sentences:
+                out.append("<ul>" + "".join(f"<li>{e(s)}</li>" for s in sentences) + "</ul>")
+            out.append(f'<p class="note">{e(note)}</p></section>')
         elif kind == "figure":
             png, pdf, caption = block[1:]
             data = base64.b64encode((run_dir / png).read_bytes()).decode("ascii")

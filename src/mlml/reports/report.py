@@ -51,6 +51,8 @@ ExpectedKey = str | Mapping[str, Any]
 Block = tuple[Any, ...]
 
 FIGURE_DIR = "figures"
+#: The per-class figure shows this many of the most frequent classes (the paper's Fig. 3: 15).
+TOP_CLASSES = 15
 MAX_LISTED = 200
 
 
@@ -112,6 +114,7 @@ def write_report(
     draw = _want_figures(figures)
     title = title or f"mlml report: {run_dir.resolve().name}"
     blocks: list[Block] = [("h", 1, title)]
+    blocks += _headline_blocks(checked)
     blocks += [
         (
             "p",
@@ -164,6 +167,19 @@ def write_report(
     write_text(run_dir / "report.md", _render_markdown(blocks))
     html_path = write_text(run_dir / "report.html", _render_html(blocks, title, run_dir))
     return html_path
+
+
+def _headline_blocks(records: Sequence[Mapping[str, Any]]) -> list[Block]:
+    """The answer first (:mod:`mlml.reports.headline`): one block, which the page shows before anything else."""
+    from mlml.reports.headline import headline_table, headlines
+
+    items = headlines(records)
+    if not items:
+        return [("headline", "No finished trial of a method a user can run: nothing to compare yet.", [], None)]
+    note = ("Each method is scored with its own threshold policy; margins are paired differences over the same test "
+            "folds (mean, 95% t interval, paired t-test). Oracle and LEAK runs are left out. The tables below "
+            "give every policy and metric.")
+    return [("headline", note, [h.sentence() for h in items], headline_table(items))]
 
 
 def _has_ranking(row: dict[str, Any]) -> bool:
@@ -387,11 +403,17 @@ def _figure_blocks(
                     lambda mode=mode: F.plot_metrics_vs_ratio(ds_rows, dataset=dataset, threshold=mode, xlabel=axis),
                 )
             )
+    n_classes = max((len((r.get("per_class") or {}).get("support") or ()) for r in at_ratio), default=0)
+    own_methods = sorted({r["method"] for r in done if (r.get("own_policy") or "fixed") != "fixed"
+                          and r.get("metrics_policies") and r["own_policy"] in r["metrics_policies"]})
+    own_text = (f"; solid: the own policy of {', '.join(own_methods)}" if own_methods
+                else "; no method here has an own policy other than 0.5")
     plans += [
         (
             f"true_positives_r{ratio:g}",
-            f"True positives per class, 15 most frequent classes, ratio {ratio:g} (the paper's Fig. 3).",
-            lambda: F.plot_true_positives(at_ratio, dataset=dataset, ratio=ratio),
+            f"True positives per class, the {min(TOP_CLASSES, n_classes)} most frequent classes"
+            f"{' (all of them)' if n_classes <= TOP_CLASSES else ''}, ratio {ratio:g} (the paper's Fig. 3).",
+            lambda: F.plot_true_positives(at_ratio, dataset=dataset, ratio=ratio, top_k=TOP_CLASSES),
         ),
         (
             f"weights_r{ratio:g}",
@@ -408,14 +430,14 @@ def _figure_blocks(
         ),
         (
             f"pr_tradeoff_r{ratio:g}",
-            f"Micro precision-recall trade-off at ratio {ratio:g}, with the operating points of threshold 0.5 and of "
-            "each method's own policy.",
+            f"Micro precision-recall trade-off at ratio {ratio:g} (mean over folds); circles: threshold 0.5"
+            + (f"; stars: the own policy of {', '.join(own_methods)}." if own_methods else "."),
             lambda: P.plot_pr_tradeoff(at_ratio, dataset=dataset, ratio=ratio),
         ),
         (
             "cardinality",
-            "Labels predicted per test row vs the true cardinality, per missing ratio (threshold 0.5 dashed, own "
-            "policy solid).",
+            f"Labels predicted per test row vs the true cardinality, per missing ratio (dashed: threshold 0.5"
+            f"{own_text}).",
             lambda: P.plot_cardinality(done, dataset=dataset),
         ),
     ]

@@ -96,8 +96,8 @@ class WeightEstimator(BaseEstimator):  # type: ignore[misc]
                 sets batch by batch; estimators with ``native_dtype`` compute in it, the others are cast.
 
         Raises:
-            NotFittedError: before :meth:`fit`. MLMLError: a label matrix of another width, bad ``rows``, a
-            ``dtype`` other than float32 or float64.
+            NotFittedError: before :meth:`fit`.
+            MLMLError: a label matrix of another width, bad ``rows``, a ``dtype`` other than float32 or float64.
         """
         self._check_fitted()
         dtype = np.dtype(dtype)
