@@ -64,8 +64,8 @@ def test_features_and_model_probabilities_are_used():
     proba = np.full(y.shape, 0.05)
     proba[50, 1] = 0.99
     observed[50, 1] = 0
-    with_model = missing_scores(observed, probabilities=proba)["score"]
-    without = missing_scores(observed)["score"]
+    with_model = missing_scores(observed, probabilities=proba, method="labels")["score"]
+    without = missing_scores(observed, method="labels")["score"]
     assert with_model[50, 1] > without[50, 1]
     assert suggest(observed, probabilities=proba, top_k=1)[0]["model_probability"] is not None
 
