@@ -10,29 +10,26 @@ Sources, each a probability for every entry ``(i, c)``, computed a block of rows
   a row's probabilities come from a model that never saw the row) or a saved model's.
 
 **Combination fitted on re-hidden positives** (:func:`fit_combination`). The observed positives are the only
-labels known to be right, so a further share ``ρ`` of them is hidden with the same scheme (``hide_positives``,
-default the per-sample scheme, ``ρ = 0.5``); the prior and the vote are recomputed from the re-hidden labels (the
-neighbours and the out-of-fold probabilities do not depend on a row's own labels), and a logistic regression is
-fitted on the zeros of the re-hidden matrix, target 1 for a re-hidden positive:
+labels known to be right, so a further share ``ρ`` of them is hidden (``hide_positives``, default the uniform
+scheme at ``ρ = 0.5``: the per-sample scheme never hides the only positive of a row, so on data sets of about one
+label per row it hides almost nothing); the prior and the vote are recomputed from the re-hidden labels (the
+neighbours and out-of-fold probabilities do not depend on a row's own labels). On the zeros of the re-hidden
+matrix (a sample of at most ``max_entries``: every re-hidden positive and a uniform share of the other zeros),
+the weights ``w`` of the sources' logits are chosen to rank the re-hidden positives back best -- the average
+precision, from the best single source, adding each other source by steps (:func:`_rank_weights`) -- and a
+logistic regression of the target on the combined logit gives its scale and intercept (Platt scaling; the
+intercept corrected by the log of the sampling rate):
 
-    logit P(re-hidden | z) = b + Σ_s w_s logit z_s,    z = (prior, vote, model, π_c)  (the sources present).
+    q = σ(b + Σ_s w_s logit z_s),    z = (prior, vote, model, π_c)  (the sources present).
 
-So each source is weighted by how well it ranks positives that are known to be missing back, rather than
-added in logit space with unit weights (the Bayes rule of ``method="knn"``). The zeros enter a sample of at most
-``max_entries`` entries (every re-hidden positive and a uniform share of the other zeros, the intercept corrected
-by the log of the sampling rate).
+So each source is weighted by how well it ranks positives that are known to be missing back, rather than added
+in logit space with unit weights (the Bayes rule of ``method="knn"``).
 
-**Calibration.** The regression estimates the probability of a *re-hidden* positive; the zeros it is applied to
-hold the original missing positives, in an unknown number ``m``. Treating re-hidden and originally missing
-positives as alike given the evidence (the same scheme), only the prior odds differ, and ``m`` is found as the
-prior that the scores themselves imply (Saerens, Latinne & Decaestecker 2002, "Adjusting the outputs of a
-classifier to new a priori probabilities", EM form): with ``a = logit`` of the fitted score,
-
-    q = σ(a + δ),    δ = log(m / (Z − m)) − log(R / (Z' − R)),    m = Σ_zeros q     (iterated to a fixed point),
-
-``R`` the re-hidden positives among the ``Z'`` zeros of the re-hidden matrix, ``Z`` the observed zeros.
-``q`` is then the probability that the zero is a missing positive; its reliability on simulated hiding is
-printed by ``benchmarks/bench_suggest.py --combination``.
+**What q means, and its limits.** ``q`` is calibrated on the re-hidden problem: the probability that a zero of
+the re-hidden matrix is a re-hidden positive. The original missing positives are counted there as negatives, and
+the re-hidden rows keep fewer observed labels than the original ones, so ``q`` under-states the probability
+of a missing positive where the missing share is large (measured: ``benchmarks/bench_suggest.py --combination``
+prints the expected calibration error and the reliability table on simulated hiding).
 """
 
 from __future__ import annotations
@@ -55,6 +52,7 @@ SOURCES: tuple[str, ...] = ("prior", "vote", "model", "rate")
 MIN_REHIDDEN = 10
 REHIDE_SCHEMES: tuple[str, ...] = ("per-sample", "uniform")
 logger = logging.getLogger("mlml.suggest")
+_STEPS = (-1.0, -0.5, -0.25, 0.25, 0.5, 1.0, 2.0)
 
 
 class TooFewPositives(MLMLError):
@@ -126,55 +124,52 @@ def build_evidence(
 
 @dataclass(frozen=True)
 class Combination:
-    """``q = σ(b + Σ_s w_s logit z_s + δ)`` over ``sources`` (see the module docstring).
+    """``q = σ(b + Σ_s w_s logit z_s)`` over ``sources`` (see the module docstring).
 
     Attributes:
         sources: the sources combined, in the order of ``weights``.
-        weights: ``w_s``; intercept: ``b``; shift: ``δ``, the prior adjustment to the observed zeros.
+        weights: ``w_s`` (the slope of the calibration included); intercept: ``b``.
         rehidden: ``R``, the re-hidden positives the weights were fitted on.
-        missing_estimate: ``m``, the number of missing positives among the observed zeros the shift implies.
     """
 
     sources: tuple[str, ...]
     weights: tuple[float, ...]
     intercept: float
-    shift: float = 0.0
     rehidden: int = 0
-    missing_estimate: float = float("nan")
 
     def logits(self, values: dict[str, np.ndarray]) -> np.ndarray:
-        """The fitted logit ``b + Σ_s w_s logit z_s`` (without the shift) of a block's sources."""
+        """``b + Σ_s w_s logit z_s`` of a block's sources."""
         out = np.full(values["labels"].shape, self.intercept)
         for name, weight in zip(self.sources, self.weights):
             out += weight * logit(values[name])
         return out
 
     def score(self, values: dict[str, np.ndarray]) -> np.ndarray:
-        """``q``, the probability of a missing positive, for a block's sources."""
-        return sigmoid(self.logits(values) + self.shift)
+        """``q`` for a block's sources."""
+        return sigmoid(self.logits(values))
 
     def describe(self) -> str:
         """One line: the weight of each source."""
         parts = ", ".join(f"{s} {w:+.2f}" for s, w in zip(self.sources, self.weights))
-        return f"logit q = {self.intercept:+.2f} + {parts} (logits); prior shift {self.shift:+.2f}"
+        return f"logit q = {self.intercept:+.2f} + {parts} (logits; {self.rehidden} re-hidden positives)"
 
 
 def fit_combination(
     evidence: Evidence,
     *,
     share: float = 0.5,
-    scheme: str = "per-sample",
-    max_entries: int = 2_000_000,
+    scheme: str = "uniform",
+    max_entries: int = 300_000,
     block_rows: int = 4096,
     random_state: Any = 0,
 ) -> Combination:
-    """Fit the weights of the sources on re-hidden positives and the prior shift (module docstring).
+    """Fit the weights of the sources on re-hidden positives and their scale (module docstring).
 
     Args:
         evidence: the sources of the observed labels (:func:`build_evidence`).
         share: ``ρ``, the share of observed positives hidden again, in (0, 1).
-        scheme: ``"per-sample"`` (the paper's) or ``"uniform"``: the hiding scheme believed to have made the
-            missing positives.
+        scheme: ``"uniform"`` (each observed positive hidden with probability ``share``) or ``"per-sample"``
+            (``round(share x`` the row's positives``)``: rows with one observed positive never lose it).
         max_entries: zeros of the re-hidden matrix in the fitting sample (all re-hidden positives kept).
         block_rows: rows per block.
         random_state: seed or Generator of the re-hiding and the sample.
@@ -217,42 +212,44 @@ def fit_combination(
         xs.append(np.stack([logit(values[s][keep]) for s in sources], axis=1))
         ys.append(hidden[keep])
     x, y = np.concatenate(xs), np.concatenate(ys)
-    model = LogisticRegression(C=1.0, max_iter=1000).fit(x, y)
-    intercept = float(model.intercept_[0]) + float(np.log(rate))  # undo the subsampling of the other zeros
-    combination = Combination(sources, tuple(float(w) for w in model.coef_[0]), intercept, 0.0, n_rehidden)
+    weights = _rank_weights(x, y)
+    platt = LogisticRegression(C=1e4, max_iter=1000).fit((x @ weights)[:, None], y)  # the scale of the logit
+    slope = float(platt.coef_[0, 0])
+    intercept = float(platt.intercept_[0]) + float(np.log(rate))  # undo the subsampling of the other zeros
+    combination = Combination(sources, tuple(float(w) * slope for w in weights), intercept, n_rehidden)
     logger.info("suggest: weights fitted on %d re-hidden positives among %d zeros: %s", n_rehidden, n_zeros,
                 combination.describe())
-    return _with_prior_shift(combination, evidence, n_rehidden, n_zeros, block_rows)
+    return combination
 
 
-def _with_prior_shift(
-    combination: Combination, evidence: Evidence, n_rehidden: int, n_zeros_rehidden: int, block_rows: int
-) -> Combination:
-    """The prior shift ``δ`` that makes the number of missing positives among the observed zeros equal the sum of
-    their scores (Saerens et al. 2002's EM: start from ``m = R``, set ``δ`` from ``m``, ``m ← Σ q``, repeat)."""
-    logits = []
-    n = evidence.observed.shape[0]
-    for start in range(0, n, block_rows):
-        values = evidence.block(np.arange(start, min(start + block_rows, n)))
-        logits.append(combination.logits(values)[values["labels"] == 0].astype(np.float32))
-    a = np.concatenate(logits) if logits else np.zeros(0, dtype=np.float32)
-    n_zeros = a.size
-    if n_zeros == 0:
-        return combination
-    base = float(np.log(n_rehidden / max(n_zeros_rehidden - n_rehidden, 1)))
-    m = float(n_rehidden)  # EM (Saerens et al.): the prior the scores imply, from the re-hidden count
-    for _ in range(200):
-        share = min(max(m / n_zeros, 1e-9), 1.0 - 1e-9)
-        delta = float(np.log(share) - np.log1p(-share)) - base
-        new = float(sigmoid(a + delta).sum())
-        if abs(new - m) <= 1e-4 * max(m, 1.0):
-            break
-        m = new
-    missing = float(sigmoid(a + delta).sum())
-    logger.info("suggest: the scores imply %.0f missing positives among %d observed zeros (prior shift %+.2f)",
-                missing, n_zeros, delta)
-    return Combination(combination.sources, combination.weights, combination.intercept, float(delta),
-                       n_rehidden, missing)
+def _average_precision(y: np.ndarray, score: np.ndarray) -> float:
+    order = np.argsort(-score, kind="stable")
+    hits = y[order]
+    found = np.cumsum(hits)
+    return float((found[hits] / (np.flatnonzero(hits) + 1.0)).mean()) if found[-1] else 0.0
+
+
+def _rank_weights(x: np.ndarray, y: np.ndarray, passes: int = 2) -> np.ndarray:
+    """Weights of the columns of ``x`` (the sources' logits) that rank the targets ``y`` best (average
+    precision): start from the best single source, then add each other source at the step of ``_STEPS`` (in
+    units of its standard deviation) that raises the average precision most, ``passes`` times over."""
+    scale = x.std(axis=0)
+    scale[scale == 0] = 1.0
+    single = [_average_precision(y, x[:, j]) for j in range(x.shape[1])]
+    weights = np.zeros(x.shape[1])
+    weights[int(np.argmax(single))] = 1.0 / scale[int(np.argmax(single))]
+    best = max(single)
+    for _ in range(passes):
+        for j in range(x.shape[1]):
+            for step in _STEPS:
+                trial = weights.copy()
+                trial[j] += step / scale[j]
+                if not trial.any():
+                    continue
+                value = _average_precision(y, x @ trial)
+                if value > best + 1e-6:
+                    best, weights = value, trial
+    return weights
 
 
 def out_of_fold_probabilities(

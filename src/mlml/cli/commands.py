@@ -258,9 +258,10 @@ def _jsonable(value: object) -> object:
 
 
 def _suggest(args: argparse.Namespace) -> int:
-    from mlml.suggest import format_table, suggest, write_suggestions_csv
+    from mlml.suggest import format_table, model_probabilities, suggest, write_suggestions_csv
 
-    check_outputs({"--out": args.out}, _source_files(args.source))
+    model_files = {} if args.model is None else {f"model file {p}": args.model / p for p in ("model.pt", "model.json")}
+    check_outputs({"--out": args.out}, {**model_files, **_source_files(args.source)})
     dataset = _load_source(args)
     check_outputs({"--out": args.out}, _source_files(args.source, dataset))
     features = None
@@ -268,8 +269,14 @@ def _suggest(args: argparse.Namespace) -> int:
         from mlml.models.features import dataset_features
 
         features = dataset_features(dataset, backbone=args.backbone if dataset.image_paths is not None else None)
+    probabilities, source = model_probabilities(dataset, model=args.model, oof_folds=args.oof_folds,
+                                                random_state=args.seed, progress=True)
+    print(source)
+    labels = None if args.labels is None else [x.strip() for x in args.labels.split(",") if x.strip()]
     rows = suggest(dataset.labels, features=features, label_names=list(dataset.label_names), ids=dataset.ids,
-                   top_k=args.top_k, method=args.method, prior=args.prior)
+                   top_k=args.top_k, method=args.method, prior=args.prior, probabilities=probabilities,
+                   labels=labels, per_label_cap=args.per_label_cap, min_score=args.min_score,
+                   algorithm=args.algorithm, random_state=args.seed, progress=True)
     print(format_table(rows, args.show))
     if args.out:
         print(f"{len(rows)} suggestions -> {write_suggestions_csv(rows, args.out)}")
