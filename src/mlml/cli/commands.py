@@ -269,9 +269,11 @@ def _suggest(args: argparse.Namespace) -> int:
         from mlml.models.features import dataset_features
 
         features = dataset_features(dataset, backbone=args.backbone if dataset.image_paths is not None else None)
-    probabilities, source = model_probabilities(dataset, model=args.model, oof_folds=args.oof_folds,
+    oof_folds = 0 if args.method == "labels" and args.oof_folds is None else args.oof_folds
+    probabilities, source = model_probabilities(dataset, model=args.model, oof_folds=oof_folds,
                                                 random_state=args.seed, progress=True)
-    print(source)
+    if probabilities is not None or args.oof_folds is None and dataset.features is not None:
+        print(source)
     labels = None if args.labels is None else [x.strip() for x in args.labels.split(",") if x.strip()]
     rows = suggest(dataset.labels, features=features, label_names=list(dataset.label_names), ids=dataset.ids,
                    top_k=args.top_k, method=args.method, prior=args.prior, probabilities=probabilities,
