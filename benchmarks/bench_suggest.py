@@ -183,7 +183,8 @@ def scale(args: argparse.Namespace, sizes: list[int]) -> None:
             continue
         r = json.loads(out.stdout.strip().splitlines()[-1])
         results[(n, algorithm)] = r
-        print(f"  {n:>9,} rows  {r['algorithm']:<6} {r['seconds']:8.1f} s wall ({r['cpu']:.0f} s CPU)  peak RSS {r['peak_gib']:.2f} GiB  "
+        print(f"  {n:>9,} rows  {r['algorithm']:<6} {r['seconds']:8.1f} s wall ({r['cpu']:.0f} s CPU)  "
+              f"peak RSS {r['peak_gib']:.2f} GiB  "
               f"P@100 {r['p@100']:.2f} (base rate {r['base_rate']:.3f})  load {os.getloadavg()[0]:.1f}", flush=True)
     base = results.get((args.baseline_rows, "brute"))
     if base:

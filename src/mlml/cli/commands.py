@@ -272,7 +272,7 @@ def _suggest(args: argparse.Namespace) -> int:
     oof_folds = 0 if args.method == "labels" and args.oof_folds is None else args.oof_folds
     probabilities, source = model_probabilities(dataset, model=args.model, oof_folds=oof_folds,
                                                 random_state=args.seed, progress=True)
-    if probabilities is not None or args.oof_folds is None and dataset.features is not None:
+    if probabilities is not None or oof_folds is None and dataset.features is not None:  # used, or why not
         print(source)
     labels = None if args.labels is None else [x.strip() for x in args.labels.split(",") if x.strip()]
     rows = suggest(dataset.labels, features=features, label_names=list(dataset.label_names), ids=dataset.ids,
