@@ -14,11 +14,9 @@ labels known to be right, so a further share ``ρ`` of them is hidden (``hide_po
 scheme at ``ρ = 0.5``: the per-sample scheme never hides the only positive of a row, so on data sets of about one
 label per row it hides almost nothing); the prior and the vote are recomputed from the re-hidden labels (the
 neighbours and out-of-fold probabilities do not depend on a row's own labels). On the zeros of the re-hidden
-matrix (a sample of at most ``max_entries``: every re-hidden positive and a uniform share of the other zeros),
-the weights ``w`` of the sources' logits are chosen to rank the re-hidden positives back best -- the average
-precision, from the best single source, adding each other source by steps (:func:`_rank_weights`) -- and a
-logistic regression of the target on the combined logit gives its scale and intercept (Platt scaling; the
-intercept corrected by the log of the sampling rate):
+matrix (a sample of at most ``max_entries``: every re-hidden positive and a uniform share of the other zeros), a
+logistic regression of the target (1 for a re-hidden positive) on the sources' logits gives the weights and the
+intercept (corrected by the log of the sampling rate):
 
     q = σ(b + Σ_s w_s logit z_s),    z = (prior, vote, model, π_c)  (the sources present).
 
@@ -52,7 +50,6 @@ SOURCES: tuple[str, ...] = ("prior", "vote", "model", "rate")
 MIN_REHIDDEN = 10
 REHIDE_SCHEMES: tuple[str, ...] = ("per-sample", "uniform")
 logger = logging.getLogger("mlml.suggest")
-_STEPS = (-1.0, -0.5, -0.25, 0.25, 0.5, 1.0, 2.0)
 
 
 class TooFewPositives(MLMLError):
@@ -212,44 +209,12 @@ def fit_combination(
         xs.append(np.stack([logit(values[s][keep]) for s in sources], axis=1))
         ys.append(hidden[keep])
     x, y = np.concatenate(xs), np.concatenate(ys)
-    weights = _rank_weights(x, y)
-    platt = LogisticRegression(C=1e4, max_iter=1000).fit((x @ weights)[:, None], y)  # the scale of the logit
-    slope = float(platt.coef_[0, 0])
-    intercept = float(platt.intercept_[0]) + float(np.log(rate))  # undo the subsampling of the other zeros
-    combination = Combination(sources, tuple(float(w) * slope for w in weights), intercept, n_rehidden)
+    fitted = LogisticRegression(C=1.0, max_iter=1000).fit(x, y)
+    intercept = float(fitted.intercept_[0]) + float(np.log(rate))  # undo the subsampling of the other zeros
+    combination = Combination(sources, tuple(float(w) for w in fitted.coef_[0]), intercept, n_rehidden)
     logger.info("suggest: weights fitted on %d re-hidden positives among %d zeros: %s", n_rehidden, n_zeros,
                 combination.describe())
     return combination
-
-
-def _average_precision(y: np.ndarray, score: np.ndarray) -> float:
-    order = np.argsort(-score, kind="stable")
-    hits = y[order]
-    found = np.cumsum(hits)
-    return float((found[hits] / (np.flatnonzero(hits) + 1.0)).mean()) if found[-1] else 0.0
-
-
-def _rank_weights(x: np.ndarray, y: np.ndarray, passes: int = 2) -> np.ndarray:
-    """Weights of the columns of ``x`` (the sources' logits) that rank the targets ``y`` best (average
-    precision): start from the best single source, then add each other source at the step of ``_STEPS`` (in
-    units of its standard deviation) that raises the average precision most, ``passes`` times over."""
-    scale = x.std(axis=0)
-    scale[scale == 0] = 1.0
-    single = [_average_precision(y, x[:, j]) for j in range(x.shape[1])]
-    weights = np.zeros(x.shape[1])
-    weights[int(np.argmax(single))] = 1.0 / scale[int(np.argmax(single))]
-    best = max(single)
-    for _ in range(passes):
-        for j in range(x.shape[1]):
-            for step in _STEPS:
-                trial = weights.copy()
-                trial[j] += step / scale[j]
-                if not trial.any():
-                    continue
-                value = _average_precision(y, x @ trial)
-                if value > best + 1e-6:
-                    best, weights = value, trial
-    return weights
 
 
 def out_of_fold_probabilities(

@@ -5,8 +5,8 @@ from the sources of :mod:`mlml.evidence` -- the labels-only co-occurrence ``prio
 rows in feature space, a ``model``'s probabilities:
 
 * ``method="auto"`` (default) -- every source present, weighted by what ranks *re-hidden* positives back best
-  (a further share of the observed positives hidden again; :func:`mlml.evidence.fit_combination`) and
-  calibrated on them (Platt scaling);
+  (a further share of the observed positives hidden again, and a logistic regression of them on the sources'
+  logits; :func:`mlml.evidence.fit_combination`);
 * ``method="knn"`` -- Bayes' rule with unit weights: ``logit q = logit q̃ + [logit g − logit π] (+ [logit p −
   logit π])`` (the ``knn`` estimator's posterior, :mod:`mlml.weights.neighbors`);
 * ``method="labels"`` -- the prior alone, ``q = q̃``.
