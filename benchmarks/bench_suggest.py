@@ -57,7 +57,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", type=Path, default=shared_data(), help="folder holding coco2017-seed-folds/, mulan/")
     parser.add_argument("--priors", default=",".join(LABEL_PRIORS),
                         help="labels-only priors scored on COCO (README: also denoising-mlp)")
+    parser.add_argument("--combination", action="store_true",
+                        help="only the issue-21 table: method auto against its own sources and cross-validated "
+                             "one-vs-rest logistic regression, with the calibration (ECE) of its scores")
+    parser.add_argument("--scale", default=None,
+                        help="only the scale run: comma-separated row counts of synthetic data (e.g. 100000,1000000)")
+    parser.add_argument("--algorithm", default="auto", help="neighbour search of the scale run")
+    parser.add_argument("--baseline-rows", type=int, default=20000,
+                        help="rows of the scale run's exact brute-force baseline, measured in the same run")
+    parser.add_argument("--one", default=None, help=argparse.SUPPRESS)  # N,ALGORITHM: one case, in a child
     args = parser.parse_args(argv)
+    if args.combination:
+        combination(args)
+        return 0
+    if args.one:
+        n, algorithm = args.one.split(",")
+        return scale_one(int(n), algorithm, args.seed)
+    if args.scale:
+        scale(args, [int(float(n)) for n in args.scale.split(",")])
+        return 0
     priors = [p for p in args.priors.split(",") if p]
     if present(args.data / "coco2017-seed-folds", "COCO seed folds"):
         coco(args, priors)
@@ -101,6 +119,168 @@ def mulan(args: argparse.Namespace) -> None:
             t = time.perf_counter()
             score = missing_scores(obs, features=ds.features, method=method)["score"]
             print(line(method, detection(hid, obs, score), time.perf_counter() - t))
+
+
+def synthetic(n: int, n_features: int = 100, n_labels: int = 100, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Synthetic data with real structure, built a block at a time: 500 clusters in a 10-dimensional latent
+    space, seen through a random linear map to ``n_features`` dense float32 features plus noise; each cluster
+    carries 2-5 labels at rate 0.7 and every label has a background rate of 0.005, so labels co-occur and follow
+    the features. Returns complete labels (int8) and features."""
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(size=(500, 10)) * 2.0
+    projection = rng.normal(size=(10, n_features)).astype(np.float32)
+    profile = np.full((500, n_labels), 0.005)
+    for k in range(500):
+        profile[k, rng.choice(n_labels, rng.integers(2, 6), replace=False)] = 0.7
+    x = np.empty((n, n_features), dtype=np.float32)
+    y = np.empty((n, n_labels), dtype=np.int8)
+    for start in range(0, n, 100_000):
+        b = min(100_000, n - start)
+        cluster = rng.integers(0, 500, b)
+        latent = (centres[cluster] + rng.normal(size=(b, 10))).astype(np.float32)
+        x[start : start + b] = latent @ projection + rng.normal(size=(b, n_features)).astype(np.float32)
+        y[start : start + b] = rng.random((b, n_labels)) < profile[cluster]
+    return y, x
+
+
+def scale_one(n: int, algorithm: str, seed: int) -> int:
+    """One scale case in this (child) process: synthetic data, per-sample hiding r = 0.5, ``suggest`` top 100;
+    prints a line of figures (wall time of suggest, this process's peak RSS, detection of the hidden positives)."""
+    import json
+    import resource
+
+    from mlml.suggest import suggest
+
+    y, x = synthetic(n, seed=seed)
+    observed, hidden = hide_positives(y, 0.5, random_state=seed)
+    del y
+    t, cpu = time.perf_counter(), time.process_time()
+    rows = suggest(observed, features=x, top_k=100, algorithm=algorithm, random_state=seed)
+    seconds, cpu = time.perf_counter() - t, time.process_time() - cpu
+    hits = [bool(hidden[int(r["id"]), int(r["label"])]) for r in rows]
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # KiB -> GiB
+    print(json.dumps({"rows": n, "algorithm": algorithm, "seconds": seconds, "cpu": cpu, "peak_gib": peak,
+                      "p@100": float(np.mean(hits)), "base_rate": float(hidden.sum() / (observed == 0).sum())}))
+    return 0
+
+
+def scale(args: argparse.Namespace, sizes: list[int]) -> None:
+    """Issue 24: ``suggest`` (method auto, features, no model) on synthetic rows x 100 dense features x 100
+    labels, each case in a fresh process; the exact brute-force search (the old behaviour) measured on
+    ``--baseline-rows`` rows in the same run and extrapolated (quadratic in the rows) as the baseline."""
+    import json
+    import os
+    import subprocess
+
+    cases = [(args.baseline_rows, "brute")] + [(n, args.algorithm) for n in sizes]
+    print(f"suggest on synthetic data x 100 features x 100 labels (2 cores; load {os.getloadavg()[0]:.1f})")
+    results = {}
+    for n, algorithm in cases:
+        out = subprocess.run([sys.executable, __file__, "--one", f"{n},{algorithm}", "--seed", str(args.seed)],
+                             capture_output=True, text=True, check=False)
+        if out.returncode != 0:
+            print(f"  {n:>9,} rows  {algorithm:<6} failed: {out.stderr.strip().splitlines()[-1:]}")
+            continue
+        r = json.loads(out.stdout.strip().splitlines()[-1])
+        results[(n, algorithm)] = r
+        print(f"  {n:>9,} rows  {r['algorithm']:<6} {r['seconds']:8.1f} s wall ({r['cpu']:.0f} s CPU)  "
+              f"peak RSS {r['peak_gib']:.2f} GiB  "
+              f"P@100 {r['p@100']:.2f} (base rate {r['base_rate']:.3f})  load {os.getloadavg()[0]:.1f}", flush=True)
+    base = results.get((args.baseline_rows, "brute"))
+    if base:
+        for n in sizes:
+            r = results.get((n, args.algorithm))
+            if r:
+                projected = base["seconds"] * (n / args.baseline_rows) ** 2
+                print(f"  {n:>9,} rows: exact brute force projected {projected:,.0f} s; measured {r['seconds']:.0f} "
+                      f"s ({projected / r['seconds']:.0f}x faster); target <= 600 s and 4 GiB: "
+                      f"{'met' if r['seconds'] <= 600 and r['peak_gib'] <= 4 else 'NOT met'}")
+
+
+def cleanlab_probabilities(observed: np.ndarray, features, seed: int) -> np.ndarray:
+    """The usual label-issue recipe (cleanlab's ``get_cross_validated_multilabel_pred_probs``): out-of-fold
+    probabilities of a one-vs-rest logistic regression on standardised features, 5 shuffled folds, observed
+    zeros taken as negatives. Written with scikit-learn alone, independently of ``mlml.evidence``."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import KFold, cross_val_predict
+    from sklearn.multiclass import OneVsRestClassifier
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    x = features.toarray() if sp.issparse(features) else np.asarray(features)
+    keep = observed.sum(axis=0) > 0  # a label never observed positive has no classifier: its class rate
+    out = np.full(observed.shape, 1e-3)
+    clf = make_pipeline(StandardScaler(), OneVsRestClassifier(LogisticRegression(max_iter=500)))
+    cv = KFold(5, shuffle=True, random_state=seed)
+    out[:, keep] = cross_val_predict(clf, x, observed[:, keep], cv=cv, method="predict_proba")
+    return out
+
+
+def calibration(hidden: np.ndarray, score: np.ndarray, bins: int = 10) -> tuple[float, list[tuple]]:
+    """Expected calibration error of ``score`` as the probability of a hidden positive (equal-width bins over
+    [0, 1]) and the reliability table ``(bin low, bin high, n, mean score, share hidden)``."""
+    edges = np.linspace(0, 1, bins + 1)
+    which = np.clip(np.digitize(score, edges[1:-1]), 0, bins - 1)
+    ece, table = 0.0, []
+    for b in range(bins):
+        sel = which == b
+        if sel.any():
+            gap = abs(score[sel].mean() - hidden[sel].mean())
+            ece += sel.mean() * gap
+            table.append((edges[b], edges[b + 1], int(sel.sum()), score[sel].mean(), hidden[sel].mean()))
+    return ece, table
+
+
+def describe(scorer) -> str:
+    return scorer.combination.describe() if scorer.combination is not None else f"fell back to {scorer.method}"
+
+
+def combination(args: argparse.Namespace) -> None:
+    """Issue 21: ``method="auto"`` against each of its sources alone and against cross-validated one-vs-rest
+    logistic regression, top-100 precision and AP of the hidden positives at r = args.ratio; issue 20: the
+    calibration of its scores (ECE, reliability) on the same simulated hiding."""
+    from mlml.data import load
+    from mlml.evidence import out_of_fold_probabilities
+    from mlml.suggest import fit_scorer
+
+    print(f"MULAN, per-sample hiding r = {args.ratio}, seed {args.seed}: precision of the top 100 / AP of hidden "
+          "positives among observed zeros")
+    head = ["prior", "vote", "model (oof)", "knn (Bayes)", "cleanlab LR", "auto"]
+    print(f"{'data set':<10}" + "".join(f"{h:>22}" for h in head) + "   auto >= best source & LR   ECE")
+    reliability = {}
+    for name in MULAN:
+        if not present(args.data / "mulan" / name, f" {name}"):
+            continue
+        t0 = time.perf_counter()
+        ds = load(f"mulan:{args.data / 'mulan' / name}")
+        labels = ds.labels.toarray() if sp.issparse(ds.labels) else np.asarray(ds.labels)
+        obs, hid = hide_positives(labels, args.ratio, random_state=args.seed)
+        obs, hid = np.asarray(obs), np.asarray(hid).astype(bool)
+        model = out_of_fold_probabilities(obs, ds.features, random_state=args.seed)
+        scorer = fit_scorer(obs, features=ds.features, probabilities=model, random_state=args.seed)
+        parts: dict[str, list] = {k: [] for k in ("prior", "vote", "model", "score")}
+        for _, values in scorer.blocks():
+            for k in parts:
+                parts[k].append(values[k])
+        full = {k: np.concatenate(v) for k, v in parts.items()}
+        knn = missing_scores(obs, features=ds.features, probabilities=model, method="knn")["score"]
+        lr = cleanlab_probabilities(obs, ds.features, args.seed)
+        scores = [full["prior"], full["vote"], full["model"], knn, lr, full["score"]]
+        figures = [detection(hid, obs, s) for s in scores]
+        best_source = max(range(3), key=lambda j: figures[j]["ap"])
+        auto, sources = figures[-1], figures[:3] + [figures[4]]
+        ok = all(auto["p@100"] >= f["p@100"] and auto["ap"] >= f["ap"] for f in sources)
+        zero = obs == 0
+        ece, table = calibration(hid[zero], full["score"][zero])
+        reliability[name] = table
+        cells = "".join(f"{f['p@100']:>12.3f} / {f['ap']:.3f}" for f in figures)
+        print(f"{name:<10}{cells}   {'yes' if ok else 'NO'} (best source {head[best_source]})   {ece:.4f}"
+              f"   [{time.perf_counter() - t0:.0f}s; {describe(scorer)}; sum of q over zeros "
+              f"{full['score'][zero].sum():.0f}, hidden {int(hid.sum())}]")
+    print("\nreliability of auto's scores (bins of the score; share of hidden positives in each):")
+    for name, table in reliability.items():
+        print(f" {name}: " + "  ".join(f"[{lo:.1f},{hi:.1f}) n={n} q={q:.3f} hit={h:.3f}"
+                                       for lo, hi, n, q, h in table))
 
 
 if __name__ == "__main__":

@@ -150,13 +150,14 @@ def test_suggest_streams_beyond_the_limit(monkeypatch):
     scores = suggest_module.missing_scores(observed, method="labels")["score"].ravel()
     finite = np.flatnonzero(np.isfinite(scores))
     literal = finite[np.lexsort((finite, -scores[finite]))][:25]
-    monkeypatch.setattr(suggest_module, "STREAMED_ENTRIES", 16 * 12 * 7)  # blocks of 7 rows
+    monkeypatch.setattr(suggest_module, "BLOCK_ENTRIES", 12 * 7)  # blocks of 7 rows
     rows = suggest_module.suggest(observed, label_names=dataset.label_names, top_k=25, method="labels")
     got = [int(r["id"]) * 12 + dataset.label_names.index(r["label"]) for r in rows]
     assert got == literal.tolist()
     assert [r["score"] for r in rows] == pytest.approx(scores[literal].tolist())
-    with pytest.raises(MLMLError, match="method='labels'"):
-        suggest_module.suggest(observed, features=dataset.features, method="knn")
+    # the neighbour vote is counted block by block too (issue 24: no longer refused on large label sets)
+    knn = suggest_module.suggest(observed, features=dataset.features, top_k=25, method="knn")
+    assert len(knn) == 25 and all(r["neighbour_vote"] is not None for r in knn)
 
 
 def test_grid_loads_a_data_set_once_per_process_even_from_concurrent_threads(monkeypatch):

@@ -6,9 +6,11 @@ import csv
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 from sklearn.metrics import roc_auc_score
 
 from mlml.exceptions import MLMLError
+from mlml.simulate import hide_positives
 from mlml.suggest import COLUMNS, format_table, missing_scores, suggest, write_suggestions_csv
 
 
@@ -35,7 +37,7 @@ def test_labels_only_ranking_beats_class_frequency(coco_subsample):
 
 def test_suggestions_are_the_best_scored_zeros_with_evidence(coco_subsample):
     observed, hidden, ids, names = coco_subsample
-    rows = suggest(observed, label_names=names, ids=ids, top_k=200)
+    rows = suggest(observed, label_names=names, ids=ids, top_k=200, method="labels")
     assert [r["rank"] for r in rows] == list(range(1, 201))
     assert all(list(r) == list(COLUMNS) for r in rows)
     scores = [r["score"] for r in rows]
@@ -64,8 +66,8 @@ def test_features_and_model_probabilities_are_used():
     proba = np.full(y.shape, 0.05)
     proba[50, 1] = 0.99
     observed[50, 1] = 0
-    with_model = missing_scores(observed, probabilities=proba)["score"]
-    without = missing_scores(observed)["score"]
+    with_model = missing_scores(observed, probabilities=proba, method="labels")["score"]
+    without = missing_scores(observed, method="labels")["score"]
     assert with_model[50, 1] > without[50, 1]
     assert suggest(observed, probabilities=proba, top_k=1)[0]["model_probability"] is not None
 
@@ -100,3 +102,132 @@ def test_errors_name_the_parameter():
     for prior in ("knn", "ignore-missing", "pu-adaptive"):  # features, the hidden mask, a model: not labels only
         with pytest.raises(MLMLError, match="'prior' parameter of suggest must name a labels-only"):
             suggest(observed, prior=prior)
+
+
+def _structured(n: int = 600, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Features with clusters, each carrying two or three labels: labels co-occur and follow the features."""
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(size=(12, 6)) * 3
+    cluster = rng.integers(0, 12, n)
+    x = centres[cluster] + rng.normal(size=(n, 6))
+    profile = np.full((12, 8), 0.02)
+    for k in range(12):
+        profile[k, rng.choice(8, rng.integers(2, 4), replace=False)] = 0.8
+    y = (rng.random((n, 8)) < profile[cluster]).astype(np.int8)
+    return x, y
+
+
+def test_auto_weighs_the_sources_on_rehidden_positives_and_beats_chance():
+    x, y = _structured()
+    observed, hidden = hide_positives(y, 0.5, scheme="uniform", random_state=1)
+    observed, hidden = np.asarray(observed), np.asarray(hidden).astype(bool)
+    result = missing_scores(observed, features=x, method="auto", random_state=0)
+    combination = result["combination"]
+    assert combination is not None and combination.sources == ("prior", "vote", "rate")
+    assert combination.rehidden > 10 and any(w != 0 for w in combination.weights)
+    zero = observed == 0
+    score = result["score"]
+    assert np.all((score[zero] >= 0) & (score[zero] <= 1)) and np.all(score[~zero] == -np.inf)
+    assert roc_auc_score(hidden[zero], score[zero]) > 0.8
+    again = missing_scores(observed, features=x, method="auto", random_state=0)["score"]
+    np.testing.assert_array_equal(score, again)  # same seed, same numbers
+
+
+def test_filters_labels_cap_and_floor():
+    x, y = _structured(seed=2)
+    observed = np.asarray(hide_positives(y, 0.5, random_state=0)[0])
+    names = [f"L{c}" for c in range(8)]
+    full = suggest(observed, features=x, label_names=names, top_k=400, method="knn")
+    capped = suggest(observed, features=x, label_names=names, top_k=30, method="knn", per_label_cap=4)
+    counts = {n: sum(r["label"] == n for r in capped) for n in names}
+    assert max(counts.values()) <= 4 and len(capped) == min(30, sum(min(4, sum(r["label"] == n for r in full))
+                                                                    for n in names))
+    expected = []  # the capped list is the full ranking with each label's fifth and later suggestions struck out
+    seen: dict[str, int] = {}
+    for r in full:
+        seen[r["label"]] = seen.get(r["label"], 0) + 1
+        if seen[r["label"]] <= 4:
+            expected.append((r["id"], r["label"]))
+    assert [(r["id"], r["label"]) for r in capped] == expected[:30]
+    only = suggest(observed, features=x, label_names=names, top_k=50, method="knn", labels=["L2", "L5"])
+    assert {r["label"] for r in only} <= {"L2", "L5"} and only
+    assert [r["id"] for r in only] == [r["id"] for r in full if r["label"] in ("L2", "L5")][:50]
+    floor = suggest(observed, features=x, label_names=names, top_k=400, method="knn", min_score=0.5)
+    assert all(r["score"] >= 0.5 for r in floor)
+    assert len(floor) == sum(r["score"] >= 0.5 for r in full)
+    with pytest.raises(MLMLError, match="'labels' parameter of suggest names 'nope'"):
+        suggest(observed, label_names=names, labels=["nope"])
+    with pytest.raises(MLMLError, match="per_label_cap"):
+        suggest(observed, per_label_cap=0)
+    with pytest.raises(MLMLError, match="min_score"):
+        suggest(observed, min_score=1.5)
+
+
+def test_blocks_give_the_same_ranking_as_one_block(monkeypatch):
+    import mlml.suggest as module
+
+    x, y = _structured(seed=3)
+    observed = np.asarray(hide_positives(y, 0.5, random_state=0)[0])
+    one = suggest(observed, features=x, top_k=60, per_label_cap=9)
+    monkeypatch.setattr(module, "BLOCK_ENTRIES", 40)  # 5 rows a block
+    many = suggest(observed, features=x, top_k=60, per_label_cap=9)
+    assert [(r["id"], r["label"], r["score"]) for r in one] == [(r["id"], r["label"], r["score"]) for r in many]
+    sparse = suggest(sp.csr_matrix(observed), features=x, top_k=60, per_label_cap=9)
+    assert [(r["id"], r["label"]) for r in sparse] == [(r["id"], r["label"]) for r in one]
+
+
+def test_out_of_fold_probabilities_never_see_their_row():
+    from mlml.evidence import out_of_fold_probabilities
+
+    x, y = _structured(seed=4)
+    proba = out_of_fold_probabilities(y, x, n_folds=3, random_state=0)
+    assert proba.shape == y.shape and np.all((proba >= 0) & (proba <= 1))
+    changed = y.copy()
+    changed[0] = 1 - changed[0]  # row 0's own labels do not enter its probabilities
+    np.testing.assert_allclose(out_of_fold_probabilities(changed, x, n_folds=3, random_state=0)[0], proba[0])
+    assert roc_auc_score(y.ravel(), proba.ravel()) > 0.75  # a linear model of clustered data; chance is 0.5
+
+
+def test_model_evidence_for_the_command_line(tmp_path):
+    from types import SimpleNamespace
+
+    from mlml.suggest import model_probabilities
+
+    x, y = _structured(seed=5)
+    dataset = SimpleNamespace(labels=y, features=x.astype(np.float32), image_paths=None,
+                              label_names=[f"L{c}" for c in range(8)])
+    proba, line = model_probabilities(dataset, oof_folds=None)
+    assert proba.shape == y.shape and "out-of-fold" in line
+    assert model_probabilities(dataset, oof_folds=0) == (None, "model evidence: none")
+    with pytest.raises(MLMLError, match="oof_folds"):
+        model_probabilities(dataset, oof_folds=1)
+    with pytest.raises(MLMLError, match="model.json not found"):
+        model_probabilities(dataset, model=tmp_path)
+
+
+def test_command_line_model_evidence_and_filters(tmp_path, capsys):
+    from mlml.cli import main
+
+    x, y = _structured(seed=6)
+    observed = np.asarray(hide_positives(y, 0.5, random_state=0)[0])
+    lines = ["id," + ",".join(f"L{c}" for c in range(8))]
+    lines += [f"r{i}," + ",".join(str(v) for v in row) for i, row in enumerate(observed)]
+    (tmp_path / "labels.csv").write_text("\n".join(lines) + "\n")
+    np.save(tmp_path / "X.npy", x.astype(np.float32))
+    source, out = f"csv:{tmp_path / 'labels.csv'},{tmp_path / 'X.npy'}", tmp_path / "s.csv"
+    argv = ["suggest", source, "--labels", "L1,L2,L3", "--per-label-cap", "3", "--min-score", "0.01", "--top-k",
+            "8", "--oof-folds", "3", "--out", str(out)]
+    assert main(argv) == 0
+    printed = capsys.readouterr().out
+    assert "out-of-fold probabilities" in printed.splitlines()[0]
+    with open(out, newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert len(rows) == 8 and all(r["model_probability"] and r["neighbour_vote"] for r in rows)
+    assert {r["label"] for r in rows} <= {"L1", "L2", "L3"}
+    assert max(sum(r["label"] == n for r in rows) for n in ("L1", "L2", "L3")) <= 3
+    assert all(float(r["score"]) >= 0.01 for r in rows)
+    assert main(["suggest", source, "--labels", "L1,nope", "--oof-folds", "0"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "'nope'" in err
+    assert main(["suggest", source, "--model", str(tmp_path / "no-model")]) == 2
+    assert "model.json" in capsys.readouterr().err

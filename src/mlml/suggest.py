@@ -1,16 +1,21 @@
 """``mlml suggest``: rank the (sample, label) pairs most likely to be missing positives, with their evidence.
 
-Every observed zero ``(i, c)`` gets a score ``q_ic``, the estimated probability that it is a missing positive:
+Every observed zero ``(i, c)`` gets a score ``q_ic``, the estimated probability that it is a missing positive,
+from the sources of :mod:`mlml.evidence` -- the labels-only co-occurrence ``prior``, the ``vote`` of the nearest
+rows in feature space, a ``model``'s probabilities:
 
-* ``method="labels"`` -- the labels-only co-occurrence prior (a registered estimator, default
-  ``"pairwise-noisy-or"``) smoothed towards the class rate: ``q = (1 − ε)(1 − ω̄^prior) + ε π_c``;
-* ``method="knn"`` -- the prior refined by a k-NN vote in feature space (:mod:`mlml.weights.neighbors`,
-  Bayes' rule: ``logit q = logit q̃ + logit g − logit π``);
-* ``method="auto"`` -- ``"knn"`` when features are given, ``"labels"`` otherwise.
+* ``method="auto"`` (default) -- every source present, weighted by what ranks *re-hidden* positives back best
+  (a further share of the observed positives hidden again, and a logistic regression of them on the sources'
+  logits; :func:`mlml.evidence.fit_combination`);
+* ``method="knn"`` -- Bayes' rule with unit weights: ``logit q = logit q̃ + [logit g − logit π] (+ [logit p −
+  logit π])`` (the ``knn`` estimator's posterior, :mod:`mlml.weights.neighbors`);
+* ``method="labels"`` -- the prior alone, ``q = q̃``.
 
-Model evidence: where ``probabilities`` (a model's ``P(s = 1 | x)`` for every row, best from out-of-fold
-predictions so that the model has not learned the very zeros being ranked) are given, they update the score
-the same way as the neighbours do: ``logit q ← logit q + logit p − logit π``.
+Model probabilities are best out of fold (:func:`mlml.evidence.out_of_fold_probabilities`), so that the model has
+not learned the very zeros being ranked. Rows are scored a block at a time and only the best entries are kept, so
+memory is that of the labels, the features and the neighbour index: a million rows x 100 features x 100 labels
+runs in about 2 GB (``benchmarks/bench_suggest.py --scale``). Neighbours: :mod:`mlml.neighbours` (exact up to
+20,000 rows or 16 features, faiss's approximate HNSW index beyond when installed).
 
 Each suggestion carries its evidence: the observed labels of the sample that co-occur most with the suggested
 label (``p(c | l)`` from the pairwise statistics), the neighbour vote and the nearest neighbours that carry
@@ -23,6 +28,7 @@ the label, and the model probability. Typical use::
 
 from __future__ import annotations
 
+import logging
 import os
 import warnings
 from pathlib import Path
@@ -33,11 +39,18 @@ import scipy.sparse as sp
 
 from mlml._csv import write_rows
 from mlml._validation import check_fraction, check_option, check_positive_int
+from mlml.evidence import (
+    REHIDE_SCHEMES,
+    Combination,
+    Evidence,
+    TooFewPositives,
+    build_evidence,
+    fit_combination,
+)
 from mlml.exceptions import MLMLError
-from mlml.labels import POSITIVE, UNKNOWN, LabelMatrix, check_labels, to_dense
-from mlml.weights import ESTIMATORS
+from mlml.labels import POSITIVE, UNKNOWN, LabelMatrix, check_labels
 from mlml.weights.base import is_labels_only
-from mlml.weights.neighbors import NeighbourCooccurrence, class_rate, logit, sigmoid, smoothed_prior
+from mlml.weights.neighbors import NeighbourCooccurrence, logit, sigmoid
 from mlml.weights.pairwise import cooccurrence_statistics, indicator
 
 SuggestMethod = Literal["auto", "labels", "knn"]
@@ -54,11 +67,52 @@ COLUMNS: tuple[str, ...] = (
     "neighbours",
 )
 _N_EVIDENCE = 3
-#: Beyond this many label entries (rows x labels) suggest scores a block of rows at a time (labels only).
-STREAMED_ENTRIES = 1 << 26
+#: Label entries (rows x labels) scored per block.
+BLOCK_ENTRIES = 1 << 20
+logger = logging.getLogger("mlml.suggest")
 
 
-def missing_scores(
+class Scorer:
+    """The fitted evidence of a label matrix and the rule that turns it into ``q`` (see the module docstring).
+
+    Attributes:
+        evidence: :class:`mlml.evidence.Evidence`.
+        method: the method used (``"auto"``, ``"knn"`` or ``"labels"``).
+        combination: the fitted :class:`mlml.evidence.Combination` (``method="auto"``), else None.
+    """
+
+    def __init__(self, evidence: Evidence, method: str, combination: Combination | None) -> None:
+        self.evidence, self.method, self.combination = evidence, method, combination
+
+    def block(self, rows: np.ndarray) -> dict[str, np.ndarray]:
+        """The sources of ``rows`` and their ``score`` (``-inf`` where the entry is not an observed zero)."""
+        values = self.evidence.block(rows)
+        if self.combination is not None:
+            q = self.combination.score(values)
+        else:
+            z = logit(values["prior"])
+            for extra in ("vote", "model"):
+                if extra in values:
+                    z = z + logit(values[extra]) - logit(values["rate"])
+            q = sigmoid(z) if len(self.evidence.sources) > 2 else values["prior"]
+        values["score"] = np.where(values["labels"] == 0, q, -np.inf)
+        return values
+
+    def blocks(self, progress: bool = False) -> Any:
+        """``(rows, values)`` for consecutive blocks of rows covering the matrix."""
+        n_samples, n_labels = self.evidence.observed.shape
+        step = max(1, BLOCK_ENTRIES // max(n_labels, 1))
+        starts = range(0, n_samples, step)
+        if progress and n_samples > step:
+            from tqdm.auto import tqdm
+
+            starts = tqdm(starts, desc="scoring", unit="block", leave=False)
+        for start in starts:
+            rows = np.arange(start, min(start + step, n_samples))
+            yield rows, self.block(rows)
+
+
+def fit_scorer(
     observed: LabelMatrix,
     *,
     features: Any = None,
@@ -67,60 +121,70 @@ def missing_scores(
     prior: str = "pairwise-noisy-or",
     n_neighbors: int = 20,
     prior_smoothing: float = 0.1,
-) -> dict[str, Any]:
-    """Score every entry of ``observed`` as a possible missing positive (see the module docstring).
-
-    Args:
-        observed: ``(n_samples, n_labels)`` int8 labels (1 / 0 / -1), dense or CSR.
-        features: ``(n_samples, n_features)`` dense or CSR, for ``method="knn"`` (or ``"auto"``).
-        probabilities: optional ``(n_samples, n_labels)`` model probabilities in [0, 1].
-        method: ``"auto"``, ``"labels"`` or ``"knn"``.
-        prior: the registered labels-only estimator giving the co-occurrence prior.
-        n_neighbors: ``k`` for ``method="knn"``.
-        prior_smoothing: ``ε``: the prior is ``q̃ = (1 − ε)(1 − ω̄^prior) + ε π_c`` in both methods, so that
-            labels with no observed co-occurrence are still ranked by their class rate ``π_c``.
-
-    Returns:
-        A dict with ``score`` (``(n, C)`` float64 ``q``; ``-inf`` on observed positives and unknown entries),
-        ``prior`` (``(n, C)`` labels-only probability), ``vote`` (``(n, C)`` or None), ``neighbours`` (int
-        ``(n, k)`` or None), ``model`` (``(n, C)`` or None), ``method`` (the method used).
-    """
+    algorithm: str = "auto",
+    rehide_share: float = 0.5,
+    rehide_scheme: str = "uniform",
+    random_state: Any = 0,
+    progress: bool = False,
+) -> Scorer:
+    """Fit the evidence of ``observed`` (and, for ``method="auto"``, the combination); see :func:`suggest`."""
     check_option(method, "method", "suggest", METHODS)
+    check_option(rehide_scheme, "rehide_scheme", "suggest", REHIDE_SCHEMES)
     prior_smoothing = check_fraction(prior_smoothing, "prior_smoothing", "suggest")
     observed = check_labels(observed, name="observed")
-    dense = to_dense(observed).astype(np.int8, copy=False)
     if not is_labels_only(prior):
         raise MLMLError(
             f"The 'prior' parameter of suggest must name a labels-only estimator (e.g. 'pairwise-noisy-or', "
             f"'denoising-mlp'). Got {prior!r}."
         )
-    if method == "auto":
-        method = "knn" if features is not None else "labels"
-    if method == "knn":
-        if features is None:
-            raise MLMLError("suggest(method='knn') needs 'features' (n_samples, n_features).")
-        estimator = NeighbourCooccurrence(
-            prior=prior, n_neighbors=n_neighbors, prior_smoothing=prior_smoothing
-        ).fit(observed, features=features)
-        evidence = estimator.evidence(observed, features=features, rows=np.arange(observed.shape[0]))
-        score, prior_q = evidence["posterior"], evidence["prior"]
-        vote, neighbours = evidence["vote"], evidence["neighbours"]
+    if method == "knn" and features is None:
+        raise MLMLError("suggest(method='knn') needs 'features' (n_samples, n_features).")
+    probabilities = _checked_probabilities(probabilities, observed.shape)
+    neighbours = None
+    if features is not None and method != "labels":
+        knn = NeighbourCooccurrence(prior=prior, n_neighbors=n_neighbors, prior_smoothing=prior_smoothing,
+                                    algorithm=algorithm, progress=progress).fit(observed, features=features)
+        neighbours = knn.index_.query(knn.n_neighbors_)
+        evidence = Evidence(observed, knn.rate_, knn.prior_estimator_, prior_smoothing, neighbours,
+                            float(knn.vote_smoothing), probabilities, prior)
     else:
-        _, neg = ESTIMATORS.create(prior).fit_transform(observed)
-        score = prior_q = smoothed_prior(neg, class_rate(dense), prior_smoothing)
-        vote = neighbours = None
-    model = None
-    if probabilities is not None:
-        model = np.asarray(probabilities, dtype=np.float64)
-        if model.shape != dense.shape:
-            raise MLMLError(f"'probabilities' has shape {model.shape}; 'observed' has shape {dense.shape}.")
-        if not np.isfinite(model).all() or model.min() < 0.0 or model.max() > 1.0:
-            raise MLMLError("'probabilities' must hold finite values in [0, 1].")
-        rate = class_rate(dense)
-        score = sigmoid(logit(score) + logit(model) - logit(rate))
-    score = np.where(dense == 0, score, -np.inf)
-    return {"score": score, "prior": prior_q, "vote": vote, "neighbours": neighbours, "model": model,
-            "method": method}
+        evidence = build_evidence(observed, prior=prior, prior_smoothing=prior_smoothing,
+                                  probabilities=probabilities)
+    combination = None
+    if method == "auto":
+        try:
+            combination = fit_combination(evidence, share=rehide_share, scheme=rehide_scheme,
+                                          random_state=random_state)
+        except TooFewPositives as error:
+            method = "knn" if neighbours is not None else "labels"
+            warnings.warn(f"suggest: {error} Scoring with method={method!r} (Bayes' rule, unit weights).",
+                          stacklevel=3)
+    return Scorer(evidence, method, combination)
+
+
+def missing_scores(observed: LabelMatrix, **kwargs: Any) -> dict[str, Any]:
+    """Score every entry of ``observed`` as a possible missing positive (see the module docstring); for data
+    that fits in memory several times over (``(n_samples, n_labels)`` float64 arrays).
+
+    Args:
+        observed: ``(n_samples, n_labels)`` int8 labels (1 / 0 / 2 / -1), dense or CSR.
+        **kwargs: the parameters of :func:`fit_scorer` (``features``, ``probabilities``, ``method``, ...).
+
+    Returns:
+        A dict with ``score`` (``(n, C)`` float64 ``q``; ``-inf`` on entries that are not observed zeros),
+        ``prior`` (``(n, C)`` labels-only probability), ``vote`` (``(n, C)`` or None), ``neighbours`` (int
+        ``(n, k)`` or None), ``model`` (``(n, C)`` or None), ``method`` and ``combination`` (the fitted weights of
+        ``method="auto"``, else None).
+    """
+    scorer = fit_scorer(observed, **kwargs)
+    parts: dict[str, list[np.ndarray]] = {"score": [], "prior": [], "vote": [], "model": []}
+    for _, values in scorer.blocks():
+        for key in parts:
+            if key in values:
+                parts[key].append(values[key])
+    out: dict[str, Any] = {k: np.concatenate(v) if v else None for k, v in parts.items()}
+    out.update(neighbours=scorer.evidence.neighbours, method=scorer.method, combination=scorer.combination)
+    return out
 
 
 def suggest(
@@ -135,24 +199,49 @@ def suggest(
     prior: str = "pairwise-noisy-or",
     n_neighbors: int = 20,
     prior_smoothing: float = 0.1,
+    labels: list[str] | None = None,
+    per_label_cap: int | None = None,
+    min_score: float | None = None,
+    algorithm: str = "auto",
+    rehide_share: float = 0.5,
+    rehide_scheme: str = "uniform",
+    random_state: Any = 0,
+    progress: bool = False,
 ) -> list[dict[str, Any]]:
     """The ``top_k`` observed zeros most likely to be missing positives, best first, with their evidence.
 
     Args:
-        observed, features, probabilities, method, prior, n_neighbors, prior_smoothing: as in
-            :func:`missing_scores`.
+        observed: ``(n_samples, n_labels)`` int8 labels (1 / 0 / 2 / -1), dense or CSR; only zeros are ranked.
+        features: ``(n_samples, n_features)`` dense or CSR: the neighbour vote (methods ``"auto"``, ``"knn"``).
         label_names: the ``n_labels`` label names (default ``"0"``, ``"1"``, ...).
         ids: the ``n_samples`` sample ids (default the row numbers).
-        top_k: how many suggestions (fewer when there are fewer observed zeros).
+        top_k: how many suggestions (fewer when fewer zeros qualify).
+        method: ``"auto"``, ``"knn"`` or ``"labels"`` (module docstring).
+        probabilities: optional ``(n_samples, n_labels)`` model probabilities in [0, 1], best out of fold.
+        prior: the registered labels-only estimator giving the co-occurrence prior.
+        n_neighbors: ``k`` of the vote.
+        prior_smoothing: ``ε``: the prior is ``q̃ = (1 − ε)(1 − ω̄^prior) + ε π_c``.
+        labels: suggest only these labels (names); None: all.
+        per_label_cap: at most this many suggestions per label; None: no cap.
+        min_score: suggest only entries with ``q >= min_score``; None: no floor.
+        algorithm: the neighbour search (:mod:`mlml.neighbours`).
+        rehide_share, rehide_scheme: the share of observed positives hidden again, and the scheme
+            (``"uniform"`` or ``"per-sample"``), for ``method="auto"``.
+        random_state: seed of the re-hiding.
+        progress: tqdm bars for the neighbour search and the scoring.
 
     Returns:
         One dict per suggestion with the keys of ``COLUMNS``: ``rank`` (1-based), ``id``, ``label``, ``score``
         (probability of a missing positive), ``prior`` (labels-only probability), ``neighbour_vote`` and
         ``model_probability`` (None when not used), ``co_occurring`` (up to 3 observed labels of the sample,
-        ``"name (p(c|name))"``, joined by ``"; "``), ``neighbours`` (up to 3 ids of the nearest training rows
-        that carry the label, joined by ``"; "``).
+        ``"name (p(c|name))"``, joined by ``"; "``), ``neighbours`` (up to 3 ids of the nearest rows that carry
+        the label, joined by ``"; "``).
     """
     check_positive_int(top_k, "top_k", "suggest")
+    if per_label_cap is not None:
+        check_positive_int(per_label_cap, "per_label_cap", "suggest")
+    if min_score is not None:
+        min_score = check_fraction(min_score, "min_score", "suggest")
     observed = check_labels(observed, name="observed")
     n_samples, n_labels = observed.shape
     names = [str(i) for i in range(n_labels)] if label_names is None else [str(x) for x in label_names]
@@ -161,119 +250,185 @@ def suggest(
     row_ids = np.arange(n_samples).astype(str) if ids is None else np.asarray(ids).astype(str)
     if row_ids.shape != (n_samples,):
         raise MLMLError(f"'ids' has {row_ids.size} entries; 'observed' has {n_samples} rows.")
-    if n_samples * n_labels > STREAMED_ENTRIES:
-        return _suggest_streamed(observed, features=features, probabilities=probabilities, method=method,
-                                 prior=prior, prior_smoothing=prior_smoothing, top_k=top_k, names=names,
-                                 row_ids=row_ids)
-    dense = to_dense(observed).astype(np.int8, copy=False)
-    result = missing_scores(
+    allowed = _allowed_labels(labels, names)
+    scorer = fit_scorer(
         observed, features=features, probabilities=probabilities, method=method, prior=prior,
-        n_neighbors=n_neighbors, prior_smoothing=prior_smoothing,
+        n_neighbors=n_neighbors, prior_smoothing=prior_smoothing, algorithm=algorithm, rehide_share=rehide_share,
+        rehide_scheme=rehide_scheme, random_state=random_state, progress=progress,
     )
-    flat = result["score"].ravel()
-    candidates = np.flatnonzero(np.isfinite(flat))
-    k = min(top_k, candidates.size)
-    if k == 0:
+    best, best_score = np.empty(0, dtype=np.int64), np.empty(0)
+    for rows, values in scorer.blocks(progress):
+        score = values["score"]
+        if allowed is not None:
+            score = np.where(allowed, score, -np.inf)
+        flat = score.ravel()
+        keep = np.flatnonzero(np.isfinite(flat) if min_score is None else flat >= min_score)
+        best, best_score = _best(np.concatenate([best, keep + rows[0] * n_labels]),
+                                 np.concatenate([best_score, flat[keep]]), n_labels, top_k, per_label_cap)
+    return _rows(scorer, best, best_score, names, row_ids)
+
+
+def _best(entries: np.ndarray, scores: np.ndarray, n_labels: int, top_k: int, cap: int | None) -> tuple[
+        np.ndarray, np.ndarray]:
+    """The ``top_k`` best entries (score descending, ties by position) keeping at most ``cap`` per label. Applied
+    to the best so far plus a new block, it gives the answer over all blocks (what falls out never comes back)."""
+    if cap is None and entries.size > 4 * top_k:
+        kth = -np.partition(-scores, top_k - 1)[top_k - 1]
+        near = scores >= kth  # every entry tied with the k-th stays; ties are resolved below
+        entries, scores = entries[near], scores[near]
+    order = np.lexsort((entries, -scores))
+    entries, scores = entries[order], scores[order]
+    if cap is not None:
+        label = entries % n_labels
+        by_label = np.argsort(label, kind="stable")
+        sorted_label = label[by_label]
+        starts = np.flatnonzero(np.r_[True, sorted_label[1:] != sorted_label[:-1]])
+        sizes = np.diff(np.r_[starts, label.size])
+        rank = np.empty(label.size, dtype=np.int64)
+        rank[by_label] = np.arange(label.size) - np.repeat(starts, sizes)
+        entries, scores = entries[rank < cap], scores[rank < cap]
+    return entries[:top_k], scores[:top_k]
+
+
+def _rows(scorer: Scorer, best: np.ndarray, best_score: np.ndarray, names: list[str], row_ids: np.ndarray) -> list[
+        dict[str, Any]]:
+    """The suggestion records of the chosen entries, with their evidence."""
+    if not best.size:
         return []
-    best = candidates[np.argpartition(-flat[candidates], k - 1)[:k]]
-    best = best[np.lexsort((best, -flat[best]))]  # score descending, ties by position
-    conditional, _ = cooccurrence_statistics(indicator(observed, POSITIVE), indicator(observed, UNKNOWN))
+    evidence = scorer.evidence
+    n_labels = len(names)
+    samples = np.unique(best // n_labels)
+    values = evidence.block(samples)
+    where = {int(i): j for j, i in enumerate(samples)}
+    conditional, _ = cooccurrence_statistics(indicator(evidence.observed, POSITIVE),
+                                             indicator(evidence.observed, UNKNOWN))
     conditional = sp.csc_matrix(conditional)
+    carriers_of = None
+    if evidence.neighbours is not None:
+        near = evidence.neighbours[samples]
+        near_labels = evidence.observed[np.unique(near)]
+        near_labels = near_labels.toarray() if sp.issparse(near_labels) else np.asarray(near_labels)
+        position = {int(j): r for r, j in enumerate(np.unique(near))}
+        carriers_of = (near, near_labels, position)
     rows = []
-    for rank, entry in enumerate(best, start=1):
+    for rank, (entry, value) in enumerate(zip(best, best_score), start=1):
         i, c = divmod(int(entry), n_labels)
-        positives = np.flatnonzero(dense[i] == POSITIVE)
+        j = where[i]
+        positives = np.flatnonzero(values["labels"][j] == POSITIVE)
         support = conditional[positives, c].toarray().ravel() if positives.size else np.zeros(0)
         order = np.argsort(-support, kind="stable")[:_N_EVIDENCE]
-        co = "; ".join(f"{names[positives[j]]} ({support[j]:.2f})" for j in order if support[j] > 0)
-        near = ""
-        if result["neighbours"] is not None:
-            carriers = [j for j in result["neighbours"][i] if dense[j, c] == POSITIVE][:_N_EVIDENCE]
-            near = "; ".join(row_ids[carriers])
+        co = "; ".join(f"{names[positives[t]]} ({support[t]:.2f})" for t in order if support[t] > 0)
+        near_text = ""
+        if carriers_of is not None:
+            near, near_labels, position = carriers_of
+            carriers = [r for r in near[j] if near_labels[position[int(r)], c] == POSITIVE][:_N_EVIDENCE]
+            near_text = "; ".join(row_ids[carriers])
         rows.append({
             "rank": rank,
             "id": str(row_ids[i]),
             "label": names[c],
-            "score": float(flat[entry]),
-            "prior": float(result["prior"][i, c]),
-            "neighbour_vote": None if result["vote"] is None else float(result["vote"][i, c]),
-            "model_probability": None if result["model"] is None else float(result["model"][i, c]),
+            "score": float(value),
+            "prior": float(values["prior"][j, c]),
+            "neighbour_vote": float(values["vote"][j, c]) if "vote" in values else None,
+            "model_probability": float(values["model"][j, c]) if "model" in values else None,
             "co_occurring": co,
-            "neighbours": near,
+            "neighbours": near_text,
         })
     return rows
 
 
-def _suggest_streamed(
-    observed: LabelMatrix, *, features: Any, probabilities: Any, method: str, prior: str, prior_smoothing: float,
-    top_k: int, names: list[str], row_ids: np.ndarray,
-) -> list[dict[str, Any]]:
-    """:func:`suggest` for label sets beyond ``STREAMED_ENTRIES`` entries: the labels-only score of a block of
-    rows at a time, keeping the best ``top_k`` so far; the same ranking as the dense computation (score
-    descending, ties by position), without any ``n_samples x n_labels`` array."""
-    check_option(method, "method", "suggest", METHODS)
-    prior_smoothing = check_fraction(prior_smoothing, "prior_smoothing", "suggest")
-    n_samples, n_labels = observed.shape
-    if method == "knn" or probabilities is not None:
-        raise MLMLError(
-            f"suggest on {n_samples:,} x {n_labels:,} labels runs the labels-only score batch by batch; "
-            "the k-NN refinement and model probabilities need every row at once: use method='labels' (the "
-            "command line's --method labels) without probabilities."
-        )
-    if method == "auto" and features is not None:
-        warnings.warn(f"suggest: {n_samples:,} x {n_labels:,} labels are scored with the labels-only prior "
-                      "(the k-NN refinement needs every row at once).", stacklevel=3)
-    if not is_labels_only(prior):
-        raise MLMLError(
-            f"The 'prior' parameter of suggest must name a labels-only estimator (e.g. 'pairwise-noisy-or', "
-            f"'denoising-mlp'). Got {prior!r}."
-        )
-    csr = sp.csr_matrix(observed, copy=True)
-    csr.sort_indices()
-    positives = np.bincount(csr.indices[csr.data == POSITIVE], minlength=n_labels)
-    unknown = np.bincount(csr.indices[csr.data == UNKNOWN], minlength=n_labels)
-    rate = (positives + 1.0) / (n_samples - unknown + 2.0)  # class_rate, from the sparse counts
-    estimator = ESTIMATORS.create(prior).fit(csr)
-    best = np.empty(0, dtype=np.int64)
-    best_score = np.empty(0)
-    best_prior = np.empty(0)
-    step = max(1, STREAMED_ENTRIES // 16 // n_labels)
-    for start in range(0, n_samples, step):
-        block = csr[start : start + step]
-        _, neg = estimator.transform(block, rows=np.arange(start, start + block.shape[0]))
-        score = smoothed_prior(neg, rate, prior_smoothing)
-        prior_q = score
-        dense = block.toarray()
-        flat = np.where(dense == 0, score, -np.inf).ravel()
-        candidates = np.flatnonzero(np.isfinite(flat))
-        k = min(top_k, candidates.size)
-        if k:
-            kth = -np.partition(-flat[candidates], k - 1)[k - 1]
-            keep = candidates[flat[candidates] >= kth]  # every entry tied with the k-th, ties resolved below
-            best = np.concatenate([best, keep + start * n_labels])
-            best_score = np.concatenate([best_score, flat[keep]])
-            best_prior = np.concatenate([best_prior, prior_q.ravel()[keep]])
-            order = np.lexsort((best, -best_score))[:top_k]  # score descending, ties by position
-            best, best_score, best_prior = best[order], best_score[order], best_prior[order]
-    if not best.size:
-        return []
-    conditional, _ = cooccurrence_statistics(indicator(csr, POSITIVE), indicator(csr, UNKNOWN))
-    conditional = sp.csc_matrix(conditional)
-    rows = []
-    for rank, (entry, value, prior_value) in enumerate(zip(best, best_score, best_prior), start=1):
-        i, c = divmod(int(entry), n_labels)
-        line = csr[i]
-        row_positives = line.indices[line.data == POSITIVE]
-        support = conditional[row_positives, c].toarray().ravel() if row_positives.size else np.zeros(0)
-        order = np.argsort(-support, kind="stable")[:_N_EVIDENCE]
-        rows.append({
-            "rank": rank, "id": str(row_ids[i]), "label": names[c], "score": float(value),
-            "prior": float(prior_value), "neighbour_vote": None, "model_probability": None,
-            "co_occurring": "; ".join(f"{names[row_positives[j]]} ({support[j]:.2f})" for j in order
-                                      if support[j] > 0),
-            "neighbours": "",
-        })
-    return rows
+def _allowed_labels(labels: list[str] | None, names: list[str]) -> np.ndarray | None:
+    if labels is None:
+        return None
+    position = {name: c for c, name in enumerate(names)}
+    unknown = [str(x) for x in labels if str(x) not in position]
+    if unknown:
+        shown = ", ".join(names[:10]) + (", ..." if len(names) > 10 else "")
+        raise MLMLError(f"The 'labels' parameter of suggest names {unknown[0]!r}, not a label of the data set "
+                        f"({shown}).")
+    allowed = np.zeros(len(names), dtype=bool)
+    allowed[[position[str(x)] for x in labels]] = True
+    return allowed
+
+
+def _checked_probabilities(probabilities: Any, shape: tuple[int, int]) -> np.ndarray | None:
+    if probabilities is None:
+        return None
+    model = np.asarray(probabilities)
+    if model.shape != shape:
+        raise MLMLError(f"'probabilities' has shape {model.shape}; 'observed' has shape {shape}.")
+    if not np.isfinite(model).all() or model.min() < 0.0 or model.max() > 1.0:
+        raise MLMLError("'probabilities' must hold finite values in [0, 1].")
+    return model
+
+
+#: ``model_probabilities`` computes out-of-fold probabilities by default up to this many rows x labels.
+OOF_ENTRIES = 2_000_000
+
+
+def model_probabilities(
+    dataset: Any,
+    *,
+    model: str | os.PathLike[str] | None = None,
+    oof_folds: int | None = None,
+    random_state: Any = 0,
+    progress: bool = False,
+) -> tuple[np.ndarray | None, str]:
+    """The model evidence of a :class:`~mlml.data.Dataset` for :func:`suggest`, and a line saying what it is.
+
+    Args:
+        dataset: the data set (labels, ``label_names``, ``features`` or ``image_paths``).
+        model: a model folder written by ``mlml train``: its probabilities of the data set's rows, its labels
+            matched to the data set's by name. A model trained on these rows has learned their zeros, so its
+            probabilities of the missing positives are lower than out-of-fold ones would be.
+        oof_folds: out-of-fold probabilities of a one-vs-rest logistic regression
+            (:func:`mlml.evidence.out_of_fold_probabilities`) with this many folds; 0: none; None: 4 folds where the
+            data set has tabular features and at most ``OOF_ENTRIES`` rows x labels, else none.
+        random_state: seed of the folds.
+        progress: a tqdm bar over the fits.
+
+    Returns:
+        ``(probabilities or None, description)``.
+    """
+    labels = dataset.labels
+    n_samples, n_labels = labels.shape
+    if oof_folds is not None and (isinstance(oof_folds, bool) or not isinstance(oof_folds, (int, np.integer))
+                                  or oof_folds < 0 or oof_folds == 1):
+        raise MLMLError(f"The 'oof_folds' parameter (--oof-folds) must be 0 (none) or an integer >= 2. Got "
+                        f"{oof_folds!r}.")
+    if model is not None:
+        from mlml.training import load_model
+
+        trained = load_model(model)
+        inputs = dataset.features if dataset.features is not None else dataset.image_paths
+        if inputs is None:
+            raise MLMLError(f"--model {model}: the data set has neither features nor images to predict from.")
+        proba = np.asarray(trained.predict_proba(inputs), dtype=np.float64)
+        names = list(trained.label_names) if trained.label_names is not None else None
+        wanted = [str(x) for x in dataset.label_names]
+        if names is not None and names != wanted:
+            missing = [x for x in wanted if x not in names]
+            if missing:
+                raise MLMLError(f"--model {model}: the model has no label {missing[0]!r} of the data set "
+                                f"({len(missing)} of {len(wanted)} labels missing).")
+            proba = proba[:, [names.index(x) for x in wanted]]
+        elif proba.shape[1] != n_labels:
+            raise MLMLError(f"--model {model}: the model predicts {proba.shape[1]} labels; the data set has "
+                            f"{n_labels}.")
+        return proba, f"model evidence: the probabilities of the model in {model}"
+    if dataset.features is None or oof_folds == 0:
+        return None, "model evidence: none"
+    if oof_folds is None:
+        if n_samples * n_labels > OOF_ENTRIES:
+            return None, (f"model evidence: none ({n_samples:,} x {n_labels:,} labels is beyond the default "
+                          f"{OOF_ENTRIES:,} entries of out-of-fold fits; ask with --oof-folds 4)")
+        oof_folds = 4
+    from mlml.evidence import out_of_fold_probabilities
+
+    proba = out_of_fold_probabilities(labels, dataset.features, n_folds=oof_folds, random_state=random_state,
+                                      progress=progress)
+    return proba, (f"model evidence: out-of-fold probabilities of one-vs-rest logistic regression "
+                   f"({oof_folds} folds, {oof_folds * n_labels} fits)")
 
 
 def write_suggestions_csv(rows: list[dict[str, Any]], path: str | os.PathLike[str]) -> Path:

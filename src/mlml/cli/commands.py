@@ -442,9 +442,10 @@ def _jsonable(value: object) -> object:
 
 
 def _suggest(args: argparse.Namespace) -> int:
-    from mlml.suggest import format_table, suggest, write_suggestions_csv
+    from mlml.suggest import format_table, model_probabilities, suggest, write_suggestions_csv
 
-    check_outputs({"--out": args.out}, _source_files(args.source))
+    model_files = {} if args.model is None else {f"model file {p}": args.model / p for p in ("model.pt", "model.json")}
+    check_outputs({"--out": args.out}, {**model_files, **_source_files(args.source)})
     dataset = _load_source(args)
     check_outputs({"--out": args.out}, _source_files(args.source, dataset))
     features = None
@@ -452,8 +453,16 @@ def _suggest(args: argparse.Namespace) -> int:
         from mlml.models.features import dataset_features
 
         features = dataset_features(dataset, backbone=args.backbone if dataset.image_paths is not None else None)
+    oof_folds = 0 if args.method == "labels" and args.oof_folds is None else args.oof_folds
+    probabilities, source = model_probabilities(dataset, model=args.model, oof_folds=oof_folds,
+                                                random_state=args.seed, progress=True)
+    if probabilities is not None or oof_folds is None and dataset.features is not None:  # used, or why not
+        print(source)
+    labels = None if args.labels is None else [x.strip() for x in args.labels.split(",") if x.strip()]
     rows = suggest(dataset.labels, features=features, label_names=list(dataset.label_names), ids=dataset.ids,
-                   top_k=args.top_k, method=args.method, prior=args.prior)
+                   top_k=args.top_k, method=args.method, prior=args.prior, probabilities=probabilities,
+                   labels=labels, per_label_cap=args.per_label_cap, min_score=args.min_score,
+                   algorithm=args.algorithm, random_state=args.seed, progress=True)
     print(format_table(rows, args.show))
     if args.out:
         print(f"{len(rows)} suggestions -> {write_suggestions_csv(rows, args.out)}")

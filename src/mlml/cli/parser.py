@@ -344,8 +344,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("source", metavar="SOURCE", help="a data set whose labels are the observed ones")
     p.add_argument("--method", default="auto", choices=["auto", "labels", "knn"],
-                   help="labels: co-occurrence only; knn: refined by feature-space neighbours; auto: knn where "
-                        "the data set has features or images")
+                   help="auto: every piece of evidence (co-occurrence prior, neighbour vote, model probabilities) "
+                        "weighted by what ranks re-hidden positives back best; knn: Bayes' rule with unit weights; "
+                        "labels: co-occurrence only (default: %(default)s)")
+    p.add_argument("--model", type=Path, help="model folder written by `mlml train`: its probabilities as evidence")
+    p.add_argument("--oof-folds", type=int, default=None,
+                   help="out-of-fold one-vs-rest logistic-regression probabilities as evidence, K folds (0: none; "
+                        "default: 4 for tabular features up to 2,000,000 rows x labels)")
+    p.add_argument("--labels", help="suggest only these labels (comma-separated names)")
+    p.add_argument("--per-label-cap", type=_positive_int, help="at most N suggestions per label")
+    p.add_argument("--min-score", type=_fraction, help="only suggestions with score >= this probability")
+    p.add_argument("--algorithm", default="auto", choices=["auto", "brute", "tree", "hnsw"],
+                   help="neighbour search: auto = exact up to 20,000 rows or 16 features, faiss HNSW beyond "
+                        "(pip install 'mlml[ann]') (default: %(default)s)")
+    p.add_argument("--seed", type=_seed, default=0, help="seed of the re-hiding and the folds (default: %(default)s)")
     p.add_argument("--prior", default="pairwise-noisy-or",
                    help="the labels-only estimator of the co-occurrence prior, e.g. denoising-mlp (slower, "
                         "better on COCO)")

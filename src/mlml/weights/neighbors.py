@@ -39,6 +39,7 @@ import scipy.sparse as sp
 from mlml._validation import check_fraction, check_option, check_positive_int, check_real
 from mlml.exceptions import MLMLError
 from mlml.labels import POSITIVE, UNKNOWN, LabelMatrix, to_dense
+from mlml.neighbours import NeighbourIndex, resolve_algorithm
 from mlml.weights.base import ESTIMATORS, WeightEstimator, is_labels_only
 
 Metric = Literal["cosine", "euclidean"]
@@ -57,10 +58,15 @@ def sigmoid(z: np.ndarray) -> np.ndarray:
     return np.exp(-np.logaddexp(0.0, -z))
 
 
-def class_rate(observed: np.ndarray) -> np.ndarray:
-    """``(n_labels,)`` smoothed observed class rate ``π_c = (n_c + 1) / (n_known_c + 2)``."""
-    positives = (observed == POSITIVE).sum(axis=0)
-    known = (observed != UNKNOWN).sum(axis=0)
+def class_rate(observed: LabelMatrix) -> np.ndarray:
+    """``(n_labels,)`` smoothed observed class rate ``π_c = (n_c + 1) / (n_known_c + 2)`` (dense or CSR)."""
+    if sp.issparse(observed):
+        positive, unknown = label_indicators(observed)
+        positives = np.asarray(positive.sum(axis=0)).ravel()
+        known = observed.shape[0] - np.asarray(unknown.sum(axis=0)).ravel()
+    else:
+        positives = (observed == POSITIVE).sum(axis=0)
+        known = (observed != UNKNOWN).sum(axis=0)
     return (positives + 1.0) / (known + 2.0)
 
 
@@ -71,26 +77,34 @@ def smoothed_prior(prior_neg: np.ndarray, rate: np.ndarray, smoothing: float) ->
 
 
 def neighbour_vote(
-    neighbours: np.ndarray, observed: np.ndarray, rate: np.ndarray, smoothing: float
+    neighbours: np.ndarray, observed: LabelMatrix, rate: np.ndarray, smoothing: float
 ) -> np.ndarray:
     """``(n_query, n_labels)`` smoothed vote ``g`` of the training rows ``neighbours`` (see the module doc).
 
     Args:
         neighbours: int ``(n_query, k)`` row indices into ``observed``.
-        observed: int8 ``(n_train, n_labels)`` observed training labels.
+        observed: int8 ``(n_train, n_labels)`` observed training labels, dense or CSR (or the pair of CSR
+            indicators ``(positive, unknown)`` of :func:`label_indicators`, to avoid recomputing them).
         rate: ``(n_labels,)`` class rates ``π``.
         smoothing: ``α`` >= 0, the weight of the class rate (pseudo-neighbours).
     """
-    positive = np.zeros(observed.shape, dtype=np.float64)
-    positive[observed == POSITIVE] = 1.0
-    known = (observed != UNKNOWN).astype(np.float64)
+    positive, unknown = observed if isinstance(observed, tuple) else label_indicators(observed)
     n_query, k = neighbours.shape
-    # sparse (n_query, n_train) neighbour indicator: the vote is two sparse-dense products
+    # sparse (n_query, n_train) neighbour indicator: the counts are two sparse products, exact integers
     pick = sp.csr_matrix(
         (np.ones(n_query * k), neighbours.ravel(), np.arange(0, n_query * k + 1, k)),
-        shape=(n_query, observed.shape[0]),
+        shape=(n_query, positive.shape[0]),
     )
-    return (pick @ positive + smoothing * rate) / (pick @ known + smoothing)
+    hits = (pick @ positive).toarray()
+    known = k - (pick @ unknown).toarray()
+    return (hits + smoothing * rate) / (known + smoothing)
+
+
+def label_indicators(observed: LabelMatrix) -> tuple[sp.csr_matrix, sp.csr_matrix]:
+    """CSR float64 indicators ``(positive, unknown)`` of the entries equal to 1 and to -1."""
+    from mlml.weights.pairwise import indicator
+
+    return indicator(observed, POSITIVE), indicator(observed, UNKNOWN)
 
 
 @ESTIMATORS.register("knn")
@@ -103,6 +117,9 @@ class NeighbourCooccurrence(WeightEstimator):
         metric: ``"cosine"`` or ``"euclidean"`` on the (standardised) features.
         prior_smoothing: ``ε`` in [0, 1], the weight of the class rate in the smoothed prior.
         vote_smoothing: ``α`` >= 0, pseudo-neighbours voting with the class rate.
+        algorithm: the neighbour search (:mod:`mlml.neighbours`): ``"auto"`` (exact up to 20,000 rows or 16
+            features, faiss's approximate HNSW index beyond when installed), ``"brute"``, ``"tree"``, ``"hnsw"``.
+        progress: show a tqdm bar while the neighbours are searched.
 
     Attributes:
         prior_estimator_: the fitted labels-only estimator.
@@ -127,12 +144,16 @@ class NeighbourCooccurrence(WeightEstimator):
         metric: Metric = "cosine",
         prior_smoothing: float = 0.1,
         vote_smoothing: float = 1.0,
+        algorithm: str = "auto",
+        progress: bool = False,
     ) -> None:
         self.prior = prior
         self.n_neighbors = n_neighbors
         self.metric = metric
         self.prior_smoothing = prior_smoothing
         self.vote_smoothing = vote_smoothing
+        self.algorithm = algorithm
+        self.progress = progress
 
     # -- fitting
     def _fit(self, observed: LabelMatrix, *, features: Any, hidden: Any) -> None:
@@ -145,53 +166,54 @@ class NeighbourCooccurrence(WeightEstimator):
             raise MLMLError(
                 f"The 'prior' parameter of {owner} must name a labels-only estimator. Got {self.prior!r}."
             )
-        dense = to_dense(observed).astype(np.int8, copy=False)
-        n_train = dense.shape[0]
+        n_train = observed.shape[0]
         if n_train < 2:
             raise MLMLError(f"{owner} needs at least 2 training rows. Got {n_train}.")
-        x = self._check_features(features, n_train, "fit")
-        from sklearn.neighbors import NearestNeighbors
+        if features is None:
+            self._check_features(features, n_train, "fit")
+        algorithm = resolve_algorithm(self.algorithm, n_train, features.shape[1], sp.issparse(features))
+        # the approximate index searches in float32: keep float32 features so (n, d) is never held in float64
+        x = self._check_features(features, n_train, "fit", np.float32 if algorithm == "hnsw" else np.float64)
         from sklearn.preprocessing import StandardScaler
 
-        self.scaler_ = None if sp.issparse(x) else StandardScaler().fit(x)
-        self.train_features_ = self._scale(x)
+        self.scaler_ = None if sp.issparse(x) else StandardScaler(copy=False).fit(x)
+        self.n_features_in_ = x.shape[1]
         self.n_neighbors_ = min(int(self.n_neighbors), n_train - 1)
-        self.index_ = NearestNeighbors(n_neighbors=self.n_neighbors_, metric=self.metric, algorithm="brute")
-        self.index_.fit(self.train_features_)
-        self.observed_ = dense
-        self.rate_ = class_rate(dense)
+        self.index_ = NeighbourIndex(metric=self.metric, algorithm=algorithm, progress=self.progress)
+        self.index_.fit(self._scale(x))
+        self.indicators_ = label_indicators(observed)
+        self.rate_ = class_rate(observed)
         self.prior_estimator_ = ESTIMATORS.create(self.prior).fit(observed)
         self._train_neighbours: np.ndarray | None = None
 
     def _fitted_evidence(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """The leave-one-out neighbours and votes of fitted rows: ``kneighbors()`` without X gives each fitted row's
-        neighbours, the row itself excluded. Searched on first use and kept (the search is the costly part; a
-        caller that only transforms new rows -- a threshold policy's posterior of validation rows -- never pays)."""
+        """The leave-one-out neighbours and votes of fitted rows (each fitted row's neighbours, the row itself
+        excluded). The neighbours of every fitted row are searched on first use and kept (the search is the
+        costly part; a caller that only transforms new rows -- a threshold policy's posterior of validation rows
+        -- never pays); the votes are counted for the rows asked, so memory stays ``len(rows) x n_labels``."""
         if self._train_neighbours is None:
-            self._train_neighbours = self.index_.kneighbors(return_distance=False)
-            self._train_vote = neighbour_vote(self._train_neighbours, self.observed_, self.rate_,
-                                              float(self.vote_smoothing))
-        return self._train_neighbours[rows], self._train_vote[rows]
+            self._train_neighbours = self.index_.query(self.n_neighbors_)
+        neighbours = self._train_neighbours[rows]
+        return neighbours, neighbour_vote(neighbours, self.indicators_, self.rate_, float(self.vote_smoothing))
 
-    def _check_features(self, features: Any, n_rows: int, where: str) -> Any:
+    def _check_features(self, features: Any, n_rows: int, where: str, dtype: Any = np.float64) -> Any:
         if features is None:
             raise MLMLError(
                 f"The 'knn' estimator uses features: pass features=(n_samples, n_features) to {where}."
             )
         if sp.issparse(features):
-            x = sp.csr_matrix(features, dtype=np.float64)
+            x = sp.csr_matrix(features, dtype=dtype)
         else:
-            x = np.asarray(features, dtype=np.float64)
+            x = np.array(features, dtype=dtype)  # a copy: the scaler standardises it in place
             if x.ndim != 2:
                 raise MLMLError(f"'features' must be 2-D (n_samples, n_features). Got shape {x.shape}.")
             if not np.isfinite(x).all():
                 raise MLMLError("'features' holds NaN or infinite values.")
         if x.shape[0] != n_rows:
             raise MLMLError(f"'features' has {x.shape[0]} rows; 'observed' has {n_rows}.")
-        if hasattr(self, "train_features_") and x.shape[1] != self.train_features_.shape[1]:
+        if hasattr(self, "n_features_in_") and x.shape[1] != self.n_features_in_:
             raise MLMLError(
-                f"'features' has {x.shape[1]} columns; the estimator was fitted on "
-                f"{self.train_features_.shape[1]}."
+                f"'features' has {x.shape[1]} columns; the estimator was fitted on {self.n_features_in_}."
             )
         return x
 
@@ -220,8 +242,8 @@ class NeighbourCooccurrence(WeightEstimator):
             neighbours, vote = self._fitted_evidence(self._check_rows(rows, dense.shape[0]))
         else:
             x = self._scale(self._check_features(features, dense.shape[0], "transform"))
-            neighbours = self.index_.kneighbors(x, return_distance=False)
-            vote = neighbour_vote(neighbours, self.observed_, self.rate_, float(self.vote_smoothing))
+            neighbours = self.index_.query(self.n_neighbors_, x)
+            vote = neighbour_vote(neighbours, self.indicators_, self.rate_, float(self.vote_smoothing))
         _, prior_neg = self.prior_estimator_.transform(observed)
         prior = smoothed_prior(prior_neg, self.rate_, float(self.prior_smoothing))
         posterior = sigmoid(logit(prior) + logit(vote) - logit(self.rate_))

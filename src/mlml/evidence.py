@@ -1,0 +1,276 @@
+"""The evidence that an observed zero is a missing positive, and its combination fitted on re-hidden positives.
+
+Sources, each a probability for every entry ``(i, c)``, computed a block of rows at a time:
+
+* ``prior`` -- the labels-only co-occurrence prior ``q̃ = (1 − ε)(1 − ω̄^prior) + ε π_c`` (a registered labels-only
+  estimator, default ``"pairwise-noisy-or"``; ``π_c = (n_c + 1)/(n_known_c + 2)`` the observed class rate);
+* ``vote`` -- the smoothed vote ``g`` of the ``k`` nearest rows in feature space (:mod:`mlml.weights.neighbors`,
+  the neighbours found once by :mod:`mlml.neighbours`);
+* ``model`` -- a model's probabilities ``p = P(s = 1 | x)``: out-of-fold ones (:func:`out_of_fold_probabilities`:
+  a row's probabilities come from a model that never saw the row) or a saved model's.
+
+**Combination fitted on re-hidden positives** (:func:`fit_combination`). The observed positives are the only
+labels known to be right, so a further share ``ρ`` of them is hidden (``hide_positives``, default the uniform
+scheme at ``ρ = 0.5``: the per-sample scheme never hides the only positive of a row, so on data sets of about one
+label per row it hides almost nothing); the prior and the vote are recomputed from the re-hidden labels (the
+neighbours and out-of-fold probabilities do not depend on a row's own labels). On the zeros of the re-hidden
+matrix (a sample of at most ``max_entries``: every re-hidden positive and a uniform share of the other zeros), a
+logistic regression of the target (1 for a re-hidden positive) on the sources' logits gives the weights and the
+intercept (corrected by the log of the sampling rate):
+
+    q = σ(b + Σ_s w_s logit z_s),    z = (prior, vote, model, π_c)  (the sources present).
+
+So each source is weighted by how well it ranks positives that are known to be missing back, rather than added
+in logit space with unit weights (the Bayes rule of ``method="knn"``).
+
+**What q means, and its limits.** ``q`` is calibrated on the re-hidden problem: the probability that a zero of
+the re-hidden matrix is a re-hidden positive. The original missing positives are counted there as negatives, and
+the re-hidden rows keep fewer observed labels than the original ones, so ``q`` under-states the probability
+of a missing positive where the missing share is large (measured: ``benchmarks/bench_suggest.py --combination``
+prints the expected calibration error and the reliability table on simulated hiding).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+
+from mlml._validation import check_fraction, check_option, check_positive_int, check_random_state
+from mlml.exceptions import MLMLError
+from mlml.labels import POSITIVE, UNKNOWN, LabelMatrix
+from mlml.weights import ESTIMATORS
+from mlml.weights.neighbors import class_rate, label_indicators, logit, neighbour_vote, sigmoid, smoothed_prior
+
+SOURCES: tuple[str, ...] = ("prior", "vote", "model", "rate")
+#: Fewer re-hidden positives than this cannot weigh the sources.
+MIN_REHIDDEN = 10
+REHIDE_SCHEMES: tuple[str, ...] = ("per-sample", "uniform")
+logger = logging.getLogger("mlml.suggest")
+
+
+class TooFewPositives(MLMLError):
+    """Too few observed positives to hide again and learn the weights of the sources from."""
+
+
+@dataclass
+class Evidence:
+    """The fitted sources of a label matrix (see the module docstring); :meth:`block` gives rows' values.
+
+    Attributes:
+        observed: the labels, dense int8 or CSR.
+        rate: ``(n_labels,)`` class rates ``π``.
+        prior_estimator: the fitted labels-only estimator.
+        prior_smoothing: ``ε``.
+        neighbours: int ``(n_samples, k)`` leave-one-out neighbours, or None.
+        vote_smoothing: ``α`` of the vote.
+        probabilities: ``(n_samples, n_labels)`` model probabilities, or None.
+        prior: the registered name of the prior estimator.
+    """
+
+    observed: LabelMatrix
+    rate: np.ndarray
+    prior_estimator: Any
+    prior_smoothing: float
+    neighbours: np.ndarray | None = None
+    vote_smoothing: float = 1.0
+    probabilities: np.ndarray | None = None
+    prior: str = "pairwise-noisy-or"
+
+    def __post_init__(self) -> None:
+        self._indicators = label_indicators(self.observed) if self.neighbours is not None else None
+
+    @property
+    def sources(self) -> tuple[str, ...]:
+        """The sources present, in the order of ``SOURCES``."""
+        return tuple(s for s in SOURCES if not (s == "vote" and self.neighbours is None)
+                     and not (s == "model" and self.probabilities is None))
+
+    def block(self, rows: np.ndarray) -> dict[str, np.ndarray]:
+        """``labels`` (dense int8) and each source's ``(len(rows), n_labels)`` values for ``rows``."""
+        labels = self.observed[rows]
+        labels = labels.toarray() if sp.issparse(labels) else np.asarray(labels)
+        labels = labels.astype(np.int8, copy=False)
+        _, neg = self.prior_estimator.transform(labels)
+        out = {"labels": labels, "prior": smoothed_prior(neg, self.rate, self.prior_smoothing)}
+        if self.neighbours is not None:
+            out["vote"] = neighbour_vote(self.neighbours[rows], self._indicators, self.rate, self.vote_smoothing)
+        if self.probabilities is not None:
+            out["model"] = np.asarray(self.probabilities[rows], dtype=np.float64)
+        out["rate"] = np.broadcast_to(self.rate, labels.shape)
+        return out
+
+
+def build_evidence(
+    observed: LabelMatrix,
+    *,
+    prior: str = "pairwise-noisy-or",
+    prior_smoothing: float = 0.1,
+    neighbours: np.ndarray | None = None,
+    probabilities: np.ndarray | None = None,
+    vote_smoothing: float = 1.0,
+) -> Evidence:
+    """Fit the labels-only prior on ``observed`` and gather the other sources into an :class:`Evidence`."""
+    estimator = ESTIMATORS.create(prior).fit(observed)
+    return Evidence(observed, class_rate(observed), estimator, prior_smoothing, neighbours, vote_smoothing,
+                    probabilities, prior)
+
+
+@dataclass(frozen=True)
+class Combination:
+    """``q = σ(b + Σ_s w_s logit z_s)`` over ``sources`` (see the module docstring).
+
+    Attributes:
+        sources: the sources combined, in the order of ``weights``.
+        weights: ``w_s`` (the slope of the calibration included); intercept: ``b``.
+        rehidden: ``R``, the re-hidden positives the weights were fitted on.
+    """
+
+    sources: tuple[str, ...]
+    weights: tuple[float, ...]
+    intercept: float
+    rehidden: int = 0
+
+    def logits(self, values: dict[str, np.ndarray]) -> np.ndarray:
+        """``b + Σ_s w_s logit z_s`` of a block's sources."""
+        out = np.full(values["labels"].shape, self.intercept)
+        for name, weight in zip(self.sources, self.weights):
+            out += weight * logit(values[name])
+        return out
+
+    def score(self, values: dict[str, np.ndarray]) -> np.ndarray:
+        """``q`` for a block's sources."""
+        return sigmoid(self.logits(values))
+
+    def describe(self) -> str:
+        """One line: the weight of each source."""
+        parts = ", ".join(f"{s} {w:+.2f}" for s, w in zip(self.sources, self.weights))
+        return f"logit q = {self.intercept:+.2f} + {parts} (logits; {self.rehidden} re-hidden positives)"
+
+
+def fit_combination(
+    evidence: Evidence,
+    *,
+    share: float = 0.5,
+    scheme: str = "uniform",
+    max_entries: int = 300_000,
+    block_rows: int = 4096,
+    random_state: Any = 0,
+) -> Combination:
+    """Fit the weights of the sources on re-hidden positives and their scale (module docstring).
+
+    Args:
+        evidence: the sources of the observed labels (:func:`build_evidence`).
+        share: ``ρ``, the share of observed positives hidden again, in (0, 1).
+        scheme: ``"uniform"`` (each observed positive hidden with probability ``share``) or ``"per-sample"``
+            (``round(share x`` the row's positives``)``: rows with one observed positive never lose it).
+        max_entries: zeros of the re-hidden matrix in the fitting sample (all re-hidden positives kept).
+        block_rows: rows per block.
+        random_state: seed or Generator of the re-hiding and the sample.
+
+    Raises:
+        MLMLError: bad parameters, or fewer than 10 re-hidden positives (too few positives to learn from).
+    """
+    from sklearn.linear_model import LogisticRegression
+
+    share = check_fraction(share, "share", "fit_combination")
+    if not 0.0 < share < 1.0:
+        raise MLMLError(f"The 'share' parameter of fit_combination must be in (0, 1). Got {share}.")
+    check_option(scheme, "scheme", "fit_combination", REHIDE_SCHEMES)
+    max_entries = check_positive_int(max_entries, "max_entries", "fit_combination")
+    rng = check_random_state(random_state)
+    from mlml.simulate import hide_positives
+
+    rehidden, mask = hide_positives(evidence.observed, share, scheme=scheme, random_state=rng)
+    mask = sp.csr_matrix(mask) if sp.issparse(mask) else np.asarray(mask, dtype=bool)
+    n_rehidden = int(mask.sum())
+    if n_rehidden < MIN_REHIDDEN:
+        raise TooFewPositives(
+            f"Only {n_rehidden} observed positives could be hidden again (share {share}, scheme {scheme!r}): too "
+            "few to weigh the evidence."
+        )
+    again = build_evidence(rehidden, prior=evidence.prior, prior_smoothing=evidence.prior_smoothing,
+                           neighbours=evidence.neighbours, probabilities=evidence.probabilities,
+                           vote_smoothing=evidence.vote_smoothing)
+    n_zeros = _count_zeros(rehidden)
+    rate = min(1.0, max_entries / max(n_zeros - n_rehidden, 1))
+    sources = again.sources
+    xs, ys = [], []
+    n_samples = rehidden.shape[0]
+    for start in range(0, n_samples, block_rows):
+        rows = np.arange(start, min(start + block_rows, n_samples))
+        values = again.block(rows)
+        hidden = mask[rows].toarray() if sp.issparse(mask) else mask[rows]
+        zero = values["labels"] == 0
+        keep = zero & (hidden | (rng.random(zero.shape) < rate))
+        xs.append(np.stack([logit(values[s][keep]) for s in sources], axis=1))
+        ys.append(hidden[keep])
+    x, y = np.concatenate(xs), np.concatenate(ys)
+    fitted = LogisticRegression(C=1.0, max_iter=1000).fit(x, y)
+    intercept = float(fitted.intercept_[0]) + float(np.log(rate))  # undo the subsampling of the other zeros
+    combination = Combination(sources, tuple(float(w) for w in fitted.coef_[0]), intercept, n_rehidden)
+    logger.info("suggest: weights fitted on %d re-hidden positives among %d zeros: %s", n_rehidden, n_zeros,
+                combination.describe())
+    return combination
+
+
+def out_of_fold_probabilities(
+    observed: LabelMatrix,
+    features: Any,
+    *,
+    n_folds: int = 4,
+    random_state: Any = 0,
+    progress: bool = False,
+) -> np.ndarray:
+    """``(n_samples, n_labels)`` out-of-fold probabilities of one-vs-rest logistic regressions (the usual recipe
+    of label-issue finding, e.g. cleanlab's ``get_cross_validated_multilabel_pred_probs``): each row's
+    probabilities come from models fitted on the other folds, observed zeros taken as negatives, unknown (-1)
+    entries left out of their label's fit. Dense features are standardised on the training folds; a label
+    with one value in a training fold gets its rate there.
+
+    Cost: ``n_folds x n_labels`` fits on ``(1 − 1/n_folds) n_samples`` rows (seconds for the MULAN sets).
+    """
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import KFold
+    from sklearn.preprocessing import StandardScaler
+
+    n_folds = check_positive_int(n_folds, "n_folds", "out_of_fold_probabilities", minimum=2)
+    n_samples, n_labels = observed.shape
+    if features is None or features.shape[0] != n_samples:
+        raise MLMLError("out_of_fold_probabilities needs 'features' with one row per label row.")
+    if n_folds > n_samples:
+        raise MLMLError(f"The 'n_folds' parameter of out_of_fold_probabilities must be <= {n_samples}. Got {n_folds}.")
+    dense = observed.toarray() if sp.issparse(observed) else np.asarray(observed)
+    x = sp.csr_matrix(features, dtype=np.float64) if sp.issparse(features) else np.asarray(features, np.float64)
+    seed = int(check_random_state(random_state).integers(2**31 - 1))
+    out = np.empty((n_samples, n_labels), dtype=np.float64)
+    folds = list(KFold(n_folds, shuffle=True, random_state=seed).split(np.zeros(n_samples)))
+    steps = [(f, c) for f in range(n_folds) for c in range(n_labels)]
+    if progress:
+        from tqdm.auto import tqdm
+
+        steps = tqdm(steps, desc="out-of-fold model", unit="fit", leave=False)
+    scaled = None
+    for f, c in steps:
+        train, test = folds[f]
+        if c == 0:
+            scaler = None if sp.issparse(x) else StandardScaler().fit(x[train])
+            scaled = (x[train], x[test]) if scaler is None else (scaler.transform(x[train]), scaler.transform(x[test]))
+        known = dense[train, c] != UNKNOWN
+        target = dense[train, c][known] == POSITIVE
+        if target.all() or not target.any():
+            out[test, c] = (target.sum() + 1.0) / (target.size + 2.0)
+            continue
+        clf = LogisticRegression(C=1.0, max_iter=500).fit(scaled[0][known], target)
+        out[test, c] = clf.predict_proba(scaled[1])[:, 1]
+    return out
+
+
+def _count_zeros(observed: LabelMatrix) -> int:
+    if sp.issparse(observed):
+        csr = sp.csr_matrix(observed)
+        return int(observed.shape[0] * observed.shape[1] - csr.nnz + (csr.data == 0).sum())
+    return int((np.asarray(observed) == 0).sum())
