@@ -193,3 +193,23 @@ register_method(
     Method("neg-knn", "weighted-bce", "knn", unannotated="negative",
            description="unannotated entries assumed negative, weighted by the k-NN-refined co-occurrence prior")
 )
+
+# Issue 22: the field's single-positive losses of 2022-2025, each with its authors' defaults (docs/losses.md).
+register_method(Method("em", "em", "ones",
+                       description="entropy maximisation on unannotated labels, alpha=0.1 (Zhou et al. 2022)"))
+register_method(Method("em-apl", "em-apl", "ones",
+                       description="EM + asymmetric pseudo-labels: lowest-scored zeros become soft negatives from "
+                       "epoch 5 (Zhou et al. 2022)"))
+register_method(Method("ll-cp", "ll-cp", "ones",
+                       description="large loss permanent correction, 0.2% of each batch from epoch 2 (Kim et al. "
+                       "2022)"))
+register_method(Method("gr", "gr", "ones",
+                       description="generalized robust loss with its K/V schedule over 8 epochs (Chen et al. 2024)"))
+# The GPR loss of AEVLP (ICCV'25) with our posteriors as its soft pseudo-labels, where its authors use CLIP's: the
+# k-NN prior moved towards the model's PU posterior (knn-pu-em's estimator, unchanged), or its labels-only variant
+register_method(Method("gpr-knn-pu", "gpr", "knn-pu-adaptive", estimator_kwargs=dict(EM_ESTIMATOR_KWARGS),
+                       description="GPR loss (AEVLP, Tran et al. 2025) with knn-pu-em's posteriors as soft "
+                       "pseudo-positives"))
+register_method(Method("gpr-pu", "gpr", "pu-adaptive", estimator_kwargs=dict(EM_ESTIMATOR_KWARGS),
+                       description="GPR loss with the labels-only PU posterior (co-occurrence prior) as soft "
+                       "pseudo-positives"))
