@@ -301,7 +301,7 @@ def _reproduce(args: argparse.Namespace) -> int:
         args.config, recipe=args.recipe, datasets=datasets, ratios=args.ratios, methods=args.methods,
         method_params=_grid_method_params(args.method_param), folds=args.folds,
         seeds=args.seeds, scheme=args.scheme, weights_source=args.weights_source, thresholds=args.thresholds,
-        backbone=args.backbone, min_labels=args.min_labels,
+        backbone=args.backbone, min_labels=args.min_labels, val_set_variants=_val_set_variants(args.val_set_variant),
         skip_bad=args.skip_bad or None, train_overrides={"epochs": args.epochs} if args.epochs is not None else None,
     )
     run_dir = args.out or Path("runs") / time.strftime("%Y%m%d-%H%M%S")
@@ -317,6 +317,10 @@ def _reproduce(args: argparse.Namespace) -> int:
     failed = sum(r["status"] == "failed" for r in records)
     print(f"{len(records)} trials in {run_dir} ({failed} failed); this invocation took {wall:.1f} s")
     return 1 if failed else 0
+
+
+def _val_set_variants(choice: str | None) -> list[str] | None:
+    return None if choice is None else ["observed", "complete"] if choice == "both" else [choice]
 
 
 def _report(args: argparse.Namespace) -> int:

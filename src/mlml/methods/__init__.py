@@ -1,7 +1,7 @@
 """Methods: a loss paired with a weight estimator (``METHODS``), above :mod:`mlml.losses` and :mod:`mlml.weights`."""
 
 from mlml.methods import catalog as _catalog  # noqa: F401  (the import registers the methods)
-from mlml.methods.catalog import EM_ESTIMATOR_KWARGS
-from mlml.methods.method import METHODS, Method, register_method
+from mlml.methods.catalog import EM_ESTIMATOR_KWARGS, METHOD_PRESETS
+from mlml.methods.method import METHODS, VAL_SET_VARIANTS, Method, register_method
 
-__all__ = ["EM_ESTIMATOR_KWARGS", "METHODS", "Method", "register_method"]
+__all__ = ["EM_ESTIMATOR_KWARGS", "METHODS", "METHOD_PRESETS", "VAL_SET_VARIANTS", "Method", "register_method"]

@@ -213,3 +213,12 @@ register_method(Method("gpr-knn-pu", "gpr", "knn-pu-adaptive", estimator_kwargs=
 register_method(Method("gpr-pu", "gpr", "pu-adaptive", estimator_kwargs=dict(EM_ESTIMATOR_KWARGS),
                        description="GPR loss with the labels-only PU posterior (co-occurrence prior) as soft "
                        "pseudo-positives"))
+
+#: Named groups of methods that ``--methods`` (and a grid's ``methods``) accepts beside method names. ``field``: the
+#: single-positive field's table -- Cole et al.'s five (AN = bce, AN-LS, WAN, EPR, ROLE), Zhang et al.'s Hill and
+#: SPLC, Kim et al.'s LL-R/Ct/Cp, Zhou et al.'s EM and EM + APL, GR loss, and the GPR loss with the labels-only
+#: posterior (it runs on features and images alike) -- each with its authors' defaults.
+METHOD_PRESETS: dict[str, tuple[str, ...]] = {
+    "field": ("bce", "an-ls", "wan", "epr", "role", "hill", "splc", "ll-r", "ll-ct", "ll-cp", "em", "em-apl", "gr",
+              "gpr-pu"),
+}
