@@ -222,3 +222,8 @@ METHOD_PRESETS: dict[str, tuple[str, ...]] = {
     "field": ("bce", "an-ls", "wan", "epr", "role", "hill", "splc", "ll-r", "ll-ct", "ll-cp", "em", "em-apl", "gr",
               "gpr-pu"),
 }
+# SMILE (Xu et al., NeurIPS 2022): label enhancement from the features' kNN graph, then BCE against the enhanced
+# labels (tabular features: the estimator reads them)
+register_method(Method("smile", "smile", "smile",
+                       description="SMILE label enhancement (GCN-VAE over the kNN graph), BCE against the enhanced "
+                       "labels, zeros x0.1 (Xu et al. 2022)"))

@@ -29,6 +29,7 @@ focusing factor ``p^γ`` as ``exp(γ log p)``, so the values and gradients stay 
 from mlml.losses.functional._base import Reduction, Weights, certain_zeros, entry_weight, suspect_zeros
 from mlml.losses.functional.bce import FUSED_MIN_NUMEL, weighted_bce
 from mlml.losses.functional.cole import an_ls, epr, expected_positive_penalty, role, wan
+from mlml.losses.functional.enhanced import enhanced_bce
 from mlml.losses.functional.entropy import entropy_maximization
 from mlml.losses.functional.focal import asymmetric, focal, hill, splc
 from mlml.losses.functional.large_loss import large_loss, large_loss_mask, large_loss_selection
@@ -47,6 +48,7 @@ __all__ = [
     "certain_zeros",
     "csl",
     "csl_ignored",
+    "enhanced_bce",
     "entropy_maximization",
     "entry_weight",
     "epr",

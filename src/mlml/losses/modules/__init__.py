@@ -33,7 +33,7 @@ from mlml.losses.modules.partial import PartialBCE
 from mlml.losses.modules.propensity import PropensityWeightedBCE, UnbiasedBCE
 from mlml.losses.modules.robust import GPRLoss, GRLoss
 from mlml.losses.modules.selective import CSL
-from mlml.losses.modules.soft import SoftASL, SoftBCE, WeakSoftBCE
+from mlml.losses.modules.soft import EnhancedBCE, SoftASL, SoftBCE, WeakSoftBCE
 
 __all__ = [
     "ANLS",
@@ -41,6 +41,7 @@ __all__ = [
     "CSL",
     "EM",
     "EMAPL",
+    "EnhancedBCE",
     "EPR",
     "ROLE",
     "SPLC",
