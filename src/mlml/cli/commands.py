@@ -278,7 +278,7 @@ def _suggest(args: argparse.Namespace) -> int:
 
 def _methods(args: argparse.Namespace) -> int:
     from mlml.losses import LOSSES
-    from mlml.methods import METHODS
+    from mlml.methods import METHOD_PRESETS, METHODS
     from mlml.weights import ESTIMATORS
 
     print("methods (mlml reproduce --methods):")
@@ -286,6 +286,8 @@ def _methods(args: argparse.Namespace) -> int:
         method = METHODS.get(name)
         tag = (" [oracle]" if method.oracle else "") + (f" (= {method.alias_of})" if method.alias_of else "")
         print(f"  {name:<22} {method.loss} + {method.estimator}{tag}  {method.description}")
+    for preset, members in METHOD_PRESETS.items():
+        print(f"preset {preset} (--methods {preset}): {', '.join(members)}")
     print(f"losses: {', '.join(LOSSES.names())}")
     print(f"weight estimators: {', '.join(ESTIMATORS.names())}")
     return 0
