@@ -37,6 +37,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
+from mlml._threads import torch_threads
 from mlml._validation import check_fraction, check_positive_int, check_real
 from mlml.exceptions import MLMLError
 from mlml.labels import POSITIVE, LabelMatrix, to_dense
@@ -100,6 +101,8 @@ class SmileEnhancement(WeightEstimator):
         epochs, batch_size, lr: the label-enhancement model's training (10, 16, 1e-3, the authors').
         gamma, delta: the weights of the reconstruction and KL terms (0.001, 1).
         random_state: seeds the initialisation, the batches and the Beta samples.
+        num_threads: torch intra-op threads during fit (None: leave torch's setting; the grid's trainer already
+            runs with one).
 
     Defaults μ = 0.5, p = 0.05: the authors' README for yeast (they set μ, p and the classifier's zero weight per
     data set; pass others with ``--method-param``).
@@ -110,7 +113,7 @@ class SmileEnhancement(WeightEstimator):
 
     def __init__(self, mu: float = 0.5, zero_prior: float = 0.05, n_neighbors: int = 3, epochs: int = 10,
                  batch_size: int = 16, lr: float = 1e-3, gamma: float = 0.001, delta: float = 1.0,
-                 random_state: int = 0) -> None:
+                 random_state: int = 0, num_threads: int | None = None) -> None:
         self.mu = mu
         self.zero_prior = zero_prior
         self.n_neighbors = n_neighbors
@@ -120,6 +123,7 @@ class SmileEnhancement(WeightEstimator):
         self.gamma = gamma
         self.delta = delta
         self.random_state = random_state
+        self.num_threads = num_threads
 
     def _fit(self, observed: LabelMatrix, *, features: Any, hidden: Any) -> None:
         import torch
@@ -135,6 +139,7 @@ class SmileEnhancement(WeightEstimator):
         check_real(self.gamma, "gamma", owner, low=0.0)
         check_real(self.delta, "delta", owner, low=0.0)
         check_positive_int(self.random_state, "random_state", owner, minimum=0)
+        threads = None if self.num_threads is None else check_positive_int(self.num_threads, "num_threads", owner)
         if features is None:
             raise MLMLError("The 'smile' estimator uses features: pass features=(n_samples, n_features) to fit.")
         x = features.toarray() if sp.issparse(features) else np.asarray(features, dtype=np.float64)
@@ -145,7 +150,8 @@ class SmileEnhancement(WeightEstimator):
             raise MLMLError(f"{owner} needs at least 2 training rows. Got {dense.shape[0]}.")
         x = StandardScaler().fit_transform(x)
         adjacency = knn_graph(x, int(self.n_neighbors))
-        self.d1_ = self._train(torch, x, dense, adjacency)
+        with torch_threads(threads):
+            self.d1_ = self._train(torch, x, dense, adjacency)
 
     def _train(self, torch: Any, x: np.ndarray, dense: np.ndarray, adjacency: sp.csr_matrix) -> np.ndarray:
         n, d = x.shape
@@ -154,7 +160,7 @@ class SmileEnhancement(WeightEstimator):
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(int(self.random_state))
             conv_op = torch.sparse_coo_tensor(np.vstack([op.row, op.col]), op.data, (n, n), dtype=torch.float32,
-                                              check_invariants=True)
+                                              check_invariants=True).coalesce()
             xt = torch.as_tensor(x, dtype=torch.float32)
             y_obs = torch.as_tensor(dense == POSITIVE, dtype=torch.float32)
             conv1, conv2, fc = torch.nn.Linear(d, c), torch.nn.Linear(c, c), torch.nn.Linear(c, c)
