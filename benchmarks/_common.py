@@ -37,3 +37,7 @@ def present(path: Path, what: str) -> bool:
 BEYOND_METHODS: tuple[str, ...] = (
     "knn-cb-wce", "pu-wce", "knn-pu-wce", "knn-pu-em", "knn-pu-asl", "knn-pu-em-balanced"
 )
+#: The field's single-positive methods of 2022-2025 (issue 22): published losses with their authors' defaults, the GPR
+#: loss with our posteriors as its pseudo-labels (the field's loss, our pseudo-labels), and SMILE. Baselines: the
+#: comparisons set ours against them like against every other non-oracle method.
+FRONTIER_METHODS: tuple[str, ...] = ("em", "em-apl", "ll-cp", "gr", "gpr-pu", "gpr-knn-pu", "smile")

@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from mlml.exceptions import MLMLError
 from mlml.losses import LOSSES
 from mlml.losses import functional as LF
-from mlml.losses.modules import ROLE, SPLC, LargeLossCorrection, LargeLossRejection
+from mlml.losses.modules import ROLE, SPLC, LargeLossCorrection, LargeLossPermanent, LargeLossRejection
 from mlml.methods import METHODS
 
 ALL_LOSSES = LOSSES.names()
@@ -39,7 +39,7 @@ def make(name: str, targets: torch.Tensor, **kwargs) -> torch.nn.Module:
     if crit.needs_class_prior:  # CSL: what the trainer would hand over (a temporary model's mean prediction)
         crit.set_class_prior(np.linspace(0.05, 0.95, targets.shape[1]))
     crit.start_epoch(3)
-    if isinstance(crit, (LargeLossRejection, LargeLossCorrection)):
+    if isinstance(crit, (LargeLossRejection, LargeLossCorrection, LargeLossPermanent)):
         crit.delta_rel = 0.05  # rate 0.15 at epoch 3: some entries are rejected on a 30-entry batch
     return crit.double()
 
@@ -310,10 +310,14 @@ def test_partial_bce_hand_example():
 # derivative of its value; test_role_gradient_is_the_papers checks it against the hand-derived one instead.
 # ASL's default detaches its focusing factors (the authors' recipe), so gradcheck runs on the differentiated
 # variant; tests/test_losses_reference.py checks the default's gradient against the authors' code.
-@pytest.mark.parametrize("name", [n for n in ALL_LOSSES if n != "role"])
+# GR and GPR detach K and V (their authors' ``preds.detach()``): tests/test_losses_frontier.py checks their
+# gradient against the authors' code. LL-Cp keeps the corrections of every training-mode call: gradcheck runs it
+# in eval mode, where a call changes nothing.
+@pytest.mark.parametrize("name", [n for n in ALL_LOSSES if n not in ("role", "gr", "gpr")])
 def test_gradcheck_float64(name):
     logits, targets, pos, neg = batch(4, 3, seed=2)
     crit = make(name, targets, **({"detach_focusing": False} if name in ("asl", "soft-asl") else {}))
+    crit.train(name != "ll-cp")
     index = torch.arange(4)
     assert torch.autograd.gradcheck(lambda z: crit(z, targets, (pos, neg), index=index), (logits,))
 
@@ -357,21 +361,21 @@ def test_zero_weight_gives_zero_gradient(name):
     zero = torch.rand(targets.shape, generator=torch.Generator().manual_seed(5)) < 0.4
     pos, neg = pos.masked_fill(zero, 0.0), neg.masked_fill(zero, 0.0)
     crit = make(name, targets)
-    (grad,) = torch.autograd.grad(crit(logits, targets, (pos, neg)), logits)
+    index = torch.arange(logits.shape[0])  # the stateful losses (EM + APL, LL-Cp) read their rows' state
+    (grad,) = torch.autograd.grad(crit(logits, targets, (pos, neg), index=index), logits)
     assert torch.all(grad[zero] == 0)
     # the known mask does the same where no weights are given (except for a loss that trains unknown entries)
-    (grad,) = torch.autograd.grad(crit(logits, targets, known=~zero), logits)
+    (grad,) = torch.autograd.grad(crit(logits, targets, known=~zero, index=index), logits)
     assert torch.all(grad[zero] == 0) or (crit.reads_unknown and torch.any(grad[zero] != 0))
 
 
 @pytest.mark.parametrize("name", ALL_LOSSES)
 def test_batch_permutation_invariance(name):
     logits, targets, pos, neg = batch(8, 5)
-    crit = make(name, targets)
     index = torch.arange(8)
     perm = torch.randperm(8, generator=torch.Generator().manual_seed(3))
-    base = crit(logits, targets, (pos, neg), index=index)
-    permuted = crit(logits[perm], targets[perm], (pos[perm], neg[perm]), index=index[perm])
+    base = make(name, targets)(logits, targets, (pos, neg), index=index)  # a fresh criterion each: LL-Cp keeps
+    permuted = make(name, targets)(logits[perm], targets[perm], (pos[perm], neg[perm]), index=index[perm])
     torch.testing.assert_close(base, permuted)
 
 

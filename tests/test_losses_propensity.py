@@ -101,3 +101,35 @@ def test_verified_negatives_take_the_same_negative_term_as_suspect_zeros(name):
         grads.append(torch.autograd.grad(loss, logits)[0])
     torch.testing.assert_close(values[0], values[1], rtol=0, atol=0)
     torch.testing.assert_close(grads[0], grads[1], rtol=0, atol=0)
+
+
+def ref_missing_labels_tmlr_unbiased(y_pred, y_true, p):
+    """xmc-aalto/missing-labels-tmlr, ``train/losses.py``: ``make_unbiased_ova(base_loss, propensities)`` =
+    ``ova_base_loss(base_loss, y_true / p, y_pred)`` = ``y (pos − neg) + neg`` with the per-label base loss (their
+    Keras BCE on logits; here ``softplus``), written in torch float64."""
+    pos = F.softplus(-y_pred)  # base_loss(ones, y_pred)
+    neg = F.softplus(y_pred)  # base_loss(zeros, y_pred)
+    scaled = y_true / p[None, :]
+    return scaled * (pos - neg) + neg
+
+
+def test_unbiased_bce_is_the_published_code_of_xmc_aalto_missing_labels_tmlr():
+    logits, targets, p = _batch(3)
+    z = logits.clone().requires_grad_(True)
+    zr = logits.clone().requires_grad_(True)
+    ours = unbiased_bce(z, targets, propensity=p, reduction="sum")
+    theirs = ref_missing_labels_tmlr_unbiased(zr, targets, p).sum()
+    torch.testing.assert_close(ours, theirs, rtol=0, atol=1e-12)
+    torch.testing.assert_close(torch.autograd.grad(ours, z)[0], torch.autograd.grad(theirs, zr)[0], rtol=0,
+                               atol=1e-12)
+
+
+def test_pwxmc_mean_one_rescaling_changes_the_loss_shape_not_only_its_scale():
+    """PWXMC rescales the positive weights 2/p − 1 to mean 1 over labels; the negatives keep weight 1, so this is
+    not a learning-rate scale: [7, 1] -> [1.75, 0.25] on z = 0, y = [1, 0] gives 2.7726 and 0.9531 (ratio 2.909,
+    not the 4 a common scale would give)."""
+    z, y = torch.zeros(1, 2, dtype=torch.float64), torch.tensor([[1.0, 0.0]], dtype=torch.float64)
+    raw = F.binary_cross_entropy_with_logits(z, y, pos_weight=torch.tensor([7.0, 1.0], dtype=torch.float64))
+    rescaled = F.binary_cross_entropy_with_logits(z, y, pos_weight=torch.tensor([1.75, 0.25], dtype=torch.float64))
+    assert float(raw) == pytest.approx(2.7726, abs=1e-4) and float(rescaled) == pytest.approx(0.9531, abs=1e-4)
+    assert float(raw / rescaled) == pytest.approx(2.909, abs=1e-3)

@@ -94,6 +94,17 @@ class Fold:
         """``(inputs, observed labels)`` of the validation rows for :func:`mlml.training.fit`; None without any."""
         return (self.val_inputs, self.observed_val) if len(self.val) else None
 
+    def validation_for(self, variant: str = "observed") -> tuple[Any, LabelMatrix] | None:
+        """:attr:`validation` (``variant="observed"``), or with the validation rows' COMPLETE labels as loaded
+        (``"complete"``: model selection on labels a user of real data would not have -- the single-positive
+        repositories' default ``val_set_variant = 'clean'``; :attr:`mlml.methods.Method.val_set_variant`)."""
+        if variant == "observed" or not len(self.val):
+            return self.validation
+        if variant != "complete":
+            raise MLMLError(f"The 'variant' parameter of Fold.validation_for must be 'observed' or 'complete'. "
+                            f"Got {variant!r} instead.")
+        return self.val_inputs, _rows(self.dataset.labels, self.val)
+
 
 def make_fold(
     dataset: Any,

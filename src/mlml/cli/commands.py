@@ -472,7 +472,7 @@ def _suggest(args: argparse.Namespace) -> int:
 def _methods(args: argparse.Namespace) -> int:
     # no torch import here (listing is instant): the losses are those the methods name, which the test suite
     # checks against mlml.losses.LOSSES
-    from mlml.methods import METHODS, RECOMMENDED_METHOD, WHEN_TO_USE
+    from mlml.methods import METHOD_PRESETS, METHODS, RECOMMENDED_METHOD, WHEN_TO_USE
     from mlml.weights import ESTIMATORS
 
     print("methods (mlml train --method, mlml reproduce --methods); * = the default of mlml train:")
@@ -486,6 +486,8 @@ def _methods(args: argparse.Namespace) -> int:
 
     print(f"  {AUTO:<22} trains {', '.join(DEFAULT_CANDIDATES)} (+ csl on partial labels) and keeps the best by "
           f"{DEFAULT_CRITERION} on the validation rows (docs/auto.md)")
+    for preset, members in METHOD_PRESETS.items():
+        print(f"preset {preset} (--methods {preset}): {', '.join(members)}")
     print(f"when to use what: {WHEN_TO_USE}")
     losses = sorted({METHODS.get(name).loss for name in METHODS.names()})
     print(f"losses: {', '.join(losses)}")
@@ -514,7 +516,7 @@ def _reproduce(args: argparse.Namespace) -> int:
         args.config, recipe=args.recipe, datasets=datasets, ratios=args.ratios, methods=args.methods,
         method_params=_grid_method_params(args.method_param), folds=args.folds,
         seeds=args.seeds, scheme=args.scheme, weights_source=args.weights_source, thresholds=args.thresholds,
-        backbone=args.backbone, min_labels=args.min_labels,
+        backbone=args.backbone, min_labels=args.min_labels, val_set_variants=_val_set_variants(args.val_set_variant),
         skip_bad=args.skip_bad or None, train_overrides={"epochs": args.epochs} if args.epochs is not None else None,
     )
     run_dir = args.out or Path("runs") / time.strftime("%Y%m%d-%H%M%S")
@@ -541,6 +543,10 @@ def _reproduce(args: argparse.Namespace) -> int:
     failed = sum(r["status"] == "failed" for r in records)
     print(f"{len(records)} trials in {run_dir} ({failed} failed); this invocation took {wall:.1f} s")
     return 1 if failed else 0
+
+
+def _val_set_variants(choice: str | None) -> list[str] | None:
+    return None if choice is None else ["observed", "complete"] if choice == "both" else [choice]
 
 
 def _report(args: argparse.Namespace) -> int:

@@ -384,7 +384,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="default (mlml's trainer) or seed (the seed code's recipe; see `mlml train --help`)")
     p.add_argument("--ratios", type=_csv_fractions,
                    help="e.g. 0,0.25,0.5,0.75 (missing ratios; known proportions with --scheme partial)")
-    p.add_argument("--methods", type=_csv_names, help="e.g. bce,im-wce,cb-wce or 'all'")
+    p.add_argument("--methods", type=_csv_names,
+                   help="e.g. bce,im-wce,cb-wce, 'all' or 'field' (the single-positive field's table)")
     p.add_argument("--method-param", action="append", type=_method_param, default=[], metavar="METHOD:KEY=VALUE",
                    help="a parameter of a listed method's loss or estimator, e.g. epr:expected_positives=2.9")
     p.add_argument("--folds", type=int)
@@ -393,6 +394,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="simulation scheme (default per-sample; partial: the ratios are known proportions)")
     p.add_argument("--weights-source", choices=["observed", "complete"],
                    help="observed (default, correct) or complete (the seed code's leak, labelled as such)")
+    p.add_argument("--val-set-variant", choices=["observed", "complete", "both"],
+                   help="labels of the validation rows that select the kept epoch: observed (default), complete "
+                        "(the single-positive papers' default; trials named METHOD@complete-val) or both")
     p.add_argument("--thresholds", choices=THRESHOLD_CHOICES,
                    help="what the report shows: a policy, both (fixed and tuned), own (each method's own policy "
                         "beside 0.5) or all; every policy is measured")

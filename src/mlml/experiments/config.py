@@ -34,7 +34,8 @@ class GridConfig:
         methods: method names from ``mlml.methods.METHODS`` (``["all"]`` expands to every registered method
             but aliases), or variants written as mappings ``{name: epr-k3, method: epr, params:
             {expected_positives: 3}}`` (``method`` defaults to ``name``; ``params`` are parameters of the method's
-            loss or estimator, see :meth:`~mlml.methods.Method.with_params`).
+            loss or estimator, see :meth:`~mlml.methods.Method.with_params`). A preset of
+            :data:`mlml.methods.METHOD_PRESETS` (``field``: the single-positive field's table) stands for its methods.
         method_params: parameters of listed methods, by method name (``{epr: {expected_positives: 2.9}}``; the
             ``--method-param`` flag).
         recipe: the name of the training recipe the config started from (``default``, or ``seed``: the seed
@@ -58,6 +59,10 @@ class GridConfig:
         min_labels: drop samples with fewer labels before splitting (the paper: 4 on COCO, 3 on NUS-WIDE).
         skip_bad: skip unreadable images of image data sets (their number and names are reported) instead of
             failing.
+        val_set_variants: which labels of the validation rows select the kept epoch (early stopping and model
+            selection): ``observed`` (default), ``complete`` (the single-positive repositories' default, a
+            simulation-only oracle) or both; each ``complete`` trial runs as the method ``NAME@complete-val``
+            (:attr:`mlml.methods.Method.val_set_variant`), so that reports label it.
     """
 
     datasets: list[str] = field(default_factory=lambda: ["yeast"])
@@ -76,6 +81,7 @@ class GridConfig:
     train: dict[str, Any] = field(default_factory=dict)
     min_labels: int | None = None
     skip_bad: bool = False
+    val_set_variants: list[str] = field(default_factory=lambda: ["observed"])
 
     def validate(self) -> GridConfig:
         """Check every field (naming the bad one), expand ``methods: [all]``, and return ``self``."""
@@ -105,6 +111,11 @@ class GridConfig:
         if not isinstance(self.method_params, dict):
             raise MLMLError(f"The 'method_params' parameter of {owner} must be a mapping of method name to "
                             f"parameters. Got {self.method_params!r} instead.")
+        from mlml.methods import VAL_SET_VARIANTS
+
+        self.val_set_variants = _distinct([check_option(v, "val_set_variants", owner, VAL_SET_VARIANTS)
+                                           for v in _listed(self.val_set_variants, "val_set_variants", owner)],
+                                          "val_set_variants", owner)
         self._methods = self._resolve_methods()
         self.folds = check_positive_int(self.folds, "folds", owner, minimum=2)
         check_option(self.scheme, "scheme", owner, SCHEMES)
@@ -144,12 +155,14 @@ class GridConfig:
         """Name -> :class:`~mlml.methods.Method` for every method of the grid, parameters and positive weights
         applied; ``methods`` is rewritten with ``all`` expanded."""
         from mlml.auto import resolve_method  # a registered method, or auto (mlml.auto)
-        from mlml.methods import METHODS
+        from mlml.methods import METHOD_PRESETS, METHODS
 
         owner = "the grid config"
         entries = _listed(self.methods, "methods", owner)
         if entries == ["all"]:  # every registered recipe once (aliases such as an = bce left out)
             entries = [name for name in METHODS.names() if METHODS.get(name).alias_of is None]
+        entries = [m for e in entries for m in (METHOD_PRESETS[e] if isinstance(e, str) and e in METHOD_PRESETS
+                                                else (e,))]
         resolved: dict[str, Any] = {}
         for entry in entries:
             if isinstance(entry, str):
@@ -179,6 +192,14 @@ class GridConfig:
             resolved[name] = resolved[name].with_params(params)
         if self.positive_weights is not None:
             resolved = {name: m.with_positive_weights(self.positive_weights) for name, m in resolved.items()}
+        variants = {}
+        for name, method in resolved.items():  # model selection on the observed labels, and/or on complete ones
+            if "observed" in self.val_set_variants:
+                variants[name] = method
+            if "complete" in self.val_set_variants:
+                variants[f"{name}@complete-val"] = dataclasses.replace(method, name=f"{name}@complete-val",
+                                                                       val_set_variant="complete", alias_of=None)
+        resolved = variants
         self.methods = [e if isinstance(e, (str, dict)) else str(e) for e in entries]
         return resolved
 
@@ -212,7 +233,7 @@ class GridConfig:
         """Hash of everything that changes a trial's result besides its own key (dataset, method, ratio, ...)
         and its method's definition (which the trial's id holds itself)."""
         per_trial = ("datasets", "ratios", "methods", "method_params", "positive_weights", "seeds", "recipe",
-                     "thresholds")  # thresholds: both are always measured
+                     "thresholds", "val_set_variants")  # thresholds: all measured; the variant: in the method
         relevant = {k: v for k, v in self.to_dict().items() if k not in per_trial}
         return hashlib.sha256(json.dumps(relevant, sort_keys=True).encode()).hexdigest()[:16]
 

@@ -218,7 +218,8 @@ def trial_fold(trial: Trial, config: GridConfig) -> Any:
     else:
         inputs = _features(*data_key, config.backbone)
     return make_fold(
-        dataset, _splits(*data_key, config.folds, trial.seed)[trial.fold], ratio=trial.ratio, scheme=config.scheme,
+        dataset, _splits(*data_key, config.folds, trial.seed)[trial.fold],
+        ratio=None if config.scheme == "single-positive" else trial.ratio, scheme=config.scheme,  # one positive kept
         seed=trial.seed, val_fraction=train_config.val_fraction,
         hiding=hiding_seed(trial.seed, trial.fold, trial.ratio), inputs=inputs,
     )
@@ -250,7 +251,7 @@ def run_trial(trial: Trial, config: GridConfig) -> dict[str, Any]:
     else:
         result = fit(
             fold.train_inputs, fold.observed_train, method, config.train_config(trial.seed),
-            validation=fold.validation,
+            validation=fold.validation_for(method.val_set_variant),
             hidden=fold.hidden_train if method.oracle else None,  # nothing but the oracle ever sees the mask
             estimator=leaked, estimator_rows=None if leaked is None else fold.train,
         )

@@ -194,6 +194,39 @@ register_method(
            description="unannotated entries assumed negative, weighted by the k-NN-refined co-occurrence prior")
 )
 
+# Issue 22: the field's single-positive losses of 2022-2025, each with its authors' defaults (docs/losses.md).
+register_method(Method("em", "em", "ones",
+                       description="entropy maximisation on unannotated labels, alpha=0.1 (Zhou et al. 2022)"))
+register_method(Method("em-apl", "em-apl", "ones",
+                       description="EM + asymmetric pseudo-labels: lowest-scored zeros become soft negatives from "
+                       "epoch 5 (Zhou et al. 2022)"))
+register_method(Method("ll-cp", "ll-cp", "ones",
+                       description="large loss permanent correction, 0.2% of each batch from epoch 2 (Kim et al. "
+                       "2022)"))
+register_method(Method("gr", "gr", "ones",
+                       description="generalized robust loss with its K/V schedule over 8 epochs (Chen et al. 2024)"))
+# The GPR loss of AEVLP (ICCV'25) with our posteriors as its soft pseudo-labels, where its authors use CLIP's: the
+# k-NN prior moved towards the model's PU posterior (knn-pu-em's estimator, unchanged), or its labels-only variant
+register_method(Method("gpr-knn-pu", "gpr", "knn-pu-adaptive", estimator_kwargs=dict(EM_ESTIMATOR_KWARGS),
+                       description="GPR loss (AEVLP, Tran et al. 2025) with knn-pu-em's posteriors as soft "
+                       "pseudo-positives"))
+register_method(Method("gpr-pu", "gpr", "pu-adaptive", estimator_kwargs=dict(EM_ESTIMATOR_KWARGS),
+                       description="GPR loss with the labels-only PU posterior (co-occurrence prior) as soft "
+                       "pseudo-positives"))
+
+#: Named groups of methods that ``--methods`` (and a grid's ``methods``) accepts beside method names. ``field``: the
+#: single-positive field's table -- Cole et al.'s five (AN = bce, AN-LS, WAN, EPR, ROLE), Zhang et al.'s Hill and
+#: SPLC, Kim et al.'s LL-R/Ct/Cp, Zhou et al.'s EM and EM + APL, GR loss, and the GPR loss with the labels-only
+#: posterior (it runs on features and images alike) -- each with its authors' defaults.
+METHOD_PRESETS: dict[str, tuple[str, ...]] = {
+    "field": ("bce", "an-ls", "wan", "epr", "role", "hill", "splc", "ll-r", "ll-ct", "ll-cp", "em", "em-apl", "gr",
+              "gpr-pu"),
+}
+# SMILE (Xu et al., NeurIPS 2022): label enhancement from the features' kNN graph, then BCE against the enhanced
+# labels (tabular features: the estimator reads them)
+register_method(Method("smile", "smile", "smile",
+                       description="SMILE label enhancement (GCN-VAE over the kNN graph), BCE against the enhanced "
+                       "labels, zeros x0.1 (Xu et al. 2022)"))
 
 #: What ``mlml train`` uses without ``--method``, deciding with its own threshold policy (``fixed``): the
 #: method-policy pair with the best mean micro-F1 on the issue-16 development grid (yeast and openclipart, seed 1,

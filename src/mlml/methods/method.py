@@ -21,6 +21,8 @@ from mlml.exceptions import MLMLError
 METHODS: Registry[Method] = Registry("method")
 #: What a method may do with unannotated (-1) training entries (:attr:`Method.unannotated`).
 UNANNOTATED: tuple[str, ...] = ("ignore", "negative")
+#: Which labels of the validation rows select the kept epoch (:attr:`Method.val_set_variant`).
+VAL_SET_VARIANTS: tuple[str, ...] = ("observed", "complete")
 
 
 @dataclass(frozen=True)
@@ -42,6 +44,11 @@ class Method:
             weight 0, the estimator contract) or ``"negative"`` (assume them negative: they become suspect zeros,
             weighted by the estimator's ω̄ -- fitted on the observed labels as they are, the unannotated entries
             left out of its statistics -- see :meth:`training_labels`). Verified negatives are certain either way.
+        val_set_variant: the labels of the validation rows that early stopping and model selection read:
+            ``"observed"`` (default: the hidden positives stay hidden, all a user of real data has) or
+            ``"complete"`` (the validation rows' complete labels -- what most single-positive repositories do by
+            default, ``val_set_variant = 'clean'``; a simulation-only oracle, labelled as such by the grid's
+            ``@complete-val`` method names).
     """
 
     name: str
@@ -54,11 +61,15 @@ class Method:
     alias_of: str | None = None
     threshold_policy: str = "fixed"
     unannotated: str = "ignore"
+    val_set_variant: str = "observed"
 
     def __post_init__(self) -> None:
         if self.unannotated not in UNANNOTATED:
             raise MLMLError(f"The 'unannotated' parameter of method {self.name!r} must be one of "
                             f"{', '.join(map(repr, UNANNOTATED))}. Got {self.unannotated!r} instead.")
+        if self.val_set_variant not in VAL_SET_VARIANTS:
+            raise MLMLError(f"The 'val_set_variant' parameter of method {self.name!r} must be one of "
+                            f"{', '.join(map(repr, VAL_SET_VARIANTS))}. Got {self.val_set_variant!r} instead.")
 
     def definition(self) -> dict[str, Any]:
         """Everything that makes this method what it is, as plain data: its name, the loss and the estimator with
@@ -74,6 +85,8 @@ class Method:
         }
         if self.unannotated != "ignore":  # absent by default, so that existing trial ids stay as they were
             out["unannotated"] = self.unannotated
+        if self.val_set_variant != "observed":  # likewise
+            out["val_set_variant"] = self.val_set_variant
         return out
 
     def training_labels(self, observed: Any) -> Any:

@@ -9,6 +9,7 @@ from mlml.weights import pairwise as _pairwise  # noqa: F401
 from mlml.weights import pattern as _pattern  # noqa: F401
 from mlml.weights import positive as _positive  # noqa: F401
 from mlml.weights import simple as _simple  # noqa: F401
+from mlml.weights import smile as _smile  # noqa: F401
 from mlml.weights.base import ESTIMATORS, WeightEstimator
 
 __all__ = ["ESTIMATORS", "WeightEstimator"]

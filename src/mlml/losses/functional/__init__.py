@@ -29,10 +29,13 @@ focusing factor ``p^γ`` as ``exp(γ log p)``, so the values and gradients stay 
 from mlml.losses.functional._base import Reduction, Weights, certain_zeros, entry_weight, suspect_zeros
 from mlml.losses.functional.bce import FUSED_MIN_NUMEL, weighted_bce
 from mlml.losses.functional.cole import an_ls, epr, expected_positive_penalty, role, wan
+from mlml.losses.functional.enhanced import enhanced_bce
+from mlml.losses.functional.entropy import entropy_maximization
 from mlml.losses.functional.focal import asymmetric, focal, hill, splc
-from mlml.losses.functional.large_loss import large_loss, large_loss_mask
+from mlml.losses.functional.large_loss import large_loss, large_loss_mask, large_loss_selection
 from mlml.losses.functional.partial import partial_bce, partial_bce_coefficients
 from mlml.losses.functional.propensity import propensity_weighted_bce, unbiased_bce
+from mlml.losses.functional.robust import gpr_loss, gr_loss, gr_negative
 from mlml.losses.functional.selective import csl, csl_ignored
 from mlml.losses.functional.soft import pair_weights, soft_asl, soft_bce
 
@@ -45,13 +48,19 @@ __all__ = [
     "certain_zeros",
     "csl",
     "csl_ignored",
+    "enhanced_bce",
+    "entropy_maximization",
     "entry_weight",
     "epr",
     "expected_positive_penalty",
     "focal",
+    "gpr_loss",
+    "gr_loss",
+    "gr_negative",
     "hill",
     "large_loss",
     "large_loss_mask",
+    "large_loss_selection",
     "pair_weights",
     "partial_bce",
     "partial_bce_coefficients",

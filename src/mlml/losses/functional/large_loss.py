@@ -55,6 +55,19 @@ def large_loss_mask(
     return eligible & (scores >= threshold)
 
 
+def large_loss_selection(
+    logits: Tensor, targets: Tensor, weights: Weights, rate: float, *, suspect: Tensor | None = None
+) -> Tensor:
+    """The entries :func:`large_loss` rejects or corrects: :func:`large_loss_mask` over the assumed negatives with a
+    non-zero entry weight, restricted to ``suspect`` where given (LL-Cp's module keeps them corrected)."""
+    w = entry_weight(targets, weights)
+    candidates = None if w is None else w != 0
+    if suspect is not None:
+        allowed = suspect_zeros(targets, suspect)
+        candidates = allowed if candidates is None else candidates & allowed
+    return large_loss_mask(logits, targets, rate, candidates=candidates)
+
+
 def large_loss(
     logits: Tensor,
     targets: Tensor,
@@ -82,11 +95,7 @@ def large_loss(
             f"The 'mode' parameter of large_loss must be 'reject' or 'correct'. Got {mode!r} instead."
         )
     w = entry_weight(targets, weights)
-    candidates = None if w is None else w != 0
-    if suspect is not None:
-        allowed = suspect_zeros(targets, suspect)
-        candidates = allowed if candidates is None else candidates & allowed
-    chosen = large_loss_mask(logits, targets, rate, candidates=candidates)
+    chosen = large_loss_selection(logits, targets, w, rate, suspect=suspect)
     if mode == "reject":
         terms = F.binary_cross_entropy_with_logits(logits, targets.to(logits.dtype), reduction="none")
         terms = terms.masked_fill(chosen, 0.0)

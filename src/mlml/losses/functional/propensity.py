@@ -14,7 +14,14 @@ positive. With ``L⁺(z) = −log σ(z) = softplus(−z)`` and ``L⁻(z) = −lo
   ``(2/p_l − 1) ℓ01(+1) + const``, with ``ℓ01`` replaced by the convex ``L⁺``: an observed positive contributes
   ``(2/p_l − 1) L⁺``, an observed zero ``L⁻`` -- BCE with per-label positive weights ``2/p_l − 1``, the
   ``(2.0*inv_prop)-1.0`` of the authors' code (xmc-aalto/PWXMC, ``get_weights(reweighting='PW')``; the code then
-  rescales the weights to mean 1 over labels, a choice of learning-rate scale left out here).
+  rescales the positive weights to mean 1 over labels, which is left out here: it is NOT a learning-rate scale,
+  since the negative terms keep weight 1 -- it changes the balance of positives and negatives, i.e. the loss's
+  shape: ``pos_weight = [7, 1]`` against ``[1.75, 0.25]`` on ``z = [[0, 0]]``, ``y = [[1, 0]]`` gives 2.7726
+  against 0.9531, a ratio of 2.909, not 4).
+
+The unbiased BCE is also published as code: xmc-aalto/missing-labels-tmlr, ``train/losses.py``
+``make_unbiased_ova`` (``ova_base_loss`` with the target ``y / p``), which ours equals
+(tests/test_losses_propensity.py).
 
 Both follow the losses' contract (:mod:`mlml.losses.functional`): every per-entry term is multiplied by the entry
 weight ``w``; ``"mean"`` divides by ``batch * n_labels``.

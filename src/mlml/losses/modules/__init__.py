@@ -17,30 +17,42 @@ weight always drops an unknown entry. Beyond that:
 * do not compose -- ``epr`` and ``role`` have no assumed-negative term for ω̄ to act on (EPR drops negatives,
   ROLE replaces them by learned label estimates); only ω on the observed positives has an effect and the
   batch-level penalties are not weighted.
+* the field's 2022-2025 single-positive losses -- ``em``, ``em-apl``, ``ll-cp``, ``gr`` -- decide themselves how
+  far to trust an assumed negative (entropy instead of a negative term, pseudo-labels, corrections, a learned
+  robust weight): accepted, as ``ll-r``, but not recommended with confidence weights. ``gpr`` reads ω on
+  observed zeros as the weight of a soft pseudo-positive (``needs_pair``): it is made to meet a posterior.
 """
 
 from mlml.losses.modules.base import Criterion, mean_positives
 from mlml.losses.modules.bce import WeightedBCE
 from mlml.losses.modules.cole import ANLS, EPR, ROLE, WAN
+from mlml.losses.modules.entropy import EM, EMAPL
 from mlml.losses.modules.focal import ASL, SPLC, Focal, Hill
-from mlml.losses.modules.large_loss import LargeLossCorrection, LargeLossRejection
+from mlml.losses.modules.large_loss import LargeLossCorrection, LargeLossPermanent, LargeLossRejection
 from mlml.losses.modules.partial import PartialBCE
 from mlml.losses.modules.propensity import PropensityWeightedBCE, UnbiasedBCE
+from mlml.losses.modules.robust import GPRLoss, GRLoss
 from mlml.losses.modules.selective import CSL
-from mlml.losses.modules.soft import SoftASL, SoftBCE, WeakSoftBCE
+from mlml.losses.modules.soft import EnhancedBCE, SoftASL, SoftBCE, WeakSoftBCE
 
 __all__ = [
     "ANLS",
     "ASL",
     "CSL",
+    "EM",
+    "EMAPL",
+    "EnhancedBCE",
     "EPR",
     "ROLE",
     "SPLC",
     "WAN",
     "Criterion",
     "Focal",
+    "GPRLoss",
+    "GRLoss",
     "Hill",
     "LargeLossCorrection",
+    "LargeLossPermanent",
     "LargeLossRejection",
     "PartialBCE",
     "PropensityWeightedBCE",

@@ -91,3 +91,26 @@ class SoftASL(ASL):
         return LF.soft_asl(logits, targets, self._weights(logits, weights, known), reduction=self.reduction,
                            gamma_pos=self.gamma_pos, gamma_neg=self.gamma_neg, margin=self.margin,
                            detach_focusing=self.detach_focusing, suspect=suspect)
+
+
+@LOSSES.register("smile")
+class EnhancedBCE(Criterion):
+    """SMILE's classifier loss (:func:`mlml.losses.functional.enhanced_bce`): BCE against the label distribution
+    ``(ω, ω̄) = (D, 1 − D)`` of the ``smile`` estimator, suspect zeros weighted ``zero_weight`` (default 0.1,
+    the authors' ``rate`` for yeast; ``"wan"``: ``1/(C − 1)``, their ``bias = 1``)."""
+
+    needs_pair = True
+
+    def __init__(self, zero_weight: str | float = 0.1, reduction: Reduction = "mean") -> None:
+        super().__init__()
+        if isinstance(zero_weight, str):
+            check_option(zero_weight, "zero_weight", "smile", ("wan",))
+        else:
+            _check_real(zero_weight, "zero_weight", "smile", low=0.0, low_open=True, high=1.0)
+        self.zero_weight = zero_weight
+        self.reduction = reduction
+
+    def forward(self, logits, targets, weights=None, *, index=None, known=None, suspect=None):  # type: ignore[override]
+        s = 1.0 / max(logits.shape[-1] - 1, 1) if self.zero_weight == "wan" else float(self.zero_weight)
+        return LF.enhanced_bce(logits, targets, self._weights(logits, weights, known), reduction=self.reduction,
+                               zero_weight=s, suspect=suspect)
