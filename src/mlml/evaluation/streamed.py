@@ -42,7 +42,10 @@ class StreamedEvaluation:
     Args:
         y_true: the true labels ``(n_samples, n_labels)``, int8 dense or CSR, ``1``/``0``/``-1`` (unknown: not
             scored).
-        thresholds: named thresholds, each a float or a ``(n_labels,)`` array, e.g. ``{"fixed": 0.5}``.
+        thresholds: named thresholds, each a float, a ``(n_labels,)`` array, or a rule: a callable that maps a
+            block's probabilities ``(batch, n_labels)`` to thresholds of shape ``(n_labels,)`` or ``(batch,
+            n_labels)`` -- a per-sample decision such as ``Decision.thresholds`` of the ``cardinality`` policy,
+            whose thresholds of a row depend on that row only --, e.g. ``{"fixed": 0.5, "model": rule}``.
         ks: the ranking metrics' cut-offs.
 
     Example:
@@ -59,7 +62,8 @@ class StreamedEvaluation:
         self.y_true = check_labels(y_true, name="y_true", allow_unknown=True)
         n_samples, n_labels = self.y_true.shape
         self.ks = tuple(ks)
-        self.thresholds = {name: _check_threshold(value, n_labels) for name, value in thresholds.items()}
+        self.thresholds = {name: value if callable(value) else _check_threshold(value, n_labels)
+                           for name, value in thresholds.items()}
         self.counts = {name: np.zeros((2, n_labels), dtype=np.int64) for name in self.thresholds}  # tp, fp
         self.support = np.zeros(n_labels, dtype=np.int64)
         self.negatives = np.zeros(n_labels, dtype=np.int64)
@@ -83,6 +87,8 @@ class StreamedEvaluation:
         self.support += positive.sum(axis=0)
         self.negatives += (scored & ~positive).sum(axis=0)
         for name, threshold in self.thresholds.items():
+            if callable(threshold):
+                threshold = _check_threshold(threshold(proba), n_labels, proba.shape[0])
             predicted = proba >= threshold
             self.counts[name][0] += (predicted & positive).sum(axis=0)
             self.counts[name][1] += (predicted & scored & ~positive).sum(axis=0)

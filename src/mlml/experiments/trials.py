@@ -283,7 +283,7 @@ def run_trial(trial: Trial, config: GridConfig) -> dict[str, Any]:
             "support": _ints(metrics["per_class_support"]),
             "train_frequency": _ints(label_counts(fold.observed_train) + label_counts(fold.observed_val)),
         },
-        "diagnostics": _diagnostics(result, method, fold, trial),
+        "diagnostics": _diagnostics(result, method, fold, trial, None if leaked is None else fold.train),
         "timings": {"weights_s": weights_s, "train_s": train_s, "eval_s": eval_s, "policy_s": policy_s},
         "n_train": int(len(fold.train) + len(fold.val)),
         "n_test": int(len(fold.test)),
@@ -395,9 +395,12 @@ def run_trial_safely(trial: Trial, config: GridConfig) -> dict[str, Any]:
         }
 
 
-def _diagnostics(result: Any, method: Any, fold: Any, trial: Trial) -> dict[str, Any] | None:
-    """How well the trained ω̄ separates the hidden positives from the true negatives of the rows the estimator
-    was fitted on (the training rows of the fold; adaptive estimators: their final state)."""
+def _diagnostics(result: Any, method: Any, fold: Any, trial: Trial,
+                 estimator_rows: np.ndarray | None = None) -> dict[str, Any] | None:
+    """How well the trained ω̄ separates the hidden positives from the true negatives of the training rows of the
+    fold (adaptive estimators: their final state). ``estimator_rows``: the training rows' positions among the rows
+    the estimator was fitted on, as ``fit`` took them (the leak audit's estimator is fitted on the whole data set:
+    ``fold.train``); None: fitted on exactly the training rows."""
     from sklearn.metrics import roc_curve
 
     from mlml.labels import to_dense
@@ -418,7 +421,8 @@ def _diagnostics(result: Any, method: Any, fold: Any, trial: Trial) -> dict[str,
     if not zero.any():
         return None  # (partial labels read as they are have no suspect zero to weigh)
     features = fold.rows(fold.train[rows]) if estimator.uses_features else None
-    _, neg = estimator.transform(observed, rows=rows, features=features)
+    fitted = rows if estimator_rows is None else np.asarray(estimator_rows)[rows]  # the rule of weights/: rows=
+    _, neg = estimator.transform(observed, rows=fitted, features=features)
     detection = hidden_positive_detection(neg, observed, hidden)
     complete = to_dense(fold.dataset.labels[fold.train[rows]])
     fpr, tpr, _ = roc_curve(hidden[zero], 1.0 - neg[zero])
