@@ -80,3 +80,16 @@ def test_leak_audit_diagnostics_read_the_training_rows_of_the_whole_data_set_est
     np.testing.assert_array_equal(got["neg_weight_hidden"], neg[hidden])
     assert got["detection_auc"] == direct["auc"] and got["detection_ap"] == direct["ap"]
     assert set(got["neg_weight_negative"]) <= set(neg[(observed == 0) & ~hidden].tolist())
+
+
+def test_the_sklearn_estimator_fits_any_policy_and_predicts_with_it(yeast):
+    """``MissingLabelClassifier(thresholds=POLICY)`` takes the step ``mlml train --thresholds`` takes
+    (:func:`mlml.service.decide`); a per-sample decision predicts as the stored model does."""
+    from mlml.sklearn import MissingLabelClassifier
+
+    x, y = np.asarray(yeast.features[:500]), np.asarray(yeast.labels[:500], dtype=np.int8)
+    clf = MissingLabelClassifier("bce", head="linear", epochs=3, fixed_epochs=True, num_threads=1, device="cpu",
+                                 val_fraction=0.3, thresholds="cardinality").fit(x, y)
+    assert clf.model_.decision["policy"] == "cardinality" and np.isnan(clf.thresholds_).all()
+    np.testing.assert_array_equal(clf.predict(x), clf.model_.predict(x))
+    assert (clf.predict(x).sum(axis=1) >= 1).all()  # at least one label per row, the policy's rule

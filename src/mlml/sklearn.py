@@ -9,8 +9,10 @@ or CSR: 1 observed positive, 0 negative -- perhaps a missing positive --, -1 unk
    seeded by ``seed``;
 2. :func:`mlml.training.fit` trains on the other rows, with early stopping and model selection on the
    validation rows' observed labels;
-3. ``thresholds="tuned"`` tunes one threshold per class on the validation rows (``result.tune_thresholds()``);
-   ``"fixed"`` keeps 0.5.
+3. ``thresholds`` names the decision: ``"fixed"`` keeps 0.5, any other threshold policy of
+   :data:`mlml.evaluation.policies.POLICIES` (``"tuned"``, ``"calibrated"``, ``"cardinality"``, ...) is fitted on
+   the validation rows by :func:`mlml.service.decide` -- the step ``mlml train --thresholds`` takes --, and
+   :meth:`predict` applies it.
 
 Because the estimator follows scikit-learn's contract (parameters stored as given in ``__init__``, learned
 attributes ending in ``_``), ``clone``, ``Pipeline`` and ``GridSearchCV`` work; score a search with
@@ -25,7 +27,6 @@ under ``GridSearchCV(n_jobs=k)`` give ``num_threads=1`` so that k workers do not
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Mapping, Sequence
 from types import SimpleNamespace
 from typing import Any, Literal
@@ -57,7 +58,9 @@ class MissingLabelClassifier(ClassifierMixin, BaseEstimator):
             :class:`mlml.training.TrainConfig` (``lr=None``: the optimizer's default).
         val_fraction: share of the rows given to ``fit`` carved out (seeded) for early stopping, model selection
             and threshold tuning; scored on their observed labels. 0 needs ``fixed_epochs=True``.
-        thresholds: ``fixed`` (0.5 for every class) or ``tuned`` (per class, on the validation rows).
+        thresholds: the decision policy: ``fixed`` (0.5 for every class), ``tuned`` (per class, on the validation
+            rows' observed labels) or another policy of :data:`mlml.evaluation.policies.POLICIES` (fitted on the
+            validation rows; the soft ones read :func:`mlml.service.decision_posterior`).
         seed: the seed of everything random in ``fit``.
         device: ``auto`` (CUDA when available), ``cpu``, ``cuda``, ...
         num_threads: torch intra-op threads during ``fit`` (None: leave torch's setting).
@@ -65,7 +68,8 @@ class MissingLabelClassifier(ClassifierMixin, BaseEstimator):
 
     Attributes:
         model_: the :class:`~mlml.training.TrainResult` (model, per-epoch ``history``, ``best_epoch``).
-        thresholds_: ``(n_labels,)`` decision thresholds of :meth:`predict`.
+        thresholds_: ``(n_labels,)`` per-class decision thresholds of :meth:`predict` (NaN for a per-sample policy,
+            ``cardinality``, whose thresholds depend on each row's scores).
         classes_: ``arange(n_labels)``: the label columns (one binary output each).
         n_features_in_: the feature width seen in ``fit``.
 
@@ -97,7 +101,7 @@ class MissingLabelClassifier(ClassifierMixin, BaseEstimator):
         fixed_epochs: bool = False,
         standardize: bool = True,
         val_fraction: float = 0.1,
-        thresholds: Literal["fixed", "tuned"] = "fixed",
+        thresholds: Literal["fixed", "tuned", "expected", "calibrated", "cardinality", "pu"] = "fixed",
         seed: int = 0,
         device: str = "auto",
         num_threads: int | None = None,
@@ -142,11 +146,11 @@ class MissingLabelClassifier(ClassifierMixin, BaseEstimator):
         return method
 
     def _train_config(self) -> Any:
+        from mlml._validation import check_option
+        from mlml.evaluation.policies import POLICIES
         from mlml.training import TrainConfig
 
-        if self.thresholds not in ("fixed", "tuned"):
-            raise MLMLError(f"The 'thresholds' parameter of MissingLabelClassifier must be 'fixed' or 'tuned'. "
-                            f"Got {self.thresholds!r} instead.")
+        check_option(self.thresholds, "thresholds", "MissingLabelClassifier", POLICIES)
         head_kwargs = dict(self.head_kwargs or {})
         if self.hidden_sizes is not None:
             if "hidden_sizes" in head_kwargs:
@@ -159,8 +163,8 @@ class MissingLabelClassifier(ClassifierMixin, BaseEstimator):
             fixed_epochs=self.fixed_epochs, standardize=self.standardize, val_fraction=self.val_fraction,
             seed=self.seed, device=self.device, num_threads=self.num_threads, log=self.verbose, progress=False,
         )
-        if self.thresholds == "tuned" and config.val_fraction == 0:
-            raise MLMLError("thresholds='tuned' needs validation rows: give MissingLabelClassifier a "
+        if self.thresholds != "fixed" and config.val_fraction == 0:
+            raise MLMLError(f"thresholds={self.thresholds!r} needs validation rows: give MissingLabelClassifier a "
                             "val_fraction > 0.")
         return config
 
@@ -174,6 +178,7 @@ class MissingLabelClassifier(ClassifierMixin, BaseEstimator):
                 disagree.
         """
         from mlml.folds import make_fold
+        from mlml.service import decide
         from mlml.training import fit
 
         config = self._train_config()  # every parameter checked before the data is read
@@ -185,14 +190,11 @@ class MissingLabelClassifier(ClassifierMixin, BaseEstimator):
         rows = SimpleNamespace(labels=Y, features=X, image_paths=None)  # what make_fold reads of a Dataset
         fold = make_fold(rows, ratio=0.0, seed=self.seed, val_fraction=config.val_fraction, inputs=X)
         result = fit(fold.train_inputs, fold.observed_train, method, config, validation=fold.validation)
-        if self.thresholds == "tuned":
-            from mlml.evaluation import UndefinedMetricWarning
-
-            with warnings.catch_warnings():  # classes without a validation positive keep 0.5, as documented
-                warnings.simplefilter("ignore", UndefinedMetricWarning)
-                result.tune_thresholds()
+        decide(result, fold, self.thresholds)
         self.model_ = result
-        self.thresholds_ = np.asarray(result.thresholds if result.thresholds is not None else
+        per_sample = result.decision is not None and result.thresholds is None
+        self.thresholds_ = np.asarray(np.full(Y.shape[1], np.nan) if per_sample else
+                                      result.thresholds if result.thresholds is not None else
                                       np.full(Y.shape[1], 0.5), dtype=np.float32)
         self.classes_ = np.arange(Y.shape[1])
         return self
@@ -204,8 +206,13 @@ class MissingLabelClassifier(ClassifierMixin, BaseEstimator):
         return self.model_.predict_proba(X.astype(np.float32, copy=False))
 
     def predict(self, X: Any) -> np.ndarray:
-        """Labels ``(n_samples, n_labels)`` int8 (1 predicted positive, else 0) at :attr:`thresholds_`."""
-        return (self.predict_proba(X) >= self.thresholds_).astype(np.int8)
+        """Labels ``(n_samples, n_labels)`` int8 (1 predicted positive, else 0) under the fitted decision (at
+        :attr:`thresholds_` for per-class policies)."""
+        from mlml.service import stored_rule
+
+        proba = self.predict_proba(X)
+        rule = stored_rule(self.model_)
+        return (proba >= (rule(proba) if callable(rule) else rule)).astype(np.int8)
 
     def score(self, X: Any, y: Any, sample_weight: None = None) -> float:
         """Mean AP over the known (not -1) entries of the labels ``y`` (:func:`masked_map_score`)."""

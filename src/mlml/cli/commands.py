@@ -127,19 +127,13 @@ def _grid_method_params(params: Sequence[tuple[str | None, str, Any]]) -> dict[s
 
 
 def _train(args: argparse.Namespace) -> int:
-    from mlml.evaluation.policies import SOFT_POLICIES
     from mlml.folds import make_fold
-    from mlml.models.features import dataset_features
-    from mlml.recipes import recipe_values
+    from mlml.service import apply_recipe, dataset_inputs, decide
     from mlml.tracking import train_params, train_tracking
     from mlml.training import TrainConfig, fit, init_from_env
 
     if args.out.exists() and not args.out.is_dir():
         raise MLMLError(f"--out {args.out} is a file; the model is written to a folder.")
-    method = _method(args.method, args.method_param)
-    recipe = recipe_values(args.recipe)
-    if recipe.get("positive_weights"):
-        method = method.with_positive_weights(recipe["positive_weights"])
     flags = {
         "mode": args.mode, "backbone": args.backbone if args.mode == "finetune" else None, "head": args.head,
         "optimizer": args.optimizer, "lr": args.lr, "epochs": args.epochs,
@@ -148,7 +142,8 @@ def _train(args: argparse.Namespace) -> int:
         "checkpoint_dir": str(args.checkpoint_dir) if args.checkpoint_dir else None,
         "backbone_weights": str(args.weights) if args.weights else None,
     }
-    settings = {**(recipe.get("train") or {}), **{k: v for k, v in flags.items() if v is not None}}
+    method, settings = apply_recipe(args.recipe, _method(args.method, args.method_param),
+                                    {k: v for k, v in flags.items() if v is not None})
     if args.fixed_epochs:
         settings["fixed_epochs"] = True
     config = TrainConfig.from_dict(settings)  # every training setting checked before the data is read
@@ -166,15 +161,9 @@ def _train(args: argparse.Namespace) -> int:
     check_outputs(outputs, _source_files(args.source, dataset))
     info = init_from_env()  # a no-op unless launched by torchrun
     tracking = train_tracking(args.track if info.rank == 0 else None, args.out, f"{method.name} on {dataset.name}")
-    images = dataset.image_paths is not None
-    if args.mode == "finetune":
-        if not images:
-            raise MLMLError(f"--mode finetune needs images; {dataset.name} has features only.")
-        inputs = [str(p) for p in dataset.image_paths]
-    else:
-        inputs = dataset_features(dataset, backbone=args.backbone if images else None, weights=args.weights)
-        if images:
-            config.backbone = args.backbone  # recorded, so that `mlml evaluate` extracts the same features
+    inputs = dataset_inputs(dataset, mode=args.mode, backbone=args.backbone, weights=args.weights)
+    if args.mode != "finetune" and dataset.image_paths is not None:
+        config.backbone = args.backbone  # recorded, so that `mlml evaluate` extracts the same features
     fold = make_fold(dataset, ratio=None if args.scheme == "single-positive" else args.ratio, scheme=args.scheme,
                      seed=args.seed, val_fraction=config.val_fraction, inputs=inputs)
     params = train_params(args.source, dataset, method, config, ratio=args.ratio, scheme=args.scheme, seed=args.seed,
@@ -184,8 +173,7 @@ def _train(args: argparse.Namespace) -> int:
         result = fit(fold.train_inputs, fold.observed_train, method, config, validation=fold.validation,
                      hidden=fold.hidden_train if method.oracle else None, callbacks=tracking.callbacks)
         result.label_names = list(dataset.label_names)
-        if policy != "fixed":
-            result.decide(policy, q=_validation_posterior(fold) if policy in SOFT_POLICIES else None)
+        decide(result, fold, policy)
         if info.rank != 0:
             return 0
         result.save(args.out)
@@ -202,17 +190,6 @@ def _train(args: argparse.Namespace) -> int:
     print(f"{method.name} ({args.recipe} recipe) on {dataset.name}: {len(result.history)} epochs, best epoch "
           f"{result.best_epoch} ({selection}); decisions: {policy} -> {args.out}")
     return 0
-
-
-def _validation_posterior(fold: Any) -> Any:
-    """The posterior of the validation rows' observed zeros for the threshold policies that do not trust them: the
-    k-NN estimator (labels and features) fitted on the training rows, or co-occurrence alone for images."""
-    from mlml.evaluation.policies import posterior
-
-    features = not isinstance(fold.inputs, list)
-    return posterior(fold.observed_train, fold.observed_val, estimator="knn" if features else "pairwise-noisy-or",
-                     features=fold.val_inputs if features else None,
-                     train_features=fold.train_inputs if features else None)
 
 
 def _label_files(dataset: Any) -> tuple[str, str]:

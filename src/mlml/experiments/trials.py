@@ -145,10 +145,9 @@ def _dataset(source: str, min_labels: int | None, skip_bad: bool) -> Any:
 
 @per_process_cache(maxsize=4)
 def _features(source: str, min_labels: int | None, skip_bad: bool, backbone: str) -> np.ndarray:
-    from mlml.models.features import dataset_features
+    from mlml.service import dataset_inputs
 
-    dataset = _dataset(source, min_labels, skip_bad)
-    return dataset_features(dataset, backbone=backbone if dataset.image_paths is not None else None)
+    return dataset_inputs(_dataset(source, min_labels, skip_bad), backbone=backbone)
 
 
 @per_process_cache(maxsize=8)
@@ -203,14 +202,13 @@ def trial_fold(trial: Trial, config: GridConfig) -> Any:
     """The :class:`~mlml.folds.Fold` of a trial: the grid's split of its data set, the positives hidden for
     (seed, fold, ratio) -- the same for every method --, the validation rows carved with the trial's seed."""
     from mlml.folds import make_fold
+    from mlml.service import dataset_inputs
 
     data_key = (trial.dataset, config.min_labels, config.skip_bad)
     dataset = _dataset(*data_key)
     train_config = config.train_config(trial.seed)
     if train_config.mode == "finetune":  # end to end: the model reads the images
-        if dataset.image_paths is None:
-            raise MLMLError(f"train mode 'finetune' needs images; {trial.dataset} has features only.")
-        inputs = [str(p) for p in dataset.image_paths]
+        inputs = dataset_inputs(dataset, mode="finetune")
     else:
         inputs = _features(*data_key, config.backbone)
     return make_fold(
@@ -299,12 +297,10 @@ def _policy_metrics(result: Any, fold: Any, scores: np.ndarray, config: GridConf
     ``{policy: {"metrics", "predicted"}}`` (``predicted``: the mean number of labels predicted per test row); the
     ranking metrics, which no threshold changes, are ``ranked``'s."""
     from mlml.evaluation import UndefinedMetricWarning, evaluate
-    from mlml.evaluation.policies import POLICIES, fit_policies, posterior
+    from mlml.evaluation.policies import POLICIES, fit_policies
+    from mlml.service import decision_posterior
 
-    images = isinstance(fold.inputs, list)
-    estimator = "pairwise-noisy-or" if images else config.policy_posterior
-    q = posterior(fold.observed_train, fold.observed_val, estimator=estimator,
-                  features=None if images else fold.val_inputs, train_features=None if images else fold.train_inputs)
+    q = decision_posterior(fold, estimator=config.policy_posterior)
     out = {}
     with warnings.catch_warnings():  # classes without a validation positive keep 0.5, as documented
         warnings.simplefilter("ignore", UndefinedMetricWarning)
@@ -344,23 +340,15 @@ def _test_metrics(result: Any, fold: Any,
     """The test fold's metrics at 0.5, with the dense test scores; beyond
     :data:`~mlml.evaluation.streamed.DENSE_EVALUATION_ENTRIES` scores, batch by batch instead, with no dense scores
     (None) but the metrics at the thresholds tuned on the validation rows (None without them)."""
-    from mlml.evaluation import UndefinedMetricWarning, evaluate
-    from mlml.evaluation.streamed import StreamedEvaluation, dense_evaluation_fits
+    from mlml.evaluation.streamed import dense_evaluation_fits
+    from mlml.service import score, tuned_rule
 
-    if dense_evaluation_fits(*fold.test_labels.shape):
-        scores = result.predict_proba(fold.test_inputs)
-        return evaluate(fold.test_labels, scores, propensity=propensity), scores, None
-    thresholds = None
-    if fold.validation is not None:
-        with warnings.catch_warnings():  # classes without a validation positive keep 0.5, as documented
-            warnings.simplefilter("ignore", UndefinedMetricWarning)
-            thresholds = result.tune_thresholds()
-    run = StreamedEvaluation(fold.test_labels, {"fixed": 0.5, **({} if thresholds is None else
-                                                                   {"tuned": thresholds})})
-    for proba in result.iter_proba(fold.test_inputs):
-        run.update(proba)
-    tuned = None if thresholds is None else _scalars(run.result("tuned", propensity=propensity))
-    return run.result("fixed", propensity=propensity), None, tuned
+    rules: dict[str, Any] = {"fixed": 0.5}
+    if not dense_evaluation_fits(*fold.test_labels.shape) and fold.validation is not None:
+        rules["tuned"] = tuned_rule(result)  # the dense path measures it with the other policies
+    scored = score(result, fold.test_labels, fold.test_inputs, rules, propensity=propensity)
+    tuned = scored.metrics.get("tuned")
+    return scored.metrics["fixed"], scored.proba, None if tuned is None else _scalars(tuned)
 
 
 def _val_score(result: Any) -> float | None:
