@@ -34,9 +34,9 @@ results store). A tracking URI that cannot be reached at the start fails the com
 from __future__ import annotations
 
 import json
+import logging
 import math
 import os
-import sys
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -45,6 +45,9 @@ from typing import Any
 from urllib.parse import urlparse
 
 from mlml.exceptions import MLMLError
+
+#: Where tracking reports (the run it wrote to, a trial it could not log); the CLI shows its INFO messages.
+logger = logging.getLogger("mlml.tracking")
 
 #: ``mlml train`` writes buffered epoch figures at most this often (and once at the end).
 FLUSH_S = 5.0
@@ -175,8 +178,8 @@ class GridTracking:
             log_trial(self.tracker, record, self.parent)
         except Exception as exc:  # noqa: BLE001 -- the record is already in the store; the grid goes on
             self.failures += 1
-            print(f"warning: trial {record.get('trial_id')} was not logged to MLflow ({self.tracker.uri}): "
-                  f"{_message(exc)}", file=sys.stderr)
+            logger.warning("warning: trial %s was not logged to MLflow (%s): %s", record.get("trial_id"),
+                           self.tracker.uri, _message(exc))
 
     def report(self) -> None:
         """Attach the report and the run files to the parent run."""
@@ -189,8 +192,8 @@ class GridTracking:
         status = "FINISHED" if exc_type is None else "KILLED" if exc_type is KeyboardInterrupt else "FAILED"
         self.tracker.log(self.parent, tags={"mlml.trials_not_logged": str(self.failures)})
         self.tracker.end(self.parent, status)
-        print(f"tracking: MLflow experiment {self.tracker.experiment!r} at {self.tracker.uri}, parent run "
-              f"{self.parent}", file=sys.stderr)
+        logger.info("tracking: MLflow experiment %r at %s, parent run %s", self.tracker.experiment, self.tracker.uri,
+                    self.parent)
 
 
 class TrainTracking:
@@ -243,8 +246,8 @@ class TrainTracking:
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
         if self.tracker is not None and self.run is not None:
             self.tracker.end(self.run, "FINISHED" if exc_type is None else "FAILED")
-            print(f"tracking: MLflow experiment {self.tracker.experiment!r} at {self.tracker.uri}, run {self.run}",
-                  file=sys.stderr)
+            logger.info("tracking: MLflow experiment %r at %s, run %s", self.tracker.experiment, self.tracker.uri,
+                        self.run)
 
 
 def grid_tracking(spec: TrackSpec | None, config: Any, run_dir: str | os.PathLike[str]) -> GridTracking:

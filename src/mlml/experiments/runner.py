@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import json
+import logging
 import multiprocessing
 import platform
 import sys
@@ -38,6 +39,8 @@ from mlml.experiments.trials import (
     prepare,
     run_trial_safely,
 )
+
+logger = logging.getLogger("mlml.experiments")
 
 STORE_NAME = "results.sqlite"
 DATASETS_NAME = "datasets.json"
@@ -115,11 +118,12 @@ def grid_records(config: GridConfig, store: ResultStore, run_dir: str | Path | N
 
 
 def note_other_trials(store: ResultStore, shown: int) -> None:
-    """A note on stderr when the store holds trials a report leaves out."""
+    """A note (logger ``mlml.experiments``, INFO: the CLI shows it) when the store holds trials a report leaves
+    out."""
     other = store.count() - shown
     if other > 0:
-        print(f"note: {store.path} also holds {other} trial(s) of other configurations; "
-              "they are left out of this report (`mlml report --all` shows every stored trial)", file=sys.stderr)
+        logger.info("note: %s also holds %d trial(s) of other configurations; they are left out of this report "
+                    "(`mlml report --all` shows every stored trial)", store.path, other)
 
 
 def _execute(
