@@ -93,3 +93,22 @@ def test_the_sklearn_estimator_fits_any_policy_and_predicts_with_it(yeast):
     assert clf.model_.decision["policy"] == "cardinality" and np.isnan(clf.thresholds_).all()
     np.testing.assert_array_equal(clf.predict(x), clf.model_.predict(x))
     assert (clf.predict(x).sum(axis=1) >= 1).all()  # at least one label per row, the policy's rule
+
+
+def test_the_trial_record_round_trips_and_its_documentation_is_current():
+    """A record survives the store's JSON (fields this mlml does not know included), reads by attribute and, for
+    older code, as a mapping; docs/trial-record.md is what ``python -m mlml.record`` generates."""
+    import json
+    from pathlib import Path
+
+    from mlml.record import TrialRecord, schema_markdown
+    from mlml.reports.records import check_records
+
+    record = TrialRecord(trial_id="t", dataset="yeast", method="bce", ratio=0.5, metrics={"map": 0.5},
+                         extra={"from_a_newer_mlml": [1, 2]})
+    back = TrialRecord.from_dict(json.loads(json.dumps(record.to_dict())))
+    assert back == record and back.metrics["map"] == 0.5 and back["from_a_newer_mlml"] == [1, 2]
+    assert back["dataset"] == back.dataset and back.get("pr_curve") is None and "extra" not in back
+    assert check_records([record.to_dict()])[0] == record
+    page = Path(__file__).resolve().parents[1] / "docs" / "trial-record.md"
+    assert page.read_text(encoding="utf-8") == schema_markdown()

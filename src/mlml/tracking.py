@@ -45,6 +45,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 from mlml.exceptions import MLMLError
+from mlml.record import TrialRecord
 
 #: Where tracking reports (the run it wrote to, a trial it could not log); the CLI shows its INFO messages.
 logger = logging.getLogger("mlml.tracking")
@@ -55,6 +56,7 @@ DEFAULT_EXPERIMENT = "mlml"
 EPOCH_METRICS = ("train_loss", "val_loss", "val_score", "lr", "seconds")
 _MAX_PARAM = 6000  # MLflow's longest parameter value
 _MAX_TAG = 5000
+_RUN_KEY = ("trial_id", "dataset", "method", "ratio", "fold", "seed", "status")  # a trial run's name and tags
 _BATCH = {"metrics": 1000, "params": 100, "tags": 100}  # MLflow's log_batch limits
 
 
@@ -260,30 +262,33 @@ def train_tracking(spec: TrackSpec | None, out_dir: str | os.PathLike[str], name
     return TrainTracking(None if spec is None else MlflowTracker(spec.resolve(out_dir)), name)
 
 
-def log_trial(tracker: MlflowTracker, record: Mapping[str, Any], parent: str | None) -> str:
-    """One trial record (see :mod:`mlml.reports`) as a run nested under ``parent``; returns the run id."""
-    timings = record.get("timings") or {}
+def log_trial(tracker: MlflowTracker, record: TrialRecord | Mapping[str, Any], parent: str | None) -> str:
+    """One trial record (:class:`mlml.record.TrialRecord`, or a dict of its fields holding at least the trial's
+    key) as a run nested under ``parent``; returns the run id."""
+    missing = [key for key in _RUN_KEY if key not in record]
+    if missing:
+        raise MLMLError(f"trial record {record.get('trial_id')!r} lacks {', '.join(missing)}; it cannot be logged.")
+    record = TrialRecord.from_dict(record)
+    timings = record.timings or {}
     took = sum(v for v in timings.values() if _is_number(v))
-    name = (f"{record['dataset']} {record['method']} r={record['ratio']} fold={record['fold']} "
-            f"seed={record['seed']}")
+    name = f"{record.dataset} {record.method} r={record.ratio} fold={record.fold} seed={record.seed}"
     run = tracker.start(name, parent=parent, start_time=time.time() - took,
-                        tags={"mlml.trial_id": record["trial_id"], "mlml.status": record["status"]})
-    params = {key: record.get(key) for key in ("dataset", "method", "ratio", "fold", "seed", "weights_source",
-                                               "recipe", "trial_id", "config_hash", "data_fingerprint",
-                                               "n_train", "n_test")}
-    params["oracle"] = record.get("oracle")
-    for key, value in (record.get("method_definition") or {}).items():
+                        tags={"mlml.trial_id": record.trial_id, "mlml.status": record.status})
+    params = {key: getattr(record, key) for key in ("dataset", "method", "ratio", "fold", "seed", "weights_source",
+                                                    "recipe", "trial_id", "config_hash", "data_fingerprint",
+                                                    "n_train", "n_test", "oracle")}
+    for key, value in (record.method_definition or {}).items():
         params[f"method.{key}"] = value
-    for package, version in (record.get("versions") or {}).items():
+    for package, version in (record.versions or {}).items():
         params[f"version.{package}"] = version
-    metrics = [m for row in record.get("history") or () for m in epoch_metrics(row)]
-    metrics += [(f"test_{k}", v, 0) for k, v in (record.get("metrics") or {}).items()]
-    metrics += [(f"test_tuned_{k}", v, 0) for k, v in (record.get("metrics_tuned") or {}).items()]
+    metrics = [m for row in record.history or () for m in epoch_metrics(row)]
+    metrics += [(f"test_{k}", v, 0) for k, v in (record.metrics or {}).items()]
+    metrics += [(f"test_tuned_{k}", v, 0) for k, v in (record.metrics_tuned or {}).items()]
     metrics += [(f"time_{k}", v, 0) for k, v in timings.items()]
-    metrics += [("epochs", record.get("epochs"), 0), ("best_val_score", record.get("val_score"), 0)]
-    tags = {"mlml.error": str(record["error"])[-_MAX_TAG:]} if record.get("error") else None  # the traceback's end
+    metrics += [("epochs", record.epochs, 0), ("best_val_score", record.val_score, 0)]
+    tags = {"mlml.error": str(record.error)[-_MAX_TAG:]} if record.error else None  # the traceback's end
     tracker.log(run, params={k: v for k, v in params.items() if v is not None}, metrics=metrics, tags=tags)
-    tracker.end(run, "FINISHED" if record["status"] == "done" else "FAILED")
+    tracker.end(run, "FINISHED" if record.status == "done" else "FAILED")
     return run
 
 

@@ -291,7 +291,7 @@ def _reproduce(args: argparse.Namespace) -> int:
         tracking.report()
     print(terminal_table(summarize(records, thresholds=config.thresholds)))
     print(f"report: {report}")
-    failed = sum(r["status"] == "failed" for r in records)
+    failed = sum(r.status == "failed" for r in records)
     print(f"{len(records)} trials in {run_dir} ({failed} failed); this invocation took {wall:.1f} s")
     return 1 if failed else 0
 

@@ -28,6 +28,7 @@ from mlml.exceptions import MLMLError
 from mlml.experiments.cache import per_process_cache
 from mlml.experiments.config import GridConfig
 from mlml.labels import label_counts
+from mlml.record import TrialRecord
 
 #: Packages whose versions every trial record and ``environment.json`` keep.
 VERSIONED = ("mlml", "numpy", "scipy", "scikit-learn", "torch", "iterative-stratification", "liac-arff", "river")
@@ -218,8 +219,8 @@ def trial_fold(trial: Trial, config: GridConfig) -> Any:
     )
 
 
-def run_trial(trial: Trial, config: GridConfig) -> dict[str, Any]:
-    """Run one trial and return its record (see ``mlml.reports`` for the schema)."""
+def run_trial(trial: Trial, config: GridConfig) -> TrialRecord:
+    """Run one trial and return its record (:class:`mlml.record.TrialRecord`)."""
     from mlml.training import fit
 
     method = config.resolved_methods()[trial.method]
@@ -257,38 +258,41 @@ def run_trial(trial: Trial, config: GridConfig) -> dict[str, Any]:
         decisions = {} if streamed_tuned is None else {"tuned": {"metrics": streamed_tuned}}
     policy_s = time.perf_counter() - started
 
-    return {
-        **asdict(trial),
-        "trial_id": trial.trial_id,
-        "status": "done",
-        "error": None,
-        "oracle": method.oracle,
-        "recipe": config.recipe,
-        "scheme": config.scheme,
-        "method_definition": method.definition(),
-        "versions": package_versions(),
-        "metrics": _scalars(metrics),
+    return _record(
+        trial, config, method, status="done",
+        metrics=_scalars(metrics),
         # a recipe without validation rows (the seed's) has no tuned or other fitted policy
-        "metrics_tuned": decisions.get("tuned", {}).get("metrics"),
-        "metrics_policies": {name: d["metrics"] for name, d in decisions.items()} or None,
-        "own_policy": method.threshold_policy,
-        "cardinality": None if scores is None else _cardinality(fold.test_labels, scores, decisions),
-        "pr_curve": None if scores is None else _pr_curve(fold.test_labels, scores),
-        "per_class": {
+        metrics_tuned=decisions.get("tuned", {}).get("metrics"),
+        metrics_policies={name: d["metrics"] for name, d in decisions.items()} or None,
+        own_policy=method.threshold_policy,
+        cardinality=None if scores is None else _cardinality(fold.test_labels, scores, decisions),
+        pr_curve=None if scores is None else _pr_curve(fold.test_labels, scores),
+        per_class={
             "names": list(fold.dataset.label_names),
             "tp": _ints(metrics["per_class_tp"]),
             "ap": _floats(metrics["per_class_ap"]),
             "support": _ints(metrics["per_class_support"]),
             "train_frequency": _ints(label_counts(fold.observed_train) + label_counts(fold.observed_val)),
         },
-        "diagnostics": _diagnostics(result, method, fold, trial, None if leaked is None else fold.train),
-        "timings": {"weights_s": weights_s, "train_s": train_s, "eval_s": eval_s, "policy_s": policy_s},
-        "n_train": int(len(fold.train) + len(fold.val)),
-        "n_test": int(len(fold.test)),
-        "epochs": len(result.history),
-        "val_score": _val_score(result),
-        "history": result.history,  # per-epoch figures (train_loss, val_loss, val_score, lr, seconds): tracking
-    }
+        diagnostics=_diagnostics(result, method, fold, trial, None if leaked is None else fold.train),
+        timings={"weights_s": weights_s, "train_s": train_s, "eval_s": eval_s, "policy_s": policy_s},
+        n_train=int(len(fold.train) + len(fold.val)),
+        n_test=int(len(fold.test)),
+        epochs=len(result.history),
+        val_score=_val_score(result),
+        history=result.history,  # per-epoch figures (train_loss, val_loss, val_score, lr, seconds): tracking
+    )
+
+
+def _record(trial: Trial, config: GridConfig, method: Any, **outcome: Any) -> TrialRecord:
+    """The one place a :class:`~mlml.record.TrialRecord` is built: the trial's key and identity, the grid's
+    recipe and scheme, the method's definition and the package versions, then ``outcome``."""
+    return TrialRecord(
+        **asdict(trial), trial_id=trial.trial_id, oracle=bool(method is not None and method.oracle),
+        recipe=config.recipe, scheme=config.scheme,
+        method_definition=None if method is None else method.definition(), versions=package_versions(),
+        **outcome,
+    )
 
 
 def _policy_metrics(result: Any, fold: Any, scores: np.ndarray, config: GridConfig,
@@ -359,28 +363,13 @@ def _val_score(result: Any) -> float | None:
     return None if score is None or not math.isfinite(score) else float(score)
 
 
-def run_trial_safely(trial: Trial, config: GridConfig) -> dict[str, Any]:
+def run_trial_safely(trial: Trial, config: GridConfig) -> TrialRecord:
     """:func:`run_trial`, but a trial that raises becomes a ``failed`` record with its traceback."""
     try:
         return run_trial(trial, config)
     except Exception:  # noqa: BLE001 -- the grid goes on; the traceback is stored with the trial
-        method = config.resolved_methods().get(trial.method)
-        return {
-            **asdict(trial),
-            "trial_id": trial.trial_id,
-            "status": "failed",
-            "error": traceback.format_exc(),
-            "oracle": bool(method is not None and method.oracle),
-            "recipe": config.recipe,
-            "scheme": config.scheme,
-            "method_definition": None if method is None else method.definition(),
-            "versions": package_versions(),
-            "metrics": {},
-            "metrics_tuned": None,
-            "per_class": None,
-            "diagnostics": None,
-            "timings": {},
-        }
+        return _record(trial, config, config.resolved_methods().get(trial.method), status="failed",
+                       error=traceback.format_exc())
 
 
 def _diagnostics(result: Any, method: Any, fold: Any, trial: Trial,

@@ -15,6 +15,7 @@ import numpy as np
 from mlml._io import write_text
 from mlml.evaluation.policies import POLICIES
 from mlml.exceptions import MLMLError
+from mlml.record import TrialRecord
 from mlml.reports.records import (
     LEAK_TAG,
     ORACLE_TAG,
@@ -116,7 +117,7 @@ def write_report(
     blocks += _label_blocks(checked)
     blocks += _partial_blocks(checked, rows, run_dir, draw is True)
 
-    datasets = sorted({r["dataset"] for r in checked})
+    datasets = sorted({r.dataset for r in checked})
     slugs = _slugs(datasets)
     for dataset in datasets:
         blocks.append(("h", 2, f"Data set: {dataset}"))
@@ -142,7 +143,7 @@ def write_report(
             blocks.append(("table", *table_cells(ranked, RANKING_SHOWN)))
         if draw is True:
             blocks += _figure_blocks(checked, rows, dataset, run_dir, slugs[dataset])
-        blocks += _timing_blocks([r for r in checked if r["dataset"] == dataset])
+        blocks += _timing_blocks([r for r in checked if r.dataset == dataset])
     if draw is not True:
         blocks.append(("h", 2, "Figures"))
         blocks.append(("p", draw))
@@ -175,14 +176,14 @@ def _want_figures(figures: bool | None) -> bool | str:
 
 # ----------------------------------------------------------------------------------------- run status
 def _status_blocks(
-    records: Sequence[Mapping[str, Any]], expected: Sequence[ExpectedKey] | None
+    records: Sequence[TrialRecord], expected: Sequence[ExpectedKey] | None
 ) -> list[Block]:
-    done = [r for r in records if r["status"] == "done"]
-    failed = [r for r in records if r["status"] == "failed"]
+    done = [r for r in records if r.status == "done"]
+    failed = [r for r in records if r.status == "failed"]
     blocks: list[Block] = [("h", 2, "Run status")]
     missing: list[ExpectedKey] = []
     if expected is not None:
-        ids = {r["trial_id"] for r in records}
+        ids = {r.trial_id for r in records}
 
         def found(key: ExpectedKey) -> bool:  # a trial id is a set lookup; field mappings need a scan
             trial_id = key if isinstance(key, str) else key.get("trial_id")
@@ -205,13 +206,13 @@ def _status_blocks(
         header = ["trial_id", "dataset", "method", "ratio", "fold", "seed", "error"]
         body = [
             [
-                str(r["trial_id"]),
-                str(r["dataset"]),
+                str(r.trial_id),
+                str(r.dataset),
                 series_label(*series_key(r)),
-                f"{r['ratio']:g}",
-                str(r["fold"]),
-                str(r["seed"]),
-                _first_line(r.get("error")),
+                f"{r.ratio:g}",
+                str(r.fold),
+                str(r.seed),
+                _first_line(r.error),
             ]
             for r in failed[:MAX_LISTED]
         ]
@@ -219,8 +220,8 @@ def _status_blocks(
         if len(failed) > MAX_LISTED:
             blocks.append(("p", f"... and {len(failed) - MAX_LISTED} more failed trials."))
         for r in failed[:MAX_LISTED]:
-            if r.get("error"):
-                blocks.append(("details", f"Error of trial {r['trial_id']}", str(r["error"])))
+            if r.error:
+                blocks.append(("details", f"Error of trial {r.trial_id}", str(r.error)))
     if missing:
         blocks.append(("h", 3, f"Missing trials ({len(missing)}: never ran or not stored)"))
         blocks.append(("list", [describe_key(key) for key in missing[:MAX_LISTED]]))
@@ -252,13 +253,13 @@ RECIPE_NOTES = {
 }
 
 
-def _label_blocks(records: Sequence[Mapping[str, Any]]) -> list[Block]:
+def _label_blocks(records: Sequence[TrialRecord]) -> list[Block]:
     blocks: list[Block] = []
-    recipes = sorted({r.get("recipe") or "default" for r in records})
+    recipes = sorted({r.recipe or "default" for r in records})
     blocks.append(("p", "Training recipe: " + "; ".join(
         f"{name} ({RECIPE_NOTES.get(name, 'see config.yaml')})" for name in recipes) + "."))
-    leak = sorted({r["method"] for r in records if r["weights_source"] == "complete"})
-    oracle = sorted({r["method"] for r in records if r["oracle"]})
+    leak = sorted({r.method for r in records if r.weights_source == "complete"})
+    oracle = sorted({r.method for r in records if r.oracle})
     if leak:
         blocks.append(
             (
@@ -286,10 +287,10 @@ def _label_blocks(records: Sequence[Mapping[str, Any]]) -> list[Block]:
 
 
 def _partial_blocks(
-    records: Sequence[Mapping[str, Any]], rows: Sequence[Mapping[str, Any]], run_dir: Path, draw: bool
+    records: Sequence[TrialRecord], rows: Sequence[Mapping[str, Any]], run_dir: Path, draw: bool
 ) -> list[Block]:
     """For a partial-label grid: what its ratio means, and mAP vs known proportion over every data set."""
-    partial = sorted({r["dataset"] for r in records if r.get("scheme") == "partial"})
+    partial = sorted({r.dataset for r in records if r.scheme == "partial"})
     if not partial:
         return []
     blocks: list[Block] = [
@@ -326,9 +327,9 @@ def _slugs(datasets: Sequence[str]) -> dict[str, str]:
     return out
 
 
-def _figure_ratio(records: Sequence[Mapping[str, Any]]) -> float | None:
+def _figure_ratio(records: Sequence[TrialRecord]) -> float | None:
     """0.5 (the paper's Fig. 3) when present, else the missing ratio closest to it (positive ratios first)."""
-    ratios = sorted({r["ratio"] for r in records})
+    ratios = sorted({r.ratio for r in records})
     if not ratios:
         return None
     positive = [r for r in ratios if r > 0] or ratios
@@ -336,7 +337,7 @@ def _figure_ratio(records: Sequence[Mapping[str, Any]]) -> float | None:
 
 
 def _figure_blocks(
-    records: Sequence[Mapping[str, Any]],
+    records: Sequence[TrialRecord],
     rows: Sequence[Mapping[str, Any]],
     dataset: str,
     run_dir: Path,
@@ -347,14 +348,14 @@ def _figure_blocks(
     from mlml.reports import figures as F
     from mlml.reports.partial_figures import ratio_label
 
-    done = [r for r in records if r["dataset"] == dataset and r["status"] == "done"]
+    done = [r for r in records if r.dataset == dataset and r.status == "done"]
     ds_rows = [row for row in rows if row["dataset"] == dataset and row["n_folds"] > 0]
     blocks: list[Block] = [("h", 3, "Figures")]
     if not done:
         return blocks + [("p", "No finished trial: nothing to draw.")]
     ratio = _figure_ratio(done)
-    at_ratio = [r for r in done if r["ratio"] == ratio]
-    axis = ratio_label(next((r.get("scheme") for r in done if r.get("scheme")), None))
+    at_ratio = [r for r in done if r.ratio == ratio]
+    axis = ratio_label(next((r.scheme for r in done if r.scheme), None))
     plans: list[tuple[str, str, Any]] = []
     if any(row["threshold"] == "fixed" for row in ds_rows):
         plans.append(
@@ -421,8 +422,8 @@ def _figure_blocks(
 
 
 # ------------------------------------------------------------------------------------------------ timings
-def _timing_blocks(records: Sequence[Mapping[str, Any]]) -> list[Block]:
-    done = [r for r in records if r["status"] == "done" and r.get("timings")]
+def _timing_blocks(records: Sequence[TrialRecord]) -> list[Block]:
+    done = [r for r in records if r.status == "done" and r.timings]
     if not done:
         return []
     groups: dict[tuple[str, str, bool], list[Mapping[str, Any]]] = {}
@@ -433,7 +434,7 @@ def _timing_blocks(records: Sequence[Mapping[str, Any]]) -> list[Block]:
     for key in sorted(groups, key=series_rank):
         cells = [series_label(*key), str(len(groups[key]))]
         for field in ("weights_s", "train_s", "eval_s"):
-            values = np.array([as_float(r["timings"].get(field)) for r in groups[key]])
+            values = np.array([as_float(r.timings.get(field)) for r in groups[key]])
             values = values[~np.isnan(values)]
             cells.append(f"{values.mean():.2f}" if values.size else "–")
         body.append(cells)
