@@ -1,4 +1,6 @@
-"""The ``mlml`` command line: argparse front, no logic of its own.
+"""The ``mlml`` command line: the argparse front. Each verb checks what only the command line knows (flag
+combinations, output paths), calls :mod:`mlml.service` and the core, and prints and writes; what the library
+logs is shown through :func:`show_messages`.
 
 Every verb calls library functions; bad input (``MLMLError``, ``DataError``, missing files) becomes one line on
 stderr and exit code 2.

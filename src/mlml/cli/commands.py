@@ -1,4 +1,5 @@
-"""What each ``mlml`` verb does: read its arguments, call the library, print and write. No logic of its own."""
+"""What each ``mlml`` verb does: read its arguments, check what only the command line knows (flag combinations,
+output paths), call :mod:`mlml.service` and the core, print and write."""
 
 from __future__ import annotations
 

@@ -102,13 +102,15 @@ def evaluate(
             predicted positive.
         mask: optional boolean ``(n_samples, n_labels)``: only entries where it is True (and ``y_true`` is
             known) are scored.
-        ranking: False leaves out the ranking metrics (AUC, AP: they do not depend on the threshold), e.g. to
-            score several decision rules on the same scores.
+        ranking: False returns the decision metrics only -- ``micro_precision``, ``micro_recall``,
+            ``micro_f1``, ``macro_precision``, ``macro_recall``, ``macro_f1``, nothing else (no counts, no
+            per-class lists, no AUC/AP or ranking metrics, which do not depend on the threshold) --, e.g. to score
+            several decision rules on the same scores.
         propensity: ``(n_labels,)`` label propensities for PSP@k and PSnDCG@k (best from the TRAINING labels,
             :func:`mlml.propensity.label_propensity`); None: computed from the scored positives of ``y_true``.
 
     Returns:
-        A dict with the floats ``micro_precision``, ``micro_recall``, ``micro_f1``, ``micro_auc``,
+        With ``ranking=True`` (the default) a dict with the floats ``micro_precision``, ``micro_recall``, ``micro_f1``, ``micro_auc``,
         ``macro_precision``, ``macro_recall``, ``macro_f1``, ``macro_auc``, ``map`` (macro average
         precision); the ints ``n_scored`` (entries scored), ``n_classes``, ``n_classes_undefined`` (dropped
         from macro AP/AUC), ``n_classes_no_positives`` (dropped from macro P/R/F1); and the per-class lists
