@@ -110,8 +110,8 @@ def evaluate(
             :func:`mlml.propensity.label_propensity`); None: computed from the scored positives of ``y_true``.
 
     Returns:
-        With ``ranking=True`` (the default) a dict with the floats ``micro_precision``, ``micro_recall``, ``micro_f1``, ``micro_auc``,
-        ``macro_precision``, ``macro_recall``, ``macro_f1``, ``macro_auc``, ``map`` (macro average
+        With ``ranking=True`` (the default) a dict with the floats ``micro_precision``, ``micro_recall``,
+        ``micro_f1``, ``micro_auc``, ``macro_precision``, ``macro_recall``, ``macro_f1``, ``macro_auc``, ``map`` (macro average
         precision); the ints ``n_scored`` (entries scored), ``n_classes``, ``n_classes_undefined`` (dropped
         from macro AP/AUC), ``n_classes_no_positives`` (dropped from macro P/R/F1); and the per-class lists
         (length ``n_labels``) ``per_class_tp``, ``per_class_fp``, ``per_class_support`` (scored positives)
