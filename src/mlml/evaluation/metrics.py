@@ -111,12 +111,12 @@ def evaluate(
 
     Returns:
         With ``ranking=True`` (the default) a dict with the floats ``micro_precision``, ``micro_recall``,
-        ``micro_f1``, ``micro_auc``, ``macro_precision``, ``macro_recall``, ``macro_f1``, ``macro_auc``, ``map`` (macro average
-        precision); the ints ``n_scored`` (entries scored), ``n_classes``, ``n_classes_undefined`` (dropped
-        from macro AP/AUC), ``n_classes_no_positives`` (dropped from macro P/R/F1); and the per-class lists
-        (length ``n_labels``) ``per_class_tp``, ``per_class_fp``, ``per_class_support`` (scored positives)
-        as ints and ``per_class_f1``, ``per_class_ap``, ``per_class_auc`` as floats, NaN where undefined
-        (see the module docstring for the policy). Undefined averages are NaN. Then the ranking metrics of
+        ``micro_f1``, ``micro_auc``, ``macro_precision``, ``macro_recall``, ``macro_f1``, ``macro_auc``, ``map``
+        (macro average precision); the ints ``n_scored`` (entries scored), ``n_classes``, ``n_classes_undefined``
+        (dropped from macro AP/AUC), ``n_classes_no_positives`` (dropped from macro P/R/F1); and the per-class lists
+        (length ``n_labels``) ``per_class_tp``, ``per_class_fp``, ``per_class_support`` (scored positives) as ints
+        and ``per_class_f1``, ``per_class_ap``, ``per_class_auc`` as floats, NaN where undefined (see the module
+        docstring for the policy). Undefined averages are NaN. Then the ranking metrics of
         :mod:`mlml.evaluation.ranking` over the scored entries: ``p_at_k``, ``ndcg_at_k``, ``psp_at_k`` and
         ``psndcg_at_k`` for k = 1, 3, 5 (e.g. ``psp_at_3``).
 
