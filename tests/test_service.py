@@ -112,3 +112,30 @@ def test_the_trial_record_round_trips_and_its_documentation_is_current():
     assert check_records([record.to_dict()])[0] == record
     page = Path(__file__).resolve().parents[1] / "docs" / "trial-record.md"
     assert page.read_text(encoding="utf-8") == schema_markdown()
+
+
+def test_one_counting_core_behind_dense_and_streamed_decision_metrics(trained):
+    """evaluate's decision metrics (``ranking=False``) and StreamedEvaluation's, block by block, come from the same
+    DecisionCounts: equal to the last bit, per-class lists included."""
+    from mlml.evaluation.counts import DECISION_METRICS
+    from mlml.evaluation.streamed import StreamedEvaluation
+
+    result, _, test = trained
+    proba = result.predict_proba(test.features)
+    labels = np.asarray(test.labels, dtype=np.int8)
+    labels[::7, 2] = -1  # unknown entries are not scored, in either
+    thresholds = np.linspace(0.2, 0.6, labels.shape[1])
+    dense = evaluate(labels, proba, threshold=thresholds, ranking=False)
+    run = StreamedEvaluation(labels, {"rule": thresholds})
+    for start in range(0, len(proba), 64):
+        run.update(proba[start : start + 64])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        streamed = run.result("rule")
+        full = evaluate(labels, proba, threshold=thresholds)
+    assert list(dense) == list(DECISION_METRICS)
+    for key in DECISION_METRICS:
+        assert streamed[key] == dense[key] == full[key]
+    for key in ("per_class_tp", "per_class_fp", "per_class_support"):
+        assert streamed[key] == full[key]
+    np.testing.assert_array_equal(streamed["per_class_f1"], full["per_class_f1"])

@@ -44,6 +44,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
+from mlml.evaluation.counts import DecisionCounts, _mean_or_nan
 from mlml.evaluation.ranking import DEFAULT_KS, ranking_keys, ranking_metrics_dense
 from mlml.exceptions import MLMLError
 from mlml.labels import POSITIVE, UNKNOWN, LabelMatrix, check_labels, to_dense
@@ -140,34 +141,12 @@ def evaluate(
         )
     positive = (y == POSITIVE) & scored
     negative = scored & ~positive
-    predicted = s >= thresholds
-
-    tp = np.count_nonzero(predicted & positive, axis=0)
-    fp = np.count_nonzero(predicted & negative, axis=0)
-    support = np.count_nonzero(positive, axis=0)
-    n_negative = np.count_nonzero(negative, axis=0)
-    fn = support - tp
-
-    # Micro P/R/F1 (zero_division=0).
-    tp_all, fp_all, fn_all = int(tp.sum()), int(fp.sum()), int(fn.sum())
-    micro_f1 = _safe_divide(2 * tp_all, 2 * tp_all + fp_all + fn_all)
-
-    # Per-class P/R/F1; classes without positives are undefined (NaN) and left out of the macro means.
-    has_pos = support > 0
-    precision = np.divide(tp, tp + fp, out=np.zeros(n_labels), where=(tp + fp) > 0)
-    recall = np.divide(tp, support, out=np.full(n_labels, np.nan), where=has_pos)
-    f1 = np.divide(2 * tp, 2 * tp + fp + fn, out=np.full(n_labels, np.nan), where=has_pos)
-
-    decisions = {
-        "micro_precision": _safe_divide(tp_all, tp_all + fp_all),
-        "micro_recall": _safe_divide(tp_all, tp_all + fn_all),
-        "micro_f1": micro_f1,
-        "macro_precision": _mean_or_nan(precision[has_pos]),
-        "macro_recall": _mean_or_nan(recall[has_pos]),
-        "macro_f1": _mean_or_nan(f1[has_pos]),
-    }
+    counts = DecisionCounts.zeros(n_labels).update(positive, scored, s >= thresholds)
+    decisions = counts.compute()
     if not ranking:
         return decisions
+    support, n_negative = counts.support, counts.negatives
+    has_pos = support > 0
 
     # Ranking metrics: defined where a class has both scored positives and scored negatives.
     defined = has_pos & (n_negative > 0)
@@ -207,10 +186,7 @@ def evaluate(
         "n_classes": int(n_labels),
         "n_classes_undefined": n_undefined,
         "n_classes_no_positives": int(n_labels - has_pos.sum()),
-        "per_class_tp": tp.astype(int).tolist(),
-        "per_class_fp": fp.astype(int).tolist(),
-        "per_class_support": support.astype(int).tolist(),
-        "per_class_f1": f1.tolist(),
+        **counts.lists(),
         "per_class_ap": ap.tolist(),
         "per_class_auc": auc.tolist(),
         **ranking_metrics_dense(y, s, scored=scored, propensity=propensity),
@@ -351,9 +327,3 @@ def _check_threshold(threshold: float | ArrayLike, n_labels: int, n_samples: int
     return values
 
 
-def _safe_divide(numerator: float, denominator: float) -> float:
-    return float(numerator / denominator) if denominator else 0.0
-
-
-def _mean_or_nan(values: np.ndarray) -> float:
-    return float(values.mean()) if values.size else float("nan")
