@@ -22,8 +22,8 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
+import mlml.experiments.measures as measures
 from mlml.exceptions import MLMLError
-from mlml.experiments import measures
 from mlml.experiments.cache import per_process_cache
 from mlml.experiments.config import GridConfig
 from mlml.labels import label_counts
