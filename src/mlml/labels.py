@@ -236,6 +236,11 @@ def read_labels_csv(path: str | os.PathLike[str], *, allow_unknown: bool = True)
             names = [name.strip() for name in header[1:]]
             if not names:
                 raise DataError(f"{path}:1: the header names no class column.")
+            if "" in names:
+                raise DataError(f"{path}:1: class column {names.index('') + 2} of the header has no name.")
+            duplicate = first_duplicate(names)
+            if duplicate is not None:
+                raise DataError(f"{path}:1: the class {duplicate!r} is named twice in the header.")
             ids: list[str] = []
             rows: list[list[int]] = []
             width = len(header)
@@ -277,6 +282,7 @@ def write_matrix_csv(
     values = values.toarray() if sp.issparse(values) else np.asarray(values)
     if values.shape != (len(ids), len(names)):
         raise MLMLError(f"values of shape {values.shape} do not match {len(ids)} ids x {len(names)} names.")
+    _check_names(path, names)
     fmt = "%d" if np.issubdtype(values.dtype, np.integer) else float_format
     with atomic_open(path, "w", newline="") as handle:
         writer = csv.writer(handle, lineterminator="\n")
@@ -284,6 +290,16 @@ def write_matrix_csv(
         for sample_id, row in zip(ids, values):
             writer.writerow([sample_id, *(fmt % v for v in row)])
     return path
+
+
+def _check_names(path: Path, names: Sequence[str]) -> None:
+    """Refuse to write a header that :func:`read_labels_csv` would refuse to read back."""
+    empty = next((i for i, name in enumerate(names) if not str(name).strip()), None)
+    if empty is not None:
+        raise MLMLError(f"{path}: class {empty} has an empty name; a labels file needs a name for every class.")
+    duplicate = first_duplicate([str(name).strip() for name in names])
+    if duplicate is not None:
+        raise MLMLError(f"{path}: the class name {duplicate!r} occurs twice; a labels file needs distinct names.")
 
 
 def write_labels_csv(path: str | os.PathLike[str], table: LabelTable) -> Path:

@@ -27,6 +27,7 @@ under ``GridSearchCV(n_jobs=k)`` give ``num_threads=1`` so that k workers do not
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Mapping, Sequence
 from types import SimpleNamespace
 from typing import Any, Literal
@@ -138,6 +139,10 @@ class MissingLabelClassifier(ClassifierMixin, BaseEstimator):
         else:
             raise MLMLError(f"The 'method' parameter of MissingLabelClassifier must be a method name or a Method. "
                             f"Got {self.method!r} instead.")
+        if self.method_params is not None and not isinstance(self.method_params, Mapping):
+            raise MLMLError(f"The 'method_params' parameter of MissingLabelClassifier must be a mapping of parameter "
+                            f"name to value (e.g. {{'expected_positives': 2.9}}) or None. Got {self.method_params!r} "
+                            "instead.")
         if self.method_params:
             method = method.with_params(dict(self.method_params))
         if method.oracle:
@@ -150,6 +155,9 @@ class MissingLabelClassifier(ClassifierMixin, BaseEstimator):
         from mlml.evaluation.policies import POLICIES
         from mlml.training import TrainConfig
 
+        if isinstance(self.seed, bool) or not isinstance(self.seed, numbers.Integral) or self.seed < 0:
+            raise MLMLError(f"The 'seed' parameter of MissingLabelClassifier must be an int >= 0. Got {self.seed!r} "
+                            "instead.")
         check_option(self.thresholds, "thresholds", "MissingLabelClassifier", POLICIES)
         head_kwargs = dict(self.head_kwargs or {})
         if self.hidden_sizes is not None:
@@ -276,6 +284,9 @@ def masked_map_score(Y_true: Any, Y_score: Any) -> float:
     scores = np.asarray(Y_score, dtype=np.float64)
     if scores.shape != labels.shape:
         raise MLMLError(f"Y_score has shape {scores.shape}; Y_true has shape {labels.shape}.")
+    bad = np.count_nonzero(~np.isfinite(scores))
+    if bad:
+        raise MLMLError(f"Y_score holds {bad:,} NaN or infinite value(s) of {scores.size:,}; scores must be finite.")
     return observed_map(scores, labels)
 
 

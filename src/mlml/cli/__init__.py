@@ -8,8 +8,10 @@ stderr and exit code 2.
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
+import re
 import sys
 from collections.abc import Sequence
 
@@ -83,11 +85,13 @@ def show_messages() -> None:
 def error_message(exc: BaseException) -> str:
     """One line a user can act on for any exception a command can raise."""
     if isinstance(exc, MLMLError):
-        return str(exc)
+        return _plain(str(exc))
+    full = _disk_full(exc)
+    if full is not None:  # also when a library wrapped it, or failed again while cleaning up after it
+        where = f"{full.filename}: " if full.filename else ""
+        return f"{where}no space left on the device; files written before are kept. Free some space and run again."
     if isinstance(exc, OSError):
         where = f"{exc.filename}: " if exc.filename else ""
-        if exc.errno == 28:  # ENOSPC
-            return f"{where}no space left on the device; files written before are kept. Free some space and run again."
         reason = exc.strerror or str(exc)
         return f"{where}{reason}" if where else str(exc)
     if isinstance(exc, MemoryError):
@@ -97,3 +101,24 @@ def error_message(exc: BaseException) -> str:
         return "an input is nested too deeply to read (a JSON or YAML file with thousands of levels?)."
     return (f"unexpected {type(exc).__name__}: {exc} (this may be a bug in mlml; run again with MLML_DEBUG=1 for "
             "the traceback)")
+
+
+def _disk_full(exc: BaseException) -> OSError | None:
+    """The OSError ENOSPC/EDQUOT (full disk or quota) among ``exc`` and the exceptions it was raised from or
+    while handling, if any."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, OSError) and current.errno in (errno.ENOSPC, errno.EDQUOT):
+            return current
+        current = current.__cause__ or current.__context__
+    return None
+
+
+_NUMPY_SCALAR = re.compile(r"\bnp\.(?:float|int|uint|complex|bool|str|bytes)\w*\(([^()]*)\)")
+
+
+def _plain(message: str) -> str:
+    """``message`` with numpy scalar reprs as a user wrote the values (``np.float64(nan)`` -> ``nan``)."""
+    return _NUMPY_SCALAR.sub(r"\1", message)

@@ -7,11 +7,12 @@ import argparse
 import json
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from mlml._io import check_outputs
+from mlml._io import atomic_group, check_outputs
 from mlml.exceptions import MLMLError
 
 
@@ -26,14 +27,23 @@ def _simulate(args: argparse.Namespace) -> int:
     from mlml.simulate import hide_positives
 
     check_outputs({"--out": args.out, "--hidden-out": args.hidden_out}, {"--labels": args.labels})
+    if args.scheme == "partial" and not args.ratio:
+        raise MLMLError("--scheme partial keeps the proportion --ratio of the labels: give --ratio in (0, 1].")
+    if args.scheme == "single-positive" and args.ratio is not None:
+        raise MLMLError("--scheme single-positive keeps one positive a sample; it takes no --ratio.")
+    if args.scheme in ("per-sample", "uniform") and args.ratio is None:
+        raise MLMLError(f"--scheme {args.scheme} hides the proportion --ratio of the positives: give --ratio.")
+    if args.scheme == "partial" and args.keep_at_least_one:
+        raise MLMLError("--keep-at-least-one applies to the schemes that hide positives, not to --scheme partial.")
     table = read_labels_csv(args.labels, allow_unknown=True)
     observed, hidden = hide_positives(
         table.values, args.ratio, scheme=args.scheme, keep_at_least_one=args.keep_at_least_one,
         random_state=args.seed,
     )
-    write_matrix_csv(args.out, table.ids, table.names, observed)
-    if args.hidden_out:
-        write_matrix_csv(args.hidden_out, table.ids, table.names, hidden.astype("int8"))
+    with atomic_group():  # both files or neither
+        write_matrix_csv(args.out, table.ids, table.names, observed)
+        if args.hidden_out:
+            write_matrix_csv(args.hidden_out, table.ids, table.names, hidden.astype("int8"))
     if args.scheme == "partial":
         print(f"kept {int((observed != -1).sum())} of {observed.size} labels ({int((observed == 1).sum())} positives, "
               f"{int((observed == 2).sum())} verified negatives; {int(hidden.sum())} positives unannotated) in "
@@ -129,12 +139,21 @@ def _grid_method_params(params: Sequence[tuple[str | None, str, Any]]) -> dict[s
 
 def _train(args: argparse.Namespace) -> int:
     from mlml.folds import make_fold
+    from mlml.recipes import recipe_values
     from mlml.service import apply_recipe, dataset_inputs, decide
     from mlml.tracking import train_params, train_tracking
     from mlml.training import TrainConfig, fit, init_from_env
+    from mlml.training.distributed import DistInfo
+    from mlml.training.model import resolve_device
 
-    if args.out.exists() and not args.out.is_dir():
-        raise MLMLError(f"--out {args.out} is a file; the model is written to a folder.")
+    _check_folder("--out", args.out, "the model is written to a folder")
+    if args.checkpoint_dir is not None:
+        _check_folder("--checkpoint-dir", args.checkpoint_dir, "checkpoints are written to a folder")
+    if args.scheme == "single-positive" and args.ratio:
+        raise MLMLError("--scheme single-positive keeps one positive a sample; it takes no --ratio.")
+    if args.weights is not None and not args.weights.is_file():
+        raise MLMLError(f"--weights {args.weights}: no such file.")
+    method = _method(args.method, args.method_param)
     flags = {
         "mode": args.mode, "backbone": args.backbone if args.mode == "finetune" else None, "head": args.head,
         "optimizer": args.optimizer, "lr": args.lr, "epochs": args.epochs,
@@ -143,11 +162,14 @@ def _train(args: argparse.Namespace) -> int:
         "checkpoint_dir": str(args.checkpoint_dir) if args.checkpoint_dir else None,
         "backbone_weights": str(args.weights) if args.weights else None,
     }
-    method, settings = apply_recipe(args.recipe, _method(args.method, args.method_param),
-                                    {k: v for k, v in flags.items() if v is not None})
+    method, settings = apply_recipe(args.recipe, method, {k: v for k, v in flags.items() if v is not None})
+    recipe_label = _recipe_label(args.recipe, recipe_values(args.recipe).get("train") or {}, settings)
     if args.fixed_epochs:
         settings["fixed_epochs"] = True
-    config = TrainConfig.from_dict(settings)  # every training setting checked before the data is read
+    given = {key: _TRAIN_FLAGS[key] for key, value in flags.items() if value is not None and key in _TRAIN_FLAGS}
+    with _flag_names(given, "TrainConfig"):
+        config = TrainConfig.from_dict(settings)  # every training setting checked before the data is read
+    resolve_device(config.device, DistInfo(), name="--device")
     policy = method.threshold_policy if args.thresholds == "own" else args.thresholds
     if policy != "fixed" and config.val_fraction == 0:
         raise MLMLError(f"--thresholds {args.thresholds} needs validation rows; the {args.recipe!r} recipe trains "
@@ -162,8 +184,13 @@ def _train(args: argparse.Namespace) -> int:
     check_outputs(outputs, _source_files(args.source, dataset))
     info = init_from_env()  # a no-op unless launched by torchrun
     tracking = train_tracking(args.track if info.rank == 0 else None, args.out, f"{method.name} on {dataset.name}")
+    images = dataset.image_paths is not None
+    if args.weights is not None and not images:
+        raise MLMLError(f"--weights {args.weights} loads an image backbone; {dataset.name} has features only.")
+    if args.mode == "finetune" and not images:
+        raise MLMLError(f"--mode finetune needs images; {dataset.name} has features only.")
     inputs = dataset_inputs(dataset, mode=args.mode, backbone=args.backbone, weights=args.weights)
-    if args.mode != "finetune" and dataset.image_paths is not None:
+    if args.mode != "finetune" and images:
         config.backbone = args.backbone  # recorded, so that `mlml evaluate` extracts the same features
     fold = make_fold(dataset, ratio=None if args.scheme == "single-positive" else args.ratio, scheme=args.scheme,
                      seed=args.seed, val_fraction=config.val_fraction, inputs=inputs)
@@ -177,20 +204,82 @@ def _train(args: argparse.Namespace) -> int:
         decide(result, fold, policy)
         if info.rank != 0:
             return 0
-        result.save(args.out)
-        _, observed, hidden = fold.training_fold()
-        _write_labels(args.out / label_files[0], dataset, observed)
-        if (hidden.nnz if hasattr(hidden, "nnz") else hidden.any()) or args.ratio > 0:
-            _write_labels(args.out / label_files[1], dataset, hidden.astype("int8"))
+        with atomic_group():  # the model folder's files appear together
+            result.save(args.out)
+            _, observed, hidden = fold.training_fold()
+            _write_labels(args.out / label_files[0], dataset, observed)
+            if (hidden.nnz if hasattr(hidden, "nnz") else hidden.any()) or args.ratio > 0:
+                _write_labels(args.out / label_files[1], dataset, hidden.astype("int8"))
         tracking.finish(result, [args.out / name for name in ("model.pt", "model.json", *label_files)])
     best = result.history[result.best_epoch] if result.history else {}
     score = best.get("val_score", float("nan"))
     selection = (f"validation mAP on observed labels {score:.4f}" if score == score
                  else f"validation loss {best.get('val_loss', float('nan')):.4f}" if "val_loss" in best
                  else "no validation rows: the last epoch")
-    print(f"{method.name} ({args.recipe} recipe) on {dataset.name}: {len(result.history)} epochs, best epoch "
+    print(f"{method.name} ({recipe_label}) on {dataset.name}: {len(result.history)} epochs, best epoch "
           f"{result.best_epoch} ({selection}); decisions: {policy} -> {args.out}")
     return 0
+
+
+_TRAIN_FLAGS = {"mode": "--mode", "head": "--head", "optimizer": "--optimizer", "lr": "--lr", "epochs": "--epochs",
+                "batch_size": "--batch-size", "seed": "--seed", "device": "--device",
+                "finetune_last_k_blocks": "--finetune-last-k", "checkpoint_dir": "--checkpoint-dir",
+                "backbone_weights": "--weights", "backbone": "--backbone"}
+_GRID_FLAGS = {"folds": "--folds", "ratios": "--ratios", "methods": "--methods", "seeds": "--seed",
+               "scheme": "--scheme", "min_labels": "--min-labels", "backbone": "--backbone",
+               "thresholds": "--thresholds", "weights_source": "--weights-source", "recipe": "--recipe"}
+
+
+def _grid_flags(args: argparse.Namespace) -> dict[str, dict[str, str]]:
+    """The grid config's keys (and training settings) that ``mlml reproduce``'s flags set, by owner."""
+    grid = {key: flag for key, flag in _GRID_FLAGS.items() if getattr(args, key, None) is not None}
+    return {"the grid config": grid, "TrainConfig": {"epochs": "--epochs"} if args.epochs is not None else {}}
+
+
+def _with_flag_names(function: Any, owners: dict[str, dict[str, str]]) -> Any:
+    """``function``, its ``MLMLError``s about parameters that flags set rewritten to name the flags."""
+    def call(*args: Any, **kwargs: Any) -> Any:
+        with _flag_names(owners["TrainConfig"], "TrainConfig"), _flag_names(owners["the grid config"],
+                                                                             "the grid config"):
+            return function(*args, **kwargs)
+
+    return call
+
+
+@contextmanager
+def _flag_names(flags: dict[str, str], owner: str) -> Iterator[None]:
+    """Re-raise an ``MLMLError`` about ``The 'key' parameter of OWNER`` as one about the flag that set it."""
+    try:
+        yield
+    except MLMLError as exc:
+        message = str(exc)
+        for key, flag in flags.items():
+            message = message.replace(f"The {key!r} parameter of {owner}", flag)
+        if message == str(exc):
+            raise
+        raise MLMLError(message) from None
+
+
+def _check_folder(flag: str, path: Path, what: str) -> None:
+    """Refuse an output folder that cannot be made (a file in its place or above it) before any work is done."""
+    for folder in (path, *path.parents):
+        if folder.exists():
+            if not folder.is_dir():
+                raise MLMLError(f"{flag} {path}: {folder} is a file; {what}.")
+            if not os.access(folder, os.W_OK | os.X_OK):
+                raise MLMLError(f"{flag} {path}: {folder} is not writable; {what}.")
+            return
+
+
+_RECIPE_FLAGS = {"head": "--head", "optimizer": "--optimizer", "lr": "--lr", "epochs": "--epochs",
+                 "batch_size": "--batch-size", "fixed_epochs": "--fixed-epochs"}
+
+
+def _recipe_label(name: str, recipe: dict[str, Any], settings: dict[str, Any]) -> str:
+    """``'seed recipe'``, or which of its settings the flags replaced (``'seed recipe with --lr 0.5'``)."""
+    changed = [f"{flag} {settings[key]}" if not isinstance(settings[key], bool) else flag
+               for key, flag in _RECIPE_FLAGS.items() if key in recipe and settings.get(key) != recipe[key]]
+    return f"{name} recipe" + (f" with {' '.join(changed)}" if changed else "")
 
 
 def _label_files(dataset: Any) -> tuple[str, str]:
@@ -271,11 +360,14 @@ def _methods(args: argparse.Namespace) -> int:
 
 def _reproduce(args: argparse.Namespace) -> int:
     from mlml.experiments import load_config, run_grid
-    from mlml.reports import summarize, terminal_table, write_report
+    from mlml.experiments.runner import check_run_inputs
+    from mlml.reports import NothingFinished, summarize, terminal_table, write_report
     from mlml.tracking import grid_tracking
 
+    if args.out is not None:
+        _check_folder("--out", args.out, "the run folder must be a folder (new or of an earlier run)")
     datasets = (args.sources or []) + (args.datasets_flag or []) or None
-    config = load_config(
+    config = _with_flag_names(load_config, _grid_flags(args))(
         args.config, recipe=args.recipe, datasets=datasets, ratios=args.ratios, methods=args.methods,
         method_params=_grid_method_params(args.method_param), folds=args.folds,
         seeds=args.seeds, scheme=args.scheme, weights_source=args.weights_source, thresholds=args.thresholds,
@@ -283,13 +375,20 @@ def _reproduce(args: argparse.Namespace) -> int:
         skip_bad=args.skip_bad or None, train_overrides={"epochs": args.epochs} if args.epochs is not None else None,
     )
     run_dir = args.out or Path("runs") / time.strftime("%Y%m%d-%H%M%S")
+    inputs = {"--config": args.config}
+    for source in config.datasets:
+        inputs.update(_source_files(source))
+    check_run_inputs(run_dir, inputs)
     started = time.perf_counter()
     with grid_tracking(args.track, config, run_dir) as tracking:
         records = run_grid(config, run_dir, jobs=args.jobs, scheduler=args.scheduler, progress=not args.no_progress,
                            on_record=tracking.trial)
         wall = time.perf_counter() - started
-        report = write_report(records, run_dir, expected=_expected(config, run_dir), thresholds=config.thresholds)
-        tracking.report()
+        try:
+            report = write_report(records, run_dir, expected=_expected(config, run_dir), thresholds=config.thresholds)
+            tracking.report()
+        except NothingFinished as kept:
+            report = kept
     print(terminal_table(summarize(records, thresholds=config.thresholds)))
     print(f"report: {report}")
     failed = sum(r.status == "failed" for r in records)

@@ -82,6 +82,16 @@ def _fraction(text: str) -> float:
     return value
 
 
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not 0.0 < value < math.inf:  # NaN fails too
+        raise argparse.ArgumentTypeError(f"expected a finite number > 0, got {text!r}")
+    return value
+
+
 def _csv_items(text: str, parse: Callable[[str], T], what: str) -> list[T]:
     """Comma-separated values, each parsed; an empty list or a duplicate is an error (a grid would run nothing,
     or every trial of the duplicate twice)."""
@@ -216,7 +226,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--weights", type=Path, help="local backbone weights file (timm:/torchvision: backbones)")
     p.add_argument("--head", help="linear, mlp (default) or seed-mlp")
     p.add_argument("--optimizer", choices=["adamw", "adadelta", "sgd"])
-    p.add_argument("--lr", type=float)
+    p.add_argument("--lr", type=_positive_float)
     p.add_argument("--epochs", type=_positive_int)
     p.add_argument("--batch-size", type=_positive_int)
     p.add_argument("--fixed-epochs", action="store_true", help="train exactly --epochs, no early stopping")
@@ -237,7 +247,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("model", type=Path, help="model folder written by `mlml train`")
     p.add_argument("source", metavar="SOURCE")
-    p.add_argument("--threshold", type=float, help="one threshold for every class (default: the model's)")
+    p.add_argument("--threshold", type=_fraction,
+                   help="one threshold in [0, 1] for every class (default: the model's)")
     p.add_argument("--out", type=Path, help="JSON file for the metrics")
     _add_filter_flags(p)
     p.set_defaults(handler=_evaluate)

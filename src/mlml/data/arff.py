@@ -60,6 +60,38 @@ def unescape_arff_name(name: str) -> str:
     return _ESCAPE.sub(lambda match: _ESCAPES.get(match.group(1), match.group(1)), name)
 
 
+_ATTRIBUTE = re.compile(r"\s*@attribute\s+", re.IGNORECASE)
+_DATA = re.compile(r"\s*@data\b", re.IGNORECASE)
+
+
+def _written_names(text: str) -> list[str]:
+    """The attribute names as the header writes them, quotes removed and backslash escapes kept: a name quoted
+    with ``'`` or ``"`` ends at the first unescaped quote of its kind (``"Robin \\"red\\""`` is ``Robin \\"red\\"``),
+    a bare name at the first blank."""
+    names = []
+    for line in text.splitlines():
+        if _DATA.match(line):
+            break
+        match = _ATTRIBUTE.match(line)
+        if not match:
+            continue
+        rest = line[match.end() :]
+        if rest[:1] in ("'", '"'):
+            quote, end, escaped = rest[0], None, False
+            for i, char in enumerate(rest[1:], start=1):
+                if escaped:
+                    escaped = False
+                elif char == "\\":
+                    escaped = True
+                elif char == quote:
+                    end = i
+                    break
+            names.append(rest[1:end] if end is not None else rest[1:])
+        else:
+            names.append(re.split(r"[\s{]", rest.strip(), maxsplit=1)[0])
+    return names
+
+
 class _Arff:
     """One ARFF file as codes: attribute names and types, and the values as dense or COO arrays."""
 
@@ -77,6 +109,9 @@ class _Arff:
         except arff.ArffException as exc:
             raise DataError(f"{path}:{exc.line}: invalid ARFF: {exc}") from None
         self.raw_names = [name for name, _ in parsed["attributes"]]
+        written = _written_names(self.text)
+        if len(written) == len(self.raw_names):  # liac-arff cuts a quoted name at an escaped quote of its kind
+            self.raw_names = written
         self.names = [unescape_arff_name(name) for name in self.raw_names]
         self.types = [kind for _, kind in parsed["attributes"]]
         self.relation = parsed.get("relation", "")

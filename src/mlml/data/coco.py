@@ -67,6 +67,8 @@ def load_coco(
             data = json.load(handle)
     except json.JSONDecodeError as exc:
         raise DataError(f"{path}:{exc.lineno}: invalid JSON (column {exc.colno}): {exc.msg}.") from None
+    except RecursionError:
+        raise DataError(f"{path}: the JSON is nested too deeply to read (thousands of levels).") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise DataError(f"{path}: cannot read the annotations file: {exc}") from None
     if not isinstance(data, dict):
@@ -79,6 +81,8 @@ def load_coco(
     for i, record in enumerate(data["categories"]):
         where = f"categories[{i}]"
         categories.append((_field(record, "id", int, where, path), _field(record, "name", str, where, path)))
+        if not categories[-1][1].strip():
+            raise DataError(f"{path}: {where} has an empty 'name'; every category needs one.")
     if not categories:
         raise DataError(f"{path}: 'categories' is empty.")
     categories.sort()

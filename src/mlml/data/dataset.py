@@ -102,12 +102,15 @@ class Dataset:
         duplicate = first_duplicate(self.label_names)
         if duplicate is not None:
             raise MLMLError(f"Data set {self.name!r}: the label name {duplicate!r} occurs more than once.")
+        empty = next((i for i, name in enumerate(self.label_names) if not name.strip()), None)
+        if empty is not None:
+            raise MLMLError(f"Data set {self.name!r}: label {empty} has an empty name; every class needs a name.")
         if self.ids.shape != (n_samples,):
             raise MLMLError(f"Data set {self.name!r}: {self.ids.shape[0]} ids for {n_samples} samples.")
         if len(np.unique(self.ids)) != n_samples:
             values, counts = np.unique(self.ids, return_counts=True)
             raise MLMLError(
-                f"Data set {self.name!r}: the id {values[counts > 1][0]!r} occurs more than once."
+                f"Data set {self.name!r}: the id {str(values[counts > 1][0])!r} occurs more than once."
             )
         if self.features is not None:
             if sp.issparse(self.features):

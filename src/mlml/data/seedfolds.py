@@ -273,7 +273,7 @@ def _lookup(column: tuple[np.ndarray, list[str]], table: dict[str, int], path: P
     mapped = np.array([table.get(v.strip(), -1) for v in values], dtype=np.int64)
     if np.any(mapped[codes] < 0):
         first = int(np.flatnonzero(mapped[codes] < 0)[0])
-        raise DataError(f"{path}:{first + 2}: unknown {what} {values[codes[first]]!r}.")
+        raise DataError(f"{path}:{first + 2}: unknown {what} {str(values[codes[first]])!r}.")
     return mapped[codes]
 
 

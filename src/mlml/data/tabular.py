@@ -51,7 +51,7 @@ def _align(
     feature_ids = np.asarray(feature_ids).astype(str)
     if len(np.unique(feature_ids)) != len(feature_ids):
         values, counts = np.unique(feature_ids, return_counts=True)
-        raise DataError(f"{path}: the id {values[counts > 1][0]!r} occurs more than once.")
+        raise DataError(f"{path}: the id {str(values[counts > 1][0])!r} occurs more than once.")
     position = {sample_id: row for row, sample_id in enumerate(feature_ids)}
     missing = [str(i) for i in label_ids if i not in position]
     if missing:
@@ -179,6 +179,9 @@ def load_csv(
     if features_path is not None:
         path = Path(features_path)
         files.append(str(path))
+        if path.is_file() and labels_path.is_file() and os.path.samefile(path, labels_path):
+            raise DataError(f"{path}: the features file is the labels file; the labels would leak into the "
+                            "features. Give a features file (.npy, .npz, .parquet, .csv) or an image folder.")
         suffixes = "".join(path.suffixes[-2:]).lower()
         unused = 0
         if path.is_dir():
@@ -199,6 +202,9 @@ def load_csv(
         elif suffixes.endswith(".csv") or suffixes.endswith(".csv.gz"):
             ids, values = _read_features_csv(path)
             features, unused = _align(path, table.ids, ids, values)
+            if features.shape == table.values.shape and np.array_equal(features, table.values):
+                raise DataError(f"{path}: the features are the labels of {labels_path} (the same values, column "
+                                "for column); the labels would leak into the features.")
         else:
             raise DataError(
                 f"{path}: unknown features format; expected .npy, .npz, .parquet, .csv(.gz) or an "

@@ -283,7 +283,7 @@ def _prepare(
     if not np.isfinite(s).all():
         i, c = np.argwhere(~np.isfinite(s))[0]
         raise MLMLError(
-            f"The 'scores' parameter of {owner} must be finite. Got {s[i, c]!r} at row {i}, column {c} "
+            f"The 'scores' parameter of {owner} must be finite. Got {float(s[i, c])!r} at row {i}, column {c} "
             f"({int((~np.isfinite(s)).sum())} non-finite entries)."
         )
     scored = y != UNKNOWN

@@ -83,10 +83,18 @@ class GridConfig:
         from mlml.weights import ESTIMATORS
 
         owner = "the grid config"
-        self.datasets = _distinct(self.datasets, "datasets", owner)
-        for source in self.datasets:
+        for source in _listed(self.datasets, "datasets", owner):
             if not isinstance(source, str) or not source.strip():
                 raise MLMLError(f"The 'datasets' parameter of {owner} holds {source!r}; expected SOURCE strings.")
+        self.datasets = _distinct(self.datasets, "datasets", owner)
+        for name in ("positive_weights", "policy_posterior", "backbone"):
+            value = getattr(self, name)
+            if not isinstance(value, str) and not (value is None and name == "positive_weights"):
+                raise MLMLError(f"The {name!r} parameter of {owner} must be a name. Got {value!r} instead.")
+        if self.min_labels is not None:
+            self.min_labels = check_positive_int(self.min_labels, "min_labels", owner, minimum=0)
+        if not isinstance(self.skip_bad, bool):
+            raise MLMLError(f"The 'skip_bad' parameter of {owner} must be true or false. Got {self.skip_bad!r}.")
         self.ratios = _distinct([check_fraction(r, "ratios", owner) for r in _listed(self.ratios, "ratios", owner)],
                                 "ratios", owner)
         self.seeds = _distinct([check_positive_int(s, "seeds", owner, minimum=0)
@@ -111,8 +119,25 @@ class GridConfig:
         if "seed" in self.train:
             raise MLMLError(f"The 'train' parameter of {owner} must not set 'seed': use 'seeds' (each trial's "
                             "training seed is its grid seed).")
-        self.train_config(seed=0)  # unknown keys and bad values fail here, once, not in every trial
+        train = self.train_config(seed=0)  # unknown keys and bad values fail here, once, not in every trial
+        if train.mode == "frozen":  # the head's name and parameters, checked on a 2 -> 2 head (finetune: its backbone)
+            from mlml.models import create_head
+
+            create_head(train.head, 2, 2, **train.head_kwargs)
+        self._check_methods()
         return self
+
+    def _check_methods(self) -> None:
+        """Build each method's loss and estimator once, so that a bad parameter (``epr: {expected_positives:
+        -3}``) fails here, in one line, rather than every trial. (An adaptive method in a grid with
+        ``weights_source: complete`` still fails its own trials only: a leak audit of ``methods: all`` runs the
+        others.)"""
+        for name, method in self._methods.items():
+            try:
+                method.make_loss()
+                method.make_estimator()
+            except MLMLError as exc:
+                raise MLMLError(f"Method {name!r} of the grid config: {exc}") from None
 
     def _resolve_methods(self) -> dict[str, Any]:
         """Name -> :class:`~mlml.methods.Method` for every method of the grid, parameters and positive weights
@@ -132,6 +157,9 @@ class GridConfig:
                 if unknown:
                     raise MLMLError(f"A method entry of {owner} has unknown key(s) {unknown}; valid: name, method, "
                                     "params.")
+                if not isinstance(entry.get("method", ""), str) or not isinstance(entry.get("params") or {}, dict):
+                    raise MLMLError(f"The method entry {entry['name']!r} of {owner}: 'method' must be a method name "
+                                    f"and 'params' a mapping. Got {entry!r}.")
                 name = entry["name"]
                 method = METHODS.get(entry.get("method", name)).with_params(entry.get("params") or {}, name=name)
             else:
@@ -221,11 +249,23 @@ def load_config(
         path = Path(path)
         try:
             loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, yaml.YAMLError, RecursionError) as exc:
-            raise MLMLError(f"{path}: cannot read the grid config: {exc}") from None
+        except yaml.MarkedYAMLError as exc:  # file:line: the problem, in one line (PyYAML's takes four to eight)
+            mark = exc.problem_mark or exc.context_mark
+            where = f"{path}:{mark.line + 1}" if mark is not None else f"{path}"
+            what = ": ".join(str(part) for part in (exc.context, exc.problem) if part)
+            raise MLMLError(f"{where}: invalid YAML: {what or 'cannot parse'}"
+                            f"{f' (column {mark.column + 1})' if mark is not None else ''}.") from None
+        except RecursionError:
+            raise MLMLError(f"{path}: the grid config is nested too deeply to read.") from None
+        except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+            reason = " ".join(str(exc).split())
+            raise MLMLError(f"{path}: cannot read the grid config: {reason}") from None
         if loaded is not None and not isinstance(loaded, dict):
             raise MLMLError(f"{path}: the grid config must be a mapping of GridConfig fields.")
         values.update(loaded or {})
+        for key in ("train", "method_params"):
+            if values.get(key) is not None and not isinstance(values[key], dict):
+                raise MLMLError(f"{path}: '{key}' must be a mapping (key: value lines). Got {values[key]!r}.")
     name = recipe if recipe is not None else values.get("recipe", "default")
     base = recipe_values(name)
     merged = {**base, **values}

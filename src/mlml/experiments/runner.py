@@ -18,8 +18,10 @@ import concurrent.futures as cf
 import json
 import logging
 import multiprocessing
+import os
 import platform
 import sys
+import warnings
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -32,6 +34,7 @@ from mlml.exceptions import DataError, MLMLError
 from mlml.experiments.config import GridConfig
 from mlml.experiments.store import ResultStore
 from mlml.experiments.trials import (
+    TRIAL_WARNINGS,
     Trial,
     grid_trials,
     load_datasets,
@@ -45,6 +48,35 @@ logger = logging.getLogger("mlml.experiments")
 
 STORE_NAME = "results.sqlite"
 DATASETS_NAME = "datasets.json"
+# What a run folder's own files are: the grid and the report write them (the store with its SQLite journals).
+RUN_FILES = (STORE_NAME, "config.yaml", DATASETS_NAME, "environment.json", "results.csv", "report.md", "report.html")
+RUN_FOLDERS = ("figures", "mlruns")
+
+
+def check_run_inputs(run_dir: str | Path, inputs: Mapping[str, Any]) -> None:
+    """Refuse a grid that reads a file its run folder's own files would replace (``RUN_DIR/results.csv`` given as
+    a labels file, ``RUN_DIR/config.yaml`` as ``--config``...), before anything is written.
+
+    Args:
+        run_dir: the run folder (``--out``).
+        inputs: the files the grid reads, by a name for messages (``"--config"``, ``"SOURCE file X"``).
+
+    Raises:
+        MLMLError: naming the input and the run folder.
+    """
+    root = Path(os.path.realpath(run_dir))
+    for name, value in inputs.items():
+        if value is None:
+            continue
+        path = Path(os.path.realpath(value))
+        if path.parent == root and (path.name in RUN_FILES or path.name.startswith(STORE_NAME + "-")):
+            own = f"its own {path.name}"
+        elif any(root / folder in path.parents for folder in RUN_FOLDERS):
+            own = f"its {path.relative_to(root).parts[0]}/ folder"
+        else:
+            continue
+        raise MLMLError(f"{name} is in the run folder {run_dir}, where the run writes {own}; refusing to overwrite "
+                        "an input. Move the file out of the run folder, or choose another --out.")
 
 
 def run_grid(
@@ -74,6 +106,13 @@ def run_grid(
     run_dir = Path(run_dir)
     if run_dir.exists() and not run_dir.is_dir():
         raise MLMLError(f"--out {run_dir} is a file; the run folder must be a folder (new or of an earlier run).")
+    if scheduler is not None:
+        _check_scheduler(scheduler)
+    else:  # the workers are this machine's: its devices are theirs
+        from mlml.training.distributed import DistInfo
+        from mlml.training.model import resolve_device
+
+        resolve_device(config.train_config(seed=0).device, DistInfo(), name="The grid config's train: device")
     datasets = load_datasets(config)
     write_run_files(config, run_dir, datasets)
     store = ResultStore(run_dir / STORE_NAME)
@@ -82,8 +121,11 @@ def run_grid(
     pending = [t for t in grid_trials(config, fingerprints) if t.trial_id not in finished]
     prepare(config, {trial.dataset for trial in pending})
     bar = tqdm(total=len(pending), desc="trials", unit="trial", disable=not progress or not pending)
+    raised: dict[type[Warning], list[str]] = {}
     try:
         for record in _execute(pending, config, jobs=jobs, scheduler=scheduler):
+            for category, message in record.extra.pop(TRIAL_WARNINGS, None) or ():
+                raised.setdefault(category, []).append(message)
             store.put(record)
             bar.update()
             if record.status == "failed":
@@ -92,9 +134,20 @@ def run_grid(
                 on_record(record)
     finally:
         bar.close()
+        _warn_once(raised, len(pending))
     records = grid_records(config, store)
     note_other_trials(store, len(records))
     return records
+
+
+def _warn_once(raised: Mapping[type[Warning], list[str]], n_trials: int) -> None:
+    """One warning per kind for the whole grid (a 1,000-fold grid would otherwise print thousands of lines):
+    how many trials raised it and its first message."""
+    for category, messages in raised.items():
+        distinct = len(set(messages))
+        others = f"; {distinct - 1} other message(s) of this kind" if distinct > 1 else ""
+        warnings.warn(f"{len(messages)} warning(s) in {n_trials} trial(s), e.g.: {messages[0]}{others}",
+                      category, stacklevel=3)
 
 
 def run_fingerprints(run_dir: str | Path) -> dict[str, str]:
@@ -142,6 +195,21 @@ def _execute(
             yield future.result()
 
 
+def _check_scheduler(address: str) -> None:
+    """Refuse a ``--scheduler`` that is not an address (no host and port) before any work."""
+    try:
+        from distributed.comm import parse_address
+        from distributed.comm.addressing import parse_host_port
+    except ImportError:
+        raise MLMLError("--scheduler needs Dask: pip install 'mlml[dask]'") from None
+    try:
+        protocol, location = parse_address(address)
+        parse_host_port(location)
+    except (ValueError, TypeError) as exc:
+        raise MLMLError(f"--scheduler {address!r} is not a Dask scheduler address ({exc}); expected "
+                        "tcp://HOST:PORT.") from None
+
+
 class _DaskExecutor:
     """The ``concurrent.futures`` executor of a Dask client, closing the client on exit."""
 
@@ -154,6 +222,9 @@ class _DaskExecutor:
             self.client = Client(address, timeout="20s")
         except (OSError, TimeoutError) as exc:
             raise MLMLError(f"Cannot reach the Dask scheduler at {address!r}: {exc}") from None
+        except (ValueError, TypeError) as exc:  # not an address: 'notaurl', a missing port, an unknown protocol
+            raise MLMLError(f"--scheduler {address!r} is not a Dask scheduler address ({exc}); expected "
+                            "tcp://HOST:PORT.") from None
         self.executor = self.client.get_executor(pure=False)
 
     def __enter__(self) -> cf.Executor:

@@ -9,6 +9,7 @@ the file; a trial finished twice keeps the latest record.
 from __future__ import annotations
 
 import json
+import shutil
 import sqlite3
 import time
 from collections.abc import Iterator, Mapping
@@ -35,6 +36,28 @@ CREATE TABLE IF NOT EXISTS trials (
 """
 
 
+_LOW_SPACE = 1 << 20  # bytes: below this, a failed write of the store is put down to a full disk
+
+
+def _store_error(path: Path, exc: sqlite3.DatabaseError) -> str:
+    """One line for a failed store operation: a full disk, an I/O error, or a file that is not a store."""
+    name = getattr(exc, "sqlite_errorname", "") or ""
+    if name.startswith(("SQLITE_FULL", "SQLITE_IOERR")) or str(exc) in ("disk I/O error", "database or disk is full"):
+        try:
+            free = shutil.disk_usage(path.parent).free
+        except OSError:
+            free = None
+        if name.startswith("SQLITE_FULL") or (free is not None and free < _LOW_SPACE):
+            return (f"{path}: no space left on the device ({free if free is not None else 'unknown'} bytes free) "
+                    "while writing the results store; the trials committed before are kept. Free some space and run "
+                    "again: finished trials are skipped.")
+        return (f"{path}: the disk failed while writing the results store ({exc}); the trials committed before are "
+                "kept. Check the file system and run again.")
+    if name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")):
+        return f"{path}: the results store stayed locked by another process ({exc}); run again when it is done."
+    return f"{path}: the results store is not a usable SQLite database: {exc}"
+
+
 class ResultStore:
     """Trial records (JSON) keyed by trial id in ``path`` (an SQLite file, created on first use)."""
 
@@ -57,7 +80,7 @@ class ResultStore:
             with conn:  # one transaction, committed on exit
                 yield conn
         except sqlite3.DatabaseError as exc:
-            raise DataError(f"{self.path}: the results store is not a usable SQLite database: {exc}") from None
+            raise DataError(_store_error(self.path, exc)) from None
         finally:
             conn.close()
 

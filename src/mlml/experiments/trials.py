@@ -15,6 +15,7 @@ import json
 import os
 import time
 import traceback
+import warnings
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -173,6 +174,10 @@ def load_datasets(config: GridConfig) -> dict[str, dict[str, Any]]:
                 f"Data set {source!r} has {dataset.n_samples} samples: too few for {config.folds} folds "
                 "(every fold needs at least one test sample)."
             )
+        if dataset.image_paths is None and (dataset.features is None or config.train.get("mode") == "finetune"):
+            has, needs = (("features only", "images (train mode 'finetune')") if dataset.features is not None
+                          else ("labels only", "features or images"))
+            raise MLMLError(f"Data set {source!r} has {has}: every trial trains on {needs}.")
         described[source] = {
             "fingerprint": data_fingerprint(dataset),
             "name": dataset.name,
@@ -297,8 +302,28 @@ def _record(trial: Trial, config: GridConfig, method: Any, **outcome: Any) -> Tr
     )
 
 
+TRIAL_WARNINGS = "_warnings"
+"""The key (in a record's ``extra``) that carries the warnings its trial raised, ``[(category, message), ...]``
+without repeats, to the process that runs the grid (which reports them once for the grid, then drops the key
+before storing)."""
+
+
 def run_trial_safely(trial: Trial, config: GridConfig) -> TrialRecord:
-    """:func:`run_trial`, but a trial that raises becomes a ``failed`` record with its traceback."""
+    """:func:`run_trial`, but a trial that raises becomes a ``failed`` record with its traceback; the warnings it
+    raised travel with the record (:data:`TRIAL_WARNINGS`) instead of being printed, trial after trial."""
+    # catch_warnings swaps process-wide state (not thread-safe): trials run side by side in one process's threads
+    # (a Dask worker's) may collect each other's warnings, or miss some; the grid's report of them is a summary.
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        record = _run_trial_or_failure(trial, config)
+    seen: dict[tuple[type[Warning], str], None] = {}
+    for item in caught:
+        seen.setdefault((item.category, str(item.message)), None)
+    record.extra[TRIAL_WARNINGS] = list(seen)
+    return record
+
+
+def _run_trial_or_failure(trial: Trial, config: GridConfig) -> TrialRecord:
     try:
         return run_trial(trial, config)
     except Exception:  # noqa: BLE001 -- the grid goes on; the traceback is stored with the trial

@@ -11,7 +11,7 @@ writes the whole report of a run folder. NaN values may be stored as None (JSON 
 """
 
 from mlml.reports.records import LEAK_TAG, ORACLE_TAG, check_records, series_label
-from mlml.reports.report import write_report
+from mlml.reports.report import NothingFinished, write_report
 from mlml.reports.tables import (
     EXTRA_COLUMNS,
     PAPER_METRICS,
@@ -37,6 +37,7 @@ __all__ = [
     "series_label",
     "summarize",
     "terminal_table",
+    "NothingFinished",
     "write_report",
     "write_results_csv",
 ]

@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from mlml._io import atomic_open
 from mlml.exceptions import MLMLError
 from mlml.record import TrialRecord
 from mlml.reports.records import as_float, series_key, series_label, series_rank
@@ -99,7 +100,8 @@ def save_figure(
     written = []
     for fmt in formats:
         target = base.with_name(f"{base.name}.{fmt}")
-        fig.savefig(target, dpi=dpi, format=fmt)
+        with atomic_open(target, "wb") as handle:  # a kill or a full disk leaves no half-written figure
+            fig.savefig(handle, dpi=dpi, format=fmt)
         written.append(target)
     return written
 

@@ -51,6 +51,11 @@ POLICY_HEADINGS = {
 FIGURE_DIR = "figures"
 
 
+class NothingFinished(MLMLError):
+    """A report of trials none of which finished, where a run folder already holds a results table: the table and
+    the report are kept (a failed rerun must not wipe the results of an earlier one)."""
+
+
 def write_report(
     records: Iterable[Mapping[str, Any]],
     run_dir: str | os.PathLike[str],
@@ -89,11 +94,15 @@ def write_report(
 
     Raises:
         DataError: a malformed record.
+        NothingFinished: no record finished and ``run_dir`` already holds a ``results.csv`` (left as it was).
         MLMLError: ``figures=True`` without matplotlib.
     """
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     checked = check_records(records)
+    if not any(r.status == "done" for r in checked) and (run_dir / "results.csv").exists():
+        raise NothingFinished(f"No trial of this grid finished; {run_dir / 'results.csv'} and the report of the "
+                              "earlier run are left as they were (the failed trials are stored).")
     rows = summarize(checked, thresholds=thresholds)
     write_results_csv(rows, run_dir / "results.csv")
 

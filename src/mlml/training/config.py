@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 import numbers
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -29,6 +30,11 @@ NON_SEMANTIC = (
     "num_workers",
     "augment",
 )
+
+
+def _plain(value: Any) -> str:
+    """A value as a user wrote it: ``nan``, not ``np.float64(nan)``."""
+    return repr(value.item() if hasattr(value, "item") and getattr(value, "ndim", 1) == 0 else value)
 
 
 @dataclass
@@ -124,13 +130,25 @@ class TrainConfig:
             value = getattr(self, name)
             if value is None and name in ("lr", "grad_clip"):
                 continue
-            if isinstance(value, bool) or not isinstance(value, numbers.Real) or value < 0:
+            if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 <= value < math.inf:
                 raise MLMLError(
-                    f"The {name!r} parameter of {owner} must be a number >= 0. Got {value!r} instead."
+                    f"The {name!r} parameter of {owner} must be a finite number >= 0. Got {_plain(value)} instead."
                 )
         if self.lr is not None and self.lr <= 0:
             raise MLMLError(f"The 'lr' parameter of {owner} must be > 0. Got {self.lr!r} instead.")
-        if not 0.0 <= float(self.val_fraction) < 1.0:
+        for name in ("fixed_epochs", "standardize", "amp", "resume", "progress", "log"):
+            value = getattr(self, name)
+            if type(value).__name__ not in ("bool", "bool_") and not (isinstance(value, int) and value in (0, 1)):
+                raise MLMLError(f"The {name!r} parameter of {owner} must be true or false. Got {value!r} instead.")
+            setattr(self, name, bool(value))
+        for name in ("head", "device", "backbone", "backbone_weights", "checkpoint_dir"):
+            value = getattr(self, name)
+            optional = name not in ("head", "device")
+            if (isinstance(value, (list, tuple, dict, set, numbers.Number)) or (value is None and not optional)
+                    or (isinstance(value, str) and not value.strip())):
+                raise MLMLError(f"The {name!r} parameter of {owner} must be a name (a string). Got {value!r} instead.")
+        if isinstance(self.val_fraction, bool) or not isinstance(self.val_fraction, numbers.Real) or \
+                not 0.0 <= float(self.val_fraction) < 1.0:
             raise MLMLError(
                 f"The 'val_fraction' parameter of {owner} must be in [0, 1). Got {self.val_fraction!r}."
             )
@@ -140,7 +158,7 @@ class TrainConfig:
             )
         if self.mode == "finetune" and not self.backbone:
             raise MLMLError("TrainConfig(mode='finetune') needs a 'backbone' (e.g. 'efficientnet_lite0').")
-        if isinstance(self.augment, str):
+        if isinstance(self.augment, str) or not (self.augment is None or callable(self.augment)):
             check_option(self.augment, "augment", owner, ("hflip",))
         if not isinstance(self.head_kwargs, Mapping):
             raise MLMLError(

@@ -93,6 +93,7 @@ def fit(
         raise MLMLError(f"The 'config' parameter of fit must be a TrainConfig. Got {type(config).__name__}.")
     method = METHODS.get(method) if isinstance(method, str) else method
     observed = check_labels(observed, name="observed")
+    _check_some_known(observed)
     inputs = check_inputs(inputs, config, observed.shape[0], "inputs")
     validation, hidden = _checked_validation(validation, observed, config), _checked_hidden(hidden, observed)
     info = dist_info()
@@ -123,6 +124,20 @@ def _checked_hidden(hidden: Any, observed: Any) -> np.ndarray | None:
     if hidden.shape != observed.shape:
         raise MLMLError(f"'hidden' has shape {hidden.shape}; 'observed' has shape {observed.shape}.")
     return hidden.toarray().astype(bool) if sp.issparse(hidden) else np.asarray(hidden, dtype=bool)
+
+
+def _check_some_known(observed: Any) -> None:
+    """Refuse training labels with no known entry (every entry -1): the loss would be zero and the model its
+    initialisation, reported as trained."""
+    n_entries = observed.shape[0] * observed.shape[1]
+    if sp.issparse(observed):
+        unknown = int((observed.data == -1).sum())
+    else:
+        unknown = int(np.count_nonzero(observed == -1))
+    if n_entries and unknown == n_entries:
+        raise MLMLError(f"The training labels ({observed.shape[0]:,} rows x {observed.shape[1]:,} classes) hold no "
+                        "known entry: every one is -1 (unannotated), so there is nothing to learn from. Keep more "
+                        "labels (a larger known proportion with the partial scheme).")
 
 
 class _Run:

@@ -39,15 +39,27 @@ def unwrap(model: nn.Module) -> nn.Module:
     return model.module if isinstance(model, nn.parallel.DistributedDataParallel) else model
 
 
-def resolve_device(device: str | torch.device, info: DistInfo) -> torch.device:
-    """``auto``: this process's CUDA device when there is one, else the CPU; anything else as given."""
+def resolve_device(
+    device: str | torch.device, info: DistInfo, *, name: str = "The 'device' parameter"
+) -> torch.device:
+    """``auto``: this process's CUDA device when there is one, else the CPU; anything else as given, if this
+    machine has it (``name`` is what an error calls the setting, e.g. ``--device``)."""
     if str(device) == "auto":
         if torch.cuda.is_available():
             return torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")) if info.enabled else 0)
         return torch.device("cpu")
-    resolved = torch.device(device)
+    try:
+        resolved = torch.device(device)
+    except (RuntimeError, TypeError, ValueError):
+        raise MLMLError(f"{name} is {device!r}, which is not a device: expected auto, cpu, cuda, "
+                        "cuda:N or mps.") from None
     if resolved.type == "cuda" and not torch.cuda.is_available():
-        raise MLMLError(f"The 'device' parameter is {device!r}, but CUDA is not available here.")
+        raise MLMLError(f"{name} is {device!r}, but CUDA is not available here.")
+    if resolved.type == "cuda" and resolved.index is not None and resolved.index >= torch.cuda.device_count():
+        raise MLMLError(f"{name} is {device!r}, but this machine has {torch.cuda.device_count()} "
+                        f"CUDA device(s) (cuda:0 to cuda:{torch.cuda.device_count() - 1}).")
+    if resolved.type == "mps" and not torch.backends.mps.is_available():
+        raise MLMLError(f"{name} is {device!r}, but MPS is not available here.")
     return resolved
 
 

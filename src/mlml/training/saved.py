@@ -15,7 +15,7 @@ import scipy.sparse as sp
 import torch
 from torch import Tensor, nn
 
-from mlml._io import atomic_open, write_text
+from mlml._io import atomic_group, atomic_open, write_text
 from mlml.exceptions import MLMLError
 from mlml.models.images import ImageFiles, collate_images
 from mlml.training.config import TrainConfig
@@ -131,7 +131,6 @@ class TrainedModel:
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
         state = {k: v.detach().cpu() for k, v in unwrap(self.model).state_dict().items()}
-        save_torch(state, out / "model.pt")
         meta = {
             "format": MODEL_FORMAT,
             "mode": self.config.mode,
@@ -147,7 +146,9 @@ class TrainedModel:
             "versions": {"mlml": mlml.__version__, "torch": torch.__version__},
         }
         meta.update(self._extra_meta())
-        write_text(out / "model.json", json.dumps(meta, indent=1, default=json_default))
+        with atomic_group():  # model.pt and model.json appear together
+            save_torch(state, out / "model.pt")
+            write_text(out / "model.json", json.dumps(meta, indent=1, default=json_default))
         return out
 
     def _extra_meta(self) -> dict[str, Any]:
@@ -236,6 +237,7 @@ def load_model(path: str | os.PathLike, *, device: str = "cpu") -> TrainedModel:
     if missing or not isinstance(meta["config"], dict):
         raise MLMLError(f"{meta_file}: the model description lacks {', '.join(missing) or 'a config mapping'}; "
                         "it was not written by mlml train, or was edited.")
+    _check_thresholds(meta_file, meta.get("thresholds"), meta["n_labels"])
     config = TrainConfig.from_dict({**meta["config"], "augment": None})
     model = build_model(config, meta["in_features"], meta["n_labels"], pretrained=False)
     try:
@@ -256,6 +258,20 @@ def load_model(path: str | os.PathLike, *, device: str = "cpu") -> TrainedModel:
         label_counts=meta.get("label_counts"),
         n_train=meta.get("n_train"),
     )
+
+
+def _check_thresholds(meta_file: Path, thresholds: Any, n_labels: Any) -> None:
+    """A stored ``thresholds`` entry is None or one probability in [0, 1] a class (what ``mlml train`` writes)."""
+    if thresholds is None:
+        return
+    if not isinstance(thresholds, list) or len(thresholds) != n_labels:
+        size = len(thresholds) if isinstance(thresholds, list) else type(thresholds).__name__
+        raise MLMLError(f"{meta_file}: 'thresholds' must be a list of {n_labels} probabilities in [0, 1] (one a "
+                        f"class); got {size}{' values' if isinstance(thresholds, list) else ''}.")
+    for j, value in enumerate(thresholds):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
+            raise MLMLError(f"{meta_file}: 'thresholds'[{j}] is {value!r}; a decision threshold is a probability "
+                            "in [0, 1].")
 
 
 @torch.no_grad()
