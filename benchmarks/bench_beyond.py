@@ -1,10 +1,12 @@
 """The beyond-the-paper methods against the paper's in training: test mAP and training time vs plain BCE.
 
-For each MULAN set and missing ratio: k folds (``kfold_indices``); positives hidden in the training fold
-only (per-sample scheme, seeded per fold); every method trained with ``mlml.training.fit`` on the same
-frozen features, configuration and seed; mAP on the complete test labels. The time of each method is the
-wall time of ``fit`` (weight estimation included) divided by plain BCE's on the same fold, measured in the
-same run. The lead's grid (``mlml reproduce``) is the reference; this script is the quick ablation.
+For each MULAN set and missing ratio: k folds (``kfold_indices``), each made by the fold layer
+(``mlml.folds.make_fold``: positives hidden in the training fold only, per-sample scheme, seeded per fold as the
+grid seeds them, ``hiding_seed``); every method trained with ``mlml.training.fit`` on the same frozen features,
+configuration and seed; mAP on the complete test labels, scored by ``mlml.service.score`` (the grid's scoring).
+The time of each method is the wall time of ``fit`` (weight estimation included) divided by plain BCE's on the
+same fold, measured in the same run. The lead's grid (``mlml reproduce``) is the reference; this script is the
+quick ablation.
 
 Run: ``python benchmarks/bench_beyond.py [--sets emotions,yeast] [--ratios 0.5,0.75] [--folds 2]
 [--epochs 20] [--methods bce,cb-wce,knn-cb-wce,pu-wce,knn-pu-wce]``. The defaults are the run of
@@ -21,13 +23,13 @@ import warnings
 from pathlib import Path
 
 import numpy as np
-import scipy.sparse as sp
 from _common import present, shared_data
 
 from mlml.data import kfold_indices, load
-from mlml.evaluation import evaluate
+from mlml.experiments.trials import hiding_seed
+from mlml.folds import make_fold
 from mlml.methods import METHODS
-from mlml.simulate import hide_positives
+from mlml.service import score
 from mlml.training import TrainConfig, fit
 
 
@@ -52,22 +54,21 @@ def main(argv: list[str] | None = None) -> int:
         if not present(args.data / "mulan" / name, f" {name}"):
             continue
         ds = load(f"mulan:{args.data / 'mulan' / name}")
-        labels = ds.labels.toarray() if sp.issparse(ds.labels) else np.asarray(ds.labels)
-        folds = kfold_indices(labels, 4, random_state=args.seed)[: args.folds]
-        seeds = np.random.SeedSequence(args.seed).spawn(len(folds))
+        folds = kfold_indices(ds.labels, 4, random_state=args.seed)[: args.folds]
         for ratio in map(float, args.ratios.split(",")):
             maps = {m: [] for m in methods}
             times = {m: [] for m in methods}
-            for (train, test), seed in zip(folds, seeds):
-                observed, _ = hide_positives(labels[train], ratio, random_state=np.random.default_rng(seed))
-                x_train, x_test = ds.features[train], ds.features[test]
+            for k, split in enumerate(folds):
+                fold = make_fold(ds, split, ratio=ratio, seed=args.seed, val_fraction=config.val_fraction,
+                                 hiding=hiding_seed(args.seed, k, ratio))
                 for method in methods:
                     t = time.perf_counter()
                     with warnings.catch_warnings():
                         warnings.simplefilter("ignore")
-                        result = fit(x_train, np.asarray(observed), METHODS.get(method), config)
+                        result = fit(fold.train_inputs, fold.observed_train, METHODS.get(method), config)
                         times[method].append(time.perf_counter() - t)
-                        maps[method].append(evaluate(labels[test], result.predict_proba(x_test))["map"])
+                        scored = score(result, fold.test_labels, fold.test_inputs, {"fixed": 0.5})
+                        maps[method].append(scored.metrics["fixed"]["map"])
             print(f" {name} r={ratio}")
             for method in methods:
                 ratio_t = np.mean(np.array(times[method]) / np.array(times["bce"]))

@@ -71,11 +71,11 @@ def main() -> None:
     from mlml._threads import auto_threads
     from mlml.data import load
     from mlml.evaluation import evaluate
-    from mlml.evaluation.policies import SOFT_POLICIES, fold_posterior
     from mlml.folds import make_fold
     from mlml.labels import to_dense
     from mlml.methods import METHODS, RECOMMENDED_METHOD
     from mlml.models.heads import count_parameters
+    from mlml.service import decide
     from mlml.training import TrainConfig, fit
     from mlml.training.model import build_model
 
@@ -99,9 +99,7 @@ def main() -> None:
                                                                        data.n_labels)), config.batch_size)
         started = time.perf_counter()
         result = fit(fold.train_inputs, fold.observed_train, method, config, validation=fold.validation)
-        if method.threshold_policy != "fixed":
-            q = fold_posterior(fold) if method.threshold_policy in SOFT_POLICIES else None
-            result.decide(method.threshold_policy, q=q)
+        decide(result, fold, method.threshold_policy)  # what `mlml train --thresholds own` does
         ours_s = time.perf_counter() - started
         test_x, test_y = data.features[test], to_dense(data.labels[test])
         scores = result.predict_proba(test_x)

@@ -120,3 +120,19 @@ def test_suggest_on_yeast_with_a_chosen_prior(tmp_path, capsys):
     assert all(float(a["score"]) >= float(b["score"]) for a, b in zip(rows, rows[1:]))
     assert main(["suggest", "yeast", "--prior", "knn"]) == 2
     assert "must name a labels-only estimator" in capsys.readouterr().err
+
+
+def test_the_cli_shows_the_library_messages_it_chooses(capsys):
+    """The library logs, the command line decides what to show: INFO of mlml.experiments and mlml.tracking (notes,
+    where a run was tracked), warnings of every mlml logger, not the per-epoch INFO lines of mlml.training."""
+    import logging
+
+    from mlml.cli import show_messages
+
+    show_messages()
+    show_messages()  # idempotent: one handler, one line per message
+    logging.getLogger("mlml.experiments").info("note: a note")
+    logging.getLogger("mlml.tracking").warning("warning: not logged")
+    logging.getLogger("mlml.training").info("epoch 0")
+    err = capsys.readouterr().err
+    assert err.count("note: a note") == 1 and "warning: not logged" in err and "epoch 0" not in err

@@ -1,6 +1,7 @@
 """End-to-end runs of the grid on the built-in yeast: resume, determinism, parallel and Dask paths, faults."""
 
 import csv
+import logging
 import os
 import signal
 import sqlite3
@@ -131,15 +132,16 @@ def test_feature_aware_methods_get_weight_diagnostics(tmp_path, mulan_dir):
     assert all(0.5 < r["diagnostics"]["detection_auc"] <= 1 for r in records)
 
 
-def test_a_run_folder_reused_with_other_settings_reports_only_the_current_grid(tmp_path, capsys):
+def test_a_run_folder_reused_with_other_settings_reports_only_the_current_grid(tmp_path, caplog):
     run = tmp_path / "run"
     first = run_grid(load_config(None, ratios=[0.5], methods=["bce"], folds=2, train={"epochs": 2}), run,
                      progress=False)
-    second = run_grid(load_config(None, ratios=[0.5], methods=["bce"], folds=2, train={"epochs": 3}), run,
-                      progress=False)
+    with caplog.at_level(logging.INFO, logger="mlml.experiments"):  # a logged note (the CLI shows it)
+        second = run_grid(load_config(None, ratios=[0.5], methods=["bce"], folds=2, train={"epochs": 3}), run,
+                          progress=False)
     assert len(first) == len(second) == 2
     assert not {r["trial_id"] for r in first} & {r["trial_id"] for r in second}
-    assert "2 trial(s) of other configurations" in capsys.readouterr().err
+    assert "2 trial(s) of other configurations" in caplog.text
     assert len(ResultStore(run / "results.sqlite").records()) == 4
 
 

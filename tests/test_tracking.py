@@ -4,6 +4,7 @@ through MLflow's own client."""
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sqlite3
 import sys
@@ -233,7 +234,7 @@ def test_reproduce_logs_a_parent_and_one_child_run_per_trial(tmp_path, mlflow_cl
         assert len(record["history"]) == 3
 
 
-def test_a_failed_trial_is_a_failed_run_and_logging_errors_do_not_stop_the_grid(tmp_path, mlflow_client, capsys):
+def test_a_failed_trial_is_a_failed_run_and_logging_errors_do_not_stop_the_grid(tmp_path, mlflow_client, caplog):
     tracker = MlflowTracker((tmp_path / "store").as_uri())
     record = {"trial_id": "t1", "dataset": "yeast", "method": "bce", "ratio": 0.5, "fold": 0, "seed": 0,
               "status": "failed", "error": "Traceback ...\nValueError: boom", "timings": {}, "metrics": {},
@@ -246,8 +247,10 @@ def test_a_failed_trial_is_a_failed_run_and_logging_errors_do_not_stop_the_grid(
     tracking = GridTracking(tracker, None, tmp_path)
     tracking.parent = tracker.start("parent")
     tracking.trial({"trial_id": "t2"})  # no key fields: cannot be logged
-    assert tracking.failures == 1
-    assert "trial t2 was not logged to MLflow" in capsys.readouterr().err
+    with caplog.at_level(logging.WARNING, logger="mlml.tracking"):
+        tracking.trial({"trial_id": "t3"})
+    assert tracking.failures == 2
+    assert "trial t3 was not logged to MLflow" in caplog.text  # a logged warning, not a print (the CLI shows it)
 
 
 def test_train_logs_one_run_with_an_mlflow_model(tmp_path, mlflow_client, monkeypatch):

@@ -11,8 +11,8 @@ a method of :data:`mlml.methods.METHODS` on them:
    validation rows' observed labels;
 3. ``thresholds`` names a threshold policy of :mod:`mlml.evaluation.policies` (``fixed``: 0.5; ``tuned``,
    ``expected``, ``calibrated``, ``cardinality``, ``pu``; ``own``: the method's own), fitted on the validation rows
-   (``result.decide``; the policies that do not trust observed zeros read their posterior from the k-NN estimator
-   fitted on the training rows, :func:`mlml.evaluation.policies.fold_posterior`), and applied by ``predict``.
+   (:func:`mlml.service.decide`, the step ``mlml train --thresholds`` takes; the policies that do not trust observed
+   zeros read :func:`mlml.service.decision_posterior`, fitted on the training rows), and applied by ``predict``.
 
 Because the estimator follows scikit-learn's contract (parameters stored as given in ``__init__``, learned
 attributes ending in ``_``), ``clone``, ``Pipeline`` and ``GridSearchCV`` work.
@@ -207,6 +207,7 @@ class MissingLabelClassifier(ClassifierMixin, BaseEstimator):
         """
         from mlml.auto import fit_auto, is_auto
         from mlml.folds import make_fold
+        from mlml.service import decide
         from mlml.training import fit
 
         config = self._train_config()  # every parameter checked before the data is read
@@ -229,13 +230,12 @@ class MissingLabelClassifier(ClassifierMixin, BaseEstimator):
                 result.decision, result.thresholds = None, None  # decided below by the policy asked for
         else:
             result = fit(fold.train_inputs, fold.observed_train, method, config, validation=fold.validation)
-        if policy != "fixed" and not (is_auto(method) and self.thresholds == "own"):
+        if not (is_auto(method) and self.thresholds == "own"):
             from mlml.evaluation import UndefinedMetricWarning
-            from mlml.evaluation.policies import SOFT_POLICIES, fold_posterior
 
             with warnings.catch_warnings():  # classes without a validation positive keep 0.5, as documented
                 warnings.simplefilter("ignore", UndefinedMetricWarning)
-                result.decide(policy, q=fold_posterior(fold) if policy in SOFT_POLICIES else None)
+                decide(result, fold, policy)  # the step `mlml train --thresholds` takes (mlml.service)
         self.model_ = result
         self.policy_ = policy
         self.thresholds_ = (None if policy == "cardinality" else

@@ -50,10 +50,10 @@ results store). A tracking URI that cannot be reached at the start fails the com
 from __future__ import annotations
 
 import json
+import logging
 import math
 import os
 import re
-import sys
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -62,6 +62,10 @@ from typing import Any
 from urllib.parse import urlparse
 
 from mlml.exceptions import MLMLError
+from mlml.record import TrialRecord
+
+#: Where tracking reports (the run it wrote to, a trial it could not log); the CLI shows its INFO messages.
+logger = logging.getLogger("mlml.tracking")
 
 #: ``mlml train`` writes buffered epoch figures at most this often (and once at the end).
 FLUSH_S = 5.0
@@ -73,6 +77,7 @@ DECISION_METRICS = ("micro_precision", "micro_recall", "micro_f1", "macro_precis
 _MAX_PARAM = 6000  # MLflow's longest parameter value
 _MAX_TAG = 5000
 _KEY_UNSAFE = re.compile(r"[^\w\-. /:]")  # what MLflow refuses in a metric's key
+_RUN_KEY = ("trial_id", "dataset", "method", "ratio", "fold", "seed", "status")  # a trial run's name and tags
 _BATCH = {"metrics": 1000, "params": 100, "tags": 100}  # MLflow's log_batch limits
 
 
@@ -247,8 +252,8 @@ class GridTracking:
             log_trial(self.tracker, record, self.parent)
         except Exception as exc:  # noqa: BLE001 -- the record is already in the store; the grid goes on
             self.failures += 1
-            print(f"warning: trial {record.get('trial_id')} was not logged to MLflow ({self.tracker.uri}): "
-                  f"{_message(exc)}", file=sys.stderr)
+            logger.warning("warning: trial %s was not logged to MLflow (%s): %s", record.get("trial_id"),
+                           self.tracker.uri, _message(exc))
 
     def report(self, records: Sequence[Mapping[str, Any]] = ()) -> None:
         """Log the aggregates of ``records`` (every trial of the run folder: :func:`aggregate_metrics`) and attach
@@ -266,8 +271,8 @@ class GridTracking:
         status = "FINISHED" if exc_type is None else "KILLED" if exc_type is KeyboardInterrupt else "FAILED"
         self.tracker.log(self.parent, tags={"mlml.trials_not_logged": str(self.failures)})
         self.tracker.end(self.parent, status)
-        print(f"tracking: MLflow experiment {self.tracker.experiment!r} at {self.tracker.uri}, parent run "
-              f"{self.parent}", file=sys.stderr)
+        logger.info("tracking: MLflow experiment %r at %s, parent run %s", self.tracker.experiment, self.tracker.uri,
+                    self.parent)
 
 
 class TrainTracking:
@@ -323,8 +328,8 @@ class TrainTracking:
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
         if self.tracker is not None and self.run is not None:
             self.tracker.end(self.run, "FINISHED" if exc_type is None else "FAILED")
-            print(f"tracking: MLflow experiment {self.tracker.experiment!r} at {self.tracker.uri}, run {self.run}",
-                  file=sys.stderr)
+            logger.info("tracking: MLflow experiment %r at %s, run %s", self.tracker.experiment, self.tracker.uri,
+                        self.run)
 
 
 def grid_tracking(spec: TrackSpec | None, config: Any, run_dir: str | os.PathLike[str]) -> GridTracking:
@@ -337,33 +342,36 @@ def train_tracking(spec: TrackSpec | None, name: str) -> TrainTracking:
     return TrainTracking(None if spec is None else MlflowTracker(spec.resolve()), name)
 
 
-def log_trial(tracker: MlflowTracker, record: Mapping[str, Any], parent: str | None) -> str:
-    """One trial record (see :mod:`mlml.reports`) as a run nested under ``parent``; returns the run id."""
+def log_trial(tracker: MlflowTracker, record: TrialRecord | Mapping[str, Any], parent: str | None) -> str:
+    """One trial record (:class:`mlml.record.TrialRecord`, or a dict of its fields holding at least the trial's
+    key) as a run nested under ``parent``; returns the run id."""
+    missing = [key for key in _RUN_KEY if key not in record]
+    if missing:
+        raise MLMLError(f"trial record {record.get('trial_id')!r} lacks {', '.join(missing)}; it cannot be logged.")
     from mlml.reports.tables import policy_metrics
 
-    timings = record.get("timings") or {}
+    record = TrialRecord.from_dict(record)
+    timings = record.timings or {}
     took = sum(v for v in timings.values() if _is_number(v))
-    name = (f"{record['dataset']} {record['method']} r={record['ratio']} fold={record['fold']} "
-            f"seed={record['seed']}")
+    name = f"{record.dataset} {record.method} r={record.ratio} fold={record.fold} seed={record.seed}"
     run = tracker.start(name, parent=parent, start_time=time.time() - took,
-                        tags={"mlml.trial_id": record["trial_id"], "mlml.status": record["status"]})
-    params = {key: record.get(key) for key in ("dataset", "method", "ratio", "fold", "seed", "weights_source",
-                                               "recipe", "trial_id", "config_hash", "data_fingerprint",
-                                               "n_train", "n_test")}
-    params["oracle"] = record.get("oracle")
-    for key, value in (record.get("method_definition") or {}).items():
+                        tags={"mlml.trial_id": record.trial_id, "mlml.status": record.status})
+    params = {key: getattr(record, key) for key in ("dataset", "method", "ratio", "fold", "seed", "weights_source",
+                                                    "recipe", "trial_id", "config_hash", "data_fingerprint",
+                                                    "n_train", "n_test", "oracle")}
+    for key, value in (record.method_definition or {}).items():
         params[f"method.{key}"] = value
-    for package, version in (record.get("versions") or {}).items():
+    for package, version in (record.versions or {}).items():
         params[f"version.{package}"] = version
-    metrics = [m for row in record.get("history") or () for m in epoch_metrics(row)]
-    metrics += [(f"test_{k}", v, 0) for k, v in (record.get("metrics") or {}).items()]
+    metrics = [m for row in record.history or () for m in epoch_metrics(row)]
+    metrics += [(f"test_{k}", v, 0) for k, v in (record.metrics or {}).items()]
     for policy, values in policy_metrics(record).items():  # fixed (0.5), tuned and every other fitted policy
         metrics += [(f"test_{policy}_{k}", values[k], 0) for k in DECISION_METRICS if k in values]
     metrics += [(f"time_{k}", v, 0) for k, v in timings.items()]
-    metrics += [("epochs", record.get("epochs"), 0), ("best_val_score", record.get("val_score"), 0)]
-    tags = {"mlml.error": str(record["error"])[-_MAX_TAG:]} if record.get("error") else None  # the traceback's end
+    metrics += [("epochs", record.epochs, 0), ("best_val_score", record.val_score, 0)]
+    tags = {"mlml.error": str(record.error)[-_MAX_TAG:]} if record.error else None  # the traceback's end
     tracker.log(run, params={k: v for k, v in params.items() if v is not None}, metrics=metrics, tags=tags)
-    tracker.end(run, "FINISHED" if record["status"] == "done" else "FAILED")
+    tracker.end(run, "FINISHED" if record.status == "done" else "FAILED")
     return run
 
 

@@ -1,4 +1,6 @@
-"""The ``mlml`` command line: argparse front, no logic of its own.
+"""The ``mlml`` command line: the argparse front. Each verb checks what only the command line knows (flag
+combinations, output paths), calls :mod:`mlml.service` and the core, and prints and writes; what the library
+logs is shown through :func:`show_messages`.
 
 Every verb calls library functions; bad input (``MLMLError``, ``DataError``, missing files) becomes one line on
 stderr and exit code 2.
@@ -7,6 +9,7 @@ stderr and exit code 2.
 from __future__ import annotations
 
 import errno
+import logging
 import os
 import re
 import sys
@@ -27,6 +30,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     an interrupted run exits 130 and keeps its finished work.
     """
     parser = build_parser()
+    show_messages()
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # --help, --version and usage errors: keep main's int contract
@@ -65,6 +69,40 @@ def _warning_printer(args: Any) -> Any:
         print(f"mlml {verb}: warning: {text}", file=file or sys.stderr)
 
     return show
+
+
+class _Stderr(logging.StreamHandler):
+    """A handler writing to the current ``sys.stderr`` (not the one of the moment it was made)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.setFormatter(logging.Formatter("%(message)s"))
+
+    @property
+    def stream(self):  # noqa: ANN201 -- logging.StreamHandler's attribute
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: object) -> None:
+        pass
+
+
+#: Library loggers whose INFO messages the command line shows (the others: warnings and errors only).
+SHOWN_LOGGERS = ("mlml.experiments", "mlml.tracking")
+
+
+def show_messages() -> None:
+    """What the command line shows of the library's messages (the library itself never prints): one line each
+    on stderr -- INFO and above of :data:`SHOWN_LOGGERS`, WARNING and above of the other ``mlml`` loggers
+    (e.g. ``mlml.training``'s per-epoch lines stay hidden). Idempotent."""
+    root = logging.getLogger("mlml")
+    if not any(isinstance(handler, _Stderr) for handler in root.handlers):
+        root.addHandler(_Stderr())
+    if root.level == logging.NOTSET:
+        root.setLevel(logging.WARNING)
+    for name in SHOWN_LOGGERS:
+        if logging.getLogger(name).level == logging.NOTSET:
+            logging.getLogger(name).setLevel(logging.INFO)
 
 
 def error_message(exc: BaseException) -> str:

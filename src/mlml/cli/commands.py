@@ -1,11 +1,12 @@
-"""What each ``mlml`` verb does: read its arguments, call the library, print and write. No logic of its own."""
+"""What each ``mlml`` verb does: read its arguments, check what only the command line knows (flag combinations,
+output paths), call :mod:`mlml.service` and the core, print and write."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
-import sys
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -164,8 +165,8 @@ def _train(args: argparse.Namespace) -> int:
     from mlml.auto import fit_auto, is_auto
     from mlml.evaluation.policies import SOFT_POLICIES
     from mlml.folds import make_fold
-    from mlml.models.features import dataset_features
     from mlml.recipes import recipe_values
+    from mlml.service import apply_recipe, dataset_inputs, decision_posterior
     from mlml.tracking import track_spec, train_params, train_tracking
     from mlml.training import TrainConfig, fit, init_from_env
     from mlml.training.distributed import DistInfo
@@ -180,9 +181,6 @@ def _train(args: argparse.Namespace) -> int:
     if args.weights is not None and not args.weights.is_file():
         raise MLMLError(f"--weights {args.weights}: no such file.")
     method = _method(args.method, args.method_param)
-    recipe = recipe_values(args.recipe)
-    if recipe.get("positive_weights"):
-        method = method.with_positive_weights(recipe["positive_weights"])
     flags = {
         "mode": args.mode, "backbone": args.backbone if args.mode == "finetune" else None, "head": args.head,
         "optimizer": args.optimizer, "lr": args.lr, "epochs": args.epochs,
@@ -191,8 +189,8 @@ def _train(args: argparse.Namespace) -> int:
         "checkpoint_dir": str(args.checkpoint_dir) if args.checkpoint_dir else None,
         "backbone_weights": str(args.weights) if args.weights else None,
     }
-    settings = {**(recipe.get("train") or {}), **{k: v for k, v in flags.items() if v is not None}}
-    recipe_label = _recipe_label(args.recipe, recipe.get("train") or {}, settings)
+    method, settings = apply_recipe(args.recipe, method, {k: v for k, v in flags.items() if v is not None})
+    recipe_label = _recipe_label(args.recipe, recipe_values(args.recipe).get("train") or {}, settings)
     if args.fixed_epochs:
         settings["fixed_epochs"] = True
     if args.num_threads != "auto":
@@ -225,14 +223,11 @@ def _train(args: argparse.Namespace) -> int:
     images = dataset.image_paths is not None
     if args.weights is not None and not images:
         raise MLMLError(f"--weights {args.weights} loads an image backbone; {dataset.name} has features only.")
-    if args.mode == "finetune":
-        if not images:
-            raise MLMLError(f"--mode finetune needs images; {dataset.name} has features only.")
-        inputs = [str(p) for p in dataset.image_paths]
-    else:
-        inputs = dataset_features(dataset, backbone=args.backbone if images else None, weights=args.weights)
-        if images:
-            config.backbone = args.backbone  # recorded, so that `mlml evaluate` extracts the same features
+    if args.mode == "finetune" and not images:
+        raise MLMLError(f"--mode finetune needs images; {dataset.name} has features only.")
+    inputs = dataset_inputs(dataset, mode=args.mode, backbone=args.backbone, weights=args.weights)
+    if args.mode != "finetune" and images:
+        config.backbone = args.backbone  # recorded, so that `mlml evaluate` extracts the same features
     fold = make_fold(dataset, ratio=None if args.scheme == "single-positive" else args.ratio, scheme=args.scheme,
                      seed=args.seed, val_fraction=config.val_fraction, inputs=inputs)
     if args.num_threads == "auto" and config.mode == "frozen":
@@ -242,8 +237,8 @@ def _train(args: argparse.Namespace) -> int:
 
         size = count_parameters(build_model(config, inputs.shape[1], dataset.labels.shape[1]))
         config.num_threads = auto_threads(size, config.batch_size)
-    if not args.quiet:
-        _log_to_stderr("mlml.training")
+    if not args.quiet:  # per-epoch progress on stderr (mlml.cli.show_messages)
+        logging.getLogger("mlml.training").setLevel(logging.INFO)
     params = train_params(args.source, dataset, method, config, ratio=args.ratio, scheme=args.scheme, seed=args.seed,
                           recipe=args.recipe, thresholds=thresholds, n_train=len(fold.train),
                           n_val=len(fold.val)) if track else {}
@@ -256,10 +251,10 @@ def _train(args: argparse.Namespace) -> int:
                          hidden=fold.hidden_train if method.oracle else None, callbacks=tracking.callbacks)
         result.label_names = list(dataset.label_names)
         if len(fold.val) and result.val_proba.size <= VALIDATION_ENTRIES:
-            result.val_q = _validation_posterior(fold)  # kept with the model: `mlml decide` refits any policy
+            result.val_q = decision_posterior(fold)  # kept with the model: `mlml decide` refits any policy
         if (policy != "fixed" or auto) and not (auto and thresholds == "own"):
             soft = policy in SOFT_POLICIES
-            result.decide(policy, q=(result.val_q if result.val_q is not None else _validation_posterior(fold))
+            result.decide(policy, q=(result.val_q if result.val_q is not None else decision_posterior(fold))
                           if soft else None)
         if info.rank != 0:
             return 0
@@ -358,32 +353,6 @@ def _recipe_label(name: str, recipe: dict[str, Any], settings: dict[str, Any]) -
     changed = [f"{flag} {settings[key]}" if not isinstance(settings[key], bool) else flag
                for key, flag in _RECIPE_FLAGS.items() if key in recipe and settings.get(key) != recipe[key]]
     return f"{name} recipe" + (f" with {' '.join(changed)}" if changed else "")
-
-
-def _log_to_stderr(name: str) -> None:
-    """Show the INFO records of logger ``name`` (per-epoch progress) on stderr, once."""
-    import logging
-
-    class Stderr(logging.StreamHandler):  # type: ignore[type-arg]
-        """Writes to the current ``sys.stderr`` (which may be replaced after the handler is made)."""
-
-        stream = property(lambda self: sys.stderr, lambda self, value: None)  # type: ignore[assignment]
-
-    logger = logging.getLogger(name)
-    if not any(getattr(h, "_mlml_cli", False) for h in logger.handlers):
-        handler = Stderr()
-        handler.setFormatter(logging.Formatter("%(message)s"))
-        handler._mlml_cli = True  # type: ignore[attr-defined]
-        logger.addHandler(handler)
-    logger.setLevel(logging.INFO)
-
-
-def _validation_posterior(fold: Any) -> Any:
-    """The posterior of the validation rows' observed zeros for the threshold policies that do not trust them: the
-    k-NN estimator (labels and features) fitted on the training rows, or co-occurrence alone for images."""
-    from mlml.evaluation.policies import fold_posterior
-
-    return fold_posterior(fold)
 
 
 def _label_files(dataset: Any) -> tuple[str, str]:
@@ -540,7 +509,7 @@ def _reproduce(args: argparse.Namespace) -> int:
 
         print(f"note: rows at ratio 0 train and test on the data set's labels as given. {test_label_note()}")
     print(f"report: {report}")
-    failed = sum(r["status"] == "failed" for r in records)
+    failed = sum(r.status == "failed" for r in records)
     print(f"{len(records)} trials in {run_dir} ({failed} failed); this invocation took {wall:.1f} s")
     return 1 if failed else 0
 

@@ -45,6 +45,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
+from mlml.evaluation.counts import DecisionCounts, _mean_or_nan
 from mlml.evaluation.ranking import DEFAULT_KS, ranking_keys, ranking_metrics_dense
 from mlml.exceptions import MLMLError
 from mlml.labels import POSITIVE, UNKNOWN, LabelMatrix, check_labels, to_dense
@@ -104,20 +105,22 @@ def evaluate(
             predicted positive.
         mask: optional boolean ``(n_samples, n_labels)``: only entries where it is True (and ``y_true`` is
             known) are scored.
-        ranking: False leaves out the ranking metrics (AUC, AP: they do not depend on the threshold), e.g. to
-            score several decision rules on the same scores.
+        ranking: False returns the decision metrics only -- ``micro_precision``, ``micro_recall``,
+            ``micro_f1``, ``macro_precision``, ``macro_recall``, ``macro_f1``, nothing else (no counts, no
+            per-class lists, no AUC/AP or ranking metrics, which do not depend on the threshold) --, e.g. to score
+            several decision rules on the same scores.
         propensity: ``(n_labels,)`` label propensities for PSP@k and PSnDCG@k (best from the TRAINING labels,
             :func:`mlml.propensity.label_propensity`); None: computed from the scored positives of ``y_true``.
         label_names: the classes' names, which the warnings then use instead of column indices.
 
     Returns:
-        A dict with the floats ``micro_precision``, ``micro_recall``, ``micro_f1``, ``micro_auc``,
-        ``macro_precision``, ``macro_recall``, ``macro_f1``, ``macro_auc``, ``map`` (macro average
-        precision); the ints ``n_scored`` (entries scored), ``n_classes``, ``n_classes_undefined`` (dropped
-        from macro AP/AUC), ``n_classes_no_positives`` (dropped from macro P/R/F1); and the per-class lists
-        (length ``n_labels``) ``per_class_tp``, ``per_class_fp``, ``per_class_support`` (scored positives)
-        as ints and ``per_class_f1``, ``per_class_ap``, ``per_class_auc`` as floats, NaN where undefined
-        (see the module docstring for the policy). Undefined averages are NaN. Then the ranking metrics of
+        With ``ranking=True`` (the default) a dict with the floats ``micro_precision``, ``micro_recall``,
+        ``micro_f1``, ``micro_auc``, ``macro_precision``, ``macro_recall``, ``macro_f1``, ``macro_auc``, ``map``
+        (macro average precision); the ints ``n_scored`` (entries scored), ``n_classes``, ``n_classes_undefined``
+        (dropped from macro AP/AUC), ``n_classes_no_positives`` (dropped from macro P/R/F1); and the per-class lists
+        (length ``n_labels``) ``per_class_tp``, ``per_class_fp``, ``per_class_support`` (scored positives) as ints
+        and ``per_class_f1``, ``per_class_ap``, ``per_class_auc`` as floats, NaN where undefined (see the module
+        docstring for the policy). Undefined averages are NaN. Then the ranking metrics of
         :mod:`mlml.evaluation.ranking` over the scored entries: ``p_at_k``, ``ndcg_at_k``, ``psp_at_k`` and
         ``psndcg_at_k`` for k = 1, 3, 5 (e.g. ``psp_at_3``).
 
@@ -141,34 +144,12 @@ def evaluate(
         )
     positive = (y == POSITIVE) & scored
     negative = scored & ~positive
-    predicted = s >= thresholds
-
-    tp = np.count_nonzero(predicted & positive, axis=0)
-    fp = np.count_nonzero(predicted & negative, axis=0)
-    support = np.count_nonzero(positive, axis=0)
-    n_negative = np.count_nonzero(negative, axis=0)
-    fn = support - tp
-
-    # Micro P/R/F1 (zero_division=0).
-    tp_all, fp_all, fn_all = int(tp.sum()), int(fp.sum()), int(fn.sum())
-    micro_f1 = _safe_divide(2 * tp_all, 2 * tp_all + fp_all + fn_all)
-
-    # Per-class P/R/F1; classes without positives are undefined (NaN) and left out of the macro means.
-    has_pos = support > 0
-    precision = np.divide(tp, tp + fp, out=np.zeros(n_labels), where=(tp + fp) > 0)
-    recall = np.divide(tp, support, out=np.full(n_labels, np.nan), where=has_pos)
-    f1 = np.divide(2 * tp, 2 * tp + fp + fn, out=np.full(n_labels, np.nan), where=has_pos)
-
-    decisions = {
-        "micro_precision": _safe_divide(tp_all, tp_all + fp_all),
-        "micro_recall": _safe_divide(tp_all, tp_all + fn_all),
-        "micro_f1": micro_f1,
-        "macro_precision": _mean_or_nan(precision[has_pos]),
-        "macro_recall": _mean_or_nan(recall[has_pos]),
-        "macro_f1": _mean_or_nan(f1[has_pos]),
-    }
+    counts = DecisionCounts.zeros(n_labels).update(positive, scored, s >= thresholds)
+    decisions = counts.compute()
     if not ranking:
         return decisions
+    support, n_negative = counts.support, counts.negatives
+    has_pos = support > 0
 
     # Ranking metrics: defined where a class has both scored positives and scored negatives.
     defined = has_pos & (n_negative > 0)
@@ -210,10 +191,7 @@ def evaluate(
         "n_classes": int(n_labels),
         "n_classes_undefined": n_undefined,
         "n_classes_no_positives": int(n_labels - has_pos.sum()),
-        "per_class_tp": tp.astype(int).tolist(),
-        "per_class_fp": fp.astype(int).tolist(),
-        "per_class_support": support.astype(int).tolist(),
-        "per_class_f1": f1.tolist(),
+        **counts.lists(),
         "per_class_ap": ap.tolist(),
         "per_class_auc": auc.tolist(),
         **ranking_metrics_dense(y, s, scored=scored, propensity=propensity),
@@ -354,9 +332,3 @@ def _check_threshold(threshold: float | ArrayLike, n_labels: int, n_samples: int
     return values
 
 
-def _safe_divide(numerator: float, denominator: float) -> float:
-    return float(numerator / denominator) if denominator else 0.0
-
-
-def _mean_or_nan(values: np.ndarray) -> float:
-    return float(values.mean()) if values.size else float("nan")

@@ -133,16 +133,6 @@ def posterior(train_observed: LabelMatrix, observed: LabelMatrix, *, estimator: 
     return np.where(zero, np.clip(1.0 - neg, 0.0, 1.0), 0.0)
 
 
-def fold_posterior(fold: Any) -> np.ndarray:
-    """:func:`posterior` for a fold's validation rows (:class:`mlml.folds.Fold`): the k-NN estimator (labels and
-    features) fitted on its training rows, or co-occurrence alone (``pairwise-noisy-or``) where the inputs are
-    image paths. What ``mlml train`` and the scikit-learn estimator give the policies that read ``q``."""
-    features = not isinstance(fold.inputs, list)
-    return posterior(fold.observed_train, fold.observed_val, estimator="knn" if features else "pairwise-noisy-or",
-                     features=fold.val_inputs if features else None,
-                     train_features=fold.train_inputs if features else None)
-
-
 def soft_truth(observed: LabelMatrix, q: np.ndarray | None) -> np.ndarray:
     """``t``: 1 on observed positives, ``q`` on observed zeros (0 without a posterior), NaN on unknown entries."""
     y = to_dense(observed)

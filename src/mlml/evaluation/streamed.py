@@ -22,7 +22,8 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from mlml.evaluation.metrics import UndefinedMetricWarning, _check_threshold, _mean_or_nan, _safe_divide
+from mlml.evaluation.counts import DecisionCounts
+from mlml.evaluation.metrics import UndefinedMetricWarning, _check_threshold
 from mlml.evaluation.ranking import DEFAULT_KS, ranking_metrics_topk, top_k
 from mlml.exceptions import MLMLError
 from mlml.labels import LabelMatrix, check_labels
@@ -42,7 +43,10 @@ class StreamedEvaluation:
     Args:
         y_true: the true labels ``(n_samples, n_labels)``, int8 dense or CSR, ``1``/``0``/``-1`` (unknown: not
             scored).
-        thresholds: named thresholds, each a float or a ``(n_labels,)`` array, e.g. ``{"fixed": 0.5}``.
+        thresholds: named thresholds, each a float, a ``(n_labels,)`` array, or a rule: a callable that maps a
+            block's probabilities ``(batch, n_labels)`` to thresholds of shape ``(n_labels,)`` or ``(batch,
+            n_labels)`` -- a per-sample decision such as ``Decision.thresholds`` of the ``cardinality`` policy,
+            whose thresholds of a row depend on that row only --, e.g. ``{"fixed": 0.5, "model": rule}``.
         ks: the ranking metrics' cut-offs.
 
     Example:
@@ -59,10 +63,9 @@ class StreamedEvaluation:
         self.y_true = check_labels(y_true, name="y_true", allow_unknown=True)
         n_samples, n_labels = self.y_true.shape
         self.ks = tuple(ks)
-        self.thresholds = {name: _check_threshold(value, n_labels) for name, value in thresholds.items()}
-        self.counts = {name: np.zeros((2, n_labels), dtype=np.int64) for name in self.thresholds}  # tp, fp
-        self.support = np.zeros(n_labels, dtype=np.int64)
-        self.negatives = np.zeros(n_labels, dtype=np.int64)
+        self.thresholds = {name: value if callable(value) else _check_threshold(value, n_labels)
+                           for name, value in thresholds.items()}
+        self.counts = {name: DecisionCounts.zeros(n_labels) for name in self.thresholds}
         self.top: list[np.ndarray] = []
         self.seen = 0
 
@@ -80,12 +83,10 @@ class StreamedEvaluation:
         block = block.toarray() if sp.issparse(block) else np.asarray(block)
         scored = block != -1
         positive = block == 1
-        self.support += positive.sum(axis=0)
-        self.negatives += (scored & ~positive).sum(axis=0)
         for name, threshold in self.thresholds.items():
-            predicted = proba >= threshold
-            self.counts[name][0] += (predicted & positive).sum(axis=0)
-            self.counts[name][1] += (predicted & scored & ~positive).sum(axis=0)
+            if callable(threshold):
+                threshold = _check_threshold(threshold(proba), n_labels, proba.shape[0])
+            self.counts[name].update(positive, scored, proba >= threshold)
         self.top.append(top_k(proba, max(self.ks), scored=scored))
         self.seen = stop
 
@@ -100,37 +101,26 @@ class StreamedEvaluation:
             raise MLMLError(f"StreamedEvaluation has scores of {self.seen} of {n_samples} rows.")
         if name not in self.counts:
             raise MLMLError(f"No threshold named {name!r}; this evaluation has {', '.join(self.counts)}.")
-        tp, fp = self.counts[name]
-        support = self.support
-        fn = support - tp
+        counts = self.counts[name]
+        support = counts.support
         has_pos = support > 0
-        precision = np.divide(tp, tp + fp, out=np.zeros(n_labels), where=(tp + fp) > 0)
-        recall = np.divide(tp, support, out=np.full(n_labels, np.nan), where=has_pos)
-        f1 = np.divide(2 * tp, 2 * tp + fp + fn, out=np.full(n_labels, np.nan), where=has_pos)
-        tp_all, fp_all, fn_all = int(tp.sum()), int(fp.sum()), int(fn.sum())
-        defined = has_pos & (self.negatives > 0)
+        defined = has_pos & (counts.negatives > 0)
         warnings.warn(f"ROC-AUC and average precision are not computed for {n_samples:,} x {n_labels:,} scores "
                       "(streamed evaluation; they need every score of a class at once): reported as NaN.",
                       UndefinedMetricWarning, stacklevel=2)
         nan_list = [float("nan")] * n_labels
+        decisions = counts.compute()
         return {
-            "micro_precision": _safe_divide(tp_all, tp_all + fp_all),
-            "micro_recall": _safe_divide(tp_all, tp_all + fn_all),
-            "micro_f1": _safe_divide(2 * tp_all, 2 * tp_all + fp_all + fn_all),
+            **{key: decisions[key] for key in ("micro_precision", "micro_recall", "micro_f1")},
             "micro_auc": float("nan"),
-            "macro_precision": _mean_or_nan(precision[has_pos]),
-            "macro_recall": _mean_or_nan(recall[has_pos]),
-            "macro_f1": _mean_or_nan(f1[has_pos]),
+            **{key: decisions[key] for key in ("macro_precision", "macro_recall", "macro_f1")},
             "macro_auc": float("nan"),
             "map": float("nan"),
-            "n_scored": int(support.sum() + self.negatives.sum()),
+            "n_scored": int(support.sum() + counts.negatives.sum()),
             "n_classes": int(n_labels),
             "n_classes_undefined": int(n_labels - defined.sum()),
             "n_classes_no_positives": int(n_labels - has_pos.sum()),
-            "per_class_tp": tp.astype(int).tolist(),
-            "per_class_fp": fp.astype(int).tolist(),
-            "per_class_support": support.astype(int).tolist(),
-            "per_class_f1": f1.tolist(),
+            **counts.lists(),
             "per_class_ap": nan_list,
             "per_class_auc": list(nan_list),
             # unknown entries were ranked last (top_k's scored) and are never positives

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import json
+import logging
 import multiprocessing
 import os
 import platform
@@ -41,6 +42,9 @@ from mlml.experiments.trials import (
     prepare,
     run_trial_safely,
 )
+from mlml.record import TrialRecord
+
+logger = logging.getLogger("mlml.experiments")
 
 STORE_NAME = "results.sqlite"
 DATASETS_NAME = "datasets.json"
@@ -82,8 +86,8 @@ def run_grid(
     jobs: int = 1,
     scheduler: str | None = None,
     progress: bool = True,
-    on_record: Callable[[dict[str, Any]], None] | None = None,
-) -> list[dict[str, Any]]:
+    on_record: Callable[[TrialRecord], None] | None = None,
+) -> list[TrialRecord]:
     """Run every unfinished trial of ``config`` and return all records of the run folder.
 
     Every data set is loaded and checked (and the grid against it: enough samples for the folds) before the
@@ -120,12 +124,12 @@ def run_grid(
     raised: dict[type[Warning], list[str]] = {}
     try:
         for record in _execute(pending, config, jobs=jobs, scheduler=scheduler):
-            for category, message in record.pop(TRIAL_WARNINGS, None) or ():
+            for category, message in record.extra.pop(TRIAL_WARNINGS, None) or ():
                 raised.setdefault(category, []).append(message)
             store.put(record)
             bar.update()
-            if record["status"] == "failed":
-                bar.write(f"trial {record['trial_id']} ({_label(record)}) failed: {_last_line(record['error'])}")
+            if record.status == "failed":
+                bar.write(f"trial {record.trial_id} ({_label(record)}) failed: {_last_line(record.error)}")
             if on_record is not None:
                 on_record(record)
     finally:
@@ -158,26 +162,27 @@ def run_fingerprints(run_dir: str | Path) -> dict[str, str]:
         raise DataError(f"{path}: not a data-set list written by mlml reproduce: {exc}") from None
 
 
-def grid_records(config: GridConfig, store: ResultStore, run_dir: str | Path | None = None) -> list[dict[str, Any]]:
+def grid_records(config: GridConfig, store: ResultStore, run_dir: str | Path | None = None) -> list[TrialRecord]:
     """The stored records of ``config``'s trials (with the data fingerprints of ``run_dir``, default the store's
     folder). A store can also hold trials of other configurations (the same ``--out`` re-used with other
     settings); they are left out (:func:`note_other_trials` says so)."""
     fingerprints = run_fingerprints(store.path.parent if run_dir is None else run_dir)
     ids = {trial.trial_id for trial in grid_trials(config, fingerprints)}
-    return [r for r in store.records() if r["trial_id"] in ids]
+    return [r for r in store.records() if r.trial_id in ids]
 
 
 def note_other_trials(store: ResultStore, shown: int) -> None:
-    """A note on stderr when the store holds trials a report leaves out."""
+    """A note (logger ``mlml.experiments``, INFO: the CLI shows it) when the store holds trials a report leaves
+    out."""
     other = store.count() - shown
     if other > 0:
-        print(f"note: {store.path} also holds {other} trial(s) of other configurations; "
-              "they are left out of this report (`mlml report --all` shows every stored trial)", file=sys.stderr)
+        logger.info("note: %s also holds %d trial(s) of other configurations; they are left out of this report "
+                    "(`mlml report --all` shows every stored trial)", store.path, other)
 
 
 def _execute(
     trials: list[Trial], config: GridConfig, *, jobs: int, scheduler: str | None
-) -> Iterable[dict[str, Any]]:
+) -> Iterable[TrialRecord]:
     if not trials:
         return
     if scheduler is None and jobs <= 1:
@@ -260,8 +265,8 @@ def write_run_files(config: GridConfig, run_dir: Path, datasets: Mapping[str, An
     write_text(run_dir / "environment.json", json.dumps(environment, indent=2))
 
 
-def _label(record: dict[str, Any]) -> str:
-    return f"{record['dataset']} {record['method']} r={record['ratio']} fold={record['fold']} seed={record['seed']}"
+def _label(record: TrialRecord) -> str:
+    return f"{record.dataset} {record.method} r={record.ratio} fold={record.fold} seed={record.seed}"
 
 
 def _last_line(text: str | None) -> str:

@@ -12,12 +12,13 @@ import json
 import shutil
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from mlml.exceptions import DataError
+from mlml.record import TrialRecord
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS trials (
@@ -83,22 +84,23 @@ class ResultStore:
         finally:
             conn.close()
 
-    def put(self, record: dict[str, Any]) -> None:
+    def put(self, record: TrialRecord | Mapping[str, Any]) -> None:
         """Insert or replace the record of one trial (commits before returning)."""
+        record = TrialRecord.from_dict(record)
         with self._connect() as conn:
             conn.execute(
                 "INSERT OR REPLACE INTO trials VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
-                    record["trial_id"],
-                    record["dataset"],
-                    record["method"],
-                    float(record["ratio"]),
-                    int(record["fold"]),
-                    int(record["seed"]),
-                    record["status"],
-                    record["config_hash"],
+                    record.trial_id,
+                    record.dataset,
+                    record.method,
+                    float(record.ratio),
+                    int(record.fold),
+                    int(record.seed),
+                    record.status,
+                    record.config_hash,
                     time.time(),
-                    json.dumps(record, allow_nan=True),
+                    json.dumps(record.to_dict(), allow_nan=True),
                 ),
             )
 
@@ -112,8 +114,8 @@ class ResultStore:
         with self._connect() as conn:
             return int(conn.execute("SELECT COUNT(*) FROM trials").fetchone()[0])
 
-    def records(self) -> list[dict[str, Any]]:
-        """Every stored record, in a stable order."""
+    def records(self) -> list[TrialRecord]:
+        """Every stored record (:class:`~mlml.record.TrialRecord`), in a stable order."""
         with self._connect() as conn:
             rows = conn.execute("SELECT record FROM trials ORDER BY dataset, method, ratio, seed, fold").fetchall()
-        return [json.loads(row[0]) for row in rows]
+        return [TrialRecord.from_dict(json.loads(row[0])) for row in rows]

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import os
 import time
 import traceback
@@ -24,17 +23,15 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
+import mlml.experiments.measures as measures
 from mlml.exceptions import MLMLError
 from mlml.experiments.cache import per_process_cache
 from mlml.experiments.config import GridConfig
 from mlml.labels import label_counts
+from mlml.record import TrialRecord
 
 #: Packages whose versions every trial record and ``environment.json`` keep.
 VERSIONED = ("mlml", "numpy", "scipy", "scikit-learn", "torch", "iterative-stratification", "liac-arff", "river")
-_MAX_DIAGNOSTIC_VALUES = 2000
-_MAX_ROC_POINTS = 200
-#: Larger training folds (rows x labels) are diagnosed on a seeded sample of this many entries' rows.
-_MAX_DIAGNOSTIC_ENTRIES = 1 << 24
 
 
 @dataclass(frozen=True)
@@ -145,10 +142,9 @@ def _dataset(source: str, min_labels: int | None, skip_bad: bool) -> Any:
 
 @per_process_cache(maxsize=4)
 def _features(source: str, min_labels: int | None, skip_bad: bool, backbone: str) -> np.ndarray:
-    from mlml.models.features import dataset_features
+    from mlml.service import dataset_inputs
 
-    dataset = _dataset(source, min_labels, skip_bad)
-    return dataset_features(dataset, backbone=backbone if dataset.image_paths is not None else None)
+    return dataset_inputs(_dataset(source, min_labels, skip_bad), backbone=backbone)
 
 
 @per_process_cache(maxsize=8)
@@ -207,14 +203,13 @@ def trial_fold(trial: Trial, config: GridConfig) -> Any:
     """The :class:`~mlml.folds.Fold` of a trial: the grid's split of its data set, the positives hidden for
     (seed, fold, ratio) -- the same for every method --, the validation rows carved with the trial's seed."""
     from mlml.folds import make_fold
+    from mlml.service import dataset_inputs
 
     data_key = (trial.dataset, config.min_labels, config.skip_bad)
     dataset = _dataset(*data_key)
     train_config = config.train_config(trial.seed)
     if train_config.mode == "finetune":  # end to end: the model reads the images
-        if dataset.image_paths is None:
-            raise MLMLError(f"train mode 'finetune' needs images; {trial.dataset} has features only.")
-        inputs = [str(p) for p in dataset.image_paths]
+        inputs = dataset_inputs(dataset, mode="finetune")
     else:
         inputs = _features(*data_key, config.backbone)
     return make_fold(
@@ -225,28 +220,21 @@ def trial_fold(trial: Trial, config: GridConfig) -> Any:
     )
 
 
-def run_trial(trial: Trial, config: GridConfig) -> dict[str, Any]:
-    """Run one trial and return its record (see ``mlml.reports`` for the schema)."""
+def run_trial(trial: Trial, config: GridConfig) -> TrialRecord:
+    """Run one trial and return its record (:class:`mlml.record.TrialRecord`): the fold, the leak audit's
+    estimator if asked for, training, then what :mod:`mlml.experiments.measures` measures."""
     from mlml.auto import fit_auto, is_auto
     from mlml.training import fit
 
     method = config.resolved_methods()[trial.method]
     fold = trial_fold(trial, config)
     started = time.perf_counter()
-    leaked = None
-    if trial.weights_source == "complete" and not method.oracle:
-        # The seed code's leak, reproduced on purpose: weights fitted on the complete labels of every sample.
-        leaked = method.make_estimator()
-        if leaked.adaptive:
-            raise MLMLError(
-                f"--weights-source complete reproduces the seed code's fixed weights; the method "
-                f"{method.name!r} refreshes its weights from the model during training, so it has no such variant."
-            )
-        leaked.fit(fold.dataset.labels, features=fold.inputs if leaked.uses_features else None)
-    weights_s = time.perf_counter() - started
+    leaked = _leaked_estimator(method, fold) if trial.weights_source == "complete" and not method.oracle else None
+    timings = {"weights_s": time.perf_counter() - started}
 
     started = time.perf_counter()
-    if is_auto(method):  # its candidates trained and one chosen on the validation rows (mlml.auto)
+    auto = is_auto(method)
+    if auto:  # its candidates trained and one chosen on the validation rows (mlml.auto)
         result = fit_auto(fold, config.train_config(trial.seed), method)
     else:
         result = fit(
@@ -255,140 +243,82 @@ def run_trial(trial: Trial, config: GridConfig) -> dict[str, Any]:
             hidden=fold.hidden_train if method.oracle else None,  # nothing but the oracle ever sees the mask
             estimator=leaked, estimator_rows=None if leaked is None else fold.train,
         )
-    train_s = time.perf_counter() - started
+    timings["train_s"] = time.perf_counter() - started
+    outcome = _measure(result, fold, config, timings)
+    policies = outcome["metrics_policies"]
+    if auto and policies and result.decision["policy"] in policies:  # each fold's chosen policy, as "chosen"
+        policies["chosen"] = policies[result.decision["policy"]]
+    return _record(
+        trial, config, method, status="done", **outcome, own_policy="chosen" if auto else method.threshold_policy,
+        auto_choice=getattr(result, "auto_choice", None),  # auto: what it chose and why
+        diagnostics=measures.diagnostics(result, method, fold, hiding_seed(trial.seed, trial.fold, trial.ratio),
+                                         None if leaked is None else fold.train),
+        n_train=int(len(fold.train) + len(fold.val)), n_test=int(len(fold.test)), epochs=len(result.history),
+        val_score=measures.val_score(result),
+        history=result.history,  # per-epoch figures (train_loss, val_loss, val_score, lr, seconds): tracking
+    )
 
+
+def _leaked_estimator(method: Any, fold: Any) -> Any:
+    """The seed code's leak, reproduced on purpose: the method's estimator fitted on the complete labels of every
+    sample of the data set (``--weights-source complete``)."""
+    leaked = method.make_estimator()
+    if leaked.adaptive:
+        raise MLMLError(
+            f"--weights-source complete reproduces the seed code's fixed weights; the method "
+            f"{method.name!r} refreshes its weights from the model during training, so it has no such variant."
+        )
+    return leaked.fit(fold.dataset.labels, features=fold.inputs if leaked.uses_features else None)
+
+
+def _measure(result: Any, fold: Any, config: GridConfig, timings: dict[str, float]) -> dict[str, Any]:
+    """The test fold's measurements as record fields (``timings`` gains ``eval_s`` and ``policy_s``)."""
     started = time.perf_counter()
     propensity = result.propensity()  # from the training rows' observed labels
-    metrics, scores, streamed_tuned = _test_metrics(result, fold, propensity)
-    eval_s = time.perf_counter() - started
+    metrics, scores, streamed_tuned = measures.test_metrics(result, fold, propensity)
+    timings["eval_s"] = time.perf_counter() - started
     started = time.perf_counter()
     if scores is not None and fold.validation is not None:
-        decisions = _policy_metrics(result, fold, scores, config, _scalars(metrics))
+        decisions = measures.policy_metrics(result, fold, scores, config.policy_posterior, measures.scalars(metrics))
     else:  # a recipe without validation rows (the seed's) has no fitted policy; streamed: 0.5 and tuned only
         decisions = {} if streamed_tuned is None else {"tuned": {"metrics": streamed_tuned}}
-    policy_s = time.perf_counter() - started
-    if is_auto(method) and result.decision["policy"] in decisions:  # each fold's chosen policy, as "chosen"
-        decisions["chosen"] = decisions[result.decision["policy"]]
-
+    timings["policy_s"] = time.perf_counter() - started
     return {
-        **asdict(trial),
-        "trial_id": trial.trial_id,
-        "status": "done",
-        "error": None,
-        "oracle": method.oracle,
-        "recipe": config.recipe,
-        "scheme": config.scheme,
-        "method_definition": method.definition(),
-        "versions": package_versions(),
-        "metrics": _scalars(metrics),
+        "metrics": measures.scalars(metrics),
         # a recipe without validation rows (the seed's) has no tuned or other fitted policy
         "metrics_tuned": decisions.get("tuned", {}).get("metrics"),
         "metrics_policies": {name: d["metrics"] for name, d in decisions.items()} or None,
-        "own_policy": "chosen" if is_auto(method) else method.threshold_policy,
-        "auto_choice": getattr(result, "auto_choice", None),  # auto: what it chose and why
-        "cardinality": None if scores is None else _cardinality(fold.test_labels, scores, decisions),
-        "pr_curve": None if scores is None else _pr_curve(fold.test_labels, scores),
+        "cardinality": None if scores is None else measures.cardinality(fold.test_labels, scores, decisions),
+        "pr_curve": None if scores is None else measures.pr_curve(fold.test_labels, scores),
         "per_class": {
             "names": list(fold.dataset.label_names),
-            "tp": _ints(metrics["per_class_tp"]),
-            "ap": _floats(metrics["per_class_ap"]),
-            "support": _ints(metrics["per_class_support"]),
-            "train_frequency": _ints(label_counts(fold.observed_train) + label_counts(fold.observed_val)),
+            "tp": measures.ints(metrics["per_class_tp"]),
+            "ap": measures.floats(metrics["per_class_ap"]),
+            "support": measures.ints(metrics["per_class_support"]),
+            "train_frequency": measures.ints(label_counts(fold.observed_train) + label_counts(fold.observed_val)),
         },
-        "diagnostics": _diagnostics(result, method, fold, trial),
-        "timings": {"weights_s": weights_s, "train_s": train_s, "eval_s": eval_s, "policy_s": policy_s},
-        "n_train": int(len(fold.train) + len(fold.val)),
-        "n_test": int(len(fold.test)),
-        "epochs": len(result.history),
-        "val_score": _val_score(result),
-        "history": result.history,  # per-epoch figures (train_loss, val_loss, val_score, lr, seconds): tracking
+        "timings": timings,
     }
 
 
-def _policy_metrics(result: Any, fold: Any, scores: np.ndarray, config: GridConfig,
-                    ranked: dict[str, float]) -> dict[str, Any]:
-    """Every threshold policy fitted on the validation rows and scored on the test rows:
-    ``{policy: {"metrics", "predicted"}}`` (``predicted``: the mean number of labels predicted per test row); the
-    ranking metrics, which no threshold changes, are ``ranked``'s."""
-    from mlml.evaluation import UndefinedMetricWarning, evaluate
-    from mlml.evaluation.policies import POLICIES, fit_policies, posterior
-
-    images = isinstance(fold.inputs, list)
-    estimator = "pairwise-noisy-or" if images else config.policy_posterior
-    q = posterior(fold.observed_train, fold.observed_val, estimator=estimator,
-                  features=None if images else fold.val_inputs, train_features=None if images else fold.train_inputs)
-    out = {}
-    with warnings.catch_warnings():  # classes without a validation positive keep 0.5, as documented
-        warnings.simplefilter("ignore", UndefinedMetricWarning)
-        for policy, decision in fit_policies(POLICIES, result.val_proba, fold.observed_val, q=q).items():
-            thresholds = decision.thresholds(scores)
-            decided = evaluate(fold.test_labels, scores, threshold=thresholds, ranking=False)
-            out[policy] = {"metrics": {**ranked, **_scalars(decided)},
-                           "predicted": float((scores >= thresholds).sum(axis=1).mean())}
-    return out
-
-
-def _cardinality(truth: Any, scores: np.ndarray, decisions: dict[str, Any]) -> dict[str, float]:
-    """Mean labels per test row: true (``"true"``), at 0.5 (``"fixed"``) and under each fitted policy."""
-    from mlml.labels import positives_per_sample
-
-    out = {"true": float(np.mean(positives_per_sample(truth))), "fixed": float((scores >= 0.5).sum(axis=1).mean())}
-    out.update({name: d["predicted"] for name, d in decisions.items()})
-    return out
-
-
-def _pr_curve(truth: Any, scores: np.ndarray) -> dict[str, list[float]]:
-    """The micro precision-recall curve of the test scores (entries with known labels), at most
-    ``_MAX_ROC_POINTS`` points evenly spaced along it."""
-    from sklearn.metrics import precision_recall_curve
-
-    from mlml.labels import to_dense
-
-    y = to_dense(truth)
-    known = y != -1
-    precision, recall, _ = precision_recall_curve((y[known] == 1).astype(np.int8), scores[known])
-    keep = np.unique(np.linspace(0, len(recall) - 1, min(len(recall), _MAX_ROC_POINTS)).astype(int))
-    return {"precision": _floats(precision[keep]), "recall": _floats(recall[keep])}
-
-
-def _test_metrics(result: Any, fold: Any,
-                  propensity: np.ndarray | None) -> tuple[dict[str, Any], np.ndarray | None, dict[str, float] | None]:
-    """The test fold's metrics at 0.5, with the dense test scores; beyond
-    :data:`~mlml.evaluation.streamed.DENSE_EVALUATION_ENTRIES` scores, batch by batch instead, with no dense scores
-    (None) but the metrics at the thresholds tuned on the validation rows (None without them)."""
-    from mlml.evaluation import UndefinedMetricWarning, evaluate
-    from mlml.evaluation.streamed import StreamedEvaluation, dense_evaluation_fits
-
-    if dense_evaluation_fits(*fold.test_labels.shape):
-        scores = result.predict_proba(fold.test_inputs)
-        return evaluate(fold.test_labels, scores, propensity=propensity), scores, None
-    thresholds = None
-    if fold.validation is not None:
-        with warnings.catch_warnings():  # classes without a validation positive keep 0.5, as documented
-            warnings.simplefilter("ignore", UndefinedMetricWarning)
-            thresholds = result.tune_thresholds()
-    run = StreamedEvaluation(fold.test_labels, {"fixed": 0.5, **({} if thresholds is None else
-                                                                   {"tuned": thresholds})})
-    for proba in result.iter_proba(fold.test_inputs):
-        run.update(proba)
-    tuned = None if thresholds is None else _scalars(run.result("tuned", propensity=propensity))
-    return run.result("fixed", propensity=propensity), None, tuned
-
-
-def _val_score(result: Any) -> float | None:
-    """The kept epoch's validation score (mAP on the validation rows' OBSERVED labels), None without them."""
-    if not result.history or not 0 <= result.best_epoch < len(result.history):
-        return None
-    score = result.history[result.best_epoch].get("val_score")
-    return None if score is None or not math.isfinite(score) else float(score)
+def _record(trial: Trial, config: GridConfig, method: Any, **outcome: Any) -> TrialRecord:
+    """The one place a :class:`~mlml.record.TrialRecord` is built: the trial's key and identity, the grid's
+    recipe and scheme, the method's definition and the package versions, then ``outcome``."""
+    return TrialRecord(
+        **asdict(trial), trial_id=trial.trial_id, oracle=bool(method is not None and method.oracle),
+        recipe=config.recipe, scheme=config.scheme,
+        method_definition=None if method is None else method.definition(), versions=package_versions(),
+        **outcome,
+    )
 
 
 TRIAL_WARNINGS = "_warnings"
-"""The key of a record that carries the warnings its trial raised, ``[(category, message), ...]`` without repeats,
-to the process that runs the grid (which reports them once for the grid, then drops the key before storing)."""
+"""The key (in a record's ``extra``) that carries the warnings its trial raised, ``[(category, message), ...]``
+without repeats, to the process that runs the grid (which reports them once for the grid, then drops the key
+before storing)."""
 
 
-def run_trial_safely(trial: Trial, config: GridConfig) -> dict[str, Any]:
+def run_trial_safely(trial: Trial, config: GridConfig) -> TrialRecord:
     """:func:`run_trial`, but a trial that raises becomes a ``failed`` record with its traceback; the warnings it
     raised travel with the record (:data:`TRIAL_WARNINGS`) instead of being printed, trial after trial."""
     # catch_warnings swaps process-wide state (not thread-safe): trials run side by side in one process's threads
@@ -399,84 +329,13 @@ def run_trial_safely(trial: Trial, config: GridConfig) -> dict[str, Any]:
     seen: dict[tuple[type[Warning], str], None] = {}
     for item in caught:
         seen.setdefault((item.category, str(item.message)), None)
-    record[TRIAL_WARNINGS] = list(seen)
+    record.extra[TRIAL_WARNINGS] = list(seen)
     return record
 
 
-def _run_trial_or_failure(trial: Trial, config: GridConfig) -> dict[str, Any]:
+def _run_trial_or_failure(trial: Trial, config: GridConfig) -> TrialRecord:
     try:
         return run_trial(trial, config)
     except Exception:  # noqa: BLE001 -- the grid goes on; the traceback is stored with the trial
-        method = config.resolved_methods().get(trial.method)
-        return {
-            **asdict(trial),
-            "trial_id": trial.trial_id,
-            "status": "failed",
-            "error": traceback.format_exc(),
-            "oracle": bool(method is not None and method.oracle),
-            "recipe": config.recipe,
-            "scheme": config.scheme,
-            "method_definition": None if method is None else method.definition(),
-            "versions": package_versions(),
-            "metrics": {},
-            "metrics_tuned": None,
-            "per_class": None,
-            "diagnostics": None,
-            "timings": {},
-        }
-
-
-def _diagnostics(result: Any, method: Any, fold: Any, trial: Trial) -> dict[str, Any] | None:
-    """How well the trained ω̄ separates the hidden positives from the true negatives of the rows the estimator
-    was fitted on (the training rows of the fold; adaptive estimators: their final state)."""
-    from sklearn.metrics import roc_curve
-
-    from mlml.labels import to_dense
-    from mlml.weights.diagnostics import hidden_positive_detection
-
-    estimator, hidden = result.estimator, fold.hidden_train
-    if method.oracle or not estimator.detects_missing or not (hidden.nnz if sp.issparse(hidden) else hidden.any()):
-        return None
-    rng = np.random.default_rng(hiding_seed(trial.seed, trial.fold, trial.ratio))
-    rows = np.arange(len(fold.train))
-    n_labels = fold.observed_train.shape[1]
-    if len(rows) * n_labels > _MAX_DIAGNOSTIC_ENTRIES:  # a large fold: a seeded sample of its rows
-        rows = np.sort(rng.choice(rows, max(1, _MAX_DIAGNOSTIC_ENTRIES // n_labels), replace=False))
-        hidden = hidden[rows]
-    hidden = hidden.toarray() if sp.issparse(hidden) else hidden
-    observed = to_dense(method.training_labels(fold.observed_train[rows]))  # what the method trained on
-    zero = observed == 0
-    if not zero.any():
-        return None  # (partial labels read as they are have no suspect zero to weigh)
-    features = fold.rows(fold.train[rows]) if estimator.uses_features else None
-    _, neg = estimator.transform(observed, rows=rows, features=features)
-    detection = hidden_positive_detection(neg, observed, hidden)
-    complete = to_dense(fold.dataset.labels[fold.train[rows]])
-    fpr, tpr, _ = roc_curve(hidden[zero], 1.0 - neg[zero])
-    keep = np.unique(np.linspace(0, len(fpr) - 1, min(len(fpr), _MAX_ROC_POINTS)).astype(int))
-    return {
-        "neg_weight_hidden": _sample(neg[hidden], rng),
-        "neg_weight_negative": _sample(neg[zero & (complete == 0)], rng),
-        "detection_auc": float(detection["auc"]),
-        "detection_ap": float(detection["ap"]),
-        "roc_fpr": _floats(fpr[keep]),
-        "roc_tpr": _floats(tpr[keep]),
-    }
-
-
-def _sample(values: np.ndarray, rng: np.random.Generator) -> list[float]:
-    if len(values) > _MAX_DIAGNOSTIC_VALUES:
-        values = rng.choice(values, _MAX_DIAGNOSTIC_VALUES, replace=False)
-    return _floats(values)
-
-
-def _scalars(metrics: dict[str, Any]) -> dict[str, float]:
-    return {k: float(v) for k, v in metrics.items() if np.isscalar(v)}
-
-
-def _floats(values: Any) -> list[float]:
-    return [float(v) for v in np.asarray(values, dtype=float)]
-
-
-def _ints(values: Any) -> list[int]:
-    return [int(v) for v in np.asarray(values)]
+        return _record(trial, config, config.resolved_methods().get(trial.method), status="failed",
+                       error=traceback.format_exc())

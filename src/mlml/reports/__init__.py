@@ -1,17 +1,8 @@
 """Tables and figures from the experiment runner's trial records.
 
-A trial record is a dict::
-
-    {"trial_id": str, "dataset": str, "method": str, "ratio": float, "fold": int, "seed": int,
-     "status": "done" | "failed", "error": str | None,
-     "weights_source": "observed" | "complete",   # "complete" = the seed code's leak, labelled everywhere
-     "oracle": bool,                              # the method reads the hidden mask (IM-WCE)
-     "metrics": {evaluate() scalars at threshold 0.5},
-     "metrics_tuned": {evaluate() scalars at validation-tuned thresholds} | None,
-     "per_class": {"names", "tp", "ap", "support", "train_frequency"} (lists, one value per class),
-     "diagnostics": {"neg_weight_hidden", "neg_weight_negative", "detection_auc", "detection_ap",
-                     "roc_fpr", "roc_tpr"} | None,
-     "timings": {"weights_s", "train_s", "eval_s"}, "config_hash": str}
+A trial record is a :class:`mlml.record.TrialRecord` (a dataclass built by the grid in one place and read by
+attribute; its fields are listed in ``docs/trial-record.md``, generated from it); the readers also take plain
+dicts of its fields (:func:`check_records` turns them into records).
 
 :func:`summarize` turns records into the results table (mean ± std over folds), :func:`write_results_csv`
 writes its stable CSV contract (``RUN_DIR/results.csv``), :func:`terminal_table` and :func:`markdown_table`

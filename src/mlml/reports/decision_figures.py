@@ -22,7 +22,7 @@ def plot_pr_tradeoff(records: Sequence[Record], *, dataset: str | None = None, r
     """Micro precision against micro recall on the test folds, one line per method (interpolated precision,
     averaged over folds), with the operating points of threshold 0.5 (circle) and of the method's own policy
     (star, where it has another)."""
-    done = [r for r in _done(records, dataset, ratio, "plot_pr_tradeoff") if r.get("pr_curve")]
+    done = [r for r in _done(records, dataset, ratio, "plot_pr_tradeoff") if r.pr_curve]
     if not done:
         raise MLMLError("plot_pr_tradeoff: no finished record holds a precision-recall curve.")
     own_figure = ax is None
@@ -32,10 +32,10 @@ def plot_pr_tradeoff(records: Sequence[Record], *, dataset: str | None = None, r
     drawn = set()
     for key in sorted(series, key=series_rank):
         group = series[key]
-        curves = [_interpolated(r["pr_curve"]) for r in group]
+        curves = [_interpolated(r.pr_curve) for r in group]
         style = {k: v for k, v in _style(*key, methods).items() if k != "marker"}
         line = ax.plot(_RECALL_GRID, np.mean(curves, axis=0), label=series_label(*key), **style)[0]
-        for policy, marker in (("fixed", "o"), (group[0].get("own_policy") or "fixed", "*")):
+        for policy, marker in (("fixed", "o"), (group[0].own_policy or "fixed", "*")):
             points = [policy_metrics(r).get(policy) for r in group]
             points = [p for p in points if p is not None]
             if points and (marker == "o" or policy != "fixed"):
@@ -50,7 +50,7 @@ def plot_pr_tradeoff(records: Sequence[Record], *, dataset: str | None = None, r
     ax.set_ylabel("micro precision")
     ax.set_xlim(0, 1)
     ax.set_ylim(0, 1.02)
-    shown = {r["ratio"] for r in done}
+    shown = {r.ratio for r in done}
     ax.set_title("Precision-recall trade-off" + (f", ratio {next(iter(shown)):g}" if len(shown) == 1 else ""))
     ax.grid(alpha=0.3)
     _legend(fig, ax, own_figure, ncols=1)
@@ -60,25 +60,25 @@ def plot_pr_tradeoff(records: Sequence[Record], *, dataset: str | None = None, r
 def plot_cardinality(records: Sequence[Record], *, dataset: str | None = None, ax: Any = None) -> tuple[Any, Any]:
     """Mean labels predicted per test row against the missing ratio: each method at threshold 0.5 (dashed) and
     with its own policy (solid, where it has another), and the true mean cardinality (black)."""
-    done = [r for r in _done(records, dataset, None, "plot_cardinality") if r.get("cardinality")]
+    done = [r for r in _done(records, dataset, None, "plot_cardinality") if r.cardinality]
     if not done:
         raise MLMLError("plot_cardinality: no finished record holds cardinalities.")
     own_figure = ax is None
     fig, ax = _figure_and_axes(ax, (5.4, 4.0))
-    ratios = sorted({r["ratio"] for r in done})
-    truth = [np.mean([r["cardinality"]["true"] for r in done if r["ratio"] == x]) for x in ratios]
+    ratios = sorted({r.ratio for r in done})
+    truth = [np.mean([r.cardinality["true"] for r in done if r.ratio == x]) for x in ratios]
     ax.plot(ratios, truth, color="black", linewidth=2.2, marker="s", label="true cardinality")
     series = _by_series(done)
     methods = _sorted_methods(list(series))
     for key in sorted(series, key=series_rank):
         group = series[key]
-        own = group[0].get("own_policy") or "fixed"
+        own = group[0].own_policy or "fixed"
         style = _style(*key, methods)
         for policy, linestyle in (("fixed", "--"), (own, "-")):
             if policy == "fixed" and linestyle == "-":
                 continue
-            values = [np.mean([r["cardinality"][policy] for r in group if r["ratio"] == x
-                               and policy in r["cardinality"]] or [np.nan]) for x in ratios]
+            values = [np.mean([r.cardinality[policy] for r in group if r.ratio == x
+                               and policy in r.cardinality] or [np.nan]) for x in ratios]
             if np.isnan(values).all():  # no record holds this policy's decisions: no line, no legend entry
                 continue
             ax.plot(ratios, values, marker=style.get("marker", "o"), color=style.get("color"), linestyle=linestyle,

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from mlml.exceptions import MLMLError
+from mlml.record import TrialRecord
 from mlml.reports.figures import (
     _by_series,
     _done,
@@ -25,8 +26,8 @@ Record = Mapping[str, Any]
 
 
 # ------------------------------------------------------------------------------------- weight diagnostics
-def _diagnostics(records: Sequence[Record]) -> list[Record]:
-    return [r for r in records if r.get("diagnostics")]
+def _diagnostics(records: Sequence[Record]) -> list[TrialRecord]:
+    return [r for r in map(TrialRecord.from_dict, records) if r.diagnostics]
 
 
 def plot_weight_histogram(records: Sequence[Record], *, bins: int = 40, ax: Any = None) -> tuple[Any, Any]:
@@ -43,8 +44,8 @@ def plot_weight_histogram(records: Sequence[Record], *, bins: int = 40, ax: Any 
     keys = {series_key(r) for r in with_diag}
     if len(keys) != 1:
         raise MLMLError(f"plot_weight_histogram: pass the records of one method; got {sorted(keys)}.")
-    hidden = np.concatenate([np.asarray(r["diagnostics"]["neg_weight_hidden"], float) for r in with_diag])
-    negative = np.concatenate([np.asarray(r["diagnostics"]["neg_weight_negative"], float) for r in with_diag])
+    hidden = np.concatenate([np.asarray(r.diagnostics["neg_weight_hidden"], float) for r in with_diag])
+    negative = np.concatenate([np.asarray(r.diagnostics["neg_weight_negative"], float) for r in with_diag])
     fig, ax = _figure_and_axes(ax, (5.0, 3.6))
     edges = np.linspace(0.0, 1.0, bins + 1)
     ax.hist(
@@ -89,13 +90,13 @@ def plot_detection_roc(records: Sequence[Record], *, ax: Any = None) -> tuple[An
     for key, group in series.items():
         curves = []
         for record in group:
-            fpr = np.asarray(record["diagnostics"].get("roc_fpr") or [], float)
-            tpr = np.asarray(record["diagnostics"].get("roc_tpr") or [], float)
+            fpr = np.asarray(record.diagnostics.get("roc_fpr") or [], float)
+            tpr = np.asarray(record.diagnostics.get("roc_tpr") or [], float)
             if fpr.size >= 2 and fpr.size == tpr.size:
                 curves.append(np.interp(grid, fpr, tpr))
         if not curves:
             continue
-        aucs = np.array([as_float(r["diagnostics"].get("detection_auc")) for r in group])
+        aucs = np.array([as_float(r.diagnostics.get("detection_auc")) for r in group])
         aucs = aucs[~np.isnan(aucs)]
         auc_text = ""
         if aucs.size:

@@ -23,6 +23,7 @@ import numpy as np
 
 from mlml._io import atomic_open
 from mlml.exceptions import MLMLError
+from mlml.record import TrialRecord
 from mlml.reports.records import as_float, series_key, series_label, series_rank
 from mlml.reports.tables import METRIC_NAMES, RESULT_METRICS
 
@@ -284,16 +285,18 @@ def plot_metrics_vs_ratio(
 
 
 # ------------------------------------------------------------------------ Fig. 3: true positives per class
-def _done(records: Sequence[Record], dataset: str | None, ratio: float | None, what: str) -> list[Record]:
-    done = [r for r in records if r["status"] == "done"]
+def _done(records: Sequence[Record], dataset: str | None, ratio: float | None, what: str) -> list[TrialRecord]:
+    """The finished records of one data set (and ratio), as :class:`~mlml.record.TrialRecord` (dicts of its fields
+    are taken too)."""
+    done = [r for r in map(TrialRecord.from_dict, records) if r.status == "done"]
     if not done:
         raise MLMLError(f"{what}: no finished trial among the {len(records)} records.")
     dataset = _single_dataset(done, dataset, what)
     chosen = [
-        r for r in done if r["dataset"] == dataset and (ratio is None or abs(r["ratio"] - ratio) < 1e-9)
+        r for r in done if r.dataset == dataset and (ratio is None or abs(r.ratio - ratio) < 1e-9)
     ]
     if not chosen:
-        ratios = sorted({r["ratio"] for r in done if r["dataset"] == dataset})
+        ratios = sorted({r.ratio for r in done if r.dataset == dataset})
         raise MLMLError(
             f"{what}: no finished trial of {dataset!r} at ratio {ratio}; ratios present: {ratios}."
         )
@@ -307,18 +310,18 @@ def _by_series(records: Sequence[Record]) -> dict[tuple[str, str, bool], list[Re
     return {key: series[key] for key in sorted(series, key=series_rank)}
 
 
-def _per_class(records: Sequence[Record], field: str, what: str) -> tuple[list[str], np.ndarray]:
+def _per_class(records: Sequence[TrialRecord], field: str, what: str) -> tuple[list[str], np.ndarray]:
     """Class names and a ``(n_records, n_classes)`` float array of ``per_class[field]`` (None -> NaN)."""
-    with_data = [r for r in records if r.get("per_class") and r["per_class"].get(field) is not None]
+    with_data = [r for r in records if r.per_class and r.per_class.get(field) is not None]
     if not with_data:
         raise MLMLError(f"{what}: no finished record holds per_class[{field!r}].")
-    names = list(with_data[0]["per_class"].get("names") or range(len(with_data[0]["per_class"][field])))
+    names = list(with_data[0].per_class.get("names") or range(len(with_data[0].per_class[field])))
     values = []
     for record in with_data:
-        row = record["per_class"][field]
+        row = record.per_class[field]
         if len(row) != len(names):
             raise MLMLError(
-                f"{what}: trial {record['trial_id']!r} has {len(row)} per_class[{field!r}] values; "
+                f"{what}: trial {record.trial_id!r} has {len(row)} per_class[{field!r}] values; "
                 f"expected {len(names)} (one per class)."
             )
         values.append([as_float(v) for v in row])

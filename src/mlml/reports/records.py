@@ -1,10 +1,8 @@
 """Trial records as the experiment runner stores them: validation, labels and grouping.
 
-A record is a dict (see :mod:`mlml.reports`)::
-
-    {"trial_id", "dataset", "method", "ratio", "fold", "seed", "status": "done" | "failed", "error",
-     "weights_source": "observed" | "complete", "oracle", "metrics", "metrics_tuned", "per_class",
-     "diagnostics", "timings", "config_hash"}
+A record is a :class:`mlml.record.TrialRecord` (its fields: ``docs/trial-record.md``, generated from it);
+:func:`check_records` also takes plain dicts of the same fields (records written by hand, or by another tool)
+and returns records, which every reader then reads by attribute.
 
 ``weights_source == "complete"`` marks the seed code's leak (confidence weights computed from the complete
 labels of the whole data set); ``oracle`` marks methods that read the hidden mask (IM-WCE). Both are labelled
@@ -19,6 +17,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from mlml.exceptions import DataError
+from mlml.record import TrialRecord
 
 REQUIRED_FIELDS: tuple[str, ...] = (
     "trial_id",
@@ -45,14 +44,15 @@ def _describe(record: Mapping[str, Any], index: int) -> str:
     return f"trial record #{index}" + (f" (trial_id={trial!r})" if trial is not None else "")
 
 
-def check_records(records: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """Validate trial records and return them as a list of dicts (optional fields default to None).
+def check_records(records: Iterable[Mapping[str, Any]]) -> list[TrialRecord]:
+    """Validate trial records (:class:`~mlml.record.TrialRecord` or plain dicts of its fields) and return them as
+    records (optional fields take their defaults).
 
     Raises:
         DataError: a record that is not a mapping, lacks a required field, or holds a bad value; the message
             names the record (index and trial id), the field and the value.
     """
-    checked: list[dict[str, Any]] = []
+    checked: list[TrialRecord] = []
     for index, record in enumerate(records):
         if not isinstance(record, Mapping):
             raise DataError(f"trial record #{index} must be a mapping (dict). Got {type(record).__name__}.")
@@ -61,16 +61,6 @@ def check_records(records: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
         if missing:
             raise DataError(f"{where} lacks the field(s) {', '.join(missing)}.")
         out = dict(record)
-        for field in (
-            "error",
-            "metrics",
-            "metrics_tuned",
-            "per_class",
-            "diagnostics",
-            "timings",
-            "config_hash",
-        ):
-            out.setdefault(field, None)
         if out["status"] not in STATUSES:
             raise DataError(f"{where}: 'status' must be one of {STATUSES}. Got {out['status']!r}.")
         if out["weights_source"] not in WEIGHTS_SOURCES:
@@ -85,20 +75,20 @@ def check_records(records: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
             if not isinstance(out[field], str) or not out[field]:
                 raise DataError(f"{where}: {field!r} must be a non-empty string. Got {out[field]!r}.")
         out["oracle"] = bool(out["oracle"])
-        if out["status"] == "done" and not isinstance(out["metrics"], Mapping):
-            raise DataError(f"{where} has status 'done' but no 'metrics' mapping (got {out['metrics']!r}).")
+        if out["status"] == "done" and not isinstance(out.get("metrics"), Mapping):
+            raise DataError(f"{where} has status 'done' but no 'metrics' mapping (got {out.get('metrics')!r}).")
         for field in ("metrics_tuned", "per_class", "diagnostics", "timings"):
-            if out[field] is not None and not isinstance(out[field], Mapping):
+            if out.get(field) is not None and not isinstance(out[field], Mapping):
                 raise DataError(
                     f"{where}: {field!r} must be a mapping or None. Got {type(out[field]).__name__}."
                 )
-        checked.append(out)
+        checked.append(TrialRecord.from_dict(out))
     return checked
 
 
-def series_key(record: Mapping[str, Any]) -> tuple[str, str, bool]:
+def series_key(record: TrialRecord) -> tuple[str, str, bool]:
     """What a line in a figure or a row block in a table stands for: ``(method, weights_source, oracle)``."""
-    return (record["method"], record["weights_source"], bool(record["oracle"]))
+    return (record.method, record.weights_source, bool(record.oracle))
 
 
 def series_label(method: str, weights_source: str = "observed", oracle: bool = False) -> str:
@@ -134,15 +124,15 @@ def as_float(value: Any) -> float:
     return float(value)
 
 
-def matches(record: Mapping[str, Any], key: str | Mapping[str, Any]) -> bool:
+def matches(record: TrialRecord, key: str | Mapping[str, Any]) -> bool:
     """Whether a record is the trial an expected key names: a trial id, a mapping holding a ``trial_id``
     (matched on it alone), or a mapping of record fields (all must agree; numbers to 1e-9)."""
     if isinstance(key, str):
-        return record["trial_id"] == key
+        return record.trial_id == key
     if "trial_id" in key:
-        return record["trial_id"] == key["trial_id"]
+        return record.trial_id == key["trial_id"]
     for field, value in key.items():
-        have = record.get(field)
+        have = record.get(field)  # any field named by the key, known or extra
         if isinstance(value, numbers.Real) and not isinstance(value, bool) and isinstance(have, numbers.Real):
             if not math.isclose(float(have), float(value), abs_tol=1e-9):
                 return False

@@ -15,19 +15,19 @@ import numpy as np
 from mlml._io import write_text
 from mlml.evaluation.policies import POLICIES
 from mlml.exceptions import MLMLError
+from mlml.record import TrialRecord
 from mlml.reports.records import (
     LEAK_TAG,
     ORACLE_TAG,
     as_float,
     check_records,
-    describe_key,
-    matches,
     method_rank,
     series_key,
     series_label,
     series_rank,
 )
 from mlml.reports.render import _render_html, _render_markdown
+from mlml.reports.status import Block, ExpectedKey, status_blocks
 from mlml.reports.tables import (
     RANKING_SHOWN,
     RESULT_METRICS,
@@ -47,13 +47,10 @@ POLICY_HEADINGS = {
     "pu": "the PU correction of Elkan & Noto, one shared threshold",
 }
 
-ExpectedKey = str | Mapping[str, Any]
-Block = tuple[Any, ...]
 
 FIGURE_DIR = "figures"
 #: The per-class figure shows this many of the most frequent classes (the paper's Fig. 3: 15).
 TOP_CLASSES = 15
-MAX_LISTED = 200
 
 
 class NothingFinished(MLMLError):
@@ -105,7 +102,7 @@ def write_report(
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     checked = check_records(records)
-    if not any(r["status"] == "done" for r in checked) and (run_dir / "results.csv").exists():
+    if not any(r.status == "done" for r in checked) and (run_dir / "results.csv").exists():
         raise NothingFinished(f"No trial of this grid finished; {run_dir / 'results.csv'} and the report of the "
                               "earlier run are left as they were (the failed trials are stored).")
     rows = summarize(checked, thresholds=thresholds)
@@ -124,11 +121,11 @@ def write_report(
             ),
         )
     ]
-    blocks += _status_blocks(checked, expected)
+    blocks += status_blocks(checked, expected)
     blocks += _label_blocks(checked)
     blocks += _partial_blocks(checked, rows, run_dir, draw is True)
 
-    datasets = sorted({r["dataset"] for r in checked})
+    datasets = sorted({r.dataset for r in checked})
     slugs = _slugs(datasets)
     for dataset in datasets:
         blocks.append(("h", 2, f"Data set: {dataset}"))
@@ -159,7 +156,7 @@ def write_report(
             blocks.append(("table", *table_cells(ranked, RANKING_SHOWN)))
         if draw is True:
             blocks += _figure_blocks(checked, rows, dataset, run_dir, slugs[dataset])
-        blocks += _timing_blocks([r for r in checked if r["dataset"] == dataset])
+        blocks += _timing_blocks([r for r in checked if r.dataset == dataset])
     if draw is not True:
         blocks.append(("h", 2, "Figures"))
         blocks.append(("p", draw))
@@ -203,75 +200,6 @@ def _want_figures(figures: bool | None) -> bool | str:
     return True
 
 
-# ----------------------------------------------------------------------------------------- run status
-def _status_blocks(
-    records: Sequence[Mapping[str, Any]], expected: Sequence[ExpectedKey] | None
-) -> list[Block]:
-    done = [r for r in records if r["status"] == "done"]
-    failed = [r for r in records if r["status"] == "failed"]
-    blocks: list[Block] = [("h", 2, "Run status")]
-    missing: list[ExpectedKey] = []
-    if expected is not None:
-        ids = {r["trial_id"] for r in records}
-
-        def found(key: ExpectedKey) -> bool:  # a trial id is a set lookup; field mappings need a scan
-            trial_id = key if isinstance(key, str) else key.get("trial_id")
-            return trial_id in ids if trial_id is not None else any(matches(r, key) for r in records)
-
-        missing = [key for key in expected if not found(key)]
-    complete = not failed and expected is not None and not missing
-    if expected is None:
-        state = "unknown completeness (the intended grid was not given, so missing trials cannot be listed)"
-    elif complete:
-        state = "COMPLETE"
-    else:
-        state = "INCOMPLETE"
-    summary = f"Run {state}: {len(done)} trials finished, {len(failed)} failed"
-    if expected is not None:
-        summary += f", {len(missing)} missing of {len(expected)} expected"
-    blocks.append(("warn" if state == "INCOMPLETE" else "p", summary + "."))
-    if failed:
-        blocks.append(("h", 3, f"Failed trials ({len(failed)})"))
-        header = ["trial_id", "dataset", "method", "ratio", "fold", "seed", "error"]
-        body = [
-            [
-                str(r["trial_id"]),
-                str(r["dataset"]),
-                series_label(*series_key(r)),
-                f"{r['ratio']:g}",
-                str(r["fold"]),
-                str(r["seed"]),
-                _first_line(r.get("error")),
-            ]
-            for r in failed[:MAX_LISTED]
-        ]
-        blocks.append(("table", header, body))
-        if len(failed) > MAX_LISTED:
-            blocks.append(("p", f"... and {len(failed) - MAX_LISTED} more failed trials."))
-        for r in failed[:MAX_LISTED]:
-            if r.get("error"):
-                blocks.append(("details", f"Error of trial {r['trial_id']}", str(r["error"])))
-    if missing:
-        blocks.append(("h", 3, f"Missing trials ({len(missing)}: never ran or not stored)"))
-        blocks.append(("list", [describe_key(key) for key in missing[:MAX_LISTED]]))
-        if len(missing) > MAX_LISTED:
-            blocks.append(("p", f"... and {len(missing) - MAX_LISTED} more missing trials."))
-    if failed or missing:
-        blocks.append(
-            ("p", "Means and stds below use only the finished trials; the column n gives how many.")
-        )
-    return blocks
-
-
-def _first_line(error: Any) -> str:
-    if not error:
-        return "(no error message stored)"
-    lines = [line.strip() for line in str(error).strip().splitlines() if line.strip()]
-    # A traceback's last line names the exception; a plain message's first line is the message.
-    text = lines[-1] if lines and lines[0].startswith("Traceback") else (lines[0] if lines else "")
-    return text if len(text) <= 160 else text[:157] + "..."
-
-
 #: What each shipped training recipe is, for the report.
 RECIPE_NOTES = {
     "default": "mlml's trainer (MLP head, AdamW with a cosine schedule, early stopping on the validation rows' "
@@ -282,13 +210,13 @@ RECIPE_NOTES = {
 }
 
 
-def _label_blocks(records: Sequence[Mapping[str, Any]]) -> list[Block]:
+def _label_blocks(records: Sequence[TrialRecord]) -> list[Block]:
     blocks: list[Block] = []
-    recipes = sorted({r.get("recipe") or "default" for r in records})
+    recipes = sorted({r.recipe or "default" for r in records})
     blocks.append(("p", "Training recipe: " + "; ".join(
         f"{name} ({RECIPE_NOTES.get(name, 'see config.yaml')})" for name in recipes) + "."))
-    leak = sorted({r["method"] for r in records if r["weights_source"] == "complete"})
-    oracle = sorted({r["method"] for r in records if r["oracle"]})
+    leak = sorted({r.method for r in records if r.weights_source == "complete"})
+    oracle = sorted({r.method for r in records if r.oracle})
     if leak:
         blocks.append(
             (
@@ -316,10 +244,10 @@ def _label_blocks(records: Sequence[Mapping[str, Any]]) -> list[Block]:
 
 
 def _partial_blocks(
-    records: Sequence[Mapping[str, Any]], rows: Sequence[Mapping[str, Any]], run_dir: Path, draw: bool
+    records: Sequence[TrialRecord], rows: Sequence[Mapping[str, Any]], run_dir: Path, draw: bool
 ) -> list[Block]:
     """For a partial-label grid: what its ratio means, and mAP vs known proportion over every data set."""
-    partial = sorted({r["dataset"] for r in records if r.get("scheme") == "partial"})
+    partial = sorted({r.dataset for r in records if r.scheme == "partial"})
     if not partial:
         return []
     blocks: list[Block] = [
@@ -356,9 +284,9 @@ def _slugs(datasets: Sequence[str]) -> dict[str, str]:
     return out
 
 
-def _figure_ratio(records: Sequence[Mapping[str, Any]]) -> float | None:
+def _figure_ratio(records: Sequence[TrialRecord]) -> float | None:
     """0.5 (the paper's Fig. 3) when present, else the missing ratio closest to it (positive ratios first)."""
-    ratios = sorted({r["ratio"] for r in records})
+    ratios = sorted({r.ratio for r in records})
     if not ratios:
         return None
     positive = [r for r in ratios if r > 0] or ratios
@@ -366,7 +294,7 @@ def _figure_ratio(records: Sequence[Mapping[str, Any]]) -> float | None:
 
 
 def _figure_blocks(
-    records: Sequence[Mapping[str, Any]],
+    records: Sequence[TrialRecord],
     rows: Sequence[Mapping[str, Any]],
     dataset: str,
     run_dir: Path,
@@ -377,14 +305,14 @@ def _figure_blocks(
     from mlml.reports import figures as F
     from mlml.reports.partial_figures import ratio_label
 
-    done = [r for r in records if r["dataset"] == dataset and r["status"] == "done"]
+    done = [r for r in records if r.dataset == dataset and r.status == "done"]
     ds_rows = [row for row in rows if row["dataset"] == dataset and row["n_folds"] > 0]
     blocks: list[Block] = [("h", 3, "Figures")]
     if not done:
         return blocks + [("p", "No finished trial: nothing to draw.")]
     ratio = _figure_ratio(done)
-    at_ratio = [r for r in done if r["ratio"] == ratio]
-    axis = ratio_label(next((r.get("scheme") for r in done if r.get("scheme")), None))
+    at_ratio = [r for r in done if r.ratio == ratio]
+    axis = ratio_label(next((r.scheme for r in done if r.scheme), None))
     plans: list[tuple[str, str, Any]] = []
     if any(row["threshold"] == "fixed" for row in ds_rows):
         plans.append(
@@ -457,8 +385,8 @@ def _figure_blocks(
 
 
 # ------------------------------------------------------------------------------------------------ timings
-def _timing_blocks(records: Sequence[Mapping[str, Any]]) -> list[Block]:
-    done = [r for r in records if r["status"] == "done" and r.get("timings")]
+def _timing_blocks(records: Sequence[TrialRecord]) -> list[Block]:
+    done = [r for r in records if r.status == "done" and r.timings]
     if not done:
         return []
     groups: dict[tuple[str, str, bool], list[Mapping[str, Any]]] = {}
@@ -469,7 +397,7 @@ def _timing_blocks(records: Sequence[Mapping[str, Any]]) -> list[Block]:
     for key in sorted(groups, key=series_rank):
         cells = [series_label(*key), str(len(groups[key]))]
         for field in ("weights_s", "train_s", "eval_s"):
-            values = np.array([as_float(r["timings"].get(field)) for r in groups[key]])
+            values = np.array([as_float(r.timings.get(field)) for r in groups[key]])
             values = values[~np.isnan(values)]
             cells.append(f"{values.mean():.2f}" if values.size else "–")
         body.append(cells)

@@ -15,6 +15,7 @@ from mlml._validation import check_option
 from mlml.evaluation.policies import POLICIES
 from mlml.evaluation.ranking import ranking_keys
 from mlml.exceptions import DataError
+from mlml.record import TrialRecord
 from mlml.reports.records import (
     WEIGHTS_SOURCES,
     as_float,
@@ -114,21 +115,15 @@ def summarize(
     """
     check_option(thresholds, "thresholds", "summarize", (*POLICIES, "both", "own", "all"))
     checked = check_records(records)
-    groups: dict[tuple[Any, ...], dict[str, list[Mapping[str, Any]]]] = {}
+    groups: dict[tuple[Any, ...], dict[str, list[TrialRecord]]] = {}
     for record in checked:
-        base = (
-            record["dataset"],
-            record["method"],
-            record["ratio"],
-            record["weights_source"],
-            record["oracle"],
-        )
-        groups.setdefault(base, {"done": [], "failed": []})[record["status"]].append(record)
+        base = (record.dataset, record.method, record.ratio, record.weights_source, record.oracle)
+        groups.setdefault(base, {"done": [], "failed": []})[record.status].append(record)
 
     keys, own = [], set()
     for base, entry in groups.items():
         stored = {name for r in entry["done"] for name in policy_metrics(r)}
-        own_policy = next((r.get("own_policy") for r in entry["done"] if r.get("own_policy")), "fixed")
+        own_policy = next((r.own_policy for r in entry["done"] if r.own_policy), "fixed")
         if thresholds == "both":
             modes = ["fixed"] + (["tuned"] if "tuned" in stored else [])
         elif thresholds == "own":
@@ -155,7 +150,7 @@ def summarize(
             threshold=mode,
             oracle=oracle,
             label=series_label(method, source, oracle),
-            n_seeds=len({record["seed"] for record in done}),
+            n_seeds=len({record.seed for record in done}),
             n_failed=len(entry["failed"]),
         )
         for metric in EXTRA_METRICS:
@@ -166,14 +161,14 @@ def summarize(
     return rows
 
 
-def policy_metrics(record: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
+def policy_metrics(record: TrialRecord) -> dict[str, Mapping[str, Any]]:
     """A record's metrics per threshold policy: ``fixed`` (its ``metrics``), ``tuned`` (``metrics_tuned``) and
     whatever ``metrics_policies`` holds."""
-    out = dict(record.get("metrics_policies") or {})
-    if record.get("metrics") is not None:
-        out["fixed"] = record["metrics"]
-    if record.get("metrics_tuned") is not None:
-        out["tuned"] = record["metrics_tuned"]
+    out = dict(record.metrics_policies or {})
+    if record.metrics is not None:
+        out["fixed"] = record.metrics
+    if record.metrics_tuned is not None:
+        out["tuned"] = record.metrics_tuned
     return out
 
 
@@ -199,7 +194,7 @@ def _group_rank(key: tuple[Any, ...]) -> tuple[Any, ...]:
 
 
 def _mean_std(
-    metrics_list: Sequence[Mapping[str, Any]], records: Sequence[Mapping[str, Any]], metric: str, ddof: int
+    metrics_list: Sequence[Mapping[str, Any]], records: Sequence[TrialRecord], metric: str, ddof: int
 ) -> tuple[float, float]:
     values = []
     for metrics, record in zip(metrics_list, records, strict=True):
@@ -207,7 +202,7 @@ def _mean_std(
             if metric in EXTRA_METRICS:
                 continue
             raise DataError(
-                f"trial record {record['trial_id']!r}: its metrics lack {metric!r} "
+                f"trial record {record.trial_id!r}: its metrics lack {metric!r} "
                 f"(has {', '.join(sorted(metrics)) or 'nothing'})."
             )
         values.append(as_float(metrics[metric]))

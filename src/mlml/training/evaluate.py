@@ -1,4 +1,8 @@
-"""Using a trained model on a data set: probabilities and the metrics of :mod:`mlml.evaluation`."""
+"""Using a trained model on a data set: probabilities and the metrics of :mod:`mlml.evaluation`.
+
+Thin front ends over :mod:`mlml.service` (inputs from the model's saved settings, scoring with its stored
+decision, dense or streamed by size).
+"""
 
 from __future__ import annotations
 
@@ -8,35 +12,14 @@ from typing import Any
 import numpy as np
 
 from mlml.exceptions import MLMLError
-from mlml.labels import to_dense
+from mlml.service import model_inputs, score, stored_rule
 from mlml.training.saved import TrainedModel, load_model
+
+__all__ = ["aligned_labels", "evaluate_model", "model_inputs", "predict"]
 
 
 def _as_model(model: TrainedModel | str | os.PathLike, device: str) -> TrainedModel:
     return model if isinstance(model, TrainedModel) else load_model(model, device=device)
-
-
-def model_inputs(model: TrainedModel, dataset: Any, **extract_kwargs: Any) -> Any:
-    """What ``model.predict_proba`` takes for ``dataset`` (an :class:`mlml.data.Dataset`).
-
-    Finetune models take the image paths. Frozen models take the data set's own features, or -- when the
-    model was trained on features extracted by a backbone (``config.backbone``) and the data set has
-    images -- the same backbone's (cached) features.
-    """
-    from mlml.models.features import dataset_features
-
-    images = getattr(dataset, "image_paths", None)
-    if model.config.mode == "finetune":
-        if images is None:
-            raise MLMLError(
-                f"The model was fine-tuned on images, but {getattr(dataset, 'name', 'the data set')} "
-                "has none."
-            )
-        return list(images)
-    backbone = model.config.backbone if images is not None else None
-    if backbone is not None:
-        extract_kwargs.setdefault("weights", model.config.backbone_weights)
-    return dataset_features(dataset, backbone, **extract_kwargs)
 
 
 def aligned_labels(dataset: Any, trained: TrainedModel) -> Any:
@@ -93,40 +76,27 @@ def evaluate_model(
     are the model's in another order is aligned by name).
 
     Up to :data:`~mlml.evaluation.streamed.DENSE_EVALUATION_ENTRIES` scores (rows x labels) they are computed on
-    the dense probability matrix; beyond, batch by batch (:class:`~mlml.evaluation.streamed.StreamedEvaluation`:
-    the same precision, recall, F1 and ranking metrics, ROC-AUC and AP reported as NaN), so that no dense
-    ``n x n_labels`` matrix is made.
+    the dense probability matrix; beyond, batch by batch (:func:`mlml.service.score`: the same precision, recall,
+    F1 and ranking metrics, ROC-AUC and AP reported as NaN), so that no dense ``n x n_labels`` matrix is made.
 
     Args:
         model: a :class:`TrainedModel` or a folder written by ``save``.
         dataset: an :class:`mlml.data.Dataset` with the model's label set (same number of labels).
-        threshold: decision threshold(s); None applies the model's own decision: its stored threshold policy
-            (per-sample policies included, as ``TrainedModel.predict`` does), else its per-class ``thresholds``,
-            else 0.5.
+        threshold: decision threshold(s); None scores the model's own decision, as ``predict`` applies it
+            (:func:`mlml.service.stored_rule`: its stored threshold policy -- per class, or per sample for
+            ``cardinality`` --, else its per-class ``thresholds``, else 0.5).
         propensity: label propensities for PSP@k and PSnDCG@k; None: from the model's training labels
             (:meth:`TrainedModel.propensity`), else from ``dataset``'s labels.
         extract_kwargs: passed to feature extraction for image data sets (``cache_dir``, ``num_workers``...).
     """
-    from mlml.evaluation import evaluate
-    from mlml.evaluation.streamed import StreamedEvaluation, dense_evaluation_fits
-
     trained = _as_model(model, device)
     dataset = aligned_labels(dataset, trained)
-    n_samples, n_labels = dataset.labels.shape
-    names = [str(n) for n in (getattr(dataset, "label_names", None) or trained.label_names or range(n_labels))]
-    own = threshold is None  # the model's decision, whose thresholds may depend on each row's scores
+    names = [str(n) for n in (getattr(dataset, "label_names", None) or trained.label_names
+                              or range(dataset.labels.shape[1]))]
+    rule = stored_rule(trained) if threshold is None else threshold
     if propensity is None:
         propensity = trained.propensity()
     inputs = model_inputs(trained, dataset, **extract_kwargs)
-    if dense_evaluation_fits(n_samples, n_labels):
-        scores = trained.predict_proba(inputs, batch_size=batch_size)
-        threshold = trained.decision_thresholds_for(scores) if own else threshold
-        metrics = evaluate(to_dense(dataset.labels), scores, threshold=threshold, propensity=propensity,
-                           label_names=names)
-        return {**metrics, "label_names": names}
-    run = StreamedEvaluation(dataset.labels, {"model": 0.5 if own else threshold})
-    for proba in trained.iter_proba(inputs, batch_size=max(batch_size, 8192)):
-        if own:  # this block's thresholds (per sample for a per-sample policy); they broadcast against it
-            run.thresholds["model"] = trained.decision_thresholds_for(proba)
-        run.update(proba)
-    return {**run.result("model", propensity=propensity), "label_names": names}
+    metrics = score(trained, dataset.labels, inputs, {"model": rule}, propensity=propensity, batch_size=batch_size,
+                    label_names=names).metrics["model"]
+    return {**metrics, "label_names": names}

@@ -21,13 +21,10 @@ seeded inside :func:`torch.random.fork_rng`, so the caller's global state is lef
 
 from __future__ import annotations
 
-import copy
 import logging
 import math
 import time
-import warnings
 from collections.abc import Callable, Sequence
-from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -42,11 +39,12 @@ from mlml.labels import check_labels, label_counts
 from mlml.training.checkpoint import CHECKPOINT_NAME, fingerprint, load_checkpoint, save_checkpoint
 from mlml.training.config import TrainConfig
 from mlml.training.data import EpochBatches, TrainingSet, WeightSource, batches
-from mlml.training.distributed import average_gradients, barrier, dist_info
-from mlml.training.metrics import defined_classes, observed_bce, observed_map
+from mlml.training.distributed import barrier, dist_info
 from mlml.training.model import build_model, check_inputs, resolve_device, rows_tensor
-from mlml.training.optim import make_optimizer, make_scheduler
+from mlml.training.optim import Optimisation
+from mlml.training.prior import ignore_mode_prior
 from mlml.training.saved import TrainResult, predict_inputs
+from mlml.training.selection import ModelSelection
 
 logger = logging.getLogger("mlml.training")
 
@@ -97,26 +95,35 @@ def fit(
     observed = check_labels(observed, name="observed")
     _check_some_known(observed)
     inputs = check_inputs(inputs, config, observed.shape[0], "inputs")
-    if validation is not None:
-        x_val, y_val = validation
-        y_val = check_labels(y_val, name="the validation labels", n_labels=observed.shape[1])
-        validation = (check_inputs(x_val, config, y_val.shape[0], "the validation inputs"), y_val)
-    elif not config.fixed_epochs:
-        raise MLMLError(
-            "Early stopping needs validation rows: pass validation=(inputs, observed) (mlml.folds.make_fold "
-            "carves them from the training fold) or train TrainConfig(fixed_epochs=True)."
-        )
-    if hidden is not None:
-        hidden = check_labels(hidden, name="hidden", allow_unknown=False)
-        if hidden.shape != observed.shape:
-            raise MLMLError(f"'hidden' has shape {hidden.shape}; 'observed' has shape {observed.shape}.")
-        hidden = hidden.toarray().astype(bool) if sp.issparse(hidden) else np.asarray(hidden, dtype=bool)
+    validation, hidden = _checked_validation(validation, observed, config), _checked_hidden(hidden, observed)
     info = dist_info()
     device = resolve_device(config.device, info)
     with torch_threads(config.num_threads), torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
         torch.manual_seed(config.seed)
         run = _Run(inputs, observed, method, config, validation, hidden, estimator, estimator_rows, info, device)
         return run.run(callbacks)
+
+
+def _checked_validation(validation: tuple[Any, Any] | None, observed: Any, config: TrainConfig) -> Any:
+    if validation is not None:
+        x_val, y_val = validation
+        y_val = check_labels(y_val, name="the validation labels", n_labels=observed.shape[1])
+        return (check_inputs(x_val, config, y_val.shape[0], "the validation inputs"), y_val)
+    if not config.fixed_epochs:
+        raise MLMLError(
+            "Early stopping needs validation rows: pass validation=(inputs, observed) (mlml.folds.make_fold "
+            "carves them from the training fold) or train TrainConfig(fixed_epochs=True)."
+        )
+    return None
+
+
+def _checked_hidden(hidden: Any, observed: Any) -> np.ndarray | None:
+    if hidden is None:
+        return None
+    hidden = check_labels(hidden, name="hidden", allow_unknown=False)
+    if hidden.shape != observed.shape:
+        raise MLMLError(f"'hidden' has shape {hidden.shape}; 'observed' has shape {observed.shape}.")
+    return hidden.toarray().astype(bool) if sp.issparse(hidden) else np.asarray(hidden, dtype=bool)
 
 
 def _check_some_known(observed: Any) -> None:
@@ -134,73 +141,82 @@ def _check_some_known(observed: Any) -> None:
 
 
 class _Run:
-    """One call of :func:`fit`: the objects it builds, the epoch loop, its checkpoints."""
+    """One call of :func:`fit`: the objects it builds, one concern each -- the weight estimator, the network, the
+    criterion, the data (:class:`TrainingSet` and its :class:`WeightSource`), the optimisation
+    (:class:`~mlml.training.optim.Optimisation`), model selection (:class:`~mlml.training.selection.ModelSelection`)
+    and the checkpoints -- and the epoch loop over them. They are built in the order below, which is also the
+    order in which they draw from the seeded torch RNG."""
 
     def __init__(self, inputs, observed, method, config, validation, hidden, estimator, estimator_rows, info, device):
         self.config, self.method, self.info, self.device = config, method, info, device
         self.frozen = config.mode == "frozen"
-        self.n_labels = observed.shape[1]
         self.observed = observed
         self.parts = (inputs, observed, *(validation or ()))
+        self.estimator = self._estimator(estimator, inputs, hidden)
+        self.adaptive = self.estimator.adaptive
+        labels = method.training_labels(observed)  # -1 -> suspect zero where the method assumes them negative
+        self._network(inputs)
+        self.criterion = self._criterion(inputs, labels, validation)
+        self.sampler = EpochBatches(labels.shape[0], config.batch_size, config.seed, info)
+        self.optimisation = Optimisation(self.model, self.criterion, config, self.frozen, len(self.sampler), device)
+        self._data(inputs, labels, hidden, estimator_rows)
+        self.x_val, obs_val = validation if validation is not None else (None, None)
+        if self.frozen and self.x_val is not None and not sp.issparse(self.x_val):
+            self.x_val = rows_tensor(self.x_val).to(device)
+        self.selection = ModelSelection(obs_val, config)
 
-        # 1. the weight estimator, fitted on the training rows' observed labels only
+    # -- what the run is made of
+    def _estimator(self, estimator: Any, inputs: Any, hidden: Any) -> Any:
+        """The weight estimator, fitted on the training rows' observed labels only (unless one is given)."""
         if estimator is None:
+            method = self.method
             estimator = method.make_estimator()
             if (method.oracle or estimator.needs_hidden) and hidden is None:
                 raise MLMLError(f"The method {method.name!r} is an oracle (its estimator {method.estimator!r} reads "
                                 "the hidden-entry mask): pass fit(..., hidden=mask).")
-            estimator.fit(observed, **self._estimator_inputs(estimator, inputs, hidden))
-        self.estimator = estimator
-        self.adaptive = estimator.adaptive
-        observed = method.training_labels(observed)  # -1 -> suspect zero where the method assumes them negative
+            estimator.fit(self.observed, **self._estimator_inputs(estimator, inputs, hidden))
+        return estimator
 
-        # 2. model, criterion, optimiser, schedule
+    def _network(self, inputs: Any) -> None:
+        """The model (feature standardisation fitted on the training rows + head, or backbone + head), on the
+        device, wrapped in DDP under ``torchrun``."""
+        config, device = self.config, self.device
         in_features = inputs.shape[1] if self.frozen else None
-        self.model = build_model(config, in_features, self.n_labels)
+        self.model = build_model(config, in_features, self.observed.shape[1])
         if config.standardize:
             self.model.standardize.fit(inputs if self.frozen else self._initial_features(inputs))
         self.in_features = in_features if self.frozen else self.model.backbone.features_dim
         self.model.to(device)
         self.net: nn.Module = self.model
-        if info.enabled:
+        if self.info.enabled:
             if device.type == "cuda" and not self.frozen:  # batch statistics over the global batch
                 self.model = nn.SyncBatchNorm.convert_sync_batchnorm(self.model)
             self.net = nn.parallel.DistributedDataParallel(
                 self.model, device_ids=[device.index] if device.type == "cuda" else None
             )
-        self.criterion = method.make_loss().to(device)
-        self.criterion.setup(observed)
-        if self.criterion.needs_class_prior:  # CSL's: a temporary "Ignore"-mode model's mean prediction
-            from mlml.training.prior import ignore_mode_prior
 
-            self.criterion.set_class_prior(ignore_mode_prior(inputs, observed, config, validation))
-        self.criterion.to(device)
-        self.optimizer = make_optimizer(self.model, self.criterion, config, self.frozen)
-        self.sampler = EpochBatches(observed.shape[0], config.batch_size, config.seed, info)
-        self.scheduler = make_scheduler(self.optimizer, config, len(self.sampler))
-        self.use_amp = config.amp and device.type == "cuda"
-        self.scaler = torch.amp.GradScaler("cuda", enabled=self.use_amp)
+    def _criterion(self, inputs: Any, labels: Any, validation: Any) -> nn.Module:
+        """The method's loss, set up on the training labels (CSL: with its class prior, a temporary model's)."""
+        criterion = self.method.make_loss().to(self.device)
+        criterion.setup(labels)
+        if criterion.needs_class_prior:  # CSL's: a temporary "Ignore"-mode model's mean prediction
+            criterion.set_class_prior(ignore_mode_prior(inputs, labels, self.config, validation, fit=fit))
+        return criterion.to(self.device)
 
-        # 3. the data: training rows with their weights; validation rows
-        self.weights = WeightSource(estimator, observed, pair=self.criterion.needs_pair, fitted_rows=estimator_rows,
-                                    **self._estimator_inputs(estimator, inputs, hidden))
+    def _data(self, inputs: Any, labels: Any, hidden: Any, estimator_rows: Any) -> None:
+        """The training rows with their weights (:class:`WeightSource`) as a :class:`TrainingSet`."""
+        self.weights = WeightSource(self.estimator, labels, pair=self.criterion.needs_pair,
+                                    fitted_rows=estimator_rows,
+                                    **self._estimator_inputs(self.estimator, inputs, hidden))
         images = None
         if not self.frozen:
-            augment = _hflip if config.augment == "hflip" else config.augment
+            augment = _hflip if self.config.augment == "hflip" else self.config.augment
             preprocess = self.model.backbone.preprocess
             images = (preprocess, augment, preprocess.resize_to)
         in_memory = self.frozen and not sp.issparse(inputs) and not isinstance(inputs, np.memmap)
-        self.train_set = TrainingSet(rows_tensor(inputs) if in_memory else inputs, observed, self.weights,
+        self.train_set = TrainingSet(rows_tensor(inputs) if in_memory else inputs, labels, self.weights,
                                      images=images)
-        self.epoch_proba = torch.zeros(observed.shape, device=device) if self.adaptive else None
-        self.x_val, self.obs_val = validation if validation is not None else (None, None)
-        if self.frozen and self.x_val is not None and not sp.issparse(self.x_val):
-            self.x_val = rows_tensor(self.x_val).to(device)
-        self.val_key = config.val_metric
-        if self.obs_val is not None and self.val_key == "map" and not defined_classes(self.obs_val).any():
-            warnings.warn("No class has both an observed positive and negative among the validation rows; model "
-                          "selection uses the validation loss instead of mAP.", stacklevel=4)
-            self.val_key = "loss"
+        self.epoch_proba = torch.zeros(labels.shape, device=self.device) if self.adaptive else None
 
     def _estimator_inputs(self, estimator: Any, inputs: Any, hidden: Any) -> dict[str, Any]:
         return {"features": inputs if estimator.uses_features and self.frozen else None,
@@ -220,27 +236,26 @@ class _Run:
             batch_size=max(self.config.batch_size, 64), num_workers=self.config.num_workers, progress=False,
         )
 
-    def _autocast(self):
-        return torch.autocast(device_type="cuda", dtype=torch.float16) if self.use_amp else nullcontext()
-
     # -- one epoch
-    def _train_epoch(self, epoch: int) -> float:
-        cfg, device = self.config, self.device
-        self.net.train()
-        self.criterion.start_epoch(epoch)
-        extra = [p for p in self.criterion.parameters() if p.requires_grad]
-        loss_sum, count = 0.0, 0
-        if self.adaptive:
-            self.epoch_proba.zero_()
+    def _stream(self, epoch: int) -> Any:
+        cfg = self.config
         stream = batches(self.train_set, self.sampler, num_workers=cfg.num_workers, seed=cfg.seed, epoch=epoch)
         if cfg.progress and self.info.is_main:
             from tqdm.auto import tqdm
 
             stream = tqdm(stream, total=len(self.sampler), desc=f"epoch {epoch}", unit="batch", leave=False)
-        for (x, targets, known, weights, rows, suspect), n_global in zip(stream, self.sampler.global_sizes,
-                                                                           strict=True):
+        return zip(stream, self.sampler.global_sizes, strict=True)
+
+    def _train_epoch(self, epoch: int) -> float:
+        device, info = self.device, self.info
+        self.net.train()
+        self.criterion.start_epoch(epoch)
+        loss_sum, count = 0.0, 0
+        if self.adaptive:
+            self.epoch_proba.zero_()
+        for (x, targets, known, weights, rows, suspect), n_global in self._stream(epoch):
             rows = rows.to(device)
-            with self._autocast():
+            with self.optimisation.autocast():
                 logits = self.net(x.to(device, non_blocking=True))
             logits = logits.float()
             if len(rows):
@@ -251,19 +266,10 @@ class _Run:
                                       suspect=suspect.to(device))
             else:  # a rank with an empty share still joins the gradient all-reduce
                 loss = logits.sum() * 0.0
-            scaled = loss * (len(rows) / n_global * self.info.world_size) if self.info.enabled else loss
-            self.optimizer.zero_grad(set_to_none=True)
-            self.scaler.scale(scaled).backward()
-            average_gradients(extra, self.info)
-            if cfg.grad_clip is not None:
-                self.scaler.unscale_(self.optimizer)
-                nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
-            self.scaler.step(self.optimizer)
-            self.scaler.update()
-            self.scheduler.step()
+            self.optimisation.step(loss * (len(rows) / n_global * info.world_size) if info.enabled else loss, info)
             loss_sum += float(loss.detach()) * len(rows)
             count += len(rows)
-        if self.info.enabled:
+        if info.enabled:
             totals = torch.tensor([loss_sum, float(count)], dtype=torch.float64)
             torch.distributed.all_reduce(totals)
             loss_sum, count = float(totals[0]), int(totals[1])
@@ -272,91 +278,91 @@ class _Run:
         return loss_sum / max(count, 1)
 
     def _predict(self, inputs: Any) -> np.ndarray:
+        opt = self.optimisation
         return predict_inputs(self.model, inputs, self.config.mode, self.device, max(self.config.batch_size, 256),
-                              self.config.num_workers, self._autocast if self.use_amp else None)
+                              self.config.num_workers, opt.autocast if opt.use_amp else None)
 
     # -- checkpoints
     def _state(self, epoch: int, done: bool) -> dict[str, Any]:
         return {
             "fingerprint": self.fingerprint, "epoch": epoch, "done": done,
-            "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
-            "scheduler": self.scheduler.state_dict(), "scaler": self.scaler.state_dict(),
+            "model": self.model.state_dict(), **self.optimisation.state_dict(),
             "criterion": self.criterion.state_dict(), "estimator": self.estimator if self.adaptive else None,
-            "history": self.history, "best": (self.best_key, self.best_epoch, self.bad_epochs, self.best_state),
+            "history": self.history, "best": self.selection.state(),
             "torch_rng": torch.get_rng_state(),
             "cuda_rng": torch.cuda.get_rng_state(self.device) if self.device.type == "cuda" else None,
         }
 
     def _load(self, state: dict[str, Any]) -> None:
-        for name in ("model", "optimizer", "scheduler", "scaler", "criterion"):
-            getattr(self, name).load_state_dict(state[name])
+        self.model.load_state_dict(state["model"])
+        self.optimisation.load_state_dict(state)
+        self.criterion.load_state_dict(state["criterion"])
         if state["estimator"] is not None:
             self.estimator = self.weights.estimator = state["estimator"]
             self.weights.refresh()
         self.history = state["history"]
-        self.best_key, self.best_epoch, self.bad_epochs, self.best_state = state["best"]
+        self.selection.load(state["best"])
         torch.set_rng_state(state["torch_rng"])
         if state["cuda_rng"] is not None:
             torch.cuda.set_rng_state(state["cuda_rng"], self.device)
 
+    def _resume(self, path: Path | None) -> tuple[int, bool]:
+        """The first epoch to train and whether the run is already done (a checkpoint of this run, if resuming)."""
+        self.fingerprint = fingerprint(self.config, self.method, self.info.world_size, self.parts) if path else ""
+        state = load_checkpoint(path, self.fingerprint) if path is not None and self.config.resume else None
+        if state is None:
+            return 0, False
+        self._load(state)
+        if self.info.is_main and self.config.log:
+            logger.info("resumed from %s after epoch %d", path, state["epoch"])
+        return state["epoch"] + 1, state["done"]
+
+    def _checkpoint(self, path: Path | None, epoch: int, done: bool) -> None:
+        if path is not None:
+            if self.info.is_main:
+                save_checkpoint(self._state(epoch, done), path)
+            barrier(self.info)
+
     # -- the run
+    def _epoch(self, epoch: int) -> dict[str, float]:
+        """Train one epoch, refresh adaptive weights, score the validation rows: the epoch's history record."""
+        t0 = time.perf_counter()
+        train_loss = self._train_epoch(epoch)
+        if self.adaptive and epoch + 1 >= self.config.adaptive_warmup_epochs:
+            self.estimator.update(self.epoch_proba.cpu().numpy())
+            self.weights.refresh()
+        record = {"epoch": epoch, "train_loss": train_loss, "lr": self.optimisation.lr}
+        if self.x_val is not None:
+            record.update(self.selection.observe(epoch, self._predict(self.x_val), self.model))
+        record["seconds"] = time.perf_counter() - t0
+        if self.info.is_main and self.config.log:
+            logger.info("epoch %3d  train_loss %.4f  val_loss %.4f  val_map %.4f  lr %.2e  %.2fs%s", epoch,
+                        train_loss, record.get("val_loss", math.nan), record.get("val_score", math.nan),
+                        record["lr"], record["seconds"], "  (best)" if self.selection.best_epoch == epoch else "")
+        return record
+
     def run(self, callbacks: Sequence[Callable[[dict[str, float]], None]]) -> TrainResult:
         cfg = self.config
         self.history: list[dict[str, float]] = []
-        self.best_key, self.best_epoch, self.bad_epochs, self.best_state = -math.inf, -1, 0, None
-        start, done = 0, False
         path = Path(cfg.checkpoint_dir) / CHECKPOINT_NAME if cfg.checkpoint_dir else None
-        self.fingerprint = fingerprint(cfg, self.method, self.info.world_size, self.parts) if path else ""
-        if path is not None and cfg.resume:
-            state = load_checkpoint(path, self.fingerprint)
-            if state is not None:
-                self._load(state)
-                start, done = state["epoch"] + 1, state["done"]
-                if self.info.is_main and cfg.log:
-                    logger.info("resumed from %s after epoch %d", path, state["epoch"])
+        start, done = self._resume(path)
         for epoch in range(start, cfg.epochs):
             if done:
                 break
-            t0 = time.perf_counter()
-            train_loss = self._train_epoch(epoch)
-            if self.adaptive and epoch + 1 >= cfg.adaptive_warmup_epochs:
-                self.estimator.update(self.epoch_proba.cpu().numpy())
-                self.weights.refresh()
-            record = {"epoch": epoch, "train_loss": train_loss, "lr": self.optimizer.param_groups[0]["lr"]}
-            if self.x_val is not None:
-                proba = self._predict(self.x_val)
-                record["val_loss"] = observed_bce(proba, self.obs_val)
-                record["val_score"] = observed_map(proba, self.obs_val)
-                key = record["val_score"] if self.val_key == "map" else -record["val_loss"]
-                if key > self.best_key:
-                    self.best_key, self.best_epoch, self.bad_epochs = key, epoch, 0
-                    self.best_state = copy.deepcopy(self.model.state_dict())
-                else:
-                    self.bad_epochs += 1
-            record["seconds"] = time.perf_counter() - t0
+            record = self._epoch(epoch)
             self.history.append(record)
-            stop = not cfg.fixed_epochs and cfg.patience is not None and self.bad_epochs >= cfg.patience
-            done = stop or epoch + 1 == cfg.epochs
-            if self.info.is_main and cfg.log:
-                logger.info("epoch %3d  train_loss %.4f  val_loss %.4f  val_map %.4f  lr %.2e  %.2fs%s", epoch,
-                            train_loss, record.get("val_loss", math.nan), record.get("val_score", math.nan),
-                            record["lr"], record["seconds"], "  (best)" if self.best_epoch == epoch else "")
-            if path is not None:
-                if self.info.is_main:
-                    save_checkpoint(self._state(epoch, done), path)
-                barrier(self.info)
+            done = self.selection.stop or epoch + 1 == cfg.epochs
+            self._checkpoint(path, epoch, done)
             for callback in callbacks:
                 callback(record)
-        if not cfg.fixed_epochs and self.best_state is not None:
-            self.model.load_state_dict(self.best_state)
-        else:
-            self.best_epoch = len(self.history) - 1
+        best_epoch = self.selection.finish(self.model, len(self.history))
         self.model.eval()
-        val_proba = self._predict(self.x_val) if self.x_val is not None else np.empty((0, self.n_labels), np.float32)
+        n_labels = self.observed.shape[1]
+        val_proba = self._predict(self.x_val) if self.x_val is not None else np.empty((0, n_labels), np.float32)
         return TrainResult(
-            model=self.model, config=cfg, in_features=self.in_features, n_labels=self.n_labels,
-            method=self.method.name, history=self.history, best_epoch=self.best_epoch, val_proba=val_proba,
-            val_observed=self.obs_val, estimator=self.estimator,
+            model=self.model, config=cfg, in_features=self.in_features, n_labels=n_labels,
+            method=self.method.name, history=self.history, best_epoch=best_epoch, val_proba=val_proba,
+            val_observed=self.selection.observed, estimator=self.estimator,
             label_counts=label_counts(self.observed).tolist(), n_train=int(self.observed.shape[0]),
         )
 

@@ -17,6 +17,7 @@ authors' running mean over the training batches, which mixes the predictions of 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -24,16 +25,17 @@ import numpy as np
 from mlml.training.config import TrainConfig
 
 
-def ignore_mode_prior(inputs: Any, observed: Any, config: TrainConfig, validation: Any = None) -> np.ndarray:
+def ignore_mode_prior(inputs: Any, observed: Any, config: TrainConfig, validation: Any = None, *,
+                      fit: Callable[..., Any]) -> np.ndarray:
     """``P̂(c)``, ``(n_labels,)``: the mean probability of an Ignore-mode ``bce`` model over the rows ``inputs``.
 
     Args:
         inputs, observed: the training rows and their labels, as :func:`mlml.training.fit` takes them.
         config: the training settings (checkpoints and logging are turned off for the temporary model).
         validation: the validation rows, for the temporary model's early stopping.
+        fit: the trainer (:func:`mlml.training.fit`, which calls this function: passed in, so that this module
+            does not import the loop that imports it).
     """
-    from mlml.training.loop import fit
-
     temporary = dataclasses.replace(config, checkpoint_dir=None, resume=False, log=False, progress=False)
     result = fit(inputs, observed, "bce", temporary, validation=validation)
     return np.asarray(result.predict_proba(inputs), dtype=np.float64).mean(axis=0)

@@ -73,7 +73,11 @@ class Agreement(WeightEstimator):
 
     def _agreement(self, shape: tuple[int, int]) -> np.ndarray | None:
         name = type(self).__name__
-        if self.votes is None:
+        if self.votes is None:  # nothing to weigh, but a bad 'raters' is still a mistake worth naming
+            raters = np.asarray(self.raters)
+            if not np.issubdtype(raters.dtype, np.integer) or np.any(raters < 1):
+                raise MLMLError(f"The 'raters' parameter of {name} must be an int >= 1 or an array of them. "
+                                f"Got {self.raters!r:.100} instead.")
             return None
         votes = np.asarray(self.votes)
         if votes.shape != shape:

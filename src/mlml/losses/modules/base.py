@@ -80,11 +80,9 @@ class Criterion(nn.Module):
         return ", ".join(f"{k}={v!r}" for k, v in public.items())
 
 
-def _check_epoch(epoch: object, owner: str) -> int:
+def _check_epoch(epoch: object, owner: str, what: str = "'epoch' argument of {owner}.start_epoch") -> int:
     if isinstance(epoch, bool) or not isinstance(epoch, (int, np.integer)) or epoch < 0:
-        raise MLMLError(
-            f"The 'epoch' argument of {owner}.start_epoch must be an int >= 0. Got {epoch!r} instead."
-        )
+        raise MLMLError(f"The {what.format(owner=owner)} must be an int >= 0. Got {epoch!r} instead.")
     return int(epoch)
 
 

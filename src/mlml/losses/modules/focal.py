@@ -80,7 +80,7 @@ class SPLC(Criterion):
                  reduction: Reduction = "mean") -> None:
         super().__init__()
         self.tau = _check_real(tau, "tau", "SPLC", low=0.0, high=1.0)
-        self.correction_epoch = _check_epoch(correction_epoch, "SPLC")
+        self.correction_epoch = _check_epoch(correction_epoch, "SPLC", "'correction_epoch' parameter of {owner}")
         self.margin = _check_real(margin, "margin", "SPLC")
         self.gamma = _check_real(gamma, "gamma", "SPLC", low=0.0)
         self.reduction = reduction
