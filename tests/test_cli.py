@@ -124,11 +124,13 @@ def test_suggest_on_yeast_with_a_chosen_prior(tmp_path, capsys):
 
 def test_the_cli_shows_the_library_messages_it_chooses(capsys):
     """The library logs, the command line decides what to show: INFO of mlml.experiments and mlml.tracking (notes,
-    where a run was tracked), warnings of every mlml logger, not the per-epoch INFO lines of mlml.training."""
+    where a run was tracked), warnings of every mlml logger, not the per-epoch INFO lines of mlml.training
+    (which `mlml train` turns on for itself)."""
     import logging
 
     from mlml.cli import show_messages
 
+    logging.getLogger("mlml.training").setLevel(logging.NOTSET)  # as before any `mlml train` of this process
     show_messages()
     show_messages()  # idempotent: one handler, one line per message
     logging.getLogger("mlml.experiments").info("note: a note")

@@ -161,9 +161,10 @@ def summarize(
     return rows
 
 
-def policy_metrics(record: TrialRecord) -> dict[str, Mapping[str, Any]]:
+def policy_metrics(record: TrialRecord | Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
     """A record's metrics per threshold policy: ``fixed`` (its ``metrics``), ``tuned`` (``metrics_tuned``) and
     whatever ``metrics_policies`` holds."""
+    record = TrialRecord.from_dict(record)
     out = dict(record.metrics_policies or {})
     if record.metrics is not None:
         out["fixed"] = record.metrics
