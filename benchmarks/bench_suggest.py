@@ -11,6 +11,16 @@ class's observed rate. Run: ``python benchmarks/bench_suggest.py [--split 1] [--
 add ``denoising-mlp`` for the figures of benchmarks/README.md: it takes about a minute on a quiet 2-core machine and
 several on a loaded one). Data: under ``$MLML_SHARED_DATA`` (default ``../shared/data``); an absent data
 set is skipped with a message.
+
+Two other parts, each run alone:
+
+* ``--combination`` (issues 20 and 21): on the five MULAN sets, ``method="auto"`` (sources weighted on re-hidden
+  positives) against each of its sources alone, Bayes' unit weights and cross-validated one-vs-rest logistic
+  regression (cleanlab's recipe): precision of the top 100 and AP of the hidden positives, and the calibration
+  (ECE, reliability table) of auto's scores.
+* ``--scale 100000,1000000`` (issue 24): wall time, CPU time and peak RSS of ``suggest`` on synthetic rows x 100
+  dense features x 100 labels (each case in a fresh process), beside the exact brute-force search on
+  ``--baseline-rows`` rows measured in the same run. Run the million-row case once, under ``nice -n 10``.
 """
 
 from __future__ import annotations
