@@ -11,6 +11,16 @@ class's observed rate. Run: ``python benchmarks/bench_suggest.py [--split 1] [--
 add ``denoising-mlp`` for the figures of benchmarks/README.md: it takes about a minute on a quiet 2-core machine and
 several on a loaded one). Data: under ``$MLML_SHARED_DATA`` (default ``../shared/data``); an absent data
 set is skipped with a message.
+
+Two other parts, each run alone:
+
+* ``--combination`` (issues 20 and 21): on the five MULAN sets, ``method="auto"`` (sources weighted on re-hidden
+  positives) against each of its sources alone, Bayes' unit weights and cross-validated one-vs-rest logistic
+  regression (cleanlab's recipe): precision of the top 100 and AP of the hidden positives, and the calibration
+  (ECE, reliability table) of auto's scores.
+* ``--scale 100000,1000000`` (issue 24): wall time, CPU time and peak RSS of ``suggest`` on synthetic rows x 100
+  dense features x 100 labels (each case in a fresh process), beside the exact brute-force search on
+  ``--baseline-rows`` rows measured in the same run. Run the million-row case once, under ``nice -n 10``.
 """
 
 from __future__ import annotations
@@ -63,6 +73,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scale", default=None,
                         help="only the scale run: comma-separated row counts of synthetic data (e.g. 100000,1000000)")
     parser.add_argument("--algorithm", default="auto", help="neighbour search of the scale run")
+    parser.add_argument("--features", type=int, default=100, help="dense features of the scale run's data")
+    parser.add_argument("--labels", type=int, default=100, help="labels of the scale run's data")
     parser.add_argument("--baseline-rows", type=int, default=20000,
                         help="rows of the scale run's exact brute-force baseline, measured in the same run")
     parser.add_argument("--one", default=None, help=argparse.SUPPRESS)  # N,ALGORITHM: one case, in a child
@@ -72,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.one:
         n, algorithm = args.one.split(",")
-        return scale_one(int(n), algorithm, args.seed)
+        return scale_one(int(n), algorithm, args.seed, args.features, args.labels)
     if args.scale:
         scale(args, [int(float(n)) for n in args.scale.split(",")])
         return 0
@@ -143,7 +155,7 @@ def synthetic(n: int, n_features: int = 100, n_labels: int = 100, seed: int = 0)
     return y, x
 
 
-def scale_one(n: int, algorithm: str, seed: int) -> int:
+def scale_one(n: int, algorithm: str, seed: int, n_features: int = 100, n_labels: int = 100) -> int:
     """One scale case in this (child) process: synthetic data, per-sample hiding r = 0.5, ``suggest`` top 100;
     prints a line of figures (wall time of suggest, this process's peak RSS, detection of the hidden positives)."""
     import json
@@ -151,7 +163,7 @@ def scale_one(n: int, algorithm: str, seed: int) -> int:
 
     from mlml.suggest import suggest
 
-    y, x = synthetic(n, seed=seed)
+    y, x = synthetic(n, n_features, n_labels, seed=seed)
     observed, hidden = hide_positives(y, 0.5, random_state=seed)
     del y
     t, cpu = time.perf_counter(), time.process_time()
@@ -173,11 +185,13 @@ def scale(args: argparse.Namespace, sizes: list[int]) -> None:
     import subprocess
 
     cases = [(args.baseline_rows, "brute")] + [(n, args.algorithm) for n in sizes]
-    print(f"suggest on synthetic data x 100 features x 100 labels (2 cores; load {os.getloadavg()[0]:.1f})")
+    print(f"suggest on synthetic data x {args.features} features x {args.labels} labels (2 cores; load "
+          f"{os.getloadavg()[0]:.1f})")
     results = {}
     for n, algorithm in cases:
-        out = subprocess.run([sys.executable, __file__, "--one", f"{n},{algorithm}", "--seed", str(args.seed)],
-                             capture_output=True, text=True, check=False)
+        child = [sys.executable, __file__, "--one", f"{n},{algorithm}", "--seed", str(args.seed), "--features",
+                 str(args.features), "--labels", str(args.labels)]
+        out = subprocess.run(child, capture_output=True, text=True, check=False)
         if out.returncode != 0:
             print(f"  {n:>9,} rows  {algorithm:<6} failed: {out.stderr.strip().splitlines()[-1:]}")
             continue

@@ -12,9 +12,9 @@ Algorithms (``algorithm=``):
   to brute force as ``d`` grows. Dense rows only. Cosine is searched as the euclidean distance between
   L2-normalised rows (``||a - b||^2 = 2 - 2 cos(a, b)``: the same order).
 * ``"hnsw"`` -- faiss's HNSW graph (Malkov & Yashunin 2018; ``M = 16``, ``efConstruction = 40``,
-  ``efSearch = max(64, 2k)``): approximate (recall of the true neighbours about 0.99 on the structured data of
-  ``benchmarks/bench_suggest.py``), ``O(n log n)`` for any ``d``, in float32. Dense rows only; needs the optional
-  ``faiss-cpu`` (``pip install 'mlml[ann]'``).
+  ``efSearch = max(64, 2k)``): approximate (recall of the true neighbours 0.997 measured on 100,000 clustered
+  rows x 100 features; ``tests/test_neighbours.py`` asks > 0.95), ``O(n log n)`` for any ``d``, in float32.
+  Dense rows only; needs the optional ``faiss-cpu`` (``pip install 'mlml[ann]'``).
 * ``"auto"`` -- exact where exact is affordable, so that small data sets keep their exact neighbours: sparse rows
   -> brute; ``d <= 16`` -> tree; ``n <= EXACT_ROWS`` -> brute; otherwise hnsw when faiss is installed, else brute
   with a warning that states its cost.

@@ -14,8 +14,9 @@ rows in feature space, a ``model``'s probabilities:
 Model probabilities are best out of fold (:func:`mlml.evidence.out_of_fold_probabilities`), so that the model has
 not learned the very zeros being ranked. Rows are scored a block at a time and only the best entries are kept, so
 memory is that of the labels, the features and the neighbour index: a million rows x 100 features x 100 labels
-runs in about 2 GB (``benchmarks/bench_suggest.py --scale``). Neighbours: :mod:`mlml.neighbours` (exact up to
-20,000 rows or 16 features, faiss's approximate HNSW index beyond when installed).
+peaked at 3.3 GB, the data included (``benchmarks/bench_suggest.py --scale``). Neighbours:
+:mod:`mlml.neighbours` (exact up to 20,000 rows or 16 features, faiss's approximate HNSW index beyond when
+installed).
 
 Each suggestion carries its evidence: the observed labels of the sample that co-occur most with the suggested
 label (``p(c | l)`` from the pairwise statistics), the neighbour vote and the nearest neighbours that carry
