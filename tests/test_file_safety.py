@@ -6,31 +6,15 @@ import stat
 
 import numpy as np
 import pytest
+from cli_helpers import assert_one_line_error, run, small_labels_csv
 
 from mlml._io import atomic_group, atomic_open, write_text
-from mlml.cli import main
 from mlml.exceptions import MLMLError
 
 
 @pytest.fixture
 def labels_csv(tmp_path):
-    rows = ["id,a,b,c"] + [f"s{i},{i % 2},{(i // 2) % 2},1" for i in range(12)]
-    path = tmp_path / "labels.csv"
-    path.write_text("\n".join(rows) + "\n")
-    return path
-
-
-def run(argv, capsys):
-    code = main([str(a) for a in argv])
-    err = capsys.readouterr().err.strip()
-    return code, err
-
-
-def assert_one_line_error(code, err, pattern):
-    assert code == 2, err
-    assert len(err.splitlines()) == 1, err
-    assert pattern in err, err
-    assert "may be a bug" not in err
+    return small_labels_csv(tmp_path)
 
 
 def simulate(labels, out, capsys, *extra):
