@@ -78,7 +78,7 @@ def test_a_failing_trial_is_recorded_and_the_grid_goes_on(tmp_path, monkeypatch)
     failed = [r for r in records if r["status"] == "failed"]
     assert len(records) == 4 and len(failed) == 1
     assert "boom in fold 1" in failed[0]["error"] and "Traceback" in failed[0]["error"]
-    from mlml.cli.commands import _expected
+    from mlml.cli.grid import _expected
     from mlml.reports import write_report
 
     report = write_report(records, tmp_path / "run", expected=_expected(config, tmp_path / "run"), thresholds="fixed")

@@ -1,35 +1,43 @@
-"""The ``mlml`` argument parser: every verb, its flags and their types (values checked as they are parsed)."""
+"""The ``mlml`` argument parser: every verb, its flags and their types (values checked as they are parsed, by
+:mod:`mlml.cli.argtypes`)."""
 
 from __future__ import annotations
 
 import argparse
-import math
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
-from mlml._validation import first_duplicate
+from mlml.cli.argtypes import (
+    _csv_fractions,
+    _csv_names,
+    _csv_seeds,
+    _fraction,
+    _method_param,
+    _positive_float,
+    _positive_int,
+    _seed,
+    _threads,
+    _track,
+)
 from mlml.cli.commands import (
     _data_info,
     _diagnose,
     _evaluate,
     _methods,
-    _report,
-    _reproduce,
     _simulate,
     _suggest,
-    _train,
     _version,
     _weights,
 )
 from mlml.cli.decisions import _decide, _predict
+from mlml.cli.grid import _report, _reproduce
+from mlml.cli.train import _train
 from mlml.evaluation.policies import POLICIES
 from mlml.methods.catalog import RECOMMENDED_METHOD
 from mlml.recipes import RECIPES
 
 THRESHOLD_CHOICES = (*POLICIES, "both", "own", "all")
 
-T = TypeVar("T")
 
 SOURCE_HELP = """\
 SOURCE syntax (one for every command):
@@ -52,114 +60,18 @@ SOURCE syntax (one for every command):
 
 # The schemes a command line can ask for; 'per-class' needs per-class ratios (Python API). With 'partial'
 # (Durand et al.'s partial labels) the ratio is the KNOWN proportion of the labels.
+
+
 CLI_SCHEMES = ("per-sample", "uniform", "single-positive", "partial")
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
-
-
-def _seed(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = -1
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected an integer seed >= 0, got {text!r}")
-    return value
-
-
-def _fraction(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not 0.0 <= value <= 1.0:  # NaN fails too
-        raise argparse.ArgumentTypeError(f"expected a number in [0, 1], got {text!r}")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not 0.0 < value < math.inf:  # NaN fails too
-        raise argparse.ArgumentTypeError(f"expected a finite number > 0, got {text!r}")
-    return value
-
-
-def _threads(text: str) -> int | str:
-    return "auto" if text.strip().lower() == "auto" else _positive_int(text)
-
-
-def _csv_items(text: str, parse: Callable[[str], T], what: str) -> list[T]:
-    """Comma-separated values, each parsed; an empty list or a duplicate is an error (a grid would run nothing,
-    or every trial of the duplicate twice)."""
-    items = [v.strip() for v in text.split(",") if v.strip()]
-    if not items:
-        raise argparse.ArgumentTypeError(f"expected comma-separated {what}, got {text!r}")
-    values = []
-    for item in items:
-        try:
-            values.append(parse(item))
-        except (ValueError, argparse.ArgumentTypeError):
-            raise argparse.ArgumentTypeError(f"expected comma-separated {what}, got {item!r} in {text!r}") from None
-    duplicate = first_duplicate(values)
-    if duplicate is not None:
-        raise argparse.ArgumentTypeError(f"{duplicate!r} is listed twice in {text!r}")
-    return values
-
-
-def _csv_fractions(text: str) -> list[float]:
-    return _csv_items(text, _fraction, "numbers in [0, 1]")
-
-
-def _csv_seeds(text: str) -> list[int]:
-    return _csv_items(text, _seed, "integer seeds >= 0")
-
-
-def _csv_names(text: str) -> list[str]:
-    return _csv_items(text, str, "names")
-
-
-def _track(text: str) -> Any:
-    """``mlflow[:URI]`` -> :class:`mlml.tracking.TrackSpec` (MLflow itself is imported only when a run starts)."""
-    from mlml.exceptions import MLMLError
-    from mlml.tracking import parse_track
-
-    try:
-        return parse_track(text)
-    except MLMLError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 TRACK_HELP = ("log to MLflow (needs mlml[mlflow]): params, per-epoch figures, final metrics, artifacts; the store: "
               "--tracking-uri")
+
+
 TRACKING_URI_HELP = ("the MLflow store, the same for train and reproduce (implies --track mlflow); default: "
                      "$MLFLOW_TRACKING_URI, else sqlite:///mlflow.db in the current folder (MLflow 3's default); "
                      "e.g. http://host:5000, runs/mlflow.db")
-
-
-def _method_param(text: str) -> tuple[str | None, str, Any]:
-    """``[METHOD:]KEY=VALUE`` -> ``(method, key, value)``; the value is read as YAML (numbers, true, null)."""
-    import yaml
-
-    target, sep, value = text.partition("=")
-    method, _, key = target.rpartition(":")
-    if not sep or not key.strip():
-        raise argparse.ArgumentTypeError(f"expected [METHOD:]KEY=VALUE, got {text!r}")
-    try:
-        parsed = yaml.safe_load(value) if value.strip() else None
-    except yaml.YAMLError:
-        parsed = value
-    return (method.strip() or None), key.strip(), parsed
 
 
 class _Formatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
