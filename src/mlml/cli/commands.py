@@ -97,7 +97,8 @@ def _data_info(args: argparse.Namespace) -> int:
 
 
 def _diagnose(args: argparse.Namespace) -> int:
-    from mlml.diagnose import diagnose, format_diagnosis
+    from mlml.diagnose import diagnose
+    from mlml.diagnose_text import format_diagnosis
 
     check_outputs({"--out": args.out}, _source_files(args.source))
     dataset = _load_source(args)
@@ -165,9 +166,10 @@ def _train(args: argparse.Namespace) -> int:
     from mlml.auto import fit_auto, is_auto
     from mlml.evaluation.policies import SOFT_POLICIES
     from mlml.folds import make_fold
+    from mlml.mlflow_client import track_spec
     from mlml.recipes import recipe_values
     from mlml.service import apply_recipe, dataset_inputs, decision_posterior
-    from mlml.tracking import track_spec, train_params, train_tracking
+    from mlml.tracking import train_params, train_tracking
     from mlml.training import TrainConfig, fit, init_from_env
     from mlml.training.distributed import DistInfo
     from mlml.training.model import resolve_device
@@ -376,7 +378,7 @@ def _write_labels(path: Path, dataset: Any, values: Any) -> None:
 
 def _evaluate(args: argparse.Namespace) -> int:
     from mlml._io import write_text
-    from mlml.diagnose import test_label_note
+    from mlml.diagnose_text import test_label_note
     from mlml.training import evaluate_model
 
     model_files = {f"model file {p}": args.model / p for p in ("model.pt", "model.json")}
@@ -411,7 +413,8 @@ def _jsonable(value: object) -> object:
 
 
 def _suggest(args: argparse.Namespace) -> int:
-    from mlml.suggest import format_table, model_probabilities, suggest, write_suggestions_csv
+    from mlml.suggest import format_table, suggest, write_suggestions_csv
+    from mlml.suggest_model import model_probabilities
 
     model_files = {} if args.model is None else {f"model file {p}": args.model / p for p in ("model.pt", "model.json")}
     check_outputs({"--out": args.out}, {**model_files, **_source_files(args.source)})
@@ -475,8 +478,9 @@ def _example_rows(inputs: Any, n: int = 5) -> Any:
 def _reproduce(args: argparse.Namespace) -> int:
     from mlml.experiments import load_config, run_grid
     from mlml.experiments.runner import check_run_inputs
+    from mlml.mlflow_client import track_spec
     from mlml.reports import NothingFinished, summarize, terminal_table, write_report
-    from mlml.tracking import grid_tracking, track_spec
+    from mlml.tracking import grid_tracking
 
     if args.out is not None:
         _check_folder("--out", args.out, "the run folder must be a folder (new or of an earlier run)")
@@ -505,7 +509,7 @@ def _reproduce(args: argparse.Namespace) -> int:
             report = kept
     print(terminal_table(summarize(records, thresholds=config.thresholds)))
     if any(r.get("ratio") == 0 for r in records):
-        from mlml.diagnose import test_label_note
+        from mlml.diagnose_text import test_label_note
 
         print(f"note: rows at ratio 0 train and test on the data set's labels as given. {test_label_note()}")
     print(f"report: {report}")
