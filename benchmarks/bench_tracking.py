@@ -32,7 +32,8 @@ from mlml.reports import write_report
 
 
 def grid(folds: int, folder: Path) -> dict[str, float]:
-    from mlml.tracking import TrackSpec, grid_tracking
+    from mlml.mlflow_client import TrackSpec
+    from mlml.tracking import grid_tracking
 
     config = GridConfig(datasets=["yeast"], methods=["bce", "cb-wce"], ratios=[0.5], folds=folds)
     plain = run_grid(config, folder / "plain", progress=False)
@@ -67,7 +68,8 @@ def stores(records: list[dict], folder: Path) -> dict[str, float]:
     """The same finished records written as child runs into a new SQLite store (mlml's default) and into a file
     store (MLflow 2's default, which MLflow 3 keeps in maintenance mode): mean seconds per trial, and the one-off
     creation of each store."""
-    from mlml.tracking import MlflowTracker, log_trial
+    from mlml.mlflow_client import MlflowTracker
+    from mlml.tracking import log_trial
 
     out = {}
     for name, uri in (("sqlite", f"sqlite:///{(folder / 'stores' / 'mlflow.db').as_posix()}"),

@@ -32,7 +32,7 @@ from mlml.reports import (
 )
 from mlml.reports import diagnostic_figures as D
 from mlml.reports import figures as F
-from mlml.reports.report import _slugs
+from mlml.reports.report_figures import _slugs
 
 #: Figures need matplotlib, an optional dependency (the 'plot' extra): their tests skip where it is absent.
 needs_matplotlib = pytest.mark.skipif(

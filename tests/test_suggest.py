@@ -191,7 +191,7 @@ def test_out_of_fold_probabilities_never_see_their_row():
 def test_model_evidence_for_the_command_line(tmp_path):
     from types import SimpleNamespace
 
-    from mlml.suggest import model_probabilities
+    from mlml.suggest_model import model_probabilities
 
     x, y = _structured(seed=5)
     dataset = SimpleNamespace(labels=y, features=x.astype(np.float32), image_paths=None,

@@ -14,16 +14,13 @@ import pytest
 
 from mlml.cli import main
 from mlml.exceptions import MLMLError
+from mlml.mlflow_client import MlflowTracker, TrackSpec, parse_track, track_spec
 from mlml.tracking import (
     DECISION_METRICS,
     GridTracking,
-    MlflowTracker,
-    TrackSpec,
     TrainTracking,
     aggregate_metrics,
     log_trial,
-    parse_track,
-    track_spec,
 )
 
 

@@ -51,6 +51,10 @@ coefficients gave estimates near 0 under per-sample hiding (COCO at a true 0.48:
 
 Labels with no observed positive cannot be estimated at all (nothing says what their positives look like); labels
 with fewer than ``min_positives`` get a per-label estimate that is reported but not used for the overall figure.
+
+Where the steps live: the scores of step 1 in :mod:`mlml.diagnose_scores`, the BBE estimate of step 2 in
+:mod:`mlml.diagnose_bbe`, this module the estimate and its record (steps 3 and 4), and the terminal text in
+:mod:`mlml.diagnose_text`.
 """
 
 from __future__ import annotations
@@ -63,24 +67,19 @@ import numpy as np
 import scipy.sparse as sp
 
 from mlml._validation import RandomState, check_fraction, check_option, check_positive_int, check_random_state
+from mlml.diagnose_bbe import _missing_shares, _score_bins, _weighted_quantile
+from mlml.diagnose_scores import out_of_fold_scores
 from mlml.exceptions import MLMLError
 from mlml.labels import POSITIVE, LabelMatrix, check_labels, to_dense
 
 Evidence = Literal["auto", "features", "labels", "both"]
 EVIDENCE: tuple[str, ...] = ("auto", "features", "labels", "both")
-#: Features wider than this (or sparse) are reduced by a truncated SVD to this many components.
-MAX_FEATURE_DIMS = 256
 #: Labels beyond this many cannot serve as each other's evidence (the Gram matrix is ``(C, C)``).
 MAX_LABEL_EVIDENCE = 4096
-#: Score quantiles per label (the bins of the mixture-proportion estimate and its bootstrap).
-N_BINS = 256
 #: Beyond this many label entries (rows x labels) diagnose refuses (its scores are a dense ``(n, C)`` table).
 MAX_ENTRIES = 1 << 25
 #: Bootstrap weights drawn at once (rows x replicates; 128 MB in float64).
 BOOTSTRAP_BLOCK_ENTRIES = 1 << 24
-#: BBE's confidence parameters (Garg et al. 2021: δ = 0.1, γ = 0.01).
-BBE_DELTA = 0.1
-BBE_GAMMA = 0.01
 
 
 @dataclass(frozen=True)
@@ -310,189 +309,6 @@ def _evidence_kinds(evidence: str, has_features: bool, n_labels: int) -> tuple[s
     return (evidence,)
 
 
-def out_of_fold_scores(
-    positive: np.ndarray,
-    features: np.ndarray | sp.spmatrix | None = None,
-    *,
-    with_labels: bool | None = None,
-    n_folds: int = 3,
-    ridge: float = 1e-3,
-    random_state: RandomState = 0,
-) -> np.ndarray:
-    """Out-of-fold ridge scores of every label's observed positives, ``(n_samples, n_labels)`` float64.
-
-    Args:
-        positive: ``(n_samples, n_labels)`` bool, the observed positives (the targets).
-        features: the feature evidence (None: none).
-        with_labels: also read the other labels' observed positives, with non-negative coefficients (label
-            ``j``'s own column left out); None: only where ``features`` is None.
-        n_folds: folds of rows (each row scored by the model fitted on the others).
-        ridge: the penalty per training row on the standardised evidence (``λ = ridge · n_train``).
-        random_state: seed or Generator of the fold assignment and the SVD.
-    """
-    rng = check_random_state(random_state)
-    n, n_labels = positive.shape
-    targets = positive.astype(np.float64)
-    with_labels = features is None if with_labels is None else with_labels
-    blocks = ([] if features is None else [_evidence_matrix(features, rng)]) + ([targets] if with_labels else [])
-    if not blocks:
-        raise MLMLError("out_of_fold_scores needs evidence: features, labels or both.")
-    X = np.hstack(blocks) if len(blocks) > 1 else blocks[0]
-    n_free = X.shape[1] - (n_labels if with_labels else 0)  # feature columns, unconstrained; labels follow
-    fold = rng.permutation(n) % n_folds
-    scores = np.zeros((n, n_labels))
-    for f in range(n_folds):
-        train, test = fold != f, fold == f
-        mean = X[train].mean(axis=0)
-        centred = X[train] - mean
-        gram = centred.T @ centred
-        gram[np.diag_indices_from(gram)] += ridge * train.sum()
-        target_mean = targets[train].mean(axis=0)
-        moments = centred.T @ (targets[train] - target_mean)
-        if not with_labels:
-            coef = np.linalg.solve(gram, moments)
-        elif n_free == 0:
-            coef = _nonnegative_ridge(gram, moments)
-        else:
-            # the feature coefficients profiled out: W_F = G_FF⁻¹ (b_F − G_FL W_L), then the label block is a
-            # non-negative ridge on the Schur complement
-            free, lab = slice(0, n_free), slice(n_free, None)
-            solve_ff = np.linalg.solve(gram[free, free], np.hstack([gram[free, lab], moments[free]]))
-            reduced_gram = gram[lab, lab] - gram[lab, free] @ solve_ff[:, :n_labels]
-            reduced_moments = moments[lab] - gram[lab, free] @ solve_ff[:, n_labels:]
-            w_labels = _nonnegative_ridge(reduced_gram, reduced_moments)
-            coef = np.vstack([solve_ff[:, n_labels:] - solve_ff[:, :n_labels] @ w_labels, w_labels])
-        scores[test] = (X[test] - mean) @ coef + target_mean
-    return scores
-
-
-def _nonnegative_ridge(gram: np.ndarray, moments: np.ndarray, *, sweeps: int = 60) -> np.ndarray:
-    """Coefficients ``W`` (``(C, C)``, column ``j`` for label ``j``) minimising ``½ wᵀ G w − bᵀ w`` per column
-    with ``w ≥ 0`` and ``W[j, j] = 0``: cyclic coordinate descent, every label's column at once.
-
-    Why non-negative: hiding that is coupled within a row (an annotator who tags a fixed share of each sample's
-    positives; the per-sample scheme) makes labels that always co-occur look mutually exclusive once observed, so
-    an unconstrained model learns "the other label observed ⇒ this one absent" and ranks the rows where this
-    label is observed at the top: an artificially pure top bin and an estimate near 0. Only positive
-    associations (a label that comes with another) may serve as evidence.
-    """
-    n_labels = gram.shape[0]
-    allowed = ~np.eye(n_labels, dtype=bool)
-    coef = np.zeros_like(moments)
-    residual = moments.copy()  # b − G W
-    diagonal = np.diag(gram)
-    for _ in range(sweeps):
-        largest = 0.0
-        for k in range(n_labels):
-            new = np.maximum(coef[k] + residual[k] / diagonal[k], 0.0) * allowed[k]
-            step = new - coef[k]
-            if step.any():
-                residual -= np.outer(gram[:, k], step)
-                coef[k] = new
-                largest = max(largest, float(np.abs(step).max()))
-        if largest < 1e-8:
-            break
-    return coef
-
-
-def _evidence_matrix(features: np.ndarray | sp.spmatrix, rng: np.random.Generator) -> np.ndarray:
-    """Standardised dense features, or a truncated SVD of sparse or wide ones."""
-    if sp.issparse(features) or features.shape[1] > MAX_FEATURE_DIMS:
-        from sklearn.decomposition import TruncatedSVD
-
-        k = min(MAX_FEATURE_DIMS, min(features.shape) - 1)
-        if k < 1:
-            raise MLMLError(f"features of shape {features.shape} are too small to reduce.")
-        seed = int(rng.integers(2**31 - 1))
-        reduced = TruncatedSVD(n_components=k, random_state=seed).fit_transform(
-            sp.csr_matrix(features, dtype=np.float64) if sp.issparse(features) else np.asarray(features, np.float64))
-        X = np.asarray(reduced)
-    else:
-        X = np.asarray(features, dtype=np.float64)
-    if not np.all(np.isfinite(X)):
-        raise MLMLError("features hold NaN or infinite values.")
-    scale = X.std(axis=0)
-    scale[scale == 0] = 1.0
-    return (X - X.mean(axis=0)) / scale
-
-
-def _score_bins(score: np.ndarray) -> np.ndarray:
-    """Bin index of each row, 0 the highest scores, at up to ``N_BINS`` quantiles."""
-    edges = np.unique(np.quantile(score, np.linspace(0, 1, N_BINS + 1)[1:-1]))
-    return (edges.size - np.searchsorted(edges, score, side="right")).astype(np.int64)
-
-
-def bbe_mixture_proportion(
-    positive_counts: np.ndarray, unlabelled_counts: np.ndarray, *, delta: float = BBE_DELTA, gamma: float = BBE_GAMMA
-) -> float:
-    """BBE (Garg et al. 2021, Algorithm 1): the share of positives among the unlabelled rows.
-
-    Args:
-        positive_counts: ``(n_bins,)`` (weighted) counts of the labelled positives per score bin, bin 0 the top.
-        unlabelled_counts: ``(n_bins,)`` the same for the unlabelled rows.
-
-    Returns:
-        ``α̂ = q_u(t̂) / q_p(t̂)`` in [0, 1], ``t̂`` minimising ``(q_u(t) + (1 + γ) ε) / q_p(t)`` with
-        ``ε = √(log(1/δ) / 2 n_u) + √(log(1/δ) / 2 n_p)`` (the authors' ``DKW_bound``); NaN when either set
-        is empty.
-    """
-    alpha = _bbe_rows(np.atleast_2d(np.asarray(positive_counts, dtype=np.float64)),
-                      np.atleast_2d(np.asarray(unlabelled_counts, dtype=np.float64)), delta, gamma)
-    return float(alpha[0])
-
-
-def _bbe_rows(pos: np.ndarray, unl: np.ndarray, delta: float = BBE_DELTA, gamma: float = BBE_GAMMA) -> np.ndarray:
-    """:func:`bbe_mixture_proportion` for each row of ``(n_replicates, n_bins)`` count tables at once."""
-    n_p, n_u = pos.sum(axis=1), unl.sum(axis=1)
-    out = np.full(pos.shape[0], np.nan)
-    ok = (n_p > 0) & (n_u > 0)
-    if not ok.any():
-        return out
-    pos, unl, n_p, n_u = pos[ok], unl[ok], n_p[ok, None], n_u[ok, None]
-    q_p = np.cumsum(pos, axis=1) / n_p
-    q_u = np.cumsum(unl, axis=1) / n_u
-    eps = np.sqrt(math.log(1 / delta) / (2 * n_u)) + np.sqrt(math.log(1 / delta) / (2 * n_p))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        bound = np.where(q_p > 0, (q_u + (1 + gamma) * eps) / q_p, np.inf)
-        best = np.argmin(bound, axis=1)
-        rows = np.arange(best.size)
-        out[ok] = np.minimum(1.0, q_u[rows, best] / q_p[rows, best])
-    return out
-
-
-def _missing_shares(bins: np.ndarray, positive: np.ndarray, suspect: np.ndarray,
-                    weights: np.ndarray | None) -> np.ndarray:
-    """One label's missing share ``h / (n + h)``, ``h = α̂ · #suspect zeros``, for each column of ``weights``
-    (``(n_samples, n_replicates)`` bootstrap weights; None: the data as given, one value)."""
-    bins = bins.astype(np.int64)
-    n_bins = int(bins.max()) + 1
-    rows = np.flatnonzero(positive | suspect)
-    columns = bins[rows] + n_bins * suspect[rows]
-    onehot = sp.csr_matrix((np.ones(rows.size), (rows, columns)), shape=(bins.size, 2 * n_bins))
-    if weights is None:
-        counts = np.asarray(onehot.sum(axis=0)).reshape(1, -1)
-    else:
-        counts = np.asarray(onehot.T.tocsr() @ weights).T
-    pos, unl = counts[:, :n_bins], counts[:, n_bins:]
-    alpha = _bbe_rows(pos, unl)
-    n_pos, n_unl = pos.sum(axis=1), unl.sum(axis=1)
-    hidden = alpha * n_unl
-    with np.errstate(divide="ignore", invalid="ignore"):
-        share = hidden / (hidden + n_pos)
-    share[(n_unl == 0) & (n_pos > 0)] = 0.0  # no suspect zero: nothing can be missing
-    return share
-
-
-def _weighted_quantile(values: np.ndarray, weights: np.ndarray, q: float) -> float:
-    keep = np.isfinite(values)
-    values, weights = values[keep], np.asarray(weights, dtype=np.float64)[keep]
-    if values.size == 0:
-        return float("nan")
-    order = np.argsort(values, kind="stable")
-    cumulative = np.cumsum(weights[order]) / weights.sum()
-    return float(values[order][min(int(np.searchsorted(cumulative, q)), values.size - 1)])
-
-
 def naive_missing_share(observed: LabelMatrix, *, estimator: str = "pairwise-noisy-or") -> float:
     """The naive baseline: ``Σ (1 − ω̄)`` over the suspect zeros from a labels-only co-occurrence estimator,
     as a share of that sum plus the observed positives (kept to compare against; far off on some data)."""
@@ -533,68 +349,3 @@ def advice(diagnosis: Diagnosis) -> list[str]:
         out.append(f"{diagnosis.empty_samples:,} sample(s) have no observed positive; if every sample should carry "
                    "a label, those have lost all of theirs.")
     return out
-
-
-INCOMPLETE_TEST_LABELS = (
-    "these metrics are measured against the data set's own labels; where those are incomplete they are lower "
-    "bounds: a correct prediction of a missing positive counts as a false positive (precision, F1, mAP and the "
-    "ranking metrics drop), and recall is measured on the positives that were annotated"
-)
-
-
-def test_label_note(labels: LabelMatrix | None = None) -> str:
-    """The note that metrics scored on a user's own (not simulated) test labels are lower bounds.
-
-    With ``labels`` (the evaluated labels), the labels-only estimate of :func:`diagnose` (50 bootstrap
-    replicates) is added where it applies (at most ``MAX_ENTRIES`` entries and ``MAX_LABEL_EVIDENCE`` labels).
-    """
-    note = "Incomplete test labels: " + INCOMPLETE_TEST_LABELS + "."
-    if labels is None:
-        return note + " `mlml diagnose SOURCE` estimates how many positives they miss."
-    n, n_labels = labels.shape
-    if n * n_labels > MAX_ENTRIES or n_labels > MAX_LABEL_EVIDENCE or n < 6:
-        return note + " `mlml diagnose SOURCE` estimates how many positives they miss."
-    result = diagnose(labels, evidence="labels", n_bootstrap=50, random_state=0)
-    if not math.isfinite(result.missing_share):
-        return note + " Too few observed positives to estimate how many are missing."
-    return note + (f" Estimated from these labels alone: about {result.missing_share:.0%} of the positives missing "
-                   f"({result.confidence:.0%} interval {result.low:.0%} - {result.high:.0%}; an upper bound where "
-                   "labels do not imply each other; `mlml diagnose` gives the detail).")
-
-
-def format_diagnosis(diagnosis: Diagnosis, *, show: int = 15) -> str:
-    """Readable text of a :class:`Diagnosis` (what ``mlml diagnose`` prints)."""
-    d = diagnosis
-    pct = lambda v: "n/a" if not math.isfinite(v) else f"{v:.1%}"  # noqa: E731
-    lines = [
-        f"estimated missing positives  {pct(d.missing_share)}  ({d.confidence:.0%} interval {pct(d.low)} - "
-        f"{pct(d.high)}; about {d.estimated_missing_positives:,.0f} missing beside {d.observed_positives:,} observed)"
-        if math.isfinite(d.missing_share) else "estimated missing positives  n/a",
-        f"samples {d.n_samples:,}, labels {d.n_labels:,}, evidence: {d.evidence}, "
-        f"samples without an observed positive: {d.empty_samples:,}",
-        f"method: {d.method}",
-    ]
-    ranked = sorted((label for label in d.per_label if math.isfinite(label.missing_share)),
-                    key=lambda label: (not label.used, -label.missing_share))
-    if ranked:
-        width = max(len(label.name) for label in ranked[:show])
-        lines.append(f"labels with the highest estimates ({min(show, len(ranked))} of {len(ranked)}; per-label "
-                     "figures are upper bounds):")
-        lines += [f"  {label.name:<{width}}  {pct(label.missing_share):>6}  [{pct(label.low)} - {pct(label.high)}]  "
-                  f"{label.observed_positives:,} observed" + ("" if label.used else "  (too few, not used)")
-                  for label in ranked[:show]]
-    if d.no_positive_labels:
-        lines.append(f"labels without an observed positive ({len(d.no_positive_labels)}): "
-                     + _names(d.no_positive_labels))
-    if d.few_positive_labels:
-        lines.append(f"labels with fewer than {d.min_positives} observed positives ({len(d.few_positive_labels)}): "
-                     + _names(d.few_positive_labels))
-    lines += [f"note: {note}" for note in d.notes]
-    lines += [f"advice: {text}" for text in d.advice()]
-    return "\n".join(lines)
-
-
-def _names(names: list[str], limit: int = 20) -> str:
-    more = len(names) - limit
-    return ", ".join(names[:limit]) + (f", ... {more} more" if more > 0 else "")
-

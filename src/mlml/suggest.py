@@ -12,11 +12,11 @@ rows in feature space, a ``model``'s probabilities:
 * ``method="labels"`` -- the prior alone, ``q = q̃``.
 
 Model probabilities are best out of fold (:func:`mlml.evidence.out_of_fold_probabilities`), so that the model has
-not learned the very zeros being ranked. Rows are scored a block at a time and only the best entries are kept, so
-memory is that of the labels, the features and the neighbour index: a million rows x 100 features x 100 labels
-peaked at 3.3 GB, the data included (``benchmarks/bench_suggest.py --scale``). Neighbours:
-:mod:`mlml.neighbours` (exact up to 20,000 rows or 16 features, faiss's approximate HNSW index beyond when
-installed).
+not learned the very zeros being ranked (:func:`mlml.suggest_model.model_probabilities` chooses them for a data
+set). Rows are scored a block at a time and only the best entries are kept, so memory is that of the labels, the
+features and the neighbour index: a million rows x 100 features x 100 labels peaked at 3.3 GB, the data included
+(``benchmarks/bench_suggest.py --scale``). Neighbours: :mod:`mlml.neighbours` (exact up to 20,000 rows or 16
+features, faiss's approximate HNSW index beyond when installed).
 
 Each suggestion carries its evidence: the observed labels of the sample that co-occur most with the suggested
 label (``p(c | l)`` from the pairwise statistics), the neighbour vote and the nearest neighbours that carry
@@ -361,75 +361,6 @@ def _checked_probabilities(probabilities: Any, shape: tuple[int, int]) -> np.nda
     if not np.isfinite(model).all() or model.min() < 0.0 or model.max() > 1.0:
         raise MLMLError("'probabilities' must hold finite values in [0, 1].")
     return model
-
-
-#: ``model_probabilities`` computes out-of-fold probabilities by default up to this many rows x labels.
-OOF_ENTRIES = 2_000_000
-
-
-def model_probabilities(
-    dataset: Any,
-    *,
-    model: str | os.PathLike[str] | None = None,
-    oof_folds: int | None = None,
-    random_state: Any = 0,
-    progress: bool = False,
-) -> tuple[np.ndarray | None, str]:
-    """The model evidence of a :class:`~mlml.data.Dataset` for :func:`suggest`, and a line saying what it is.
-
-    Args:
-        dataset: the data set (labels, ``label_names``, ``features`` or ``image_paths``).
-        model: a model folder written by ``mlml train``: its probabilities of the data set's rows, its labels
-            matched to the data set's by name. A model trained on these rows has learned their zeros, so its
-            probabilities of the missing positives are lower than out-of-fold ones would be.
-        oof_folds: out-of-fold probabilities of a one-vs-rest logistic regression
-            (:func:`mlml.evidence.out_of_fold_probabilities`) with this many folds; 0: none; None: 4 folds where the
-            data set has tabular features and at most ``OOF_ENTRIES`` rows x labels, else none.
-        random_state: seed of the folds.
-        progress: a tqdm bar over the fits.
-
-    Returns:
-        ``(probabilities or None, description)``.
-    """
-    labels = dataset.labels
-    n_samples, n_labels = labels.shape
-    if oof_folds is not None and (isinstance(oof_folds, bool) or not isinstance(oof_folds, (int, np.integer))
-                                  or oof_folds < 0 or oof_folds == 1):
-        raise MLMLError(f"The 'oof_folds' parameter (--oof-folds) must be 0 (none) or an integer >= 2. Got "
-                        f"{oof_folds!r}.")
-    if model is not None:
-        from mlml.training import load_model
-
-        trained = load_model(model)
-        inputs = dataset.features if dataset.features is not None else dataset.image_paths
-        if inputs is None:
-            raise MLMLError(f"--model {model}: the data set has neither features nor images to predict from.")
-        proba = np.asarray(trained.predict_proba(inputs), dtype=np.float64)
-        names = list(trained.label_names) if trained.label_names is not None else None
-        wanted = [str(x) for x in dataset.label_names]
-        if names is not None and names != wanted:
-            missing = [x for x in wanted if x not in names]
-            if missing:
-                raise MLMLError(f"--model {model}: the model has no label {missing[0]!r} of the data set "
-                                f"({len(missing)} of {len(wanted)} labels missing).")
-            proba = proba[:, [names.index(x) for x in wanted]]
-        elif proba.shape[1] != n_labels:
-            raise MLMLError(f"--model {model}: the model predicts {proba.shape[1]} labels; the data set has "
-                            f"{n_labels}.")
-        return proba, f"model evidence: the probabilities of the model in {model}"
-    if dataset.features is None or oof_folds == 0:
-        return None, "model evidence: none"
-    if oof_folds is None:
-        if n_samples * n_labels > OOF_ENTRIES:
-            return None, (f"model evidence: none ({n_samples:,} x {n_labels:,} labels is beyond the default "
-                          f"{OOF_ENTRIES:,} entries of out-of-fold fits; ask with --oof-folds 4)")
-        oof_folds = 4
-    from mlml.evidence import out_of_fold_probabilities
-
-    proba = out_of_fold_probabilities(labels, dataset.features, n_folds=oof_folds, random_state=random_state,
-                                      progress=progress)
-    return proba, (f"model evidence: out-of-fold probabilities of one-vs-rest logistic regression "
-                   f"({oof_folds} folds, {oof_folds * n_labels} fits)")
 
 
 def write_suggestions_csv(rows: list[dict[str, Any]], path: str | os.PathLike[str]) -> Path:

@@ -88,9 +88,9 @@ def _csv_names(text: str) -> list[str]:
 
 
 def _track(text: str) -> Any:
-    """``mlflow[:URI]`` -> :class:`mlml.tracking.TrackSpec` (MLflow itself is imported only when a run starts)."""
+    """``mlflow[:URI]`` -> :class:`mlml.mlflow_client.TrackSpec` (MLflow itself is imported only when a run starts)."""
     from mlml.exceptions import MLMLError
-    from mlml.tracking import parse_track
+    from mlml.mlflow_client import parse_track
 
     try:
         return parse_track(text)

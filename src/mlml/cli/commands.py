@@ -95,7 +95,8 @@ def _data_info(args: argparse.Namespace) -> int:
 
 
 def _diagnose(args: argparse.Namespace) -> int:
-    from mlml.diagnose import diagnose, format_diagnosis
+    from mlml.diagnose import diagnose
+    from mlml.diagnose_text import format_diagnosis
 
     check_outputs({"--out": args.out}, _source_files(args.source))
     dataset = _load_source(args)
@@ -118,7 +119,7 @@ def _diagnose(args: argparse.Namespace) -> int:
 
 def _evaluate(args: argparse.Namespace) -> int:
     from mlml._io import write_text
-    from mlml.diagnose import test_label_note
+    from mlml.diagnose_text import test_label_note
     from mlml.training import evaluate_model
 
     model_files = {f"model file {p}": args.model / p for p in ("model.pt", "model.json")}
@@ -153,7 +154,8 @@ def _jsonable(value: object) -> object:
 
 
 def _suggest(args: argparse.Namespace) -> int:
-    from mlml.suggest import format_table, model_probabilities, suggest, write_suggestions_csv
+    from mlml.suggest import format_table, suggest, write_suggestions_csv
+    from mlml.suggest_model import model_probabilities
 
     model_files = {} if args.model is None else {f"model file {p}": args.model / p for p in ("model.pt", "model.json")}
     check_outputs({"--out": args.out}, {**model_files, **_source_files(args.source)})

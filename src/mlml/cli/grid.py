@@ -47,8 +47,9 @@ def _with_flag_names(function: Any, owners: dict[str, dict[str, str]]) -> Any:
 def _reproduce(args: argparse.Namespace) -> int:
     from mlml.experiments import load_config, run_grid
     from mlml.experiments.runner import check_run_inputs
+    from mlml.mlflow_client import track_spec
     from mlml.reports import NothingFinished, summarize, terminal_table, write_report
-    from mlml.tracking import grid_tracking, track_spec
+    from mlml.tracking import grid_tracking
 
     if args.out is not None:
         _check_folder("--out", args.out, "the run folder must be a folder (new or of an earlier run)")
@@ -77,7 +78,7 @@ def _reproduce(args: argparse.Namespace) -> int:
             report = kept
     print(terminal_table(summarize(records, thresholds=config.thresholds)))
     if any(r.get("ratio") == 0 for r in records):
-        from mlml.diagnose import test_label_note
+        from mlml.diagnose_text import test_label_note
 
         print(f"note: rows at ratio 0 train and test on the data set's labels as given. {test_label_note()}")
     print(f"report: {report}")

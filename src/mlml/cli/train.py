@@ -32,9 +32,10 @@ def _train(args: argparse.Namespace) -> int:
     from mlml.auto import fit_auto, is_auto
     from mlml.evaluation.policies import SOFT_POLICIES
     from mlml.folds import make_fold
+    from mlml.mlflow_client import track_spec
     from mlml.recipes import recipe_values
     from mlml.service import apply_recipe, dataset_inputs, decision_posterior
-    from mlml.tracking import track_spec, train_params, train_tracking
+    from mlml.tracking import train_params, train_tracking
     from mlml.training import TrainConfig, fit, init_from_env
     from mlml.training.distributed import DistInfo
     from mlml.training.model import resolve_device

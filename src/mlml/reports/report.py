@@ -1,10 +1,13 @@
-"""The run report: ``results.csv``, ``report.md``, ``report.html`` and the figures of a run folder."""
+"""The run report: ``results.csv``, ``report.md``, ``report.html`` and the figures of a run folder.
+
+:func:`write_report` assembles the page's blocks (headline, status, the results tables per data set, timings) and
+renders them (:mod:`mlml.reports.render`); the figures section is :mod:`mlml.reports.report_figures`.
+"""
 
 from __future__ import annotations
 
 import math
 import os
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
@@ -27,8 +30,10 @@ from mlml.reports.records import (
     series_rank,
 )
 from mlml.reports.render import _render_html, _render_markdown
+from mlml.reports.report_figures import FIGURE_DIR, _figure_blocks, _slugs, _want_figures
 from mlml.reports.status import Block, ExpectedKey, status_blocks
 from mlml.reports.tables import (
+    POLICY_HEADINGS,
     RANKING_SHOWN,
     RESULT_METRICS,
     ThresholdChoice,
@@ -36,21 +41,6 @@ from mlml.reports.tables import (
     table_cells,
     write_results_csv,
 )
-
-#: Headings of the results tables per threshold policy (:mod:`mlml.evaluation.policies`).
-POLICY_HEADINGS = {
-    "fixed": "threshold 0.5",
-    "tuned": "per-class thresholds tuned on the validation rows' observed labels",
-    "expected": "per-class thresholds maximising the expected F1 (observed zeros not trusted)",
-    "calibrated": "calibrated scores, one shared threshold maximising the expected micro-F1",
-    "cardinality": "per-sample decisions from the expected number of positives",
-    "pu": "the PU correction of Elkan & Noto, one shared threshold",
-}
-
-
-FIGURE_DIR = "figures"
-#: The per-class figure shows this many of the most frequent classes (the paper's Fig. 3: 15).
-TOP_CLASSES = 15
 
 
 class NothingFinished(MLMLError):
@@ -142,7 +132,7 @@ def write_report(
                     blocks.append(("h", 3, f"Results, {POLICY_HEADINGS[mode]} (mean ± std over folds)"))
                     blocks.append(("table", *table_cells(mode_rows, RESULT_METRICS)))
         if any(row.get("ratio") == 0 for row in ds_rows):
-            from mlml.diagnose import test_label_note
+            from mlml.diagnose_text import test_label_note
 
             blocks.append(("warn", "Rows at ratio 0 train and test on this data set's labels as given (nothing "
                                    f"simulated). {test_label_note()}"))
@@ -182,22 +172,6 @@ def _headline_blocks(records: Sequence[Mapping[str, Any]]) -> list[Block]:
 def _has_ranking(row: dict[str, Any]) -> bool:
     value = row.get(f"{RANKING_SHOWN[0]}_mean")
     return value is not None and not math.isnan(value)
-
-
-def _want_figures(figures: bool | None) -> bool | str:
-    """True to draw, else the sentence the report shows instead."""
-    if figures is False:
-        return "Figures were not requested for this report."
-    try:
-        import matplotlib  # noqa: F401
-    except ImportError:
-        if figures:
-            raise MLMLError("write_report(figures=True) needs matplotlib: pip install 'mlml[plot]'") from None
-        return (
-            "Figures skipped: matplotlib is not installed "
-            "(pip install 'mlml[plot]', then run `mlml report` again)."
-        )
-    return True
 
 
 #: What each shipped training recipe is, for the report.
@@ -270,118 +244,6 @@ def _partial_blocks(
     png, pdf = F.save_figure(fig, run_dir / FIGURE_DIR / "map_vs_known")
     caption = "mAP vs proportion of known labels (Durand et al.'s Figure; mean ± std over folds)."
     return blocks + [("figure", png.relative_to(run_dir).as_posix(), pdf.relative_to(run_dir).as_posix(), caption)]
-
-
-# ------------------------------------------------------------------------------------------------ figures
-def _slugs(datasets: Sequence[str]) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for dataset in datasets:
-        slug = re.sub(r"[^A-Za-z0-9._-]+", "-", dataset).strip("-.") or "dataset"
-        base, k = slug, 2
-        while slug in out.values():
-            slug, k = f"{base}-{k}", k + 1
-        out[dataset] = slug
-    return out
-
-
-def _figure_ratio(records: Sequence[TrialRecord]) -> float | None:
-    """0.5 (the paper's Fig. 3) when present, else the missing ratio closest to it (positive ratios first)."""
-    ratios = sorted({r.ratio for r in records})
-    if not ratios:
-        return None
-    positive = [r for r in ratios if r > 0] or ratios
-    return min(positive, key=lambda r: (abs(r - 0.5), r))
-
-
-def _figure_blocks(
-    records: Sequence[TrialRecord],
-    rows: Sequence[Mapping[str, Any]],
-    dataset: str,
-    run_dir: Path,
-    slug: str,
-) -> list[Block]:
-    from mlml.reports import decision_figures as P
-    from mlml.reports import diagnostic_figures as D
-    from mlml.reports import figures as F
-    from mlml.reports.partial_figures import ratio_label
-
-    done = [r for r in records if r.dataset == dataset and r.status == "done"]
-    ds_rows = [row for row in rows if row["dataset"] == dataset and row["n_folds"] > 0]
-    blocks: list[Block] = [("h", 3, "Figures")]
-    if not done:
-        return blocks + [("p", "No finished trial: nothing to draw.")]
-    ratio = _figure_ratio(done)
-    at_ratio = [r for r in done if r.ratio == ratio]
-    axis = ratio_label(next((r.scheme for r in done if r.scheme), None))
-    plans: list[tuple[str, str, Any]] = []
-    if any(row["threshold"] == "fixed" for row in ds_rows):
-        plans.append(
-            (
-                "metrics_vs_ratio",
-                f"Metrics vs {axis}, threshold 0.5 (the paper's Fig. 1/2; mean ± std over folds).",
-                lambda: F.plot_metrics_vs_ratio(ds_rows, dataset=dataset, xlabel=axis),
-            )
-        )
-    for mode in POLICIES[1:]:
-        if any(row["threshold"] == mode for row in ds_rows):
-            plans.append(
-                (
-                    f"metrics_vs_ratio_{mode}",
-                    f"Metrics vs {axis}, {POLICY_HEADINGS[mode]}.",
-                    lambda mode=mode: F.plot_metrics_vs_ratio(ds_rows, dataset=dataset, threshold=mode, xlabel=axis),
-                )
-            )
-    n_classes = max((len((r.get("per_class") or {}).get("support") or ()) for r in at_ratio), default=0)
-    own_methods = sorted({r["method"] for r in done if (r.get("own_policy") or "fixed") != "fixed"
-                          and r.get("metrics_policies") and r["own_policy"] in r["metrics_policies"]})
-    own_text = (f"; solid: the own policy of {', '.join(own_methods)}" if own_methods
-                else "; no method here has an own policy other than 0.5")
-    plans += [
-        (
-            f"true_positives_r{ratio:g}",
-            f"True positives per class, the {min(TOP_CLASSES, n_classes)} most frequent classes"
-            f"{' (all of them)' if n_classes <= TOP_CLASSES else ''}, ratio {ratio:g} (the paper's Fig. 3).",
-            lambda: F.plot_true_positives(at_ratio, dataset=dataset, ratio=ratio, top_k=TOP_CLASSES),
-        ),
-        (
-            f"weights_r{ratio:g}",
-            (
-                f"Confidence weights at ratio {ratio:g}: ω̄ on hidden positives vs true negatives, "
-                "and the ROC of 1 − ω̄ for finding the hidden positives."
-            ),
-            lambda: D.plot_weight_diagnostics(at_ratio, dataset=dataset, ratio=ratio),
-        ),
-        (
-            f"ap_vs_frequency_r{ratio:g}",
-            f"Per-class average precision vs class frequency, ratio {ratio:g}.",
-            lambda: D.plot_ap_vs_frequency(at_ratio, dataset=dataset, ratio=ratio),
-        ),
-        (
-            f"pr_tradeoff_r{ratio:g}",
-            f"Micro precision-recall trade-off at ratio {ratio:g} (mean over folds); circles: threshold 0.5"
-            + (f"; stars: the own policy of {', '.join(own_methods)}." if own_methods else "."),
-            lambda: P.plot_pr_tradeoff(at_ratio, dataset=dataset, ratio=ratio),
-        ),
-        (
-            "cardinality",
-            f"Labels predicted per test row vs the true cardinality, per missing ratio (dashed: threshold 0.5"
-            f"{own_text}).",
-            lambda: P.plot_cardinality(done, dataset=dataset),
-        ),
-    ]
-    if ratio != 0.5:
-        blocks.append(("p", f"No finished trial at ratio 0.5; per-class figures use ratio {ratio:g}."))
-    for name, caption, draw in plans:
-        try:
-            fig, _ = draw()
-        except MLMLError as exc:
-            blocks.append(("p", f"Figure '{name}' skipped: {exc}"))
-            continue
-        png, pdf = F.save_figure(fig, run_dir / FIGURE_DIR / f"{slug}_{name}")
-        blocks.append(
-            ("figure", png.relative_to(run_dir).as_posix(), pdf.relative_to(run_dir).as_posix(), caption)
-        )
-    return blocks
 
 
 # ------------------------------------------------------------------------------------------------ timings

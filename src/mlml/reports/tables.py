@@ -40,6 +40,15 @@ RANKING_METRICS: tuple[str, ...] = ranking_keys()
 #: The ranking metrics the report's ranking table shows.
 RANKING_SHOWN: tuple[str, ...] = ("p_at_1", "p_at_3", "p_at_5", "ndcg_at_3", "ndcg_at_5", "psp_at_1", "psp_at_3",
                                   "psp_at_5", "psndcg_at_3", "psndcg_at_5")
+#: Headings of the results tables per threshold policy (:mod:`mlml.evaluation.policies`).
+POLICY_HEADINGS = {
+    "fixed": "threshold 0.5",
+    "tuned": "per-class thresholds tuned on the validation rows' observed labels",
+    "expected": "per-class thresholds maximising the expected F1 (observed zeros not trusted)",
+    "calibrated": "calibrated scores, one shared threshold maximising the expected micro-F1",
+    "cardinality": "per-sample decisions from the expected number of positives",
+    "pu": "the PU correction of Elkan & Noto, one shared threshold",
+}
 #: Further metrics summarised after the contract columns (records without them leave their cells empty).
 EXTRA_METRICS: tuple[str, ...] = ("macro_precision", "macro_recall", "macro_auc", *RANKING_METRICS)
 #: The stable column contract of ``results.csv``; extra columns only ever come after these.

@@ -40,10 +40,11 @@ from mlml.training.checkpoint import CHECKPOINT_NAME, fingerprint, load_checkpoi
 from mlml.training.config import TrainConfig
 from mlml.training.data import EpochBatches, TrainingSet, WeightSource, batches
 from mlml.training.distributed import barrier, dist_info
+from mlml.training.inference import predict_inputs
 from mlml.training.model import build_model, check_inputs, resolve_device, rows_tensor
 from mlml.training.optim import Optimisation
 from mlml.training.prior import ignore_mode_prior
-from mlml.training.saved import TrainResult, predict_inputs
+from mlml.training.saved import TrainResult
 from mlml.training.selection import ModelSelection
 
 logger = logging.getLogger("mlml.training")

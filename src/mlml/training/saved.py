@@ -1,11 +1,11 @@
-"""A trained model: inference, saving it to a folder and loading it back."""
+"""A trained model: inference, saving it to a folder and loading it back (the batched inference itself is
+:mod:`mlml.training.inference`)."""
 
 from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, nullcontext
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -13,14 +13,14 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 import torch
-from torch import Tensor, nn
+from torch import nn
 
 from mlml._io import atomic_group, atomic_open, write_text
 from mlml.exceptions import MLMLError
-from mlml.models.images import ImageFiles, collate_images
 from mlml.training.config import TrainConfig
 from mlml.training.distributed import DistInfo
-from mlml.training.model import build_model, check_features, resolve_device, rows_tensor, unwrap
+from mlml.training.inference import iter_logits, predict_inputs
+from mlml.training.model import build_model, check_features, resolve_device, unwrap
 
 MODEL_FORMAT = 1
 #: The file of a model folder holding its validation rows' probabilities, observed labels and posterior.
@@ -330,61 +330,6 @@ def load_validation(path: Path, n_labels: int) -> dict[str, Any]:
             values["val_q"] is not None and values["val_q"].shape != shape):
         raise MLMLError(f"{path}: validation arrays of shape {shape} do not fit a model of {n_labels} labels.")
     return values
-
-
-@torch.no_grad()
-def predict_inputs(
-    model: nn.Module,
-    inputs: Any,
-    mode: str,
-    device: torch.device,
-    batch_size: int,
-    num_workers: int = 0,
-    autocast: Callable[[], AbstractContextManager[Any]] | None = None,
-) -> np.ndarray:
-    """``σ(model(inputs))`` in batches, as float32 ``(n_samples, n_labels)``; the model is put in eval mode for
-    the call and left as it was. Frozen mode reads feature rows (a tensor, an array or CSR), finetune mode decodes
-    image files (``num_workers`` processes)."""
-    chunks = [torch.sigmoid(logits).cpu()
-              for logits in iter_logits(model, inputs, mode, device, batch_size, num_workers, autocast)]
-    n_labels = unwrap(model).head.n_labels
-    return torch.cat(chunks).numpy() if chunks else np.empty((0, n_labels), dtype=np.float32)
-
-
-@torch.no_grad()
-def iter_logits(
-    model: nn.Module,
-    inputs: Any,
-    mode: str,
-    device: torch.device,
-    batch_size: int,
-    num_workers: int = 0,
-    autocast: Callable[[], AbstractContextManager[Any]] | None = None,
-) -> Iterator[Tensor]:
-    """The model's float32 logits, one ``(batch, n_labels)`` tensor per batch of ``batch_size`` rows, in row order
-    (what :func:`predict_inputs` and :meth:`TrainedModel.predict_topk` read; nothing of size ``n x n_labels``)."""
-    net = unwrap(model)
-    was_training = net.training
-    net.eval()
-    context = autocast or nullcontext
-    try:
-        if mode == "frozen":
-            n = inputs.shape[0]
-            for start in range(0, n, batch_size):
-                part = inputs[start : start + batch_size]
-                x = part if isinstance(part, Tensor) else rows_tensor(part)
-                with context():
-                    yield net(x.to(device)).float()
-        else:
-            files = ImageFiles(list(inputs), net.backbone.preprocess, target_size=net.backbone.preprocess.resize_to)
-            loader = torch.utils.data.DataLoader(
-                files, batch_size=batch_size, num_workers=num_workers, collate_fn=collate_images
-            )
-            for images, _, _ in loader:
-                with context():
-                    yield net(images.to(device)).float()
-    finally:
-        net.train(was_training)
 
 
 def save_torch(obj: Any, path: Path) -> None:

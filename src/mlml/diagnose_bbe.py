@@ -1,0 +1,98 @@
+"""Best bin estimation (BBE) of a mixture proportion on binned scores: step 2 of :func:`mlml.diagnose.diagnose`.
+
+Garg et al., "Mixture Proportion Estimation and PU Learning: A Modern Approach", NeurIPS 2021, Algorithm 1;
+authors' code acmi-lab/PU_learning, ``estimator.py``, ``BBE_estimator`` and ``DKW_bound``. Scores are binned at
+``N_BINS`` quantiles so that the bootstrap of :func:`mlml.diagnose.diagnose` re-counts bins instead of re-sorting;
+:func:`_missing_shares` turns a label's ``α̂`` into its missing share, and :func:`_weighted_quantile` is the
+overall estimate's quantile of the per-label ones (the formulas are in :mod:`mlml.diagnose`'s docstring).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import scipy.sparse as sp
+
+#: Score quantiles per label (the bins of the mixture-proportion estimate and its bootstrap).
+N_BINS = 256
+#: BBE's confidence parameters (Garg et al. 2021: δ = 0.1, γ = 0.01).
+BBE_DELTA = 0.1
+BBE_GAMMA = 0.01
+
+
+def _score_bins(score: np.ndarray) -> np.ndarray:
+    """Bin index of each row, 0 the highest scores, at up to ``N_BINS`` quantiles."""
+    edges = np.unique(np.quantile(score, np.linspace(0, 1, N_BINS + 1)[1:-1]))
+    return (edges.size - np.searchsorted(edges, score, side="right")).astype(np.int64)
+
+
+def bbe_mixture_proportion(
+    positive_counts: np.ndarray, unlabelled_counts: np.ndarray, *, delta: float = BBE_DELTA, gamma: float = BBE_GAMMA
+) -> float:
+    """BBE (Garg et al. 2021, Algorithm 1): the share of positives among the unlabelled rows.
+
+    Args:
+        positive_counts: ``(n_bins,)`` (weighted) counts of the labelled positives per score bin, bin 0 the top.
+        unlabelled_counts: ``(n_bins,)`` the same for the unlabelled rows.
+
+    Returns:
+        ``α̂ = q_u(t̂) / q_p(t̂)`` in [0, 1], ``t̂`` minimising ``(q_u(t) + (1 + γ) ε) / q_p(t)`` with
+        ``ε = √(log(1/δ) / 2 n_u) + √(log(1/δ) / 2 n_p)`` (the authors' ``DKW_bound``); NaN when either set
+        is empty.
+    """
+    alpha = _bbe_rows(np.atleast_2d(np.asarray(positive_counts, dtype=np.float64)),
+                      np.atleast_2d(np.asarray(unlabelled_counts, dtype=np.float64)), delta, gamma)
+    return float(alpha[0])
+
+
+def _bbe_rows(pos: np.ndarray, unl: np.ndarray, delta: float = BBE_DELTA, gamma: float = BBE_GAMMA) -> np.ndarray:
+    """:func:`bbe_mixture_proportion` for each row of ``(n_replicates, n_bins)`` count tables at once."""
+    n_p, n_u = pos.sum(axis=1), unl.sum(axis=1)
+    out = np.full(pos.shape[0], np.nan)
+    ok = (n_p > 0) & (n_u > 0)
+    if not ok.any():
+        return out
+    pos, unl, n_p, n_u = pos[ok], unl[ok], n_p[ok, None], n_u[ok, None]
+    q_p = np.cumsum(pos, axis=1) / n_p
+    q_u = np.cumsum(unl, axis=1) / n_u
+    eps = np.sqrt(math.log(1 / delta) / (2 * n_u)) + np.sqrt(math.log(1 / delta) / (2 * n_p))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        bound = np.where(q_p > 0, (q_u + (1 + gamma) * eps) / q_p, np.inf)
+        best = np.argmin(bound, axis=1)
+        rows = np.arange(best.size)
+        out[ok] = np.minimum(1.0, q_u[rows, best] / q_p[rows, best])
+    return out
+
+
+def _missing_shares(bins: np.ndarray, positive: np.ndarray, suspect: np.ndarray,
+                    weights: np.ndarray | None) -> np.ndarray:
+    """One label's missing share ``h / (n + h)``, ``h = α̂ · #suspect zeros``, for each column of ``weights``
+    (``(n_samples, n_replicates)`` bootstrap weights; None: the data as given, one value)."""
+    bins = bins.astype(np.int64)
+    n_bins = int(bins.max()) + 1
+    rows = np.flatnonzero(positive | suspect)
+    columns = bins[rows] + n_bins * suspect[rows]
+    onehot = sp.csr_matrix((np.ones(rows.size), (rows, columns)), shape=(bins.size, 2 * n_bins))
+    if weights is None:
+        counts = np.asarray(onehot.sum(axis=0)).reshape(1, -1)
+    else:
+        counts = np.asarray(onehot.T.tocsr() @ weights).T
+    pos, unl = counts[:, :n_bins], counts[:, n_bins:]
+    alpha = _bbe_rows(pos, unl)
+    n_pos, n_unl = pos.sum(axis=1), unl.sum(axis=1)
+    hidden = alpha * n_unl
+    with np.errstate(divide="ignore", invalid="ignore"):
+        share = hidden / (hidden + n_pos)
+    share[(n_unl == 0) & (n_pos > 0)] = 0.0  # no suspect zero: nothing can be missing
+    return share
+
+
+def _weighted_quantile(values: np.ndarray, weights: np.ndarray, q: float) -> float:
+    keep = np.isfinite(values)
+    values, weights = values[keep], np.asarray(weights, dtype=np.float64)[keep]
+    if values.size == 0:
+        return float("nan")
+    order = np.argsort(values, kind="stable")
+    cumulative = np.cumsum(weights[order]) / weights.sum()
+    return float(values[order][min(int(np.searchsorted(cumulative, q)), values.size - 1)])
