@@ -142,19 +142,12 @@ def iter_batches(trained: Any, samples: Any, *, batch_size: int = _BATCH
     start = 0
     for proba in trained.iter_proba(inputs, batch_size=batch_size):
         stop = start + len(proba)
-        yield ids[start:stop], proba, decide(trained, proba)
+        yield ids[start:stop], proba, trained.apply_decision(proba)
         start = stop
 
 
-def decide(trained: Any, proba: np.ndarray) -> np.ndarray:
-    """The model's decisions (int8) for a block of its probabilities: its stored decision, else its thresholds."""
-    if trained.decision is not None:
-        return trained._decision().predict(proba)
-    return (proba >= trained.decision_thresholds_for(None)).astype(np.int8)
-
-
 def decision_name(trained: Any) -> str:
-    """The name of the rule :func:`decide` applies."""
+    """The name of the rule :meth:`TrainedModel.apply_decision` applies."""
     if trained.decision is not None:
         return str(trained.decision.get("policy"))
     return "thresholds" if trained.thresholds is not None else "fixed"

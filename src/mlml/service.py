@@ -77,14 +77,30 @@ def model_inputs(model: Any, dataset: Any, **extract_kwargs: Any) -> Any:
                           **extract_kwargs)
 
 
-def check_label_set(model: Any, dataset: Any) -> None:
-    """Refuse a data set whose label set is not the model's (number of labels, then names and their order)."""
+def aligned_labels(dataset: Any, trained: Any) -> Any:
+    """``dataset`` with its label columns in the model's order (by name; reordered columns are aligned, not refused).
+
+    Raises:
+        MLMLError: the label sets differ (naming the labels missing on either side) or the counts disagree.
+    """
     n_labels = dataset.labels.shape[1]
-    if n_labels != model.n_labels:
-        raise MLMLError(f"The data set has {n_labels} labels; the model predicts {model.n_labels}.")
     names = getattr(dataset, "label_names", None)
-    if model.label_names is not None and names is not None and list(names) != list(model.label_names):
-        raise MLMLError("The data set's label names differ from the model's (same names, same order needed).")
+    if trained.label_names is None or names is None or list(names) == list(trained.label_names):
+        if n_labels != trained.n_labels:
+            raise MLMLError(f"The data set has {n_labels} labels; the model predicts {trained.n_labels}.")
+        return dataset
+    model_names = [str(n) for n in trained.label_names]
+    missing = [n for n in model_names if n not in set(names)]
+    extra = [n for n in names if n not in set(model_names)]
+    if missing or extra:
+        def some(values: list[str]) -> str:
+            return ", ".join(map(repr, values[:5])) + (f" and {len(values) - 5} more" if len(values) > 5 else "")
+
+        parts = ([f"lacks the model's label(s) {some(missing)}"] if missing else []) + (
+            [f"has label(s) the model does not predict: {some(extra)}"] if extra else [])
+        raise MLMLError(f"The data set {'; '.join(parts)}.")
+    position = {name: j for j, name in enumerate(names)}
+    return dataset.select_labels([position[name] for name in model_names])
 
 
 # ------------------------------------------------------------------------------------------------------ recipes

@@ -253,10 +253,8 @@ class MissingLabelClassifier(ClassifierMixin, BaseEstimator):
     def predict(self, X: Any) -> np.ndarray:
         """Labels ``(n_samples, n_labels)`` int8 (1 predicted positive, else 0): the fitted policy's decisions
         (:attr:`thresholds_` per class, or per sample for ``cardinality``)."""
-        from mlml.predictions import decide
-
         proba = self.predict_proba(X)  # checks that the estimator is fitted
-        return decide(self.model_, proba)
+        return self.model_.apply_decision(proba)
 
     def score(self, X: Any, y: Any, sample_weight: None = None) -> float:
         """Mean AP over the known (not -1) entries of the labels ``y`` (:func:`masked_map_score`)."""

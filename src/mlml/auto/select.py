@@ -69,19 +69,15 @@ class Selection:
 
 def prepare_selection(fold: Any, method: AutoMethod, seed: int) -> Selection:
     """Re-hide, posteriors and the policy halves of ``fold``'s validation rows (seeded by ``seed``)."""
-    from mlml.evaluation.policies import posterior
+    from mlml.service import decision_posterior
 
     if not len(fold.val):
         raise MLMLError("auto chooses on validation rows: train it with val_fraction > 0.")
     observed = to_dense(fold.observed_val).astype(np.int8)
     rehidden, mask = rehide(observed, method.rehide, scheme=fold.scheme,
                             random_state=np.random.SeedSequence([seed, 0xA070]))
-    features = not isinstance(fold.inputs, list)
-    train_observed = fold.observed_train  # dense or CSR: the estimators read either
-    q_soft = posterior(train_observed, observed, estimator="pairwise-noisy-or")
-    q_policy = posterior(train_observed, observed, estimator="knn" if features else "pairwise-noisy-or",
-                         features=fold.val_inputs if features else None,
-                         train_features=fold.train_inputs if features else None)
+    q_soft = decision_posterior(fold, estimator="pairwise-noisy-or")  # co-occurrence, labels only
+    q_policy = decision_posterior(fold, estimator="knn")  # the k-NN posterior where there are features
     order = np.random.default_rng(np.random.SeedSequence([seed, 0xA071])).permutation(len(fold.val))
     half = len(order) // 2
     return Selection(observed, rehidden, mask, q_soft, q_policy, (np.sort(order[:half]), np.sort(order[half:])))

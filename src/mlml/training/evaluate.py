@@ -11,8 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from mlml.exceptions import MLMLError
-from mlml.service import model_inputs, score, stored_rule
+from mlml.service import aligned_labels, model_inputs, score, stored_rule
 from mlml.training.saved import TrainedModel, load_model
 
 __all__ = ["aligned_labels", "evaluate_model", "model_inputs", "predict"]
@@ -20,32 +19,6 @@ __all__ = ["aligned_labels", "evaluate_model", "model_inputs", "predict"]
 
 def _as_model(model: TrainedModel | str | os.PathLike, device: str) -> TrainedModel:
     return model if isinstance(model, TrainedModel) else load_model(model, device=device)
-
-
-def aligned_labels(dataset: Any, trained: TrainedModel) -> Any:
-    """``dataset`` with its label columns in the model's order (by name; reordered columns are aligned, not refused).
-
-    Raises:
-        MLMLError: the label sets differ (naming the labels missing on either side) or the counts disagree.
-    """
-    n_labels = dataset.labels.shape[1]
-    names = getattr(dataset, "label_names", None)
-    if trained.label_names is None or names is None or list(names) == list(trained.label_names):
-        if n_labels != trained.n_labels:
-            raise MLMLError(f"The data set has {n_labels} labels; the model predicts {trained.n_labels}.")
-        return dataset
-    model_names = [str(n) for n in trained.label_names]
-    missing = [n for n in model_names if n not in set(names)]
-    extra = [n for n in names if n not in set(model_names)]
-    if missing or extra:
-        def some(values: list[str]) -> str:
-            return ", ".join(map(repr, values[:5])) + (f" and {len(values) - 5} more" if len(values) > 5 else "")
-
-        parts = ([f"lacks the model's label(s) {some(missing)}"] if missing else []) + (
-            [f"has label(s) the model does not predict: {some(extra)}"] if extra else [])
-        raise MLMLError(f"The data set {'; '.join(parts)}.")
-    position = {name: j for j, name in enumerate(names)}
-    return dataset.select_labels([position[name] for name in model_names])
 
 
 def predict(

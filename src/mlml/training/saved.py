@@ -120,8 +120,13 @@ class TrainedModel:
     def predict(self, inputs: Any, **kwargs: Any) -> np.ndarray:
         """Binary predictions ``(n_samples, n_labels)`` int8: the stored ``decision``'s, else at ``thresholds``
         (0.5 where None)."""
-        return (self.predict_proba(inputs, **kwargs) >= self.decision_thresholds_for(None)).astype(np.int8) \
-            if self.decision is None else self._decision().predict(self.predict_proba(inputs, **kwargs))
+        return self.apply_decision(self.predict_proba(inputs, **kwargs))
+
+    def apply_decision(self, proba: np.ndarray) -> np.ndarray:
+        """The decisions (int8) of :meth:`predict` for probabilities already computed (a block of rows)."""
+        if self.decision is not None:
+            return self._decision().predict(proba)
+        return (proba >= self.decision_thresholds_for(None)).astype(np.int8)
 
     def decision_thresholds_for(self, scores: np.ndarray | None) -> Any:
         """The thresholds ``predict`` applies to ``scores``: the decision's (per class or per sample), else the
