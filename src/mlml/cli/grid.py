@@ -77,7 +77,7 @@ def _reproduce(args: argparse.Namespace) -> int:
         except NothingFinished as kept:
             report = kept
     print(terminal_table(summarize(records, thresholds=config.thresholds)))
-    if any(r.get("ratio") == 0 for r in records):
+    if config.scheme != "single-positive" and any(r.get("ratio") == 0 for r in records):
         from mlml.diagnose_text import test_label_note
 
         print(f"note: rows at ratio 0 train and test on the data set's labels as given. {test_label_note()}")

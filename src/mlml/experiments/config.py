@@ -30,7 +30,8 @@ class GridConfig:
     Attributes:
         datasets: data SOURCE strings (``mlml data info --help`` lists the syntax); default the built-in yeast.
         ratios: missing ratios of positives hidden in each training fold; with ``scheme: partial`` the KNOWN
-            proportions of the training fold's labels (Durand et al.'s protocol, each in (0, 1]).
+            proportions of the training fold's labels (Durand et al.'s protocol, each in (0, 1]); with ``scheme:
+            single-positive`` only ``[0]``, the default there (one positive kept per row: no ratio applies).
         methods: method names from ``mlml.methods.METHODS`` (``["all"]`` expands to every registered method
             but aliases), or variants written as mappings ``{name: epr-k3, method: epr, params:
             {expected_positives: 3}}`` (``method`` defaults to ``name``; ``params`` are parameters of the method's
@@ -119,6 +120,9 @@ class GridConfig:
         self._methods = self._resolve_methods()
         self.folds = check_positive_int(self.folds, "folds", owner, minimum=2)
         check_option(self.scheme, "scheme", owner, SCHEMES)
+        if self.scheme == "single-positive" and self.ratios != [0.0]:  # 4 ratios: the same table 4 times over
+            raise MLMLError(f"The 'ratios' of {owner} do not apply to scheme 'single-positive' (one positive kept per "
+                            f"training row). Got {self.ratios}; give 0 or leave them out.")
         if self.scheme == "partial" and 0.0 in self.ratios:
             raise MLMLError(f"The 'ratios' of {owner} are known proportions with scheme 'partial'; 0 leaves no label "
                             "to train on. Give values in (0, 1].")
@@ -296,6 +300,8 @@ def load_config(
     merged["recipe"] = name
     method_params = overrides.pop("method_params", None)
     merged.update({k: v for k, v in overrides.items() if v is not None})
+    if merged.get("scheme") == "single-positive" and "ratios" not in values and overrides.get("ratios") is None:
+        merged["ratios"] = [0.0]  # the scheme keeps one positive per row: the ratio axis does not apply
     if method_params:  # per method, key by key over the file's
         merged["method_params"] = dict(merged.get("method_params") or {})
         for method, params in method_params.items():

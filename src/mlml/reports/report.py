@@ -131,7 +131,8 @@ def write_report(
                 if mode_rows:
                     blocks.append(("h", 3, f"Results, {POLICY_HEADINGS[mode]} (mean ± std over folds)"))
                     blocks.append(("table", *table_cells(mode_rows, RESULT_METRICS)))
-        if any(row.get("ratio") == 0 for row in ds_rows):
+        simulated = any(r.scheme == "single-positive" for r in checked if r.dataset == dataset)  # ratio 0 unused
+        if not simulated and any(row.get("ratio") == 0 for row in ds_rows):
             from mlml.diagnose_text import test_label_note
 
             blocks.append(("warn", "Rows at ratio 0 train and test on this data set's labels as given (nothing "
