@@ -8,14 +8,24 @@ kept epoch (the best validation score's). Methods are listed by their mAP under 
 Run:
     python benchmarks/bench_field.py benchmarks/grids/issue22_field.yaml --out runs/issue22-field   # run, then print
     python benchmarks/bench_field.py --out runs/issue22-field                                        # print only
+    python benchmarks/bench_field.py --timing openclipart                          # the field table vs today's grid
 
 A run folder is read from ``RUN_DIR/results.sqlite``; re-running a config skips its finished trials.
+
+``--timing SOURCE`` checks issue 22's target "``mlml reproduce SOURCE --scheme single-positive --methods field``
+finishes within the time of today's grid": it runs the default ``mlml reproduce SOURCE`` (bce, im-wce, cb-wce;
+r = 0, 0.25, 0.5, 0.75; 4 folds: the grid a user runs today) and the field's command side by side, each a fresh
+process on a fresh run folder, after the image features are cached (extraction is counted in neither), and prints
+both wall times, their ratio, and each method's mean trial time and epochs (what dominates).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import subprocess
 import sys
+import tempfile
 import time
 from collections import defaultdict
 from collections.abc import Sequence
@@ -34,9 +44,17 @@ SUFFIX = "@complete-val"
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("config", nargs="?", type=Path, help="YAML grid config to run (omit: read only)")
-    parser.add_argument("--out", type=Path, required=True, help="run folder")
+    parser.add_argument("--out", type=Path, help="run folder (--timing: where both runs are kept; default: a "
+                                                     "temporary folder)")
     parser.add_argument("--jobs", type=int, default=1)
+    parser.add_argument("--timing", metavar="SOURCE", help="time the field's command against the default grid")
+    parser.add_argument("--val-set-variant", default="observed", choices=("observed", "both"),
+                        help="--timing: the field command's model-selection variant(s)")
     args = parser.parse_args(argv)
+    if args.timing is not None:
+        return timing(args.timing, args.out, args.jobs, args.val_set_variant)
+    if args.out is None:
+        parser.error("--out is required")
     if args.config is not None:
         started = time.perf_counter()
         run_grid(load_config(args.config), args.out, jobs=args.jobs, progress=False)
@@ -87,6 +105,61 @@ def print_table(records: Sequence[dict]) -> None:
                   f"{_stat([r['metrics']['map'] for r in com.values()])} | {_stat(gain) if gain else '–'} | "
                   f"{_stat([r['metrics']['micro_f1'] for r in obs.values()])} | "
                   f"{_stat([r['metrics']['micro_f1'] for r in com.values()])} | {' / '.join(epochs)} |")
+
+
+def timing(source: str, out: Path | None, jobs: int, variant: str) -> int:
+    """The default grid and the field's table on ``source``, one after the other on the same machine (see the
+    module docstring); returns 0 when the field's table took no longer than the default grid."""
+    from mlml.data import load
+    from mlml.service import dataset_inputs
+
+    started = time.perf_counter()
+    dataset = load(source)
+    if dataset.image_paths is not None:  # extracted once into the cache (untimed), so neither run pays for it
+        dataset_inputs(dataset)
+    print(f"{source}: {dataset.n_samples} samples x {dataset.n_labels} labels; data and cached features ready in "
+          f"{time.perf_counter() - started:.0f} s (not counted)")
+    runs = {"default grid": ["reproduce", source],
+            "field table": ["reproduce", source, "--scheme", "single-positive", "--methods", "field",
+                            "--val-set-variant", variant]}
+    with tempfile.TemporaryDirectory(prefix="bench-field-") as scratch:
+        folder = out or Path(scratch)
+        walls, records = {}, {}
+        for name, command in runs.items():
+            run_dir = folder / name.replace(" ", "-")
+            command = [*command, "--jobs", str(jobs), "--no-progress", "--out", str(run_dir)]
+            load_before = os.getloadavg()[0]
+            started = time.perf_counter()
+            done = subprocess.run([sys.executable, "-m", "mlml", *command], capture_output=True, text=True)
+            walls[name] = time.perf_counter() - started
+            if done.returncode != 0:
+                print(f"mlml {' '.join(command)}: exit {done.returncode}\n{done.stderr.strip()}")
+                return 1
+            records[name] = [r for r in ResultStore(run_dir / STORE_NAME).records() if r["status"] == "done"]
+            print(f"mlml {' '.join(command[:-2])}: {len(records[name])} trials in {walls[name]:.0f} s "
+                  f"(1-min load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after)")
+    print(f"\n{short_name(source)}: mean trial time by method (weights + training + evaluation + policies)")
+    print("| run | method | trials | mean trial s | mean epochs | s per epoch | share of the run's trial time |")
+    print("|---|---|---|---|---|---|---|")
+    for name, done_records in records.items():
+        total = sum(_trial_seconds(r) for r in done_records)
+        by_method: dict[str, list[dict]] = defaultdict(list)
+        for r in done_records:
+            by_method[r["method"]].append(r)
+        for method, rows in sorted(by_method.items(), key=lambda item: -sum(map(_trial_seconds, item[1]))):
+            seconds = [_trial_seconds(r) for r in rows]
+            epochs = [r.get("epochs") or len(r.get("history") or []) for r in rows]
+            print(f"| {name} | {method} | {len(rows)} | {np.mean(seconds):.1f} | {np.mean(epochs):.1f} | "
+                  f"{sum(seconds) / max(sum(epochs), 1):.2f} | {sum(seconds) / max(total, 1e-9):.0%} |")
+    ratio = walls["field table"] / walls["default grid"]
+    verdict = "within" if ratio <= 1 else "NOT within"
+    print(f"\nratio field table / default grid = {walls['field table']:.0f} s / {walls['default grid']:.0f} s = "
+          f"{ratio:.2f} ({verdict} the default grid's time; --jobs {jobs})")
+    return 0 if ratio <= 1 else 1
+
+
+def _trial_seconds(record: dict) -> float:
+    return float(sum((record.get("timings") or {}).values()))
 
 
 if __name__ == "__main__":
