@@ -50,9 +50,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--timing", metavar="SOURCE", help="time the field's command against the default grid")
     parser.add_argument("--val-set-variant", default="observed", choices=("observed", "both"),
                         help="--timing: the field command's model-selection variant(s)")
+    parser.add_argument("--field-first", action="store_true",
+                        help="--timing: run the field's table first (a second measurement in the other order shows "
+                             "how much the machine's load drifted)")
     args = parser.parse_args(argv)
     if args.timing is not None:
-        return timing(args.timing, args.out, args.jobs, args.val_set_variant)
+        return timing(args.timing, args.out, args.jobs, args.val_set_variant, args.field_first)
     if args.out is None:
         parser.error("--out is required")
     if args.config is not None:
@@ -107,7 +110,7 @@ def print_table(records: Sequence[dict]) -> None:
                   f"{_stat([r['metrics']['micro_f1'] for r in com.values()])} | {' / '.join(epochs)} |")
 
 
-def timing(source: str, out: Path | None, jobs: int, variant: str) -> int:
+def timing(source: str, out: Path | None, jobs: int, variant: str, field_first: bool = False) -> int:
     """The default grid and the field's table on ``source``, one after the other on the same machine (see the
     module docstring); returns 0 when the field's table took no longer than the default grid."""
     from mlml.data import load
@@ -122,6 +125,8 @@ def timing(source: str, out: Path | None, jobs: int, variant: str) -> int:
     runs = {"default grid": ["reproduce", source],
             "field table": ["reproduce", source, "--scheme", "single-positive", "--methods", "field",
                             "--val-set-variant", variant]}
+    if field_first:
+        runs = dict(reversed(runs.items()))
     with tempfile.TemporaryDirectory(prefix="bench-field-") as scratch:
         folder = out or Path(scratch)
         walls, records = {}, {}
