@@ -175,7 +175,8 @@ def _suggest(args: argparse.Namespace) -> int:
     rows = suggest(dataset.labels, features=features, label_names=list(dataset.label_names), ids=dataset.ids,
                    top_k=args.top_k, method=args.method, prior=args.prior, probabilities=probabilities,
                    labels=labels, per_label_cap=args.per_label_cap, min_score=args.min_score,
-                   algorithm=args.algorithm, random_state=args.seed, progress=True)
+                   algorithm=args.algorithm, calibration=args.calibration, missing_share=args.missing_share,
+                   random_state=args.seed, progress=True)
     print(format_table(rows, args.show))
     if args.out:
         print(f"{len(rows)} suggestions -> {write_suggestions_csv(rows, args.out)}")
