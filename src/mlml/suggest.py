@@ -11,6 +11,10 @@ rows in feature space, a ``model``'s probabilities:
   logit π])`` (the ``knn`` estimator's posterior, :mod:`mlml.weights.neighbors`);
 * ``method="labels"`` -- the prior alone, ``q = q̃``.
 
+By default (``calibration="missing-share"``) one constant is then added to every logit so that the scores of the
+observed zeros sum to the number of missing positives that :func:`mlml.diagnose.diagnose` estimates (or that
+``missing_share`` gives): :mod:`mlml.suggest_calibration`. The ranking is unchanged.
+
 Model probabilities are best out of fold (:func:`mlml.evidence.out_of_fold_probabilities`), so that the model has
 not learned the very zeros being ranked (:func:`mlml.suggest_model.model_probabilities` chooses them for a data
 set). Rows are scored a block at a time and only the best entries are kept, so memory is that of the labels, the
