@@ -115,7 +115,8 @@ def calibrate(
         missing_share = estimate_missing_share(observed, features, random_state=rng)
         if not math.isfinite(missing_share):
             warnings.warn("suggest: the missing share could not be estimated (too few rows or observed positives); the "
-                          "scores are left uncalibrated (calibration='none'); give missing_share if you know it.", stacklevel=3)
+                          "scores are left uncalibrated (calibration='none'); give missing_share if you know it.",
+                          stacklevel=3)
             return missing_share, float("nan")
     else:
         missing_share = check_fraction(missing_share, "missing_share", "suggest")
