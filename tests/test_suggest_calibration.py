@@ -97,3 +97,16 @@ def test_the_cli_refuses_a_bad_calibration(tmp_path, capsys, argv):
     assert main(["suggest", f"csv:{labels}", "--method", "labels", *argv]) == 2
     err = capsys.readouterr().err
     assert argv[0] in err and len(err.strip().splitlines()) == 1
+
+
+def test_the_cli_says_what_it_calibrated_to(tmp_path, capsys, hidden_data):
+    observed, _, _ = hidden_data
+    labels = tmp_path / "labels.csv"
+    labels.write_text("id,a,b,c,d,e,f\n" + "".join(f"r{i}," + ",".join(map(str, row)) + "\n"
+                                                 for i, row in enumerate(observed)))
+    out = tmp_path / "suggestions.csv"
+    assert main(["suggest", f"csv:{labels}", "--method", "labels", "--missing-share", "0.25", "--out", str(out)]) == 0
+    err = capsys.readouterr().err
+    target = (observed == 1).sum() * 0.25 / 0.75
+    assert f"scores calibrated to sum to {target:,.0f} missing positives" in err and "0.250 given" in err
+    assert out.exists()

@@ -42,7 +42,7 @@ CALIBRATIONS: tuple[str, ...] = ("missing-share", "none")
 DIAGNOSE_ROWS = 20_000
 #: Entries (rows x labels) of the row sample on which the shift is solved.
 SHIFT_ENTRIES = 1 << 22
-logger = logging.getLogger("mlml.suggest")
+logger = logging.getLogger("mlml.suggest.calibration")  # the CLI shows its INFO line
 
 
 def estimate_missing_share(observed: LabelMatrix, features: Any = None, *, random_state: Any = 0) -> float:
@@ -111,6 +111,7 @@ def calibrate(
     """
     rng = check_random_state(random_state)
     observed = scorer.evidence.observed
+    given = missing_share is not None
     if missing_share is None:
         missing_share = estimate_missing_share(observed, features, random_state=rng)
         if not math.isfinite(missing_share):
@@ -140,6 +141,8 @@ def calibrate(
     # at least one missing positive (m = 0 would send every score to 0 and lose the ranking), fewer than the zeros
     target = min(max(target, 1.0), 0.999 * weight * logits.size)
     scorer.shift = solve_shift(logits, target, weight=weight)
-    logger.info("suggest: scores shifted by %+.3f in logit space so that they sum to %.0f missing positives "
-                "(missing share %.3f, %d observed positives)", scorer.shift, target, missing_share, positives)
+    logger.info("suggest: scores calibrated to sum to %s missing positives over the observed zeros (missing share "
+                "%.3f%s, %s observed positives; logit shift %+.2f)%s", f"{target:,.0f}", missing_share,
+                " given" if given else " estimated by diagnose", f"{positives:,}", scorer.shift,
+                "" if given else "; if the share looks wrong, give --missing-share M or --calibration none")
     return missing_share, target

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import time
 from typing import Any
 
@@ -172,6 +173,7 @@ def _suggest(args: argparse.Namespace) -> int:
     if probabilities is not None or oof_folds is None and dataset.features is not None:  # used, or why not
         print(source)
     labels = None if args.labels is None else [x.strip() for x in args.labels.split(",") if x.strip()]
+    logging.getLogger("mlml.suggest.calibration").setLevel(logging.INFO)  # the calibration's one line
     rows = suggest(dataset.labels, features=features, label_names=list(dataset.label_names), ids=dataset.ids,
                    top_k=args.top_k, method=args.method, prior=args.prior, probabilities=probabilities,
                    labels=labels, per_label_cap=args.per_label_cap, min_score=args.min_score,
