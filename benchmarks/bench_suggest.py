@@ -82,6 +82,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ratios", default="0.25,0.5,0.75", help="hiding ratios of the calibration table")
     parser.add_argument("--with-model", action="store_true",
                         help="calibration table: out-of-fold model probabilities as evidence too (slow)")
+    parser.add_argument("--isotonic", action="store_true",
+                        help="calibration table: also an isotonic fit on re-hidden positives")
     parser.add_argument("--per-label", action="store_true",
                         help="calibration table: also a shift per label (diagnose's per-label shares, shrunk)")
     parser.add_argument("--calibration-rows", type=int, default=None,
@@ -358,6 +360,7 @@ def calibration_table(args: argparse.Namespace) -> None:
     print(head)
     eces: dict[str, list[float]] = {"before": [], "after": [], "true": []}
     per_labels: list[str] = []
+    isotonic: list[str] = []
     for name in MULAN:
         if not present(args.data / "mulan" / name, f" {name}"):
             continue
@@ -381,6 +384,12 @@ def calibration_table(args: argparse.Namespace) -> None:
             true_m = hid.sum() / (hid.sum() + (obs == 1).sum())
             oracle = sigmoid(z + solve_shift(z, float(hid.sum())))
             rows = [reliability_row(truth, s) for s in (before, after, oracle)]
+            if args.isotonic:
+                iso = rehidden_isotonic(scorer, obs, args.seed)(z)
+                iso_rank = detection(hid, obs, _full(zero, iso))
+                isotonic.append(f"{name:<9}{ratio:>5.2f}  ECE {reliability_row(truth, iso)['ece']:.4f}  mean "
+                                f"{iso.mean():.4f} (hidden {truth.mean():.4f})  P@100 {iso_rank['p@100']:.3f}  AP "
+                                f"{iso_rank['ap']:.3f}")
             if args.per_label:
                 per = per_label_scores(obs, ds.features, scorer.logits(values), scorer.shift, m_est, args.seed)
                 per_rank = detection(hid, obs, np.where(zero, per, -np.inf))
@@ -402,6 +411,10 @@ def calibration_table(args: argparse.Namespace) -> None:
         print(f"mean ECE over {len(eces['before'])} cells: before {np.mean(eces['before']):.4f}, after "
               f"{np.mean(eces['after']):.4f} (with the true missing share {np.mean(eces['true']):.4f}); after < "
               f"before in {sum(a < b for a, b in zip(eces['after'], eces['before']))} cells")
+    if isotonic:
+        print("isotonic regression of 'is re-hidden' on the scores' logits (a further half of the observed positives "
+              "hidden, uniform scheme), applied to the observed zeros (ties: the ranking changes a little):")
+        print("\n".join(isotonic))
     if per_labels:
         print(f"a shift per label instead (diagnose's per-label shares shrunk to the overall one with "
               f"{PSEUDO_POSITIVES} pseudo-positives; the ranking changes):")
@@ -429,6 +442,25 @@ def calibration_cost(n: int, seed: int, n_features: int, n_labels: int) -> None:
     print(f"{n:,} rows x {n_features} features x {n_labels} labels: scorer fit {fit:.1f} s, calibration +{added:.1f} "
           f"s ({100 * added / fit:.0f} %); missing share {share:.3f} (true {truth:.3f}), target {target:,.0f} "
           f"(hidden {int(hidden.sum()):,}); load {os.getloadavg()[0]:.1f}")
+
+
+def rehidden_isotonic(scorer, observed: np.ndarray, seed: int):
+    """The alternative of calibrating on re-hidden positives by isotonic regression: hide a further half of the
+    observed positives (uniform), recompute the sources from those labels, fit "is re-hidden" on the scorer's
+    logits over the zeros of that matrix; returns the fitted map of logits to probabilities."""
+    from sklearn.isotonic import IsotonicRegression
+
+    from mlml.evidence import build_evidence
+
+    ev = scorer.evidence
+    rehidden, mask = hide_positives(observed, 0.5, scheme="uniform", random_state=seed + 1)
+    rehidden, mask = np.asarray(rehidden), np.asarray(mask, dtype=bool)
+    again = build_evidence(rehidden, prior=ev.prior, prior_smoothing=ev.prior_smoothing, neighbours=ev.neighbours,
+                           probabilities=ev.probabilities, vote_smoothing=ev.vote_smoothing)
+    z = scorer.logits(again.block(np.arange(observed.shape[0])))
+    zero = rehidden == 0
+    fitted = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip").fit(z[zero], mask[zero])
+    return fitted.predict
 
 
 PSEUDO_POSITIVES = 20
