@@ -24,7 +24,9 @@ Two other parts, each run alone:
   to separate the estimate's error from the method's): ECE over 10 equal-mass bins of the observed zeros, the mean
   score against the share of hidden positives among the top 100, top 1,000 and all zeros; P@100 and AP before
   and after (the ranking is kept); the calibration's added time. Evidence: prior and neighbour vote
-  (``--with-model``: out-of-fold model probabilities too, minutes a set).
+  (``--with-model``: out-of-fold model probabilities too, minutes a set). The alternatives measured beside it:
+  ``--per-label`` (a shift per label from diagnose's per-label shares) and ``--isotonic`` (isotonic regression on
+  re-hidden positives). ``--calibration-rows 100000``: the calibration's added time on synthetic rows.
 * ``--scale 100000,1000000`` (issue 24): wall time, CPU time and peak RSS of ``suggest`` on synthetic rows x 100
   dense features x 100 labels (each case in a fresh process), beside the exact brute-force search on
   ``--baseline-rows`` rows measured in the same run. Run the million-row case once, under ``nice -n 10``.

@@ -110,3 +110,17 @@ def test_the_cli_says_what_it_calibrated_to(tmp_path, capsys, hidden_data):
     target = (observed == 1).sum() * 0.25 / 0.75
     assert f"scores calibrated to sum to {target:,.0f} missing positives" in err and "0.250 given" in err
     assert out.exists()
+
+
+def test_large_data_paths_sample_rows_and_stay_close(hidden_data, monkeypatch):
+    import mlml.suggest_calibration as calibration
+
+    observed, _, features = hidden_data
+    monkeypatch.setattr(calibration, "SHIFT_ENTRIES", 6 * 200)  # the shift solved on 200 of the 400 rows
+    monkeypatch.setattr(calibration, "DIAGNOSE_ROWS", 300)  # diagnose on 300 rows
+    zero = observed == 0
+    target = (observed == 1).sum() * 0.3 / 0.7
+    sampled = missing_scores(observed, method="labels", missing_share=0.3)["score"][zero].sum()
+    assert abs(sampled - target) < 0.15 * target and not np.isclose(sampled, target, rtol=1e-6)
+    share = calibration.estimate_missing_share(observed, features, random_state=0)
+    assert 0.0 <= share < 1.0
