@@ -35,8 +35,8 @@ def test_label_note(labels: LabelMatrix | None = None) -> str:
     if not math.isfinite(result.missing_share):
         return note + " Too few observed positives to estimate how many are missing."
     return note + (f" Estimated from these labels alone: about {result.missing_share:.0%} of the positives missing "
-                   f"({result.confidence:.0%} interval {result.low:.0%} - {result.high:.0%}; an upper bound where "
-                   "labels do not imply each other; `mlml diagnose` gives the detail).")
+                   f"({result.confidence:.0%} interval {result.low:.0%} - {result.high:.0%}; too high where labels "
+                   "do not imply each other; `mlml diagnose` gives the detail).")
 
 
 def format_diagnosis(diagnosis: Diagnosis, *, show: int = 15) -> str:
@@ -56,7 +56,7 @@ def format_diagnosis(diagnosis: Diagnosis, *, show: int = 15) -> str:
     if ranked:
         width = max(len(label.name) for label in ranked[:show])
         lines.append(f"labels with the highest estimates ({min(show, len(ranked))} of {len(ranked)}; per-label "
-                     "figures are upper bounds):")
+                     "figures are mostly too high, a ranking by suspicion):")
         lines += [f"  {label.name:<{width}}  {pct(label.missing_share):>6}  [{pct(label.low)} - {pct(label.high)}]  "
                   f"{label.observed_positives:,} observed" + ("" if label.used else "  (too few, not used)")
                   for label in ranked[:show]]
