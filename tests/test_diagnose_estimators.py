@@ -8,6 +8,7 @@ import math
 
 import numpy as np
 import pytest
+from test_diagnose import _labels_csv
 
 from mlml.cli import main
 from mlml.data import describe, load
@@ -68,18 +69,10 @@ def test_bad_estimator_settings_are_named(kwargs: dict, message: str) -> None:
         diagnose(labels, **kwargs)
 
 
-def _labels_csv(tmp_path, labels: np.ndarray) -> str:
-    path = tmp_path / "labels.csv"
-    lines = ["id," + ",".join(f"c{j}" for j in range(labels.shape[1]))]
-    lines += [f"s{i}," + ",".join(str(v) for v in row) for i, row in enumerate(labels)]
-    path.write_text("\n".join(lines) + "\n")
-    return "csv:" + str(path)
-
-
 def test_json_schema_and_data_info_show_the_same_numbers(yeast, tmp_path, capsys) -> None:
     _, complete = yeast
     observed, _ = hide_positives(complete[:800], 0.4, scheme="uniform", random_state=0)
-    source = _labels_csv(tmp_path, observed)
+    source = "csv:" + _labels_csv(tmp_path, observed)
     out = tmp_path / "d.json"
     assert main(["diagnose", source, "--features", "none", "--out", str(out)]) == 0
     payload = json.loads(out.read_text())
