@@ -14,6 +14,7 @@ from mlml.cli import main
 from mlml.data import describe, load
 from mlml.diagnose import DEFAULT_ESTIMATOR, ESTIMATORS, diagnose
 from mlml.diagnose_bbe import _bootstrap_interval
+from mlml.diagnose_text import format_diagnosis
 from mlml.exceptions import MLMLError
 from mlml.simulate import hide_positives
 
@@ -76,7 +77,8 @@ def test_json_schema_and_data_info_show_the_same_numbers(yeast, tmp_path, capsys
     out = tmp_path / "d.json"
     assert main(["diagnose", source, "--features", "none", "--out", str(out)]) == 0
     payload = json.loads(out.read_text())
-    assert set(payload) == {"missing_share", "estimated_missing_positives", "per_label", "labels_without_positives",
+    assert set(payload) == {"missing_share", "estimated_missing_positives", "per_label_median", "per_label",
+                            "labels_without_positives",
                             "labels_with_few_positives", "evidence", "estimator", "method", "n_samples", "n_labels",
                             "observed_positives", "empty_samples", "min_positives", "advice", "notes"}
     assert set(payload["missing_share"]) == {"estimate", "low", "high", "confidence"}
@@ -93,3 +95,20 @@ def test_json_schema_and_data_info_show_the_same_numbers(yeast, tmp_path, capsys
     assert main(["diagnose", source, "--features", "none", "--estimator", "bbe-quantile", "--out", str(old)]) == 0
     assert json.loads(old.read_text())["estimator"] == "bbe-quantile"
     assert math.isfinite(json.loads(old.read_text())["missing_share"]["estimate"])
+
+
+def test_labels_missed_at_different_rates_are_flagged_when_the_overall_figure_is_small() -> None:
+    """One label complete and separated by its feature, the others missing 60 % of their positives: the shared-rate
+    figure follows the clear label (near 0), the labels' median does not, and the advice does not recommend BCE."""
+    rng = np.random.default_rng(0)
+    complete = (rng.random((3000, 6)) < 0.3).astype(np.int8)
+    features = np.c_[complete[:, :1] * 6.0, np.zeros((3000, 1))] + rng.normal(0, 1, (3000, 2))
+    observed = complete.copy()
+    hidden, _ = hide_positives(complete[:, 1:], 0.6, scheme="uniform", random_state=0)
+    observed[:, 1:] = hidden
+    result = diagnose(observed, features=features, n_bootstrap=0, random_state=0)
+    assert result.missing_share < 0.05
+    assert result.per_label_median > 0.4
+    advice = " ".join(result.advice())
+    assert "missed at different rates" in advice and "loses little" not in advice
+    assert "the labels' own estimates: median" in format_diagnosis(result)

@@ -138,6 +138,9 @@ class Diagnosis:
     method: str
     notes: list[str] = field(default_factory=list)
     estimator: str = DEFAULT_ESTIMATOR
+    #: the median of the used labels' own estimates (weighted by observed positives): where labels are missed at
+    #: different rates, the overall share can be far above ``missing_share`` (which assumes one shared rate)
+    per_label_median: float = float("nan")
 
     @property
     def no_positive_labels(self) -> list[str]:
@@ -154,7 +157,9 @@ class Diagnosis:
         return float("nan") if not math.isfinite(share) or share >= 1 else self.observed_positives * share / (1 - share)
 
     def advice(self) -> list[str]:
-        """What the estimate means for training, in a few sentences."""
+        """What the estimate means for training, in a few sentences (:func:`mlml.diagnose_text.advice`)."""
+        from mlml.diagnose_text import advice
+
         return advice(self)
 
     def to_dict(self) -> dict[str, Any]:
@@ -162,6 +167,7 @@ class Diagnosis:
             "missing_share": {"estimate": _json_float(self.missing_share), "low": _json_float(self.low),
                               "high": _json_float(self.high), "confidence": self.confidence},
             "estimated_missing_positives": _json_float(self.estimated_missing_positives),
+            "per_label_median": _json_float(self.per_label_median),
             "per_label": [{key: _json_float(value) if isinstance(value, float) else value
                            for key, value in asdict(label).items()} for label in self.per_label],
             "labels_without_positives": self.no_positive_labels,
@@ -297,10 +303,11 @@ def diagnose(
     notes: list[str] = []
     if used.any():
         estimate = _weighted_quantile(shares[used], counts_pos[used], quantile)
+        label_median = _weighted_quantile(shares[used], counts_pos[used], 0.5)
         replicates = np.array([_weighted_quantile(row[used], counts_pos[used], quantile) for row in boot])
         replicates = replicates[np.isfinite(replicates)]
     else:
-        estimate, replicates = float("nan"), np.zeros(0)
+        estimate, label_median, replicates = float("nan"), float("nan"), np.zeros(0)
         notes.append(f"no label has {min_positives} observed positives: the overall share cannot be estimated")
     low, high = _bootstrap_interval(float(estimate), replicates, confidence, interval)
     per_label = []
@@ -320,7 +327,7 @@ def diagnose(
         missing_share=float(estimate), low=low, high=high, per_label=per_label,
         evidence=evidence, n_samples=n, n_labels=n_labels, observed_positives=int(counts_pos.sum()),
         empty_samples=int((~positive.any(axis=1)).sum()), min_positives=min_positives, confidence=confidence,
-        method=method, notes=notes, estimator=estimator,
+        method=method, notes=notes, estimator=estimator, per_label_median=float(label_median),
     )
 
 
@@ -355,32 +362,3 @@ def naive_missing_share(observed: LabelMatrix, *, estimator: str = "pairwise-noi
     missing = float((1.0 - neg)[dense == 0].sum())
     positives = float((dense == POSITIVE).sum())
     return missing / (missing + positives) if missing + positives > 0 else float("nan")
-
-
-def advice(diagnosis: Diagnosis) -> list[str]:
-    """Plain-language consequences of a :class:`Diagnosis` for training."""
-    out = []
-    share = diagnosis.missing_share
-    if math.isfinite(share):
-        if share < 0.05:
-            out.append("Few positives seem to be missing: plain BCE (`--method bce`) treats the zeros as negatives "
-                       "and loses little.")
-        elif share < 0.3:
-            out.append("A moderate share of positives is missing: use a method that down-weights suspect zeros "
-                       "(see `mlml methods`) and a threshold policy that does not trust observed zeros "
-                       "(`--thresholds calibrated` or `cardinality`).")
-        else:
-            out.append("Many positives are missing: plain BCE learns to predict the missing labels as absent. Use a "
-                       "missing-label method (see `mlml methods`) and a policy that does not trust observed zeros "
-                       "(`--thresholds calibrated`); precision, F1 and mAP measured on these labels are lower "
-                       "bounds.")
-    if diagnosis.no_positive_labels:
-        out.append(f"{len(diagnosis.no_positive_labels)} label(s) have no observed positive: no model can learn "
-                   "them from these labels; drop them (`--min-label-frequency`) or annotate some positives.")
-    if diagnosis.few_positive_labels:
-        out.append(f"{len(diagnosis.few_positive_labels)} label(s) have fewer than {diagnosis.min_positives} observed "
-                   "positives: their estimates and their test metrics are unreliable.")
-    if diagnosis.empty_samples:
-        out.append(f"{diagnosis.empty_samples:,} sample(s) have no observed positive; if every sample should carry "
-                   "a label, those have lost all of theirs.")
-    return out
