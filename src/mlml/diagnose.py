@@ -362,3 +362,8 @@ def naive_missing_share(observed: LabelMatrix, *, estimator: str = "pairwise-noi
     missing = float((1.0 - neg)[dense == 0].sum())
     positives = float((dense == POSITIVE).sum())
     return missing / (missing + positives) if missing + positives > 0 else float("nan")
+
+
+def advice(diagnosis: Diagnosis) -> list[str]:
+    """Plain-language consequences of a :class:`Diagnosis` for training (:func:`mlml.diagnose_text.advice`)."""
+    return diagnosis.advice()
