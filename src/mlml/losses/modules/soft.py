@@ -25,7 +25,7 @@ class SoftBCE(Criterion):
 
     def __init__(self, reduction: Reduction = "mean") -> None:
         super().__init__()
-        self.reduction = reduction
+        self._set_params(reduction=reduction)
 
     def forward(self, logits, targets, weights=None, *, index=None, known=None, suspect=None):  # type: ignore[override]
         return LF.soft_bce(logits, targets, self._weights(logits, weights, known), reduction=self.reduction,
