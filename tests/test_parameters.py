@@ -221,3 +221,35 @@ def test_values_come_back_converted_to_the_satisfied_constraint():
 def test_an_undeclared_parameter_is_an_error_of_the_code():
     with pytest.raises(KeyError, match="'beta'"):
         validate_params({"beta": 1}, {"alpha": [None]}, "f")
+
+
+def _functional_cases():
+    import mlml.losses.functional as LF
+
+    for name in LF.__all__:
+        function = getattr(LF, name)
+        for parameter, constraints in getattr(function, "_parameter_constraints", {}).items():
+            for i, value in enumerate(bad_values(constraints)):
+                yield pytest.param(name, parameter, value, id=f"{name}:{parameter}:{i}")
+
+
+@pytest.mark.parametrize(("name", "parameter", "value"), list(_functional_cases()))
+def test_the_pure_loss_functions_refuse_generated_bad_values(name, parameter, value):
+    """The loss functions declare their keyword parameters once (``checks_params``; the modules reuse the
+    declarations): a generated bad value is refused before anything is computed."""
+    import torch
+
+    import mlml.losses.functional as LF
+
+    logits, targets = torch.zeros(2, 3), torch.tensor([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
+    with pytest.raises(MLMLError, match=rf"'{parameter}' parameter of {name}"):
+        getattr(LF, name)(logits, targets, **{parameter: value})
+
+
+def test_every_loss_function_with_a_reduction_declares_it():
+    import mlml.losses.functional as LF
+
+    for name in LF.__all__:
+        function = getattr(LF, name)
+        if callable(function) and "reduction" in inspect.signature(function).parameters:
+            assert "reduction" in getattr(function, "_parameter_constraints", {}), name

@@ -21,6 +21,8 @@ registry and generates bad values from these declarations.
 
 from __future__ import annotations
 
+import functools
+import inspect
 import math
 import numbers
 from collections.abc import Callable, Iterable, Mapping
@@ -158,6 +160,7 @@ class RandomState(Constraint):
 
 
 #: The constraints most parameters use.
+REAL = Interval(numbers.Real, None, None)
 FRACTION = Interval(numbers.Real, 0, 1, closed="both")
 NON_NEGATIVE = Interval(numbers.Real, 0, None, closed="left")
 POSITIVE_REAL = Interval(numbers.Real, 0, None, closed="neither")
@@ -219,3 +222,37 @@ def validate_params(params: Any, constraints: Constraints, owner: str) -> dict[s
     if undeclared:
         raise KeyError(f"{owner} has no declared constraint for {', '.join(map(repr, undeclared))}")
     return {name: validate_param(value, name, constraints[name], owner) for name, value in params.items()}
+
+
+def checks_params(constraints: Constraints) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Declare the keyword-only parameters of a function (a loss's pure function): every call checks them
+    with :func:`validate_params` (owner: the function's name) and passes them on converted. The declaration is
+    kept as the function's ``_parameter_constraints``, for the loss modules that wrap it to reuse.
+
+    >>> @checks_params({"gamma": [NON_NEGATIVE]})
+    ... def power(x, *, gamma=2.0):
+    ...     return x ** gamma
+    >>> power(3, gamma=1)
+    3.0
+    """
+
+    def decorate(function: Callable[..., Any]) -> Callable[..., Any]:
+        parameters = inspect.signature(function).parameters
+        for name in constraints:  # a declaration of the code, checked once at import
+            if name not in parameters or parameters[name].kind is not inspect.Parameter.KEYWORD_ONLY:
+                raise TypeError(f"{function.__qualname__} has no keyword-only parameter {name!r} to declare")
+        defaults = {name: parameters[name].default for name in constraints
+                    if parameters[name].default is not inspect.Parameter.empty}
+        owner = function.__name__
+
+        @functools.wraps(function)
+        def checked(*args: Any, **kwargs: Any) -> Any:
+            given = {name: kwargs.get(name, defaults.get(name)) for name in constraints
+                     if name in kwargs or name in defaults}
+            kwargs.update(validate_params(given, constraints, owner))
+            return function(*args, **kwargs)
+
+        checked._parameter_constraints = dict(constraints)  # type: ignore[attr-defined]
+        return checked
+
+    return decorate

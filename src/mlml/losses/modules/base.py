@@ -7,9 +7,10 @@ from typing import Any, ClassVar
 import numpy as np
 from torch import Tensor, nn
 
-from mlml._params import COUNT, Options, validate_params
+from mlml._params import COUNT, validate_params
 from mlml.labels import check_labels, positives_per_sample
 from mlml.losses.functional import Weights
+from mlml.losses.functional._base import REDUCTION
 
 
 class Criterion(nn.Module):
@@ -46,7 +47,7 @@ class Criterion(nn.Module):
 
     #: What each constructor parameter may be (:mod:`mlml._params`); every registered loss declares all of its
     #: own (``tests/test_parameters.py`` checks it) and stores them with :meth:`_set_params`.
-    _parameter_constraints: ClassVar[dict[str, list[Any]]] = {"reduction": [Options("mean", "sum", "none")]}
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = dict(REDUCTION)
     needs_pair: ClassVar[bool] = False
     per_entry: ClassVar[bool] = True
     reads_unknown: ClassVar[bool] = False

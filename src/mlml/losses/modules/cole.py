@@ -9,7 +9,6 @@ import numpy as np
 import torch
 from torch import nn
 
-from mlml._params import FRACTION, NON_NEGATIVE
 from mlml._params import RandomState as RandomStateConstraint
 from mlml._validation import RandomState, check_random_state
 from mlml.exceptions import MLMLError
@@ -24,8 +23,7 @@ from mlml.losses.registry import LOSSES
 class ANLS(Criterion):
     """AN with label smoothing (:func:`mlml.losses.functional.an_ls`), ε = 0.1 as in Cole et al."""
 
-    _parameter_constraints = {**Criterion._parameter_constraints, "epsilon": [FRACTION],
-                              "smooth_positives": ["boolean"]}
+    _parameter_constraints = {**LF.an_ls._parameter_constraints, "smooth_positives": ["boolean"]}
 
     def __init__(
         self, epsilon: float = 0.1, smooth_positives: bool = True, reduction: Reduction = "mean"
@@ -42,7 +40,7 @@ class ANLS(Criterion):
 class WAN(Criterion):
     """Weak assume negative (:func:`mlml.losses.functional.wan`): negatives weighted 1/(C-1)."""
 
-    _parameter_constraints = {**Criterion._parameter_constraints, "neg_scale": [None, NON_NEGATIVE]}
+    _parameter_constraints = LF.wan._parameter_constraints
 
     def __init__(self, neg_scale: float | None = None, reduction: Reduction = "mean") -> None:
         super().__init__()
@@ -65,8 +63,9 @@ class _ExpectedPositives(Criterion):
     """
 
     per_entry = False
-    _parameter_constraints = {**Criterion._parameter_constraints, "expected_positives": [None, NON_NEGATIVE],
-                              "lam": [NON_NEGATIVE]}
+    #: ``expected_positives`` may be None here (estimated in ``setup``); the function takes a number.
+    _parameter_constraints = {**LF.epr._parameter_constraints,
+                              "expected_positives": [None, *LF.epr._parameter_constraints["expected_positives"]]}
 
     def __init__(self, expected_positives: float | None, lam: float, reduction: Reduction) -> None:
         super().__init__()

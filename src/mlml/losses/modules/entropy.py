@@ -5,12 +5,13 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from mlml._params import COUNT, FRACTION, NON_NEGATIVE, POSITIVE_INT
+from mlml._params import COUNT, FRACTION, POSITIVE_INT
 from mlml._validation import check_positive_int
 from mlml.exceptions import MLMLError
 from mlml.labels import NEGATIVE, check_labels, to_dense
 from mlml.losses import functional as LF
 from mlml.losses.functional import Reduction
+from mlml.losses.functional._base import REDUCTION
 from mlml.losses.modules.base import Criterion, _check_epoch
 from mlml.losses.registry import LOSSES
 
@@ -20,7 +21,7 @@ class EM(Criterion):
     """The entropy-maximisation loss (:func:`mlml.losses.functional.entropy_maximization`), α = 0.1 (the authors'
     COCO and NUS-WIDE value; Correr-Zhou/SPML-AckTheUnknown ``main.py``)."""
 
-    _parameter_constraints = {**Criterion._parameter_constraints, "alpha": [NON_NEGATIVE]}
+    _parameter_constraints = {**REDUCTION, "alpha": LF.entropy_maximization._parameter_constraints["alpha"]}
 
     def __init__(self, alpha: float = 0.1, reduction: Reduction = "mean") -> None:
         super().__init__()
@@ -53,7 +54,7 @@ class EMAPL(Criterion):
     shape ``(n_samples, n_labels)``, saved with the trainer's checkpoints.
     """
 
-    _parameter_constraints = {**Criterion._parameter_constraints, "alpha": [NON_NEGATIVE], "beta": [NON_NEGATIVE],
+    _parameter_constraints = {**LF.entropy_maximization._parameter_constraints,
                               "warmup_epochs": [COUNT], "neg_proportion": [FRACTION],
                               "num_epochs": [POSITIVE_INT]}
 

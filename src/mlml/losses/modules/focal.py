@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from numbers import Real
-
-from mlml._params import COUNT, FRACTION, NON_NEGATIVE, Interval
+from mlml._params import COUNT
 from mlml.losses import functional as LF
 from mlml.losses.functional import Reduction
 from mlml.losses.modules.base import Criterion, _check_epoch
@@ -17,8 +15,7 @@ class Focal(Criterion):
     convention, torchvision's ``sigmoid_focal_loss`` with ``alpha=-1``) by default; see the function for why.
     """
 
-    _parameter_constraints = {**Criterion._parameter_constraints, "gamma": [NON_NEGATIVE], "alpha": [None, FRACTION],
-                              "detach_focusing": ["boolean"]}
+    _parameter_constraints = {**LF.focal._parameter_constraints, "detach_focusing": ["boolean"]}
 
     def __init__(self, gamma: float = 2.0, alpha: float | None = None, detach_focusing: bool = False,
                  reduction: Reduction = "mean") -> None:
@@ -36,8 +33,7 @@ class ASL(Criterion):
     default (Alibaba-MIIL/ASL train.py): γ+ = 0, γ- = 4, m = 0.05, focusing factors detached.
     """
 
-    _parameter_constraints = {**Criterion._parameter_constraints, "gamma_pos": [NON_NEGATIVE],
-                              "gamma_neg": [NON_NEGATIVE], "margin": [FRACTION], "detach_focusing": ["boolean"]}
+    _parameter_constraints = {**LF.asymmetric._parameter_constraints, "detach_focusing": ["boolean"]}
 
     def __init__(self, gamma_pos: float = 0.0, gamma_neg: float = 4.0, margin: float = 0.05,
                  detach_focusing: bool = True, reduction: Reduction = "mean") -> None:
@@ -55,8 +51,7 @@ class ASL(Criterion):
 class Hill(Criterion):
     """Hill loss (:func:`mlml.losses.functional.hill`), λ = 1.5, m = 1, γ = 2 by default."""
 
-    _parameter_constraints = {**Criterion._parameter_constraints, "lam": [Interval(Real, 1, None, closed="left")],
-                              "margin": [Interval(Real, None, None)], "gamma": [NON_NEGATIVE]}
+    _parameter_constraints = LF.hill._parameter_constraints
 
     def __init__(self, lam: float = 1.5, margin: float = 1.0, gamma: float = 2.0,
                  reduction: Reduction = "mean") -> None:
@@ -78,8 +73,7 @@ class SPLC(Criterion):
     authors' defaults; τ is fixed (the authors' code has no τ schedule).
     """
 
-    _parameter_constraints = {**Criterion._parameter_constraints, "tau": [FRACTION], "correction_epoch": [COUNT],
-                              "margin": [Interval(Real, None, None)], "gamma": [NON_NEGATIVE]}
+    _parameter_constraints = {**LF.splc._parameter_constraints, "correction_epoch": [COUNT]}
 
     def __init__(self, tau: float = 0.6, correction_epoch: int = 1, margin: float = 1.0, gamma: float = 2.0,
                  reduction: Reduction = "mean") -> None:

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from numbers import Real
-
-from mlml._params import POSITIVE_REAL, Interval
 from mlml.exceptions import MLMLError
 from mlml.losses import functional as LF
 from mlml.losses.functional import Reduction
@@ -20,8 +17,7 @@ class PartialBCE(Criterion):
     5``.
     """
 
-    _parameter_constraints = {**Criterion._parameter_constraints, "gamma": [POSITIVE_REAL],
-                              "alpha": [None, Interval(Real, None, None)], "beta": [None, Interval(Real, None, None)]}
+    _parameter_constraints = LF.partial_bce._parameter_constraints
 
     def __init__(self, gamma: float = 1.0, alpha: float | None = None, beta: float | None = None,
                  reduction: Reduction = "mean") -> None:

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from numbers import Real
 
-from mlml._params import FRACTION, NON_NEGATIVE, POSITIVE_INT, POSITIVE_REAL, Interval, Sequence
+from mlml._params import POSITIVE_INT, POSITIVE_REAL, Interval, Sequence
 from mlml._validation import check_real
 from mlml.exceptions import MLMLError
 from mlml.losses import functional as LF
 from mlml.losses.functional import Reduction
+from mlml.losses.functional.robust import GR_PARAMS
 from mlml.losses.modules.base import Criterion, _check_epoch, mean_positives
 from mlml.losses.registry import LOSSES
 
@@ -34,8 +35,8 @@ class GRLoss(Criterion):
     """
 
     _parameter_constraints = {**Criterion._parameter_constraints, "k_weight": [PAIR], "k_bias": [PAIR],
-                              "v_mean": [PAIR], "v_std": [Sequence(POSITIVE_REAL, length=2)], "q2": [POSITIVE_REAL],
-                              "q3": [POSITIVE_REAL], "num_epochs": [POSITIVE_INT]}
+                              "v_mean": [PAIR], "v_std": [Sequence(POSITIVE_REAL, length=2)], "q2": GR_PARAMS["q2"],
+                              "q3": GR_PARAMS["q3"], "num_epochs": [POSITIVE_INT]}
 
     def __init__(self, k_weight: tuple[float, float] = (0.0, 2.0), k_bias: tuple[float, float] = (-2.0, -2.0),
                  v_mean: tuple[float, float] = (0.5, 0.8), v_std: tuple[float, float] = (2.0, 0.5), q2: float = 0.01,
@@ -80,8 +81,11 @@ class GPRLoss(GRLoss):
     needs_pair = True
     per_entry = False
 
-    _parameter_constraints = {**GRLoss._parameter_constraints, "lam1": [FRACTION], "lam2": [FRACTION],
-                              "rho": [FRACTION], "reg": [NON_NEGATIVE], "expected_positives": [None, NON_NEGATIVE]}
+    _parameter_constraints = {
+        **GRLoss._parameter_constraints,
+        **{key: LF.gpr_loss._parameter_constraints[key] for key in ("lam1", "lam2", "rho", "reg")},
+        "expected_positives": [None, *LF.gpr_loss._parameter_constraints["expected_positives"]],
+    }
 
     def __init__(self, k_weight: tuple[float, float] = (0.0, 10.0), k_bias: tuple[float, float] = (-2.0, -8.0),
                  v_mean: tuple[float, float] = (0.5, 0.8), v_std: tuple[float, float] = (2.0, 0.5), q2: float = 0.01,

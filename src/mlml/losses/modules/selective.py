@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from mlml._params import COUNT, FRACTION, NON_NEGATIVE, Options, Sequence
+from mlml._params import COUNT, FRACTION, Options, Sequence
 from mlml.exceptions import MLMLError
 from mlml.labels import POSITIVE, UNKNOWN, check_labels, to_dense
 from mlml.losses import functional as LF
@@ -53,8 +53,7 @@ class CSL(Criterion):
     _parameter_constraints = {
         **Criterion._parameter_constraints, "prior": [Options(PRIOR_SOURCES), Sequence(FRACTION)],
         "prior_threshold": [None, FRACTION], "likelihood_topk": [COUNT],
-        "gamma_pos": [NON_NEGATIVE], "gamma_neg": [NON_NEGATIVE], "gamma_unann": [NON_NEGATIVE], "clip": [FRACTION],
-        "alpha_pos": [NON_NEGATIVE], "alpha_neg": [NON_NEGATIVE], "alpha_unann": [NON_NEGATIVE],
+        **LF.csl._parameter_constraints,
     }
 
     def __init__(

@@ -11,6 +11,7 @@ from mlml._params import Interval, Options
 from mlml.exceptions import MLMLError
 from mlml.losses import functional as LF
 from mlml.losses.functional import Reduction
+from mlml.losses.functional._base import REDUCTION
 from mlml.losses.modules.base import Criterion, mean_positives
 from mlml.losses.modules.focal import ASL
 from mlml.losses.registry import LOSSES
@@ -100,8 +101,8 @@ class EnhancedBCE(Criterion):
 
     needs_pair = True
 
-    _parameter_constraints = {**Criterion._parameter_constraints,
-                              "zero_weight": [Options("wan"), Interval(Real, 0, 1, closed="right")]}
+    _parameter_constraints = {**REDUCTION,
+                              "zero_weight": [Options("wan"), *LF.enhanced_bce._parameter_constraints["zero_weight"]]}
 
     def __init__(self, zero_weight: str | float = 0.1, reduction: Reduction = "mean") -> None:
         super().__init__()
