@@ -69,7 +69,7 @@ class Agreement(WeightEstimator):
 
     uses_rows = True
 
-    _parameter_constraints = {"votes": [None, np.ndarray], "raters": [POSITIVE_INT, np.ndarray, list, tuple]}
+    _parameter_constraints = {"votes": [None, np.ndarray, list], "raters": [POSITIVE_INT, np.ndarray, list, tuple]}
 
     def __init__(self, votes: np.ndarray | None = None, raters: int | np.ndarray = 1) -> None:
         self.votes = votes
