@@ -210,18 +210,17 @@ def validate_params(params: Any, constraints: Constraints, owner: str) -> dict[s
     scikit-learn estimator's ``get_params``, a loss module's attributes) -- against ``constraints``; returns the
     converted values of the declared parameters.
 
-    A parameter with no declaration is an error of the code, not of the user: it raises ``KeyError`` (the common
-    test makes every constructor parameter declared).
+    A parameter with no declaration is passed through unchecked, as scikit-learn does, so that a user's subclass of
+    a registered part may add parameters without declaring them (``tests/test_parameters.py`` makes every
+    registered part declare all of its own).
 
     Raises:
         MLMLError: one line naming ``owner``, the parameter, the constraint and the value.
     """
     if not isinstance(params, Mapping):
         params = {name: getattr(params, name) for name in constraints}
-    undeclared = [name for name in params if name not in constraints]
-    if undeclared:
-        raise KeyError(f"{owner} has no declared constraint for {', '.join(map(repr, undeclared))}")
-    return {name: validate_param(value, name, constraints[name], owner) for name, value in params.items()}
+    return {name: validate_param(value, name, constraints[name], owner) if name in constraints else value
+            for name, value in params.items()}
 
 
 def checks_params(constraints: Constraints) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
