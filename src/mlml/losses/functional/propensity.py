@@ -21,7 +21,7 @@ positive. With ``L⁺(z) = −log σ(z) = softplus(−z)`` and ``L⁻(z) = −lo
 
 The unbiased BCE is also published as code: xmc-aalto/missing-labels-tmlr, ``train/losses.py``
 ``make_unbiased_ova`` (``ova_base_loss`` with the target ``y / p``), which ours equals
-(tests/test_losses_propensity.py).
+(tests/losses/test_losses_propensity.py).
 
 Both follow the losses' contract (:mod:`mlml.losses.functional`): every per-entry term is multiplied by the entry
 weight ``w``; ``"mean"`` divides by ``batch * n_labels``.
