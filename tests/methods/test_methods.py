@@ -7,16 +7,14 @@ import warnings
 import numpy as np
 import pytest
 
-import mlml.data
 from mlml.folds import make_fold
 from mlml.methods import METHODS
 from mlml.training import TrainConfig, fit
 
 
 @pytest.fixture(scope="module")
-def fold():
+def fold(yeast):
     """300 yeast rows, a quarter of the training fold's positives hidden, validation rows carved."""
-    yeast = mlml.data.load("yeast")
     rows = yeast.subset(np.arange(300))
     return make_fold(rows, (np.arange(240), np.arange(240, 300)), ratio=0.25, seed=0, val_fraction=0.2,
                      inputs=np.asarray(rows.features))

@@ -25,11 +25,6 @@ FAST = dict(num_threads=1, log=False, epochs=3, fixed_epochs=True, device="cpu")
 
 
 @pytest.fixture(scope="module")
-def yeast():
-    return mlml.data.load("yeast")
-
-
-@pytest.fixture(scope="module")
 def small(yeast):
     """400 yeast rows (features, complete labels)."""
     return np.asarray(yeast.features[:400]), np.asarray(yeast.labels[:400].astype(np.int8))
