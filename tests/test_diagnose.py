@@ -219,20 +219,6 @@ def test_cli_diagnose_bad_bootstrap_is_exit_2(tmp_path, capsys) -> None:
     assert "n_bootstrap" in capsys.readouterr().err
 
 
-def test_report_says_ratio_zero_metrics_are_lower_bounds(tmp_path) -> None:
-    from test_reports import _record
-
-    from mlml.reports import write_report
-
-    rng = np.random.default_rng(0)
-    records = [_record("yeast", "bce", "observed", False, ratio, fold, 0, rng, tuned=False)
-               for ratio in (0.0, 0.5) for fold in (1, 2)]
-    write_report(records, tmp_path / "with", figures=False)
-    assert "Incomplete test labels" in (tmp_path / "with" / "report.md").read_text()
-    write_report([r for r in records if r["ratio"] > 0], tmp_path / "without", figures=False)
-    assert "Incomplete test labels" not in (tmp_path / "without" / "report.md").read_text()
-
-
 def test_evaluate_notes_that_a_users_labels_may_be_incomplete(tmp_path, capsys) -> None:
     model = tmp_path / "model"
     assert main(["train", "yeast", "--out", str(model), "--epochs", "2"]) == 0
