@@ -52,6 +52,12 @@ logger = logging.getLogger("mlml.training")
 #: Fine-tuning fits its feature standardisation on at most this many training images.
 STANDARDIZE_SAMPLE = 1024
 
+#: Sparse (CSR) feature matrices of at most this many entries (rows x features; 256 MiB as float32) are densified
+#: once before the first epoch instead of batch by batch at every step: the same float32 values reach the model
+#: (bit-identical results), without scipy's row indexing and ``toarray`` at every step and validation pass
+#: (benchmarks/README.md, "The default method's time to a model").
+DENSIFY_ENTRIES = 1 << 26
+
 
 def fit(
     inputs: Any,
@@ -162,7 +168,7 @@ class _Run:
         self.optimisation = Optimisation(self.model, self.criterion, config, self.frozen, len(self.sampler), device)
         self._data(inputs, labels, hidden, estimator_rows)
         self.x_val, obs_val = validation if validation is not None else (None, None)
-        if self.frozen and self.x_val is not None and not sp.issparse(self.x_val):
+        if self.frozen and self.x_val is not None and _in_memory(self.x_val):
             self.x_val = rows_tensor(self.x_val).to(device)
         self.selection = ModelSelection(obs_val, config)
 
@@ -214,7 +220,7 @@ class _Run:
             augment = _hflip if self.config.augment == "hflip" else self.config.augment
             preprocess = self.model.backbone.preprocess
             images = (preprocess, augment, preprocess.resize_to)
-        in_memory = self.frozen and not sp.issparse(inputs) and not isinstance(inputs, np.memmap)
+        in_memory = self.frozen and _in_memory(inputs)
         self.train_set = TrainingSet(rows_tensor(inputs) if in_memory else inputs, labels, self.weights,
                                      images=images)
         self.epoch_proba = torch.zeros(labels.shape, device=self.device) if self.adaptive else None
@@ -366,6 +372,14 @@ class _Run:
             val_observed=self.selection.observed, estimator=self.estimator,
             label_counts=label_counts(self.observed).tolist(), n_train=int(self.observed.shape[0]),
         )
+
+
+def _in_memory(inputs: Any) -> bool:
+    """Whether frozen features are held as one dense tensor: arrays in memory, and CSR matrices of at most
+    :data:`DENSIFY_ENTRIES` entries; memory maps and larger CSR matrices are read batch by batch."""
+    if sp.issparse(inputs):
+        return inputs.shape[0] * inputs.shape[1] <= DENSIFY_ENTRIES
+    return not isinstance(inputs, np.memmap)
 
 
 def _hflip(image: Any) -> Any:
