@@ -21,6 +21,9 @@ lower bound of the real one.
 A fold is collapsed when its micro-F1 is below half the median of the cell's folds (the report's rule) or 0 (a
 cell whose every fold predicts nothing right has a median of 0, which the report's rule cannot see).
 
+"warned k/4": the folds where ``mlml train`` warns that the decision predicts fewer than half the labels observed
+per validation row (:func:`mlml.service.decision_shortfall`).
+
 Last, the default method under every policy, per cell: which policy would have served each cell (post hoc on the
 test folds: a record, not a choice).
 
@@ -110,7 +113,7 @@ def main() -> None:
     from mlml.experiments.measures import policy_metrics
     from mlml.experiments.trials import Trial, trial_fold
     from mlml.methods import RECOMMENDED_METHOD
-    from mlml.service import decision_posterior
+    from mlml.service import decision_posterior, decision_shortfall
 
     warnings.simplefilter("ignore")
     if not present(shared_data() / "mulan", "MULAN data sets"):
@@ -134,11 +137,13 @@ def main() -> None:
             if wanted is not None and (name, ratio) not in wanted:
                 continue
             started = time.perf_counter()
-            f1, per_policy, selected, picks = [], {}, {}, []
+            f1, per_policy, selected, picks, warned = [], {}, {}, [], 0
             for k in range(args.folds or grid.folds):
                 fold = trial_fold(Trial(source, RECOMMENDED_METHOD, ratio, k, seed, "observed", ""), grid)
                 result, policy, _ = train_default(fold, fold.inputs.shape[1], fold.dataset.n_labels)
                 scores = result.predict_proba(fold.test_inputs)
+                predicted, observed = decision_shortfall(result)
+                warned += predicted < observed / 2  # `mlml train` warns (mlml.cli.train._warn_shortfall)
                 f1.append(evaluate(fold.test_labels, scores, threshold=result.decision_thresholds_for(scores),
                                    ranking=False)["micro_f1"])
                 fitted = policy_metrics(result, fold, scores, grid.policy_posterior, {})
@@ -166,7 +171,7 @@ def main() -> None:
             best_text = f"{stored[0]} {stored[1]:.3f} / {policy_name(run_best[0])} {np.mean(run_best[1]):.3f}"
             print(f"{name + ' ' + str(ratio):<16} {policy:>7} {ours:.3f}{'' if not n_collapsed else ' C'} "
                   f"{folds_text:<27} {best_text:<40} {gap:>+7.3f}  {'yes' if ok else 'NO'} "
-                  f"({time.perf_counter() - started:.0f} s)", flush=True)
+                  f"(warned {warned}/{len(f1)}; {time.perf_counter() - started:.0f} s)", flush=True)
     print(f"within 0.01 of the best pair with no collapsed fold: {within} of {cells} cells (target >= 8 of 10); "
           f"collapsed folds: {collapsed}")
     print(f"\n{RECOMMENDED_METHOD} under every policy (mean micro-F1 of the folds; C: a collapsed fold)")

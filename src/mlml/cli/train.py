@@ -134,6 +134,7 @@ def _train(args: argparse.Namespace) -> int:
                 _write_labels(args.out / label_files[1], dataset, hidden.astype("int8"))
         tracking.finish(result, args.out, [args.out / name for name in label_files],
                         example=_example_rows(fold.train_inputs) if track and args.mode == "frozen" else None)
+    _warn_shortfall(result, policy, args.out)
     best = result.history[result.best_epoch] if result.history else {}
     score = best.get("val_score", float("nan"))
     selection = (f"validation mAP on observed labels {score:.4f}" if score == score
@@ -145,6 +146,22 @@ def _train(args: argparse.Namespace) -> int:
           f"{result.best_epoch} ({selection}); decisions: {policy}; {config.num_threads or 'default'} torch "
           f"thread(s) -> {args.out}")
     return 0
+
+
+def _warn_shortfall(result: Any, policy: str, out: Path) -> None:
+    """Warn when the decision predicts fewer than half the labels per validation row that are observed there
+    (:func:`mlml.service.decision_shortfall`), naming the command that refits another policy."""
+    import warnings
+
+    from mlml.service import decision_shortfall
+
+    shortfall = decision_shortfall(result)
+    if shortfall is not None and shortfall[0] < shortfall[1] / 2:
+        predicted, observed = shortfall
+        warnings.warn(f"the {policy!r} decision predicts {predicted:.2f} labels per validation row, fewer than half "
+                      f"the {observed:.2f} observed there (missing positives only add to them); refit another policy "
+                      f"without retraining, e.g. `mlml decide {out} --thresholds pu` (or cardinality, calibrated), "
+                      "and compare them on a hold-out.", UserWarning, stacklevel=2)
 
 
 def _auto_summary(choice: dict[str, Any]) -> str:
