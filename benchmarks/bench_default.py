@@ -21,8 +21,8 @@ lower bound of the real one.
 A fold is collapsed when its micro-F1 is below half the median of the cell's folds (the report's rule) or 0 (a
 cell whose every fold predicts nothing right has a median of 0, which the report's rule cannot see).
 
-"warned k/4": the folds where ``mlml train`` warns that the decision predicts fewer than half the labels observed
-per validation row (:func:`mlml.service.decision_shortfall`).
+"warned k/4": the folds where ``mlml train`` warns that the decision predicts fewer labels per validation row than
+half the positives observed per training row (:func:`mlml.service.decision_shortfall`).
 
 Last, the default method under every policy, per cell: which policy would have served each cell (post hoc on the
 test folds: a record, not a choice).

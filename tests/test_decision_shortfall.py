@@ -1,6 +1,6 @@
-"""``mlml train`` warns when its decision predicts fewer than half the labels observed per validation row
-(mlml.service.decision_shortfall): the collapse of 0.5 with most positives hidden, named with the command that
-refits another policy."""
+"""``mlml train`` warns when its decision predicts fewer labels per validation row than half the positives
+observed per training row (mlml.service.decision_shortfall): the collapse of 0.5 with most positives hidden,
+named with the command that refits another policy."""
 
 from __future__ import annotations
 
@@ -13,18 +13,18 @@ from mlml.cli import main
 from mlml.service import decision_shortfall
 
 
-def _result(proba, observed, threshold=0.5):
-    return SimpleNamespace(val_proba=np.asarray(proba, dtype=np.float32), val_observed=np.asarray(observed, np.int8),
+def _result(proba, counts=(2, 1, 0), n_train=2, threshold=0.5):
+    return SimpleNamespace(val_proba=np.asarray(proba, dtype=np.float32), label_counts=list(counts), n_train=n_train,
                            decision_thresholds_for=lambda scores: threshold)
 
 
-def test_shortfall_counts_predicted_and_observed_labels_per_validation_row():
+def test_shortfall_compares_labels_predicted_per_validation_row_with_positives_observed_per_training_row():
     proba = [[0.9, 0.2, 0.6], [0.1, 0.4, 0.3]]
-    observed = [[1, 0, 1], [0, 1, -1]]
-    assert decision_shortfall(_result(proba, observed)) == (1.0, 1.5)
-    assert decision_shortfall(_result(proba, observed, threshold=0.05)) == (3.0, 1.5)
-    assert decision_shortfall(_result(np.empty((0, 3)), np.empty((0, 3)))) is None
-    assert decision_shortfall(SimpleNamespace(val_proba=np.ones((2, 3)), val_observed=None)) is None
+    assert decision_shortfall(_result(proba)) == (1.0, 1.5)
+    assert decision_shortfall(_result(proba, threshold=0.05)) == (3.0, 1.5)
+    assert decision_shortfall(_result(np.empty((0, 3)))) is None
+    assert decision_shortfall(_result(proba, n_train=0)) is None
+    assert decision_shortfall(SimpleNamespace(val_proba=np.ones((2, 3)), label_counts=None, n_train=3)) is None
 
 
 @pytest.fixture()
@@ -46,7 +46,7 @@ def test_train_warns_when_the_decision_collapses_and_names_decide(rare_labels, c
                  "--quiet", "--out", str(out)]) == 0
     err = capsys.readouterr().err
     assert "mlml train: warning: the 'fixed' decision predicts 0.0" in err
-    assert "labels per validation row, fewer than half the" in err
+    assert "labels per validation row, fewer than half the" in err and "positives observed per training row" in err
     assert f"mlml decide {out} --thresholds pu" in err
     assert main(["decide", str(out), "--thresholds", "pu"]) == 0  # the advice runs as written
 

@@ -149,8 +149,8 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _warn_shortfall(result: Any, policy: str, out: Path) -> None:
-    """Warn when the decision predicts fewer than half the labels per validation row that are observed there
-    (:func:`mlml.service.decision_shortfall`), naming the command that refits another policy."""
+    """Warn when the decision predicts fewer labels per validation row than half the positives observed per
+    training row (:func:`mlml.service.decision_shortfall`), naming the command that refits another policy."""
     import warnings
 
     from mlml.service import decision_shortfall
@@ -159,7 +159,8 @@ def _warn_shortfall(result: Any, policy: str, out: Path) -> None:
     if shortfall is not None and shortfall[0] < shortfall[1] / 2:
         predicted, observed = shortfall
         warnings.warn(f"the {policy!r} decision predicts {predicted:.2f} labels per validation row, fewer than half "
-                      f"the {observed:.2f} observed there (missing positives only add to them); refit another policy "
+                      f"the {observed:.3g} positives observed per training row (missing positives only add to them); "
+                      "refit another policy "
                       f"without retraining, e.g. `mlml decide {out} --thresholds pu` (or cardinality, calibrated), "
                       "and compare them on a hold-out.", UserWarning, stacklevel=2)
 
