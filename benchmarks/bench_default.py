@@ -85,7 +85,7 @@ def train_default(fold: Any, n_features: int, n_labels: int) -> tuple[Any, str, 
     from mlml.training.model import build_model
 
     method = resolve_method(RECOMMENDED_METHOD)
-    method, settings = apply_recipe("default", method, {"mode": "frozen", "seed": 0, "device": "cpu"})
+    method, settings = apply_recipe("default", method, {"mode": "frozen", "seed": 0, "device": "auto"})
     settings["log"] = False
     config = TrainConfig.from_dict(settings)
     config.num_threads = auto_threads(count_parameters(build_model(config, n_features, n_labels)), config.batch_size)
