@@ -160,9 +160,8 @@ def _warn_shortfall(result: Any, policy: str, out: Path) -> None:
         predicted, observed = shortfall
         warnings.warn(f"the {policy!r} decision predicts {predicted:.2f} labels per validation row, fewer than half "
                       f"the {observed:.3g} positives observed per training row (missing positives only add to them); "
-                      "refit another policy "
-                      f"without retraining, e.g. `mlml decide {out} --thresholds pu` (or cardinality, calibrated), "
-                      "and compare them on a hold-out.", UserWarning, stacklevel=2)
+                      f"refit another policy without retraining, e.g. `mlml decide {out} --thresholds pu` (or "
+                      "cardinality, calibrated), and compare them on a hold-out.", UserWarning, stacklevel=2)
 
 
 def _auto_summary(choice: dict[str, Any]) -> str:
