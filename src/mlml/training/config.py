@@ -15,6 +15,7 @@ from mlml.exceptions import MLMLError
 Mode = Literal["frozen", "finetune"]
 Optimizer = Literal["adamw", "adadelta", "sgd"]
 Schedule = Literal["cosine", "none"]
+Solver = Literal["minibatch", "lbfgs"]
 
 #: Learning rates used when ``lr`` is None. Adadelta's 0.1 is the seed paper's setting.
 DEFAULT_LR = {"adamw": 1e-3, "adadelta": 0.1, "sgd": 0.01}
@@ -50,6 +51,11 @@ class TrainConfig:
         lr: learning rate; None takes :data:`DEFAULT_LR` for the optimizer.
         weight_decay: decoupled (AdamW) or L2 (Adadelta, SGD) weight decay.
         lr_schedule: ``cosine`` (per step, from ``lr`` to 0 over ``epochs``) or ``none``.
+        solver: ``minibatch`` (default: ``optimizer`` over shuffled batches, epoch by epoch) or ``lbfgs``: full-batch
+            L-BFGS for a frozen ``linear`` head and a convex weighted cross-entropy, L2 penalty
+            ``weight_decay / 2 * ||W||^2`` (:mod:`mlml.training.lbfgs`; other methods and heads are refused).
+            Each of its rounds (``lbfgs_steps`` L-BFGS iterations) counts as an epoch for ``epochs``, ``patience``
+            and model selection; it ends early once L-BFGS converges on fixed weights.
         epochs: the maximum number of epochs (exactly this many with ``fixed_epochs``).
         batch_size: the GLOBAL batch size (split across processes under distributed training).
         patience: stop after this many epochs without a better validation score (None: never stop early).
@@ -86,6 +92,8 @@ class TrainConfig:
     weight_decay: float = 1e-4
     momentum: float = 0.9
     lr_schedule: Schedule = "cosine"
+    solver: Solver = "minibatch"
+    lbfgs_steps: int = 10
     epochs: int = 60
     batch_size: int = 64
     patience: int | None = 10
@@ -116,6 +124,8 @@ class TrainConfig:
         check_option(self.optimizer, "optimizer", owner, DEFAULT_LR)
         check_option(self.lr_schedule, "lr_schedule", owner, ("cosine", "none"))
         check_option(self.val_metric, "val_metric", owner, ("map", "loss"))
+        check_option(self.solver, "solver", owner, ("minibatch", "lbfgs"))
+        check_positive_int(self.lbfgs_steps, "lbfgs_steps", owner)
         check_positive_int(self.epochs, "epochs", owner)
         check_positive_int(self.batch_size, "batch_size", owner)
         check_positive_int(self.adaptive_warmup_epochs, "adaptive_warmup_epochs", owner, minimum=0)
@@ -190,4 +200,7 @@ class TrainConfig:
 
     def semantic_dict(self) -> dict[str, Any]:
         """The fields that determine the numbers (for checkpoint fingerprints)."""
-        return {k: v for k, v in self.to_dict().items() if k not in NON_SEMANTIC}
+        out = {k: v for k, v in self.to_dict().items() if k not in NON_SEMANTIC}
+        if self.solver == "minibatch":  # absent by default, so that earlier runs' checkpoints still resume
+            del out["solver"], out["lbfgs_steps"]
+        return out

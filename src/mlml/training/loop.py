@@ -41,6 +41,7 @@ from mlml.training.config import TrainConfig
 from mlml.training.data import EpochBatches, TrainingSet, WeightSource, batches
 from mlml.training.distributed import barrier, dist_info
 from mlml.training.inference import predict_inputs
+from mlml.training.lbfgs import LBFGSSolver, check_lbfgs
 from mlml.training.model import build_model, check_inputs, resolve_device, rows_tensor
 from mlml.training.optim import Optimisation
 from mlml.training.prior import ignore_mode_prior
@@ -165,8 +166,16 @@ class _Run:
         self._network(inputs)
         self.criterion = self._criterion(inputs, labels, validation)
         self.sampler = EpochBatches(labels.shape[0], config.batch_size, config.seed, info)
-        self.optimisation = Optimisation(self.model, self.criterion, config, self.frozen, len(self.sampler), device)
+        self.solver: LBFGSSolver | None = None
+        if config.solver == "lbfgs":
+            check_lbfgs(config, method, self.criterion, info.enabled)
+        else:
+            self.optimisation = Optimisation(self.model, self.criterion, config, self.frozen, len(self.sampler),
+                                             device)
         self._data(inputs, labels, hidden, estimator_rows)
+        if config.solver == "lbfgs":  # full-batch rounds instead of minibatch epochs (mlml.training.lbfgs)
+            self.solver = LBFGSSolver(self.model, self.criterion, self.train_set, config, self.adaptive, device)
+            self.optimisation = self.solver
         self.x_val, obs_val = validation if validation is not None else (None, None)
         if self.frozen and self.x_val is not None and _in_memory(self.x_val):
             self.x_val = rows_tensor(self.x_val).to(device)
@@ -334,7 +343,10 @@ class _Run:
     def _epoch(self, epoch: int) -> dict[str, float]:
         """Train one epoch, refresh adaptive weights, score the validation rows: the epoch's history record."""
         t0 = time.perf_counter()
-        train_loss = self._train_epoch(epoch)
+        if self.solver is not None:
+            train_loss = self.solver.round(epoch, self.epoch_proba)
+        else:
+            train_loss = self._train_epoch(epoch)
         if self.adaptive and epoch + 1 >= self.config.adaptive_warmup_epochs:
             self.estimator.update(self.epoch_proba.cpu().numpy())
             self.weights.refresh()
@@ -358,7 +370,7 @@ class _Run:
                 break
             record = self._epoch(epoch)
             self.history.append(record)
-            done = self.selection.stop or epoch + 1 == cfg.epochs
+            done = self.selection.stop or epoch + 1 == cfg.epochs or (self.solver is not None and self.solver.finished)
             self._checkpoint(path, epoch, done)
             for callback in callbacks:
                 callback(record)
