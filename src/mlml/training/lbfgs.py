@@ -105,8 +105,8 @@ class LBFGSSolver:
         if sp.issparse(inputs):
             coo = sp.coo_matrix(inputs, dtype=np.float32)
             index = torch.from_numpy(np.vstack([coo.row, coo.col]).astype(np.int64))
-            tensor = torch.sparse_coo_tensor(index, torch.from_numpy(coo.data), coo.shape).coalesce()
-            return tensor.to(self.device), True
+            tensor = torch.sparse_coo_tensor(index, torch.from_numpy(coo.data), coo.shape, check_invariants=True)
+            return tensor.coalesce().to(self.device), True
         from mlml.training.model import rows_tensor
 
         return rows_tensor(inputs).to(self.device), False
