@@ -51,7 +51,7 @@ def _train(args: argparse.Namespace) -> int:
     method = _method(args.method, args.method_param)
     flags = {
         "mode": args.mode, "backbone": args.backbone if args.mode == "finetune" else None, "head": args.head,
-        "optimizer": args.optimizer, "lr": args.lr, "epochs": args.epochs,
+        "optimizer": args.optimizer, "solver": args.solver, "lr": args.lr, "epochs": args.epochs,
         "batch_size": args.batch_size, "seed": args.seed, "device": args.device,
         "finetune_last_k_blocks": args.finetune_last_k,
         "checkpoint_dir": str(args.checkpoint_dir) if args.checkpoint_dir else None,
@@ -70,6 +70,10 @@ def _train(args: argparse.Namespace) -> int:
         config = TrainConfig.from_dict(settings)  # every training setting checked before the data is read
     resolve_device(config.device, DistInfo(), name="--device")
     auto = is_auto(method)
+    if config.solver == "lbfgs" and not auto:  # before the data is read
+        from mlml.training.lbfgs import check_lbfgs
+
+        check_lbfgs(config, method)
     thresholds = args.thresholds  # own, for auto: the policy it chooses
     policy = method.threshold_policy if thresholds == "own" else thresholds
     if thresholds == "own" and not auto:
@@ -179,7 +183,8 @@ def _auto_summary(choice: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-_TRAIN_FLAGS = {"mode": "--mode", "head": "--head", "optimizer": "--optimizer", "lr": "--lr", "epochs": "--epochs",
+_TRAIN_FLAGS = {"mode": "--mode", "head": "--head", "optimizer": "--optimizer", "solver": "--solver", "lr": "--lr",
+                "epochs": "--epochs",
                 "batch_size": "--batch-size", "seed": "--seed", "device": "--device",
                 "finetune_last_k_blocks": "--finetune-last-k", "checkpoint_dir": "--checkpoint-dir",
                 "backbone_weights": "--weights", "backbone": "--backbone"}

@@ -126,6 +126,7 @@ class TrainConfig:
         check_option(self.val_metric, "val_metric", owner, ("map", "loss"))
         check_option(self.solver, "solver", owner, ("minibatch", "lbfgs"))
         check_positive_int(self.lbfgs_steps, "lbfgs_steps", owner)
+        self.check_solver()
         check_positive_int(self.epochs, "epochs", owner)
         check_positive_int(self.batch_size, "batch_size", owner)
         check_positive_int(self.adaptive_warmup_epochs, "adaptive_warmup_epochs", owner, minimum=0)
@@ -175,6 +176,18 @@ class TrainConfig:
                 f"The 'head_kwargs' parameter of {owner} must be a dict. Got {self.head_kwargs!r}."
             )
         self.head_kwargs = dict(self.head_kwargs)
+
+    def check_solver(self) -> None:
+        """Refuse ``solver="lbfgs"`` with another head than ``linear`` or in finetune mode (not convex)."""
+        if self.solver != "lbfgs":
+            return
+        if self.mode != "frozen":
+            raise MLMLError("The 'solver' parameter of TrainConfig is 'lbfgs', which trains frozen features only: "
+                            f"mode is {self.mode!r}. Use solver='minibatch' to fine-tune.")
+        if self.head != "linear":
+            raise MLMLError("The 'solver' parameter of TrainConfig is 'lbfgs', which needs head='linear' (a convex "
+                            f"problem); head is {self.head!r}. Use head='linear' (--head linear), or "
+                            "solver='minibatch'.")
 
     @property
     def learning_rate(self) -> float:

@@ -48,16 +48,11 @@ GRAD_TOL = 1e-5
 CHANGE_TOL = 1e-9
 
 
-def check_lbfgs(config: Any, method: Any, criterion: nn.Module, distributed: bool) -> None:
+def check_lbfgs(config: Any, method: Any, distributed: bool = False) -> None:
     """Refuse ``solver="lbfgs"`` where its objective is not the convex one it solves (one line naming the
     parameter)."""
-    if config.mode != "frozen":
-        raise MLMLError("The 'solver' parameter of TrainConfig is 'lbfgs', which trains frozen features only: "
-                        f"mode is {config.mode!r}. Use solver='minibatch' to fine-tune.")
-    if config.head != "linear":
-        raise MLMLError("The 'solver' parameter of TrainConfig is 'lbfgs', which needs head='linear' (a convex "
-                        f"problem); head is {config.head!r}. Use --head linear, or solver='minibatch'.")
-    if method.loss not in CONVEX_LOSSES or list(criterion.parameters()) or criterion.needs_class_prior:
+    config.check_solver()  # the head and the mode (its fields may have been set after construction)
+    if method.loss not in CONVEX_LOSSES:
         raise MLMLError(f"The 'solver' parameter of TrainConfig is 'lbfgs', but the method {method.name!r} trains "
                         f"the loss {method.loss!r}, which is not a convex weighted cross-entropy; lbfgs takes the "
                         f"losses {', '.join(CONVEX_LOSSES)}. Use solver='minibatch' for this method.")

@@ -168,7 +168,7 @@ class _Run:
         self.sampler = EpochBatches(labels.shape[0], config.batch_size, config.seed, info)
         self.solver: LBFGSSolver | None = None
         if config.solver == "lbfgs":
-            check_lbfgs(config, method, self.criterion, info.enabled)
+            check_lbfgs(config, method, info.enabled)
         else:
             self.optimisation = Optimisation(self.model, self.criterion, config, self.frozen, len(self.sampler),
                                              device)
