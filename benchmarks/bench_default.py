@@ -72,7 +72,11 @@ def stored_best(readme: Path) -> dict[tuple[str, float], tuple[str, float]]:
     return best
 
 
-def train_default(fold: Any, n_features: int, n_labels: int) -> tuple[Any, str, int]:
+#: ``--variant``: training set-ups over ``mlml train``'s defaults (TrainConfig fields), as bench_peer.py's.
+VARIANTS = {"default": {}, "linear": {"head": "linear"}, "lbfgs": {"head": "linear", "solver": "lbfgs"}}
+
+
+def train_default(fold: Any, n_features: int, n_labels: int, variant: str = "default") -> tuple[Any, str, int]:
     """``mlml train``'s default path on ``fold`` (see the module docstring): the trained result, the policy it
     decides with and the thread count."""
     from mlml._threads import auto_threads
@@ -87,6 +91,7 @@ def train_default(fold: Any, n_features: int, n_labels: int) -> tuple[Any, str, 
     method = resolve_method(RECOMMENDED_METHOD)
     method, settings = apply_recipe("default", method, {"mode": "frozen", "seed": 0, "device": "auto"})
     settings["log"] = False
+    settings.update(VARIANTS[variant])
     config = TrainConfig.from_dict(settings)
     config.num_threads = auto_threads(count_parameters(build_model(config, n_features, n_labels)), config.batch_size)
     policy = method.threshold_policy
@@ -104,6 +109,9 @@ def main() -> None:
                         help="the grid whose folds are used (default: issue16.yaml, the target cells)")
     parser.add_argument("--ratios", help="R,... instead of the grid's ratios")
     parser.add_argument("--seed", type=int, help="instead of the grid's first seed")
+    parser.add_argument("--variant", choices=list(VARIANTS), default="default",
+                        help="the training set-up: default (mlml train's), linear (linear head, AdamW) or lbfgs "
+                             "(linear head, full-batch L-BFGS)")
     parser.add_argument("--select", action="store_true",
                         help="also: the policy of each run chosen on its validation rows (select_policy)")
     args = parser.parse_args()
@@ -127,8 +135,8 @@ def main() -> None:
     # default method's best policy in this run
     best = stored_best(ROOT / "benchmarks" / "README.md") if args.grid.resolve() == GRID else {}
     wanted = None if not args.cells else {(c.split(":")[0], float(c.split(":")[1])) for c in args.cells.split(",")}
-    print(f"mlml train's default ({RECOMMENDED_METHOD}, own policy) on the issue-16 grid's folds; micro-F1 on "
-          "complete test labels")
+    print(f"mlml train's default ({RECOMMENDED_METHOD}, own policy; training set-up {args.variant}) on the "
+          "issue-16 grid's folds; micro-F1 on complete test labels")
     print(f"{'cell':<16} {'default':>15} {'folds':<27} {'best pair (stored / this run)':<40} {'gap':>7}  within")
     within, cells, collapsed = 0, 0, 0
     for source in grid.datasets:
@@ -137,10 +145,12 @@ def main() -> None:
             if wanted is not None and (name, ratio) not in wanted:
                 continue
             started = time.perf_counter()
-            f1, per_policy, selected, picks, warned = [], {}, {}, [], 0
+            f1, per_policy, selected, picks, warned, fit_seconds = [], {}, {}, [], 0, []
             for k in range(args.folds or grid.folds):
                 fold = trial_fold(Trial(source, RECOMMENDED_METHOD, ratio, k, seed, "observed", ""), grid)
-                result, policy, _ = train_default(fold, fold.inputs.shape[1], fold.dataset.n_labels)
+                fit_started = time.perf_counter()
+                result, policy, _ = train_default(fold, fold.inputs.shape[1], fold.dataset.n_labels, args.variant)
+                fit_seconds.append(time.perf_counter() - fit_started)
                 scores = result.predict_proba(fold.test_inputs)
                 predicted, observed = decision_shortfall(result)
                 warned += predicted < observed / 2  # `mlml train` warns (mlml.cli.train._warn_shortfall)
@@ -171,7 +181,8 @@ def main() -> None:
             best_text = f"{stored[0]} {stored[1]:.3f} / {policy_name(run_best[0])} {np.mean(run_best[1]):.3f}"
             print(f"{name + ' ' + str(ratio):<16} {policy:>7} {ours:.3f}{'' if not n_collapsed else ' C'} "
                   f"{folds_text:<27} {best_text:<40} {gap:>+7.3f}  {'yes' if ok else 'NO'} "
-                  f"(warned {warned}/{len(f1)}; {time.perf_counter() - started:.0f} s)", flush=True)
+                  f"(warned {warned}/{len(f1)}; {time.perf_counter() - started:.0f} s; fit "
+                  f"{np.mean(fit_seconds):.2f} s mean, {np.median(fit_seconds):.2f} median)", flush=True)
     print(f"within 0.01 of the best pair with no collapsed fold: {within} of {cells} cells (target >= 8 of 10); "
           f"collapsed folds: {collapsed}")
     print(f"\n{RECOMMENDED_METHOD} under every policy (mean micro-F1 of the folds; C: a collapsed fold)")

@@ -10,7 +10,7 @@ import pytest
 import scipy.sparse as sp
 from scipy.optimize import minimize
 
-import mlml.training.loop as loop
+import mlml.training.lbfgs as lbfgs
 from mlml.exceptions import MLMLError
 from mlml.training import TrainConfig, fit
 from mlml.training.checkpoint import fingerprint
@@ -78,9 +78,19 @@ def test_sparse_equals_dense(rows, monkeypatch):
     x, y = rows
     x = np.where(np.abs(x) > 1.0, x, 0.0)  # about a third non-zero
     config = TrainConfig(**FAST, fixed_epochs=True, epochs=50)
+    seen = []
+    matrix = lbfgs.LBFGSSolver._matrix
+
+    def spy(self, inputs):
+        out = matrix(self, inputs)
+        seen.append(out[1])
+        return out
+
+    monkeypatch.setattr(lbfgs.LBFGSSolver, "_matrix", spy)
     dense = fit(x.astype(np.float32), y, "bce", config)
-    monkeypatch.setattr(loop, "DENSIFY_ENTRIES", 0)  # the CSR matrix stays sparse: the solver's sparse product
+    monkeypatch.setattr(lbfgs, "SPARSE_DENSITY", 1.0)  # the solver's sparse product for this matrix
     sparse = fit(sp.csr_matrix(x), y, "bce", config)
+    assert seen == [False, True]
     a, b = (r.predict_proba(x.astype(np.float32)) for r in (dense, sparse))
     np.testing.assert_allclose(a, b, atol=1e-3)
 
@@ -119,4 +129,5 @@ def test_default_solver_keeps_checkpoint_fingerprints():
 
     assert "solver" not in TrainConfig().semantic_dict()
     method = METHODS.get("bce")
-    assert fingerprint(TrainConfig(), method, 1, ()) != fingerprint(TrainConfig(solver="lbfgs", head="linear"), method, 1, ())
+    lbfgs_config = TrainConfig(solver="lbfgs", head="linear")
+    assert fingerprint(TrainConfig(), method, 1, ()) != fingerprint(lbfgs_config, method, 1, ())

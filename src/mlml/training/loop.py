@@ -174,7 +174,8 @@ class _Run:
                                              device)
         self._data(inputs, labels, hidden, estimator_rows)
         if config.solver == "lbfgs":  # full-batch rounds instead of minibatch epochs (mlml.training.lbfgs)
-            self.solver = LBFGSSolver(self.model, self.criterion, self.train_set, config, self.adaptive, device)
+            self.solver = LBFGSSolver(self.model, self.criterion, self.train_set, config, self.adaptive, device,
+                                      inputs)
             self.optimisation = self.solver
         self.x_val, obs_val = validation if validation is not None else (None, None)
         if self.frozen and self.x_val is not None and _in_memory(self.x_val):
