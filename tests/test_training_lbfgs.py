@@ -131,3 +131,29 @@ def test_default_solver_keeps_checkpoint_fingerprints():
     method = METHODS.get("bce")
     lbfgs_config = TrainConfig(solver="lbfgs", head="linear")
     assert fingerprint(TrainConfig(), method, 1, ()) != fingerprint(lbfgs_config, method, 1, ())
+
+
+def test_cli_solver(tmp_path, capsys, monkeypatch):
+    """``mlml train --solver lbfgs``: trains a linear head and records the solver; another head or a non-convex
+    method is refused in one line before the data set is read."""
+    import json
+
+    from cli_helpers import assert_one_line_error, run
+
+    import mlml.cli.train as cli_train
+
+    model = tmp_path / "model"
+    code, err = run(["train", "yeast", "--ratio", "0.5", "--head", "linear", "--solver", "lbfgs", "--epochs", "3",
+                     "--quiet", "--out", model], capsys)
+    assert code == 0, err
+    assert json.loads((model / "model.json").read_text())["config"]["solver"] == "lbfgs"
+
+    def unread(*args, **kwargs):
+        raise AssertionError("the data set was read before the refusal")
+
+    monkeypatch.setattr(cli_train, "_load_source", unread)
+    code, err = run(["train", "yeast", "--solver", "lbfgs", "--out", tmp_path / "m2"], capsys)
+    assert_one_line_error(code, err, "head='linear'")
+    code, err = run(["train", "yeast", "--method", "asl", "--head", "linear", "--solver", "lbfgs",
+                     "--out", tmp_path / "m3"], capsys)
+    assert_one_line_error(code, err, "not a convex")
