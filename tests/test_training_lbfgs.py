@@ -157,3 +157,15 @@ def test_cli_solver(tmp_path, capsys, monkeypatch):
     code, err = run(["train", "yeast", "--method", "asl", "--head", "linear", "--solver", "lbfgs",
                      "--out", tmp_path / "m3"], capsys)
     assert_one_line_error(code, err, "not a convex")
+
+
+def test_checkpoint_of_a_finished_run_resumes(rows, tmp_path):
+    """A checkpointed lbfgs run, fitted again with the same settings, resumes as done: the same model."""
+    x, y = rows
+    y = np.where(y == -1, 0, y).astype(np.int8)
+    config = TrainConfig(**FAST, epochs=6, patience=2, lbfgs_steps=5, checkpoint_dir=str(tmp_path))
+    args = (x[:100].astype(np.float32), y[:100], "knn-pu-em-balanced", config)
+    first = fit(*args, validation=(x[100:], y[100:]))
+    again = fit(*args, validation=(x[100:], y[100:]))
+    assert again.history == first.history
+    np.testing.assert_array_equal(again.val_proba, first.val_proba)
