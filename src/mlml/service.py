@@ -149,6 +149,25 @@ def decide(result: Any, fold: Any, policy: str, *, estimator: str = DEFAULT_POST
     return result.decide(policy, q=q)
 
 
+def decision_shortfall(result: Any) -> tuple[float, float] | None:
+    """``(predicted, observed)``: the mean number of labels per validation row that the result's stored decision
+    predicts, and the mean number of positives observed per TRAINING row (``label_counts / n_train``: the training
+    rows are many, and with most positives hidden a few hundred validation rows may hold none); None without
+    validation rows or training counts. The observed positives are true ones (missing positives only add to them),
+    so ``predicted < observed / 2`` (the report's "half" rule for a collapsed fold) marks a decision that misses most
+    of the labels the annotators gave: the collapse of 0.5 on a model trained with most positives hidden
+    (benchmarks/README.md, "The default method's time to a model and its quality": scene and medical at r = 0.75).
+    A model at 0.5 on complete labels predicts somewhat fewer labels than there are (yeast, plain BCE: about 3.6
+    against 4.2), hence the half."""
+    proba = getattr(result, "val_proba", None)
+    counts, n_train = getattr(result, "label_counts", None), getattr(result, "n_train", None)
+    if proba is None or not len(proba) or counts is None or not n_train:
+        return None
+    observed = float(np.sum(counts) / n_train)
+    predicted = float((proba >= result.decision_thresholds_for(proba)).sum(axis=1).mean())
+    return predicted, observed
+
+
 # ------------------------------------------------------------------------------------------------------- scoring
 def stored_rule(model: Any) -> Rule:
     """The decision rule a model applies in ``predict``: its stored decision (per class, or per sample), else its

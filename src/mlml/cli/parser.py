@@ -187,6 +187,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--weights", type=Path, help="local backbone weights file (timm:/torchvision: backbones)")
     p.add_argument("--head", help="linear, mlp (default) or seed-mlp")
     p.add_argument("--optimizer", choices=["adamw", "adadelta", "sgd"])
+    p.add_argument("--solver", choices=["minibatch", "lbfgs"],
+                   help="minibatch (default: --optimizer over batches) or lbfgs (full-batch L-BFGS; --head linear and "
+                        "a convex weighted cross-entropy only; docs/performance.md)")
     p.add_argument("--lr", type=_positive_float)
     p.add_argument("--epochs", type=_positive_int)
     p.add_argument("--batch-size", type=_positive_int)

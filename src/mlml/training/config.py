@@ -16,6 +16,7 @@ from mlml.exceptions import MLMLError
 Mode = Literal["frozen", "finetune"]
 Optimizer = Literal["adamw", "adadelta", "sgd"]
 Schedule = Literal["cosine", "none"]
+Solver = Literal["minibatch", "lbfgs"]
 
 #: Learning rates used when ``lr`` is None. Adadelta's 0.1 is the seed paper's setting.
 DEFAULT_LR = {"adamw": 1e-3, "adadelta": 0.1, "sgd": 0.01}
@@ -46,6 +47,11 @@ class TrainConfig:
         lr: learning rate; None takes :data:`DEFAULT_LR` for the optimizer.
         weight_decay: decoupled (AdamW) or L2 (Adadelta, SGD) weight decay.
         lr_schedule: ``cosine`` (per step, from ``lr`` to 0 over ``epochs``) or ``none``.
+        solver: ``minibatch`` (default: ``optimizer`` over shuffled batches, epoch by epoch) or ``lbfgs``: full-batch
+            L-BFGS for a frozen ``linear`` head and a convex weighted cross-entropy, L2 penalty
+            ``weight_decay / 2 * ||W||^2`` (:mod:`mlml.training.lbfgs`; other methods and heads are refused).
+            Each of its rounds (``lbfgs_steps`` L-BFGS iterations) counts as an epoch for ``epochs``, ``patience``
+            and model selection; it ends early once L-BFGS converges on fixed weights.
         epochs: the maximum number of epochs (exactly this many with ``fixed_epochs``).
         batch_size: the GLOBAL batch size (split across processes under distributed training).
         patience: stop after this many epochs without a better validation score (None: never stop early).
@@ -82,6 +88,8 @@ class TrainConfig:
     weight_decay: float = 1e-4
     momentum: float = 0.9
     lr_schedule: Schedule = "cosine"
+    solver: Solver = "minibatch"
+    lbfgs_steps: int = 10
     epochs: int = 60
     batch_size: int = 64
     patience: int | None = 10
@@ -116,11 +124,13 @@ class TrainConfig:
         "finetune_last_k_blocks": [None, COUNT], "lr": [None, POSITIVE_REAL], "weight_decay": [NON_NEGATIVE],
         "momentum": [NON_NEGATIVE], "grad_clip": [None, NON_NEGATIVE], "backbone_lr_scale": [NON_NEGATIVE],
         "val_fraction": [Interval(Real, 0, 1, closed="left")],
+        "solver": [Options("minibatch", "lbfgs")], "lbfgs_steps": [POSITIVE_INT],
     }
 
     def __post_init__(self) -> None:
         owner = "TrainConfig"
         validate_params(self, self._parameter_constraints, owner)
+        self.check_solver()
         for name in ("fixed_epochs", "standardize", "amp", "resume", "progress", "log"):
             value = getattr(self, name)
             if type(value).__name__ not in ("bool", "bool_") and not (isinstance(value, int) and value in (0, 1)):
@@ -146,6 +156,18 @@ class TrainConfig:
             )
         self.head_kwargs = dict(self.head_kwargs)
 
+    def check_solver(self) -> None:
+        """Refuse ``solver="lbfgs"`` with another head than ``linear`` or in finetune mode (not convex)."""
+        if self.solver != "lbfgs":
+            return
+        if self.mode != "frozen":
+            raise MLMLError("The 'solver' parameter of TrainConfig is 'lbfgs', which trains frozen features only: "
+                            f"mode is {self.mode!r}. Use solver='minibatch' to fine-tune.")
+        if self.head != "linear":
+            raise MLMLError("The 'solver' parameter of TrainConfig is 'lbfgs', which needs head='linear' (a convex "
+                            f"problem); head is {self.head!r}. Use head='linear' (--head linear), or "
+                            "solver='minibatch'.")
+
     @property
     def learning_rate(self) -> float:
         return float(self.lr if self.lr is not None else DEFAULT_LR[self.optimizer])
@@ -170,4 +192,7 @@ class TrainConfig:
 
     def semantic_dict(self) -> dict[str, Any]:
         """The fields that determine the numbers (for checkpoint fingerprints)."""
-        return {k: v for k, v in self.to_dict().items() if k not in NON_SEMANTIC}
+        out = {k: v for k, v in self.to_dict().items() if k not in NON_SEMANTIC}
+        if self.solver == "minibatch":  # absent by default, so that earlier runs' checkpoints still resume
+            del out["solver"], out["lbfgs_steps"]
+        return out
