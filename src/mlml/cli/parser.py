@@ -274,7 +274,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--min-score", type=_fraction, help="only suggestions with score >= this probability")
     p.add_argument("--calibration", default="missing-share", choices=["missing-share", "none"],
                    help="missing-share: scores shifted (ranking kept) to sum to the missing positives that diagnose "
-                        "estimates; none: as fitted on re-hidden positives, under-confident (default: %(default)s)")
+                        "estimates; none: the method's own scores (auto: fitted on re-hidden positives) "
+                        "(default: %(default)s)")
     p.add_argument("--missing-share", type=_fraction, help="the share of positives missing, if known (else estimated)")
     p.add_argument("--algorithm", default="auto", choices=["auto", "brute", "tree", "hnsw"],
                    help="neighbour search: auto = exact up to 20,000 rows or 16 features, faiss HNSW beyond "
