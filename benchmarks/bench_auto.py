@@ -52,7 +52,8 @@ def decided_f1(truth, scores, val_proba, selection, policy) -> float:
     return float(evaluate(truth, scores, threshold=decision.thresholds(scores), ranking=False)["micro_f1"])
 
 
-def run_fold(dataset, source: str, ratio: float, fold_id: int, folds: int, seed: int, epochs: int) -> dict:
+def run_fold(dataset, source: str, ratio: float, fold_id: int, folds: int, seed: int, epochs: int,
+             dump: Path | None = None) -> dict:
     method = resolve_method("auto")
     split = kfold_indices(dataset.labels, n_splits=folds, stratified=True, random_state=seed)[fold_id]
     fold = make_fold(dataset, split, ratio=ratio, seed=seed, hiding=hiding_seed(seed, fold_id, ratio))
@@ -63,6 +64,11 @@ def run_fold(dataset, source: str, ratio: float, fold_id: int, folds: int, seed:
     train_s = time.perf_counter() - started
     val = {n: np.asarray(r.val_proba, dtype=np.float64) for n, r in results.items()}
     test = {n: r.predict_proba(fold.test_inputs).astype(np.float64) for n, r in results.items()}
+    if dump is not None:  # every candidate's validation and test probabilities, for analyses without retraining
+        dump.mkdir(parents=True, exist_ok=True)
+        np.savez_compressed(dump / f"{Path(source).name}-{ratio:g}-{fold_id}.npz",
+                            **{f"val/{n}": v.astype(np.float32) for n, v in val.items()},
+                            **{f"test/{n}": t.astype(np.float32) for n, t in test.items()})
     scored = {n: score_entry(val[n], selection) for n in results}
     candidates = {}
     for n in results:
@@ -247,6 +253,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cache", type=Path, default=Path("/tmp/bench_auto.jsonl"))
     parser.add_argument("--criterion", default=DEFAULT_CRITERION)
     parser.add_argument("--summary-only", action="store_true")
+    parser.add_argument("--dump", type=Path, help="save every candidate's validation and test probabilities here "
+                                                  "(one .npz per fold) for analyses without retraining")
     args = parser.parse_args(argv)
     warnings.simplefilter("ignore", UndefinedMetricWarning)
     rows = []
@@ -265,7 +273,7 @@ def main(argv: list[str] | None = None) -> int:
         for source, ratio, f in wanted:
             if (source, ratio, f) in done:
                 continue
-            row = run_fold(load(source), source, ratio, f, args.folds, args.seed, args.epochs)
+            row = run_fold(load(source), source, ratio, f, args.folds, args.seed, args.epochs, args.dump)
             rows.append(row)
             with args.cache.open("a") as handle:
                 handle.write(json.dumps(row) + "\n")

@@ -1,0 +1,108 @@
+"""Issue 21: what ``auto`` costs, with its candidates trained one by one and in one pass.
+
+For one fold of each data set (the grid's fold 0 of 4, seed 0, per-sample hiding at ``--ratio``) it times, in the
+same run and process:
+
+* one training of ``bce`` (:func:`mlml.training.fit`): the unit a trial of the paper's methods costs;
+* auto's candidates trained one by one (one ``fit`` each: how ``auto`` trained them before the one pass);
+* the same candidates in ONE pass (:func:`mlml.training.one_pass.fit_heads`), and whether every candidate's
+  weights, history and validation probabilities are bitwise those of its own ``fit``;
+* the whole of :func:`mlml.auto.fit_auto` (re-hiding, the one pass, every criterion, the policy choice, the average).
+
+and prints the times and their ratios to the unit. Each timing is the best of ``--repeat`` runs (the machine is
+shared). Run: ``nice -n 10 python benchmarks/bench_auto_cost.py [--datasets yeast,scene,...]``; ``yeast`` is the
+built-in copy, other names are read from ``../shared/data/mulan``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+import warnings
+
+import numpy as np
+import torch
+from _common import present, shared_data
+
+from mlml.auto import fit_auto, resolve_method
+from mlml.auto.select import prepare_selection
+from mlml.data import load
+from mlml.data.splits import kfold_indices
+from mlml.evaluation import UndefinedMetricWarning
+from mlml.experiments.trials import hiding_seed
+from mlml.folds import make_fold
+from mlml.training import TrainConfig, fit
+from mlml.training.one_pass import fit_heads
+
+
+def best_of(repeat: int, function) -> tuple[float, object]:
+    """The shortest wall time of ``repeat`` calls, and the last call's result."""
+    times, out = [], None
+    for _ in range(repeat):
+        started = time.perf_counter()
+        out = function()
+        times.append(time.perf_counter() - started)
+    return min(times), out
+
+
+def same(a, b) -> bool:
+    """Bitwise the same trained model: weights, history (but its seconds), best epoch, validation probabilities."""
+    weights = all(torch.equal(x, y) for x, y in zip(a.model.state_dict().values(), b.model.state_dict().values()))
+    history = [{k: v for k, v in r.items() if k != "seconds"} for r in a.history] == \
+              [{k: v for k, v in r.items() if k != "seconds"} for r in b.history]
+    return weights and history and a.best_epoch == b.best_epoch and np.array_equal(a.val_proba, b.val_proba)
+
+
+def measure(source: str, ratio: float, repeat: int) -> dict:
+    dataset = load(source)
+    split = kfold_indices(dataset.labels, n_splits=4, stratified=True, random_state=0)[0]
+    fold = make_fold(dataset, split, ratio=ratio, seed=0, hiding=hiding_seed(0, 0, ratio))
+    config = TrainConfig(seed=0, num_threads=1, log=False)
+    method = resolve_method("auto")
+    selection = prepare_selection(fold, method, config.seed)
+    candidates = {n: method.candidate(n) for n in method.candidate_names(partial=False)}
+    validation = (fold.val_inputs, selection.rehidden)
+
+    def one(name):
+        return fit(fold.train_inputs, fold.observed_train, candidates[name], config, validation=validation)
+
+    one("bce")  # warm-up: imports and first-call costs outside every timing
+    unit, _ = best_of(repeat, lambda: one("bce"))
+    separate_s, separate = best_of(repeat, lambda: {n: one(n) for n in candidates})
+    one_pass_s, together = best_of(repeat, lambda: fit_heads(fold.train_inputs, fold.observed_train, candidates,
+                                                             config, validation=validation))
+    auto_s, _ = best_of(repeat, lambda: fit_auto(fold, config, method))
+    return {"unit": unit, "separate": separate_s, "one_pass": one_pass_s, "auto": auto_s,
+            "epochs": sum(len(r.history) for r in separate.values()), "n": len(candidates),
+            "same": all(same(separate[n], together[n]) for n in candidates), "rows": len(fold.train)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--datasets", default="yeast")
+    parser.add_argument("--ratio", type=float, default=0.5)
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args(argv)
+    warnings.simplefilter("ignore", UndefinedMetricWarning)
+    print(f"one fold per data set (fold 0 of 4, seed 0, per-sample r = {args.ratio}); best of {args.repeat} runs; "
+          "one torch thread")
+    print("| data set | training rows | bce (unit) | candidates one by one | in one pass | one pass / one by one "
+          "| whole fit_auto | fit_auto / unit | bitwise the same |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---|")
+    for name in args.datasets.split(","):
+        if name == "yeast":
+            source = "yeast"
+        else:
+            path = shared_data() / "mulan" / name
+            if not present(path, f"bench_auto_cost {name}"):
+                continue
+            source = f"mulan:{path}"
+        m = measure(source, args.ratio, args.repeat)
+        print(f"| {name} | {m['rows']} | {m['unit']:.2f} s | {m['separate']:.2f} s ({m['n']} trainings, "
+              f"{m['epochs']} epochs) | {m['one_pass']:.2f} s | {m['one_pass'] / m['separate']:.2f} | "
+              f"{m['auto']:.2f} s | {m['auto'] / m['unit']:.1f}x | {'yes' if m['same'] else 'NO'} |", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
