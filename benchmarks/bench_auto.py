@@ -109,6 +109,7 @@ def run_fold(dataset, source: str, ratio: float, fold_id: int, folds: int, seed:
 COMBINED: dict[str, tuple[str, ...]] = {
     "rank(pu-auc,rehide-auc)": ("pu-auc", "rehide-auc"),
     "rank(pu-auc,rehide-ap,lee-liu)": ("pu-auc", "rehide-ap", "lee-liu"),
+    "rank(every criterion but observed-map)": ("pu-auc", "soft-map", "lee-liu", "rehide-ap", "rehide-auc"),
 }
 
 

@@ -11,6 +11,8 @@ validation rows' OBSERVED (and re-hidden) labels only; the test labels only scor
 * ``stack``: a logistic regression on the candidates' validation logits, fitted to rank the RE-HIDDEN positives
   above the entries still unlabelled after re-hiding (stacking on re-hidden positives), applied to the test rows;
 * ``rank(all criteria)``: the candidate with the best mean rank over every criterion (rank aggregation);
+* ``choose by pu-auc-calibrated`` / ``rehide-auc-weighted``: two criteria calibrated by the estimated missing
+  share of each class (:func:`calibrated_criteria`), their τ with the test order printed too;
 * ``policy on re-hidden labels``: the average of ``S`` with the threshold policy chosen by fitting each policy on
   the RE-HIDDEN validation labels and scoring its decisions by Lee & Liu's ``r² / P(ŷ = 1)`` with ``r`` the recall
   of the re-hidden positives (missing positives of known position), instead of the default ``calibrated``.
@@ -33,7 +35,7 @@ from pathlib import Path
 import numpy as np
 from scipy.stats import rankdata
 
-from mlml.auto import CRITERIA, resolve_method
+from mlml.auto import CRITERIA, kendall_tau, resolve_method
 from mlml.auto.criteria import lee_liu
 from mlml.auto.select import prepare_selection
 from mlml.data import load
@@ -103,6 +105,36 @@ def rehidden_policy(val: np.ndarray, selection) -> str:
     return max(POLICIES, key=lambda p: (np.nan_to_num(values[p], nan=-np.inf), -POLICIES.index(p)))
 
 
+def calibrated_criteria(scores: np.ndarray, selection) -> dict[str, float]:
+    """Two criteria calibrated by the estimated missing share of each class, ``π'_c`` = the mean posterior ``q``
+    (co-occurrence, fitted on the training rows' observed labels) of the class's observed zeros:
+
+    * ``pu-auc-calibrated``: PU-AUC inverted per class, ``(AUC_PU − π'_c / 2) / (1 − π'_c)`` (Menon et al.'s
+      affine map, so that classes with many missing positives are not compressed towards 1/2 in the mean);
+    * ``rehide-auc-weighted``: the re-hidden positives' AUC per class weighted by the class's estimated number of
+      missing positives (``Σ q`` over its zeros): the classes where positives are really missing count most.
+    """
+    from mlml.evaluation.metrics import ranking_metrics
+
+    y, q = selection.observed, np.clip(selection.q_soft, 0.0, 1.0)
+    zeros = y == 0
+    share = np.where(zeros.any(axis=0), (q * zeros).sum(axis=0) / np.maximum(zeros.sum(axis=0), 1), 0.0)
+    share = np.minimum(share, 0.9)
+    _, auc = ranking_metrics(scores, y == 1, y != -1, ap=False)
+    calibrated = (auc - share / 2) / (1 - share)
+    mask, rehidden = selection.mask, selection.rehidden
+    candidates = (rehidden == 0) | mask
+    _, rauc = ranking_metrics(scores, mask, candidates, ap=False)
+    weight = (q * zeros).sum(axis=0) * (mask.any(axis=0) & (candidates & ~mask).any(axis=0))
+    keep = np.isfinite(rauc) & (weight > 0)
+    return {"pu-auc-calibrated": float(np.nanmean(calibrated)),
+            "rehide-auc-weighted": float(np.sum(rauc[keep] * weight[keep]) / weight[keep].sum()) if keep.any()
+            else float("nan")}
+
+
+NEW_CRITERIA = ("pu-auc-calibrated", "rehide-auc-weighted")
+
+
 def fold_rules(row: dict, dump: Path, subsets: list[tuple[str, ...]]) -> dict[str, dict[str, float]]:
     name = Path(row["dataset"]).name
     data = np.load(dump / f"{name}-{row['ratio']:g}-{row['fold']}.npz")
@@ -119,6 +151,14 @@ def fold_rules(row: dict, dump: Path, subsets: list[tuple[str, ...]]) -> dict[st
         if len(subset) in (len(names), 3):
             out[f"average({','.join(subset)}) policy on re-hidden"] = scored(truth, t, v, selection,
                                                                              rehidden_policy(v, selection))
+    new = {n: calibrated_criteria(val[n], selection) for n in names}
+    for criterion in NEW_CRITERIA:
+        values = [new[n][criterion] for n in names]
+        best = names[int(np.argmax(np.nan_to_num(values, nan=-np.inf)))]
+        out[f"choose by {criterion}"] = {m: row["candidates"][best][m] for m in ("map", "micro_f1")}
+        for metric in ("map", "micro_f1"):
+            out[f"choose by {criterion}"][f"tau_{metric}"] = kendall_tau(
+                values, [row["candidates"][n][metric] for n in names])
     v, t = stack(val, test, selection)
     out["stack"] = scored(truth, t, v, selection, "calibrated")
     ranks = np.mean([rankdata(np.nan_to_num([row["candidates"][n]["criteria"][c] for n in names], nan=-np.inf))
@@ -144,6 +184,10 @@ def summarise(rows: list[dict], results: list[dict], label: str, only: list[str]
                 regret[metric] += [max(c[metric] for c in r["candidates"].values()) - res[rule][metric]
                                    for r, res in cell]
         table[rule] = (wins["map"], wins["micro_f1"], np.mean(regret["map"]), np.mean(regret["micro_f1"]), len(cells))
+        if "tau_map" in results[0][rule]:  # a criterion's τ with the test order: mean over folds, then cells
+            taus = [np.nanmean([[res[rule][f"tau_{m}"] for _, res in cell] for cell in cells.values()], axis=1)
+                    for m in ("map", "micro_f1")]
+            print(f"{rule}: τ mAP {np.nanmean(taus[0]):.3f}, τ micro-F1 {np.nanmean(taus[1]):.3f}")
     return table
 
 
