@@ -86,7 +86,10 @@ def fit_heads(inputs: Any, observed: Any, methods: Mapping[str, Any], config: Tr
             if any(p.requires_grad for p in lane.criterion.parameters()):
                 lanes[name] = None  # a loss with parameters of its own: trained by fit below
                 continue
-            lane.history, lane.rng = [], torch.get_rng_state()
+            shared = next((other.train_set.inputs for other in lanes.values() if other is not None), None)
+            if shared is not None:  # one copy of the feature rows (each run converted the same array): free this one
+                lane.train_set.inputs = shared
+            lane.history, lane.rng = [], _rng_state(device)
             lanes[name] = lane
         trained = _OnePass({n: lane for n, lane in lanes.items() if lane is not None}, config, device).run()
     for name, method in methods.items():
@@ -104,9 +107,6 @@ class _OnePass:
         if not lanes:
             return
         first = next(iter(lanes.values()))
-        shared = first.train_set.inputs
-        for lane in lanes.values():  # one copy of the feature rows (every lane converted the same array)
-            lane.train_set.inputs = shared
         self.first = first
         heads = nn.ModuleList(lane.model for lane in lanes.values())
         self.optimizer = make_optimizer(heads, nn.Module(), config, True)
@@ -159,7 +159,7 @@ class _OnePass:
     def _lane_loss(self, lane: Any, features: torch.Tensor, index: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
         """One lane's loss on the batch, drawn from its own torch RNG stream (dropout)."""
         device = self.device
-        torch.set_rng_state(lane.rng)
+        _set_rng_state(lane.rng, device)
         observed = lane.train_set.observed
         labels = torch.from_numpy(observed[index.numpy()].toarray()) if lane.train_set.sparse else observed[index]
         weights = lane.weights.batch(index)
@@ -169,7 +169,7 @@ class _OnePass:
         weights = tuple(w.to(device) for w in weights) if isinstance(weights, tuple) else weights.to(device)
         loss = lane.criterion(logits, (labels == 1).float().to(device), weights, index=rows,
                               known=(labels != -1).to(device), suspect=(labels == 0).to(device))
-        lane.rng = torch.get_rng_state()
+        lane.rng = _rng_state(device)
         return loss
 
     def _step(self, total: torch.Tensor, active: dict[str, Any]) -> None:
@@ -195,3 +195,14 @@ class _OnePass:
             logger.info("%s epoch %3d  train_loss %.4f  val_map %.4f%s", name, epoch, train_loss,
                         record.get("val_score", math.nan), "  (best)" if lane.selection.best_epoch == epoch else "")
         return record
+
+
+def _rng_state(device: torch.device) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """The torch RNG state a head draws from (dropout): the CPU generator's, and the device's on CUDA."""
+    return torch.get_rng_state(), torch.cuda.get_rng_state(device) if device.type == "cuda" else None
+
+
+def _set_rng_state(state: tuple[torch.Tensor, torch.Tensor | None], device: torch.device) -> None:
+    torch.set_rng_state(state[0])
+    if state[1] is not None:
+        torch.cuda.set_rng_state(state[1], device)
