@@ -33,6 +33,7 @@ from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
+from bench_auto import dump_name
 from scipy.stats import rankdata
 
 from mlml.auto import CRITERIA, kendall_tau, resolve_method
@@ -54,7 +55,7 @@ def fold_parts(row: dict, folds: int = 4, seed: int = 0):
         _DATASETS[source] = load(source)
     dataset = _DATASETS[source]
     split = kfold_indices(dataset.labels, n_splits=folds, stratified=True, random_state=seed)[row["fold"]]
-    fold = make_fold(dataset, split, ratio=row["ratio"], seed=seed,
+    fold = make_fold(dataset, split, ratio=row["ratio"], scheme=row.get("scheme", "per-sample"), seed=seed,
                      hiding=hiding_seed(seed, row["fold"], row["ratio"]))
     return fold, prepare_selection(fold, resolve_method("auto"), seed)
 
@@ -137,7 +138,7 @@ NEW_CRITERIA = ("pu-auc-calibrated", "rehide-auc-weighted")
 
 def fold_rules(row: dict, dump: Path, subsets: list[tuple[str, ...]]) -> dict[str, dict[str, float]]:
     name = Path(row["dataset"]).name
-    data = np.load(dump / f"{name}-{row['ratio']:g}-{row['fold']}.npz")
+    data = np.load(dump / dump_name(name, row.get("scheme", "per-sample"), row["ratio"], row["fold"]))
     names = list(row["candidates"])
     val = {n: data[f"val/{n}"].astype(np.float64) for n in names}
     test = {n: data[f"test/{n}"].astype(np.float64) for n in names}
