@@ -78,10 +78,10 @@ def stack(val: dict, test: dict, selection) -> tuple[np.ndarray, np.ndarray]:
 
     names = list(val)
     rehidden, mask = selection.rehidden, selection.mask
-    rows = mask | ((rehidden == 0) & (selection.observed == 0))
+    rows = mask | (rehidden == 0) | (rehidden == -1)  # unlabelled after re-hiding (-1: partial labels)
     x = np.stack([logit(val[n])[rows] for n in names], axis=1)
     y = mask[rows].astype(int)
-    if y.sum() < 2:
+    if y.sum() < 2 or y.sum() == len(y):
         mean_val, mean_test = np.mean([val[n] for n in names], axis=0), np.mean([test[n] for n in names], axis=0)
         return mean_val, mean_test
     model = LogisticRegression(C=1.0, max_iter=1000).fit(x, y)
@@ -124,7 +124,7 @@ def calibrated_criteria(scores: np.ndarray, selection) -> dict[str, float]:
     _, auc = ranking_metrics(scores, y == 1, y != -1, ap=False)
     calibrated = (auc - share / 2) / (1 - share)
     mask, rehidden = selection.mask, selection.rehidden
-    candidates = (rehidden == 0) | mask
+    candidates = (rehidden == 0) | (rehidden == -1) | mask  # unlabelled after re-hiding (-1: partial labels)
     _, rauc = ranking_metrics(scores, mask, candidates, ap=False)
     weight = (q * zeros).sum(axis=0) * (mask.any(axis=0) & (candidates & ~mask).any(axis=0))
     keep = np.isfinite(rauc) & (weight > 0)
