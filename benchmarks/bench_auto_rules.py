@@ -224,14 +224,18 @@ def print_table(table: dict, label: str, top: int | None = None) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--cache", type=Path, required=True)
-    parser.add_argument("--dump", type=Path, required=True)
+    parser.add_argument("--cache", type=Path, default=Path("/tmp/bench_auto.jsonl"), help="bench_auto.py's --cache")
+    parser.add_argument("--dump", type=Path, default=Path("/tmp/bench_auto_dump"), help="bench_auto.py's --dump")
     parser.add_argument("--rules", help="comma-free: report only these rules (a JSON list), e.g. those chosen on "
                                         "the development cells")
     parser.add_argument("--top", type=int, default=25)
     parser.add_argument("--cells", help="print this rule against the best single baseline cell by cell")
     args = parser.parse_args(argv)
     warnings.simplefilter("ignore", UndefinedMetricWarning)
+    if not args.cache.is_file() or not args.dump.is_dir():
+        print(f"bench_auto_rules: skipped ({args.cache} or {args.dump} is absent: run bench_auto.py --cache "
+              f"{args.cache} --dump {args.dump} first)")
+        return 0
     rows = [json.loads(line) for line in args.cache.read_text().splitlines() if line.strip()]
     names = list(rows[0]["candidates"])
     subsets = [s for k in (2, 3, 4) for s in itertools.combinations(names, k)] + [tuple(names)]
