@@ -112,12 +112,12 @@ def apply_recipe(name: str, method: Any, settings: Mapping[str, Any] | None = No
         (:meth:`~mlml.methods.Method.with_positive_weights`), and the recipe's ``train`` values overridden by
         ``settings`` (what :meth:`mlml.training.TrainConfig.from_dict` takes).
     """
-    from mlml.recipes import recipe_values
+    from mlml.recipes import merge_recipe
 
-    values = recipe_values(name)
+    values = merge_recipe(name, train=settings)
     if values.get("positive_weights"):
         method = method.with_positive_weights(values["positive_weights"])
-    return method, {**(values.get("train") or {}), **(settings or {})}
+    return method, values["train"]
 
 
 # ------------------------------------------------------------------------------------------ the decision posterior

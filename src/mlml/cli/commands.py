@@ -106,7 +106,8 @@ def _diagnose(args: argparse.Namespace) -> int:
 
         features = dataset_features(dataset, backbone=args.backbone if dataset.image_paths is not None else None)
     result = diagnose(dataset.labels, features=features, label_names=list(dataset.label_names),
-                      n_bootstrap=args.bootstrap, min_positives=args.min_positives, random_state=args.seed)
+                      n_bootstrap=args.bootstrap, min_positives=args.min_positives, random_state=args.seed,
+                      estimator=args.estimator)
     print(format_diagnosis(result, show=args.show))
     if args.out:
         from mlml._io import atomic_open

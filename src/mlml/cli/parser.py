@@ -148,6 +148,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "estimates from the features, the labels and both, the tightest kept; none: the labels alone")
     p.add_argument("--backbone", default="efficientnet_lite0", help="for image data sets")
     p.add_argument("--bootstrap", type=int, default=200, help="bootstrap replicates for the intervals (default 200)")
+    p.add_argument("--estimator", choices=["bbe-tightest", "bbe-quantile"], default="bbe-tightest",
+                   help="bbe-tightest (default): BBE at delta 0.7, the 0.05 quantile of the labels' estimates; "
+                        "bbe-quantile: the first version (delta 0.1, the 0.1 quantile); docs/diagnose.md")
     p.add_argument("--min-positives", type=_positive_int, default=10,
                    help="labels with fewer observed positives are named and left out of the overall figure "
                         "(default 10)")
