@@ -11,7 +11,7 @@ its own early stopping and best epoch, its adaptive estimator's per-epoch refres
 (dropout), and stops being updated when its patience runs out; the pass ends when every head has stopped.
 
 It is used by :mod:`mlml.auto` (whose candidates are methods on the same fold) and is bitwise equivalent to
-separate training on the CPU (tests/test_one_pass.py compares weights, histories and validation probabilities).
+separate training on the CPU (tests/training/test_one_pass.py compares weights, histories and validation probabilities).
 Only the frozen-feature mode on one process, without checkpoints and without mixed precision, is trained in one
 pass; any other setting, and a method whose loss has parameters of its own (ROLE's label estimates), is trained by
 ``fit`` one method at a time (:func:`one_pass_supported` says which).
