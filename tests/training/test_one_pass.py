@@ -84,3 +84,8 @@ def test_what_is_trained_in_one_pass_and_bad_input(tmp_path):
         fit_heads(x, y, {"bce": "bce"}, TrainConfig(**CONFIG))
     with pytest.raises(MLMLError, match="rows"):
         fit_heads(x[:-1], y, {"bce": "bce"}, TrainConfig(**CONFIG), validation=(xv, yv))
+
+
+def test_lbfgs_heads_are_fitted_one_by_one() -> None:
+    assert one_pass_supported(TrainConfig(head="linear"))
+    assert not one_pass_supported(TrainConfig(head="linear", solver="lbfgs"))

@@ -42,9 +42,9 @@ logger = logging.getLogger("mlml.training")
 
 
 def one_pass_supported(config: TrainConfig) -> bool:
-    """Whether ``config`` trains heads in one pass: frozen features, one process, no checkpoints, no mixed
-    precision (a skipped float16 step would skip every head's)."""
-    if config.mode != "frozen" or config.checkpoint_dir or dist_info().enabled:
+    """Whether ``config`` trains heads in one pass: minibatches over frozen features, one process, no checkpoints,
+    no mixed precision (a skipped float16 step would skip every head's); the L-BFGS solver fits each head alone."""
+    if config.mode != "frozen" or config.solver != "minibatch" or config.checkpoint_dir or dist_info().enabled:
         return False
     device = resolve_device(config.device, dist_info())
     return not (config.amp and device.type == "cuda")
