@@ -201,8 +201,8 @@ def _methods(args: argparse.Namespace) -> int:
         print(f" {mark}{name:<22} {method.loss} + {method.estimator}{tag}{policy}  {method.description}")
     from mlml.auto.method import AUTO, DEFAULT_CANDIDATES, DEFAULT_CRITERION
 
-    print(f"  {AUTO:<22} trains {', '.join(DEFAULT_CANDIDATES)} (+ csl on partial labels) and keeps the best by "
-          f"{DEFAULT_CRITERION} on the validation rows (docs/auto.md)")
+    print(f"  {AUTO:<22} trains {', '.join(DEFAULT_CANDIDATES)} (+ csl on partial labels) and averages them "
+          f"(combine=1: keeps the best by {DEFAULT_CRITERION} on the validation rows; docs/auto.md)")
     for preset, members in METHOD_PRESETS.items():
         print(f"preset {preset} (--methods {preset}): {', '.join(members)}")
     print(f"when to use what: {WHEN_TO_USE}")

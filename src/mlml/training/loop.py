@@ -375,6 +375,11 @@ class _Run:
             self._checkpoint(path, epoch, done)
             for callback in callbacks:
                 callback(record)
+        return self.result()
+
+    def result(self) -> TrainResult:
+        """The best epoch's model (early stopping) with its validation probabilities, after the epochs."""
+        cfg = self.config
         best_epoch = self.selection.finish(self.model, len(self.history))
         self.model.eval()
         n_labels = self.observed.shape[1]
