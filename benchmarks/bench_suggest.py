@@ -18,6 +18,15 @@ Two other parts, each run alone:
   positives) against each of its sources alone, Bayes' unit weights and cross-validated one-vs-rest logistic
   regression (cleanlab's recipe): precision of the top 100 and AP of the hidden positives, and the calibration
   (ECE, reliability table) of auto's scores.
+* ``--calibration`` (issue 20): on the five MULAN sets with positives hidden per sample at r = 0.25, 0.5, 0.75,
+  the reliability of ``suggest``'s scores as the probability of a hidden positive before (``calibration="none"``:
+  fitted on re-hidden positives) and after the default ``"missing-share"`` shift (and with the true missing share,
+  to separate the estimate's error from the method's): ECE over 10 equal-mass bins of the observed zeros, the mean
+  score against the share of hidden positives among the top 100, top 1,000 and all zeros; P@100 and AP before
+  and after (the ranking is kept); the calibration's added time. Evidence: prior and neighbour vote
+  (``--with-model``: out-of-fold model probabilities too, minutes a set). The alternatives measured beside it:
+  ``--per-label`` (a shift per label from diagnose's per-label shares) and ``--isotonic`` (isotonic regression on
+  re-hidden positives). ``--calibration-rows 100000``: the calibration's added time on synthetic rows.
 * ``--scale 100000,1000000`` (issue 24): wall time, CPU time and peak RSS of ``suggest`` on synthetic rows x 100
   dense features x 100 labels (each case in a fresh process), beside the exact brute-force search on
   ``--baseline-rows`` rows measured in the same run. Run the million-row case once, under ``nice -n 10``.
@@ -70,6 +79,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--combination", action="store_true",
                         help="only the issue-21 table: method auto against its own sources and cross-validated "
                              "one-vs-rest logistic regression, with the calibration (ECE) of its scores")
+    parser.add_argument("--calibration", action="store_true",
+                        help="only the issue-20 calibration table (r = --ratios, per-sample hiding)")
+    parser.add_argument("--ratios", default="0.25,0.5,0.75", help="hiding ratios of the calibration table")
+    parser.add_argument("--with-model", action="store_true",
+                        help="calibration table: out-of-fold model probabilities as evidence too (slow)")
+    parser.add_argument("--isotonic", action="store_true",
+                        help="calibration table: also an isotonic fit on re-hidden positives")
+    parser.add_argument("--per-label", action="store_true",
+                        help="calibration table: also a shift per label (diagnose's per-label shares, shrunk)")
+    parser.add_argument("--calibration-rows", type=int, default=None,
+                        help="only the calibration's cost on this many synthetic rows (beside the scorer's fit)")
     parser.add_argument("--scale", default=None,
                         help="only the scale run: comma-separated row counts of synthetic data (e.g. 100000,1000000)")
     parser.add_argument("--algorithm", default="auto", help="neighbour search of the scale run")
@@ -81,6 +101,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.combination:
         combination(args)
+        return 0
+    if args.calibration_rows:
+        calibration_cost(args.calibration_rows, args.seed, args.features, args.labels)
+        return 0
+    if args.calibration:
+        calibration_table(args)
         return 0
     if args.one:
         n, algorithm = args.one.split(",")
@@ -295,6 +321,184 @@ def combination(args: argparse.Namespace) -> None:
     for name, table in reliability.items():
         print(f" {name}: " + "  ".join(f"[{lo:.1f},{hi:.1f}) n={n} q={q:.3f} hit={h:.3f}"
                                        for lo, hi, n, q, h in table))
+
+
+
+def equal_mass_ece(hidden: np.ndarray, score: np.ndarray, bins: int = 10) -> float:
+    """Expected calibration error over ``bins`` bins of equal size (the entries sorted by score)."""
+    order = np.argsort(score, kind="stable")
+    return float(sum(part.size / score.size * abs(score[part].mean() - hidden[part].mean())
+                     for part in np.array_split(order, bins) if part.size))
+
+
+def reliability_row(hidden: np.ndarray, score: np.ndarray) -> dict[str, float]:
+    order = np.argsort(-score, kind="stable")
+    out = {"ece": equal_mass_ece(hidden, score), "q_all": score.mean(), "hit_all": hidden.mean()}
+    for k in (100, 1000):
+        out[f"q@{k}"], out[f"hit@{k}"] = score[order[:k]].mean(), hidden[order[:k]].mean()
+    return out
+
+
+def calibration_table(args: argparse.Namespace) -> None:
+    """Issue 20: the scores of ``suggest`` (method auto) as probabilities of a missing positive, before and after
+    the missing-share calibration, on simulated per-sample hiding."""
+    import os
+
+    from mlml.data import load
+    from mlml.evidence import out_of_fold_probabilities
+    from mlml.suggest import fit_scorer
+    from mlml.suggest_calibration import calibrate, solve_shift
+    from mlml.weights.neighbors import sigmoid
+
+    ratios = [float(r) for r in args.ratios.split(",")]
+    print(f"suggest's scores as P(missing positive): per-sample hiding, seed {args.seed}, evidence prior + vote"
+          f"{' + out-of-fold model' if args.with_model else ''}; load {os.getloadavg()[0]:.1f} on "
+          f"{os.cpu_count()} cores")
+    print("ECE: 10 equal-mass bins of the observed zeros; q/hit: mean score / share of hidden positives among the "
+          "top 100, top 1,000 and all zeros")
+    head = (f"{'set':<9}{'r':>5}{'m true':>8}{'m est':>7} | {'ECE before':>10}{'after':>7}{'true m':>7} | "
+            f"{'top100 q/hit before':>20}{'after':>12} | {'top1000 before':>15}{'after':>12} | "
+            f"{'all zeros before':>17}{'after':>12} | {'P@100':>6}{'AP':>7} same | added s / fit s")
+    print(head)
+    eces: dict[str, list[float]] = {"before": [], "after": [], "true": []}
+    per_labels: list[str] = []
+    isotonic: list[str] = []
+    for name in MULAN:
+        if not present(args.data / "mulan" / name, f" {name}"):
+            continue
+        ds = load(f"mulan:{args.data / 'mulan' / name}")
+        labels = ds.labels.toarray() if sp.issparse(ds.labels) else np.asarray(ds.labels)
+        for ratio in ratios:
+            obs, hid = hide_positives(labels, ratio, random_state=args.seed)
+            obs, hid = np.asarray(obs), np.asarray(hid).astype(bool)
+            model = out_of_fold_probabilities(obs, ds.features, random_state=args.seed) if args.with_model else None
+            t = time.perf_counter()
+            scorer = fit_scorer(obs, features=ds.features, probabilities=model, calibration="none",
+                                random_state=args.seed)
+            fit_seconds = time.perf_counter() - t
+            values = scorer.evidence.block(np.arange(obs.shape[0]))
+            zero = obs == 0
+            z, truth = scorer.logits(values)[zero], hid[zero]
+            t = time.perf_counter()
+            m_est, _ = calibrate(scorer, features=ds.features, random_state=args.seed)
+            added = time.perf_counter() - t
+            before, after = sigmoid(z), sigmoid(z + scorer.shift)
+            true_m = hid.sum() / (hid.sum() + (obs == 1).sum())
+            oracle = sigmoid(z + solve_shift(z, float(hid.sum())))
+            rows = [reliability_row(truth, s) for s in (before, after, oracle)]
+            if args.isotonic:
+                iso = rehidden_isotonic(scorer, obs, args.seed)(z)
+                iso_rank = detection(hid, obs, _full(zero, iso))
+                isotonic.append(f"{name:<9}{ratio:>5.2f}  ECE {reliability_row(truth, iso)['ece']:.4f}  mean "
+                                f"{iso.mean():.4f} (hidden {truth.mean():.4f})  P@100 {iso_rank['p@100']:.3f}  AP "
+                                f"{iso_rank['ap']:.3f}")
+            if args.per_label:
+                per = per_label_scores(obs, ds.features, scorer.logits(values), scorer.shift, m_est, args.seed)
+                per_rank = detection(hid, obs, np.where(zero, per, -np.inf))
+                per_labels.append(f"{name:<9}{ratio:>5.2f}  ECE {reliability_row(truth, per[zero])['ece']:.4f}  "
+                                  f"P@100 {per_rank['p@100']:.3f}  AP {per_rank['ap']:.3f}")
+            ranks = [detection(hid, obs, np.where(zero, s_full, -np.inf)) for s_full in
+                     (_full(zero, before), _full(zero, after))]
+            same = all(abs(ranks[0][k] - ranks[1][k]) < 1e-12 for k in ("p@100", "ap"))
+            for key, row in zip(("before", "after", "true"), rows):
+                eces[key].append(row["ece"])
+            b, a = rows[0], rows[1]
+            print(f"{name:<9}{ratio:>5.2f}{true_m:>8.3f}{m_est:>7.3f} | {b['ece']:>10.4f}{a['ece']:>7.4f}"
+                  f"{rows[2]['ece']:>7.4f} | {b['q@100']:>9.3f}/{b['hit@100']:.3f}{a['q@100']:>6.3f}/"
+                  f"{a['hit@100']:.3f} | {b['q@1000']:>8.3f}/{b['hit@1000']:.3f}{a['q@1000']:>6.3f}/"
+                  f"{a['hit@1000']:.3f} | {b['q_all']:>10.4f}/{b['hit_all']:.4f} {a['q_all']:>6.4f}/"
+                  f"{a['hit_all']:.4f} | {ranks[1]['p@100']:>6.3f}{ranks[1]['ap']:>7.3f} {'yes' if same else 'NO'}"
+                  f"  | {added:.1f} / {fit_seconds:.1f}", flush=True)
+    if eces["before"]:
+        print(f"mean ECE over {len(eces['before'])} cells: before {np.mean(eces['before']):.4f}, after "
+              f"{np.mean(eces['after']):.4f} (with the true missing share {np.mean(eces['true']):.4f}); after < "
+              f"before in {sum(a < b for a, b in zip(eces['after'], eces['before']))} cells")
+    if isotonic:
+        print("isotonic regression of 'is re-hidden' on the scores' logits (a further half of the observed positives "
+              "hidden, uniform scheme), applied to the observed zeros (ties: the ranking changes a little):")
+        print("\n".join(isotonic))
+    if per_labels:
+        print(f"a shift per label instead (diagnose's per-label shares shrunk to the overall one with "
+              f"{PSEUDO_POSITIVES} pseudo-positives; the ranking changes):")
+        print("\n".join(per_labels))
+
+
+def calibration_cost(n: int, seed: int, n_features: int, n_labels: int) -> None:
+    """The calibration's added time on synthetic data (per-sample hiding r = 0.5): the scorer's fit (prior and
+    neighbour vote, weights on re-hidden positives) and then ``calibrate`` (diagnose on at most 20,000 rows, the
+    shift solved on a row sample), in the same process."""
+    import os
+
+    from mlml.suggest import fit_scorer
+    from mlml.suggest_calibration import calibrate
+
+    y, x = synthetic(n, n_features, n_labels, seed=seed)
+    observed, hidden = hide_positives(y, 0.5, random_state=seed)
+    t = time.perf_counter()
+    scorer = fit_scorer(observed, features=x, calibration="none", random_state=seed)
+    fit = time.perf_counter() - t
+    t = time.perf_counter()
+    share, target = calibrate(scorer, features=x, random_state=seed)
+    added = time.perf_counter() - t
+    truth = hidden.sum() / (hidden.sum() + (observed == 1).sum())
+    print(f"{n:,} rows x {n_features} features x {n_labels} labels: scorer fit {fit:.1f} s, calibration +{added:.1f} "
+          f"s ({100 * added / fit:.0f} %); missing share {share:.3f} (true {truth:.3f}), target {target:,.0f} "
+          f"(hidden {int(hidden.sum()):,}); load {os.getloadavg()[0]:.1f}")
+
+
+def rehidden_isotonic(scorer, observed: np.ndarray, seed: int):
+    """The alternative of calibrating on re-hidden positives by isotonic regression: hide a further half of the
+    observed positives (uniform), recompute the sources from those labels, fit "is re-hidden" on the scorer's
+    logits over the zeros of that matrix; returns the fitted map of logits to probabilities."""
+    from sklearn.isotonic import IsotonicRegression
+
+    from mlml.evidence import build_evidence
+
+    ev = scorer.evidence
+    rehidden, mask = hide_positives(observed, 0.5, scheme="uniform", random_state=seed + 1)
+    rehidden, mask = np.asarray(rehidden), np.asarray(mask, dtype=bool)
+    again = build_evidence(rehidden, prior=ev.prior, prior_smoothing=ev.prior_smoothing, neighbours=ev.neighbours,
+                           probabilities=ev.probabilities, vote_smoothing=ev.vote_smoothing)
+    z = scorer.logits(again.block(np.arange(observed.shape[0])))
+    zero = rehidden == 0
+    fitted = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip").fit(z[zero], mask[zero])
+    return fitted.predict
+
+
+PSEUDO_POSITIVES = 20
+
+
+def per_label_scores(observed: np.ndarray, features, z: np.ndarray, shift: float, share: float,
+                     seed: int) -> np.ndarray:
+    """The alternative measured beside the default: one shift per label, each label's target count from
+    diagnose's per-label share shrunk towards the overall ``share`` (``(P_c m_c + k m) / (P_c + k)``, ``k`` =
+    PSEUDO_POSITIVES); labels without a usable estimate (or a target below one positive) keep the overall shift."""
+    import warnings
+
+    from mlml.diagnose import diagnose
+    from mlml.suggest_calibration import solve_shift
+    from mlml.weights.neighbors import sigmoid
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        found = diagnose(observed, features=features, n_bootstrap=0, random_state=seed)
+    out = sigmoid(z + shift)
+    if not np.isfinite(share):
+        return out
+    for c, label in enumerate(found.per_label):
+        positives, zeros = int((observed[:, c] == 1).sum()), observed[:, c] == 0
+        own = label.missing_share if np.isfinite(label.missing_share) else share
+        m = min((positives * own + PSEUDO_POSITIVES * share) / (positives + PSEUDO_POSITIVES), 0.95)
+        target = positives * m / (1.0 - m)
+        if target >= 1.0 and target < zeros.sum():
+            out[zeros, c] = sigmoid(z[zeros, c] + solve_shift(z[zeros, c], target))
+    return out
+
+
+def _full(zero: np.ndarray, score: np.ndarray) -> np.ndarray:
+    out = np.full(zero.shape, -np.inf)
+    out[zero] = score
+    return out
 
 
 if __name__ == "__main__":

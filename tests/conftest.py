@@ -1,4 +1,6 @@
-"""Shared fixtures: the real data sets in ../shared/data (see its README)."""
+"""Shared fixtures: the built-in yeast data set, and the real data sets in ../shared/data (see its README).
+
+Fixtures used by one package's tests only live in that folder's ``conftest.py`` (``tests/cli/conftest.py``)."""
 
 from __future__ import annotations
 
@@ -27,3 +29,20 @@ def coco_dir(shared_data: Path) -> Path:
 @pytest.fixture(scope="session")
 def mulan_dir(shared_data: Path) -> Path:
     return shared_data / "mulan"
+
+
+@pytest.fixture(scope="session")
+def coco_seed_split(coco_dir: Path):
+    """COCO 2017's seed split 1 at r = 0.5 (the seed's own hidden positives), read once for the session."""
+    from mlml.data.seedfolds import load_seed_split
+
+    return load_seed_split(coco_dir, 1, 0.5)
+
+
+@pytest.fixture(scope="session")
+def yeast():
+    """The built-in yeast data set (2,417 rows, 14 labels), loaded once for the session; tests must not modify it
+    (take ``yeast.subset(rows)`` or copies)."""
+    import mlml.data
+
+    return mlml.data.load("yeast")

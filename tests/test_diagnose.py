@@ -108,7 +108,7 @@ def test_estimate_recovers_a_shared_missing_rate_where_labels_imply_each_other(r
     complete = _anchored(4000, rng)
     observed, hidden = hide_positives(complete, ratio, scheme="uniform", random_state=1)
     truth = hidden.sum() / complete.sum()
-    result = diagnose(observed, evidence="labels", n_bootstrap=50, random_state=0)
+    result = diagnose(observed, evidence="labels", estimator="bbe-quantile", n_bootstrap=50, random_state=0)
     assert abs(result.missing_share - truth) < 0.05
     assert result.low <= result.missing_share <= result.high
     assert result.low < truth + 0.05 and result.high > truth - 0.05
@@ -217,20 +217,6 @@ def test_cli_diagnose_bad_bootstrap_is_exit_2(tmp_path, capsys) -> None:
     labels = (np.random.default_rng(0).random((40, 3)) < 0.4).astype(np.int8)
     assert main(["diagnose", "csv:" + _labels_csv(tmp_path, labels), "--bootstrap", "-3"]) == 2
     assert "n_bootstrap" in capsys.readouterr().err
-
-
-def test_report_says_ratio_zero_metrics_are_lower_bounds(tmp_path) -> None:
-    from test_reports import _record
-
-    from mlml.reports import write_report
-
-    rng = np.random.default_rng(0)
-    records = [_record("yeast", "bce", "observed", False, ratio, fold, 0, rng, tuned=False)
-               for ratio in (0.0, 0.5) for fold in (1, 2)]
-    write_report(records, tmp_path / "with", figures=False)
-    assert "Incomplete test labels" in (tmp_path / "with" / "report.md").read_text()
-    write_report([r for r in records if r["ratio"] > 0], tmp_path / "without", figures=False)
-    assert "Incomplete test labels" not in (tmp_path / "without" / "report.md").read_text()
 
 
 def test_evaluate_notes_that_a_users_labels_may_be_incomplete(tmp_path, capsys) -> None:

@@ -8,7 +8,6 @@ import dataclasses
 import numpy as np
 import pytest
 
-import mlml.data
 from mlml.cli import main
 from mlml.exceptions import MLMLError
 from mlml.folds import make_fold
@@ -22,8 +21,9 @@ FAST = dict(num_threads=1, log=False, epochs=2, fixed_epochs=True, device="cpu")
 
 
 @pytest.fixture(scope="module")
-def yeast():
-    return mlml.data.load("yeast").subset(np.arange(300))
+def yeast(yeast):
+    """The first 300 rows of the shared ``yeast`` (this module's tests run on them)."""
+    return yeast.subset(np.arange(300))
 
 
 def _partial(labels: np.ndarray, seed: int = 0) -> np.ndarray:

@@ -8,7 +8,6 @@ import warnings
 import numpy as np
 import pytest
 
-import mlml.data
 import mlml.evaluation.streamed as streamed
 from mlml.evaluation import evaluate
 from mlml.evaluation.policies import POLICIES, SOFT_POLICIES, posterior
@@ -17,11 +16,6 @@ from mlml.training import TrainConfig, evaluate_model, fit, load_model
 
 FAST = dict(num_threads=1, log=False, epochs=3, fixed_epochs=True, device="cpu")
 DECISION_KEYS = ("micro_precision", "micro_recall", "micro_f1", "macro_precision", "macro_recall", "macro_f1")
-
-
-@pytest.fixture(scope="module")
-def yeast():
-    return mlml.data.load("yeast")
 
 
 @pytest.fixture(scope="module")

@@ -15,11 +15,9 @@ from mlml.suggest import COLUMNS, format_table, missing_scores, suggest, write_s
 
 
 @pytest.fixture(scope="module")
-def coco_subsample(coco_dir):
+def coco_subsample(coco_seed_split):
     """5,000 training rows of COCO split 1 at r = 0.5 (the seed's own hidden positives)."""
-    from mlml.data.seedfolds import load_seed_split
-
-    split = load_seed_split(coco_dir, 1, 0.5)
+    split = coco_seed_split
     rows = np.random.default_rng(0).choice(len(split.observed), 5000, replace=False)
     ids = split.ids[split.train_index][rows]
     return split.observed[rows], split.hidden[rows], ids, split.label_names

@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 
 from mlml.cli import main
-from mlml.data import load
 from mlml.labels import LabelTable, write_labels_csv
 from mlml.simulate import hide_positives
 
@@ -22,8 +21,7 @@ def _blocks(language):
 
 
 @pytest.fixture
-def user_files(tmp_path, monkeypatch):
-    yeast = load("yeast")
+def user_files(tmp_path, monkeypatch, yeast):
     rows = np.random.default_rng(0).permutation(yeast.n_samples)
     train, holdout, new = rows[:1600], rows[1600:2000], rows[2000:]
     observed, _ = hide_positives(yeast.labels[train], 0.5, random_state=0)

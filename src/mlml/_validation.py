@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-import math
 import numbers
 import os
 from collections.abc import Iterable
+from numbers import Integral, Real
 from typing import Any
 
 import numpy as np
 
+from mlml._params import FRACTION, Interval, Options, validate_param
 from mlml.exceptions import MLMLError
 
 RandomState = int | np.random.Generator | np.random.SeedSequence | None
@@ -28,30 +29,18 @@ def check_random_state(random_state: RandomState) -> np.random.Generator:
 
 
 def check_fraction(value: Any, name: str, owner: str) -> float:
-    """Check that ``value`` is a real number in [0, 1]."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0.0 <= float(value) <= 1.0:
-        raise MLMLError(f"The {name!r} parameter of {owner} must be a float in [0, 1]. Got {value!r} instead.")
-    return float(value)
+    """Check that ``value`` is a real number in [0, 1] (:data:`FRACTION`)."""
+    return validate_param(value, name, [FRACTION], owner)
 
 
 def check_option(value: Any, name: str, owner: str, options: Iterable[str]) -> str:
     """Check that ``value`` is one of ``options``."""
-    options = list(options)
-    if value not in options:
-        raise MLMLError(
-            f"The {name!r} parameter of {owner} must be one of {', '.join(map(repr, options))}. "
-            f"Got {value!r} instead."
-        )
-    return value
+    return validate_param(value, name, [Options(tuple(options))], owner)
 
 
 def check_positive_int(value: Any, name: str, owner: str, *, minimum: int = 1) -> int:
     """Check that ``value`` is an int >= ``minimum`` (1 by default; pass 0 for counts that may be zero)."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
-        raise MLMLError(
-            f"The {name!r} parameter of {owner} must be an int >= {minimum}. Got {value!r} instead."
-        )
-    return int(value)
+    return validate_param(value, name, [Interval(Integral, minimum, None, closed="left")], owner)
 
 
 def check_real(
@@ -64,22 +53,9 @@ def check_real(
     low_open: bool = False,
     high_open: bool = False,
 ) -> float:
-    """Check that ``value`` is a real number inside the stated (closed unless ``*_open``) bounds."""
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(float(value))
-    if ok and low is not None:
-        ok = float(value) > low if low_open else float(value) >= low
-    if ok and high is not None:
-        ok = float(value) < high if high_open else float(value) <= high
-    if not ok:
-        lo = "-inf" if low is None else f"{low}"
-        hi = "inf" if high is None else f"{high}"
-        left = "(" if low_open or low is None else "["
-        right = ")" if high_open or high is None else "]"
-        raise MLMLError(
-            f"The {name!r} parameter of {owner} must be a real number in {left}{lo}, {hi}{right}. "
-            f"Got {value!r} instead."
-        )
-    return float(value)
+    """Check that ``value`` is a finite real number inside the stated (closed unless ``*_open``) bounds."""
+    closed = {(False, False): "both", (False, True): "left", (True, False): "right", (True, True): "neither"}
+    return validate_param(value, name, [Interval(Real, low, high, closed=closed[low_open, high_open])], owner)
 
 
 def first_duplicate(values: Iterable[Any]) -> Any | None:

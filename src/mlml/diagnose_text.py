@@ -2,7 +2,7 @@
 
 :func:`format_diagnosis` is the terminal text of a :class:`mlml.diagnose.Diagnosis`; :func:`test_label_note` is
 the note the commands that score on a user's labels attach (with the labels-only estimate of
-:func:`mlml.diagnose.diagnose` where it applies).
+:func:`mlml.diagnose.diagnose` where it applies); :func:`advice` the plain-language consequences for training.
 """
 
 from __future__ import annotations
@@ -35,8 +35,8 @@ def test_label_note(labels: LabelMatrix | None = None) -> str:
     if not math.isfinite(result.missing_share):
         return note + " Too few observed positives to estimate how many are missing."
     return note + (f" Estimated from these labels alone: about {result.missing_share:.0%} of the positives missing "
-                   f"({result.confidence:.0%} interval {result.low:.0%} - {result.high:.0%}; an upper bound where "
-                   "labels do not imply each other; `mlml diagnose` gives the detail).")
+                   f"({result.confidence:.0%} interval {result.low:.0%} - {result.high:.0%}; too high where labels "
+                   "do not imply each other; `mlml diagnose` gives the detail).")
 
 
 def format_diagnosis(diagnosis: Diagnosis, *, show: int = 15) -> str:
@@ -47,6 +47,10 @@ def format_diagnosis(diagnosis: Diagnosis, *, show: int = 15) -> str:
         f"estimated missing positives  {pct(d.missing_share)}  ({d.confidence:.0%} interval {pct(d.low)} - "
         f"{pct(d.high)}; about {d.estimated_missing_positives:,.0f} missing beside {d.observed_positives:,} observed)"
         if math.isfinite(d.missing_share) else "estimated missing positives  n/a",
+        *([] if not math.isfinite(d.per_label_median) else [
+            f"the labels' own estimates: median {pct(d.per_label_median)} (weighted by observed positives); the "
+            "overall figure assumes one missing rate shared by the labels; where labels are missed at different "
+            "rates it can be much higher (toward the labels' own figures, themselves mostly too high)"]),
         f"samples {d.n_samples:,}, labels {d.n_labels:,}, evidence: {d.evidence}, "
         f"samples without an observed positive: {d.empty_samples:,}",
         f"method: {d.method}",
@@ -56,7 +60,7 @@ def format_diagnosis(diagnosis: Diagnosis, *, show: int = 15) -> str:
     if ranked:
         width = max(len(label.name) for label in ranked[:show])
         lines.append(f"labels with the highest estimates ({min(show, len(ranked))} of {len(ranked)}; per-label "
-                     "figures are upper bounds):")
+                     "figures are mostly too high, a ranking by suspicion):")
         lines += [f"  {label.name:<{width}}  {pct(label.missing_share):>6}  [{pct(label.low)} - {pct(label.high)}]  "
                   f"{label.observed_positives:,} observed" + ("" if label.used else "  (too few, not used)")
                   for label in ranked[:show]]
@@ -75,3 +79,37 @@ def _names(names: list[str], limit: int = 20) -> str:
     more = len(names) - limit
     return ", ".join(names[:limit]) + (f", ... {more} more" if more > 0 else "")
 
+
+def advice(diagnosis: Diagnosis) -> list[str]:
+    """Plain-language consequences of a :class:`Diagnosis` for training."""
+    out = []
+    share = diagnosis.missing_share
+    median = diagnosis.per_label_median
+    if math.isfinite(share):
+        if share < 0.05 and math.isfinite(median) and median >= 0.05:  # the median label is not "few missing"
+            out.append(f"The overall figure is small, but half of the labels' own figures are above {median:.0%}: "
+                       "the figure assumes one missing rate shared by the labels and follows the labels with the "
+                       "clearest evidence; if labels are missed at different rates, many positives may be missing. "
+                       "Check the labels listed above before trusting plain BCE.")
+        elif share < 0.05:
+            out.append("Few positives seem to be missing: plain BCE (`--method bce`) treats the zeros as negatives "
+                       "and loses little.")
+        elif share < 0.3:
+            out.append("A moderate share of positives is missing: use a method that down-weights suspect zeros "
+                       "(see `mlml methods`) and a threshold policy that does not trust observed zeros "
+                       "(`--thresholds calibrated` or `cardinality`).")
+        else:
+            out.append("Many positives are missing: plain BCE learns to predict the missing labels as absent. Use a "
+                       "missing-label method (see `mlml methods`) and a policy that does not trust observed zeros "
+                       "(`--thresholds calibrated`); precision, F1 and mAP measured on these labels are lower "
+                       "bounds.")
+    if diagnosis.no_positive_labels:
+        out.append(f"{len(diagnosis.no_positive_labels)} label(s) have no observed positive: no model can learn "
+                   "them from these labels; drop them (`--min-label-frequency`) or annotate some positives.")
+    if diagnosis.few_positive_labels:
+        out.append(f"{len(diagnosis.few_positive_labels)} label(s) have fewer than {diagnosis.min_positives} observed "
+                   "positives: their estimates and their test metrics are unreliable.")
+    if diagnosis.empty_samples:
+        out.append(f"{diagnosis.empty_samples:,} sample(s) have no observed positive; if every sample should carry "
+                   "a label, those have lost all of theirs.")
+    return out

@@ -26,8 +26,9 @@ in logit space with unit weights (the Bayes rule of ``method="knn"``).
 **What q means, and its limits.** ``q`` is calibrated on the re-hidden problem: the probability that a zero of
 the re-hidden matrix is a re-hidden positive. The original missing positives are counted there as negatives, and
 the re-hidden rows keep fewer observed labels than the original ones, so ``q`` under-states the probability
-of a missing positive where the missing share is large (measured: ``benchmarks/bench_suggest.py --combination``
-prints the expected calibration error and the reliability table on simulated hiding).
+of a missing positive where the missing share is large; :mod:`mlml.suggest_calibration` shifts it (by default in
+``suggest``) so that the scores of the observed zeros sum to the estimated number of missing positives
+(measured: ``benchmarks/bench_suggest.py --calibration``).
 """
 
 from __future__ import annotations

@@ -17,9 +17,11 @@ both read these values; they are numpy-only so that either side can import them.
 from __future__ import annotations
 
 import math
+from numbers import Real
 
 import numpy as np
 
+from mlml._params import Interval, validate_params
 from mlml.exceptions import MLMLError
 from mlml.labels import LabelMatrix, check_labels, label_counts
 
@@ -28,13 +30,8 @@ DEFAULT_A = 0.55
 DEFAULT_B = 1.5
 
 
-def _check_ab(a: float, b: float, owner: str) -> tuple[float, float]:
-    for name, value in (("a", a), ("b", b)):
-        if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)):
-            raise MLMLError(f"The {name!r} parameter of {owner} must be a number. Got {value!r} instead.")
-        if not math.isfinite(float(value)) or float(value) < 0:
-            raise MLMLError(f"The {name!r} parameter of {owner} must be a finite number >= 0. Got {value!r} instead.")
-    return float(a), float(b)
+#: What Jain et al.'s ``a`` and ``b`` may be (declared once, for :func:`inverse_propensity` and the losses).
+AB_CONSTRAINTS = {"a": [Interval(Real, 0, None, closed="left")], "b": [Interval(Real, 0, None, closed="left")]}
 
 
 def inverse_propensity(counts: np.ndarray, n_samples: int, *, a: float = DEFAULT_A, b: float = DEFAULT_B) -> np.ndarray:
@@ -52,7 +49,8 @@ def inverse_propensity(counts: np.ndarray, n_samples: int, *, a: float = DEFAULT
         >>> inverse_propensity(np.array([0, 10, 1000]), 10_000).round(3).tolist()
         [11.874, 4.547, 1.304]
     """
-    a, b = _check_ab(a, b, "inverse_propensity")
+    params = validate_params({"a": a, "b": b}, AB_CONSTRAINTS, "inverse_propensity")
+    a, b = params["a"], params["b"]
     counts = np.asarray(counts, dtype=np.float64).ravel()
     if counts.size and counts.min() < 0:
         raise MLMLError(f"Label counts must be >= 0. Got {counts.min()}.")

@@ -112,12 +112,12 @@ def apply_recipe(name: str, method: Any, settings: Mapping[str, Any] | None = No
         (:meth:`~mlml.methods.Method.with_positive_weights`), and the recipe's ``train`` values overridden by
         ``settings`` (what :meth:`mlml.training.TrainConfig.from_dict` takes).
     """
-    from mlml.recipes import recipe_values
+    from mlml.recipes import merge_recipe
 
-    values = recipe_values(name)
+    values = merge_recipe(name, train=settings)
     if values.get("positive_weights"):
         method = method.with_positive_weights(values["positive_weights"])
-    return method, {**(values.get("train") or {}), **(settings or {})}
+    return method, values["train"]
 
 
 # ------------------------------------------------------------------------------------------ the decision posterior
@@ -147,6 +147,25 @@ def decide(result: Any, fold: Any, policy: str, *, estimator: str = DEFAULT_POST
         return None
     q = decision_posterior(fold, estimator=estimator) if policy in SOFT_POLICIES else None
     return result.decide(policy, q=q)
+
+
+def decision_shortfall(result: Any) -> tuple[float, float] | None:
+    """``(predicted, observed)``: the mean number of labels per validation row that the result's stored decision
+    predicts, and the mean number of positives observed per TRAINING row (``label_counts / n_train``: the training
+    rows are many, and with most positives hidden a few hundred validation rows may hold none); None without
+    validation rows or training counts. The observed positives are true ones (missing positives only add to them),
+    so ``predicted < observed / 2`` (the report's "half" rule for a collapsed fold) marks a decision that misses most
+    of the labels the annotators gave: the collapse of 0.5 on a model trained with most positives hidden
+    (benchmarks/README.md, "The default method's time to a model and its quality": scene and medical at r = 0.75).
+    A model at 0.5 on complete labels predicts somewhat fewer labels than there are (yeast, plain BCE: about 3.6
+    against 4.2), hence the half."""
+    proba = getattr(result, "val_proba", None)
+    counts, n_train = getattr(result, "label_counts", None), getattr(result, "n_train", None)
+    if proba is None or not len(proba) or counts is None or not n_train:
+        return None
+    observed = float(np.sum(counts) / n_train)
+    predicted = float((proba >= result.decision_thresholds_for(proba)).sum(axis=1).mean())
+    return predicted, observed
 
 
 # ------------------------------------------------------------------------------------------------------- scoring

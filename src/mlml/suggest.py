@@ -11,6 +11,10 @@ rows in feature space, a ``model``'s probabilities:
   logit π])`` (the ``knn`` estimator's posterior, :mod:`mlml.weights.neighbors`);
 * ``method="labels"`` -- the prior alone, ``q = q̃``.
 
+By default (``calibration="missing-share"``) one constant is then added to every logit so that the scores of the
+observed zeros sum to the number of missing positives that :func:`mlml.diagnose.diagnose` estimates (or that
+``missing_share`` gives): :mod:`mlml.suggest_calibration`. The ranking is unchanged.
+
 Model probabilities are best out of fold (:func:`mlml.evidence.out_of_fold_probabilities`), so that the model has
 not learned the very zeros being ranked (:func:`mlml.suggest_model.model_probabilities` chooses them for a data
 set). Rows are scored a block at a time and only the best entries are kept, so memory is that of the labels, the
@@ -30,15 +34,12 @@ the label, and the model probability. Typical use::
 from __future__ import annotations
 
 import logging
-import os
 import warnings
-from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 import scipy.sparse as sp
 
-from mlml._csv import write_rows
 from mlml._validation import check_fraction, check_option, check_positive_int
 from mlml.evidence import (
     REHIDE_SCHEMES,
@@ -50,23 +51,14 @@ from mlml.evidence import (
 )
 from mlml.exceptions import MLMLError
 from mlml.labels import POSITIVE, UNKNOWN, LabelMatrix, check_labels
+from mlml.suggest_calibration import CALIBRATIONS, calibrate
+from mlml.suggest_text import COLUMNS, format_table, write_suggestions_csv  # noqa: F401 (the public names)
 from mlml.weights.base import is_labels_only
 from mlml.weights.neighbors import NeighbourCooccurrence, logit, sigmoid
 from mlml.weights.pairwise import cooccurrence_statistics, indicator
 
 SuggestMethod = Literal["auto", "labels", "knn"]
 METHODS: tuple[str, ...] = ("auto", "labels", "knn")
-COLUMNS: tuple[str, ...] = (
-    "rank",
-    "id",
-    "label",
-    "score",
-    "prior",
-    "neighbour_vote",
-    "model_probability",
-    "co_occurring",
-    "neighbours",
-)
 _N_EVIDENCE = 3
 #: Label entries (rows x labels) scored per block.
 BLOCK_ENTRIES = 1 << 20
@@ -80,22 +72,27 @@ class Scorer:
         evidence: :class:`mlml.evidence.Evidence`.
         method: the method used (``"auto"``, ``"knn"`` or ``"labels"``).
         combination: the fitted :class:`mlml.evidence.Combination` (``method="auto"``), else None.
+        shift: ``δ`` added to every logit by the calibration (:mod:`mlml.suggest_calibration`; 0: none).
     """
 
     def __init__(self, evidence: Evidence, method: str, combination: Combination | None) -> None:
-        self.evidence, self.method, self.combination = evidence, method, combination
+        self.evidence, self.method, self.combination, self.shift = evidence, method, combination, 0.0
+
+    def logits(self, values: dict[str, np.ndarray]) -> np.ndarray:
+        """The log-odds of a block's sources before the calibration's shift."""
+        if self.combination is not None:
+            return self.combination.logits(values)
+        z = logit(values["prior"])
+        for extra in ("vote", "model") if len(self.evidence.sources) > 2 else ():
+            if extra in values:
+                z = z + logit(values[extra]) - logit(values["rate"])
+        return z
 
     def block(self, rows: np.ndarray) -> dict[str, np.ndarray]:
         """The sources of ``rows`` and their ``score`` (``-inf`` where the entry is not an observed zero)."""
         values = self.evidence.block(rows)
-        if self.combination is not None:
-            q = self.combination.score(values)
-        else:
-            z = logit(values["prior"])
-            for extra in ("vote", "model"):
-                if extra in values:
-                    z = z + logit(values[extra]) - logit(values["rate"])
-            q = sigmoid(z) if len(self.evidence.sources) > 2 else values["prior"]
+        plain = self.combination is None and len(self.evidence.sources) <= 2 and not self.shift
+        q = values["prior"] if plain else sigmoid(self.logits(values) + self.shift)
         values["score"] = np.where(values["labels"] == 0, q, -np.inf)
         return values
 
@@ -125,11 +122,15 @@ def fit_scorer(
     algorithm: str = "auto",
     rehide_share: float = 0.5,
     rehide_scheme: str = "uniform",
+    calibration: str = "missing-share",
+    missing_share: float | None = None,
     random_state: Any = 0,
     progress: bool = False,
 ) -> Scorer:
-    """Fit the evidence of ``observed`` (and, for ``method="auto"``, the combination); see :func:`suggest`."""
+    """Fit the evidence of ``observed`` (and, for ``method="auto"``, the combination; the calibration's shift);
+    see :func:`suggest`."""
     check_option(method, "method", "suggest", METHODS)
+    check_option(calibration, "calibration", "suggest", CALIBRATIONS)
     check_option(rehide_scheme, "rehide_scheme", "suggest", REHIDE_SCHEMES)
     prior_smoothing = check_fraction(prior_smoothing, "prior_smoothing", "suggest")
     observed = check_labels(observed, name="observed")
@@ -160,7 +161,10 @@ def fit_scorer(
             method = "knn" if neighbours is not None else "labels"
             warnings.warn(f"suggest: {error} Scoring with method={method!r} (Bayes' rule, unit weights).",
                           stacklevel=3)
-    return Scorer(evidence, method, combination)
+    scorer = Scorer(evidence, method, combination)
+    if calibration == "missing-share":
+        calibrate(scorer, features=features, missing_share=missing_share, random_state=random_state)
+    return scorer
 
 
 def missing_scores(observed: LabelMatrix, **kwargs: Any) -> dict[str, Any]:
@@ -175,7 +179,7 @@ def missing_scores(observed: LabelMatrix, **kwargs: Any) -> dict[str, Any]:
         A dict with ``score`` (``(n, C)`` float64 ``q``; ``-inf`` on entries that are not observed zeros),
         ``prior`` (``(n, C)`` labels-only probability), ``vote`` (``(n, C)`` or None), ``neighbours`` (int
         ``(n, k)`` or None), ``model`` (``(n, C)`` or None), ``method`` and ``combination`` (the fitted weights of
-        ``method="auto"``, else None).
+        ``method="auto"``, else None) and ``shift`` (the calibration's ``δ``).
     """
     scorer = fit_scorer(observed, **kwargs)
     parts: dict[str, list[np.ndarray]] = {"score": [], "prior": [], "vote": [], "model": []}
@@ -184,7 +188,8 @@ def missing_scores(observed: LabelMatrix, **kwargs: Any) -> dict[str, Any]:
             if key in values:
                 parts[key].append(values[key])
     out: dict[str, Any] = {k: np.concatenate(v) if v else None for k, v in parts.items()}
-    out.update(neighbours=scorer.evidence.neighbours, method=scorer.method, combination=scorer.combination)
+    out.update(neighbours=scorer.evidence.neighbours, method=scorer.method, combination=scorer.combination,
+               shift=scorer.shift)
     return out
 
 
@@ -206,6 +211,8 @@ def suggest(
     algorithm: str = "auto",
     rehide_share: float = 0.5,
     rehide_scheme: str = "uniform",
+    calibration: str = "missing-share",
+    missing_share: float | None = None,
     random_state: Any = 0,
     progress: bool = False,
 ) -> list[dict[str, Any]]:
@@ -228,7 +235,12 @@ def suggest(
         algorithm: the neighbour search (:mod:`mlml.neighbours`).
         rehide_share, rehide_scheme: the share of observed positives hidden again, and the scheme
             (``"uniform"`` or ``"per-sample"``), for ``method="auto"``.
-        random_state: seed of the re-hiding.
+        calibration: ``"missing-share"`` (default): one shift of every logit so that the scores of the observed
+            zeros sum to the estimated number of missing positives (:mod:`mlml.suggest_calibration`; the ranking
+            is unchanged); ``"none"``: the method's own scores (``auto``'s are fitted on re-hidden positives and
+            under-state the probability).
+        missing_share: the share of positives missing, when known; None: estimated by :func:`mlml.diagnose.diagnose`.
+        random_state: seed of the re-hiding (and the calibration's row samples).
         progress: tqdm bars for the neighbour search and the scoring.
 
     Returns:
@@ -255,7 +267,8 @@ def suggest(
     scorer = fit_scorer(
         observed, features=features, probabilities=probabilities, method=method, prior=prior,
         n_neighbors=n_neighbors, prior_smoothing=prior_smoothing, algorithm=algorithm, rehide_share=rehide_share,
-        rehide_scheme=rehide_scheme, random_state=random_state, progress=progress,
+        rehide_scheme=rehide_scheme, calibration=calibration, missing_share=missing_share,
+        random_state=random_state, progress=progress,
     )
     best, best_score = np.empty(0, dtype=np.int64), np.empty(0)
     for rows, values in scorer.blocks(progress):
@@ -361,38 +374,3 @@ def _checked_probabilities(probabilities: Any, shape: tuple[int, int]) -> np.nda
     if not np.isfinite(model).all() or model.min() < 0.0 or model.max() > 1.0:
         raise MLMLError("'probabilities' must hold finite values in [0, 1].")
     return model
-
-
-def write_suggestions_csv(rows: list[dict[str, Any]], path: str | os.PathLike[str]) -> Path:
-    """Write ``rows`` (from :func:`suggest`) to ``path`` with the header ``COLUMNS``; None becomes empty."""
-    return write_rows(path, COLUMNS, rows, float_format="{:.6g}")
-
-
-def format_table(rows: list[dict[str, Any]], n: int = 20) -> str:
-    """A plain-text table of the first ``n`` suggestions (rank, id, label, score, evidence)."""
-    check_positive_int(n, "n", "format_table")
-    if not rows:
-        return "No suggestions: every label is observed positive or unknown."
-    header = ["rank", "id", "label", "score", "prior", "knn", "model", "evidence"]
-    table = [header]
-    for row in rows[:n]:
-        evidence = row["co_occurring"] or "-"
-        if row["neighbours"]:
-            evidence += f" | near: {row['neighbours']}"
-        table.append([
-            str(row["rank"]), _clip(row["id"], 16), _clip(row["label"], 20), f"{row['score']:.3f}",
-            f"{row['prior']:.3f}",
-            "-" if row["neighbour_vote"] is None else f"{row['neighbour_vote']:.2f}",
-            "-" if row["model_probability"] is None else f"{row['model_probability']:.2f}",
-            _clip(evidence, 60),
-        ])
-    widths = [max(len(r[j]) for r in table) for j in range(len(header))]
-    lines = ["  ".join(cell.ljust(w) for cell, w in zip(r, widths)).rstrip() for r in table]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    if len(rows) > n:
-        lines.append(f"... {len(rows) - n} more in the CSV")
-    return "\n".join(lines)
-
-
-def _clip(text: str, width: int) -> str:
-    return text if len(text) <= width else text[: width - 1] + "…"

@@ -7,8 +7,9 @@ nothing reads a hidden mask or a test label):
 1. **re-hide** (:func:`mlml.auto.criteria.rehide`): a further share of the validation rows' observed positives is
    hidden with the fold's own scheme, BEFORE training: every candidate early-stops on these re-hidden labels (it
    never trains on validation rows), so the re-hidden positives are zeros to it, as missing positives are;
-2. **train** every candidate (:meth:`AutoMethod.candidate_names`) with :func:`mlml.training.fit` on the training
-   rows, validation = the re-hidden validation rows: cost = the number of candidates x one training;
+2. **train** every candidate (:meth:`AutoMethod.candidate_names`) on the training rows, validation = the re-hidden
+   validation rows: frozen-feature heads in ONE pass over the same batches (:func:`mlml.training.one_pass.fit_heads`,
+   bitwise the same models as one :func:`mlml.training.fit` each), otherwise one ``fit`` each;
 3. **score** each candidate's validation probabilities by every criterion of :mod:`mlml.auto.criteria`, and choose
    its threshold policy (:mod:`mlml.evaluation.policies`) by two-fold cross-fitting on the validation rows: each
    policy is fitted on one half (observed labels; the posterior of their zeros from an estimator fitted on the
@@ -87,11 +88,23 @@ def train_candidates(fold: Any, config: Any, method: AutoMethod, selection: Sele
     """Every candidate trained on ``fold``'s training rows, early-stopping on the re-hidden validation rows. A
     candidate that fails is skipped with a warning; none left raises."""
     from mlml.training import fit
+    from mlml.training.one_pass import fit_heads, one_pass_supported
 
     train = fold.observed_train
     partial = bool(((train.data if sp.issparse(train) else train) == -1).any())
+    names = method.candidate_names(partial=partial)
+    if one_pass_supported(config):  # frozen heads: every candidate over the same batches at once
+        try:
+            results = fit_heads(fold.train_inputs, fold.observed_train, {n: method.candidate(n) for n in names},
+                                config, validation=(fold.val_inputs, selection.rehidden))
+        except MLMLError as exc:  # one candidate's failure: train them one by one to leave out only it
+            logger.info("auto: one pass failed (%s); training the candidates one by one", exc)
+        else:
+            logger.info("auto: trained %s in one pass (%s epochs)", ", ".join(results),
+                        ", ".join(str(len(r.history)) for r in results.values()))
+            return results
     results = {}
-    for name in method.candidate_names(partial=partial):
+    for name in names:
         try:
             results[name] = fit(fold.train_inputs, fold.observed_train, method.candidate(name), config,
                                 validation=(fold.val_inputs, selection.rehidden))

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import time
 from typing import Any
 
@@ -106,7 +107,8 @@ def _diagnose(args: argparse.Namespace) -> int:
 
         features = dataset_features(dataset, backbone=args.backbone if dataset.image_paths is not None else None)
     result = diagnose(dataset.labels, features=features, label_names=list(dataset.label_names),
-                      n_bootstrap=args.bootstrap, min_positives=args.min_positives, random_state=args.seed)
+                      n_bootstrap=args.bootstrap, min_positives=args.min_positives, random_state=args.seed,
+                      estimator=args.estimator)
     print(format_diagnosis(result, show=args.show))
     if args.out:
         from mlml._io import atomic_open
@@ -172,10 +174,12 @@ def _suggest(args: argparse.Namespace) -> int:
     if probabilities is not None or oof_folds is None and dataset.features is not None:  # used, or why not
         print(source)
     labels = None if args.labels is None else [x.strip() for x in args.labels.split(",") if x.strip()]
+    logging.getLogger("mlml.suggest.calibration").setLevel(logging.INFO)  # the calibration's one line
     rows = suggest(dataset.labels, features=features, label_names=list(dataset.label_names), ids=dataset.ids,
                    top_k=args.top_k, method=args.method, prior=args.prior, probabilities=probabilities,
                    labels=labels, per_label_cap=args.per_label_cap, min_score=args.min_score,
-                   algorithm=args.algorithm, random_state=args.seed, progress=True)
+                   algorithm=args.algorithm, calibration=args.calibration, missing_share=args.missing_share,
+                   random_state=args.seed, progress=True)
     print(format_table(rows, args.show))
     if args.out:
         print(f"{len(rows)} suggestions -> {write_suggestions_csv(rows, args.out)}")
@@ -197,8 +201,8 @@ def _methods(args: argparse.Namespace) -> int:
         print(f" {mark}{name:<22} {method.loss} + {method.estimator}{tag}{policy}  {method.description}")
     from mlml.auto.method import AUTO, DEFAULT_CANDIDATES, DEFAULT_CRITERION
 
-    print(f"  {AUTO:<22} trains {', '.join(DEFAULT_CANDIDATES)} (+ csl on partial labels) and keeps the best by "
-          f"{DEFAULT_CRITERION} on the validation rows (docs/auto.md)")
+    print(f"  {AUTO:<22} trains {', '.join(DEFAULT_CANDIDATES)} (+ csl on partial labels) and averages them "
+          f"(combine=1: keeps the best by {DEFAULT_CRITERION} on the validation rows; docs/auto.md)")
     for preset, members in METHOD_PRESETS.items():
         print(f"preset {preset} (--methods {preset}): {', '.join(members)}")
     print(f"when to use what: {WHEN_TO_USE}")

@@ -148,6 +148,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "estimates from the features, the labels and both, the tightest kept; none: the labels alone")
     p.add_argument("--backbone", default="efficientnet_lite0", help="for image data sets")
     p.add_argument("--bootstrap", type=int, default=200, help="bootstrap replicates for the intervals (default 200)")
+    p.add_argument("--estimator", choices=["bbe-tightest", "bbe-quantile"], default="bbe-tightest",
+                   help="bbe-tightest (default): BBE at delta 0.7, the 0.05 quantile of the labels' estimates; "
+                        "bbe-quantile: the first version (delta 0.1, the 0.1 quantile); docs/diagnose.md")
     p.add_argument("--min-positives", type=_positive_int, default=10,
                    help="labels with fewer observed positives are named and left out of the overall figure "
                         "(default 10)")
@@ -184,6 +187,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--weights", type=Path, help="local backbone weights file (timm:/torchvision: backbones)")
     p.add_argument("--head", help="linear, mlp (default) or seed-mlp")
     p.add_argument("--optimizer", choices=["adamw", "adadelta", "sgd"])
+    p.add_argument("--solver", choices=["minibatch", "lbfgs"],
+                   help="minibatch (default: --optimizer over batches) or lbfgs (full-batch L-BFGS; --head linear and "
+                        "a convex weighted cross-entropy only; docs/performance.md)")
     p.add_argument("--lr", type=_positive_float)
     p.add_argument("--epochs", type=_positive_int)
     p.add_argument("--batch-size", type=_positive_int)
@@ -266,6 +272,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--labels", help="suggest only these labels (comma-separated names)")
     p.add_argument("--per-label-cap", type=_positive_int, help="at most N suggestions per label")
     p.add_argument("--min-score", type=_fraction, help="only suggestions with score >= this probability")
+    p.add_argument("--calibration", default="missing-share", choices=["missing-share", "none"],
+                   help="missing-share: scores shifted (ranking kept) to sum to the missing positives that diagnose "
+                        "estimates; none: the method's own scores (auto: fitted on re-hidden positives) "
+                        "(default: %(default)s)")
+    p.add_argument("--missing-share", type=_fraction, help="the share of positives missing, if known (else estimated)")
     p.add_argument("--algorithm", default="auto", choices=["auto", "brute", "tree", "hnsw"],
                    help="neighbour search: auto = exact up to 20,000 rows or 16 features, faiss HNSW beyond "
                         "(pip install 'mlml[ann]') (default: %(default)s)")

@@ -51,7 +51,7 @@ def _train(args: argparse.Namespace) -> int:
     method = _method(args.method, args.method_param)
     flags = {
         "mode": args.mode, "backbone": args.backbone if args.mode == "finetune" else None, "head": args.head,
-        "optimizer": args.optimizer, "lr": args.lr, "epochs": args.epochs,
+        "optimizer": args.optimizer, "solver": args.solver, "lr": args.lr, "epochs": args.epochs,
         "batch_size": args.batch_size, "seed": args.seed, "device": args.device,
         "finetune_last_k_blocks": args.finetune_last_k,
         "checkpoint_dir": str(args.checkpoint_dir) if args.checkpoint_dir else None,
@@ -70,6 +70,10 @@ def _train(args: argparse.Namespace) -> int:
         config = TrainConfig.from_dict(settings)  # every training setting checked before the data is read
     resolve_device(config.device, DistInfo(), name="--device")
     auto = is_auto(method)
+    if config.solver == "lbfgs" and not auto:  # before the data is read
+        from mlml.training.lbfgs import check_lbfgs
+
+        check_lbfgs(config, method)
     thresholds = args.thresholds  # own, for auto: the policy it chooses
     policy = method.threshold_policy if thresholds == "own" else thresholds
     if thresholds == "own" and not auto:
@@ -134,6 +138,7 @@ def _train(args: argparse.Namespace) -> int:
                 _write_labels(args.out / label_files[1], dataset, hidden.astype("int8"))
         tracking.finish(result, args.out, [args.out / name for name in label_files],
                         example=_example_rows(fold.train_inputs) if track and args.mode == "frozen" else None)
+    _warn_shortfall(result, policy, args.out)
     best = result.history[result.best_epoch] if result.history else {}
     score = best.get("val_score", float("nan"))
     selection = (f"validation mAP on observed labels {score:.4f}" if score == score
@@ -145,6 +150,22 @@ def _train(args: argparse.Namespace) -> int:
           f"{result.best_epoch} ({selection}); decisions: {policy}; {config.num_threads or 'default'} torch "
           f"thread(s) -> {args.out}")
     return 0
+
+
+def _warn_shortfall(result: Any, policy: str, out: Path) -> None:
+    """Warn when the decision predicts fewer labels per validation row than half the positives observed per
+    training row (:func:`mlml.service.decision_shortfall`), naming the command that refits another policy."""
+    import warnings
+
+    from mlml.service import decision_shortfall
+
+    shortfall = decision_shortfall(result)
+    if shortfall is not None and shortfall[0] < shortfall[1] / 2:
+        predicted, observed = shortfall
+        warnings.warn(f"the {policy!r} decision predicts {predicted:.2f} labels per validation row, fewer than half "
+                      f"the {observed:.3g} positives observed per training row (missing positives only add to them); "
+                      f"refit another policy without retraining, e.g. `mlml decide {out} --thresholds pu` (or "
+                      "cardinality, calibrated), and compare them on a hold-out.", UserWarning, stacklevel=2)
 
 
 def _auto_summary(choice: dict[str, Any]) -> str:
@@ -162,7 +183,8 @@ def _auto_summary(choice: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-_TRAIN_FLAGS = {"mode": "--mode", "head": "--head", "optimizer": "--optimizer", "lr": "--lr", "epochs": "--epochs",
+_TRAIN_FLAGS = {"mode": "--mode", "head": "--head", "optimizer": "--optimizer", "solver": "--solver", "lr": "--lr",
+                "epochs": "--epochs",
                 "batch_size": "--batch-size", "seed": "--seed", "device": "--device",
                 "finetune_last_k_blocks": "--finetune-last-k", "checkpoint_dir": "--checkpoint-dir",
                 "backbone_weights": "--weights", "backbone": "--backbone"}

@@ -105,12 +105,14 @@ def describe(dataset: Dataset, *, top: int = 15) -> dict[str, Any]:
 
 def _missing_share(labels: np.ndarray | sp.csr_matrix) -> dict[str, float | None] | None:
     """The labels-only overall estimate of :func:`mlml.diagnose.diagnose`, or None where it does not apply."""
-    from mlml.diagnose import MAX_ENTRIES, MAX_LABEL_EVIDENCE, diagnose
+    from mlml.diagnose import DEFAULT_BOOTSTRAP, MAX_ENTRIES, MAX_LABEL_EVIDENCE, diagnose
 
     n, n_labels = labels.shape
     if n * n_labels > MAX_ENTRIES or n_labels > MAX_LABEL_EVIDENCE or n < 6:
         return None
-    result = diagnose(labels, evidence="labels", n_bootstrap=100, random_state=0).to_dict()["missing_share"]
+    # the defaults of ``mlml diagnose SOURCE --features none``: the same estimate and interval
+    result = diagnose(labels, evidence="labels", n_bootstrap=DEFAULT_BOOTSTRAP, random_state=0)
+    result = result.to_dict()["missing_share"]
     return None if result["estimate"] is None else result
 
 
@@ -151,8 +153,8 @@ def format_info(info: dict[str, Any]) -> str:
         *([] if not info.get("missing_share") else [
             f"missing positives  about {info['missing_share']['estimate']:.0%} estimated from the labels "
             f"({info['missing_share']['confidence']:.0%} interval {info['missing_share']['low']:.0%} - "
-            f"{info['missing_share']['high']:.0%}; an upper bound where labels do not imply each other; "
-            "`mlml diagnose` for the detail)"]),
+            f"{info['missing_share']['high']:.0%}; too high where labels do not imply each other; "
+            "`mlml diagnose --features none` gives the same, with the detail)"]),
         f"duplicates      {describe_duplicates(info['duplicates'])}",
         f"most frequent labels ({len(info['top_labels'])}):",
     ]

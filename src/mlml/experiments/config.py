@@ -14,7 +14,7 @@ import yaml
 from mlml._validation import check_fraction, check_option, check_positive_int, first_duplicate
 from mlml.evaluation.policies import POLICIES
 from mlml.exceptions import MLMLError
-from mlml.recipes import RECIPES, recipe_values
+from mlml.recipes import RECIPES, merge_recipe
 
 #: What a report can show: a policy, both fixed and tuned, each method's own policy beside fixed, or all.
 THRESHOLD_CHOICES: tuple[str, ...] = (*POLICIES, "both", "own", "all")
@@ -294,20 +294,15 @@ def load_config(
             if values.get(key) is not None and not isinstance(values[key], dict):
                 raise MLMLError(f"{path}: '{key}' must be a mapping (key: value lines). Got {values[key]!r}.")
     name = recipe if recipe is not None else values.get("recipe", "default")
-    base = recipe_values(name)
-    merged = {**base, **values}
-    merged["train"] = {**(base.get("train") or {}), **(values.get("train") or {})}
-    merged["recipe"] = name
     method_params = overrides.pop("method_params", None)
-    merged.update({k: v for k, v in overrides.items() if v is not None})
-    if merged.get("scheme") == "single-positive" and "ratios" not in values and overrides.get("ratios") is None:
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    merged = merge_recipe(name, values, train=train_overrides)
+    if merged.get("scheme") == "single-positive" and "ratios" not in values:  # neither the file nor a flag
         merged["ratios"] = [0.0]  # the scheme keeps one positive per row: the ratio axis does not apply
     if method_params:  # per method, key by key over the file's
         merged["method_params"] = dict(merged.get("method_params") or {})
         for method, params in method_params.items():
             merged["method_params"][method] = {**(merged["method_params"].get(method) or {}), **params}
-    if train_overrides:
-        merged["train"] = {**merged["train"], **train_overrides}
     known = {f.name for f in dataclasses.fields(GridConfig)}
     unknown = sorted(set(merged) - known)
     if unknown:

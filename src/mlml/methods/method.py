@@ -11,8 +11,9 @@ from __future__ import annotations
 import inspect
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, ClassVar
 
+from mlml._params import Options, validate_params
 from mlml._registry import Registry
 from mlml.exceptions import MLMLError
 
@@ -51,6 +52,12 @@ class Method:
             ``@complete-val`` method names).
     """
 
+    #: The method's own choices (:mod:`mlml._params`); its loss's and estimator's parameters are declared by
+    #: their classes and checked by :meth:`check_params`.
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
+        "unannotated": [Options(UNANNOTATED)], "val_set_variant": [Options(VAL_SET_VARIANTS)],
+    }
+
     name: str
     loss: str
     estimator: str = "ones"
@@ -64,12 +71,26 @@ class Method:
     val_set_variant: str = "observed"
 
     def __post_init__(self) -> None:
-        if self.unannotated not in UNANNOTATED:
-            raise MLMLError(f"The 'unannotated' parameter of method {self.name!r} must be one of "
-                            f"{', '.join(map(repr, UNANNOTATED))}. Got {self.unannotated!r} instead.")
-        if self.val_set_variant not in VAL_SET_VARIANTS:
-            raise MLMLError(f"The 'val_set_variant' parameter of method {self.name!r} must be one of "
-                            f"{', '.join(map(repr, VAL_SET_VARIANTS))}. Got {self.val_set_variant!r} instead.")
+        validate_params(self, self._parameter_constraints, f"method {self.name!r}")
+
+    def check_params(self) -> Method:
+        """Check ``loss_kwargs`` and ``estimator_kwargs`` against the loss's and the estimator's declared
+        ``_parameter_constraints`` (an unknown key or a bad value raises an MLMLError naming this method, the part,
+        the parameter, the constraint and the value); returns ``self``. :meth:`with_params`, :meth:`make_loss` and
+        :meth:`make_estimator` call it; ``tests/test_parameters.py`` checks every registered method with it."""
+        from mlml.losses import LOSSES
+        from mlml.weights import ESTIMATORS
+
+        for part, name, kwargs in (("loss", self.loss, self.loss_kwargs),
+                                   ("estimator", self.estimator, self.estimator_kwargs)):
+            constraints = LOSSES.get(name)._parameter_constraints if part == "loss" else (
+                ESTIMATORS.get(name)._parameter_constraints)
+            unknown = [key for key in kwargs if key not in constraints]
+            if unknown:
+                raise MLMLError(f"The {part} {name!r} of method {self.name!r} has no parameter {unknown[0]!r}. "
+                                f"Valid parameters: {', '.join(constraints) or 'none'}.")
+            validate_params(kwargs, constraints, f"method {self.name!r} ({part} {name!r})")
+        return self
 
     def definition(self) -> dict[str, Any]:
         """Everything that makes this method what it is, as plain data: its name, the loss and the estimator with
@@ -136,7 +157,7 @@ class Method:
             (loss_kwargs if in_loss else estimator_kwargs)[bare] = value
         return replace(
             self, name=name or self.name, loss_kwargs=loss_kwargs, estimator_kwargs=estimator_kwargs, alias_of=None
-        )
+        ).check_params()
 
     def with_positive_weights(self, estimator: str, params: Mapping[str, Any] | None = None) -> Method:
         """A copy whose ω is also multiplied by the ω of ``estimator`` (e.g. ``class-balance``, the seed's
@@ -156,12 +177,14 @@ class Method:
         """A new criterion of this method (``loss_kwargs`` updated with ``extra``)."""
         from mlml.losses import LOSSES
 
+        self.check_params()
         return LOSSES.create(self.loss, **{**self.loss_kwargs, **extra})
 
     def make_estimator(self, **extra: Any) -> Any:
         """A new, unfitted weight estimator of this method (``estimator_kwargs`` updated with ``extra``)."""
         from mlml.weights import ESTIMATORS
 
+        self.check_params()
         return ESTIMATORS.create(self.estimator, **{**self.estimator_kwargs, **extra})
 
 

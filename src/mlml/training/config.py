@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import dataclasses
-import math
 import numbers
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from numbers import Real
+from typing import Any, ClassVar, Literal
 
-from mlml._validation import check_option, check_positive_int
+from mlml._params import COUNT, NON_NEGATIVE, POSITIVE_INT, POSITIVE_REAL, Interval, Options, validate_params
+from mlml._validation import check_option
 from mlml.exceptions import MLMLError
 
 Mode = Literal["frozen", "finetune"]
 Optimizer = Literal["adamw", "adadelta", "sgd"]
 Schedule = Literal["cosine", "none"]
+Solver = Literal["minibatch", "lbfgs"]
 
 #: Learning rates used when ``lr`` is None. Adadelta's 0.1 is the seed paper's setting.
 DEFAULT_LR = {"adamw": 1e-3, "adadelta": 0.1, "sgd": 0.01}
@@ -32,11 +34,6 @@ NON_SEMANTIC = (
 )
 
 
-def _plain(value: Any) -> str:
-    """A value as a user wrote it: ``nan``, not ``np.float64(nan)``."""
-    return repr(value.item() if hasattr(value, "item") and getattr(value, "ndim", 1) == 0 else value)
-
-
 @dataclass
 class TrainConfig:
     """How to train a head (``frozen``) or a backbone + head (``finetune``).
@@ -50,6 +47,11 @@ class TrainConfig:
         lr: learning rate; None takes :data:`DEFAULT_LR` for the optimizer.
         weight_decay: decoupled (AdamW) or L2 (Adadelta, SGD) weight decay.
         lr_schedule: ``cosine`` (per step, from ``lr`` to 0 over ``epochs``) or ``none``.
+        solver: ``minibatch`` (default: ``optimizer`` over shuffled batches, epoch by epoch) or ``lbfgs``: full-batch
+            L-BFGS for a frozen ``linear`` head and a convex weighted cross-entropy, L2 penalty
+            ``weight_decay / 2 * ||W||^2`` (:mod:`mlml.training.lbfgs`; other methods and heads are refused).
+            Each of its rounds (``lbfgs_steps`` L-BFGS iterations) counts as an epoch for ``epochs``, ``patience``
+            and model selection; it ends early once L-BFGS converges on fixed weights.
         epochs: the maximum number of epochs (exactly this many with ``fixed_epochs``).
         batch_size: the GLOBAL batch size (split across processes under distributed training).
         patience: stop after this many epochs without a better validation score (None: never stop early).
@@ -86,6 +88,8 @@ class TrainConfig:
     weight_decay: float = 1e-4
     momentum: float = 0.9
     lr_schedule: Schedule = "cosine"
+    solver: Solver = "minibatch"
+    lbfgs_steps: int = 10
     epochs: int = 60
     batch_size: int = 64
     patience: int | None = 10
@@ -110,32 +114,23 @@ class TrainConfig:
     progress: bool = False
     log: bool = True
 
+    #: The numeric and named fields' constraints (:mod:`mlml._params`); the flags (true/false, 0/1 from YAML), the
+    #: names and the cross-field rules are checked in ``__post_init__``.
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
+        "mode": [Options("frozen", "finetune")], "optimizer": [Options(tuple(DEFAULT_LR))],
+        "lr_schedule": [Options("cosine", "none")], "val_metric": [Options("map", "loss")],
+        "epochs": [POSITIVE_INT], "batch_size": [POSITIVE_INT], "adaptive_warmup_epochs": [COUNT],
+        "num_workers": [COUNT], "patience": [None, POSITIVE_INT], "num_threads": [None, POSITIVE_INT],
+        "finetune_last_k_blocks": [None, COUNT], "lr": [None, POSITIVE_REAL], "weight_decay": [NON_NEGATIVE],
+        "momentum": [NON_NEGATIVE], "grad_clip": [None, NON_NEGATIVE], "backbone_lr_scale": [NON_NEGATIVE],
+        "val_fraction": [Interval(Real, 0, 1, closed="left")],
+        "solver": [Options("minibatch", "lbfgs")], "lbfgs_steps": [POSITIVE_INT],
+    }
+
     def __post_init__(self) -> None:
         owner = "TrainConfig"
-        check_option(self.mode, "mode", owner, ("frozen", "finetune"))
-        check_option(self.optimizer, "optimizer", owner, DEFAULT_LR)
-        check_option(self.lr_schedule, "lr_schedule", owner, ("cosine", "none"))
-        check_option(self.val_metric, "val_metric", owner, ("map", "loss"))
-        check_positive_int(self.epochs, "epochs", owner)
-        check_positive_int(self.batch_size, "batch_size", owner)
-        check_positive_int(self.adaptive_warmup_epochs, "adaptive_warmup_epochs", owner, minimum=0)
-        check_positive_int(self.num_workers, "num_workers", owner, minimum=0)
-        if self.patience is not None:
-            check_positive_int(self.patience, "patience", owner)
-        if self.num_threads is not None:
-            check_positive_int(self.num_threads, "num_threads", owner)
-        if self.finetune_last_k_blocks is not None:
-            check_positive_int(self.finetune_last_k_blocks, "finetune_last_k_blocks", owner, minimum=0)
-        for name in ("lr", "weight_decay", "momentum", "grad_clip", "backbone_lr_scale"):
-            value = getattr(self, name)
-            if value is None and name in ("lr", "grad_clip"):
-                continue
-            if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 <= value < math.inf:
-                raise MLMLError(
-                    f"The {name!r} parameter of {owner} must be a finite number >= 0. Got {_plain(value)} instead."
-                )
-        if self.lr is not None and self.lr <= 0:
-            raise MLMLError(f"The 'lr' parameter of {owner} must be > 0. Got {self.lr!r} instead.")
+        validate_params(self, self._parameter_constraints, owner)
+        self.check_solver()
         for name in ("fixed_epochs", "standardize", "amp", "resume", "progress", "log"):
             value = getattr(self, name)
             if type(value).__name__ not in ("bool", "bool_") and not (isinstance(value, int) and value in (0, 1)):
@@ -147,11 +142,6 @@ class TrainConfig:
             if (isinstance(value, (list, tuple, dict, set, numbers.Number)) or (value is None and not optional)
                     or (isinstance(value, str) and not value.strip())):
                 raise MLMLError(f"The {name!r} parameter of {owner} must be a name (a string). Got {value!r} instead.")
-        if isinstance(self.val_fraction, bool) or not isinstance(self.val_fraction, numbers.Real) or \
-                not 0.0 <= float(self.val_fraction) < 1.0:
-            raise MLMLError(
-                f"The 'val_fraction' parameter of {owner} must be in [0, 1). Got {self.val_fraction!r}."
-            )
         if self.val_fraction == 0 and not self.fixed_epochs:
             raise MLMLError(
                 "Early stopping needs a validation split: set 'val_fraction' > 0 or 'fixed_epochs' = True."
@@ -165,6 +155,18 @@ class TrainConfig:
                 f"The 'head_kwargs' parameter of {owner} must be a dict. Got {self.head_kwargs!r}."
             )
         self.head_kwargs = dict(self.head_kwargs)
+
+    def check_solver(self) -> None:
+        """Refuse ``solver="lbfgs"`` with another head than ``linear`` or in finetune mode (not convex)."""
+        if self.solver != "lbfgs":
+            return
+        if self.mode != "frozen":
+            raise MLMLError("The 'solver' parameter of TrainConfig is 'lbfgs', which trains frozen features only: "
+                            f"mode is {self.mode!r}. Use solver='minibatch' to fine-tune.")
+        if self.head != "linear":
+            raise MLMLError("The 'solver' parameter of TrainConfig is 'lbfgs', which needs head='linear' (a convex "
+                            f"problem); head is {self.head!r}. Use head='linear' (--head linear), or "
+                            "solver='minibatch'.")
 
     @property
     def learning_rate(self) -> float:
@@ -190,4 +192,7 @@ class TrainConfig:
 
     def semantic_dict(self) -> dict[str, Any]:
         """The fields that determine the numbers (for checkpoint fingerprints)."""
-        return {k: v for k, v in self.to_dict().items() if k not in NON_SEMANTIC}
+        out = {k: v for k, v in self.to_dict().items() if k not in NON_SEMANTIC}
+        if self.solver == "minibatch":  # absent by default, so that earlier runs' checkpoints still resume
+            del out["solver"], out["lbfgs_steps"]
+        return out

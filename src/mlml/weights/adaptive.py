@@ -37,11 +37,12 @@ estimator's weights, since the model's evidence on them is not part of the state
 
 from __future__ import annotations
 
+from numbers import Real
 from typing import Any
 
 import numpy as np
 
-from mlml._validation import check_fraction, check_positive_int
+from mlml._params import COUNT, FRACTION, Interval, Registered
 from mlml.exceptions import MLMLError
 from mlml.labels import POSITIVE, LabelMatrix, to_dense, unannotated_as_negative
 from mlml.weights.base import ESTIMATORS, WeightEstimator
@@ -97,6 +98,11 @@ class PUAdaptive(WeightEstimator):
 
     adaptive = True
     uses_rows = True
+    _parameter_constraints = {
+        "base": [Registered(lambda: ESTIMATORS)], "base_params": [None, dict], "model_weight": [FRACTION],
+        "momentum": [Interval(Real, 0, 1, closed="right")], "max_step": [Interval(Real, 0, 1, closed="right")],
+        "warmup": [COUNT], "pseudo_positive": [FRACTION],
+    }
 
     def __init__(
         self,
@@ -118,13 +124,6 @@ class PUAdaptive(WeightEstimator):
 
     def _fit(self, observed: LabelMatrix, *, features: Any, hidden: Any) -> None:
         owner = type(self).__name__
-        check_fraction(self.model_weight, "model_weight", owner)
-        for name in ("momentum", "max_step"):
-            value = check_fraction(getattr(self, name), name, owner)
-            if value == 0.0:
-                raise MLMLError(f"The {name!r} parameter of {owner} must be in (0, 1]. Got 0.")
-        check_positive_int(self.warmup, "warmup", owner, minimum=0)
-        check_fraction(self.pseudo_positive, "pseudo_positive", owner)
         base_class = ESTIMATORS.get(self.base)
         if getattr(base_class, "needs_hidden", False) or getattr(base_class, "adaptive", False):
             raise MLMLError(

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from mlml._validation import check_option, check_real
+from mlml._params import NON_NEGATIVE, Options
 from mlml.labels import POSITIVE, UNKNOWN
 from mlml.weights.base import ESTIMATORS, WeightEstimator
 from mlml.weights.pairwise import (
@@ -44,14 +44,13 @@ class Backoff(WeightEstimator):
         conditional_, prior_: the pairwise statistics.
     """
 
+    _parameter_constraints = {"strength": [NON_NEGATIVE], "aggregate": [Options(AGGREGATES)]}
+
     def __init__(self, strength: float = 5.0, aggregate: Aggregate = "mean") -> None:
         self.strength = strength
         self.aggregate = aggregate
 
     def _fit(self, observed, *, features, hidden):  # type: ignore[override]
-        name = type(self).__name__
-        check_option(self.aggregate, "aggregate", name, AGGREGATES)
-        check_real(self.strength, "strength", name, low=0.0)
         self.pattern_ = PatternEstimator().fit(observed)
         self.conditional_, self.prior_ = cooccurrence_statistics(
             indicator(observed, POSITIVE), indicator(observed, UNKNOWN)

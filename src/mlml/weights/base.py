@@ -37,13 +37,14 @@ Capability flags (class attributes; the trainer, the grid and the CLI read these
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator
 from sklearn.exceptions import NotFittedError
 
+from mlml._params import validate_params
 from mlml._registry import Registry
 from mlml.exceptions import MLMLError
 from mlml.labels import UNKNOWN, VERIFIED_NEGATIVE, LabelMatrix, check_labels, to_dense
@@ -52,8 +53,10 @@ ESTIMATORS: Registry[type] = Registry("weight estimator")
 
 
 class WeightEstimator(BaseEstimator):  # type: ignore[misc]
-    """Base class: subclasses implement ``_fit`` and ``_weights``."""
+    """Base class: subclasses implement ``_fit`` and ``_weights``, and declare their constructor's parameters in
+    ``_parameter_constraints`` (:mod:`mlml._params`), which :meth:`fit` checks before anything else."""
 
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = {}
     needs_hidden = False
     uses_features = False
     adaptive = False
@@ -68,6 +71,7 @@ class WeightEstimator(BaseEstimator):  # type: ignore[misc]
     def fit(self, observed: LabelMatrix, *, features: np.ndarray | None = None, hidden: Any = None) -> Any:
         """Learn from the OBSERVED training labels ``(n_samples, n_labels)`` (dense or CSR, -1 allowed);
         ``features`` for feature-aware estimators, ``hidden`` for the oracle only. Returns ``self``."""
+        self._checked_params()
         observed = check_labels(observed, name="observed")
         self.n_labels_ = observed.shape[1]
         self.n_fitted_ = observed.shape[0]
@@ -127,6 +131,11 @@ class WeightEstimator(BaseEstimator):  # type: ignore[misc]
         """:meth:`fit` then :meth:`transform` of the fitted rows (``rows = 0..n-1``)."""
         self.fit(observed, features=features, hidden=hidden)
         return self.transform(observed, rows=np.arange(self.n_fitted_), features=features, hidden=hidden)
+
+    def _checked_params(self) -> dict[str, Any]:
+        """The constructor's parameters, checked against ``_parameter_constraints`` and converted (a real
+        interval gives a float, an integral one an int); the attributes themselves stay as given."""
+        return validate_params(self.get_params(deep=False), self._parameter_constraints, type(self).__name__)
 
     def update(self, probabilities: np.ndarray, *, rows: np.ndarray | None = None) -> None:
         """Model-aware estimators refresh their state from predicted probabilities; others ignore it."""

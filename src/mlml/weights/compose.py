@@ -56,6 +56,8 @@ class Product(WeightEstimator):
         ([1.0, 2.0], [0.0, 0.6666666666666667])
     """
 
+    _parameter_constraints = {"factors": [list, tuple]}  # each factor is checked by _specs, against the registry
+
     def __init__(self, factors: Sequence[Factor] = ("ones",)) -> None:
         self.factors = factors
 

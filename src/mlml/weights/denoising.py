@@ -61,7 +61,7 @@ defaults underfit (2,000 COCO rows: AUC 0.79-0.81, the class prior's level; ``ba
 from __future__ import annotations
 
 import math
-import numbers
+from numbers import Real
 from typing import Any
 
 import numpy as np
@@ -69,27 +69,18 @@ import scipy.sparse as sp
 from scipy.optimize import minimize
 from scipy.special import expit, log_expit
 
+from mlml._params import COUNT, NON_NEGATIVE, POSITIVE_INT, POSITIVE_REAL, Interval
+from mlml._params import RandomState as RandomStateConstraint
 from mlml._threads import torch_threads
-from mlml._validation import (
-    RandomState,
-    check_fraction,
-    check_positive_int,
-    check_random_state,
-    check_real,
-)
+from mlml._validation import RandomState, check_random_state
 from mlml.exceptions import MLMLError
 from mlml.labels import POSITIVE, UNKNOWN, LabelMatrix
 from mlml.simulate import hide_positives
 from mlml.weights.base import ESTIMATORS, WeightEstimator
 from mlml.weights.pairwise import indicator
 
-
-def _check_drop_ratio(value: Any, owner: str) -> float:
-    """The ratio of observed positives hidden in a corrupted copy: a float in the open interval (0, 1)."""
-    drop = check_fraction(value, "drop_ratio", owner)
-    if not 0.0 < drop < 1.0:
-        raise MLMLError(f"The 'drop_ratio' parameter of {owner} must be in (0, 1). Got {value!r} instead.")
-    return drop
+#: The ratio of observed positives hidden in a corrupted copy: a float in the open interval (0, 1).
+DROP_RATIO = Interval(Real, 0, 1, closed="neither")
 
 
 def _corrupt(observed: LabelMatrix, drop_ratio: float, rng: np.random.Generator) -> tuple[sp.csr_matrix, sp.csr_matrix]:
@@ -146,6 +137,9 @@ class DenoisingLogistic(_Denoising):
         n_iter_: L-BFGS iterations run.
     """
 
+    _parameter_constraints = {"drop_ratio": [DROP_RATIO], "n_copies": [POSITIVE_INT], "alpha": [NON_NEGATIVE],
+                              "max_iter": [POSITIVE_INT], "random_state": [RandomStateConstraint()]}
+
     def __init__(
         self,
         drop_ratio: float = 0.3,
@@ -161,14 +155,8 @@ class DenoisingLogistic(_Denoising):
         self.random_state = random_state
 
     def _fit(self, observed, *, features, hidden):  # type: ignore[override]
-        name = type(self).__name__
-        drop = _check_drop_ratio(self.drop_ratio, name)
-        copies = check_positive_int(self.n_copies, "n_copies", name)
-        max_iter = check_positive_int(self.max_iter, "max_iter", name)
-        if isinstance(self.alpha, bool) or not isinstance(self.alpha, numbers.Real) or not self.alpha >= 0:
-            raise MLMLError(
-                f"The 'alpha' parameter of {name} must be a float >= 0. Got {self.alpha!r} instead."
-            )
+        params = self._checked_params()
+        drop, copies, max_iter = params["drop_ratio"], params["n_copies"], params["max_iter"]
         rng = check_random_state(self.random_state)
         unknown = indicator(observed, UNKNOWN).toarray()
         inputs, targets, masks = [], [], []
@@ -181,7 +169,7 @@ class DenoisingLogistic(_Denoising):
         t = np.vstack(targets)
         m = np.vstack(masks).astype(np.float64)
         n, n_labels = t.shape
-        alpha = float(self.alpha)
+        alpha = params["alpha"]
 
         def loss_and_grad(theta: np.ndarray) -> tuple[float, np.ndarray]:
             w = theta[:-n_labels].reshape(n_labels, n_labels)
@@ -231,6 +219,12 @@ class DenoisingMLP(_Denoising):
         loss_curve_: ``(n_models, epochs)`` mean training loss of each epoch.
     """
 
+    _parameter_constraints = {
+        "drop_ratio": [DROP_RATIO], "hidden": [POSITIVE_INT], "n_layers": [COUNT], "epochs": [POSITIVE_INT],
+        "learning_rate": [POSITIVE_REAL], "weight_decay": [NON_NEGATIVE], "batch_size": [POSITIVE_INT],
+        "n_models": [POSITIVE_INT], "random_state": [RandomStateConstraint()], "num_threads": [None, POSITIVE_INT],
+    }
+
     def __init__(
         self,
         drop_ratio: float = 0.3,
@@ -255,24 +249,13 @@ class DenoisingMLP(_Denoising):
         self.random_state = random_state
         self.num_threads = num_threads
 
-    def _check_num_threads(self) -> int | None:
-        if self.num_threads is None:
-            return None
-        return check_positive_int(self.num_threads, "num_threads", type(self).__name__)
-
     def _fit(self, observed, *, features, hidden):  # type: ignore[override]
         import torch  # lazily: `import mlml.weights` stays free of torch's ~1 s import
 
-        name = type(self).__name__
-        drop = _check_drop_ratio(self.drop_ratio, name)
-        width = check_positive_int(self.hidden, "hidden", name)
-        n_layers = check_positive_int(self.n_layers, "n_layers", name, minimum=0)
-        epochs = check_positive_int(self.epochs, "epochs", name)
-        lr = check_real(self.learning_rate, "learning_rate", name, low=0.0, low_open=True)
-        decay = check_real(self.weight_decay, "weight_decay", name, low=0.0)
-        batch_size = check_positive_int(self.batch_size, "batch_size", name)
-        n_models = check_positive_int(self.n_models, "n_models", name)
-        threads = self._check_num_threads()
+        params = self._checked_params()
+        drop, width, n_layers, epochs = params["drop_ratio"], params["hidden"], params["n_layers"], params["epochs"]
+        lr, decay, batch_size = params["learning_rate"], params["weight_decay"], params["batch_size"]
+        n_models, threads = params["n_models"], params["num_threads"]
         rng = check_random_state(self.random_state)
         # one independent stream per network, so network k is the same whatever n_models is
         seeds = rng.integers(0, 2**63 - 1, size=n_models)
@@ -299,7 +282,7 @@ class DenoisingMLP(_Denoising):
 
         out = np.empty(positives.shape)
         chunk = 8192  # bounds the dense float32 input and hidden activations
-        with torch_threads(self._check_num_threads()), torch.no_grad():
+        with torch_threads(self.num_threads), torch.no_grad():
             for start in range(0, positives.shape[0], chunk):
                 x = torch.from_numpy(positives[start : start + chunk].toarray().astype(np.float32))
                 p = sum(torch.sigmoid(network(x)).double() for network in self.networks_)

@@ -36,10 +36,10 @@ from typing import Any, Literal
 import numpy as np
 import scipy.sparse as sp
 
-from mlml._validation import check_fraction, check_option, check_positive_int, check_real
+from mlml._params import FRACTION, NON_NEGATIVE, POSITIVE_INT, Options, Registered
 from mlml.exceptions import MLMLError
 from mlml.labels import POSITIVE, UNKNOWN, LabelMatrix, to_dense
-from mlml.neighbours import NeighbourIndex, resolve_algorithm
+from mlml.neighbours import ALGORITHMS, NeighbourIndex, resolve_algorithm
 from mlml.weights.base import ESTIMATORS, WeightEstimator, is_labels_only
 
 Metric = Literal["cosine", "euclidean"]
@@ -136,6 +136,11 @@ class NeighbourCooccurrence(WeightEstimator):
 
     uses_features = True
     uses_rows = True
+    _parameter_constraints = {
+        "prior": [Registered(lambda: ESTIMATORS)], "n_neighbors": [POSITIVE_INT], "metric": [Options(METRICS)],
+        "prior_smoothing": [FRACTION], "vote_smoothing": [NON_NEGATIVE], "algorithm": [Options(ALGORITHMS)],
+        "progress": ["boolean"],
+    }
 
     def __init__(
         self,
@@ -158,10 +163,6 @@ class NeighbourCooccurrence(WeightEstimator):
     # -- fitting
     def _fit(self, observed: LabelMatrix, *, features: Any, hidden: Any) -> None:
         owner = type(self).__name__
-        check_positive_int(self.n_neighbors, "n_neighbors", owner)
-        check_option(self.metric, "metric", owner, METRICS)
-        check_fraction(self.prior_smoothing, "prior_smoothing", owner)
-        check_real(self.vote_smoothing, "vote_smoothing", owner, low=0.0)
         if not is_labels_only(self.prior):
             raise MLMLError(
                 f"The 'prior' parameter of {owner} must name a labels-only estimator. Got {self.prior!r}."

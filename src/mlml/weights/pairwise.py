@@ -33,7 +33,7 @@ from typing import Any, Literal
 import numpy as np
 import scipy.sparse as sp
 
-from mlml._validation import check_option
+from mlml._params import Options
 from mlml.labels import POSITIVE, UNKNOWN, LabelMatrix
 from mlml.weights.base import ESTIMATORS, WeightEstimator
 
@@ -207,13 +207,14 @@ class Pairwise(WeightEstimator):
         [0.0, 0.5, 1.0]
     """
 
+    _parameter_constraints = {"aggregate": [Options(AGGREGATES)]}
+
     def __init__(self, aggregate: Aggregate = "max") -> None:
         self.aggregate = aggregate
 
     native_dtype = True
 
     def _fit(self, observed, *, features, hidden):  # type: ignore[override]
-        check_option(self.aggregate, "aggregate", type(self).__name__, AGGREGATES)
         self.conditional_, self.prior_ = cooccurrence_statistics(
             indicator(observed, POSITIVE), indicator(observed, UNKNOWN)
         )

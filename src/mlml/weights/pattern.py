@@ -38,7 +38,7 @@ from typing import Literal
 import numpy as np
 import scipy.sparse as sp
 
-from mlml._validation import check_option
+from mlml._params import Options
 from mlml.labels import POSITIVE, UNKNOWN, LabelMatrix, check_labels
 from mlml.weights.base import ESTIMATORS, WeightEstimator
 from mlml.weights.pairwise import aggregate_conditionals, cooccurrence_statistics, indicator
@@ -179,11 +179,12 @@ class PatternEstimator(WeightEstimator):
         [0.0, 0.0, 0.5]
     """
 
+    _parameter_constraints = {"unseen": [Options(UNSEEN)]}
+
     def __init__(self, unseen: Unseen = "pairwise-max") -> None:
         self.unseen = unseen
 
     def _fit(self, observed, *, features, hidden):  # type: ignore[override]
-        check_option(self.unseen, "unseen", type(self).__name__, UNSEEN)
         positives = indicator(observed, POSITIVE)
         self.patterns_, inverse = unique_patterns(positives)
         self.pattern_weight_ = np.bincount(inverse, minlength=self.patterns_.shape[0]).astype(np.int64)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from mlml._params import NON_NEGATIVE, POSITIVE_INT
 from mlml._validation import check_real
 from mlml.exceptions import MLMLError
 from mlml.labels import POSITIVE, label_counts, to_dense
@@ -28,14 +29,15 @@ class ClassBalance(WeightEstimator):
 
     detects_missing = False
 
+    _parameter_constraints = {"min_weight": [NON_NEGATIVE], "max_weight": [NON_NEGATIVE]}
+
     def __init__(self, min_weight: float = 1.0, max_weight: float = 10.0) -> None:
         self.min_weight = min_weight
         self.max_weight = max_weight
 
     def _fit(self, observed, *, features, hidden):  # type: ignore[override]
-        name = type(self).__name__
-        low = check_real(self.min_weight, "min_weight", name, low=0.0)
-        high = check_real(self.max_weight, "max_weight", name, low=low)
+        low = float(self.min_weight)
+        high = check_real(self.max_weight, "max_weight", type(self).__name__, low=low)  # lo <= hi
         counts = label_counts(observed).astype(float)
         with np.errstate(divide="ignore"):
             raw = np.where(counts > 0, observed.shape[0] / (2.0 * np.maximum(counts, 1)), np.inf)
@@ -66,6 +68,8 @@ class Agreement(WeightEstimator):
     """
 
     uses_rows = True
+
+    _parameter_constraints = {"votes": [None, np.ndarray, list], "raters": [POSITIVE_INT, np.ndarray, list, tuple]}
 
     def __init__(self, votes: np.ndarray | None = None, raters: int | np.ndarray = 1) -> None:
         self.votes = votes

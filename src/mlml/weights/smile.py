@@ -37,8 +37,8 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
+from mlml._params import COUNT, FRACTION, NON_NEGATIVE, POSITIVE_INT, POSITIVE_REAL
 from mlml._threads import torch_threads
-from mlml._validation import check_fraction, check_positive_int, check_real
 from mlml.exceptions import MLMLError
 from mlml.labels import POSITIVE, LabelMatrix, to_dense
 from mlml.weights.base import ESTIMATORS, WeightEstimator
@@ -110,6 +110,11 @@ class SmileEnhancement(WeightEstimator):
 
     uses_features = True
     uses_rows = True
+    _parameter_constraints = {
+        "mu": [FRACTION], "zero_prior": [FRACTION], "n_neighbors": [POSITIVE_INT], "epochs": [POSITIVE_INT],
+        "batch_size": [POSITIVE_INT], "lr": [POSITIVE_REAL], "gamma": [NON_NEGATIVE], "delta": [NON_NEGATIVE],
+        "random_state": [COUNT], "num_threads": [None, POSITIVE_INT],
+    }
 
     def __init__(self, mu: float = 0.5, zero_prior: float = 0.05, n_neighbors: int = 3, epochs: int = 10,
                  batch_size: int = 16, lr: float = 1e-3, gamma: float = 0.001, delta: float = 1.0,
@@ -130,16 +135,7 @@ class SmileEnhancement(WeightEstimator):
         from sklearn.preprocessing import StandardScaler
 
         owner = type(self).__name__
-        check_fraction(self.mu, "mu", owner)
-        check_fraction(self.zero_prior, "zero_prior", owner)
-        check_positive_int(self.n_neighbors, "n_neighbors", owner)
-        check_positive_int(self.epochs, "epochs", owner)
-        check_positive_int(self.batch_size, "batch_size", owner)
-        check_real(self.lr, "lr", owner, low=0.0, low_open=True)
-        check_real(self.gamma, "gamma", owner, low=0.0)
-        check_real(self.delta, "delta", owner, low=0.0)
-        check_positive_int(self.random_state, "random_state", owner, minimum=0)
-        threads = None if self.num_threads is None else check_positive_int(self.num_threads, "num_threads", owner)
+        threads = self.num_threads
         if features is None:
             raise MLMLError("The 'smile' estimator uses features: pass features=(n_samples, n_features) to fit.")
         x = features.toarray() if sp.issparse(features) else np.asarray(features, dtype=np.float64)

@@ -11,22 +11,20 @@ treatment never shows.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 from torch import Tensor
 
+from mlml._params import Options
 from mlml.exceptions import MLMLError
 
 Reduction = Literal["mean", "sum", "none"]
 Weights = tuple[Tensor, Tensor] | Tensor | None
 
 
-def _check_reduction(reduction: str) -> None:
-    if reduction not in ("mean", "sum", "none"):
-        raise MLMLError(
-            f"The 'reduction' parameter must be 'mean', 'sum' or 'none'. Got {reduction!r} instead."
-        )
+#: The declaration of every loss's ``reduction`` (:mod:`mlml._params`).
+REDUCTION: dict[str, list[Any]] = {"reduction": [Options("mean", "sum", "none")]}
 
 
 def _reduce(terms: Tensor, reduction: str) -> Tensor:

@@ -7,10 +7,11 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from mlml._params import checks_params
 from mlml.losses.functional._base import (
+    REDUCTION,
     Reduction,
     Weights,
-    _check_reduction,
     entry_weight,
 )
 
@@ -61,6 +62,7 @@ class _FusedWeightedBCE(torch.autograd.Function):
         return grad, None, None, None
 
 
+@checks_params({**REDUCTION})
 def weighted_bce(
     logits: Tensor,
     targets: Tensor,
@@ -89,7 +91,6 @@ def weighted_bce(
         reduction: ``"mean"`` divides the weighted sum by the number of entries ``batch * n_labels`` (as
             PyTorch's BCE does, whatever the weights), ``"sum"`` sums, ``"none"`` returns the terms.
     """
-    _check_reduction(reduction)
     if targets.dtype != logits.dtype:
         targets = targets.to(logits.dtype)
     w = entry_weight(targets, weights)

@@ -7,12 +7,12 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from mlml._validation import check_real as _check_real
+from mlml._params import FRACTION, NON_NEGATIVE, checks_params
 from mlml.exceptions import MLMLError
 from mlml.losses.functional._base import (
+    REDUCTION,
     Reduction,
     Weights,
-    _check_reduction,
     _reduce,
     _spread,
     _weighted,
@@ -20,6 +20,7 @@ from mlml.losses.functional._base import (
 )
 
 
+@checks_params({**REDUCTION, "epsilon": [FRACTION]})
 def an_ls(
     logits: Tensor,
     targets: Tensor,
@@ -38,8 +39,6 @@ def an_ls(
     Entry weight ``w = y ω + (1 - y) ω̄``. ``"mean"`` divides by ``batch * n_labels`` (their
     ``compute_batch_loss``). Their logs are ``-log(x + 1e-5)``; ours exact (see docs/losses.md).
     """
-    _check_reduction(reduction)
-    epsilon = _check_real(epsilon, "epsilon", "an_ls", low=0.0, high=1.0)
     if smooth_positives:
         smoothed = targets * (1.0 - 2.0 * epsilon) + epsilon
     else:
@@ -48,6 +47,7 @@ def an_ls(
     return _reduce(_weighted(terms, targets, weights), reduction)
 
 
+@checks_params({**REDUCTION, "neg_scale": [None, NON_NEGATIVE]})
 def wan(
     logits: Tensor,
     targets: Tensor,
@@ -65,7 +65,6 @@ def wan(
     ``suspect`` are assumed negatives; the others (verified negatives) keep weight 1 -- the authors' observed
     negatives (their ``iu`` loss) get the full ``-log(1 - σ(z))``.
     """
-    _check_reduction(reduction)
     n_labels = logits.shape[-1]
     if neg_scale is None:
         if n_labels < 2:
@@ -74,7 +73,7 @@ def wan(
             )
         gamma = 1.0 / (n_labels - 1)
     else:
-        gamma = _check_real(neg_scale, "neg_scale", "wan", low=0.0)
+        gamma = neg_scale
     terms = F.binary_cross_entropy_with_logits(logits, targets.to(logits.dtype), reduction="none")
     scale = targets + (1.0 - targets) * gamma
     certain = certain_zeros(targets, suspect)
@@ -90,6 +89,7 @@ def expected_positive_penalty(probabilities: Tensor, expected_positives: float) 
     return (probabilities.sum(dim=-1).mean() - expected_positives).square() / (n_labels**2)
 
 
+@checks_params({**REDUCTION, "expected_positives": [NON_NEGATIVE], "lam": [NON_NEGATIVE]})
 def epr(
     logits: Tensor,
     targets: Tensor,
@@ -114,9 +114,7 @@ def epr(
     returns the data terms with ``λ R_k`` added to every entry, so that its mean is ``"mean"``; ``"sum"`` is
     ``batch * n_labels`` times ``"mean"``.
     """
-    _check_reduction(reduction)
-    k = _check_real(expected_positives, "expected_positives", "epr", low=0.0)
-    lam = _check_real(lam, "lam", "epr", low=0.0)
+    k = expected_positives
     terms = targets * F.softplus(-logits)
     certain = certain_zeros(targets, suspect)
     if certain is not None:
@@ -126,6 +124,7 @@ def epr(
     return _spread(terms, penalty, reduction)
 
 
+@checks_params({**REDUCTION, "expected_positives": [NON_NEGATIVE], "lam": [NON_NEGATIVE]})
 def role(
     logits: Tensor,
     targets: Tensor,
@@ -151,13 +150,11 @@ def role(
     Args:
         label_logits: θ for the batch rows, ``(batch, n_labels)``; gradients flow into it.
     """
-    _check_reduction(reduction)
     if label_logits.shape != logits.shape:
         raise MLMLError(
             f"role: label_logits has shape {tuple(label_logits.shape)}; expected {tuple(logits.shape)}."
         )
-    k = _check_real(expected_positives, "expected_positives", "role", low=0.0)
-    lam = _check_real(lam, "lam", "role", low=0.0)
+    k = expected_positives
     f = torch.sigmoid(logits)
     estimates = torch.sigmoid(label_logits)
     positive = targets * (F.softplus(-logits) + F.softplus(-label_logits))

@@ -3,15 +3,18 @@ against an enhanced label distribution, the terms of observed zeros down-weighte
 
 from __future__ import annotations
 
+from numbers import Real
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from mlml._validation import check_real as _check_real
-from mlml.losses.functional._base import Reduction, Weights, _check_reduction, _reduce, certain_zeros
+from mlml._params import Interval, checks_params
+from mlml.losses.functional._base import REDUCTION, Reduction, Weights, _reduce, certain_zeros
 from mlml.losses.functional.soft import pair_weights
 
 
+@checks_params({**REDUCTION, "zero_weight": [Interval(Real, 0, 1, closed="right")]})
 def enhanced_bce(
     logits: Tensor,
     targets: Tensor,
@@ -38,8 +41,6 @@ def enhanced_bce(
             CAL500, corel5k, rcv1subset1, mirflickr).
         suspect: the suspect zeros; None: every zero.
     """
-    _check_reduction(reduction)
-    zero_weight = _check_real(zero_weight, "zero_weight", "enhanced_bce", low=0.0, low_open=True, high=1.0)
     y = targets.to(logits.dtype)
     pos, neg = pair_weights(y, weights, suspect)
     if not isinstance(weights, tuple):  # no distribution: the negative term on zeros only

@@ -22,11 +22,12 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from mlml._validation import check_real as _check_real
+from mlml._params import NON_NEGATIVE, checks_params
 from mlml.exceptions import MLMLError
-from mlml.losses.functional._base import Reduction, Weights, _check_reduction, _reduce, _weighted, suspect_zeros
+from mlml.losses.functional._base import REDUCTION, Reduction, Weights, _reduce, _weighted, suspect_zeros
 
 
+@checks_params({**REDUCTION, "alpha": [NON_NEGATIVE], "beta": [NON_NEGATIVE]})
 def entropy_maximization(
     logits: Tensor,
     targets: Tensor,
@@ -56,9 +57,6 @@ def entropy_maximization(
             ``pseudo_mask``).
         suspect: the suspect zeros (:mod:`mlml.losses.functional._base`); None: every zero.
     """
-    _check_reduction(reduction)
-    alpha = _check_real(alpha, "alpha", "entropy_maximization", low=0.0)
-    beta = _check_real(beta, "beta", "entropy_maximization", low=0.0)
     y = targets.to(logits.dtype)
     p = torch.sigmoid(logits)
     neg_log_p, neg_log_q = F.softplus(-logits), F.softplus(logits)

@@ -3,15 +3,17 @@
 
 from __future__ import annotations
 
+from numbers import Real
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from mlml._validation import check_real as _check_real
+from mlml._params import FRACTION, NON_NEGATIVE, REAL, Interval, checks_params
 from mlml.losses.functional._base import (
+    REDUCTION,
     Reduction,
     Weights,
-    _check_reduction,
     _reduce,
     _weighted,
     certain_zeros,
@@ -32,6 +34,7 @@ def _focal_positive(logits: Tensor, gamma: float, margin: float) -> Tensor:
     return -_pow_sigmoid(-shifted, gamma) * F.logsigmoid(shifted)
 
 
+@checks_params({**REDUCTION, "gamma": [NON_NEGATIVE], "alpha": [None, FRACTION]})
 def focal(
     logits: Tensor,
     targets: Tensor,
@@ -57,19 +60,17 @@ def focal(
     clip=0)``) has none. ``alpha=0.25`` gives torchvision's default exactly. ``detach_focusing=True`` treats the
     factor as a constant: that robust-loss-mlml baseline (its ``AsymmetricLoss`` detaches by default).
     """
-    _check_reduction(reduction)
-    gamma = _check_real(gamma, "gamma", "focal", low=0.0)
     signed = logits * (2.0 * targets - 1.0)  # z_t: log p_t = logsigmoid(z_t), 1 - p_t = σ(-z_t)
     factor = _pow_sigmoid(-signed, gamma)
     if detach_focusing:
         factor = factor.detach()
     terms = -factor * F.logsigmoid(signed)
     if alpha is not None:
-        alpha = _check_real(alpha, "alpha", "focal", low=0.0, high=1.0)
         terms = terms * (targets * (2.0 * alpha - 1.0) + (1.0 - alpha))
     return _reduce(_weighted(terms, targets, weights), reduction)
 
 
+@checks_params({**REDUCTION, "gamma_pos": [NON_NEGATIVE], "gamma_neg": [NON_NEGATIVE], "margin": [FRACTION]})
 def asymmetric(
     logits: Tensor,
     targets: Tensor,
@@ -98,10 +99,6 @@ def asymmetric(
     ``batch * n_labels``) and clamp p at 1e-8 inside their logs, which changes a positive's term only below
     z ≈ -18.4 (there theirs stops at 18.42 with zero gradient; ours stays exact).
     """
-    _check_reduction(reduction)
-    gamma_pos = _check_real(gamma_pos, "gamma_pos", "asymmetric", low=0.0)
-    gamma_neg = _check_real(gamma_neg, "gamma_neg", "asymmetric", low=0.0)
-    margin = _check_real(margin, "margin", "asymmetric", low=0.0, high=1.0)
     focus_pos = _pow_sigmoid(-logits, gamma_pos)
     if margin > 0.0:
         log_neg = torch.log(torch.clamp(torch.sigmoid(-logits) + margin, max=1.0))
@@ -120,6 +117,9 @@ def asymmetric(
     return _reduce(_weighted(terms, targets, weights), reduction)
 
 
+@checks_params({
+    **REDUCTION, "lam": [Interval(Real, 1, None, closed="left")], "margin": [REAL], "gamma": [NON_NEGATIVE],
+})
 def hill(
     logits: Tensor,
     targets: Tensor,
@@ -142,10 +142,6 @@ def hill(
     Zeros outside ``suspect`` (verified negatives) are certain, so the hill, which spares likely positives, is not
     theirs: they get the focal negative ``-p^γ log(1 - p)`` the same authors use for the negatives SPLC keeps.
     """
-    _check_reduction(reduction)
-    lam = _check_real(lam, "lam", "hill", low=1.0)
-    margin = _check_real(margin, "margin", "hill")
-    gamma = _check_real(gamma, "gamma", "hill", low=0.0)
     p = torch.sigmoid(logits)
     terms = targets * _focal_positive(logits, gamma, margin) + (1.0 - targets) * (lam - p) * p.square()
     certain = certain_zeros(targets, suspect)
@@ -154,6 +150,7 @@ def hill(
     return _reduce(_weighted(terms, targets, weights), reduction)
 
 
+@checks_params({**REDUCTION, "tau": [FRACTION], "margin": [REAL], "gamma": [NON_NEGATIVE]})
 def splc(
     logits: Tensor,
     targets: Tensor,
@@ -179,10 +176,6 @@ def splc(
     is). The entry weight is the observed label's (ω̄ for a corrected entry).
     ``"mean"`` divides by ``batch * n_labels``; the authors' default reduction is the sum (``"sum"`` here).
     """
-    _check_reduction(reduction)
-    tau = _check_real(tau, "tau", "splc", low=0.0, high=1.0)
-    margin = _check_real(margin, "margin", "splc")
-    gamma = _check_real(gamma, "gamma", "splc", low=0.0)
     positive = targets == 1
     terms = torch.where(
         positive,

@@ -10,12 +10,12 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from mlml._params import Options, checks_params
 from mlml._validation import check_real as _check_real
-from mlml.exceptions import MLMLError
 from mlml.losses.functional._base import (
+    REDUCTION,
     Reduction,
     Weights,
-    _check_reduction,
     _reduce,
     entry_weight,
     suspect_zeros,
@@ -68,6 +68,7 @@ def large_loss_selection(
     return large_loss_mask(logits, targets, rate, candidates=candidates)
 
 
+@checks_params({**REDUCTION, "mode": [Options("reject", "correct")]})
 def large_loss(
     logits: Tensor,
     targets: Tensor,
@@ -89,11 +90,6 @@ def large_loss(
     authors do, rejected entries included). Authors' code: snucml/LargeLossMatters, losses.py
     ``compute_batch_loss``; the ties and ``k`` policy are :func:`large_loss_mask`'s.
     """
-    _check_reduction(reduction)
-    if mode not in ("reject", "correct"):
-        raise MLMLError(
-            f"The 'mode' parameter of large_loss must be 'reject' or 'correct'. Got {mode!r} instead."
-        )
     w = entry_weight(targets, weights)
     chosen = large_loss_selection(logits, targets, w, rate, suspect=suspect)
     if mode == "reject":

@@ -6,12 +6,13 @@ from __future__ import annotations
 import torch.nn.functional as F
 from torch import Tensor
 
+from mlml._params import POSITIVE_REAL, REAL, checks_params
 from mlml._validation import check_real as _check_real
 from mlml.exceptions import MLMLError
 from mlml.losses.functional._base import (
+    REDUCTION,
     Reduction,
     Weights,
-    _check_reduction,
     _reduce,
     _weighted,
 )
@@ -24,6 +25,7 @@ def partial_bce_coefficients(gamma: float = 1.0) -> tuple[float, float]:
     return alpha, 1.0 - alpha
 
 
+@checks_params({**REDUCTION, "gamma": [POSITIVE_REAL], "alpha": [None, REAL], "beta": [None, REAL]})
 def partial_bce(
     logits: Tensor,
     targets: Tensor,
@@ -47,12 +49,10 @@ def partial_bce(
     ``"none"`` returns ``g(p_n) BCE(z_nc, y_nc)`` per entry; ``"mean"`` divides by ``batch * n_labels``, i.e.
     it is the mean over samples of ``L_n``.
     """
-    _check_reduction(reduction)
     if (alpha is None) != (beta is None):
         raise MLMLError("partial_bce takes both 'alpha' and 'beta' or neither (then g(1) = 1, g(0.1) = 5).")
     if alpha is None:
         alpha, beta = partial_bce_coefficients(gamma)
-    gamma = _check_real(gamma, "gamma", "partial_bce", low=0.0, low_open=True)
     terms = F.binary_cross_entropy_with_logits(logits, targets.to(logits.dtype), reduction="none")
     if known is not None:
         if known.shape != logits.shape:

@@ -21,7 +21,7 @@ positive. With ``L⁺(z) = −log σ(z) = softplus(−z)`` and ``L⁻(z) = −lo
 
 The unbiased BCE is also published as code: xmc-aalto/missing-labels-tmlr, ``train/losses.py``
 ``make_unbiased_ova`` (``ova_base_loss`` with the target ``y / p``), which ours equals
-(tests/test_losses_propensity.py).
+(tests/losses/test_losses_propensity.py).
 
 Both follow the losses' contract (:mod:`mlml.losses.functional`): every per-entry term is multiplied by the entry
 weight ``w``; ``"mean"`` divides by ``batch * n_labels``.
@@ -33,8 +33,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from mlml._params import checks_params
 from mlml.exceptions import MLMLError
-from mlml.losses.functional._base import Reduction, Weights, _check_reduction, _reduce, _weighted
+from mlml.losses.functional._base import REDUCTION, Reduction, Weights, _reduce, _weighted
 
 
 def _inverse(propensity: Tensor, logits: Tensor) -> Tensor:
@@ -44,6 +45,7 @@ def _inverse(propensity: Tensor, logits: Tensor) -> Tensor:
     return 1.0 / propensity.to(device=logits.device, dtype=logits.dtype)
 
 
+@checks_params({**REDUCTION})
 def unbiased_bce(
     logits: Tensor, targets: Tensor, weights: Weights = None, *, propensity: Tensor, reduction: Reduction = "mean"
 ) -> Tensor:
@@ -56,7 +58,6 @@ def unbiased_bce(
         propensity: ``(n_labels,)`` label propensities ``p_l`` in (0, 1].
         reduction: ``"mean"`` (over ``batch * n_labels`` entries), ``"sum"`` or ``"none"``.
     """
-    _check_reduction(reduction)
     targets = targets.to(logits.dtype)
     inverse = _inverse(propensity, logits)
     positive, negative = F.softplus(-logits), F.softplus(logits)
@@ -64,12 +65,12 @@ def unbiased_bce(
     return _reduce(_weighted(terms, targets, weights), reduction)
 
 
+@checks_params({**REDUCTION})
 def propensity_weighted_bce(
     logits: Tensor, targets: Tensor, weights: Weights = None, *, propensity: Tensor, reduction: Reduction = "mean"
 ) -> Tensor:
     """The convex surrogate of Qaraei et al. (2021): ``y (2/p − 1) L⁺ + (1 − y) L⁻`` per entry, times the entry
     weight (see the module docstring; arguments as :func:`unbiased_bce`)."""
-    _check_reduction(reduction)
     targets = targets.to(logits.dtype)
     inverse = _inverse(propensity, logits)
     terms = torch.where(targets > 0, (2.0 * inverse - 1.0) * F.softplus(-logits), F.softplus(logits))

@@ -19,15 +19,18 @@ Powers are computed as ``exp(q log σ(±z))``, exact at any logit (the authors' 
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from mlml._params import FRACTION, NON_NEGATIVE, POSITIVE_REAL, REAL, checks_params
 from mlml._validation import check_real as _check_real
 from mlml.losses.functional._base import (
+    REDUCTION,
     Reduction,
     Weights,
-    _check_reduction,
     _reduce,
     _spread,
     _weighted,
@@ -36,17 +39,11 @@ from mlml.losses.functional._base import (
 from mlml.losses.functional.cole import expected_positive_penalty
 from mlml.losses.functional.soft import pair_weights
 
-
-def _check_gr(owner: str, k_weight: float, k_bias: float, v_mean: float, v_std: float, q2: float, q3: float):
-    return (
-        _check_real(k_weight, "k_weight", owner),
-        _check_real(k_bias, "k_bias", owner),
-        _check_real(v_mean, "v_mean", owner),
-        _check_real(v_std, "v_std", owner, low=0.0, low_open=True),
-        _check_real(q2, "q2", owner, low=0.0, low_open=True),
-        _check_real(q3, "q3", owner, low=0.0, low_open=True),
-    )
-
+#: GR loss's parameters (the schedule's current values), shared with GPR.
+GR_PARAMS: dict[str, list[Any]] = {
+    "k_weight": [REAL], "k_bias": [REAL], "v_mean": [REAL], "v_std": [POSITIVE_REAL], "q2": [POSITIVE_REAL],
+    "q3": [POSITIVE_REAL],
+}
 
 def gr_negative(logits: Tensor, *, k_weight: float, k_bias: float, v_mean: float, v_std: float, q2: float,
                 q3: float) -> tuple[Tensor, Tensor]:
@@ -60,6 +57,7 @@ def gr_negative(logits: Tensor, *, k_weight: float, k_bias: float, v_mean: float
     return v * (k * robust_pos + (1.0 - k) * robust_neg), v
 
 
+@checks_params({**REDUCTION, **GR_PARAMS})
 def gr_loss(
     logits: Tensor,
     targets: Tensor,
@@ -88,8 +86,6 @@ def gr_loss(
         q2, q3: the exponents ``q₂, q₃ > 0`` of ``L₁`` and ``L₂``.
         suspect: the suspect zeros; None: every zero.
     """
-    _check_reduction(reduction)
-    k_weight, k_bias, v_mean, v_std, q2, q3 = _check_gr("gr_loss", k_weight, k_bias, v_mean, v_std, q2, q3)
     y = targets.to(logits.dtype)
     unknown = suspect_zeros(y, suspect)
     negative, _ = gr_negative(logits, k_weight=k_weight, k_bias=k_bias, v_mean=v_mean, v_std=v_std, q2=q2, q3=q3)
@@ -97,6 +93,10 @@ def gr_loss(
     return _reduce(_weighted(terms, y, weights), reduction)
 
 
+@checks_params({
+    **REDUCTION, **GR_PARAMS, "lam1": [FRACTION], "lam2": [FRACTION], "rho": [FRACTION], "reg": [NON_NEGATIVE],
+    "expected_positives": [NON_NEGATIVE],
+})
 def gpr_loss(
     logits: Tensor,
     targets: Tensor,
@@ -146,13 +146,8 @@ def gpr_loss(
         expected_positives: ``k``, the expected number of positives per sample.
         suspect: the suspect zeros; None: every zero.
     """
-    _check_reduction(reduction)
-    k_weight, k_bias, v_mean, v_std, q2, q3 = _check_gr("gpr_loss", k_weight, k_bias, v_mean, v_std, q2, q3)
-    lam1 = _check_real(lam1, "lam1", "gpr_loss", low=0.0, high=1.0)
-    lam2 = _check_real(lam2, "lam2", "gpr_loss", low=0.0, high=lam1)
-    rho = _check_real(rho, "rho", "gpr_loss", low=0.0, high=1.0)
-    reg = _check_real(reg, "reg", "gpr_loss", low=0.0)
-    k = _check_real(expected_positives, "expected_positives", "gpr_loss", low=0.0)
+    lam2 = _check_real(lam2, "lam2", "gpr_loss", low=0.0, high=lam1)  # λ2 <= λ1
+    k = expected_positives
     y = targets.to(logits.dtype)
     pos, neg = pair_weights(y, weights, suspect)
     unknown = suspect_zeros(y, suspect)

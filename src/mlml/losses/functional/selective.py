@@ -29,10 +29,10 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from mlml._params import FRACTION, NON_NEGATIVE, checks_params
 from mlml._validation import check_positive_int
-from mlml._validation import check_real as _check_real
 from mlml.exceptions import MLMLError
-from mlml.losses.functional._base import Reduction, Weights, _check_reduction, _reduce, _weighted
+from mlml.losses.functional._base import REDUCTION, Reduction, Weights, _reduce, _weighted
 from mlml.losses.functional.focal import asymmetric
 
 
@@ -74,6 +74,10 @@ def csl_ignored(
     return ignored | likely.reshape(unannotated.shape)
 
 
+@checks_params({
+    **REDUCTION, "gamma_pos": [NON_NEGATIVE], "gamma_neg": [NON_NEGATIVE], "gamma_unann": [NON_NEGATIVE],
+    "clip": [FRACTION], "alpha_pos": [NON_NEGATIVE], "alpha_neg": [NON_NEGATIVE], "alpha_unann": [NON_NEGATIVE],
+})
 def csl(
     logits: Tensor,
     targets: Tensor,
@@ -111,12 +115,6 @@ def csl(
         clip: the probability shift ``m`` of the negative terms (ASL's clip).
         alpha_pos, alpha_neg, alpha_unann: the weights of the three terms.
     """
-    _check_reduction(reduction)
-    owner = "csl"
-    for name, value in (("gamma_pos", gamma_pos), ("gamma_neg", gamma_neg), ("gamma_unann", gamma_unann),
-                        ("alpha_pos", alpha_pos), ("alpha_neg", alpha_neg), ("alpha_unann", alpha_unann)):
-        _check_real(value, name, owner, low=0.0)
-    clip = _check_real(clip, "clip", owner, low=0.0, high=1.0)
     targets = targets.to(logits.dtype)
     positive = targets == 1
     if unannotated is None:

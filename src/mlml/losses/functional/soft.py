@@ -6,10 +6,11 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from mlml._params import checks_params
 from mlml.losses.functional._base import (
+    REDUCTION,
     Reduction,
     Weights,
-    _check_reduction,
     _reduce,
     suspect_zeros,
 )
@@ -32,6 +33,7 @@ def pair_weights(targets: Tensor, weights: Weights, suspect: Tensor | None = Non
     return pos, neg
 
 
+@checks_params(REDUCTION)
 def soft_bce(
     logits: Tensor,
     targets: Tensor,
@@ -61,7 +63,6 @@ def soft_bce(
         suspect: bool ``(batch, n_labels)``, the suspect zeros (the only zeros with a pseudo-positive term); None:
             every zero.
     """
-    _check_reduction(reduction)
     targets = targets.to(logits.dtype)
     pos, neg = pair_weights(targets, weights, suspect)
     # ω softplus(−z) + ω̄ (1 − y) softplus(z) with softplus(−z) = softplus(z) − z: one softplus, not two
@@ -69,6 +70,7 @@ def soft_bce(
     return _reduce(terms, reduction)
 
 
+@checks_params(REDUCTION)
 def soft_asl(
     logits: Tensor,
     targets: Tensor,
@@ -103,7 +105,6 @@ def soft_asl(
             ``asymmetric``); False differentiates them.
         suspect: the suspect zeros, as in :func:`soft_bce`.
     """
-    _check_reduction(reduction)
     targets = targets.to(logits.dtype)
     pos, neg = pair_weights(targets, weights, suspect)
     options = dict(reduction="none", gamma_pos=gamma_pos, gamma_neg=gamma_neg, margin=margin,

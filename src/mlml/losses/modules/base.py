@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 from torch import Tensor, nn
 
-from mlml.exceptions import MLMLError
+from mlml._params import COUNT, validate_params
 from mlml.labels import check_labels, positives_per_sample
 from mlml.losses.functional import Weights
+from mlml.losses.functional._base import REDUCTION
 
 
 class Criterion(nn.Module):
@@ -44,10 +45,19 @@ class Criterion(nn.Module):
     it a class prior with ``set_class_prior`` after ``setup``).
     """
 
+    #: What each constructor parameter may be (:mod:`mlml._params`); every registered loss declares all of its
+    #: own (``tests/test_parameters.py`` checks it) and stores them with :meth:`_set_params`.
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = dict(REDUCTION)
     needs_pair: ClassVar[bool] = False
     per_entry: ClassVar[bool] = True
     reads_unknown: ClassVar[bool] = False
     needs_class_prior: bool = False
+
+    def _set_params(self, **params: Any) -> None:
+        """Check ``params`` against the class's ``_parameter_constraints`` and store them, converted, as
+        attributes (an MLMLError names the class, the parameter, the constraint and the value)."""
+        for name, value in validate_params(params, self._parameter_constraints, type(self).__name__).items():
+            setattr(self, name, value)
 
     def setup(self, observed: np.ndarray) -> None:
         """Allocate per-sample state or read label statistics (stateful losses only)."""
@@ -80,10 +90,11 @@ class Criterion(nn.Module):
         return ", ".join(f"{k}={v!r}" for k, v in public.items())
 
 
-def _check_epoch(epoch: object, owner: str, what: str = "'epoch' argument of {owner}.start_epoch") -> int:
-    if isinstance(epoch, bool) or not isinstance(epoch, (int, np.integer)) or epoch < 0:
-        raise MLMLError(f"The {what.format(owner=owner)} must be an int >= 0. Got {epoch!r} instead.")
-    return int(epoch)
+
+
+def _check_epoch(epoch: object, owner: str) -> int:
+    """The epoch ``start_epoch`` received, an int >= 0."""
+    return validate_params({"epoch": epoch}, {"epoch": [COUNT]}, f"{owner}.start_epoch")["epoch"]
 
 
 def mean_positives(observed: np.ndarray) -> float:

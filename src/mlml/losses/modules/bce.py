@@ -13,7 +13,7 @@ class WeightedBCE(Criterion):
 
     def __init__(self, reduction: Reduction = "mean") -> None:
         super().__init__()
-        self.reduction = reduction
+        self._set_params(reduction=reduction)
 
     def forward(self, logits, targets, weights=None, *, index=None, known=None, suspect=None):  # type: ignore[override]
         return weighted_bce(logits, targets, self._weights(logits, weights, known), reduction=self.reduction)

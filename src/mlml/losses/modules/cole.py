@@ -9,8 +9,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from mlml._params import RandomState as RandomStateConstraint
 from mlml._validation import RandomState, check_random_state
-from mlml._validation import check_real as _check_real
 from mlml.exceptions import MLMLError
 from mlml.labels import POSITIVE, VERIFIED_NEGATIVE, check_labels, to_dense
 from mlml.losses import functional as LF
@@ -23,13 +23,13 @@ from mlml.losses.registry import LOSSES
 class ANLS(Criterion):
     """AN with label smoothing (:func:`mlml.losses.functional.an_ls`), ε = 0.1 as in Cole et al."""
 
+    _parameter_constraints = {**LF.an_ls._parameter_constraints, "smooth_positives": ["boolean"]}
+
     def __init__(
         self, epsilon: float = 0.1, smooth_positives: bool = True, reduction: Reduction = "mean"
     ) -> None:
         super().__init__()
-        self.epsilon = _check_real(epsilon, "epsilon", "ANLS", low=0.0, high=1.0)
-        self.smooth_positives = bool(smooth_positives)
-        self.reduction = reduction
+        self._set_params(epsilon=epsilon, smooth_positives=smooth_positives, reduction=reduction)
 
     def forward(self, logits, targets, weights=None, *, index=None, known=None, suspect=None):  # type: ignore[override]
         return LF.an_ls(logits, targets, self._weights(logits, weights, known), reduction=self.reduction,
@@ -40,10 +40,11 @@ class ANLS(Criterion):
 class WAN(Criterion):
     """Weak assume negative (:func:`mlml.losses.functional.wan`): negatives weighted 1/(C-1)."""
 
+    _parameter_constraints = LF.wan._parameter_constraints
+
     def __init__(self, neg_scale: float | None = None, reduction: Reduction = "mean") -> None:
         super().__init__()
-        self.neg_scale = None if neg_scale is None else _check_real(neg_scale, "neg_scale", "WAN", low=0.0)
-        self.reduction = reduction
+        self._set_params(neg_scale=neg_scale, reduction=reduction)
 
     def forward(self, logits, targets, weights=None, *, index=None, known=None, suspect=None):  # type: ignore[override]
         return LF.wan(logits, targets, self._weights(logits, weights, known), reduction=self.reduction,
@@ -62,16 +63,13 @@ class _ExpectedPositives(Criterion):
     """
 
     per_entry = False
+    #: ``expected_positives`` may be None here (estimated in ``setup``); the function takes a number.
+    _parameter_constraints = {**LF.epr._parameter_constraints,
+                              "expected_positives": [None, *LF.epr._parameter_constraints["expected_positives"]]}
 
     def __init__(self, expected_positives: float | None, lam: float, reduction: Reduction) -> None:
         super().__init__()
-        owner = type(self).__name__
-        self.expected_positives = (
-            None if expected_positives is None
-            else _check_real(expected_positives, "expected_positives", owner, low=0.0)
-        )
-        self.lam = _check_real(lam, "lam", owner, low=0.0)
-        self.reduction = reduction
+        self._set_params(expected_positives=expected_positives, lam=lam, reduction=reduction)
         self.k_: float | None = self.expected_positives
 
     def setup(self, observed: np.ndarray) -> None:
@@ -116,6 +114,7 @@ class ROLE(_ExpectedPositives):
     """
 
     lr_multiplier: ClassVar[float] = 10.0
+    _parameter_constraints = {**_ExpectedPositives._parameter_constraints, "random_state": [RandomStateConstraint()]}
 
     def __init__(
         self,
@@ -125,7 +124,7 @@ class ROLE(_ExpectedPositives):
         random_state: RandomState = 0,
     ) -> None:
         super().__init__(expected_positives, lam, reduction)
-        self.random_state = random_state
+        self._set_params(random_state=random_state)
         self.label_logits: nn.Parameter | None = None
 
     def setup(self, observed: np.ndarray) -> None:

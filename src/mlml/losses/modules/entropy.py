@@ -5,12 +5,13 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from mlml._params import COUNT, FRACTION, POSITIVE_INT
 from mlml._validation import check_positive_int
-from mlml._validation import check_real as _check_real
 from mlml.exceptions import MLMLError
 from mlml.labels import NEGATIVE, check_labels, to_dense
 from mlml.losses import functional as LF
 from mlml.losses.functional import Reduction
+from mlml.losses.functional._base import REDUCTION
 from mlml.losses.modules.base import Criterion, _check_epoch
 from mlml.losses.registry import LOSSES
 
@@ -20,10 +21,11 @@ class EM(Criterion):
     """The entropy-maximisation loss (:func:`mlml.losses.functional.entropy_maximization`), α = 0.1 (the authors'
     COCO and NUS-WIDE value; Correr-Zhou/SPML-AckTheUnknown ``main.py``)."""
 
+    _parameter_constraints = {**REDUCTION, "alpha": LF.entropy_maximization._parameter_constraints["alpha"]}
+
     def __init__(self, alpha: float = 0.1, reduction: Reduction = "mean") -> None:
         super().__init__()
-        self.alpha = _check_real(alpha, "alpha", "EM", low=0.0)
-        self.reduction = reduction
+        self._set_params(alpha=alpha, reduction=reduction)
 
     def forward(self, logits, targets, weights=None, *, index=None, known=None, suspect=None):  # type: ignore[override]
         return LF.entropy_maximization(logits, targets, self._weights(logits, weights, known),
@@ -52,15 +54,16 @@ class EMAPL(Criterion):
     shape ``(n_samples, n_labels)``, saved with the trainer's checkpoints.
     """
 
+    _parameter_constraints = {**LF.entropy_maximization._parameter_constraints,
+                              "warmup_epochs": [COUNT], "neg_proportion": [FRACTION],
+                              "num_epochs": [POSITIVE_INT]}
+
     def __init__(self, alpha: float = 0.1, beta: float = 0.9, warmup_epochs: int = 5, neg_proportion: float = 0.9,
                  num_epochs: int = 10, reduction: Reduction = "mean") -> None:
         super().__init__()
-        self.alpha = _check_real(alpha, "alpha", "EMAPL", low=0.0)
-        self.beta = _check_real(beta, "beta", "EMAPL", low=0.0)
-        self.warmup_epochs = check_positive_int(warmup_epochs, "warmup_epochs", "EMAPL", minimum=0)
-        self.neg_proportion = _check_real(neg_proportion, "neg_proportion", "EMAPL", low=0.0, high=1.0)
-        self.num_epochs = check_positive_int(num_epochs, "num_epochs", "EMAPL", minimum=self.warmup_epochs + 1)
-        self.reduction = reduction
+        self._set_params(alpha=alpha, beta=beta, warmup_epochs=warmup_epochs, neg_proportion=neg_proportion,
+                         num_epochs=num_epochs, reduction=reduction)
+        check_positive_int(self.num_epochs, "num_epochs", "EMAPL", minimum=self.warmup_epochs + 1)  # T > warm-up
         self.epoch_ = 0
 
     def setup(self, observed: np.ndarray) -> None:

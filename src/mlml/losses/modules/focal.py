@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mlml._validation import check_real as _check_real
+from mlml._params import COUNT
 from mlml.losses import functional as LF
 from mlml.losses.functional import Reduction
 from mlml.losses.modules.base import Criterion, _check_epoch
@@ -15,13 +15,12 @@ class Focal(Criterion):
     convention, torchvision's ``sigmoid_focal_loss`` with ``alpha=-1``) by default; see the function for why.
     """
 
+    _parameter_constraints = {**LF.focal._parameter_constraints, "detach_focusing": ["boolean"]}
+
     def __init__(self, gamma: float = 2.0, alpha: float | None = None, detach_focusing: bool = False,
                  reduction: Reduction = "mean") -> None:
         super().__init__()
-        self.gamma = _check_real(gamma, "gamma", "Focal", low=0.0)
-        self.alpha = None if alpha is None else _check_real(alpha, "alpha", "Focal", low=0.0, high=1.0)
-        self.detach_focusing = bool(detach_focusing)
-        self.reduction = reduction
+        self._set_params(gamma=gamma, alpha=alpha, detach_focusing=detach_focusing, reduction=reduction)
 
     def forward(self, logits, targets, weights=None, *, index=None, known=None, suspect=None):  # type: ignore[override]
         return LF.focal(logits, targets, self._weights(logits, weights, known), reduction=self.reduction,
@@ -34,14 +33,13 @@ class ASL(Criterion):
     default (Alibaba-MIIL/ASL train.py): γ+ = 0, γ- = 4, m = 0.05, focusing factors detached.
     """
 
+    _parameter_constraints = {**LF.asymmetric._parameter_constraints, "detach_focusing": ["boolean"]}
+
     def __init__(self, gamma_pos: float = 0.0, gamma_neg: float = 4.0, margin: float = 0.05,
                  detach_focusing: bool = True, reduction: Reduction = "mean") -> None:
         super().__init__()
-        self.gamma_pos = _check_real(gamma_pos, "gamma_pos", "ASL", low=0.0)
-        self.gamma_neg = _check_real(gamma_neg, "gamma_neg", "ASL", low=0.0)
-        self.margin = _check_real(margin, "margin", "ASL", low=0.0, high=1.0)
-        self.detach_focusing = bool(detach_focusing)
-        self.reduction = reduction
+        self._set_params(gamma_pos=gamma_pos, gamma_neg=gamma_neg, margin=margin, detach_focusing=detach_focusing,
+                         reduction=reduction)
 
     def forward(self, logits, targets, weights=None, *, index=None, known=None, suspect=None):  # type: ignore[override]
         return LF.asymmetric(logits, targets, self._weights(logits, weights, known), reduction=self.reduction,
@@ -53,13 +51,12 @@ class ASL(Criterion):
 class Hill(Criterion):
     """Hill loss (:func:`mlml.losses.functional.hill`), λ = 1.5, m = 1, γ = 2 by default."""
 
+    _parameter_constraints = LF.hill._parameter_constraints
+
     def __init__(self, lam: float = 1.5, margin: float = 1.0, gamma: float = 2.0,
                  reduction: Reduction = "mean") -> None:
         super().__init__()
-        self.lam = _check_real(lam, "lam", "Hill", low=1.0)
-        self.margin = _check_real(margin, "margin", "Hill")
-        self.gamma = _check_real(gamma, "gamma", "Hill", low=0.0)
-        self.reduction = reduction
+        self._set_params(lam=lam, margin=margin, gamma=gamma, reduction=reduction)
 
     def forward(self, logits, targets, weights=None, *, index=None, known=None, suspect=None):  # type: ignore[override]
         return LF.hill(logits, targets, self._weights(logits, weights, known), reduction=self.reduction,
@@ -76,14 +73,12 @@ class SPLC(Criterion):
     authors' defaults; τ is fixed (the authors' code has no τ schedule).
     """
 
+    _parameter_constraints = {**LF.splc._parameter_constraints, "correction_epoch": [COUNT]}
+
     def __init__(self, tau: float = 0.6, correction_epoch: int = 1, margin: float = 1.0, gamma: float = 2.0,
                  reduction: Reduction = "mean") -> None:
         super().__init__()
-        self.tau = _check_real(tau, "tau", "SPLC", low=0.0, high=1.0)
-        self.correction_epoch = _check_epoch(correction_epoch, "SPLC", "'correction_epoch' parameter of {owner}")
-        self.margin = _check_real(margin, "margin", "SPLC")
-        self.gamma = _check_real(gamma, "gamma", "SPLC", low=0.0)
-        self.reduction = reduction
+        self._set_params(tau=tau, correction_epoch=correction_epoch, margin=margin, gamma=gamma, reduction=reduction)
         self.epoch_ = 0
 
     @property

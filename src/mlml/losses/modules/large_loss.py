@@ -6,7 +6,7 @@ from typing import ClassVar, Literal
 
 import torch
 
-from mlml._validation import check_real as _check_real
+from mlml._params import FRACTION
 from mlml.exceptions import MLMLError
 from mlml.losses import functional as LF
 from mlml.losses.functional import Reduction
@@ -29,10 +29,11 @@ class _LargeLoss(Criterion):
 
     mode: ClassVar[Literal["reject", "correct"]]
 
+    _parameter_constraints = {**Criterion._parameter_constraints, "delta_rel": [FRACTION]}
+
     def __init__(self, delta_rel: float = 0.002, reduction: Reduction = "mean") -> None:
         super().__init__()
-        self.delta_rel = _check_real(delta_rel, "delta_rel", type(self).__name__, low=0.0, high=1.0)
-        self.reduction = reduction
+        self._set_params(delta_rel=delta_rel, reduction=reduction)
         self.epoch_ = 0
 
     @property
@@ -77,10 +78,11 @@ class LargeLossPermanent(Criterion):
     State (``setup``): a boolean ``(n_samples, n_labels)`` buffer, saved with the trainer's checkpoints.
     """
 
+    _parameter_constraints = {**Criterion._parameter_constraints, "delta_rel": [FRACTION]}
+
     def __init__(self, delta_rel: float = 0.002, reduction: Reduction = "mean") -> None:
         super().__init__()
-        self.delta_rel = _check_real(delta_rel, "delta_rel", "LargeLossPermanent", low=0.0, high=1.0)
-        self.reduction = reduction
+        self._set_params(delta_rel=delta_rel, reduction=reduction)
         self.epoch_ = 0
 
     @property

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from mlml._validation import check_real as _check_real
 from mlml.exceptions import MLMLError
 from mlml.losses import functional as LF
 from mlml.losses.functional import Reduction
@@ -18,16 +17,16 @@ class PartialBCE(Criterion):
     5``.
     """
 
+    _parameter_constraints = LF.partial_bce._parameter_constraints
+
     def __init__(self, gamma: float = 1.0, alpha: float | None = None, beta: float | None = None,
                  reduction: Reduction = "mean") -> None:
         super().__init__()
-        self.gamma = _check_real(gamma, "gamma", "PartialBCE", low=0.0, low_open=True)
+        self._set_params(gamma=gamma, alpha=alpha, beta=beta, reduction=reduction)
         if (alpha is None) != (beta is None):
             raise MLMLError("PartialBCE takes both 'alpha' and 'beta' or neither (then g(1)=1, g(0.1)=5).")
         if alpha is None:
-            alpha, beta = LF.partial_bce_coefficients(self.gamma)
-        self.alpha, self.beta = alpha, beta
-        self.reduction = reduction
+            self.alpha, self.beta = LF.partial_bce_coefficients(self.gamma)
 
     def forward(self, logits, targets, weights=None, *, index=None, known=None, suspect=None):  # type: ignore[override]
         return LF.partial_bce(

@@ -11,7 +11,7 @@ from mlml.losses.functional import Reduction
 from mlml.losses.functional.propensity import propensity_weighted_bce, unbiased_bce
 from mlml.losses.modules.base import Criterion
 from mlml.losses.registry import LOSSES
-from mlml.propensity import DEFAULT_A, DEFAULT_B, _check_ab, propensity
+from mlml.propensity import AB_CONSTRAINTS, DEFAULT_A, DEFAULT_B, propensity
 
 
 class _Propensity(Criterion):
@@ -19,10 +19,11 @@ class _Propensity(Criterion):
     labels (``N`` rows, ``N_l`` observed positives of label ``l``) into the buffer ``propensity``. Every zero,
     suspect or verified (``suspect``), takes the same plain negative term: the propensity corrects the positives."""
 
+    _parameter_constraints = {**Criterion._parameter_constraints, **AB_CONSTRAINTS}
+
     def __init__(self, a: float = DEFAULT_A, b: float = DEFAULT_B, reduction: Reduction = "mean") -> None:
         super().__init__()
-        self.a, self.b = _check_ab(a, b, type(self).__name__)
-        self.reduction = reduction
+        self._set_params(a=a, b=b, reduction=reduction)
         self.register_buffer("propensity", torch.empty(0))
 
     def setup(self, observed: np.ndarray) -> None:

@@ -2,22 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from numbers import Real
 
-from mlml._validation import check_positive_int
-from mlml._validation import check_real as _check_real
+from mlml._params import POSITIVE_INT, POSITIVE_REAL, Interval, Sequence
+from mlml._validation import check_real
 from mlml.exceptions import MLMLError
 from mlml.losses import functional as LF
 from mlml.losses.functional import Reduction
+from mlml.losses.functional.robust import GR_PARAMS
 from mlml.losses.modules.base import Criterion, _check_epoch, mean_positives
 from mlml.losses.registry import LOSSES
 
-
-def _pair(value: Sequence[float], name: str, owner: str) -> tuple[float, float]:
-    if isinstance(value, (str, bytes)) or not isinstance(value, Sequence) or len(value) != 2:
-        raise MLMLError(f"The {name!r} parameter of {owner} must be a pair [start, end] of real numbers. "
-                        f"Got {value!r} instead.")
-    return (_check_real(value[0], name, owner), _check_real(value[1], name, owner))
+#: A ``[start, end]`` pair of the schedule.
+PAIR = Sequence(Interval(Real, None, None), length=2)
 
 
 @LOSSES.register("gr")
@@ -37,19 +34,16 @@ class GRLoss(Criterion):
         num_epochs: ``T``, the schedule's length.
     """
 
-    def __init__(self, k_weight: Sequence[float] = (0.0, 2.0), k_bias: Sequence[float] = (-2.0, -2.0),
-                 v_mean: Sequence[float] = (0.5, 0.8), v_std: Sequence[float] = (2.0, 0.5), q2: float = 0.01,
+    _parameter_constraints = {**Criterion._parameter_constraints, "k_weight": [PAIR], "k_bias": [PAIR],
+                              "v_mean": [PAIR], "v_std": [Sequence(POSITIVE_REAL, length=2)], "q2": GR_PARAMS["q2"],
+                              "q3": GR_PARAMS["q3"], "num_epochs": [POSITIVE_INT]}
+
+    def __init__(self, k_weight: tuple[float, float] = (0.0, 2.0), k_bias: tuple[float, float] = (-2.0, -2.0),
+                 v_mean: tuple[float, float] = (0.5, 0.8), v_std: tuple[float, float] = (2.0, 0.5), q2: float = 0.01,
                  q3: float = 1.0, num_epochs: int = 8, reduction: Reduction = "mean") -> None:
         super().__init__()
-        owner = type(self).__name__
-        self.k_weight, self.k_bias = _pair(k_weight, "k_weight", owner), _pair(k_bias, "k_bias", owner)
-        self.v_mean, self.v_std = _pair(v_mean, "v_mean", owner), _pair(v_std, "v_std", owner)
-        if min(self.v_std) <= 0:
-            raise MLMLError(f"The 'v_std' parameter of {owner} must be positive. Got {v_std!r} instead.")
-        self.q2 = _check_real(q2, "q2", owner, low=0.0, low_open=True)
-        self.q3 = _check_real(q3, "q3", owner, low=0.0, low_open=True)
-        self.num_epochs = check_positive_int(num_epochs, "num_epochs", owner)
-        self.reduction = reduction
+        self._set_params(k_weight=k_weight, k_bias=k_bias, v_mean=v_mean, v_std=v_std, q2=q2, q3=q3,
+                         num_epochs=num_epochs, reduction=reduction)
         self.epoch_ = 0
 
     def start_epoch(self, epoch: int) -> None:
@@ -87,19 +81,20 @@ class GPRLoss(GRLoss):
     needs_pair = True
     per_entry = False
 
-    def __init__(self, k_weight: Sequence[float] = (0.0, 10.0), k_bias: Sequence[float] = (-2.0, -8.0),
-                 v_mean: Sequence[float] = (0.5, 0.8), v_std: Sequence[float] = (2.0, 0.5), q2: float = 0.01,
+    _parameter_constraints = {
+        **GRLoss._parameter_constraints,
+        **{key: LF.gpr_loss._parameter_constraints[key] for key in ("lam1", "lam2", "rho", "reg")},
+        "expected_positives": [None, *LF.gpr_loss._parameter_constraints["expected_positives"]],
+    }
+
+    def __init__(self, k_weight: tuple[float, float] = (0.0, 10.0), k_bias: tuple[float, float] = (-2.0, -8.0),
+                 v_mean: tuple[float, float] = (0.5, 0.8), v_std: tuple[float, float] = (2.0, 0.5), q2: float = 0.01,
                  q3: float = 1.0, num_epochs: int = 8, lam1: float = 0.7, lam2: float = 0.5, rho: float = 0.9,
                  reg: float = 0.001, expected_positives: float | None = None,
                  reduction: Reduction = "mean") -> None:
         super().__init__(k_weight, k_bias, v_mean, v_std, q2, q3, num_epochs, reduction)
-        owner = type(self).__name__
-        self.lam1 = _check_real(lam1, "lam1", owner, low=0.0, high=1.0)
-        self.lam2 = _check_real(lam2, "lam2", owner, low=0.0, high=self.lam1)
-        self.rho = _check_real(rho, "rho", owner, low=0.0, high=1.0)
-        self.reg = _check_real(reg, "reg", owner, low=0.0)
-        self.expected_positives = (None if expected_positives is None
-                                   else _check_real(expected_positives, "expected_positives", owner, low=0.0))
+        self._set_params(lam1=lam1, lam2=lam2, rho=rho, reg=reg, expected_positives=expected_positives)
+        check_real(self.lam2, "lam2", type(self).__name__, low=0.0, high=self.lam1)  # λ2 <= λ1
         self.k_: float | None = self.expected_positives
 
     def setup(self, observed) -> None:  # type: ignore[override]

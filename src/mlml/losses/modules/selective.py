@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import numpy as np
 import torch
 
-from mlml._validation import check_option, check_positive_int
-from mlml._validation import check_real as _check_real
+from mlml._params import COUNT, FRACTION, Options, Sequence
 from mlml.exceptions import MLMLError
 from mlml.labels import POSITIVE, UNKNOWN, check_labels, to_dense
 from mlml.losses import functional as LF
@@ -53,10 +50,15 @@ class CSL(Criterion):
     """
 
     reads_unknown = True
+    _parameter_constraints = {
+        **Criterion._parameter_constraints, "prior": [Options(PRIOR_SOURCES), Sequence(FRACTION)],
+        "prior_threshold": [None, FRACTION], "likelihood_topk": [COUNT],
+        **LF.csl._parameter_constraints,
+    }
 
     def __init__(
         self,
-        prior: str | Sequence[float] = "ignore-model",
+        prior: str | list[float] = "ignore-model",
         prior_threshold: float | None = 0.5,
         likelihood_topk: int = 5,
         gamma_pos: float = 0.0,
@@ -69,28 +71,12 @@ class CSL(Criterion):
         reduction: Reduction = "mean",
     ) -> None:
         super().__init__()
-        owner = "CSL"
-        if isinstance(prior, str):
-            check_option(prior, "prior", owner, PRIOR_SOURCES)
-            given = None
-        else:
-            given = np.asarray(prior, dtype=np.float64)
-            if given.ndim != 1 or not np.all((given >= 0) & (given <= 1)):
-                raise MLMLError(f"The 'prior' parameter of {owner} must be one of {PRIOR_SOURCES} or a sequence "
-                                f"of floats in [0, 1]. Got {prior!r:.80}.")
-            prior = given.tolist()
-        self.prior = prior
-        self.prior_threshold = None if prior_threshold is None else _check_real(
-            prior_threshold, "prior_threshold", owner, low=0.0, high=1.0)
-        self.likelihood_topk = check_positive_int(likelihood_topk, "likelihood_topk", owner, minimum=0)
-        self.gamma_pos = _check_real(gamma_pos, "gamma_pos", owner, low=0.0)
-        self.gamma_neg = _check_real(gamma_neg, "gamma_neg", owner, low=0.0)
-        self.gamma_unann = _check_real(gamma_unann, "gamma_unann", owner, low=0.0)
-        self.clip = _check_real(clip, "clip", owner, low=0.0, high=1.0)
-        self.alpha_pos = _check_real(alpha_pos, "alpha_pos", owner, low=0.0)
-        self.alpha_neg = _check_real(alpha_neg, "alpha_neg", owner, low=0.0)
-        self.alpha_unann = _check_real(alpha_unann, "alpha_unann", owner, low=0.0)
-        self.reduction = reduction
+        self._set_params(prior=prior, prior_threshold=prior_threshold, likelihood_topk=likelihood_topk,
+                         gamma_pos=gamma_pos, gamma_neg=gamma_neg, gamma_unann=gamma_unann, clip=clip,
+                         alpha_pos=alpha_pos, alpha_neg=alpha_neg, alpha_unann=alpha_unann, reduction=reduction)
+        given = None if isinstance(self.prior, str) else np.asarray(self.prior, dtype=np.float64)
+        if given is not None:
+            self.prior = given.tolist()
         # the prior in use; a buffer, so that checkpoints keep it (NaN until known)
         self.register_buffer("class_prior", torch.full((0,), float("nan")) if given is None
                              else torch.as_tensor(given, dtype=torch.float32))

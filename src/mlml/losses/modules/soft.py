@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from numbers import Real
+
 import numpy as np
 import torch
 
-from mlml._validation import check_option
-from mlml._validation import check_real as _check_real
+from mlml._params import Interval, Options
 from mlml.exceptions import MLMLError
 from mlml.losses import functional as LF
 from mlml.losses.functional import Reduction
+from mlml.losses.functional._base import REDUCTION
 from mlml.losses.modules.base import Criterion, mean_positives
 from mlml.losses.modules.focal import ASL
 from mlml.losses.registry import LOSSES
@@ -24,7 +26,7 @@ class SoftBCE(Criterion):
 
     def __init__(self, reduction: Reduction = "mean") -> None:
         super().__init__()
-        self.reduction = reduction
+        self._set_params(reduction=reduction)
 
     def forward(self, logits, targets, weights=None, *, index=None, known=None, suspect=None):  # type: ignore[override]
         return LF.soft_bce(logits, targets, self._weights(logits, weights, known), reduction=self.reduction,
@@ -50,14 +52,12 @@ class WeakSoftBCE(Criterion):
 
     needs_pair = True
 
+    _parameter_constraints = {**Criterion._parameter_constraints,
+                              "zero_weight": [Options("balanced", "wan"), Interval(Real, 0, 1, closed="right")]}
+
     def __init__(self, zero_weight: str | float = "balanced", reduction: Reduction = "mean") -> None:
         super().__init__()
-        if isinstance(zero_weight, str):
-            check_option(zero_weight, "zero_weight", "weak-soft-bce", ("balanced", "wan"))
-        else:
-            _check_real(zero_weight, "zero_weight", "weak-soft-bce", low=0.0, low_open=True, high=1.0)
-        self.zero_weight = zero_weight
-        self.reduction = reduction
+        self._set_params(zero_weight=zero_weight, reduction=reduction)
         self.gamma_: float | None = None if isinstance(zero_weight, str) else float(zero_weight)
 
     def setup(self, observed) -> None:  # type: ignore[override]
@@ -101,14 +101,12 @@ class EnhancedBCE(Criterion):
 
     needs_pair = True
 
+    _parameter_constraints = {**REDUCTION,
+                              "zero_weight": [Options("wan"), *LF.enhanced_bce._parameter_constraints["zero_weight"]]}
+
     def __init__(self, zero_weight: str | float = 0.1, reduction: Reduction = "mean") -> None:
         super().__init__()
-        if isinstance(zero_weight, str):
-            check_option(zero_weight, "zero_weight", "smile", ("wan",))
-        else:
-            _check_real(zero_weight, "zero_weight", "smile", low=0.0, low_open=True, high=1.0)
-        self.zero_weight = zero_weight
-        self.reduction = reduction
+        self._set_params(zero_weight=zero_weight, reduction=reduction)
 
     def forward(self, logits, targets, weights=None, *, index=None, known=None, suspect=None):  # type: ignore[override]
         s = 1.0 / max(logits.shape[-1] - 1, 1) if self.zero_weight == "wan" else float(self.zero_weight)

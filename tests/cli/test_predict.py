@@ -8,17 +8,11 @@ import numpy as np
 import pytest
 
 from mlml.cli import main
-from mlml.data import load
 from mlml.evaluation import evaluate
 from mlml.evaluation.policies import POLICIES
 from mlml.exceptions import MLMLError
 from mlml.predictions import Predictions, predict
 from mlml.training.saved import load_model
-
-
-@pytest.fixture(scope="module")
-def yeast():
-    return load("yeast")
 
 
 @pytest.fixture(scope="module")

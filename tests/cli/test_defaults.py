@@ -11,7 +11,7 @@ from mlml._threads import MACS_PER_THREAD, auto_threads
 from mlml.cli import main
 from mlml.methods import METHODS, RECOMMENDED_METHOD
 
-SRC = Path(__file__).resolve().parents[1] / "src"
+SRC = Path(__file__).resolve().parents[2] / "src"
 
 
 def test_train_without_method_uses_the_recommended_method_its_policy_one_thread_and_shows_progress(tmp_path, capsys):

@@ -628,3 +628,13 @@ def test_figures_keep_their_promises(records):
     tops = [segment[:, 1].max() for container in ax.containers for collection in container.lines[2]
             for segment in collection.get_segments()]
     assert tops and max(tops) == pytest.approx(1.0)
+
+
+def test_report_says_ratio_zero_metrics_are_lower_bounds(tmp_path) -> None:
+    rng = np.random.default_rng(0)
+    records = [_record("yeast", "bce", "observed", False, ratio, fold, 0, rng, tuned=False)
+               for ratio in (0.0, 0.5) for fold in (1, 2)]
+    write_report(records, tmp_path / "with", figures=False)
+    assert "Incomplete test labels" in (tmp_path / "with" / "report.md").read_text()
+    write_report([r for r in records if r["ratio"] > 0], tmp_path / "without", figures=False)
+    assert "Incomplete test labels" not in (tmp_path / "without" / "report.md").read_text()

@@ -3,7 +3,6 @@
 import json
 
 import numpy as np
-import pytest
 import yaml
 
 from mlml.cli import main
@@ -71,10 +70,3 @@ def test_train_recipe_seed(tmp_path, capsys):
     assert meta["config"]["head"] == "seed-mlp" and meta["config"]["optimizer"] == "adadelta"
     assert meta["config"]["val_fraction"] == 0.0 and meta["config"]["epochs"] == 1
     assert "seed recipe" in capsys.readouterr().out
-
-
-@pytest.fixture
-def yeast():
-    from mlml.data import load
-
-    return load("yeast")

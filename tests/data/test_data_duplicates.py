@@ -25,18 +25,6 @@ from mlml.exceptions import MLMLError
 from mlml.labels import write_matrix_csv
 
 
-def _data(features, labels, *, images: bool = False) -> Dataset:
-    n = len(labels)
-    return Dataset(
-        name="toy",
-        labels=np.asarray(labels, dtype=np.int8),
-        label_names=[f"c{j}" for j in range(len(labels[0]))],
-        ids=[f"s{i}" for i in range(n)],
-        features=None if images else features,
-        image_paths=[Path(p) for p in features] if images else None,
-    )
-
-
 def _reference_groups(features: np.ndarray, labels: np.ndarray) -> list[list[int]]:
     """Groups by literal comparison of every pair of rows (the slow definition)."""
     groups, seen = [], set()
@@ -51,7 +39,7 @@ def _reference_groups(features: np.ndarray, labels: np.ndarray) -> list[list[int
     return groups
 
 
-def test_groups_equal_a_pairwise_reference_on_random_data_with_planted_copies() -> None:
+def test_groups_equal_a_pairwise_reference_on_random_data_with_planted_copies(toy_dataset) -> None:
     rng = np.random.default_rng(0)
     features = rng.integers(0, 3, size=(300, 6)).astype(np.float32)  # small alphabet: many equal feature rows
     labels = rng.integers(0, 2, size=(300, 4))
@@ -60,7 +48,7 @@ def test_groups_equal_a_pairwise_reference_on_random_data_with_planted_copies() 
     expected = _reference_groups(features, labels)
     assert len(expected) >= 50
     for matrix in (features, sp.csr_matrix(features)):
-        got = [g.tolist() for g in duplicate_groups(_data(matrix, labels))]
+        got = [g.tolist() for g in duplicate_groups(toy_dataset(labels, matrix))]
         assert got == expected
 
 
@@ -78,21 +66,21 @@ def test_dense_and_sparse_rows_of_equal_values_hash_alike() -> None:
     np.testing.assert_array_equal(label_row_hashes(labels), label_row_hashes(sp.csr_matrix(labels)))
 
 
-def test_same_features_with_other_labels_are_not_duplicates() -> None:
+def test_same_features_with_other_labels_are_not_duplicates(toy_dataset) -> None:
     features = np.array([[1.0, 2.0], [1.0, 2.0], [1.0, 2.0]])
-    groups = duplicate_groups(_data(features, [[1, 0], [0, 1], [1, 0]]))
+    groups = duplicate_groups(toy_dataset([[1, 0], [0, 1], [1, 0]], features))
     assert [g.tolist() for g in groups] == [[0, 2]]
 
 
-def test_a_hash_collision_never_merges_different_samples(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_hash_collision_never_merges_different_samples(monkeypatch: pytest.MonkeyPatch, toy_dataset) -> None:
     monkeypatch.setattr(dup, "sample_hashes", lambda data: np.zeros(data.n_samples, dtype=np.uint64))
     features = np.array([[1.0], [2.0], [1.0], [3.0], [2.0]])
-    groups = duplicate_groups(_data(features, [[1]] * 5))
+    groups = duplicate_groups(toy_dataset([[1]] * 5, features))
     assert [g.tolist() for g in groups] == [[0, 2], [1, 4]]
 
 
-def test_image_data_compares_files_and_labels_only_data_is_not_checked() -> None:
-    data = _data(["a.png", "b.png", "a.png"], [[1, 0], [1, 0], [1, 0]], images=True)
+def test_image_data_compares_files_and_labels_only_data_is_not_checked(toy_dataset) -> None:
+    data = toy_dataset([[1, 0], [1, 0], [1, 0]], ["a.png", "b.png", "a.png"], images=True)
     report = duplicate_report(data)
     assert report["compared"] == "image files and labels"
     assert report["n_duplicates"] == 1 and report["examples"] == [["s0", "s2"]]
@@ -101,25 +89,25 @@ def test_image_data_compares_files_and_labels_only_data_is_not_checked() -> None
     assert "not checked" in format_info(describe(labels_only))
 
 
-def test_report_warning_and_drop() -> None:
+def test_report_warning_and_drop(toy_dataset) -> None:
     features = np.array([[1.0, 0], [2.0, 0], [1.0, 0], [1.0, 0], [3.0, 0]])
     labels = [[1, 0], [0, 1], [1, 0], [1, 0], [1, 1]]
     expected = r"'toy': 2 samples repeat an earlier one \(1 group .* s0 = s2 = s3"
     with pytest.warns(DuplicateSamplesWarning, match=expected):
-        checked = check_duplicates(_data(features, labels))
+        checked = check_duplicates(toy_dataset(labels, features))
     assert checked.n_samples == 5
     assert checked.provenance["duplicates"] == {
         "compared": "features and labels", "n_duplicates": 2, "n_groups": 1, "examples": [["s0", "s2", "s3"]]
     }
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        dropped = check_duplicates(_data(features, labels), drop=True)
+        dropped = check_duplicates(toy_dataset(labels, features), drop=True)
     assert dropped.ids.tolist() == ["s0", "s1", "s4"]
     assert dropped.provenance["filters"] == [{"filter": "drop_duplicates", "value": True, "removed_samples": 2}]
     assert "none (features and labels compared)" in format_info(describe(dropped))
 
 
-def test_duplicate_search_is_fast_at_coco_size() -> None:
+def test_duplicate_search_is_fast_at_coco_size(toy_dataset) -> None:
     rng = np.random.default_rng(1)
     n = 33_052
     labels = (rng.random((n, 80)) < 0.066).astype(np.int8)
@@ -134,13 +122,13 @@ def test_duplicate_search_is_fast_at_coco_size() -> None:
     half = n // 2  # the worst case for the exact check: every sample twice (a folder read twice)
     doubled = (np.r_[features[:half], features[:half]], np.r_[labels[:half], labels[:half]])
     for matrix, y in ((features, labels), (sparse, labels), doubled):
-        data = _data(matrix, y)
+        data = toy_dataset(y, matrix)
         start = time.perf_counter()
         groups = duplicate_groups(data)
         seconds = time.perf_counter() - start
         assert seconds < 3.0, f"{seconds:.2f} s for {n} rows"
     assert len(groups) == half and all(g.tolist() == [g[0], g[0] + half] for g in groups)
-    assert sum(len(g) - 1 for g in duplicate_groups(_data(features, labels))) == 500
+    assert sum(len(g) - 1 for g in duplicate_groups(toy_dataset(labels, features))) == 500
 
 
 # ---- through load() and the CLI ----------------------------------------------------------------------------

@@ -6,15 +6,10 @@ import stat
 
 import numpy as np
 import pytest
-from cli_helpers import assert_one_line_error, run, small_labels_csv
+from cli_helpers import assert_one_line_error, run
 
 from mlml._io import atomic_group, atomic_open, write_text
 from mlml.exceptions import MLMLError
-
-
-@pytest.fixture
-def labels_csv(tmp_path):
-    return small_labels_csv(tmp_path)
 
 
 def simulate(labels, out, capsys, *extra):

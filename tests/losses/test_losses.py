@@ -309,8 +309,8 @@ def test_partial_bce_hand_example():
 # ROLE stops gradients on purpose (each side fits the other's detached output), so its gradient is not the
 # derivative of its value; test_role_gradient_is_the_papers checks it against the hand-derived one instead.
 # ASL's default detaches its focusing factors (the authors' recipe), so gradcheck runs on the differentiated
-# variant; tests/test_losses_reference.py checks the default's gradient against the authors' code.
-# GR and GPR detach K and V (their authors' ``preds.detach()``): tests/test_losses_frontier.py checks their
+# variant; tests/losses/test_losses_reference.py checks the default's gradient against the authors' code.
+# GR and GPR detach K and V (their authors' ``preds.detach()``): tests/losses/test_losses_frontier.py checks their
 # gradient against the authors' code. LL-Cp keeps the corrections of every training-mode call: gradcheck runs it
 # in eval mode, where a call changes nothing.
 @pytest.mark.parametrize("name", [n for n in ALL_LOSSES if n not in ("role", "gr", "gpr")])

@@ -7,15 +7,10 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 import yaml
-from cli_helpers import assert_one_line_error, run, small_labels_csv
+from cli_helpers import assert_one_line_error, run
 
 from mlml.cli import main
 from mlml.exceptions import MLMLError
-
-
-@pytest.fixture
-def labels_csv(tmp_path):
-    return small_labels_csv(tmp_path)
 
 
 @pytest.mark.parametrize(

@@ -2,7 +2,7 @@
 
 Each ``ref_*`` below is a literal reading, in float64 torch, of the file named in its docstring: the authors'
 masks, detached factors, normalisers and schedules, with their ``neg_log(x) = −log(x + ε)`` given ε as a parameter.
-Ours is exact where they add ε, so the comparisons run with ε = 0 (as tests/test_losses_reference.py does for
+Ours is exact where they add ε, so the comparisons run with ε = 0 (as tests/losses/test_losses_reference.py does for
 Cole et al.'s) and one test per file measures what their ε changes. Inputs: random logits with ±30 mixed in, an
 all-unknown row (weight 0 in ours; the authors have no unknown entries, so the reference's matrix is multiplied by
 the known mask, keeping their ``B C`` normaliser) and a label-free column (no positive in the batch).

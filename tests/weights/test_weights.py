@@ -85,10 +85,8 @@ def random_labels(rng: np.random.Generator, n: int, n_labels: int, unknown: floa
 
 
 @pytest.fixture(scope="module")
-def coco_subsample(coco_dir):
-    from mlml.data.seedfolds import load_seed_split
-
-    split = load_seed_split(coco_dir, 1, 0.5)
+def coco_subsample(coco_seed_split):
+    split = coco_seed_split
     rows = np.sort(np.random.default_rng(0).choice(split.observed.shape[0], 2000, replace=False))
     return split.observed[rows], split.hidden[rows]
 

@@ -20,13 +20,8 @@ from mlml.training import TrainConfig, evaluate_model, fit, load_model, observed
 from mlml.training.model import build_model
 from mlml.weights import ESTIMATORS
 
-# device="cpu": these tests compare exact numbers and CPU tensors; tests/test_gpu.py covers CUDA.
+# device="cpu": these tests compare exact numbers and CPU tensors; tests/training/test_gpu.py covers CUDA.
 FAST = dict(num_threads=1, log=False, epochs=3, fixed_epochs=True, device="cpu")
-
-
-@pytest.fixture(scope="module")
-def yeast():
-    return mlml.data.load("yeast")
 
 
 @pytest.fixture(scope="module")

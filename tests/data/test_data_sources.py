@@ -51,19 +51,8 @@ def test_unknown_loader_option_is_an_error() -> None:
         load("yeast", bogus=1)
 
 
-def _toy(labels: list[list[int]]) -> Dataset:
-    n = len(labels)
-    return Dataset(
-        name="toy",
-        labels=np.asarray(labels, dtype=np.int8),
-        label_names=[f"c{j}" for j in range(len(labels[0]))],
-        ids=[f"s{i}" for i in range(n)],
-        features=np.arange(n * 2, dtype=np.float64).reshape(n, 2),
-    )
-
-
-def test_filters_remove_and_report_in_order() -> None:
-    toy = _toy([[1, 1, 0], [1, 0, 0], [0, 0, 1], [1, 1, 0], [0, 0, 0]])
+def test_filters_remove_and_report_in_order(toy_dataset) -> None:
+    toy = toy_dataset([[1, 1, 0], [1, 0, 0], [0, 0, 1], [1, 1, 0], [0, 0, 0]])
     out = apply_filters(toy, min_label_frequency=2, min_labels=1, drop_empty=True)
     assert out.label_names == ["c0", "c1"]  # c2 has one positive
     # without c2, sample s2 has no positive left: min_labels=1 removes it and s4
@@ -86,8 +75,8 @@ def test_filters_on_real_yeast_match_a_direct_count() -> None:
     assert filtered.provenance["filters"][0]["removed_samples"] == int((per_sample < 5).sum())
 
 
-def test_filters_reject_bad_values_and_emptying() -> None:
-    toy = _toy([[1, 0], [0, 1]])
+def test_filters_reject_bad_values_and_emptying(toy_dataset) -> None:
+    toy = toy_dataset([[1, 0], [0, 1]])
     with pytest.raises(MLMLError, match="'min_labels' parameter of load must be an int >= 0"):
         apply_filters(toy, min_labels=-1)
     with pytest.raises(MLMLError, match="removes every sample"):
@@ -96,8 +85,8 @@ def test_filters_reject_bad_values_and_emptying() -> None:
         apply_filters(toy, min_label_frequency=5)
 
 
-def test_dataset_subset_and_validation() -> None:
-    toy = _toy([[1, 0], [0, 1], [1, 1]])
+def test_dataset_subset_and_validation(toy_dataset) -> None:
+    toy = toy_dataset([[1, 0], [0, 1], [1, 1]])
     sub = toy.subset([2, 0])
     np.testing.assert_array_equal(sub.ids, ["s2", "s0"])
     np.testing.assert_array_equal(sub.labels, [[1, 1], [1, 0]])

@@ -147,18 +147,18 @@ def test_auto_method_parameters_are_checked():
 
 
 def test_candidates_early_stop_on_rehidden_labels_never_on_the_rehidden_positives(monkeypatch):
-    import mlml.training
+    from mlml.training.loop import _Run
 
     fold = _fold()
     method = resolve_method("auto").with_params({"candidates": ["bce", "wan"]})
     seen = []
-    real = mlml.training.fit
+    real = _Run.__init__
 
-    def spy(inputs, observed, m, config, *, validation=None, **kw):
+    def spy(self, inputs, observed, m, config, validation, *args):  # every training, one pass or one fit each
         seen.append((observed, validation[1]))
-        return real(inputs, observed, m, config, validation=validation, **kw)
+        real(self, inputs, observed, m, config, validation, *args)
 
-    monkeypatch.setattr(mlml.training, "fit", spy)
+    monkeypatch.setattr(_Run, "__init__", spy)
     result = fit_auto(fold, TrainConfig(**CONFIG), method)
     selection = prepare_selection(fold, method, 0)
     assert selection.mask.any() and len(seen) == 2
