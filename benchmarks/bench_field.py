@@ -16,7 +16,8 @@ A run folder is read from ``RUN_DIR/results.sqlite``; re-running a config skips 
 finishes within the time of today's grid": it runs the default ``mlml reproduce SOURCE`` (bce, im-wce, cb-wce;
 r = 0, 0.25, 0.5, 0.75; 4 folds: the grid a user runs today) and the field's command side by side, each a fresh
 process on a fresh run folder, after the image features are cached (extraction is counted in neither), and prints
-both wall times, their ratio, and each method's mean trial time and epochs (what dominates).
+both wall times, their ratio, and each method's mean trial time and epochs (what dominates). ``--reference CONFIG``
+takes another grid as today's (e.g. ``benchmarks/grids/issue16_openclipart.yaml``, every method at r = 0.5).
 """
 
 from __future__ import annotations
@@ -49,6 +50,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                                                      "temporary folder)")
     parser.add_argument("--jobs", type=int, default=1)
     parser.add_argument("--timing", metavar="SOURCE", help="time the field's command against the default grid")
+    parser.add_argument("--reference", type=Path, metavar="CONFIG",
+                        help="--timing: the reference grid is `mlml reproduce --config CONFIG` (e.g. "
+                             "benchmarks/grids/issue16_openclipart.yaml) instead of the default grid on SOURCE")
     parser.add_argument("--val-set-variant", default="observed", choices=("observed", "both"),
                         help="--timing: the field command's model-selection variant(s)")
     parser.add_argument("--field-first", action="store_true",
@@ -56,7 +60,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                              "how much the machine's load drifted)")
     args = parser.parse_args(argv)
     if args.timing is not None:
-        return timing(args.timing, args.out, args.jobs, args.val_set_variant, args.field_first)
+        return timing(args.timing, args.out, args.jobs, args.val_set_variant, args.field_first, args.reference)
     if args.out is None:
         parser.error("--out is required")
     if args.config is not None:
@@ -133,9 +137,10 @@ def _print_ours_vs_best(dataset: str, variant: str, maps: dict[str, dict]) -> No
           f"{len(folds)} folds ({verdict})")
 
 
-def timing(source: str, out: Path | None, jobs: int, variant: str, field_first: bool = False) -> int:
-    """The default grid and the field's table on ``source``, one after the other on the same machine (see the
-    module docstring); returns 0 when the field's table took no longer than the default grid."""
+def timing(source: str, out: Path | None, jobs: int, variant: str, field_first: bool = False,
+           reference: Path | None = None) -> int:
+    """The default grid (or the grid of the ``reference`` config) and the field's table on ``source``, one after
+    the other on the same machine (see the module docstring); returns 0 when the field's table took no longer."""
     from mlml.data import load
     from mlml.service import dataset_inputs
 
@@ -145,7 +150,8 @@ def timing(source: str, out: Path | None, jobs: int, variant: str, field_first: 
         dataset_inputs(dataset)
     print(f"{source}: {dataset.n_samples} samples x {dataset.n_labels} labels; data and cached features ready in "
           f"{time.perf_counter() - started:.0f} s (not counted)")
-    runs = {"default grid": ["reproduce", source],
+    base = f"grid {reference.name}" if reference else "default grid"
+    runs = {base: ["reproduce", "--config", str(reference)] if reference else ["reproduce", source],
             "field table": ["reproduce", source, "--scheme", "single-positive", "--methods", "field",
                             "--val-set-variant", variant]}
     if field_first:
@@ -182,12 +188,12 @@ def timing(source: str, out: Path | None, jobs: int, variant: str, field_first: 
             epochs = [r.get("epochs") or len(r.get("history") or []) for r in rows]
             print(f"| {name} | {method} | {len(rows)} | {np.mean(seconds):.1f} | {np.mean(epochs):.1f} | "
                   f"{sum(seconds) / max(sum(epochs), 1):.2f} | {sum(seconds) / max(total, 1e-9):.0%} |")
-    ratio = walls["field table"] / walls["default grid"]
+    ratio = walls["field table"] / walls[base]
     verdict = "within" if ratio <= 1 else "NOT within"
-    print(f"\nratio field table / default grid = {walls['field table']:.0f} s / {walls['default grid']:.0f} s = "
-          f"{ratio:.2f} ({verdict} the default grid's time; --jobs {jobs})")
-    print(f"CPU-time ratio = {cpus['field table']:.0f} s / {cpus['default grid']:.0f} s = "
-          f"{cpus['field table'] / cpus['default grid']:.2f} (on a shared machine the steadier figure)")
+    print(f"\nratio field table / {base} = {walls['field table']:.0f} s / {walls[base]:.0f} s = "
+          f"{ratio:.2f} ({verdict} the {base}'s time; --jobs {jobs})")
+    print(f"CPU-time ratio = {cpus['field table']:.0f} s / {cpus[base]:.0f} s = "
+          f"{cpus['field table'] / cpus[base]:.2f} (on a shared machine the steadier figure)")
     return 0 if ratio <= 1 else 1
 
 
