@@ -43,6 +43,7 @@ A finished run is read from ``RUN_DIR/results.sqlite``; re-running a config skip
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import math
 import sys
 import tempfile
@@ -123,8 +124,7 @@ def report(args: argparse.Namespace, pairs: Sequence[tuple[str, str]]) -> int:
     rows = summarize(records, thresholds="fixed")
     for row in rows:
         row["dataset"] = short_name(row["dataset"])
-    for record in records:
-        record["dataset"] = short_name(record["dataset"])
+    records = [dataclasses.replace(record, dataset=short_name(record.dataset)) for record in records]
 
     print_results(rows)
     print_winners(rows)
