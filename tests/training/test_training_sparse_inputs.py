@@ -1,5 +1,5 @@
 """Sparse (CSR) features: small matrices densified once before training give exactly the numbers of the
-batch-by-batch path (mlml.training.loop.DENSIFY_ENTRIES); larger ones stay sparse and are read batch by batch."""
+batch-by-batch path (mlml.training.data.DENSIFY_ENTRIES); larger ones stay sparse and are read batch by batch."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-import mlml.training.loop as loop
+import mlml.training.data as data
 from mlml.training import TrainConfig, fit
 from mlml.training.data import TrainingSet
 
@@ -27,7 +27,7 @@ def sparse_rows():
 
 
 def _fit(x, y, monkeypatch, limit):
-    monkeypatch.setattr(loop, "DENSIFY_ENTRIES", limit)
+    monkeypatch.setattr(data, "DENSIFY_ENTRIES", limit)
     seen = []
 
     def spy(self, inputs, *args, **kwargs):
@@ -51,6 +51,6 @@ def test_densified_once_is_bit_identical_to_batch_by_batch(sparse_rows, monkeypa
 
 def test_the_limit_counts_entries(sparse_rows):
     x, _ = sparse_rows
-    assert loop._in_memory(x)
-    assert loop._in_memory(np.zeros((3, 2)))
-    assert not loop._in_memory(sp.csr_matrix((loop.DENSIFY_ENTRIES + 1, 1)))
+    assert data.in_memory(x)
+    assert data.in_memory(np.zeros((3, 2)))
+    assert not data.in_memory(sp.csr_matrix((data.DENSIFY_ENTRIES + 1, 1)))

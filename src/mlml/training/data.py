@@ -262,3 +262,18 @@ def _groups(batches: Iterator[Any], size: int) -> Iterator[list[Any]]:
 
 def _as_is(batch: Any) -> Any:
     return batch
+
+
+#: Sparse (CSR) feature matrices of at most this many entries (rows x features; 256 MiB as float32) are densified
+#: once before the first epoch instead of batch by batch at every step: the same float32 values reach the model
+#: (bit-identical results), without scipy's row indexing and ``toarray`` at every step and validation pass
+#: (benchmarks/README.md, "The default method's time to a model").
+DENSIFY_ENTRIES = 1 << 26
+
+
+def in_memory(inputs: Any) -> bool:
+    """Whether frozen features are held as one dense tensor: arrays in memory, and CSR matrices of at most
+    :data:`DENSIFY_ENTRIES` entries; memory maps and larger CSR matrices are read batch by batch."""
+    if sp.issparse(inputs):
+        return inputs.shape[0] * inputs.shape[1] <= DENSIFY_ENTRIES
+    return not isinstance(inputs, np.memmap)

@@ -38,7 +38,7 @@ from mlml.exceptions import MLMLError
 from mlml.labels import check_labels, label_counts
 from mlml.training.checkpoint import CHECKPOINT_NAME, fingerprint, load_checkpoint, save_checkpoint
 from mlml.training.config import TrainConfig
-from mlml.training.data import EpochBatches, TrainingSet, WeightSource, batches
+from mlml.training.data import EpochBatches, TrainingSet, WeightSource, batches, in_memory
 from mlml.training.distributed import barrier, dist_info
 from mlml.training.inference import predict_inputs
 from mlml.training.lbfgs import LBFGSSolver, check_lbfgs
@@ -52,12 +52,6 @@ logger = logging.getLogger("mlml.training")
 
 #: Fine-tuning fits its feature standardisation on at most this many training images.
 STANDARDIZE_SAMPLE = 1024
-
-#: Sparse (CSR) feature matrices of at most this many entries (rows x features; 256 MiB as float32) are densified
-#: once before the first epoch instead of batch by batch at every step: the same float32 values reach the model
-#: (bit-identical results), without scipy's row indexing and ``toarray`` at every step and validation pass
-#: (benchmarks/README.md, "The default method's time to a model").
-DENSIFY_ENTRIES = 1 << 26
 
 
 def fit(
@@ -166,19 +160,19 @@ class _Run:
         self._network(inputs)
         self.criterion = self._criterion(inputs, labels, validation)
         self.sampler = EpochBatches(labels.shape[0], config.batch_size, config.seed, info)
-        self.solver: LBFGSSolver | None = None
-        if config.solver == "lbfgs":
+        lbfgs = config.solver == "lbfgs"  # full-batch rounds instead of minibatch epochs (mlml.training.lbfgs)
+        if lbfgs:
             check_lbfgs(config, method, info.enabled)
         else:
             self.optimisation = Optimisation(self.model, self.criterion, config, self.frozen, len(self.sampler),
                                              device)
         self._data(inputs, labels, hidden, estimator_rows)
-        if config.solver == "lbfgs":  # full-batch rounds instead of minibatch epochs (mlml.training.lbfgs)
-            self.solver = LBFGSSolver(self.model, self.criterion, self.train_set, config, self.adaptive, device,
-                                      inputs)
-            self.optimisation = self.solver
+        self.solver: LBFGSSolver | None = None
+        if lbfgs:  # it reads the training set, so it comes after the data
+            self.solver = self.optimisation = LBFGSSolver(self.model, self.criterion, self.train_set, config,
+                                                          self.adaptive, device, inputs)
         self.x_val, obs_val = validation if validation is not None else (None, None)
-        if self.frozen and self.x_val is not None and _in_memory(self.x_val):
+        if self.frozen and self.x_val is not None and in_memory(self.x_val):
             self.x_val = rows_tensor(self.x_val).to(device)
         self.selection = ModelSelection(obs_val, config)
 
@@ -230,8 +224,8 @@ class _Run:
             augment = _hflip if self.config.augment == "hflip" else self.config.augment
             preprocess = self.model.backbone.preprocess
             images = (preprocess, augment, preprocess.resize_to)
-        in_memory = self.frozen and _in_memory(inputs)
-        self.train_set = TrainingSet(rows_tensor(inputs) if in_memory else inputs, labels, self.weights,
+        dense = self.frozen and in_memory(inputs)
+        self.train_set = TrainingSet(rows_tensor(inputs) if dense else inputs, labels, self.weights,
                                      images=images)
         self.epoch_proba = torch.zeros(labels.shape, device=self.device) if self.adaptive else None
 
@@ -390,14 +384,6 @@ class _Run:
             val_observed=self.selection.observed, estimator=self.estimator,
             label_counts=label_counts(self.observed).tolist(), n_train=int(self.observed.shape[0]),
         )
-
-
-def _in_memory(inputs: Any) -> bool:
-    """Whether frozen features are held as one dense tensor: arrays in memory, and CSR matrices of at most
-    :data:`DENSIFY_ENTRIES` entries; memory maps and larger CSR matrices are read batch by batch."""
-    if sp.issparse(inputs):
-        return inputs.shape[0] * inputs.shape[1] <= DENSIFY_ENTRIES
-    return not isinstance(inputs, np.memmap)
 
 
 def _hflip(image: Any) -> Any:
