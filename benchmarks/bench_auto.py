@@ -39,9 +39,10 @@ from mlml.auto.select import choose, prepare_selection, rank_key, score_entry, t
 from mlml.data import load
 from mlml.data.splits import kfold_indices
 from mlml.evaluation import UndefinedMetricWarning, evaluate
-from mlml.evaluation.policies import POLICIES, SOFT_POLICIES, fit_policy
+from mlml.evaluation.policies import BASE_POLICIES, POLICIES, SOFT_POLICIES, fit_policy
 from mlml.experiments.trials import hiding_seed
 from mlml.folds import make_fold
+from mlml.service import fold_missing_share
 from mlml.training import TrainConfig
 
 
@@ -50,9 +51,10 @@ def dump_name(name: str, scheme: str, ratio: float, fold: int) -> str:
     return f"{name}-{ratio:g}-{fold}.npz" if scheme == "per-sample" else f"{name}-{scheme}-{ratio:g}-{fold}.npz"
 
 
-def decided_f1(truth, scores, val_proba, selection, policy) -> float:
-    """Test micro-F1 of ``policy`` fitted on all validation rows (observed labels)."""
-    decision = fit_policy(policy, val_proba, selection.observed,
+def decided_f1(truth, scores, val_proba, selection, policy, missing_share) -> float:
+    """Test micro-F1 of ``policy`` fitted on all validation rows (observed labels; ``select`` also reads the
+    training rows' diagnosed ``missing_share``)."""
+    decision = fit_policy(policy, val_proba, selection.observed, missing_share=missing_share,
                           q=selection.q_policy if policy in SOFT_POLICIES else None)
     return float(evaluate(truth, scores, threshold=decision.thresholds(scores), ranking=False)["micro_f1"])
 
@@ -68,6 +70,7 @@ def run_fold(dataset, source: str, ratio: float, fold_id: int, folds: int, seed:
     selection = prepare_selection(fold, method, seed)
     results = train_candidates(fold, config, method, selection)
     train_s = time.perf_counter() - started
+    share = fold_missing_share(fold)
     val = {n: np.asarray(r.val_proba, dtype=np.float64) for n, r in results.items()}
     test = {n: r.predict_proba(fold.test_inputs).astype(np.float64) for n, r in results.items()}
     if dump is not None:  # every candidate's validation and test probabilities, for analyses without retraining
@@ -80,9 +83,10 @@ def run_fold(dataset, source: str, ratio: float, fold_id: int, folds: int, seed:
     for n in results:
         candidates[n] = {"criteria": scored[n]["criteria"], "policy": scored[n]["policy"],
                          "map": float(evaluate(fold.test_labels, test[n])["map"]),
-                         "micro_f1": decided_f1(fold.test_labels, test[n], val[n], selection, scored[n]["policy"]),
+                         "micro_f1": decided_f1(fold.test_labels, test[n], val[n], selection, scored[n]["policy"],
+                                                 share),
                          "policy_values": scored[n]["policy_values"],
-                         "f1_policies": {p: decided_f1(fold.test_labels, test[n], val[n], selection, p)
+                         "f1_policies": {p: decided_f1(fold.test_labels, test[n], val[n], selection, p, share)
                                          for p in POLICIES}}
     choices = {}
 
@@ -91,7 +95,7 @@ def run_fold(dataset, source: str, ratio: float, fold_id: int, folds: int, seed:
         val_avg = np.mean([val[m] for m in members], axis=0)
         choices[key] = {"members": members, "policy": policy,
                         "map": float(evaluate(fold.test_labels, scores)["map"]),
-                        "micro_f1": decided_f1(fold.test_labels, scores, val_avg, selection, policy)}
+                        "micro_f1": decided_f1(fold.test_labels, scores, val_avg, selection, policy, share)}
 
     for criterion in CRITERIA:
         for combine in (1, 3):
@@ -105,11 +109,11 @@ def run_fold(dataset, source: str, ratio: float, fold_id: int, folds: int, seed:
     record("all", everything, score_entry(np.mean([val[m] for m in everything], axis=0), selection)["policy"])
     average_test = np.mean([test[m] for m in everything], axis=0)
     average_val = np.mean([val[m] for m in everything], axis=0)
-    choices["all"]["f1_policies"] = {p: decided_f1(fold.test_labels, average_test, average_val, selection, p)
+    choices["all"]["f1_policies"] = {p: decided_f1(fold.test_labels, average_test, average_val, selection, p, share)
                                      for p in POLICIES}
     return {"dataset": source, "ratio": ratio, "scheme": scheme, "fold": fold_id, "candidates": candidates,
             "choices": choices,
-            "train_s": train_s, "rehidden": int(selection.mask.sum())}
+            "train_s": train_s, "rehidden": int(selection.mask.sum()), "missing_share": share}
 
 
 #: Criteria combined by their mean rank among the candidates (ties averaged), measured beside the single ones.
@@ -197,8 +201,8 @@ def policy_table(rows: list[dict]) -> None:
         got, short = [], []
         for r in rows:
             for c in r["candidates"].values():
-                pick = fixed or max(POLICIES, key=lambda p: (np.nan_to_num(c["policy_values"][p], nan=-np.inf),
-                                                             -POLICIES.index(p)))
+                pick = fixed or max(BASE_POLICIES, key=lambda p: (np.nan_to_num(c["policy_values"][p], nan=-np.inf),
+                                                                  -BASE_POLICIES.index(p)))
                 got.append(c["f1_policies"][pick])
                 short.append(max(c["f1_policies"].values()) - c["f1_policies"][pick])
         print(f"| {label} | {np.mean(got):.4f} | {np.mean(short):.4f} |")

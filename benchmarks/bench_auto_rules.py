@@ -42,9 +42,10 @@ from mlml.auto.select import prepare_selection
 from mlml.data import load
 from mlml.data.splits import kfold_indices
 from mlml.evaluation import UndefinedMetricWarning, evaluate
-from mlml.evaluation.policies import POLICIES, SOFT_POLICIES, fit_policies, fit_policy
+from mlml.evaluation.policies import BASE_POLICIES, SOFT_POLICIES, fit_policies, fit_policy
 from mlml.experiments.trials import hiding_seed
 from mlml.folds import make_fold
+from mlml.service import fold_missing_share
 
 _DATASETS: dict[str, object] = {}
 
@@ -60,8 +61,9 @@ def fold_parts(row: dict, folds: int = 4, seed: int = 0):
     return fold, prepare_selection(fold, resolve_method("auto"), seed)
 
 
-def scored(truth, test, val, selection, policy) -> dict[str, float]:
-    decision = fit_policy(policy, val, selection.observed, q=selection.q_policy if policy in SOFT_POLICIES else None)
+def scored(truth, test, val, selection, policy, missing_share=None) -> dict[str, float]:
+    decision = fit_policy(policy, val, selection.observed, q=selection.q_policy if policy in SOFT_POLICIES else None,
+                          missing_share=missing_share)
     out = evaluate(truth, test, threshold=decision.thresholds(test))
     return {"map": float(out["map"]), "micro_f1": float(out["micro_f1"])}
 
@@ -98,12 +100,12 @@ def rehidden_policy(val: np.ndarray, selection) -> str:
     """The policy whose decisions, fitted on the RE-HIDDEN labels, best trade the recall of the re-hidden positives
     against the share predicted positive (Lee & Liu's r² / P(ŷ = 1), r measured on the re-hidden positives)."""
     values = {}
-    policies = fit_policies(POLICIES, val, selection.rehidden, q=selection.q_policy)
+    policies = fit_policies(BASE_POLICIES, val, selection.rehidden, q=selection.q_policy)
     for name, decision in policies.items():
         decided = decision.predict(val)
         pseudo = np.where(selection.mask, 1, np.where(selection.observed == 1, 0, selection.observed))
         values[name] = lee_liu(decided, pseudo) if selection.mask.any() else np.nan
-    return max(POLICIES, key=lambda p: (np.nan_to_num(values[p], nan=-np.inf), -POLICIES.index(p)))
+    return max(BASE_POLICIES, key=lambda p: (np.nan_to_num(values[p], nan=-np.inf), -BASE_POLICIES.index(p)))
 
 
 def calibrated_criteria(scores: np.ndarray, selection) -> dict[str, float]:
@@ -144,12 +146,14 @@ def fold_rules(row: dict, dump: Path, subsets: list[tuple[str, ...]]) -> dict[st
     test = {n: data[f"test/{n}"].astype(np.float64) for n in names}
     fold, selection = fold_parts(row)
     truth = fold.test_labels
+    share = fold_missing_share(fold)  # the training rows' diagnosed missing share: what `select` reads
     out = {}
     for subset in subsets:
         v = np.mean([val[n] for n in subset], axis=0)
         t = np.mean([test[n] for n in subset], axis=0)
         out[f"average({','.join(subset)})"] = scored(truth, t, v, selection, "calibrated")
         if len(subset) in (len(names), 3):
+            out[f"average({','.join(subset)}) select"] = scored(truth, t, v, selection, "select", share)
             out[f"average({','.join(subset)}) policy on re-hidden"] = scored(truth, t, v, selection,
                                                                              rehidden_policy(v, selection))
     new = {n: calibrated_criteria(val[n], selection) for n in names}
@@ -230,6 +234,9 @@ def main(argv: list[str] | None = None) -> int:
                                         "the development cells")
     parser.add_argument("--top", type=int, default=25)
     parser.add_argument("--cells", help="print this rule against the best single baseline cell by cell")
+    parser.add_argument("--baseline-policy", help="score each single baseline with this policy (e.g. select) "
+                                                  "instead of the one Lee & Liu's criterion chose on its validation "
+                                                  "rows (bench_auto.py's f1_policies)")
     args = parser.parse_args(argv)
     warnings.simplefilter("ignore", UndefinedMetricWarning)
     if not args.cache.is_file() or not args.dump.is_dir():
@@ -237,6 +244,10 @@ def main(argv: list[str] | None = None) -> int:
               f"{args.cache} --dump {args.dump} first)")
         return 0
     rows = [json.loads(line) for line in args.cache.read_text().splitlines() if line.strip()]
+    if args.baseline_policy:
+        for row in rows:
+            for candidate in row["candidates"].values():
+                candidate["micro_f1"] = candidate["f1_policies"][args.baseline_policy]
     names = list(rows[0]["candidates"])
     subsets = [s for k in (2, 3, 4) for s in itertools.combinations(names, k)] + [tuple(names)]
     only = json.loads(args.rules) if args.rules else None

@@ -81,10 +81,9 @@ def train_default(fold: Any, n_features: int, n_labels: int, variant: str = "def
     decides with and the thread count."""
     from mlml._threads import auto_threads
     from mlml.auto import resolve_method
-    from mlml.evaluation.policies import SOFT_POLICIES
     from mlml.methods import RECOMMENDED_METHOD
     from mlml.models.heads import count_parameters
-    from mlml.service import apply_recipe, decision_posterior
+    from mlml.service import apply_recipe, decide
     from mlml.training import TrainConfig, fit
     from mlml.training.model import build_model
 
@@ -96,8 +95,7 @@ def train_default(fold: Any, n_features: int, n_labels: int, variant: str = "def
     config.num_threads = auto_threads(count_parameters(build_model(config, n_features, n_labels)), config.batch_size)
     policy = method.threshold_policy
     result = fit(fold.train_inputs, fold.observed_train, method, config, validation=fold.validation)
-    if policy != "fixed":
-        result.decide(policy, q=decision_posterior(fold) if policy in SOFT_POLICIES else None)
+    decide(result, fold, policy)  # what `mlml train` stores (select: the diagnosed missing share too)
     return result, policy, config.num_threads
 
 
@@ -121,7 +119,7 @@ def main() -> None:
     from mlml.experiments.measures import policy_metrics
     from mlml.experiments.trials import Trial, trial_fold
     from mlml.methods import RECOMMENDED_METHOD
-    from mlml.service import decision_posterior, decision_shortfall
+    from mlml.service import decision_posterior, decision_shortfall, fold_missing_share
 
     warnings.simplefilter("ignore")
     if not present(shared_data() / "mulan", "MULAN data sets"):
@@ -156,7 +154,9 @@ def main() -> None:
                 warned += predicted < observed / 2  # `mlml train` warns (mlml.cli.train._warn_shortfall)
                 f1.append(evaluate(fold.test_labels, scores, threshold=result.decision_thresholds_for(scores),
                                    ranking=False)["micro_f1"])
-                fitted = policy_metrics(result, fold, scores, grid.policy_posterior, {})
+                fitted = policy_metrics(result, fold, scores, grid.policy_posterior, {},
+                                        result.missing_share if result.missing_share is not None
+                                        else fold_missing_share(fold))
                 for p, d in fitted.items():
                     per_policy.setdefault(p, []).append(d["metrics"]["micro_f1"])
                 if args.select:  # development: one policy per run, chosen on the validation rows
@@ -199,7 +199,7 @@ def select_policy(val_proba: np.ndarray, observed: Any, q: np.ndarray, seed: int
     """The policy of the highest expected micro-F1 under the soft truth (observed positives 1, an observed zero
     its posterior ``q``) on the validation rows, cross-fitted: each policy fitted on one half of the rows and
     scored on the other, both ways."""
-    from mlml.evaluation.policies import POLICIES, fit_policies, soft_truth
+    from mlml.evaluation.policies import BASE_POLICIES, fit_policies, soft_truth
     from mlml.labels import to_dense
 
     y = to_dense(observed)
@@ -208,9 +208,9 @@ def select_policy(val_proba: np.ndarray, observed: Any, q: np.ndarray, seed: int
     truth = np.where(known, soft_truth(y, q), 0.0)
     order = np.random.default_rng(seed).permutation(len(y))
     halves = (order[: len(y) // 2], order[len(y) // 2 :])
-    counts = {p: np.zeros(3) for p in POLICIES}
+    counts = {p: np.zeros(3) for p in BASE_POLICIES}
     for fit_rows, score_rows in (halves, halves[::-1]):
-        for p, decision in fit_policies(POLICIES, s[fit_rows], y[fit_rows], q=q[fit_rows]).items():
+        for p, decision in fit_policies(BASE_POLICIES, s[fit_rows], y[fit_rows], q=q[fit_rows]).items():
             chosen = (s[score_rows] >= decision.thresholds(s[score_rows])) & known[score_rows]
             t = truth[score_rows]
             counts[p] += [(t * chosen).sum(), ((1 - t) * chosen).sum(), (t * ~chosen).sum()]

@@ -35,8 +35,9 @@ def test_evaluate_model_scores_the_stored_decision(trained, tmp_path, monkeypatc
     """decide -> save -> load -> evaluate gives the metrics of the model's own predictions (``predict``), for every
     policy -- per-sample ones (``cardinality``: no per-class thresholds) included -- dense and streamed."""
     result, q, test = trained
-    result.decide(policy, q=q if policy in SOFT_POLICIES else None)
+    result.decide(policy, q=q if policy in SOFT_POLICIES else None, missing_share=0.4 if policy == "select" else None)
     loaded = load_model(result.save(tmp_path / policy))
+    assert loaded.missing_share == (0.4 if policy == "select" else None)
     predicted = loaded.predict(test.features).astype(np.float64)
     if streaming:
         monkeypatch.setattr(streamed, "DENSE_EVALUATION_ENTRIES", 10)

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from mlml.evaluation.policies import POLICIES
+from mlml.evaluation.policies import BASE_POLICIES, POLICIES
 from mlml.sklearn import MissingLabelClassifier, pu_auc_score
 
 
@@ -31,7 +31,12 @@ def test_every_policy_is_fitted_on_the_validation_rows_and_predict_applies_it(po
     resolved = "calibrated" if policy == "own" else policy  # knn-cb-wce's own policy
     assert clf.policy_ == resolved
     model = clf.model_
-    assert (model.decision or {"policy": "fixed"})["policy"] == resolved
+    stored = model.decision or {"policy": "fixed"}
+    if policy == "select":  # one of the base policies, chosen on the validation rows and stored as itself
+        assert stored["policy"] in BASE_POLICIES and "select" in stored["info"]
+        assert model.missing_share is not None
+        resolved = stored["policy"]
+    assert stored["policy"] == resolved
     proba = clf.predict_proba(X)
     predicted = clf.predict(X)
     if resolved == "cardinality":

@@ -147,9 +147,11 @@ def iter_batches(trained: Any, samples: Any, *, batch_size: int = _BATCH
 
 
 def decision_name(trained: Any) -> str:
-    """The name of the rule :meth:`TrainedModel.apply_decision` applies."""
+    """The name of the rule :meth:`TrainedModel.apply_decision` applies (``select: POLICY`` for the policy
+    ``select`` chose)."""
     if trained.decision is not None:
-        return str(trained.decision.get("policy"))
+        chosen = str(trained.decision.get("policy"))
+        return f"select: {chosen}" if "select" in (trained.decision.get("info") or {}) else chosen
     return "thresholds" if trained.thresholds is not None else "fixed"
 
 

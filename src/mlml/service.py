@@ -136,17 +136,37 @@ def decision_posterior(fold: Any, *, estimator: str = DEFAULT_POSTERIOR) -> np.n
                      features=None if paths else fold.val_inputs, train_features=None if paths else fold.train_inputs)
 
 
+def fold_missing_share(fold: Any) -> float:
+    """The share of missing positives of the fold's training rows, diagnosed from their observed labels (and
+    features, where the fold has a feature matrix): :func:`mlml.diagnose.diagnose`'s point estimate, without its
+    bootstrap; NaN where no label has enough observed positives, or the fold has too few rows to diagnose. Beyond
+    ``diagnose``'s size limit, a seeded sample of rows is diagnosed (the share is a mean over entries). What the
+    ``select`` policy reads."""
+    from mlml.diagnose import MAX_ENTRIES, diagnose
+
+    observed = fold.observed_train
+    features = None if isinstance(fold.inputs, list) else fold.train_inputs
+    n, n_labels = observed.shape
+    if n < 6:  # diagnose's three folds of rows need two rows each
+        return float("nan")
+    if n * n_labels > MAX_ENTRIES:
+        rows = np.sort(np.random.default_rng(0).choice(n, MAX_ENTRIES // n_labels, replace=False))
+        observed, features = observed[rows], None if features is None else features[rows]
+    return float(diagnose(observed, features=features, n_bootstrap=0).missing_share)
+
+
 def decide(result: Any, fold: Any, policy: str, *, estimator: str = DEFAULT_POSTERIOR) -> Any:
     """Fit the threshold ``policy`` on the fold's validation rows and store it with the model
-    (:meth:`~mlml.training.TrainResult.decide`; the soft policies read :func:`decision_posterior`). ``fixed``
-    stores nothing (0.5 is every model's default). Returns the :class:`~mlml.evaluation.policies.Decision`, or None
-    for ``fixed``."""
+    (:meth:`~mlml.training.TrainResult.decide`; the soft policies read :func:`decision_posterior`, ``select`` also
+    :func:`fold_missing_share`). ``fixed`` stores nothing (0.5 is every
+    model's default). Returns the :class:`~mlml.evaluation.policies.Decision`, or None for ``fixed``."""
     from mlml.evaluation.policies import SOFT_POLICIES
 
     if policy == "fixed":
         return None
     q = decision_posterior(fold, estimator=estimator) if policy in SOFT_POLICIES else None
-    return result.decide(policy, q=q)
+    share = fold_missing_share(fold) if policy == "select" and result.missing_share is None else None
+    return result.decide(policy, q=q, missing_share=share)
 
 
 def decision_shortfall(result: Any) -> tuple[float, float] | None:

@@ -78,8 +78,9 @@ class MissingLabelClassifier(ClassifierMixin, BaseEstimator):
         val_fraction: share of the rows given to ``fit`` carved out (seeded) for early stopping, model selection
             and threshold tuning; scored on their observed labels. 0 needs ``fixed_epochs=True``.
         thresholds: the threshold policy fitted on the validation rows (:data:`mlml.evaluation.POLICIES`:
-            ``fixed`` 0.5, ``tuned``, ``expected``, ``calibrated``, ``cardinality``, ``pu``), or ``own`` (the
-            method's own, :attr:`~mlml.methods.Method.threshold_policy`; for ``auto``, the policy it chose).
+            ``fixed`` 0.5, ``tuned``, ``expected``, ``calibrated``, ``cardinality``, ``pu``, ``select``: the one of
+            those six chosen on the validation rows), or ``own`` (the method's own,
+            :attr:`~mlml.methods.Method.threshold_policy`; for ``auto``, the policy it chose).
         seed: the seed of everything random in ``fit``.
         device: ``auto`` (CUDA when available), ``cpu``, ``cuda``, ...
         num_threads: torch intra-op threads during ``fit`` (None: leave torch's setting).
@@ -121,7 +122,7 @@ class MissingLabelClassifier(ClassifierMixin, BaseEstimator):
         fixed_epochs: bool = False,
         standardize: bool = True,
         val_fraction: float = 0.1,
-        thresholds: Literal["fixed", "tuned", "expected", "calibrated", "cardinality", "pu", "own"] = "fixed",
+        thresholds: Literal["fixed", "tuned", "expected", "calibrated", "cardinality", "pu", "select", "own"] = "fixed",
         seed: int = 0,
         device: str = "auto",
         num_threads: int | None = None,
@@ -238,7 +239,8 @@ class MissingLabelClassifier(ClassifierMixin, BaseEstimator):
                 decide(result, fold, policy)  # the step `mlml train --thresholds` takes (mlml.service)
         self.model_ = result
         self.policy_ = policy
-        self.thresholds_ = (None if policy == "cardinality" else
+        per_sample = result.decision is not None and result.decision["policy"] == "cardinality"  # select may pick it
+        self.thresholds_ = (None if per_sample else
                             np.asarray(result.thresholds if result.thresholds is not None else
                                        np.full(Y.shape[1], 0.5), dtype=np.float32))
         self.classes_ = np.arange(Y.shape[1])

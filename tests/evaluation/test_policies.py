@@ -78,7 +78,7 @@ def test_every_policy_gives_thresholds_evaluate_takes_and_round_trips():
     truth, scores, observed = _data(4)
     q = np.where(observed == 0, 0.25, 0.0)
     for policy in POLICIES:
-        decision = fit_policy(policy, scores, observed, q=q)
+        decision = fit_policy(policy, scores, observed, q=q, missing_share=0.5)
         thresholds = decision.thresholds(scores)
         assert thresholds.shape in ((6,), (300, 6)) and np.isfinite(thresholds).all()
         metrics = evaluate(truth, scores, threshold=thresholds)

@@ -120,23 +120,23 @@ def train_candidates(fold: Any, config: Any, method: AutoMethod, selection: Sele
 def choose_policy(scores: np.ndarray, selection: Selection) -> tuple[str, dict[str, float], np.ndarray]:
     """The threshold policy whose cross-fitted decisions score best by Lee & Liu's criterion on the observed labels
     (see the module docstring): ``(policy, value per policy, pooled decisions of the chosen one)``. Ties go to the
-    earlier policy of :data:`~mlml.evaluation.policies.POLICIES`."""
+    earlier policy of :data:`~mlml.evaluation.policies.BASE_POLICIES`."""
     from mlml.evaluation import UndefinedMetricWarning
-    from mlml.evaluation.policies import POLICIES, fit_policies
+    from mlml.evaluation.policies import BASE_POLICIES, fit_policies
 
     y, q = selection.observed, selection.q_policy
-    decided = {p: np.zeros(y.shape, dtype=np.int8) for p in POLICIES}
+    decided = {p: np.zeros(y.shape, dtype=np.int8) for p in BASE_POLICIES}
     a, b = selection.halves
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UndefinedMetricWarning)
         for fit_rows, apply_rows in ((a, b), (b, a)):
             if not len(fit_rows) or not len(apply_rows):
                 continue
-            policies = fit_policies(POLICIES, scores[fit_rows], y[fit_rows], q=q[fit_rows])
+            policies = fit_policies(BASE_POLICIES, scores[fit_rows], y[fit_rows], q=q[fit_rows])
             for name, decision in policies.items():
                 decided[name][apply_rows] = decision.predict(scores[apply_rows])
-    values = {p: lee_liu(decided[p], y) for p in POLICIES}
-    best = max(POLICIES, key=lambda p: (np.nan_to_num(values[p], nan=-np.inf), -POLICIES.index(p)))
+    values = {p: lee_liu(decided[p], y) for p in BASE_POLICIES}
+    best = max(BASE_POLICIES, key=lambda p: (np.nan_to_num(values[p], nan=-np.inf), -BASE_POLICIES.index(p)))
     return best, values, decided[best]
 
 
@@ -192,6 +192,7 @@ def fit_auto(fold: Any, config: Any = None, method: AutoMethod | str = "auto") -
         MLMLError: no validation rows, an unknown candidate or criterion, every candidate failing.
     """
     from mlml.evaluation.policies import SOFT_POLICIES
+    from mlml.service import fold_missing_share
     from mlml.training import TrainConfig
 
     config = config if config is not None else TrainConfig()
@@ -219,7 +220,8 @@ def fit_auto(fold: Any, config: Any = None, method: AutoMethod | str = "auto") -
     auto.method = method.name
     auto.val_observed = selection.observed
     auto.val_proba = np.mean([val_proba[n] for n in members], axis=0).astype(np.float32)
-    auto.decide(policy, q=selection.q_policy if policy in SOFT_POLICIES else None)
+    auto.decide(policy, q=selection.q_policy if policy in SOFT_POLICIES else None,
+                missing_share=fold_missing_share(fold) if policy == "select" else None)
     logger.info("auto: chose %s (%s %.4f), policy %s", choice["chosen"], method.criterion, choice["value"], policy)
     return auto
 

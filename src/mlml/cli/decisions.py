@@ -61,19 +61,20 @@ def _predict(args: argparse.Namespace) -> int:
 
 def _decide(args: argparse.Namespace) -> int:
     from mlml._io import write_text
+    from mlml.predictions import decision_name
     from mlml.training.saved import json_default, load_model
 
     meta = args.model / "model.json"
     trained = load_model(args.model)
-    policy = refit(trained, args.thresholds)
+    refit(trained, args.thresholds)
     # model.json alone changes (atomically): the weights and the validation rows stay those of the trained model
     values = json.loads(meta.read_text(encoding="utf-8"))
     values["decision"], values["thresholds"] = trained.decision, trained.thresholds
     write_text(meta, json.dumps(values, indent=1, default=json_default))
-    shared = trained.decision.get("shared")
-    detail = (f"one shared threshold {shared:.3f} on the calibrated probabilities" if policy == "calibrated"
-              else "a per-sample number of labels" if policy == "cardinality"
-              else "per-class thresholds" if policy != "fixed" else "0.5 everywhere")
-    print(f"decisions of {args.model}: {policy} ({detail}), fitted on its {len(trained.val_proba)} validation rows "
-          f"-> {meta}")
+    shared, chosen = trained.decision.get("shared"), trained.decision["policy"]
+    detail = (f"one shared threshold {shared:.3f} on the calibrated probabilities" if chosen == "calibrated"
+              else "a per-sample number of labels" if chosen == "cardinality"
+              else "per-class thresholds" if chosen != "fixed" else "0.5 everywhere")
+    print(f"decisions of {args.model}: {decision_name(trained)} ({detail}), fitted on its {len(trained.val_proba)} "
+          f"validation rows -> {meta}")
     return 0

@@ -33,8 +33,9 @@ def _train(args: argparse.Namespace) -> int:
     from mlml.evaluation.policies import SOFT_POLICIES
     from mlml.folds import make_fold
     from mlml.mlflow_client import track_spec
+    from mlml.predictions import decision_name
     from mlml.recipes import recipe_values
-    from mlml.service import apply_recipe, dataset_inputs, decision_posterior
+    from mlml.service import apply_recipe, dataset_inputs, decision_posterior, fold_missing_share
     from mlml.tracking import train_params, train_tracking
     from mlml.training import TrainConfig, fit, init_from_env
     from mlml.training.distributed import DistInfo
@@ -127,7 +128,8 @@ def _train(args: argparse.Namespace) -> int:
         if (policy != "fixed" or auto) and not (auto and thresholds == "own"):
             soft = policy in SOFT_POLICIES
             result.decide(policy, q=(result.val_q if result.val_q is not None else decision_posterior(fold))
-                          if soft else None)
+                          if soft else None,
+                          missing_share=fold_missing_share(fold) if policy == "select" else None)
         if info.rank != 0:
             return 0
         with atomic_group():  # the model folder's files appear together
@@ -147,8 +149,8 @@ def _train(args: argparse.Namespace) -> int:
     if auto:
         print(_auto_summary(result.auto_choice))
     print(f"{method.name} ({recipe_label}) on {dataset.name}: {len(result.history)} epochs, best epoch "
-          f"{result.best_epoch} ({selection}); decisions: {policy}; {config.num_threads or 'default'} torch "
-          f"thread(s) -> {args.out}")
+          f"{result.best_epoch} ({selection}); decisions: {decision_name(result)}; "
+          f"{config.num_threads or 'default'} torch thread(s) -> {args.out}")
     return 0
 
 

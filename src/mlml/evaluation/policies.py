@@ -26,6 +26,10 @@ policy         decision
                "Thresholding classifiers to maximize F1")
 ``cardinality`` per sample, the ``k_i`` labels of highest calibrated probability, ``k_i`` = the expected number of
                positives ``Σ_c p_ic`` rounded (calibration as ``calibrated``; at least one label)
+``pu``         one shared threshold on ``s / c_k``, Elkan & Noto's correction (:func:`pu_decision`)
+``select``     one of the six above, per model: the one of highest estimated micro-F1 on validation rows it was
+               not fitted on, the estimate corrected by the diagnosed share of missing positives
+               (:func:`select_decision`)
 =============  =====================================================================================================
 
 Every policy is expressed as thresholds on the model's raw scores -- ``(n_labels,)`` per class, or ``(n_samples,
@@ -48,10 +52,12 @@ from mlml.evaluation.thresholds import FALLBACK_THRESHOLD, f1_curves, threshold_
 from mlml.exceptions import MLMLError
 from mlml.labels import POSITIVE, UNKNOWN, LabelMatrix, to_dense
 
-#: The threshold policies, in the order reports show them.
-POLICIES: tuple[str, ...] = ("fixed", "tuned", "expected", "calibrated", "cardinality", "pu")
+#: The policies fitted by a rule of their own (what ``select`` chooses among), in the order reports show them.
+BASE_POLICIES: tuple[str, ...] = ("fixed", "tuned", "expected", "calibrated", "cardinality", "pu")
+#: Every threshold policy, in the order reports show them.
+POLICIES: tuple[str, ...] = (*BASE_POLICIES, "select")
 #: Policies that read the soft truth (a posterior of the observed zeros).
-SOFT_POLICIES: tuple[str, ...] = ("expected", "calibrated", "cardinality")
+SOFT_POLICIES: tuple[str, ...] = ("expected", "calibrated", "cardinality", "select")
 #: Pseudo-observations pulling each class's Platt parameters towards the shared ones.
 _SHRINK = 20.0
 _EPS = 1e-6
@@ -143,15 +149,18 @@ def soft_truth(observed: LabelMatrix, q: np.ndarray | None) -> np.ndarray:
 
 
 def fit_policies(policies: tuple[str, ...] | list[str], scores: ArrayLike, observed: LabelMatrix, *,
-                 q: np.ndarray | None = None, grid: int | ArrayLike = 99) -> dict[str, Decision]:
+                 q: np.ndarray | None = None, missing_share: float | None = None,
+                 grid: int | ArrayLike = 99) -> dict[str, Decision]:
     """:func:`fit_policy` for several policies at once, sharing the one Platt fit of ``calibrated`` and
     ``cardinality``."""
     platt: dict[str, Any] = {}
-    return {policy: fit_policy(policy, scores, observed, q=q, grid=grid, _platt=platt) for policy in policies}
+    return {policy: fit_policy(policy, scores, observed, q=q, missing_share=missing_share, grid=grid, _platt=platt)
+            for policy in policies}
 
 
 def fit_policy(policy: str, scores: ArrayLike, observed: LabelMatrix, *, q: np.ndarray | None = None,
-               grid: int | ArrayLike = 99, _platt: dict[str, Any] | None = None) -> Decision:
+               missing_share: float | None = None, grid: int | ArrayLike = 99,
+               _platt: dict[str, Any] | None = None) -> Decision:
     """Fit ``policy`` on the validation rows.
 
     Args:
@@ -159,10 +168,13 @@ def fit_policy(policy: str, scores: ArrayLike, observed: LabelMatrix, *, q: np.n
         scores: the model's probabilities on the validation rows ``(n_val, n_labels)``.
         observed: their observed labels (int8, 1 / 0 / -1).
         q: the posterior of their observed zeros (:func:`posterior`); required by :data:`SOFT_POLICIES`.
+        missing_share: the estimated share of missing positives of the training rows (``select`` only;
+            :func:`mlml.service.fold_missing_share`).
         grid: candidate thresholds (see :func:`mlml.evaluation.threshold_grid`).
 
     Raises:
-        MLMLError: an unknown policy, a soft policy without ``q``, shapes that disagree.
+        MLMLError: an unknown policy, a soft policy without ``q``, ``select`` without ``missing_share``, shapes
+            that disagree.
     """
     check_option(policy, "policy", "fit_policy", POLICIES)
     s = np.asarray(scores, dtype=np.float64)
@@ -180,6 +192,8 @@ def fit_policy(policy: str, scores: ArrayLike, observed: LabelMatrix, *, q: np.n
         return pu_decision(s, y, grid=grid)
     if q is None or np.shape(q) != y.shape:
         raise MLMLError(f"The {policy!r} policy reads the posterior of the observed zeros: pass q of shape {y.shape}.")
+    if policy == "select":
+        return select_decision(s, y, q=q, missing_share=missing_share, grid=grid)
     truth = soft_truth(y, q)
     if policy == "expected":
         return Decision(policy, expected_f1_thresholds(s, truth, grid=grid))
@@ -191,6 +205,51 @@ def fit_policy(policy: str, scores: ArrayLike, observed: LabelMatrix, *, q: np.n
     if policy == "calibrated":
         decision.shared = shared_threshold(decision.calibrate(s), truth, grid=grid)
         decision.class_thresholds = _sigmoid((_logit(decision.shared) - intercept) / slope)
+    return decision
+
+
+def select_decision(scores: np.ndarray, observed: np.ndarray, *, q: np.ndarray, missing_share: float | None,
+                    grid: int | ArrayLike = 99, random_state: int = 0) -> Decision:
+    """``select``: the policy of :data:`BASE_POLICIES` with the highest estimated micro-F1 on validation rows it was
+    not fitted on, refitted on all of them.
+
+    The rows are cut in two halves (seeded); each policy is fitted on one half and decides the other, both ways, and
+    its observed true positives ``TP_o``, predicted positives ``P̂`` and observed positives ``Pos_o`` are summed.
+    Observed labels undercount the positives: with ``c = 1 − m`` the share of positives that are observed (``m``
+    the diagnosed missing share of the training rows), and positives missing at random, ``E[TP_o] = c·TP`` and
+    ``E[Pos_o] = c·Pos``, so the micro-F1 ``2 TP / (P̂ + Pos)`` is estimated by ``2 TP_o / (c·P̂ + Pos_o)`` (the
+    contingency table of a classifier scored on positive and unlabelled data, Claesen et al., Neurocomputing 2015,
+    "Assessing binary classifiers using only positive and unlabeled data"). With ``c = 1`` this is the observed
+    micro-F1, which counts every recovered missing positive as a false positive and so prefers deciding too little.
+    Scoring on the other half keeps ``tuned``, fitted to the very labels it would be scored on, from winning by
+    overfitting. Ties go to the earlier policy; where the share could not be diagnosed (NaN: too few observed
+    positives) ``fixed`` is kept. The criterion per policy and the share are kept in ``info["select"]``.
+    """
+    if missing_share is None:
+        raise MLMLError("The 'select' policy reads the estimated share of missing positives of the training rows: "
+                        "pass missing_share (mlml.service.fold_missing_share, or mlml.diagnose).")
+    y = np.asarray(observed)
+    if not np.isfinite(missing_share) or len(y) < 2:
+        decision = Decision("fixed", np.full(y.shape[1], 0.5))
+        decision.info["select"] = {"missing_share": None, "criterion": None,
+                                   "reason": "the missing share could not be diagnosed" if len(y) >= 2
+                                   else "fewer than two validation rows"}
+        return decision
+    c = 1.0 - float(np.clip(missing_share, 0.0, 0.99))
+    known, positive = y != UNKNOWN, y == POSITIVE
+    order = np.random.default_rng(random_state).permutation(len(y))
+    halves = (order[: len(y) // 2], order[len(y) // 2 :])
+    counts = {p: np.zeros(3) for p in BASE_POLICIES}  # observed TP, predicted positives, observed positives
+    for fit_rows, score_rows in (halves, halves[::-1]):
+        s = scores[score_rows]
+        for p, decision in fit_policies(BASE_POLICIES, scores[fit_rows], y[fit_rows], q=q[fit_rows],
+                                        grid=grid).items():
+            chosen = (s >= decision.thresholds(s)) & known[score_rows]
+            counts[p] += [(chosen & positive[score_rows]).sum(), chosen.sum(), positive[score_rows].sum()]
+    criterion = {p: float(2 * tp / max(c * predicted + pos, 1e-12)) for p, (tp, predicted, pos) in counts.items()}
+    best = max(BASE_POLICIES, key=lambda p: (criterion[p], -BASE_POLICIES.index(p)))
+    decision = fit_policy(best, scores, y, q=q, grid=grid)
+    decision.info["select"] = {"missing_share": float(missing_share), "criterion": criterion}
     return decision
 
 

@@ -16,7 +16,7 @@ import os
 import time
 import traceback
 import warnings
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -244,7 +244,7 @@ def run_trial(trial: Trial, config: GridConfig) -> TrialRecord:
             estimator=leaked, estimator_rows=None if leaked is None else fold.train,
         )
     timings["train_s"] = time.perf_counter() - started
-    outcome = _measure(result, fold, config, timings)
+    outcome = _measure(result, fold, config, timings, lambda: _missing_share(trial, config, fold))
     policies = outcome["metrics_policies"]
     if auto and policies and result.decision["policy"] in policies:  # each fold's chosen policy, as "chosen"
         policies["chosen"] = policies[result.decision["policy"]]
@@ -271,15 +271,36 @@ def _leaked_estimator(method: Any, fold: Any) -> Any:
     return leaked.fit(fold.dataset.labels, features=fold.inputs if leaked.uses_features else None)
 
 
-def _measure(result: Any, fold: Any, config: GridConfig, timings: dict[str, float]) -> dict[str, Any]:
-    """The test fold's measurements as record fields (``timings`` gains ``eval_s`` and ``policy_s``)."""
+#: The diagnosed missing share of each training fold this process has seen (every method of a cell shares it).
+_SHARES: dict[tuple[Any, ...], float] = {}
+
+
+def _missing_share(trial: Trial, config: GridConfig, fold: Any) -> float:
+    """:func:`mlml.service.fold_missing_share` of the trial's training fold, once per fold and process."""
+    from mlml.service import fold_missing_share
+
+    key = (trial.dataset, trial.ratio, trial.fold, trial.seed, config.scheme, config.folds, config.min_labels,
+           config.skip_bad, config.backbone, config.train_config(trial.seed).val_fraction)
+    if key not in _SHARES:
+        if len(_SHARES) >= 64:
+            _SHARES.clear()
+        _SHARES[key] = fold_missing_share(fold)
+    return _SHARES[key]
+
+
+def _measure(result: Any, fold: Any, config: GridConfig, timings: dict[str, float],
+             missing_share: Callable[[], float]) -> dict[str, Any]:
+    """The test fold's measurements as record fields (``timings`` gains ``eval_s`` and ``policy_s``);
+    ``missing_share`` gives the fold's diagnosed share of missing positives (what ``select`` reads), computed only
+    where policies are fitted."""
     started = time.perf_counter()
     propensity = result.propensity()  # from the training rows' observed labels
     metrics, scores, streamed_tuned = measures.test_metrics(result, fold, propensity)
     timings["eval_s"] = time.perf_counter() - started
     started = time.perf_counter()
     if scores is not None and fold.validation is not None:
-        decisions = measures.policy_metrics(result, fold, scores, config.policy_posterior, measures.scalars(metrics))
+        decisions = measures.policy_metrics(result, fold, scores, config.policy_posterior, measures.scalars(metrics),
+                                            missing_share())
     else:  # a recipe without validation rows (the seed's) has no fitted policy; streamed: 0.5 and tuned only
         decisions = {} if streamed_tuned is None else {"tuned": {"metrics": streamed_tuned}}
     timings["policy_s"] = time.perf_counter() - started

@@ -48,6 +48,7 @@ POLICY_HEADINGS = {
     "calibrated": "calibrated scores, one shared threshold maximising the expected micro-F1",
     "cardinality": "per-sample decisions from the expected number of positives",
     "pu": "the PU correction of Elkan & Noto, one shared threshold",
+    "select": "the policy of highest estimated micro-F1 on held-out validation rows (missing share diagnosed)",
 }
 #: Further metrics summarised after the contract columns (records without them leave their cells empty).
 EXTRA_METRICS: tuple[str, ...] = ("macro_precision", "macro_recall", "macro_auc", *RANKING_METRICS)

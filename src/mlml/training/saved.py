@@ -50,6 +50,9 @@ class TrainedModel:
         val_q: the posterior of the validation rows' observed zeros (``policies.posterior``), which the policies
             that do not trust them read; None when not computed. ``save`` writes the three to ``validation.npz``
             (up to :data:`VALIDATION_ENTRIES` entries), so that a loaded model can refit its decision.
+        missing_share: the share of missing positives diagnosed on the training rows' observed labels
+            (:func:`mlml.service.fold_missing_share`; NaN where it could not be diagnosed), which the ``select``
+            policy reads; None when not computed.
     """
 
     model: nn.Module
@@ -65,6 +68,7 @@ class TrainedModel:
     val_proba: np.ndarray = field(default_factory=lambda: np.empty((0, 0), dtype=np.float32))
     val_observed: Any = None
     val_q: np.ndarray | None = None
+    missing_share: float | None = None
 
     @property
     def device(self) -> torch.device:
@@ -160,6 +164,8 @@ class TrainedModel:
             "label_counts": self.label_counts,
             "n_train": self.n_train,
             "config": self.config.to_dict(),
+            **({} if self.missing_share is None else  # NaN (not diagnosable) as null: JSON has no NaN
+               {"missing_share": None if np.isnan(self.missing_share) else float(self.missing_share)}),
             "versions": {"mlml": mlml.__version__, "torch": torch.__version__},
         }
         meta.update(self._extra_meta())
@@ -170,7 +176,7 @@ class TrainedModel:
             write_text(out / "model.json", json.dumps(meta, indent=1, default=json_default))
         return out
 
-    def decide(self, policy: str, *, q: np.ndarray | None = None) -> Any:
+    def decide(self, policy: str, *, q: np.ndarray | None = None, missing_share: float | None = None) -> Any:
         """Fit the threshold ``policy`` (:mod:`mlml.evaluation.policies`) on the validation rows and keep it as the
         model's ``decision`` (and, for per-class policies, its ``thresholds``); returns the ``Decision``.
 
@@ -181,18 +187,25 @@ class TrainedModel:
             policy: a name in ``POLICIES``.
             q: the posterior of the validation rows' observed zeros (``policies.posterior``), for the policies that
                 do not trust them; None: the stored ``val_q``.
+            missing_share: the training rows' diagnosed share of missing positives, which ``select`` reads (kept
+                as :attr:`missing_share`); None: the stored one.
 
         Raises:
-            MLMLError: no validation rows, or a policy that reads ``q`` without one.
+            MLMLError: no validation rows, or a policy that reads ``q`` or the missing share without one.
         """
         from mlml.evaluation.policies import SOFT_POLICIES, fit_policy
 
         self._check_validation(f"The {policy!r} threshold policy")
         q = self.val_q if q is None else q
-        if policy in SOFT_POLICIES and q is None:
-            raise MLMLError(f"The {policy!r} threshold policy reads the posterior of the validation rows' observed "
-                            "zeros, which this model was saved without; retrain it with this mlml's `mlml train`.")
-        decision = fit_policy(policy, self.val_proba, self.val_observed, q=q)
+        if missing_share is not None:
+            self.missing_share = float(missing_share)
+        for needed, value, what in ((policy in SOFT_POLICIES, q, "the posterior of the validation rows' observed "
+                                     "zeros"), (policy == "select", self.missing_share, "the training rows' "
+                                                "diagnosed share of missing positives")):
+            if needed and value is None:
+                raise MLMLError(f"The {policy!r} threshold policy reads {what}, which this model was saved "
+                                "without; retrain it with this mlml's `mlml train`.")
+        decision = fit_policy(policy, self.val_proba, self.val_observed, q=q, missing_share=self.missing_share)
         self.decision = decision.to_dict()
         self.thresholds = decision.class_thresholds.tolist() if decision.class_thresholds is not None else None
         return decision
@@ -287,6 +300,8 @@ def load_model(path: str | os.PathLike, *, device: str = "cpu") -> TrainedModel:
         decision=meta.get("decision"),
         label_counts=meta.get("label_counts"),
         n_train=meta.get("n_train"),
+        missing_share=(None if "missing_share" not in meta
+                       else float("nan") if meta["missing_share"] is None else float(meta["missing_share"])),
         **validation,
     )
 
