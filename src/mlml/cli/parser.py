@@ -324,7 +324,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "(the single-positive papers' default; trials named METHOD@complete-val) or both")
     p.add_argument("--thresholds", choices=THRESHOLD_CHOICES,
                    help="what the report shows: a policy, both (fixed and tuned), own (each method's own policy "
-                        "beside 0.5) or all; every policy is measured")
+                        "beside 0.5) or all; every policy is measured (select only where shown or a method's "
+                        "own: it diagnoses each training fold)")
     p.add_argument("--backbone", help="image backbone for image data sets (default efficientnet_lite0)")
     p.add_argument("--min-labels", type=int, help="drop samples with fewer labels before splitting")
     p.add_argument("--skip-bad", action="store_true", help="skip unreadable images (reported), do not fail")
