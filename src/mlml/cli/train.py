@@ -127,17 +127,15 @@ def _train(args: argparse.Namespace) -> int:
             result = fit(fold.train_inputs, fold.observed_train, method, config, validation=fold.validation,
                          hidden=fold.hidden_train if method.oracle else None, callbacks=tracking.callbacks)
         result.label_names = list(dataset.label_names)
-        if len(fold.val) and result.val_proba.size <= VALIDATION_ENTRIES:
-            # kept with the model: `mlml decide` refits any policy, `select` included
-            result.val_q = decision_posterior(fold)
-            if result.missing_share is None:  # auto's select has it already
+        if len(fold.val):  # kept with the model: `mlml decide` refits any policy later
+            if result.val_proba.size <= VALIDATION_ENTRIES:
+                result.val_q = decision_posterior(fold)
+            if result.missing_share is None:  # what `select` reads (auto deciding with select has it already)
                 result.missing_share = fold_missing_share(fold)
         if (policy != "fixed" or auto) and not (auto and thresholds == "own"):
             soft = policy in SOFT_POLICIES
             result.decide(policy, q=(result.val_q if result.val_q is not None else decision_posterior(fold))
-                          if soft else None,
-                          missing_share=fold_missing_share(fold) if policy == "select" and result.missing_share is None
-                          else None)
+                          if soft else None)
         if info.rank != 0:
             return 0
         with atomic_group():  # the model folder's files appear together
