@@ -174,7 +174,7 @@ def test_reproduce_logs_a_parent_and_one_child_run_per_trial(tmp_path, mlflow_cl
     monkeypatch.setenv("MLFLOW_TRACKING_URI", store)  # what mlml and the user's MLflow both read
     run_dir = tmp_path / "run"
     argv = ["reproduce", "yeast", "--methods", "bce,cb-wce", "--ratios", "0.5", "--folds", "2", "--epochs", "3",
-            "--out", str(run_dir), "--no-progress", "--track", "mlflow"]
+            "--thresholds", "all", "--out", str(run_dir), "--no-progress", "--track", "mlflow"]  # select measured
     assert main(argv) == 0
     assert not (run_dir / "mlruns").exists() and (tmp_path / "mlflow.db").is_file()
 
