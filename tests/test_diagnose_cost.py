@@ -67,3 +67,28 @@ def test_diagnose_threads_follow_the_size_of_its_products():
     assert many == threads_for(10**6 * 556 * 556)  # more than one thread where the machine has the cores
     assert threads_for(3 * MACS_PER_THREAD, cpu_count=64) == 3
     assert threads_for(10**15, cpu_count=2) == 2
+
+
+def test_bins_of_all_labels_at_once_equal_one_call_a_label():
+    from mlml.diagnose_bbe import _score_bins, _score_bins_columns
+
+    rng = np.random.default_rng(3)
+    scores = rng.normal(size=(500, 6))
+    scores[:, 2] = np.round(scores[:, 2], 1)  # many ties: fewer distinct edges than bins
+    scores[:, 4] = 0.0  # one value
+    columns = np.array([0, 2, 4, 5])
+    together = _score_bins_columns(scores, columns)
+    for i, j in enumerate(columns):
+        np.testing.assert_array_equal(together[:, i], _score_bins(scores[:, j]))
+
+
+def test_unweighted_bin_counts_equal_the_one_hot_column_sums():
+    from mlml.diagnose_bbe import _missing_shares
+
+    rng = np.random.default_rng(4)
+    bins = rng.integers(0, 40, size=300)
+    positive = rng.random(300) < 0.2
+    suspect = ~positive & (rng.random(300) < 0.9)
+    ones = np.ones((300, 1))  # the weighted path with unit weights: the one-hot matrix's column sums
+    np.testing.assert_array_equal(_missing_shares(bins, positive, suspect, None),
+                                  _missing_shares(bins, positive, suspect, ones))

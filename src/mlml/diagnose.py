@@ -82,7 +82,7 @@ import scipy.sparse as sp
 
 from mlml._threads import blas_threads
 from mlml._validation import RandomState, check_fraction, check_option, check_positive_int, check_random_state
-from mlml.diagnose_bbe import _bootstrap_interval, _missing_shares, _score_bins, _weighted_quantile
+from mlml.diagnose_bbe import _bootstrap_interval, _missing_shares, _score_bins_columns, _weighted_quantile
 from mlml.diagnose_scores import MAX_FEATURE_DIMS, out_of_fold_scores
 from mlml.exceptions import MLMLError
 from mlml.labels import POSITIVE, LabelMatrix, check_labels, to_dense
@@ -327,8 +327,8 @@ def _label_estimates(kinds: tuple[str, ...], positive: np.ndarray, suspect: np.n
     for k, kind in enumerate(kinds):
         scores = out_of_fold_scores(positive, None if kind == "labels" else features, with_labels=kind != "features",
                                     n_folds=n_folds, random_state=score_seed, evidence_cache=evidence)
+        bins[k][:, labels_with_positives] = _score_bins_columns(scores, labels_with_positives)
         for j in labels_with_positives:
-            bins[k, :, j] = _score_bins(scores[:, j])
             shares[k, j] = _missing_shares(bins[k, :, j], positive[:, j], suspect[:, j], None, delta)[0]
     # bootstrap weights (n, replicates), rows contiguous (each label's bin counts are one sparse-times-dense
     # product), drawn a block of replicates at a time so that a block holds at most BOOTSTRAP_BLOCK_ENTRIES
