@@ -100,7 +100,7 @@ def _nonnegative_ridge(gram: np.ndarray, moments: np.ndarray, *, sweeps: int = 6
             new = np.maximum(coef[k] + residual[k] / diagonal[k], 0.0) * allowed[k]
             step = new - coef[k]
             if step.any():
-                residual -= np.outer(gram[:, k], step)
+                residual -= gram[:, k, None] * step  # np.outer's own product, without its call overhead
                 coef[k] = new
                 largest = max(largest, float(np.abs(step).max()))
         if largest < 1e-8:
