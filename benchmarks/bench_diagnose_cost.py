@@ -6,7 +6,7 @@ Per data set, on the fold of ``bench_peer.py`` (75 / 25 split, seed 0, half of t
 sample, a tenth of the training rows kept for validation): the time of that share, and of ``mlml diagnose``'s
 whole estimate (200 bootstrap replicates) on the same training rows, with the BLAS library's own thread count
 (OpenBLAS: one a core; what ``diagnose`` ran with before) and with the count ``diagnose`` now chooses
-(:func:`mlml.diagnose.blas_threads_for`), the two run alternately ``--repeats`` times (best of each compared).
+(:func:`mlml.diagnose_scores.blas_threads_for`), the two run alternately ``--repeats`` times (best of each compared).
 The column "same" says whether the two runs' estimates are equal in every digit (the share; for the whole
 estimate every per-label figure and the interval).
 

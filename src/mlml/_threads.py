@@ -41,7 +41,7 @@ def blas_threads(n: int | None) -> Iterator[None]:
     Why: OpenBLAS starts one thread per core for every product, however small, and its threads spin while they
     wait; where the products are small (``mlml.diagnose`` on a MULAN set: Gram matrices of a few hundred columns)
     or other processes hold the cores, the spinning threads take the cores from each other (issue 20, third
-    round: ``mlml.diagnose`` on medical 0.5 s with one thread, 3-30 s with two on the shared 2-core machine;
+    round: ``mlml.diagnose`` on medical 0.4-0.6 s with one thread, 2-30 s with two on the shared 2-core machine;
     benchmarks/README.md)."""
     if n is None:
         yield

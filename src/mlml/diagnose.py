@@ -83,7 +83,7 @@ import scipy.sparse as sp
 from mlml._threads import blas_threads
 from mlml._validation import RandomState, check_fraction, check_option, check_positive_int, check_random_state
 from mlml.diagnose_bbe import _bootstrap_interval, _missing_shares, _score_bins_columns, _weighted_quantile
-from mlml.diagnose_scores import MAX_FEATURE_DIMS, out_of_fold_scores
+from mlml.diagnose_scores import blas_threads_for, out_of_fold_scores
 from mlml.exceptions import MLMLError
 from mlml.labels import POSITIVE, LabelMatrix, check_labels, to_dense
 
@@ -342,25 +342,6 @@ def _label_estimates(kinds: tuple[str, ...], positive: np.ndarray, suspect: np.n
                                                          delta)
     # every kind of evidence gives an upper bound: keep the tightest, per label (and per bootstrap replicate)
     return np.fmin.reduce(shares, axis=0), np.fmin.reduce(boot, axis=0)
-
-
-def blas_threads_for(n: int, n_labels: int, features: np.ndarray | sp.spmatrix | None,
-                     kinds: tuple[str, ...]) -> int:
-    """BLAS threads for diagnosing ``n`` rows: by the rule of torch's training threads
-    (:func:`mlml._threads.threads_for`) on the largest product, a Gram matrix of the evidence (``n`` or the
-    features' width, times its width squared). On the MULAN sets this is one thread: their products are too small
-    to split, and OpenBLAS's default of one thread per core made ``diagnose`` 5-60 times slower on the shared
-    machine (:func:`mlml._threads.blas_threads`). The estimate does not depend on it (the products are split
-    by output blocks; checked by ``benchmarks/bench_diagnose_cost.py``)."""
-    from mlml._threads import threads_for
-
-    width = 0
-    if features is not None and any(kind != "labels" for kind in kinds):
-        width += min(MAX_FEATURE_DIMS, features.shape[1])
-    if any(kind != "features" for kind in kinds):
-        width += n_labels
-    rows = max(n, features.shape[1] if features is not None else 0)
-    return threads_for(rows * width * width)
 
 
 _DESCRIBED = {"features": "the features", "labels": "the other labels (non-negative)",

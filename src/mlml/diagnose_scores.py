@@ -140,3 +140,23 @@ def _standardised(features: np.ndarray | sp.spmatrix, seed: int | None) -> np.nd
     scale = X.std(axis=0)
     scale[scale == 0] = 1.0
     return (X - X.mean(axis=0)) / scale
+
+
+def blas_threads_for(n: int, n_labels: int, features: np.ndarray | sp.spmatrix | None,
+                     kinds: tuple[str, ...]) -> int:
+    """BLAS threads for diagnosing ``n`` rows: by the rule of torch's training threads
+    (:func:`mlml._threads.threads_for`) on the largest product, a Gram matrix of the evidence (``n`` or the
+    features' width, times its width squared). On the MULAN sets this is one thread: their products are too small
+    to split, and OpenBLAS's default of one thread per core made ``diagnose`` up to 60 times slower on the shared
+    machine (:func:`mlml._threads.blas_threads`). The estimate does not depend on it (the products are split
+    by output blocks; checked by ``benchmarks/bench_diagnose_cost.py``). ``kinds``: the kinds of evidence
+    :func:`mlml.diagnose.diagnose` scores with."""
+    from mlml._threads import threads_for
+
+    width = 0
+    if features is not None and any(kind != "labels" for kind in kinds):
+        width += min(MAX_FEATURE_DIMS, features.shape[1])
+    if any(kind != "features" for kind in kinds):
+        width += n_labels
+    rows = max(n, features.shape[1] if features is not None else 0)
+    return threads_for(rows * width * width)
