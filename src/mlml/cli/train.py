@@ -99,7 +99,7 @@ def _train(args: argparse.Namespace) -> int:
     if args.mode == "finetune" and not images:
         raise MLMLError(f"--mode finetune needs images; {dataset.name} has features only.")
     inputs = dataset_inputs(dataset, mode=args.mode, backbone=args.backbone, weights=args.weights)
-    setup = {} if auto else default_setup(method, inputs, settings)
+    setup = {} if auto or info.enabled else default_setup(method, inputs, settings)  # the solver runs in one process
     if setup:  # the recommended method on a sparse bag of words: the linear head with L-BFGS (docs/solver.md)
         with _flag_names(given, "TrainConfig"):
             config = TrainConfig.from_dict({**settings, **setup})
