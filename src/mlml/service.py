@@ -132,8 +132,10 @@ def default_setup(method: Any, inputs: Any, given: Iterable[str]) -> dict[str, A
     given = set(given)
     if getattr(method, "name", None) != RECOMMENDED_METHOD or given & {"head", "solver"}:
         return {}
-    from mlml.training.lbfgs import sparse_setup
+    from mlml.training.lbfgs import CONVEX_LOSSES, sparse_setup
 
+    if getattr(method, "loss", None) not in CONVEX_LOSSES:  # e.g. a loss changed by --method-param
+        return {}
     return {key: value for key, value in sparse_setup(inputs).items() if key not in given}
 
 
