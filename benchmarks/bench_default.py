@@ -7,9 +7,9 @@ Per cell and fold (4 folds, seed 0): the fold of the issue-16 grid (``benchmarks
 split, hidden positives and validation rows as every trial of that grid, from
 :func:`mlml.experiments.trials.trial_fold`), then the steps of ``mlml train`` without ``--method`` and with its
 other defaults (:mod:`mlml.cli.train`): the recommended method (``RECOMMENDED_METHOD``), the ``default`` recipe,
-seed 0, the thread count it chooses, ``fit``, and the method's own policy (``--thresholds own``; a policy other
-than ``fixed`` fitted on the validation rows with the decision posterior, as the command does). The model's stored
-decision is scored on the test fold's complete labels.
+seed 0, the thread count it chooses, ``fit``, and the method's own policy (``--thresholds own``, fitted on the
+validation rows by :func:`mlml.service.decide` as the command does: the decision posterior, and for ``select`` the
+training rows' diagnosed missing share). The model's stored decision is scored on the test fold's complete labels.
 
 The best pair of a cell: the highest mean micro-F1 over the folds of any (method, policy) of the issue-16 grid,
 read from the stored target table of "Threshold policies: decisions under missing labels (issue 16)" in

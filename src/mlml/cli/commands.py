@@ -199,10 +199,11 @@ def _methods(args: argparse.Namespace) -> int:
         policy = f" [decides: {method.threshold_policy}]" if method.threshold_policy != "fixed" else ""
         mark = "*" if name == RECOMMENDED_METHOD else " "
         print(f" {mark}{name:<22} {method.loss} + {method.estimator}{tag}{policy}  {method.description}")
-    from mlml.auto.method import AUTO, DEFAULT_CANDIDATES, DEFAULT_CRITERION
+    from mlml.auto.method import AUTO, DEFAULT_CANDIDATES, DEFAULT_CRITERION, DEFAULT_POLICY
 
     print(f"  {AUTO:<22} trains {', '.join(DEFAULT_CANDIDATES)} (+ csl on partial labels) and averages them "
-          f"(combine=1: keeps the best by {DEFAULT_CRITERION} on the validation rows; docs/auto.md)")
+          f"[decides: {DEFAULT_POLICY}] (--method-param auto:combine=1 keeps the best by {DEFAULT_CRITERION} on "
+          "the validation rows instead; docs/auto.md)")
     for preset, members in METHOD_PRESETS.items():
         print(f"preset {preset} (--methods {preset}): {', '.join(members)}")
     print(f"when to use what: {WHEN_TO_USE}")

@@ -201,7 +201,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--thresholds", choices=[*POLICIES, "own"], default="own",
                    help="the decision rule stored with the model: fixed (0.5), tuned (per class on the validation "
                         "rows' observed labels), expected / calibrated / cardinality / pu (observed zeros not trusted; "
-                        "see mlml.evaluation.policies), or own (the method's own policy; `mlml methods` shows it); "
+                        "see mlml.evaluation.policies), select (the one of those six with the highest micro-F1 "
+                        "estimated on held-out validation rows, corrected by the diagnosed missing share), or own "
+                        "(the method's own policy; `mlml methods` shows it); "
                         "`mlml decide` changes it later without retraining")
     p.add_argument("--num-threads", type=_threads, default="auto", metavar="N|auto",
                    help="torch threads while training; auto: 1 for models whose training step is small (most "
@@ -323,7 +325,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "(the single-positive papers' default; trials named METHOD@complete-val) or both")
     p.add_argument("--thresholds", choices=THRESHOLD_CHOICES,
                    help="what the report shows: a policy, both (fixed and tuned), own (each method's own policy "
-                        "beside 0.5) or all; every policy is measured")
+                        "beside 0.5) or all; every policy is measured (select only where shown or a method's "
+                        "own: it diagnoses each training fold)")
     p.add_argument("--backbone", help="image backbone for image data sets (default efficientnet_lite0)")
     p.add_argument("--min-labels", type=int, help="drop samples with fewer labels before splitting")
     p.add_argument("--skip-bad", action="store_true", help="skip unreadable images (reported), do not fail")

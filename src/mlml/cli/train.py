@@ -78,7 +78,11 @@ def _train(args: argparse.Namespace) -> int:
     thresholds = args.thresholds  # own, for auto: the policy it chooses
     policy = method.threshold_policy if thresholds == "own" else thresholds
     if thresholds == "own" and not auto:
-        print(f"--thresholds own: the method {method.name!r} decides with its own policy {policy!r}")
+        no_rows = policy != "fixed" and config.val_fraction == 0  # nothing to fit its own policy on: 0.5
+        print(f"--thresholds own: the method {method.name!r} decides with its own policy {policy!r}"
+              + (f", which needs validation rows; the {args.recipe!r} recipe keeps none: 0.5 (fixed)" if no_rows
+                 else ""))
+        policy = "fixed" if no_rows else policy
     if (policy != "fixed" or auto) and config.val_fraction == 0:
         raise MLMLError(f"--thresholds {thresholds} needs validation rows; the {args.recipe!r} recipe trains "
                         "without them.")
@@ -129,13 +133,15 @@ def _train(args: argparse.Namespace) -> int:
             result = fit(fold.train_inputs, fold.observed_train, method, config, validation=fold.validation,
                          hidden=fold.hidden_train if method.oracle else None, callbacks=tracking.callbacks)
         result.label_names = list(dataset.label_names)
-        if len(fold.val) and result.val_proba.size <= VALIDATION_ENTRIES:
-            result.val_q = decision_posterior(fold)  # kept with the model: `mlml decide` refits any policy
+        if len(fold.val):  # kept with the model: `mlml decide` refits any policy later
+            if result.val_proba.size <= VALIDATION_ENTRIES:
+                result.val_q = decision_posterior(fold)
+            if result.missing_share is None:  # what `select` reads (auto deciding with select has it already)
+                result.missing_share = fold_missing_share(fold)
         if (policy != "fixed" or auto) and not (auto and thresholds == "own"):
             soft = policy in SOFT_POLICIES
             result.decide(policy, q=(result.val_q if result.val_q is not None else decision_posterior(fold))
-                          if soft else None,
-                          missing_share=fold_missing_share(fold) if policy == "select" else None)
+                          if soft else None)
         if info.rank != 0:
             return 0
         with atomic_group():  # the model folder's files appear together

@@ -18,20 +18,22 @@ _MAX_DIAGNOSTIC_ENTRIES = 1 << 24
 
 
 def policy_metrics(result: Any, fold: Any, scores: np.ndarray, posterior: str,
-                    ranked: dict[str, float], missing_share: float) -> dict[str, Any]:
+                    ranked: dict[str, float], missing_share: float | None) -> dict[str, Any]:
     """Every threshold policy fitted on the validation rows and scored on the test rows:
     ``{policy: {"metrics", "predicted"}}`` (``predicted``: the mean number of labels predicted per test row); the
     ranking metrics, which no threshold changes, are ``ranked``'s. ``missing_share``: the fold's diagnosed share
-    of missing positives (:func:`mlml.service.fold_missing_share`), which ``select`` reads."""
+    of missing positives (:func:`mlml.service.fold_missing_share`), which ``select`` reads; None: every policy but
+    ``select``."""
     from mlml.evaluation import UndefinedMetricWarning, evaluate
-    from mlml.evaluation.policies import POLICIES, fit_policies
+    from mlml.evaluation.policies import BASE_POLICIES, POLICIES, fit_policies
     from mlml.service import decision_posterior
 
     q = decision_posterior(fold, estimator=posterior)
     out = {}
     with warnings.catch_warnings():  # classes without a validation positive keep 0.5, as documented
         warnings.simplefilter("ignore", UndefinedMetricWarning)
-        for policy, decision in fit_policies(POLICIES, result.val_proba, fold.observed_val, q=q,
+        for policy, decision in fit_policies(POLICIES if missing_share is not None else BASE_POLICIES,
+                                             result.val_proba, fold.observed_val, q=q,
                                              missing_share=missing_share).items():
             thresholds = decision.thresholds(scores)
             decided = evaluate(fold.test_labels, scores, threshold=thresholds, ranking=False)

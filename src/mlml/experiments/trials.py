@@ -244,7 +244,8 @@ def run_trial(trial: Trial, config: GridConfig) -> TrialRecord:
             estimator=leaked, estimator_rows=None if leaked is None else fold.train,
         )
     timings["train_s"] = time.perf_counter() - started
-    outcome = _measure(result, fold, config, timings, lambda: _missing_share(trial, config, fold))
+    share = (lambda: _missing_share(trial, config, fold)) if measures_select(config) else None
+    outcome = _measure(result, fold, config, timings, share)
     policies = outcome["metrics_policies"]
     if auto and policies and result.decision["policy"] in policies:  # each fold's chosen policy, as "chosen"
         policies["chosen"] = policies[result.decision["policy"]]
@@ -275,6 +276,17 @@ def _leaked_estimator(method: Any, fold: Any) -> Any:
 _SHARES: dict[tuple[Any, ...], float] = {}
 
 
+def measures_select(config: GridConfig) -> bool:
+    """Whether the grid's trials measure the ``select`` policy: when the report shows it (``thresholds`` ``select``
+    or ``all``) or a method decides with it (``own``); it costs one ``diagnose`` per training fold and process, which
+    the other policies do not need."""
+    if config.thresholds in ("select", "all"):
+        return True
+    return config.thresholds == "own" and any(  # a method's own policy, or auto's (its ``policy`` parameter)
+        "select" in (getattr(m, "threshold_policy", None), getattr(m, "policy", None))
+        for m in config.resolved_methods().values())
+
+
 def _missing_share(trial: Trial, config: GridConfig, fold: Any) -> float:
     """:func:`mlml.service.fold_missing_share` of the trial's training fold, once per fold and process."""
     from mlml.service import fold_missing_share
@@ -289,10 +301,10 @@ def _missing_share(trial: Trial, config: GridConfig, fold: Any) -> float:
 
 
 def _measure(result: Any, fold: Any, config: GridConfig, timings: dict[str, float],
-             missing_share: Callable[[], float]) -> dict[str, Any]:
+             missing_share: Callable[[], float] | None) -> dict[str, Any]:
     """The test fold's measurements as record fields (``timings`` gains ``eval_s`` and ``policy_s``);
     ``missing_share`` gives the fold's diagnosed share of missing positives (what ``select`` reads), computed only
-    where policies are fitted."""
+    where policies are fitted; None: ``select`` is not measured (:func:`measures_select`)."""
     started = time.perf_counter()
     propensity = result.propensity()  # from the training rows' observed labels
     metrics, scores, streamed_tuned = measures.test_metrics(result, fold, propensity)
@@ -300,7 +312,7 @@ def _measure(result: Any, fold: Any, config: GridConfig, timings: dict[str, floa
     started = time.perf_counter()
     if scores is not None and fold.validation is not None:
         decisions = measures.policy_metrics(result, fold, scores, config.policy_posterior, measures.scalars(metrics),
-                                            missing_share())
+                                            None if missing_share is None else missing_share())
     else:  # a recipe without validation rows (the seed's) has no fitted policy; streamed: 0.5 and tuned only
         decisions = {} if streamed_tuned is None else {"tuned": {"metrics": streamed_tuned}}
     timings["policy_s"] = time.perf_counter() - started
