@@ -73,7 +73,13 @@ def stored_best(readme: Path) -> dict[tuple[str, float], tuple[str, float]]:
 
 
 #: ``--variant``: training set-ups over ``mlml train``'s defaults (TrainConfig fields), as bench_peer.py's.
-VARIANTS = {"default": {}, "linear": {"head": "linear"}, "lbfgs": {"head": "linear", "solver": "lbfgs"}}
+#: ``default`` is ``mlml train``'s whole default path (:func:`mlml.service.default_setup` included: on sparse text
+#: the linear head with L-BFGS); ``mlml`` is the MLP head with AdamW minibatches whatever the inputs (the default
+#: before the third round); ``lbfgs-p3`` the solver with 3 rounds of patience (what the default path uses on sparse
+#: text), ``lbfgs`` with the loop's 10.
+VARIANTS = {"default": {}, "mlp": {"head": "mlp"}, "linear": {"head": "linear"},
+            "lbfgs": {"head": "linear", "solver": "lbfgs"},
+            "lbfgs-p3": {"head": "linear", "solver": "lbfgs", "patience": 3}}
 
 
 def train_default(fold: Any, n_features: int, n_labels: int, variant: str = "default") -> tuple[Any, str, int]:
@@ -83,7 +89,7 @@ def train_default(fold: Any, n_features: int, n_labels: int, variant: str = "def
     from mlml.auto import resolve_method
     from mlml.methods import RECOMMENDED_METHOD
     from mlml.models.heads import count_parameters
-    from mlml.service import apply_recipe, decide
+    from mlml.service import apply_recipe, decide, default_setup
     from mlml.training import TrainConfig, fit
     from mlml.training.model import build_model
 
@@ -91,6 +97,7 @@ def train_default(fold: Any, n_features: int, n_labels: int, variant: str = "def
     method, settings = apply_recipe("default", method, {"mode": "frozen", "seed": 0, "device": "auto"})
     settings["log"] = False
     settings.update(VARIANTS[variant])
+    settings.update(default_setup(method, fold.inputs, settings))  # as `mlml train` does, after its flags
     config = TrainConfig.from_dict(settings)
     config.num_threads = auto_threads(count_parameters(build_model(config, n_features, n_labels)), config.batch_size)
     policy = method.threshold_policy
@@ -108,8 +115,9 @@ def main() -> None:
     parser.add_argument("--ratios", help="R,... instead of the grid's ratios")
     parser.add_argument("--seed", type=int, help="instead of the grid's first seed")
     parser.add_argument("--variant", choices=list(VARIANTS), default="default",
-                        help="the training set-up: default (mlml train's), linear (linear head, AdamW) or lbfgs "
-                             "(linear head, full-batch L-BFGS)")
+                        help="the training set-up: default (mlml train's), mlp (the MLP head, AdamW, on any inputs), "
+                             "linear (linear head, AdamW), lbfgs (linear head, full-batch L-BFGS) or lbfgs-p3 (the "
+                             "same, 3 rounds of patience)")
     parser.add_argument("--select", action="store_true",
                         help="also: the policy of each run chosen on its validation rows (select_policy)")
     args = parser.parse_args()

@@ -80,9 +80,10 @@ from typing import Any, Literal
 import numpy as np
 import scipy.sparse as sp
 
+from mlml._threads import blas_threads
 from mlml._validation import RandomState, check_fraction, check_option, check_positive_int, check_random_state
-from mlml.diagnose_bbe import _bootstrap_interval, _missing_shares, _score_bins, _weighted_quantile
-from mlml.diagnose_scores import out_of_fold_scores
+from mlml.diagnose_bbe import _bootstrap_interval, _missing_shares, _score_bins_columns, _weighted_quantile
+from mlml.diagnose_scores import blas_threads_for, out_of_fold_scores
 from mlml.exceptions import MLMLError
 from mlml.labels import POSITIVE, LabelMatrix, check_labels, to_dense
 
@@ -277,28 +278,9 @@ def diagnose(
     suspect = dense == 0
     counts_pos = positive.sum(axis=0)
     score_seed = int(rng.integers(2**63 - 1))  # the same folds (and SVD) for every kind of evidence
-    labels_with_positives = np.flatnonzero(counts_pos)
-    shares = np.full((len(kinds), n_labels), np.nan)
-    boot = np.full((len(kinds), n_bootstrap, n_labels), np.nan)
-    bins = np.zeros((len(kinds), n, n_labels), dtype=np.int16)  # score bins, 0 the top (N_BINS fits int16)
-    for k, kind in enumerate(kinds):
-        scores = out_of_fold_scores(positive, None if kind == "labels" else features, with_labels=kind != "features",
-                                    n_folds=n_folds, random_state=score_seed)
-        for j in labels_with_positives:
-            bins[k, :, j] = _score_bins(scores[:, j])
-            shares[k, j] = _missing_shares(bins[k, :, j], positive[:, j], suspect[:, j], None, delta)[0]
-    # bootstrap weights (n, replicates), rows contiguous (each label's bin counts are one sparse-times-dense
-    # product), drawn a block of replicates at a time so that a block holds at most BOOTSTRAP_BLOCK_ENTRIES
-    block = max(1, min(n_bootstrap, BOOTSTRAP_BLOCK_ENTRIES // n))
-    for start in range(0, n_bootstrap, block):
-        stop = min(n_bootstrap, start + block)
-        weights = rng.poisson(1.0, size=(n, stop - start)).astype(np.float64)
-        for k in range(len(kinds)):
-            for j in labels_with_positives:
-                boot[k, start:stop, j] = _missing_shares(bins[k, :, j], positive[:, j], suspect[:, j], weights,
-                                                         delta)
-    # every kind of evidence gives an upper bound: keep the tightest, per label (and per bootstrap replicate)
-    shares, boot = np.fmin.reduce(shares, axis=0), np.fmin.reduce(boot, axis=0)
+    with blas_threads(blas_threads_for(n, n_labels, features, kinds)):
+        shares, boot = _label_estimates(kinds, positive, suspect, features, n_folds=n_folds, delta=delta,
+                                        n_bootstrap=n_bootstrap, score_seed=score_seed, rng=rng)
     used = counts_pos >= min_positives
     notes: list[str] = []
     if used.any():
@@ -329,6 +311,37 @@ def diagnose(
         empty_samples=int((~positive.any(axis=1)).sum()), min_positives=min_positives, confidence=confidence,
         method=method, notes=notes, estimator=estimator, per_label_median=float(label_median),
     )
+
+
+def _label_estimates(kinds: tuple[str, ...], positive: np.ndarray, suspect: np.ndarray,
+                     features: np.ndarray | sp.spmatrix | None, *, n_folds: int, delta: float, n_bootstrap: int,
+                     score_seed: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Steps 1, 2 and 4 of the module docstring: each label's missing share ``(n_labels,)`` and its bootstrap
+    replicates ``(n_bootstrap, n_labels)``, the smallest over the kinds of evidence."""
+    n, n_labels = positive.shape
+    labels_with_positives = np.flatnonzero(positive.sum(axis=0))
+    shares = np.full((len(kinds), n_labels), np.nan)
+    boot = np.full((len(kinds), n_bootstrap, n_labels), np.nan)
+    bins = np.zeros((len(kinds), n, n_labels), dtype=np.int16)  # score bins, 0 the top (N_BINS fits int16)
+    evidence: dict = {}  # the features' standardised (or SVD-reduced) matrix, made once for every kind
+    for k, kind in enumerate(kinds):
+        scores = out_of_fold_scores(positive, None if kind == "labels" else features, with_labels=kind != "features",
+                                    n_folds=n_folds, random_state=score_seed, evidence_cache=evidence)
+        bins[k][:, labels_with_positives] = _score_bins_columns(scores, labels_with_positives)
+        for j in labels_with_positives:
+            shares[k, j] = _missing_shares(bins[k, :, j], positive[:, j], suspect[:, j], None, delta)[0]
+    # bootstrap weights (n, replicates), rows contiguous (each label's bin counts are one sparse-times-dense
+    # product), drawn a block of replicates at a time so that a block holds at most BOOTSTRAP_BLOCK_ENTRIES
+    block = max(1, min(n_bootstrap, BOOTSTRAP_BLOCK_ENTRIES // n))
+    for start in range(0, n_bootstrap, block):
+        stop = min(n_bootstrap, start + block)
+        weights = rng.poisson(1.0, size=(n, stop - start)).astype(np.float64)
+        for k in range(len(kinds)):
+            for j in labels_with_positives:
+                boot[k, start:stop, j] = _missing_shares(bins[k, :, j], positive[:, j], suspect[:, j], weights,
+                                                         delta)
+    # every kind of evidence gives an upper bound: keep the tightest, per label (and per bootstrap replicate)
+    return np.fmin.reduce(shares, axis=0), np.fmin.reduce(boot, axis=0)
 
 
 _DESCRIBED = {"features": "the features", "labels": "the other labels (non-negative)",

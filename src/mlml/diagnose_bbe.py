@@ -23,7 +23,23 @@ BBE_GAMMA = 0.01
 
 def _score_bins(score: np.ndarray) -> np.ndarray:
     """Bin index of each row, 0 the highest scores, at up to ``N_BINS`` quantiles."""
-    edges = np.unique(np.quantile(score, np.linspace(0, 1, N_BINS + 1)[1:-1]))
+    return _bins_at(np.quantile(score, np.linspace(0, 1, N_BINS + 1)[1:-1]), score)
+
+
+def _score_bins_columns(scores: np.ndarray, columns: np.ndarray) -> np.ndarray:
+    """:func:`_score_bins` of each of ``scores``' ``columns`` at once, ``(n_rows, len(columns))``: one quantile
+    call for every column (the same order statistics and interpolation as one call a column, so the same bins;
+    a call a label was a fifth of ``diagnose``'s time on medical's 45 labels)."""
+    scores = scores[:, columns]
+    quantiles = np.quantile(scores, np.linspace(0, 1, N_BINS + 1)[1:-1], axis=0)
+    out = np.empty(scores.shape, dtype=np.int64)
+    for i in range(scores.shape[1]):
+        out[:, i] = _bins_at(quantiles[:, i], scores[:, i])
+    return out
+
+
+def _bins_at(quantiles: np.ndarray, score: np.ndarray) -> np.ndarray:
+    edges = np.unique(quantiles)
     return (edges.size - np.searchsorted(edges, score, side="right")).astype(np.int64)
 
 
@@ -73,10 +89,10 @@ def _missing_shares(bins: np.ndarray, positive: np.ndarray, suspect: np.ndarray,
     n_bins = int(bins.max()) + 1
     rows = np.flatnonzero(positive | suspect)
     columns = bins[rows] + n_bins * suspect[rows]
-    onehot = sp.csr_matrix((np.ones(rows.size), (rows, columns)), shape=(bins.size, 2 * n_bins))
-    if weights is None:
-        counts = np.asarray(onehot.sum(axis=0)).reshape(1, -1)
+    if weights is None:  # the same (whole-number) counts as the column sums, without the sparse matrix
+        counts = np.bincount(columns, minlength=2 * n_bins).astype(np.float64).reshape(1, -1)
     else:
+        onehot = sp.csr_matrix((np.ones(rows.size), (rows, columns)), shape=(bins.size, 2 * n_bins))
         counts = np.asarray(onehot.T.tocsr() @ weights).T
     pos, unl = counts[:, :n_bins], counts[:, n_bins:]
     alpha = _bbe_rows(pos, unl, delta)

@@ -26,6 +26,7 @@ def out_of_fold_scores(
     n_folds: int = 3,
     ridge: float = 1e-3,
     random_state: RandomState = 0,
+    evidence_cache: dict | None = None,
 ) -> np.ndarray:
     """Out-of-fold ridge scores of every label's observed positives, ``(n_samples, n_labels)`` float64.
 
@@ -37,12 +38,16 @@ def out_of_fold_scores(
         n_folds: folds of rows (each row scored by the model fitted on the others).
         ridge: the penalty per training row on the standardised evidence (``λ = ridge · n_train``).
         random_state: seed or Generator of the fold assignment and the SVD.
+        evidence_cache: a dict kept across calls on the same ``features`` (one ``diagnose``): the standardised
+            or SVD-reduced features are made once per SVD seed and reused (the same matrix, bit for bit; the
+            SVD was half of ``diagnose``'s time on sparse text).
     """
     rng = check_random_state(random_state)
     n, n_labels = positive.shape
     targets = positive.astype(np.float64)
     with_labels = features is None if with_labels is None else with_labels
-    blocks = ([] if features is None else [_evidence_matrix(features, rng)]) + ([targets] if with_labels else [])
+    blocks = ([] if features is None else [_evidence_matrix(features, rng, evidence_cache)]) + (
+        [targets] if with_labels else [])
     if not blocks:
         raise MLMLError("out_of_fold_scores needs evidence: features, labels or both.")
     X = np.hstack(blocks) if len(blocks) > 1 else blocks[0]
@@ -95,7 +100,7 @@ def _nonnegative_ridge(gram: np.ndarray, moments: np.ndarray, *, sweeps: int = 6
             new = np.maximum(coef[k] + residual[k] / diagonal[k], 0.0) * allowed[k]
             step = new - coef[k]
             if step.any():
-                residual -= np.outer(gram[:, k], step)
+                residual -= gram[:, k, None] * step  # np.outer's own product, without its call overhead
                 coef[k] = new
                 largest = max(largest, float(np.abs(step).max()))
         if largest < 1e-8:
@@ -103,15 +108,28 @@ def _nonnegative_ridge(gram: np.ndarray, moments: np.ndarray, *, sweeps: int = 6
     return coef
 
 
-def _evidence_matrix(features: np.ndarray | sp.spmatrix, rng: np.random.Generator) -> np.ndarray:
-    """Standardised dense features, or a truncated SVD of sparse or wide ones."""
-    if sp.issparse(features) or features.shape[1] > MAX_FEATURE_DIMS:
+def _evidence_matrix(features: np.ndarray | sp.spmatrix, rng: np.random.Generator,
+                     cache: dict | None = None) -> np.ndarray:
+    """Standardised dense features, or a truncated SVD of sparse or wide ones (``cache``: see
+    :func:`out_of_fold_scores`; ``rng`` is drawn from exactly as without it)."""
+    reduce = sp.issparse(features) or features.shape[1] > MAX_FEATURE_DIMS
+    key = ("svd", int(rng.integers(2**31 - 1))) if reduce else ("dense", None)
+    if cache is not None and key in cache:
+        return cache[key]
+    X = _standardised(features, key[1])
+    if cache is not None:
+        cache[key] = X
+    return X
+
+
+def _standardised(features: np.ndarray | sp.spmatrix, seed: int | None) -> np.ndarray:
+    """The features standardised, after a truncated SVD (seeded ``seed``) where ``seed`` is not None."""
+    if seed is not None:
         from sklearn.decomposition import TruncatedSVD
 
         k = min(MAX_FEATURE_DIMS, min(features.shape) - 1)
         if k < 1:
             raise MLMLError(f"features of shape {features.shape} are too small to reduce.")
-        seed = int(rng.integers(2**31 - 1))
         reduced = TruncatedSVD(n_components=k, random_state=seed).fit_transform(
             sp.csr_matrix(features, dtype=np.float64) if sp.issparse(features) else np.asarray(features, np.float64))
         X = np.asarray(reduced)
@@ -122,3 +140,23 @@ def _evidence_matrix(features: np.ndarray | sp.spmatrix, rng: np.random.Generato
     scale = X.std(axis=0)
     scale[scale == 0] = 1.0
     return (X - X.mean(axis=0)) / scale
+
+
+def blas_threads_for(n: int, n_labels: int, features: np.ndarray | sp.spmatrix | None,
+                     kinds: tuple[str, ...]) -> int:
+    """BLAS threads for diagnosing ``n`` rows: by the rule of torch's training threads
+    (:func:`mlml._threads.threads_for`) on the largest product, a Gram matrix of the evidence (``n`` or the
+    features' width, times its width squared). On the MULAN sets this is one thread: their products are too small
+    to split, and OpenBLAS's default of one thread per core made ``diagnose`` up to 60 times slower on the shared
+    machine (:func:`mlml._threads.blas_threads`). The estimate does not depend on it (the products are split
+    by output blocks; checked by ``benchmarks/bench_diagnose_cost.py``). ``kinds``: the kinds of evidence
+    :func:`mlml.diagnose.diagnose` scores with."""
+    from mlml._threads import threads_for
+
+    width = 0
+    if features is not None and any(kind != "labels" for kind in kinds):
+        width += min(MAX_FEATURE_DIMS, features.shape[1])
+    if any(kind != "features" for kind in kinds):
+        width += n_labels
+    rows = max(n, features.shape[1] if features is not None else 0)
+    return threads_for(rows * width * width)

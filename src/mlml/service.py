@@ -9,7 +9,7 @@ The front ends -- ``mlml train`` and ``mlml evaluate`` (:mod:`mlml.cli`), a grid
   cached features of its images, or the image paths for fine-tuning); :func:`model_inputs`: the same for a
   trained model, from the settings it saved.
 * **recipes** -- :func:`apply_recipe`: a shipped recipe's per-label positive weights and training settings,
-  under the caller's own settings.
+  under the caller's own settings; :func:`default_setup`: what the default path adds for the inputs at hand.
 * **the decision posterior** -- :func:`decision_posterior`: for the threshold policies that do not trust observed
   zeros, the probability that a validation row's observed zero is a missing positive, from ONE default estimator
   (:data:`DEFAULT_POSTERIOR`) fitted on the training rows' observed labels; :func:`decide` fits a policy with it
@@ -23,7 +23,7 @@ The front ends -- ``mlml train`` and ``mlml evaluate`` (:mod:`mlml.cli`), a grid
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -118,6 +118,25 @@ def apply_recipe(name: str, method: Any, settings: Mapping[str, Any] | None = No
     if values.get("positive_weights"):
         method = method.with_positive_weights(values["positive_weights"])
     return method, values["train"]
+
+
+# ----------------------------------------------------------------------------------------------- training set-up
+def default_setup(method: Any, inputs: Any, given: Iterable[str]) -> dict[str, Any]:
+    """The training settings that ``mlml train``'s default path adds for these ``inputs``: for the recommended
+    method on a sparse enough matrix, the linear head with the full-batch L-BFGS solver
+    (:func:`mlml.training.lbfgs.sparse_setup`; docs/solver.md); nothing for another method, for inputs that are
+    not such a matrix, or where a flag or the recipe set the head or the solver (``given``: the settings' keys).
+    A key in ``given`` is never overridden."""
+    from mlml.methods import RECOMMENDED_METHOD
+
+    given = set(given)
+    if getattr(method, "name", None) != RECOMMENDED_METHOD or given & {"head", "solver"}:
+        return {}
+    from mlml.training.lbfgs import CONVEX_LOSSES, sparse_setup
+
+    if getattr(method, "loss", None) not in CONVEX_LOSSES:  # e.g. a loss changed by --method-param
+        return {}
+    return {key: value for key, value in sparse_setup(inputs).items() if key not in given}
 
 
 # ------------------------------------------------------------------------------------------ the decision posterior

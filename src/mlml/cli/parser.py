@@ -185,7 +185,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--mode", choices=["frozen", "finetune"], default="frozen")
     p.add_argument("--backbone", default="efficientnet_lite0", help="for image data sets")
     p.add_argument("--weights", type=Path, help="local backbone weights file (timm:/torchvision: backbones)")
-    p.add_argument("--head", help="linear, mlp (default) or seed-mlp")
+    p.add_argument("--head", help="linear, mlp (default; the recommended method on a sparse bag of words: linear "
+                                  "with --solver lbfgs, docs/solver.md) or seed-mlp")
     p.add_argument("--optimizer", choices=["adamw", "adadelta", "sgd"])
     p.add_argument("--solver", choices=["minibatch", "lbfgs"],
                    help="minibatch (default: --optimizer over batches) or lbfgs (full-batch L-BFGS; --head linear and "

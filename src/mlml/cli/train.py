@@ -35,7 +35,7 @@ def _train(args: argparse.Namespace) -> int:
     from mlml.mlflow_client import track_spec
     from mlml.predictions import decision_name
     from mlml.recipes import recipe_values
-    from mlml.service import apply_recipe, dataset_inputs, decision_posterior, fold_missing_share
+    from mlml.service import apply_recipe, dataset_inputs, decision_posterior, default_setup, fold_missing_share
     from mlml.tracking import train_params, train_tracking
     from mlml.training import TrainConfig, fit, init_from_env
     from mlml.training.distributed import DistInfo
@@ -103,6 +103,12 @@ def _train(args: argparse.Namespace) -> int:
     if args.mode == "finetune" and not images:
         raise MLMLError(f"--mode finetune needs images; {dataset.name} has features only.")
     inputs = dataset_inputs(dataset, mode=args.mode, backbone=args.backbone, weights=args.weights)
+    setup = {} if auto or info.enabled else default_setup(method, inputs, settings)  # the solver runs in one process
+    if setup:  # the recommended method on a sparse bag of words: the linear head with L-BFGS (docs/solver.md)
+        with _flag_names(given, "TrainConfig"):
+            config = TrainConfig.from_dict({**settings, **setup})
+        print(f"sparse features ({inputs.nnz / (inputs.shape[0] * inputs.shape[1]):.1%} non-zero): the linear head "
+              "with the full-batch L-BFGS solver (docs/solver.md; --head mlp keeps the MLP head)")
     if args.mode != "finetune" and images:
         config.backbone = args.backbone  # recorded, so that `mlml evaluate` extracts the same features
     fold = make_fold(dataset, ratio=None if args.scheme == "single-positive" else args.ratio, scheme=args.scheme,
