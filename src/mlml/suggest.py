@@ -42,6 +42,7 @@ import scipy.sparse as sp
 
 from mlml._validation import check_fraction, check_option, check_positive_int
 from mlml.evidence import (
+    MIN_REHIDDEN,
     REHIDE_SCHEMES,
     Combination,
     Evidence,
@@ -51,7 +52,7 @@ from mlml.evidence import (
 )
 from mlml.exceptions import MLMLError
 from mlml.labels import POSITIVE, UNKNOWN, LabelMatrix, check_labels
-from mlml.suggest_calibration import CALIBRATIONS, calibrate
+from mlml.suggest_calibration import CALIBRATIONS, calibrate, estimate_missing_share
 from mlml.suggest_text import COLUMNS, format_table, write_suggestions_csv  # noqa: F401 (the public names)
 from mlml.weights.base import is_labels_only
 from mlml.weights.neighbors import NeighbourCooccurrence, logit, sigmoid
@@ -60,6 +61,8 @@ from mlml.weights.pairwise import cooccurrence_statistics, indicator
 SuggestMethod = Literal["auto", "labels", "knn"]
 METHODS: tuple[str, ...] = ("auto", "labels", "knn")
 _N_EVIDENCE = 3
+#: Bounds of the share of observed positives re-hidden by ``method="auto"`` (``rehide_share="missing"``).
+REHIDE_SHARES = (0.05, 0.75)
 #: Label entries (rows x labels) scored per block.
 BLOCK_ENTRIES = 1 << 20
 logger = logging.getLogger("mlml.suggest")
@@ -120,7 +123,7 @@ def fit_scorer(
     n_neighbors: int = 20,
     prior_smoothing: float = 0.1,
     algorithm: str = "auto",
-    rehide_share: float = 0.5,
+    rehide_share: float | Literal["missing"] = "missing",
     rehide_scheme: str = "uniform",
     calibration: str = "missing-share",
     missing_share: float | None = None,
@@ -133,6 +136,8 @@ def fit_scorer(
     check_option(calibration, "calibration", "suggest", CALIBRATIONS)
     check_option(rehide_scheme, "rehide_scheme", "suggest", REHIDE_SCHEMES)
     prior_smoothing = check_fraction(prior_smoothing, "prior_smoothing", "suggest")
+    if not (isinstance(rehide_share, str) and rehide_share == "missing"):
+        rehide_share = check_fraction(rehide_share, "rehide_share", "suggest")
     observed = check_labels(observed, name="observed")
     if not is_labels_only(prior):
         raise MLMLError(
@@ -152,8 +157,12 @@ def fit_scorer(
     else:
         evidence = build_evidence(observed, prior=prior, prior_smoothing=prior_smoothing,
                                   probabilities=probabilities)
-    combination = None
+    combination, estimated = None, None
     if method == "auto":
+        if rehide_share == "missing":
+            if missing_share is None:
+                estimated = estimate_missing_share(observed, features, random_state=random_state)
+            rehide_share = missing_rehide_share(observed, estimated if missing_share is None else missing_share)
         try:
             combination = fit_combination(evidence, share=rehide_share, scheme=rehide_scheme,
                                           random_state=random_state)
@@ -163,8 +172,31 @@ def fit_scorer(
                           stacklevel=3)
     scorer = Scorer(evidence, method, combination)
     if calibration == "missing-share":
-        calibrate(scorer, features=features, missing_share=missing_share, random_state=random_state)
+        calibrate(scorer, features=features, missing_share=missing_share, estimated=estimated,
+                  random_state=random_state)
     return scorer
+
+
+def missing_rehide_share(observed: LabelMatrix, missing_share: float | None) -> float:
+    """The share of observed positives that ``method="auto"`` hides again: the data's own missing share ``m``,
+    within ``REHIDE_SHARES``, and at least enough for ``2 x MIN_REHIDDEN`` re-hidden positives; 0.5 where ``m``
+    is unknown (NaN or None).
+
+    Why: the combination is fitted on a re-hidden copy of the labels, which should lose what the real labels
+    lost. On the development sets (per-sample hiding r = 0.5, hiding seeds 1 and 2) a small share suited the
+    sets of about one label per row (scene: m = 0.07) and a large one the others (yeast: m = 0.5), and the
+    estimated share chose close to the better of 0.1, 0.25, 0.5 and 0.75 on each (benchmarks/README.md).
+    """
+    low, high = REHIDE_SHARES
+    if missing_share is None or not np.isfinite(missing_share):
+        logger.info("suggest: no missing share to re-hide; re-hiding half of the observed positives")
+        return 0.5
+    positives = int((observed.data == POSITIVE).sum()) if sp.issparse(observed) else int(
+        (np.asarray(observed) == POSITIVE).sum())
+    floor = min(0.5, 2.0 * MIN_REHIDDEN / max(positives, 1))
+    share = float(np.clip(max(missing_share, floor), low, high))
+    logger.info("suggest: re-hiding %.3f of the observed positives (missing share %.3f)", share, missing_share)
+    return share
 
 
 def missing_scores(observed: LabelMatrix, **kwargs: Any) -> dict[str, Any]:
@@ -209,7 +241,7 @@ def suggest(
     per_label_cap: int | None = None,
     min_score: float | None = None,
     algorithm: str = "auto",
-    rehide_share: float = 0.5,
+    rehide_share: float | Literal["missing"] = "missing",
     rehide_scheme: str = "uniform",
     calibration: str = "missing-share",
     missing_share: float | None = None,
@@ -234,7 +266,9 @@ def suggest(
         min_score: suggest only entries with ``q >= min_score``; None: no floor.
         algorithm: the neighbour search (:mod:`mlml.neighbours`).
         rehide_share, rehide_scheme: the share of observed positives hidden again, and the scheme
-            (``"uniform"`` or ``"per-sample"``), for ``method="auto"``.
+            (``"uniform"`` or ``"per-sample"``), for ``method="auto"``; ``rehide_share="missing"`` (default): the
+            data's own missing share (``missing_share``, else :func:`mlml.diagnose.diagnose`'s estimate), within
+            ``REHIDE_SHARES`` (:func:`missing_rehide_share`).
         calibration: ``"missing-share"`` (default): one shift of every logit so that the scores of the observed
             zeros sum to the estimated number of missing positives (:mod:`mlml.suggest_calibration`; the ranking
             is unchanged); ``"none"``: the method's own scores (``auto``'s are fitted on re-hidden positives and
