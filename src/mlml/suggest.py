@@ -5,8 +5,9 @@ from the sources of :mod:`mlml.evidence` -- the labels-only co-occurrence ``prio
 rows in feature space, a ``model``'s probabilities:
 
 * ``method="auto"`` (default) -- every source present, weighted by what ranks *re-hidden* positives back best
-  (a further share of the observed positives hidden again, and a logistic regression of them on the sources'
-  logits; :func:`mlml.evidence.fit_combination`);
+  (a further share of the observed positives hidden again -- by default the data's own missing share, given or
+  estimated by :func:`mlml.diagnose.diagnose` (:func:`missing_rehide_share`) -- and a logistic regression of
+  them on the sources' logits; :func:`mlml.evidence.fit_combination`);
 * ``method="knn"`` -- Bayes' rule with unit weights: ``logit q = logit q̃ + [logit g − logit π] (+ [logit p −
   logit π])`` (the ``knn`` estimator's posterior, :mod:`mlml.weights.neighbors`);
 * ``method="labels"`` -- the prior alone, ``q = q̃``.
