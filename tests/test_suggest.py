@@ -257,3 +257,12 @@ def test_missing_rehide_share_bounds_and_fallback():
     assert missing_rehide_share(few, 0.05) == 0.4
     with pytest.raises(MLMLError, match="rehide_share"):
         suggest(observed, rehide_share=1.5)
+
+
+def test_a_bad_missing_share_is_refused_before_any_work():
+    observed = np.array([[1, 0], [0, 1]], dtype=np.int8)
+    for calibration in ("none", "missing-share"):
+        with pytest.raises(MLMLError, match="'missing_share' parameter of suggest"):
+            suggest(observed, missing_share=1.5, calibration=calibration)
+        with pytest.raises(MLMLError, match="'missing_share' parameter of suggest must be in \\[0, 1\\)"):
+            suggest(observed, missing_share=1.0, calibration=calibration)
