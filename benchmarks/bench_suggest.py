@@ -18,6 +18,8 @@ Two other parts, each run alone:
   positives) against each of its sources alone, Bayes' unit weights and cross-validated one-vs-rest logistic
   regression (cleanlab's recipe): precision of the top 100 and AP of the hidden positives, and the calibration
   (ECE, reliability table) of auto's scores.
+* ``--shares`` (issue 21, third round): auto's re-hidden share, 0.5 against the estimated missing share (the
+  default), each over ``--draws`` seeds of the re-hiding, on the hidings of ``--seeds`` (``--cache`` as above).
 * ``--calibration`` (issue 20): on the five MULAN sets with positives hidden per sample at r = 0.25, 0.5, 0.75,
   the reliability of ``suggest``'s scores as the probability of a hidden positive before (``calibration="none"``:
   fitted on re-hidden positives) and after the default ``"missing-share"`` shift (and with the true missing share,
@@ -84,6 +86,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ratios", default="0.25,0.5,0.75", help="hiding ratios of the calibration table")
     parser.add_argument("--seeds", default=None, help="combination table: hiding seeds, comma-separated")
     parser.add_argument("--sets", default=None, help="combination table: MULAN sets, comma-separated (default all)")
+    parser.add_argument("--shares", action="store_true",
+                        help="only auto's re-hidden share: 0.5 against the estimated missing share (--seeds, --sets)")
+    parser.add_argument("--draws", type=int, default=3, help="--shares: seeds of the re-hiding per fit")
     parser.add_argument("--cache", type=Path, default=None,
                         help="combination table: folder keeping the out-of-fold probabilities between runs")
     parser.add_argument("--with-model", action="store_true",
@@ -103,6 +108,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="rows of the scale run's exact brute-force baseline, measured in the same run")
     parser.add_argument("--one", default=None, help=argparse.SUPPRESS)  # N,ALGORITHM: one case, in a child
     args = parser.parse_args(argv)
+    if args.shares:
+        share_table(args)
+        return 0
     if args.combination:
         combination(args)
         return 0
@@ -332,6 +340,41 @@ def combination(args: argparse.Namespace) -> None:
     for name, table in reliability.items():
         print(f" {name}: " + "  ".join(f"[{lo:.1f},{hi:.1f}) n={n} q={q:.3f} hit={h:.3f}"
                                        for lo, hi, n, q, h in table))
+
+
+def share_table(args: argparse.Namespace) -> None:
+    """Issue 21, third round: the share re-hidden by ``method="auto"`` -- 0.5 (before) against the data's own
+    missing share as ``diagnose`` estimates it (the default now) -- each fitted with ``--draws`` seeds of the
+    re-hiding, on the hidings of ``--seeds`` (the development cells: 1,2): mean P@100 / AP of the hidden positives
+    and the range of AP over the draws. The ranking does not depend on the calibration, which is left off."""
+    from mlml.data import load
+    from mlml.evidence import out_of_fold_probabilities
+    from mlml.suggest import fit_scorer, missing_rehide_share
+    from mlml.suggest_calibration import estimate_missing_share
+
+    seeds = [int(x) for x in (args.seeds or str(args.seed)).split(",")]
+    sets = [x for x in (args.sets or ",".join(MULAN)).split(",") if x]
+    print(f"auto's re-hidden share, per-sample hiding r = {args.ratio}, hiding seeds {seeds}, {args.draws} draws of "
+          "the re-hiding each: mean P@100 / AP (AP range)")
+    for name in sets:
+        if not present(args.data / "mulan" / name, f" {name}"):
+            continue
+        ds = load(f"mulan:{args.data / 'mulan' / name}")
+        labels = ds.labels.toarray() if sp.issparse(ds.labels) else np.asarray(ds.labels)
+        for seed in seeds:
+            obs, hid = hide_positives(labels, args.ratio, random_state=seed)
+            obs, hid = np.asarray(obs), np.asarray(hid).astype(bool)
+            model, _ = _out_of_fold(args.cache, name, seed, obs, ds.features, out_of_fold_probabilities)
+            estimate = estimate_missing_share(obs, ds.features, random_state=seed)
+            cells = []
+            for share in (0.5, missing_rehide_share(obs, estimate)):
+                found = np.array([[detection(hid, obs, fit_scorer(
+                    obs, features=ds.features, probabilities=model, rehide_share=share, calibration="none",
+                    random_state=1000 + draw).block(np.arange(obs.shape[0]))["score"])[k] for k in ("p@100", "ap")]
+                    for draw in range(args.draws)])
+                cells.append(f"share {share:.3f}: {found[:, 0].mean():.3f} / {found[:, 1].mean():.3f} "
+                             f"({found[:, 1].min():.3f}-{found[:, 1].max():.3f})")
+            print(f"{name:<9}seed {seed}  estimated missing share {estimate:.3f}   " + "   ".join(cells), flush=True)
 
 
 def _out_of_fold(cache, name: str, seed: int, observed: np.ndarray, features, oof) -> tuple[np.ndarray, np.ndarray]:
