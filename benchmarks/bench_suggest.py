@@ -18,6 +18,8 @@ Two other parts, each run alone:
   positives) against each of its sources alone, Bayes' unit weights and cross-validated one-vs-rest logistic
   regression (cleanlab's recipe): precision of the top 100 and AP of the hidden positives, and the calibration
   (ECE, reliability table) of auto's scores.
+* ``--shares`` (issue 21, third round): auto's re-hidden share, 0.5 against the estimated missing share (the
+  default), each over ``--draws`` seeds of the re-hiding, on the hidings of ``--seeds`` (``--cache`` as above).
 * ``--calibration`` (issue 20): on the five MULAN sets with positives hidden per sample at r = 0.25, 0.5, 0.75,
   the reliability of ``suggest``'s scores as the probability of a hidden positive before (``calibration="none"``:
   fitted on re-hidden positives) and after the default ``"missing-share"`` shift (and with the true missing share,
@@ -82,6 +84,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--calibration", action="store_true",
                         help="only the issue-20 calibration table (r = --ratios, per-sample hiding)")
     parser.add_argument("--ratios", default="0.25,0.5,0.75", help="hiding ratios of the calibration table")
+    parser.add_argument("--seeds", default=None, help="combination table: hiding seeds, comma-separated")
+    parser.add_argument("--sets", default=None, help="combination table: MULAN sets, comma-separated (default all)")
+    parser.add_argument("--shares", action="store_true",
+                        help="only auto's re-hidden share: 0.5 against the estimated missing share (--seeds, --sets)")
+    parser.add_argument("--draws", type=int, default=3, help="--shares: seeds of the re-hiding per fit")
+    parser.add_argument("--cache", type=Path, default=None,
+                        help="combination table: folder keeping the out-of-fold probabilities between runs")
     parser.add_argument("--with-model", action="store_true",
                         help="calibration table: out-of-fold model probabilities as evidence too (slow)")
     parser.add_argument("--isotonic", action="store_true",
@@ -99,6 +108,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="rows of the scale run's exact brute-force baseline, measured in the same run")
     parser.add_argument("--one", default=None, help=argparse.SUPPRESS)  # N,ALGORITHM: one case, in a child
     args = parser.parse_args(argv)
+    if args.shares:
+        share_table(args)
+        return 0
     if args.combination:
         combination(args)
         return 0
@@ -277,51 +289,109 @@ def describe(scorer) -> str:
 
 def combination(args: argparse.Namespace) -> None:
     """Issue 21: ``method="auto"`` against each of its sources alone and against cross-validated one-vs-rest
-    logistic regression, top-100 precision and AP of the hidden positives at r = args.ratio; issue 20: the
-    calibration of its scores (ECE, reliability) on the same simulated hiding."""
+    logistic regression, top-100 precision and AP of the hidden positives at r = args.ratio, for each hiding seed
+    of ``--seeds`` (default ``--seed``); beside it auto as it was before the third round (re-hiding half of the
+    observed positives); issue 20: the calibration of auto's scores (ECE, reliability) on the same hiding.
+    ``--cache DIR`` keeps the two sets of out-of-fold probabilities (minutes a set) between runs."""
     from mlml.data import load
     from mlml.evidence import out_of_fold_probabilities
     from mlml.suggest import fit_scorer
 
-    print(f"MULAN, per-sample hiding r = {args.ratio}, seed {args.seed}: precision of the top 100 / AP of hidden "
+    seeds = [int(x) for x in (args.seeds or str(args.seed)).split(",")]
+    sets = [x for x in (args.sets or ",".join(MULAN)).split(",") if x]
+    print(f"MULAN, per-sample hiding r = {args.ratio}, seeds {seeds}: precision of the top 100 / AP of hidden "
           "positives among observed zeros")
-    head = ["prior", "vote", "model (oof)", "knn (Bayes)", "cleanlab LR", "auto"]
-    print(f"{'data set':<10}" + "".join(f"{h:>22}" for h in head) + "   auto >= best source & LR   ECE")
-    reliability = {}
-    for name in MULAN:
+    head = ["prior", "vote", "model (oof)", "knn (Bayes)", "cleanlab LR", "auto (share 0.5)", "auto"]
+    print(f"{'data set':<15}" + "".join(f"{h:>18}" for h in head) + "   auto >= each source & LR   ECE")
+    reliability, met = {}, []
+    for name in sets:
         if not present(args.data / "mulan" / name, f" {name}"):
             continue
-        t0 = time.perf_counter()
         ds = load(f"mulan:{args.data / 'mulan' / name}")
         labels = ds.labels.toarray() if sp.issparse(ds.labels) else np.asarray(ds.labels)
-        obs, hid = hide_positives(labels, args.ratio, random_state=args.seed)
-        obs, hid = np.asarray(obs), np.asarray(hid).astype(bool)
-        model = out_of_fold_probabilities(obs, ds.features, random_state=args.seed)
-        scorer = fit_scorer(obs, features=ds.features, probabilities=model, random_state=args.seed)
-        parts: dict[str, list] = {k: [] for k in ("prior", "vote", "model", "score")}
-        for _, values in scorer.blocks():
-            for k in parts:
-                parts[k].append(values[k])
-        full = {k: np.concatenate(v) for k, v in parts.items()}
-        knn = missing_scores(obs, features=ds.features, probabilities=model, method="knn")["score"]
-        lr = cleanlab_probabilities(obs, ds.features, args.seed)
-        scores = [full["prior"], full["vote"], full["model"], knn, lr, full["score"]]
-        figures = [detection(hid, obs, s) for s in scores]
-        best_source = max(range(3), key=lambda j: figures[j]["ap"])
-        auto, sources = figures[-1], figures[:3] + [figures[4]]
-        ok = all(auto["p@100"] >= f["p@100"] and auto["ap"] >= f["ap"] for f in sources)
-        zero = obs == 0
-        ece, table = calibration(hid[zero], full["score"][zero])
-        reliability[name] = table
-        cells = "".join(f"{f['p@100']:>12.3f} / {f['ap']:.3f}" for f in figures)
-        print(f"{name:<10}{cells}   {'yes' if ok else 'NO'} (best source {head[best_source]})   {ece:.4f}"
-              f"   [{time.perf_counter() - t0:.0f}s; {describe(scorer)}; sum of q over zeros "
-              f"{full['score'][zero].sum():.0f}, hidden {int(hid.sum())}]")
+        for seed in seeds:
+            t0 = time.perf_counter()
+            obs, hid = hide_positives(labels, args.ratio, random_state=seed)
+            obs, hid = np.asarray(obs), np.asarray(hid).astype(bool)
+            model, lr = _out_of_fold(args.cache, name, seed, obs, ds.features, out_of_fold_probabilities)
+            before = fit_scorer(obs, features=ds.features, probabilities=model, rehide_share=0.5, random_state=seed)
+            scorer = fit_scorer(obs, features=ds.features, probabilities=model, random_state=seed)
+            values = scorer.evidence.block(np.arange(obs.shape[0]))
+            full = {k: values[k] for k in ("prior", "vote", "model")}
+            full["score"] = scorer.block(np.arange(obs.shape[0]))["score"]
+            full["before"] = before.block(np.arange(obs.shape[0]))["score"]
+            knn = missing_scores(obs, features=ds.features, probabilities=model, method="knn")["score"]
+            scores = [full["prior"], full["vote"], full["model"], knn, lr, full["before"], full["score"]]
+            figures = [detection(hid, obs, s) for s in scores]
+            auto, sources = figures[-1], figures[:3] + [figures[4]]
+            ok = all(auto["p@100"] >= f["p@100"] and auto["ap"] >= f["ap"] for f in sources)
+            short = [f"{head[j]}'s {k}" for j, f in zip((0, 1, 2, 4), sources) for k in ("p@100", "ap")
+                     if auto[k] < f[k]]
+            met.append(ok)
+            zero = obs == 0
+            ece, table = calibration(hid[zero], full["score"][zero])
+            reliability[f"{name} seed {seed}"] = table
+            cells = "".join(f"{f['p@100']:>10.3f} / {f['ap']:.3f}" for f in figures)
+            print(f"{name:<9}seed {seed}{cells}   {'yes' if ok else 'NO (' + ', '.join(short) + ')'}   {ece:.4f}"
+                  f"   [{time.perf_counter() - t0:.0f}s; {describe(scorer)}; before: {describe(before)}]",
+                  flush=True)
+    print(f"\nauto >= each of its sources and cleanlab's recipe on both measures in {sum(met)} of {len(met)} cells")
     print("\nreliability of auto's scores (bins of the score; share of hidden positives in each):")
     for name, table in reliability.items():
         print(f" {name}: " + "  ".join(f"[{lo:.1f},{hi:.1f}) n={n} q={q:.3f} hit={h:.3f}"
                                        for lo, hi, n, q, h in table))
 
+
+def share_table(args: argparse.Namespace) -> None:
+    """Issue 21, third round: the share re-hidden by ``method="auto"`` -- 0.5 (before) against the data's own
+    missing share as ``diagnose`` estimates it (the default now) -- each fitted with ``--draws`` seeds of the
+    re-hiding, on the hidings of ``--seeds`` (the development cells: 1,2): mean P@100 / AP of the hidden positives
+    and the range of AP over the draws. The ranking does not depend on the calibration, which is left off."""
+    from mlml.data import load
+    from mlml.evidence import out_of_fold_probabilities
+    from mlml.suggest import fit_scorer, missing_rehide_share
+    from mlml.suggest_calibration import estimate_missing_share
+
+    seeds = [int(x) for x in (args.seeds or str(args.seed)).split(",")]
+    sets = [x for x in (args.sets or ",".join(MULAN)).split(",") if x]
+    print(f"auto's re-hidden share, per-sample hiding r = {args.ratio}, hiding seeds {seeds}, {args.draws} draws of "
+          "the re-hiding each: mean P@100 / AP (AP range)")
+    for name in sets:
+        if not present(args.data / "mulan" / name, f" {name}"):
+            continue
+        ds = load(f"mulan:{args.data / 'mulan' / name}")
+        labels = ds.labels.toarray() if sp.issparse(ds.labels) else np.asarray(ds.labels)
+        for seed in seeds:
+            obs, hid = hide_positives(labels, args.ratio, random_state=seed)
+            obs, hid = np.asarray(obs), np.asarray(hid).astype(bool)
+            model, _ = _out_of_fold(args.cache, name, seed, obs, ds.features, out_of_fold_probabilities)
+            estimate = estimate_missing_share(obs, ds.features, random_state=seed)
+            cells = []
+            for share in (0.5, missing_rehide_share(obs, estimate)):
+                found = np.array([[detection(hid, obs, fit_scorer(
+                    obs, features=ds.features, probabilities=model, rehide_share=share, calibration="none",
+                    random_state=1000 + draw).block(np.arange(obs.shape[0]))["score"])[k] for k in ("p@100", "ap")]
+                    for draw in range(args.draws)])
+                cells.append(f"share {share:.3f}: {found[:, 0].mean():.3f} / {found[:, 1].mean():.3f} "
+                             f"({found[:, 1].min():.3f}-{found[:, 1].max():.3f})")
+            print(f"{name:<9}seed {seed}  estimated missing share {estimate:.3f}   " + "   ".join(cells), flush=True)
+
+
+def _out_of_fold(cache, name: str, seed: int, observed: np.ndarray, features, oof) -> tuple[np.ndarray, np.ndarray]:
+    """The model evidence (``mlml.evidence.out_of_fold_probabilities``, 4 folds) and cleanlab's recipe (5 folds)
+    for one hiding, read from / written to ``cache/{name}_{seed}.npz`` when ``cache`` is given (with the observed
+    labels, checked on reading)."""
+    path = None if cache is None else Path(cache) / f"{name}_{seed}.npz"
+    if path is not None and path.exists():
+        kept = np.load(path)
+        if np.array_equal(kept["obs"], observed):
+            return kept["model"], kept["lr"]
+    model = oof(observed, features, random_state=seed)
+    lr = cleanlab_probabilities(observed, features, seed)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        np.savez(path, obs=observed, model=model, lr=lr)
+    return model, lr
 
 
 def equal_mass_ece(hidden: np.ndarray, score: np.ndarray, bins: int = 10) -> float:

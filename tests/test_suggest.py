@@ -229,3 +229,40 @@ def test_command_line_model_evidence_and_filters(tmp_path, capsys):
     assert len(err.splitlines()) == 1 and "'nope'" in err
     assert main(["suggest", source, "--model", str(tmp_path / "no-model")]) == 2
     assert "model.json" in capsys.readouterr().err
+
+
+def test_auto_rehides_the_data_s_own_missing_share():
+    x, y = _structured(seed=3)
+    observed, _ = hide_positives(y, 0.3, scheme="uniform", random_state=1)
+    observed = np.asarray(observed)
+    positives = int((observed == 1).sum())
+    for share in (0.1, 0.3, 0.6):
+        combination = missing_scores(observed, features=x, missing_share=share, random_state=0)["combination"]
+        assert abs(combination.rehidden - share * positives) < 4 * np.sqrt(positives * share * (1 - share))
+    fixed = missing_scores(observed, features=x, rehide_share=0.5, calibration="none", random_state=0)["combination"]
+    assert abs(fixed.rehidden - 0.5 * positives) < 4 * np.sqrt(positives * 0.25)
+
+
+def test_missing_rehide_share_bounds_and_fallback():
+    from mlml.suggest import REHIDE_SHARES, missing_rehide_share
+
+    observed = np.zeros((1000, 4), dtype=np.int8)
+    observed[:, 0] = 1  # 1,000 observed positives
+    assert missing_rehide_share(observed, 0.3) == 0.3
+    assert missing_rehide_share(observed, 0.001) == REHIDE_SHARES[0]
+    assert missing_rehide_share(observed, 0.99) == REHIDE_SHARES[1]
+    assert missing_rehide_share(observed, float("nan")) == 0.5
+    assert missing_rehide_share(observed, None) == 0.5
+    few = observed[:50]  # 50 positives: at least 2 x MIN_REHIDDEN = 20 of them are re-hidden
+    assert missing_rehide_share(few, 0.05) == 0.4
+    with pytest.raises(MLMLError, match="rehide_share"):
+        suggest(observed, rehide_share=1.5)
+
+
+def test_a_bad_missing_share_is_refused_before_any_work():
+    observed = np.array([[1, 0], [0, 1]], dtype=np.int8)
+    for calibration in ("none", "missing-share"):
+        with pytest.raises(MLMLError, match="'missing_share' parameter of suggest"):
+            suggest(observed, missing_share=1.5, calibration=calibration)
+        with pytest.raises(MLMLError, match="'missing_share' parameter of suggest must be in \\[0, 1\\)"):
+            suggest(observed, missing_share=1.0, calibration=calibration)

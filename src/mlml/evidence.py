@@ -11,12 +11,13 @@ Sources, each a probability for every entry ``(i, c)``, computed a block of rows
 
 **Combination fitted on re-hidden positives** (:func:`fit_combination`). The observed positives are the only
 labels known to be right, so a further share ``ρ`` of them is hidden (``hide_positives``, default the uniform
-scheme at ``ρ = 0.5``: the per-sample scheme never hides the only positive of a row, so on data sets of about one
-label per row it hides almost nothing); the prior and the vote are recomputed from the re-hidden labels (the
-neighbours and out-of-fold probabilities do not depend on a row's own labels). On the zeros of the re-hidden
-matrix (a sample of at most ``max_entries``: every re-hidden positive and a uniform share of the other zeros), a
-logistic regression of the target (1 for a re-hidden positive) on the sources' logits gives the weights and the
-intercept (corrected by the log of the sampling rate):
+scheme: the per-sample scheme never hides the only positive of a row, so on data sets of about one label per row
+it hides almost nothing; ``ρ`` defaults to 0.5 here, and :func:`mlml.suggest.suggest` passes the data's own
+estimated missing share, :func:`mlml.suggest.missing_rehide_share`); the prior and the vote are recomputed from
+the re-hidden labels (the neighbours and out-of-fold probabilities do not depend on a row's own labels). On the
+zeros of the re-hidden matrix (a sample of at most ``max_entries``: every re-hidden positive and a uniform share of
+the other zeros), a logistic regression of the target (1 for a re-hidden positive) on the sources' logits gives
+the weights and the intercept (corrected by the log of the sampling rate):
 
     q = σ(b + Σ_s w_s logit z_s),    z = (prior, vote, model, π_c)  (the sources present).
 

@@ -97,6 +97,7 @@ def calibrate(
     *,
     features: Any = None,
     missing_share: float | None = None,
+    estimated: float | None = None,
     random_state: Any = 0,
 ) -> tuple[float, float]:
     """Set ``scorer.shift`` so that its scores of the observed zeros sum to the estimated number of missing
@@ -107,13 +108,16 @@ def calibrate(
         scorer: a :class:`mlml.suggest.Scorer`.
         features: the features given to ``diagnose`` (None: the labels alone).
         missing_share: ``m`` in [0, 1), the share of positives missing, when known; None: estimated.
+        estimated: ``diagnose``'s estimate of ``m`` when already computed (``suggest``'s re-hiding reads it too);
+            None: estimated here.
         random_state: seed of the row samples.
     """
     rng = check_random_state(random_state)
     observed = scorer.evidence.observed
     given = missing_share is not None
     if missing_share is None:
-        missing_share = estimate_missing_share(observed, features, random_state=rng)
+        missing_share = estimated if estimated is not None else estimate_missing_share(observed, features,
+                                                                                       random_state=rng)
         if not math.isfinite(missing_share):
             warnings.warn("suggest: the missing share could not be estimated (too few rows or observed positives); the "
                           "scores are left uncalibrated (calibration='none'); give missing_share if you know it.",
