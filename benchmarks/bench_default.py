@@ -118,6 +118,9 @@ def main() -> None:
                         help="the training set-up: default (mlml train's), mlp (the MLP head, AdamW, on any inputs), "
                              "linear (linear head, AdamW), lbfgs (linear head, full-batch L-BFGS) or lbfgs-p3 (the "
                              "same, 3 rounds of patience)")
+    parser.add_argument("--val-rows", type=int,
+                        help="keep only N of each fold's validation rows (seeded; the others unused): how the "
+                             "policies fare with the validation rows of a small data set")
     parser.add_argument("--select", action="store_true",
                         help="also: the policy of each run chosen on its validation rows (select_policy)")
     args = parser.parse_args()
@@ -154,6 +157,8 @@ def main() -> None:
             f1, per_policy, selected, picks, warned, fit_seconds = [], {}, {}, [], 0, []
             for k in range(args.folds or grid.folds):
                 fold = trial_fold(Trial(source, RECOMMENDED_METHOD, ratio, k, seed, "observed", ""), grid)
+                if args.val_rows:  # development: a small data set's few validation rows, the rest left unused
+                    fold = fewer_validation_rows(fold, args.val_rows, seed)
                 fit_started = time.perf_counter()
                 result, policy, _ = train_default(fold, fold.inputs.shape[1], fold.dataset.n_labels, args.variant)
                 fit_seconds.append(time.perf_counter() - fit_started)
@@ -224,6 +229,15 @@ def select_policy(val_proba: np.ndarray, observed: Any, q: np.ndarray, seed: int
             counts[p] += [(t * chosen).sum(), ((1 - t) * chosen).sum(), (t * ~chosen).sum()]
     f1 = {p: 2 * tp / max(2 * tp + fp + fn, 1e-12) for p, (tp, fp, fn) in counts.items()}
     return max(f1, key=f1.get)
+
+
+def fewer_validation_rows(fold: Any, n: int, seed: int) -> Any:
+    """``fold`` with ``n`` of its validation rows, drawn with ``seed`` (training and test rows unchanged)."""
+    import dataclasses
+
+    keep = np.sort(np.random.default_rng(seed).choice(len(fold.val), min(n, len(fold.val)), replace=False))
+    return dataclasses.replace(fold, val=fold.val[keep], observed_val=fold.observed_val[keep],
+                               hidden_val=fold.hidden_val[keep])
 
 
 def collapsed_folds(f1: list[float]) -> int:

@@ -6,7 +6,7 @@ import json
 import numpy as np
 import pytest
 
-from mlml.evaluation.policies import BASE_POLICIES, Decision, fit_policies, fit_policy
+from mlml.evaluation.policies import BASE_POLICIES, SELECT_CONFIDENCE, Decision, fit_policies, fit_policy
 from mlml.exceptions import MLMLError
 
 
@@ -44,24 +44,37 @@ def test_select_keeps_the_best_policy_by_the_corrected_criterion_refitted_on_eve
     assert info["missing_share"] == share
     assert info["criterion"] == pytest.approx(expected, abs=1e-12)
     best = max(BASE_POLICIES, key=lambda p: (expected[p], -BASE_POLICIES.index(p)))
-    assert decision.policy == best
-    refitted = fit_policy(best, scores, observed, q=q)
+    assert info["best"] == best and 0.0 <= info["lead"] <= 1.0
+    chosen = best if info["lead"] >= SELECT_CONFIDENCE else "fixed"  # the winner leaves 0.5 only with a clear lead
+    assert decision.policy == chosen
+    refitted = fit_policy(chosen, scores, observed, q=q)
     np.testing.assert_array_equal(decision.predict(scores), refitted.predict(scores))
     again = Decision.from_dict(json.loads(json.dumps(decision.to_dict())))  # model.json round trip
     np.testing.assert_array_equal(again.predict(scores), decision.predict(scores))
 
 
-def test_a_larger_missing_share_never_lowers_the_number_of_labels_the_choice_predicts():
+def test_a_larger_missing_share_never_lowers_the_number_of_labels_the_winner_predicts():
     """The correction discounts predicted positives by c: deciding more costs less the more labels are missing
-    (for two policies, the one predicting more wins for every c below a cut-off), so the chosen policy predicts
+    (for two policies, the one predicting more wins for every c below a cut-off), so the winning policy predicts
     (weakly) more labels as the share grows."""
     _, scores, observed, q = _data(seed=2, hide=0.5)
-    chosen, counts = [], []
+    best, counts = [], []
     for share in (0.0, 0.35, 0.9):
-        decision = fit_policy("select", scores, observed, q=q, missing_share=share)
-        chosen.append(decision.policy)
-        counts.append(int(decision.predict(scores).sum()))
-    assert counts == sorted(counts) and len(set(chosen)) == 3
+        info = fit_policy("select", scores, observed, q=q, missing_share=share).info["select"]
+        best.append(info["best"])
+        counts.append(int(fit_policy(info["best"], scores, observed, q=q).predict(scores).sum()))
+    assert counts == sorted(counts) and len(set(best)) == 3
+
+
+def test_a_lead_within_the_noise_of_few_rows_keeps_one_half():
+    """The same model and labels: on 400 rows tuned leads clearly (share 0.5); on 40 of them the winner leads in
+    fewer than 90 % of the bootstrap replicates, and select keeps 0.5."""
+    _, scores, observed, q = _data(seed=3, hide=0.5)
+    many = fit_policy("select", scores, observed, q=q, missing_share=0.5)
+    assert many.policy == many.info["select"]["best"] == "tuned" and many.info["select"]["lead"] >= SELECT_CONFIDENCE
+    few = fit_policy("select", scores[:40], observed[:40], q=q[:40], missing_share=0.5)
+    assert few.info["select"]["best"] != "fixed" and few.info["select"]["lead"] < SELECT_CONFIDENCE
+    assert few.policy == "fixed"
 
 
 def test_without_a_diagnosable_share_select_keeps_fixed_and_says_why():

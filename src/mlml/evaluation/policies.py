@@ -58,6 +58,10 @@ BASE_POLICIES: tuple[str, ...] = ("fixed", "tuned", "expected", "calibrated", "c
 POLICIES: tuple[str, ...] = (*BASE_POLICIES, "select")
 #: Policies that read the soft truth (a posterior of the observed zeros).
 SOFT_POLICIES: tuple[str, ...] = ("expected", "calibrated", "cardinality", "select")
+#: ``select`` leaves 0.5 only for a policy that leads in at least this share of bootstrap replicates of the
+#: validation rows (chosen on the development folds, benchmarks/README.md "Third session"), of this many.
+SELECT_CONFIDENCE = 0.9
+SELECT_BOOTSTRAP = 400
 #: Pseudo-observations pulling each class's Platt parameters towards the shared ones.
 _SHRINK = 20.0
 _EPS = 1e-6
@@ -211,7 +215,7 @@ def fit_policy(policy: str, scores: ArrayLike, observed: LabelMatrix, *, q: np.n
 def select_decision(scores: np.ndarray, observed: np.ndarray, *, q: np.ndarray, missing_share: float | None,
                     grid: int | ArrayLike = 99, random_state: int = 0) -> Decision:
     """``select``: the policy of :data:`BASE_POLICIES` with the highest estimated micro-F1 on validation rows it was
-    not fitted on, refitted on all of them.
+    not fitted on, refitted on all of them; ``fixed`` unless that policy's lead is clear.
 
     The rows are cut in two halves (seeded); each policy is fitted on one half and decides the other, both ways, and
     its observed true positives ``TP_o``, predicted positives ``P̂`` and observed positives ``Pos_o`` are summed.
@@ -222,8 +226,13 @@ def select_decision(scores: np.ndarray, observed: np.ndarray, *, q: np.ndarray, 
     "Assessing binary classifiers using only positive and unlabeled data"). With ``c = 1`` this is the observed
     micro-F1, which counts every recovered missing positive as a false positive and so prefers deciding too little.
     Scoring on the other half keeps ``tuned``, fitted to the very labels it would be scored on, from winning by
-    overfitting. Ties go to the earlier policy; where the share could not be diagnosed (NaN: too few observed
-    positives) ``fixed`` is kept. The criterion per policy and the share are kept in ``info["select"]``.
+    overfitting. Ties go to the earlier policy.
+
+    Few validation rows make the estimate noisy, and the winner of a noisy race is biased upwards; so the winner
+    replaces ``fixed`` (0.5, every model's default) only where it leads in at least :data:`SELECT_CONFIDENCE` of
+    :data:`SELECT_BOOTSTRAP` bootstrap replicates of the validation rows (the same cross-fitted decisions, rows drawn
+    with replacement). Where the share could not be diagnosed (NaN: too few observed positives) ``fixed`` is kept.
+    The criterion per policy, the share and the bootstrap's share of replicates are kept in ``info["select"]``.
     """
     if missing_share is None:
         raise MLMLError("The 'select' policy reads the estimated share of missing positives of the training rows: "
@@ -236,21 +245,45 @@ def select_decision(scores: np.ndarray, observed: np.ndarray, *, q: np.ndarray, 
                                    else "fewer than two validation rows"}
         return decision
     c = 1.0 - float(np.clip(missing_share, 0.0, 0.99))
+    rng = np.random.default_rng(random_state)
+    rows = _cross_fitted_counts(scores, y, q, grid, rng.permutation(len(y)))
+
+    def estimate(counts: np.ndarray) -> np.ndarray:  # (..., 3) summed counts -> the micro-F1 estimate
+        return 2 * counts[..., 0] / np.maximum(c * counts[..., 1] + counts[..., 2], 1e-12)
+
+    criterion = {p: float(estimate(rows[p].sum(axis=0))) for p in BASE_POLICIES}
+    best = max(BASE_POLICIES, key=lambda p: (criterion[p], -BASE_POLICIES.index(p)))
+    lead = 1.0
+    if best != "fixed":
+        wins = []
+        chunk = max(1, (1 << 22) // len(y))  # replicates drawn a block at a time: at most 4M row indices held
+        for start in range(0, SELECT_BOOTSTRAP, chunk):
+            draw = rng.integers(0, len(y), (min(chunk, SELECT_BOOTSTRAP - start), len(y)))
+            wins.append(estimate(rows[best][draw].sum(axis=1)) > estimate(rows["fixed"][draw].sum(axis=1)))
+        lead = float(np.concatenate(wins).mean())
+    chosen = best if lead >= SELECT_CONFIDENCE else "fixed"
+    decision = fit_policy(chosen, scores, y, q=q, grid=grid)
+    decision.info["select"] = {"missing_share": float(missing_share), "criterion": criterion, "best": best,
+                               "lead": lead}
+    return decision
+
+
+def _cross_fitted_counts(scores: np.ndarray, y: np.ndarray, q: np.ndarray, grid: int | ArrayLike,
+                         order: np.ndarray) -> dict[str, np.ndarray]:
+    """Per policy of :data:`BASE_POLICIES`, per validation row: ``(observed TP, predicted positives, observed
+    positives)`` of its decisions, each half of the rows (``order`` cut in two) decided by the policy fitted on the
+    other half."""
     known, positive = y != UNKNOWN, y == POSITIVE
-    order = np.random.default_rng(random_state).permutation(len(y))
     halves = (order[: len(y) // 2], order[len(y) // 2 :])
-    counts = {p: np.zeros(3) for p in BASE_POLICIES}  # observed TP, predicted positives, observed positives
+    rows = {p: np.zeros((len(y), 3)) for p in BASE_POLICIES}
     for fit_rows, score_rows in (halves, halves[::-1]):
         s = scores[score_rows]
         for p, decision in fit_policies(BASE_POLICIES, scores[fit_rows], y[fit_rows], q=q[fit_rows],
                                         grid=grid).items():
             chosen = (s >= decision.thresholds(s)) & known[score_rows]
-            counts[p] += [(chosen & positive[score_rows]).sum(), chosen.sum(), positive[score_rows].sum()]
-    criterion = {p: float(2 * tp / max(c * predicted + pos, 1e-12)) for p, (tp, predicted, pos) in counts.items()}
-    best = max(BASE_POLICIES, key=lambda p: (criterion[p], -BASE_POLICIES.index(p)))
-    decision = fit_policy(best, scores, y, q=q, grid=grid)
-    decision.info["select"] = {"missing_share": float(missing_share), "criterion": criterion}
-    return decision
+            rows[p][score_rows] = np.stack([(chosen & positive[score_rows]).sum(axis=1), chosen.sum(axis=1),
+                                            positive[score_rows].sum(axis=1)], axis=1)
+    return rows
 
 
 def pu_decision(scores: np.ndarray, observed: np.ndarray, *, grid: int | ArrayLike = 99) -> Decision:
