@@ -202,7 +202,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="the decision rule stored with the model: fixed (0.5), tuned (per class on the validation "
                         "rows' observed labels), expected / calibrated / cardinality / pu (observed zeros not trusted; "
                         "see mlml.evaluation.policies), select (the one of those six with the highest micro-F1 "
-                        "estimated on held-out validation rows, corrected by the diagnosed missing share), or own "
+                        "estimated on held-out validation rows, corrected by the diagnosed missing share; 0.5 unless "
+                        "its lead is clear), or own "
                         "(the method's own policy; `mlml methods` shows it); "
                         "`mlml decide` changes it later without retraining")
     p.add_argument("--num-threads", type=_threads, default="auto", metavar="N|auto",
