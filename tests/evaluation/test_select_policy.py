@@ -77,11 +77,11 @@ def test_a_lead_within_the_noise_of_few_rows_keeps_one_half():
     assert few.policy == "fixed"
 
 
-def test_without_a_diagnosable_share_select_keeps_fixed_and_says_why():
+def test_without_a_diagnosable_share_select_decides_by_pu_and_says_why():
     _, scores, observed, q = _data()
     decision = fit_policy("select", scores, observed, q=q, missing_share=float("nan"))
-    assert decision.policy == "fixed" and decision.info["select"]["reason"].startswith("the missing share")
-    np.testing.assert_array_equal(decision.predict(scores), (scores >= 0.5).astype(np.int8))
+    assert decision.policy == "pu" and decision.info["select"]["reason"].startswith("the missing share")
+    np.testing.assert_array_equal(decision.predict(scores), fit_policy("pu", scores, observed).predict(scores))
 
 
 def test_select_needs_the_share_and_the_posterior():

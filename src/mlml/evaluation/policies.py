@@ -231,18 +231,23 @@ def select_decision(scores: np.ndarray, observed: np.ndarray, *, q: np.ndarray, 
     Few validation rows make the estimate noisy, and the winner of a noisy race is biased upwards; so the winner
     replaces ``fixed`` (0.5, every model's default) only where it leads in at least :data:`SELECT_CONFIDENCE` of
     :data:`SELECT_BOOTSTRAP` bootstrap replicates of the validation rows (the same cross-fitted decisions, rows drawn
-    with replacement). Where the share could not be diagnosed (NaN: too few observed positives) ``fixed`` is kept.
+    with replacement). Where the share could not be diagnosed (NaN: no label has enough observed positives) the
+    decision is ``pu``'s, which rescales the scores by the observed positives' own mean score and needs no share
+    (on the development folds where that happens, 0.5 predicts next to nothing: benchmarks/README.md).
     The criterion per policy, the share and the bootstrap's share of replicates are kept in ``info["select"]``.
     """
     if missing_share is None:
         raise MLMLError("The 'select' policy reads the estimated share of missing positives of the training rows: "
                         "pass missing_share (mlml.service.fold_missing_share, or mlml.diagnose).")
     y = np.asarray(observed)
-    if not np.isfinite(missing_share) or len(y) < 2:
+    if len(y) < 2:
         decision = Decision("fixed", np.full(y.shape[1], 0.5))
+        decision.info["select"] = {"missing_share": None, "criterion": None, "reason": "fewer than two validation rows"}
+        return decision
+    if not np.isfinite(missing_share):  # next to no observed positive: Elkan & Noto's rescaling, which needs no share
+        decision = pu_decision(scores, y, grid=grid)
         decision.info["select"] = {"missing_share": None, "criterion": None,
-                                   "reason": "the missing share could not be diagnosed" if len(y) >= 2
-                                   else "fewer than two validation rows"}
+                                   "reason": "the missing share could not be diagnosed"}
         return decision
     c = 1.0 - float(np.clip(missing_share, 0.0, 0.99))
     rng = np.random.default_rng(random_state)
