@@ -293,48 +293,38 @@ def combination(args: argparse.Namespace) -> None:
     of ``--seeds`` (default ``--seed``); beside it auto as it was before the third round (re-hiding half of the
     observed positives); issue 20: the calibration of auto's scores (ECE, reliability) on the same hiding.
     ``--cache DIR`` keeps the two sets of out-of-fold probabilities (minutes a set) between runs."""
-    from mlml.data import load
     from mlml.evidence import out_of_fold_probabilities
     from mlml.suggest import fit_scorer
 
-    seeds = [int(x) for x in (args.seeds or str(args.seed)).split(",")]
-    sets = [x for x in (args.sets or ",".join(MULAN)).split(",") if x]
-    print(f"MULAN, per-sample hiding r = {args.ratio}, seeds {seeds}: precision of the top 100 / AP of hidden "
-          "positives among observed zeros")
+    print(f"MULAN, per-sample hiding r = {args.ratio}, seeds {args.seeds or args.seed}: precision of the top 100 / "
+          "AP of hidden positives among observed zeros")
     head = ["prior", "vote", "model (oof)", "knn (Bayes)", "cleanlab LR", "auto (share 0.5)", "auto"]
     print(f"{'data set':<15}" + "".join(f"{h:>18}" for h in head) + "   auto >= each source & LR   ECE")
     reliability, met = {}, []
-    for name in sets:
-        if not present(args.data / "mulan" / name, f" {name}"):
-            continue
-        ds = load(f"mulan:{args.data / 'mulan' / name}")
-        labels = ds.labels.toarray() if sp.issparse(ds.labels) else np.asarray(ds.labels)
-        for seed in seeds:
-            t0 = time.perf_counter()
-            obs, hid = hide_positives(labels, args.ratio, random_state=seed)
-            obs, hid = np.asarray(obs), np.asarray(hid).astype(bool)
-            model, lr = _out_of_fold(args.cache, name, seed, obs, ds.features, out_of_fold_probabilities)
-            before = fit_scorer(obs, features=ds.features, probabilities=model, rehide_share=0.5, random_state=seed)
-            scorer = fit_scorer(obs, features=ds.features, probabilities=model, random_state=seed)
-            values = scorer.evidence.block(np.arange(obs.shape[0]))
-            full = {k: values[k] for k in ("prior", "vote", "model")}
-            full["score"] = scorer.block(np.arange(obs.shape[0]))["score"]
-            full["before"] = before.block(np.arange(obs.shape[0]))["score"]
-            knn = missing_scores(obs, features=ds.features, probabilities=model, method="knn")["score"]
-            scores = [full["prior"], full["vote"], full["model"], knn, lr, full["before"], full["score"]]
-            figures = [detection(hid, obs, s) for s in scores]
-            auto, sources = figures[-1], figures[:3] + [figures[4]]
-            ok = all(auto["p@100"] >= f["p@100"] and auto["ap"] >= f["ap"] for f in sources)
-            short = [f"{head[j]}'s {k}" for j, f in zip((0, 1, 2, 4), sources) for k in ("p@100", "ap")
-                     if auto[k] < f[k]]
-            met.append(ok)
-            zero = obs == 0
-            ece, table = calibration(hid[zero], full["score"][zero])
-            reliability[f"{name} seed {seed}"] = table
-            cells = "".join(f"{f['p@100']:>10.3f} / {f['ap']:.3f}" for f in figures)
-            print(f"{name:<9}seed {seed}{cells}   {'yes' if ok else 'NO (' + ', '.join(short) + ')'}   {ece:.4f}"
-                  f"   [{time.perf_counter() - t0:.0f}s; {describe(scorer)}; before: {describe(before)}]",
-                  flush=True)
+    for name, seed, ds, obs, hid in _hidden_cells(args):
+        t0 = time.perf_counter()
+        model, lr = _out_of_fold(args.cache, name, seed, obs, ds.features, out_of_fold_probabilities)
+        before = fit_scorer(obs, features=ds.features, probabilities=model, rehide_share=0.5, random_state=seed)
+        scorer = fit_scorer(obs, features=ds.features, probabilities=model, random_state=seed)
+        values = scorer.evidence.block(np.arange(obs.shape[0]))
+        full = {k: values[k] for k in ("prior", "vote", "model")}
+        full["score"] = scorer.block(np.arange(obs.shape[0]))["score"]
+        full["before"] = before.block(np.arange(obs.shape[0]))["score"]
+        knn = missing_scores(obs, features=ds.features, probabilities=model, method="knn")["score"]
+        scores = [full["prior"], full["vote"], full["model"], knn, lr, full["before"], full["score"]]
+        figures = [detection(hid, obs, s) for s in scores]
+        auto, sources = figures[-1], figures[:3] + [figures[4]]
+        ok = all(auto["p@100"] >= f["p@100"] and auto["ap"] >= f["ap"] for f in sources)
+        short = [f"{head[j]}'s {k}" for j, f in zip((0, 1, 2, 4), sources) for k in ("p@100", "ap")
+                 if auto[k] < f[k]]
+        met.append(ok)
+        zero = obs == 0
+        ece, table = calibration(hid[zero], full["score"][zero])
+        reliability[f"{name} seed {seed}"] = table
+        cells = "".join(f"{f['p@100']:>10.3f} / {f['ap']:.3f}" for f in figures)
+        print(f"{name:<9}seed {seed}{cells}   {'yes' if ok else 'NO (' + ', '.join(short) + ')'}   {ece:.4f}"
+              f"   [{time.perf_counter() - t0:.0f}s; {describe(scorer)}; before: {describe(before)}]",
+              flush=True)
     print(f"\nauto >= each of its sources and cleanlab's recipe on both measures in {sum(met)} of {len(met)} cells")
     print("\nreliability of auto's scores (bins of the score; share of hidden positives in each):")
     for name, table in reliability.items():
@@ -347,34 +337,39 @@ def share_table(args: argparse.Namespace) -> None:
     missing share as ``diagnose`` estimates it (the default now) -- each fitted with ``--draws`` seeds of the
     re-hiding, on the hidings of ``--seeds`` (the development cells: 1,2): mean P@100 / AP of the hidden positives
     and the range of AP over the draws. The ranking does not depend on the calibration, which is left off."""
-    from mlml.data import load
     from mlml.evidence import out_of_fold_probabilities
     from mlml.suggest import fit_scorer, missing_rehide_share
     from mlml.suggest_calibration import estimate_missing_share
 
-    seeds = [int(x) for x in (args.seeds or str(args.seed)).split(",")]
-    sets = [x for x in (args.sets or ",".join(MULAN)).split(",") if x]
-    print(f"auto's re-hidden share, per-sample hiding r = {args.ratio}, hiding seeds {seeds}, {args.draws} draws of "
-          "the re-hiding each: mean P@100 / AP (AP range)")
-    for name in sets:
+    print(f"auto's re-hidden share, per-sample hiding r = {args.ratio}, hiding seeds {args.seeds or args.seed}, "
+          f"{args.draws} draws of the re-hiding each: mean P@100 / AP (AP range)")
+    for name, seed, ds, obs, hid in _hidden_cells(args):
+        model, _ = _out_of_fold(args.cache, name, seed, obs, ds.features, out_of_fold_probabilities)
+        estimate = estimate_missing_share(obs, ds.features, random_state=seed)
+        cells = []
+        for share in (0.5, missing_rehide_share(obs, estimate)):
+            found = np.array([[detection(hid, obs, fit_scorer(
+                obs, features=ds.features, probabilities=model, rehide_share=share, calibration="none",
+                random_state=1000 + draw).block(np.arange(obs.shape[0]))["score"])[k] for k in ("p@100", "ap")]
+                for draw in range(args.draws)])
+            cells.append(f"share {share:.3f}: {found[:, 0].mean():.3f} / {found[:, 1].mean():.3f} "
+                         f"({found[:, 1].min():.3f}-{found[:, 1].max():.3f})")
+        print(f"{name:<9}seed {seed}  estimated missing share {estimate:.3f}   " + "   ".join(cells), flush=True)
+
+
+def _hidden_cells(args: argparse.Namespace):
+    """``(name, seed, data set, observed, hidden)`` for each MULAN set of ``--sets`` present and each hiding seed of
+    ``--seeds`` (per-sample hiding at ``--ratio``)."""
+    from mlml.data import load
+
+    for name in [x for x in (args.sets or ",".join(MULAN)).split(",") if x]:
         if not present(args.data / "mulan" / name, f" {name}"):
             continue
         ds = load(f"mulan:{args.data / 'mulan' / name}")
         labels = ds.labels.toarray() if sp.issparse(ds.labels) else np.asarray(ds.labels)
-        for seed in seeds:
+        for seed in [int(x) for x in (args.seeds or str(args.seed)).split(",")]:
             obs, hid = hide_positives(labels, args.ratio, random_state=seed)
-            obs, hid = np.asarray(obs), np.asarray(hid).astype(bool)
-            model, _ = _out_of_fold(args.cache, name, seed, obs, ds.features, out_of_fold_probabilities)
-            estimate = estimate_missing_share(obs, ds.features, random_state=seed)
-            cells = []
-            for share in (0.5, missing_rehide_share(obs, estimate)):
-                found = np.array([[detection(hid, obs, fit_scorer(
-                    obs, features=ds.features, probabilities=model, rehide_share=share, calibration="none",
-                    random_state=1000 + draw).block(np.arange(obs.shape[0]))["score"])[k] for k in ("p@100", "ap")]
-                    for draw in range(args.draws)])
-                cells.append(f"share {share:.3f}: {found[:, 0].mean():.3f} / {found[:, 1].mean():.3f} "
-                             f"({found[:, 1].min():.3f}-{found[:, 1].max():.3f})")
-            print(f"{name:<9}seed {seed}  estimated missing share {estimate:.3f}   " + "   ".join(cells), flush=True)
+            yield name, seed, ds, np.asarray(obs), np.asarray(hid).astype(bool)
 
 
 def _out_of_fold(cache, name: str, seed: int, observed: np.ndarray, features, oof) -> tuple[np.ndarray, np.ndarray]:

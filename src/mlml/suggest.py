@@ -42,14 +42,15 @@ import numpy as np
 import scipy.sparse as sp
 
 from mlml._validation import check_fraction, check_option, check_positive_int
-from mlml.evidence import (
-    MIN_REHIDDEN,
+from mlml.evidence import (  # noqa: F401 (REHIDE_SHARES, missing_rehide_share: public names here too)
     REHIDE_SCHEMES,
+    REHIDE_SHARES,
     Combination,
     Evidence,
     TooFewPositives,
     build_evidence,
     fit_combination,
+    missing_rehide_share,
 )
 from mlml.exceptions import MLMLError
 from mlml.labels import POSITIVE, UNKNOWN, LabelMatrix, check_labels
@@ -62,8 +63,6 @@ from mlml.weights.pairwise import cooccurrence_statistics, indicator
 SuggestMethod = Literal["auto", "labels", "knn"]
 METHODS: tuple[str, ...] = ("auto", "labels", "knn")
 _N_EVIDENCE = 3
-#: Bounds of the share of observed positives re-hidden by ``method="auto"`` (``rehide_share="missing"``).
-REHIDE_SHARES = (0.05, 0.75)
 #: Label entries (rows x labels) scored per block.
 BLOCK_ENTRIES = 1 << 20
 logger = logging.getLogger("mlml.suggest")
@@ -178,29 +177,6 @@ def fit_scorer(
         calibrate(scorer, features=features, missing_share=missing_share, estimated=estimated,
                   random_state=random_state)
     return scorer
-
-
-def missing_rehide_share(observed: LabelMatrix, missing_share: float | None) -> float:
-    """The share of observed positives that ``method="auto"`` hides again: the data's own missing share ``m``,
-    within ``REHIDE_SHARES``, and at least enough for ``2 x MIN_REHIDDEN`` re-hidden positives; 0.5 where ``m``
-    is unknown (NaN or None).
-
-    Why: the combination is fitted on a re-hidden copy of the labels, which should lose what the real labels
-    lost. On the development cells (five MULAN sets, per-sample hiding r = 0.5, hiding seeds 1 and 2) a small
-    share suited the sets of about one label per row (scene: m = 0.07) and a large one yeast (m = 0.5); re-hiding
-    ``diagnose``'s estimate rather than 0.5 raised the average precision of the hidden positives in 5 of 8 cells
-    (mean +0.003: a small gain; benchmarks/README.md, "suggest --method auto, third round").
-    """
-    low, high = REHIDE_SHARES
-    if missing_share is None or not np.isfinite(missing_share):
-        logger.info("suggest: no missing share to re-hide; re-hiding half of the observed positives")
-        return 0.5
-    positives = int((observed.data == POSITIVE).sum()) if sp.issparse(observed) else int(
-        (np.asarray(observed) == POSITIVE).sum())
-    floor = min(0.5, 2.0 * MIN_REHIDDEN / max(positives, 1))
-    share = float(np.clip(max(missing_share, floor), low, high))
-    logger.info("suggest: re-hiding %.3f of the observed positives (missing share %.3f)", share, missing_share)
-    return share
 
 
 def missing_scores(observed: LabelMatrix, **kwargs: Any) -> dict[str, Any]:
