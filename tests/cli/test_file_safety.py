@@ -84,14 +84,21 @@ def _features(folder, n=12):
     return path
 
 
-def test_reproduce_refuses_a_labels_file_that_is_a_run_file(tmp_path, labels_csv, capsys):
-    run_dir = tmp_path / "d"
+def _reproduce_with_inputs_in(run_dir, labels_name, labels_csv, capsys):
+    """``mlml reproduce --out run_dir`` of a labels file named ``labels_name`` (a copy of ``labels_csv``) and a
+    features file, both kept in ``run_dir``: ``(code, err, labels)``."""
     run_dir.mkdir()
-    labels = run_dir / "results.csv"
+    labels = run_dir / labels_name
     labels.write_bytes(labels_csv.read_bytes())
     features = _features(run_dir)
     code, err = run(["reproduce", f"csv:{labels},{features}", "--methods", "bce", "--ratios", "0", "--folds", "2",
                      "--epochs", "2", "--out", run_dir, "--no-progress"], capsys)
+    return code, err, labels
+
+
+def test_reproduce_refuses_a_labels_file_that_is_a_run_file(tmp_path, labels_csv, capsys):
+    run_dir = tmp_path / "d"
+    code, err, labels = _reproduce_with_inputs_in(run_dir, "results.csv", labels_csv, capsys)
     assert_one_line_error(code, err, "its own results.csv")
     assert labels.read_bytes() == labels_csv.read_bytes()
     assert sorted(p.name for p in run_dir.iterdir()) == ["X.npy", "results.csv"]
@@ -110,12 +117,7 @@ def test_reproduce_refuses_its_own_config_file_as_config(tmp_path, capsys):
 
 def test_reproduce_reads_other_inputs_kept_in_its_run_folder(tmp_path, labels_csv, capsys):
     run_dir = tmp_path / "d"
-    run_dir.mkdir()
-    labels = run_dir / "labels.csv"
-    labels.write_bytes(labels_csv.read_bytes())
-    features = _features(run_dir)
-    code, _ = run(["reproduce", f"csv:{labels},{features}", "--methods", "bce", "--ratios", "0", "--folds", "2",
-                   "--epochs", "2", "--out", run_dir, "--no-progress"], capsys)
+    code, _, labels = _reproduce_with_inputs_in(run_dir, "labels.csv", labels_csv, capsys)
     assert code == 0
     assert labels.read_bytes() == labels_csv.read_bytes() and (run_dir / "results.csv").is_file()
 

@@ -203,14 +203,22 @@ def test_methods_registered_and_trainable():
     assert result.predict_proba(x).shape == y.shape
 
 
-def test_em_trains_on_the_soft_pseudo_labels():
-    """knn-pu-em: the estimator's ω on observed zeros reaches the loss and changes the model."""
-    from mlml.training import TrainConfig, fit
+def _short_training():
+    """A toy set with half its positives hidden and three epochs of a linear head: ``(x, y, observed, config)``."""
+    from mlml.training import TrainConfig
 
     x, y = _toy(200, seed=8)
     observed, _ = hide_positives(y, 0.5, random_state=1)
     config = TrainConfig(epochs=3, batch_size=64, val_fraction=0.0, fixed_epochs=True, device="cpu",
                          log=False, head="linear")
+    return x, y, observed, config
+
+
+def test_em_trains_on_the_soft_pseudo_labels():
+    """knn-pu-em: the estimator's ω on observed zeros reaches the loss and changes the model."""
+    from mlml.training import fit
+
+    x, y, observed, config = _short_training()
     probas = {}
     for name in ("knn-pu-wce", "knn-pu-em"):
         result = fit(x, observed, METHODS.get(name), config)
@@ -349,7 +357,7 @@ def test_soft_asl_errors_name_the_parameter():
 def test_knn_pu_asl_is_knn_pu_em_with_asl_and_trains():
     """Same estimator and parameters as knn-pu-em, the asl criterion's defaults; the estimator's weights reach
     the loss in training (soft pseudo-positives raise the observed zeros' scores over plain ASL's)."""
-    from mlml.training import TrainConfig, fit
+    from mlml.training import fit
 
     asl, em = METHODS.get("knn-pu-asl"), METHODS.get("knn-pu-em")
     assert asl.loss == "soft-asl" and not asl.loss_kwargs
@@ -357,10 +365,7 @@ def test_knn_pu_asl_is_knn_pu_em_with_asl_and_trains():
     ours, theirs = LOSSES.create("soft-asl"), LOSSES.create("asl")
     assert (ours.gamma_pos, ours.gamma_neg, ours.margin, ours.detach_focusing) == (
         theirs.gamma_pos, theirs.gamma_neg, theirs.margin, theirs.detach_focusing)
-    x, y = _toy(200, seed=8)
-    observed, _ = hide_positives(y, 0.5, random_state=1)
-    config = TrainConfig(epochs=3, batch_size=64, val_fraction=0.0, fixed_epochs=True, device="cpu",
-                         log=False, head="linear")
+    x, y, observed, config = _short_training()
     probas = {}
     for name in ("asl", "knn-pu-asl"):
         probas[name] = fit(x, observed, METHODS.get(name), config).predict_proba(x)
