@@ -122,7 +122,8 @@ def main() -> None:
                         help="keep only N of each fold's validation rows (seeded; the others unused): how the "
                              "policies fare with the validation rows of a small data set")
     parser.add_argument("--select", action="store_true",
-                        help="also: the policy of each run chosen on its validation rows (select_policy)")
+                        help="also: the second round's rejected rule, a policy chosen per run by the expected F1 "
+                             "under the soft truth (soft_truth_choice; not the select policy)")
     args = parser.parse_args()
 
     from mlml.evaluation import evaluate
@@ -173,7 +174,7 @@ def main() -> None:
                 for p, d in fitted.items():
                     per_policy.setdefault(p, []).append(d["metrics"]["micro_f1"])
                 if args.select:  # development: one policy per run, chosen on the validation rows
-                    chosen = select_policy(result.val_proba, fold.observed_val, decision_posterior(fold))
+                    chosen = soft_truth_choice(result.val_proba, fold.observed_val, decision_posterior(fold))
                     selected.setdefault("selected", []).append(fitted[chosen]["metrics"]["micro_f1"])
                     picks.append(chosen)
             ours = float(np.mean(f1))
@@ -208,7 +209,7 @@ def main() -> None:
               + f" {np.mean([m for m, _ in cells_of]):>7.3f}  {sum(c > 0 for _, c in cells_of)}")
 
 
-def select_policy(val_proba: np.ndarray, observed: Any, q: np.ndarray, seed: int = 0) -> str:
+def soft_truth_choice(val_proba: np.ndarray, observed: Any, q: np.ndarray, seed: int = 0) -> str:
     """The policy of the highest expected micro-F1 under the soft truth (observed positives 1, an observed zero
     its posterior ``q``) on the validation rows, cross-fitted: each policy fitted on one half of the rows and
     scored on the other, both ways."""
