@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 from _common import present, shared_data
 
-from mlml.auto import CRITERIA, DEFAULT_CRITERION, kendall_tau, resolve_method
+from mlml.auto import CRITERIA, DEFAULT_CRITERION, fit_auto, kendall_tau, resolve_method
 from mlml.auto.method import CANDIDATE_POOL, DEFAULT_POLICY, PARTIAL_CANDIDATES
 from mlml.auto.select import choose, prepare_selection, rank_key, score_entry, train_candidates
 from mlml.data import load
@@ -62,7 +62,7 @@ def decided_f1(truth, scores, val_proba, selection, policy, missing_share) -> fl
 def run_fold(dataset, source: str, ratio: float, fold_id: int, folds: int, seed: int, epochs: int,
              dump: Path | None = None, scheme: str = "per-sample") -> dict:
     pool = list(CANDIDATE_POOL) + (list(PARTIAL_CANDIDATES) if scheme == "partial" else [])
-    method = resolve_method("auto").with_params({"candidates": pool})
+    method = resolve_method("auto").with_params({"candidates": pool, "seeds": 1})  # each baseline as trained alone
     split = kfold_indices(dataset.labels, n_splits=folds, stratified=True, random_state=seed)[fold_id]
     fold = make_fold(dataset, split, ratio=ratio, scheme=scheme, seed=seed, hiding=hiding_seed(seed, fold_id, ratio))
     config = TrainConfig(seed=seed, num_threads=1, epochs=epochs, log=False, progress=False)
@@ -73,11 +73,16 @@ def run_fold(dataset, source: str, ratio: float, fold_id: int, folds: int, seed:
     share = fold_missing_share(fold)
     val = {n: np.asarray(r.val_proba, dtype=np.float64) for n, r in results.items()}
     test = {n: r.predict_proba(fold.test_inputs).astype(np.float64) for n, r in results.items()}
+    started = time.perf_counter()
+    auto = fit_auto(fold, config, "auto")  # auto as shipped: its default candidates, seeds, combination and policy
+    auto_s = time.perf_counter() - started
+    auto_test = auto.predict_proba(fold.test_inputs).astype(np.float64)
     if dump is not None:  # every candidate's validation and test probabilities, for analyses without retraining
         dump.mkdir(parents=True, exist_ok=True)
         np.savez_compressed(dump / dump_name(Path(source).name, scheme, ratio, fold_id),
                             **{f"val/{n}": v.astype(np.float32) for n, v in val.items()},
-                            **{f"test/{n}": t.astype(np.float32) for n, t in test.items()})
+                            **{f"test/{n}": t.astype(np.float32) for n, t in test.items()},
+                            **{"val/auto": auto.val_proba, "test/auto": auto_test.astype(np.float32)})
     scored = {n: score_entry(val[n], selection) for n in results}
     candidates = {}
     for n in results:
@@ -111,6 +116,11 @@ def run_fold(dataset, source: str, ratio: float, fold_id: int, folds: int, seed:
     average_val = np.mean([val[m] for m in everything], axis=0)
     choices["all"]["f1_policies"] = {p: decided_f1(fold.test_labels, average_test, average_val, selection, p, share)
                                      for p in POLICIES}
+    choices["auto"] = {"members": auto.auto_choice["members"], "policy": auto.auto_choice["policy"],
+                       "map": float(evaluate(fold.test_labels, auto_test)["map"]),
+                       "micro_f1": float(evaluate(fold.test_labels, auto_test, ranking=False,
+                                                  threshold=auto.decision_thresholds_for(auto_test))["micro_f1"]),
+                       "seconds": auto_s}
     return {"dataset": source, "ratio": ratio, "scheme": scheme, "fold": fold_id, "candidates": candidates,
             "choices": choices,
             "train_s": train_s, "rehidden": int(selection.mask.sum()), "missing_share": share}
@@ -247,6 +257,9 @@ def summarise(rows: list[dict], default: str) -> None:
                                      "micro_f1": average["f1_policies"][DEFAULT_POLICY]}
     versus_best(cells, "default", f"every candidate averaged, policy {DEFAULT_POLICY} (auto's default before the "
                                   "second round; bench_auto_rules.py measures today's)")
+    if all("auto" in r["choices"] for r in rows):
+        versus_best(cells, "auto", "auto as shipped (mlml.auto.fit_auto with its defaults)")
+        print(f"auto's cost: {np.mean([r['choices']['auto']['seconds'] for r in rows]):.1f} s per fold")
     versus_best(cells, "all", "the average of every candidate, policy chosen by Lee & Liu")
     versus_best(cells, f"{default}|3", f"choosing by {default} (average of up to 3 when the criterion says so), "
                                        "policy chosen by Lee & Liu")

@@ -161,7 +161,7 @@ def test_candidates_early_stop_on_rehidden_labels_never_on_the_rehidden_positive
     monkeypatch.setattr(_Run, "__init__", spy)
     result = fit_auto(fold, TrainConfig(**CONFIG), method)
     selection = prepare_selection(fold, method, 0)
-    assert selection.mask.any() and len(seen) == 2
+    assert selection.mask.any() and len(seen) == 2 * method.seeds  # every candidate under every training seed
     for observed, val_labels in seen:
         assert observed.shape[0] == len(fold.train)  # the validation rows are never trained on
         assert np.array_equal(val_labels, selection.rehidden)
@@ -175,7 +175,7 @@ def test_fit_auto_records_its_choice_and_saves_a_normal_model(tmp_path):
                                                  "policy": "choose"})
     result = fit_auto(fold, TrainConfig(**CONFIG), method)
     choice = result.auto_choice
-    assert set(choice["candidates"]) == {"bce", "wan", "asl"} and choice["cost_trainings"] == 3
+    assert set(choice["candidates"]) == {"bce", "wan", "asl"} and choice["cost_trainings"] == 3 * method.seeds
     best = max(v["criteria"][choice["criterion"]] for v in choice["candidates"].values())
     assert choice["value"] >= best  # the single best, or an average that beats it
     assert result.decision["policy"] == choice["policy"]
@@ -189,12 +189,43 @@ def test_fit_auto_records_its_choice_and_saves_a_normal_model(tmp_path):
     assert json.loads((tmp_path / "m" / "model.json").read_text())["auto_choice"]["chosen"] == choice["chosen"]
 
 
-def test_by_default_auto_averages_every_candidate_with_the_calibrated_policy():
+def test_by_default_auto_averages_every_candidate_and_decides_by_select():
+    from mlml.service import fold_missing_share
+
     fold = _fold(seed=2)
     result = fit_auto(fold, TrainConfig(**CONFIG), resolve_method("auto").with_params({"candidates": "bce,wan"}))
     choice = result.auto_choice
     assert choice["members"] == ["bce", "wan"] and choice["chosen"] == "average(bce,wan)"
-    assert result.decision["policy"] == choice["policy"] == "calibrated" and result.config.head == "average"
+    assert choice["policy_rule"] == "select" and choice["policy"] == result.decision["policy"]
+    assert result.config.head == "average"
+    assert result.missing_share == fold_missing_share(fold)  # kept with the model, for `mlml decide` later
+    assert result.decision["info"]["select"]["missing_share"] == result.missing_share
+
+
+def test_a_candidate_is_the_bag_of_its_seeds_and_an_average_of_bags_averages_every_head():
+    from dataclasses import replace
+
+    from mlml.auto.select import train_candidates, training_seeds
+    from mlml.training import fit
+
+    fold = _fold(seed=3)
+    method = resolve_method("auto").with_params({"candidates": "bce,wan", "seeds": 3})
+    config = TrainConfig(**CONFIG)
+    seeds = training_seeds(config.seed, 3)
+    assert seeds[0] == config.seed and len(set(seeds)) == 3 and training_seeds(1, 2)[1] not in seeds
+    selection = prepare_selection(fold, method, config.seed)
+    bags = train_candidates(fold, config, method, selection)
+    alone = [fit(fold.train_inputs, fold.observed_train, "wan", replace(config, seed=s),
+                 validation=(fold.val_inputs, selection.rehidden)) for s in seeds]
+    expected = np.mean([r.predict_proba(fold.test_inputs) for r in alone], axis=0)
+    np.testing.assert_allclose(bags["wan"].predict_proba(fold.test_inputs), expected, atol=1e-5)
+    np.testing.assert_allclose(bags["wan"].val_proba, np.mean([r.val_proba for r in alone], axis=0), atol=1e-6)
+    result = fit_auto(fold, config, method)  # the average of two bags: one head per candidate and seed
+    assert len(result.model.head.members) == 6 and result.auto_choice["cost_trainings"] == 6
+    both = (bags["bce"].predict_proba(fold.test_inputs) + expected) / 2
+    np.testing.assert_allclose(result.predict_proba(fold.test_inputs), both, atol=1e-5)
+    with pytest.raises(MLMLError, match="'seeds'"):
+        method.with_params({"seeds": 0})
 
 
 def test_an_average_head_averages_the_members_probabilities():

@@ -85,8 +85,29 @@ def prepare_selection(fold: Any, method: AutoMethod, seed: int) -> Selection:
 
 
 def train_candidates(fold: Any, config: Any, method: AutoMethod, selection: Selection) -> dict[str, TrainResult]:
-    """Every candidate trained on ``fold``'s training rows, early-stopping on the re-hidden validation rows. A
-    candidate that fails is skipped with a warning; none left raises."""
+    """Every candidate trained on ``fold``'s training rows, early-stopping on the re-hidden validation rows, once
+    per training seed (``method.seeds``: ``config.seed``, then seeds drawn from it); a candidate trained under
+    several seeds is their *bag*: one model whose ``average`` head holds every seed's head, its validation
+    probabilities their mean. A candidate that fails is skipped with a warning (under any seed: it is left out);
+    none left raises."""
+    rounds = [_train_round(fold, replace(config, seed=seed), method, selection)
+              for seed in training_seeds(config.seed, method.seeds)]
+    if len(rounds) == 1:
+        return rounds[0]
+    names = [name for name in rounds[0] if all(name in r for r in rounds)]
+    if not names:
+        raise MLMLError("auto: every candidate failed to train under some seed.")
+    return {name: _average([r[name] for r in rounds], config) for name in names}
+
+
+def training_seeds(seed: int, n: int) -> list[int]:
+    """``n`` training seeds: ``seed`` itself (so that one seed trains what it always did), then seeds drawn from
+    ``(seed, k)`` -- not ``seed + k``, which runs of neighbouring seeds would share."""
+    return [seed] + [int(np.random.SeedSequence([seed, k]).generate_state(1)[0]) for k in range(1, n)]
+
+
+def _train_round(fold: Any, config: Any, method: AutoMethod, selection: Selection) -> dict[str, TrainResult]:
+    """Every candidate under one training seed (``config.seed``): in one pass where possible."""
     from mlml.training import fit
     from mlml.training.one_pass import fit_heads, one_pass_supported
 
@@ -100,7 +121,7 @@ def train_candidates(fold: Any, config: Any, method: AutoMethod, selection: Sele
         except MLMLError as exc:  # one candidate's failure: train them one by one to leave out only it
             logger.info("auto: one pass failed (%s); training the candidates one by one", exc)
         else:
-            logger.info("auto: trained %s in one pass (%s epochs)", ", ".join(results),
+            logger.info("auto: trained %s in one pass (seed %d; %s epochs)", ", ".join(results), config.seed,
                         ", ".join(str(len(r.history)) for r in results.values()))
             return results
     results = {}
@@ -111,7 +132,7 @@ def train_candidates(fold: Any, config: Any, method: AutoMethod, selection: Sele
         except MLMLError as exc:
             warnings.warn(f"auto: the candidate {name!r} failed and is left out: {exc}", stacklevel=2)
             continue
-        logger.info("auto: trained %s (%d epochs)", name, len(results[name].history))
+        logger.info("auto: trained %s (seed %d; %d epochs)", name, config.seed, len(results[name].history))
     if not results:
         raise MLMLError("auto: every candidate failed to train.")
     return results
@@ -206,7 +227,7 @@ def fit_auto(fold: Any, config: Any = None, method: AutoMethod | str = "auto") -
     combine = method.combine if config.mode == "frozen" else 1  # fine-tuned models share no head to average
     members, entry = choose(scored, val_proba, method.criterion, combine, selection)
     policy = entry["policy"] if method.policy == "choose" else method.policy
-    result = results[members[0]] if len(members) == 1 else _average(results, members, config)
+    result = results[members[0]] if len(members) == 1 else _average([results[n] for n in members], config)
     choice = {
         "chosen": members[0] if len(members) == 1 else "average(" + ",".join(members) + ")",
         "members": members, "combine": method.combine, "criterion": method.criterion,
@@ -214,7 +235,8 @@ def fit_auto(fold: Any, config: Any = None, method: AutoMethod | str = "auto") -
         "policy": policy, "policy_rule": method.policy, "policy_values": entry["policy_values"],
         "candidates": {name: {"criteria": s["criteria"], "policy": s["policy"], "epochs": len(results[name].history)}
                        for name, s in scored.items()},
-        "rehidden_positives": int(selection.mask.sum()), "cost_trainings": len(results),
+        "rehidden_positives": int(selection.mask.sum()), "seeds": method.seeds,
+        "cost_trainings": len(results) * method.seeds,
     }
     auto = AutoResult(**{f.name: getattr(result, f.name) for f in fields(TrainResult)}, auto_choice=choice)
     auto.method = method.name
@@ -222,20 +244,29 @@ def fit_auto(fold: Any, config: Any = None, method: AutoMethod | str = "auto") -
     auto.val_proba = np.mean([val_proba[n] for n in members], axis=0).astype(np.float32)
     auto.decide(policy, q=selection.q_policy if policy in SOFT_POLICIES else None,
                 missing_share=fold_missing_share(fold) if policy == "select" else None)
+    choice["policy"] = auto.decision["policy"] if auto.decision else policy  # what ``select`` resolved to
     logger.info("auto: chose %s (%s %.4f), policy %s", choice["chosen"], method.criterion, choice["value"], policy)
     return auto
 
 
-def _average(results: dict[str, TrainResult], members: list[str], config: Any) -> TrainResult:
-    """One model whose ``average`` head holds the members' heads (frozen mode: they share the standardisation)."""
+def _average(members: list[TrainResult], config: Any) -> TrainResult:
+    """One model whose ``average`` head holds every head of ``members`` (a member that is itself an average gives
+    its own members: the probabilities of every head are averaged with equal weight); its validation probabilities
+    the same average. Frozen mode: the members share the training rows' standardisation."""
+    from mlml.models.heads import AverageHead
     from mlml.training.model import build_model, unwrap
 
-    first = results[members[0]]
-    averaged = replace(config, head="average", head_kwargs={"n_members": len(members), "head": config.head,
+    heads = []
+    for r in members:
+        head = unwrap(r.model).head
+        heads += list(head.members) if isinstance(head, AverageHead) else [head]
+    first = members[0]
+    averaged = replace(config, head="average", head_kwargs={"n_members": len(heads), "head": config.head,
                                                             "head_kwargs": dict(config.head_kwargs)})
     model = build_model(averaged, first.in_features, first.n_labels, pretrained=False)
     model.standardize.load_state_dict(unwrap(first.model).standardize.state_dict())
-    for slot, name in zip(model.head.members, members):
-        slot.load_state_dict(unwrap(results[name].model).head.state_dict())
+    for slot, head in zip(model.head.members, heads):
+        slot.load_state_dict(head.state_dict())
     model.to(first.device).eval()
-    return replace(first, model=model, config=averaged, history=list(first.history))
+    val_proba = np.mean([np.asarray(r.val_proba, dtype=np.float64) for r in members], axis=0).astype(np.float32)
+    return replace(first, model=model, config=averaged, history=list(first.history), val_proba=val_proba)

@@ -193,7 +193,8 @@ def _auto_summary(choice: dict[str, Any]) -> str:
     for name, entry in choice["candidates"].items():
         lines.append(f"  {name:<22} {criterion} {entry['criteria'][criterion]:.4f}"
                      + (f"  policy {entry['policy']}" if per_model else ""))
-    lines.append(f"  -> {choice['chosen']} ({criterion} {choice['value']:.4f}), policy {choice['policy']}")
+    rule = "select: " if choice.get("policy_rule") == "select" else ""
+    lines.append(f"  -> {choice['chosen']} ({criterion} {choice['value']:.4f}), policy {rule}{choice['policy']}")
     return "\n".join(lines)
 
 
