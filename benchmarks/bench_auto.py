@@ -60,7 +60,7 @@ def decided_f1(truth, scores, val_proba, selection, policy, missing_share) -> fl
 
 
 def run_fold(dataset, source: str, ratio: float, fold_id: int, folds: int, seed: int, epochs: int,
-             dump: Path | None = None, scheme: str = "per-sample") -> dict:
+             dump: Path | None = None, scheme: str = "per-sample", auto_params: dict | None = None) -> dict:
     pool = list(CANDIDATE_POOL) + (list(PARTIAL_CANDIDATES) if scheme == "partial" else [])
     method = resolve_method("auto").with_params({"candidates": pool, "seeds": 1})  # each baseline as trained alone
     split = kfold_indices(dataset.labels, n_splits=folds, stratified=True, random_state=seed)[fold_id]
@@ -74,7 +74,8 @@ def run_fold(dataset, source: str, ratio: float, fold_id: int, folds: int, seed:
     val = {n: np.asarray(r.val_proba, dtype=np.float64) for n, r in results.items()}
     test = {n: r.predict_proba(fold.test_inputs).astype(np.float64) for n, r in results.items()}
     started = time.perf_counter()
-    auto = fit_auto(fold, config, "auto")  # auto as shipped: its default candidates, seeds, combination and policy
+    # auto as shipped (its default candidates, seeds, combination and policy), or with --auto-param changes
+    auto = fit_auto(fold, config, resolve_method("auto").with_params(auto_params or {}))
     auto_s = time.perf_counter() - started
     auto_test = auto.predict_proba(fold.test_inputs).astype(np.float64)
     if dump is not None:  # every candidate's validation and test probabilities, for analyses without retraining
@@ -120,7 +121,9 @@ def run_fold(dataset, source: str, ratio: float, fold_id: int, folds: int, seed:
                        "map": float(evaluate(fold.test_labels, auto_test)["map"]),
                        "micro_f1": float(evaluate(fold.test_labels, auto_test, ranking=False,
                                                   threshold=auto.decision_thresholds_for(auto_test))["micro_f1"]),
-                       "seconds": auto_s}
+                       "seconds": auto_s,
+                       "f1_policies": {p: decided_f1(fold.test_labels, auto_test, auto.val_proba.astype(np.float64),
+                                                     selection, p, share) for p in POLICIES}}
     return {"dataset": source, "ratio": ratio, "scheme": scheme, "fold": fold_id, "candidates": candidates,
             "choices": choices,
             "train_s": train_s, "rehidden": int(selection.mask.sum()), "missing_share": share}
@@ -218,6 +221,24 @@ def policy_table(rows: list[dict]) -> None:
         print(f"| {label} | {np.mean(got):.4f} | {np.mean(short):.4f} |")
 
 
+def auto_policy_table(cells: dict) -> None:
+    """auto's members (its bags, averaged) decided by each policy fitted on its validation rows: the cells where that
+    matches or beats the best single baseline's micro-F1, and the mean regret (how auto's policy was chosen)."""
+    if not all("f1_policies" in r["choices"]["auto"] for rows in cells.values() for r in rows):
+        return
+    print("\n| auto's members decided by | micro-F1 >= best single baseline | mean regret micro-F1 |")
+    print("|---|---:|---:|")
+    for policy in POLICIES:
+        wins, regret = 0, []
+        for cell_rows in cells.values():
+            names = cell_rows[0]["candidates"]
+            best = max(np.mean([r["candidates"][n]["micro_f1"] for r in cell_rows]) for n in names)
+            got = [r["choices"]["auto"]["f1_policies"][policy] for r in cell_rows]
+            wins += np.mean(got) >= best
+            regret += [max(c["micro_f1"] for c in r["candidates"].values()) - g for r, g in zip(cell_rows, got)]
+        print(f"| {policy} | {wins} of {len(cells)} | {np.mean(regret):.4f} |")
+
+
 def summarise(rows: list[dict], default: str) -> None:
     cells = defaultdict(list)
     for row in rows:
@@ -258,8 +279,9 @@ def summarise(rows: list[dict], default: str) -> None:
     versus_best(cells, "default", f"every candidate averaged, policy {DEFAULT_POLICY} (auto's default before the "
                                   "second round; bench_auto_rules.py measures today's)")
     if all("auto" in r["choices"] for r in rows):
-        versus_best(cells, "auto", "auto as shipped (mlml.auto.fit_auto with its defaults)")
+        versus_best(cells, "auto", "auto (mlml.auto.fit_auto with its defaults but for --auto-param)")
         print(f"auto's cost: {np.mean([r['choices']['auto']['seconds'] for r in rows]):.1f} s per fold")
+        auto_policy_table(cells)
     versus_best(cells, "all", "the average of every candidate, policy chosen by Lee & Liu")
     versus_best(cells, f"{default}|3", f"choosing by {default} (average of up to 3 when the criterion says so), "
                                        "policy chosen by Lee & Liu")
@@ -283,7 +305,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--summary-only", action="store_true")
     parser.add_argument("--dump", type=Path, help="save every candidate's validation and test probabilities here "
                                                   "(one .npz per fold) for analyses without retraining")
+    parser.add_argument("--auto-param", action="append", default=[], metavar="KEY=VALUE",
+                        help="train auto with this parameter changed (seeds=1, policy=calibrated, ...; repeatable; "
+                             "use a fresh --cache)")
     args = parser.parse_args(argv)
+    auto_params = {key: int(value) if value.isdigit() else value
+                   for key, value in (item.split("=", 1) for item in args.auto_param)}
     warnings.simplefilter("ignore", UndefinedMetricWarning)
     rows = []
     if args.cache.exists():
@@ -301,7 +328,8 @@ def main(argv: list[str] | None = None) -> int:
         for source, ratio, f in wanted:
             if (source, ratio, f) in done:
                 continue
-            row = run_fold(load(source), source, ratio, f, args.folds, args.seed, args.epochs, args.dump, args.scheme)
+            row = run_fold(load(source), source, ratio, f, args.folds, args.seed, args.epochs, args.dump, args.scheme,
+                           auto_params)
             rows.append(row)
             with args.cache.open("a") as handle:
                 handle.write(json.dumps(row) + "\n")

@@ -88,16 +88,21 @@ def train_candidates(fold: Any, config: Any, method: AutoMethod, selection: Sele
     """Every candidate trained on ``fold``'s training rows, early-stopping on the re-hidden validation rows, once
     per training seed (``method.seeds``: ``config.seed``, then seeds drawn from it); a candidate trained under
     several seeds is their *bag*: one model whose ``average`` head holds every seed's head, its validation
-    probabilities their mean. A candidate that fails is skipped with a warning (under any seed: it is left out);
-    none left raises."""
+    probabilities their mean. Fine-tuned models share no head to average: they train under ``config.seed`` only. A
+    candidate that fails is skipped with a warning (under any seed: it is left out); none left raises."""
     rounds = [_train_round(fold, replace(config, seed=seed), method, selection)
-              for seed in training_seeds(config.seed, method.seeds)]
+              for seed in training_seeds(config.seed, bag_size(config, method))]
     if len(rounds) == 1:
         return rounds[0]
     names = [name for name in rounds[0] if all(name in r for r in rounds)]
     if not names:
         raise MLMLError("auto: every candidate failed to train under some seed.")
     return {name: _average([r[name] for r in rounds], config) for name in names}
+
+
+def bag_size(config: Any, method: AutoMethod) -> int:
+    """How many training seeds each candidate is trained under: ``method.seeds`` with frozen features, else 1."""
+    return method.seeds if config.mode == "frozen" else 1
 
 
 def training_seeds(seed: int, n: int) -> list[int]:
@@ -235,8 +240,8 @@ def fit_auto(fold: Any, config: Any = None, method: AutoMethod | str = "auto") -
         "policy": policy, "policy_rule": method.policy, "policy_values": entry["policy_values"],
         "candidates": {name: {"criteria": s["criteria"], "policy": s["policy"], "epochs": len(results[name].history)}
                        for name, s in scored.items()},
-        "rehidden_positives": int(selection.mask.sum()), "seeds": method.seeds,
-        "cost_trainings": len(results) * method.seeds,
+        "rehidden_positives": int(selection.mask.sum()), "seeds": bag_size(config, method),
+        "cost_trainings": len(results) * bag_size(config, method),
     }
     auto = AutoResult(**{f.name: getattr(result, f.name) for f in fields(TrainResult)}, auto_choice=choice)
     auto.method = method.name
