@@ -7,7 +7,7 @@ same run and process:
 * the seven candidates of the pool (``CANDIDATE_POOL``, auto's default before the second round) trained one by one
   (one ``fit`` each: how ``auto`` trained them before) and in ONE pass (:func:`mlml.training.one_pass.fit_heads`),
   and whether every candidate's weights, history and validation probabilities are bitwise those of its own ``fit``;
-* today's three default candidates in one pass;
+* today's default candidates in one pass (one training seed);
 * the whole of :func:`mlml.auto.fit_auto` with its defaults (re-hiding, the one pass, every criterion, the policy
   choice, the average): the cost of one ``auto`` trial's training;
 
@@ -101,7 +101,8 @@ def main(argv: list[str] | None = None) -> int:
     print("CPU seconds of this process (wall seconds in brackets): the load of a shared machine inflates the wall "
           "time much more than the CPU time")
     print("| data set | training rows | bce (unit) | pool of 7, one by one (before) | pool of 7, one pass | bitwise "
-          "the same | default 3, one pass | whole fit_auto (after) | before / unit | after / unit | after / before |")
+          f"the same | default {len(DEFAULT_CANDIDATES)}, one seed, one pass | whole fit_auto (after) | "
+          "before / unit | after / unit | after / before |")
     print("|---|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|")
     for name in args.datasets.split(","):
         if name == "yeast":

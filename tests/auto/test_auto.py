@@ -226,7 +226,8 @@ def test_a_candidate_is_the_bag_of_its_seeds_and_an_average_of_bags_averages_eve
     np.testing.assert_allclose(result.predict_proba(fold.test_inputs), both, atol=1e-5)
     with pytest.raises(MLMLError, match="'seeds'"):
         method.with_params({"seeds": 0})
-    assert bag_size(TrainConfig(mode="finetune", backbone="efficientnet_lite0"), method) == 1  # fine-tuned models share no head to average
+    finetuned = TrainConfig(mode="finetune", backbone="efficientnet_lite0")
+    assert bag_size(finetuned, method) == 1  # fine-tuned models share no head to average
 
 
 def test_an_average_head_averages_the_members_probabilities():

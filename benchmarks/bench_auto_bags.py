@@ -1,0 +1,103 @@
+"""Issue 21, fourth session: which candidates ``auto`` averages when each candidate is the bag of its seeds.
+
+Reads the folds that ``bench_auto.py --cache C --dump D`` trained (the pool of single models under the run's seed:
+the first of auto's training seeds), trains the pool once more under auto's second training seed
+(:func:`mlml.auto.select.training_seeds`; saved in ``--bags``, so a rerun resumes), and, for every probability average
+of 2-4 of the pool's two-seed bags decided by ``select`` (fitted on the validation rows' observed labels, the
+training rows' diagnosed share), prints the number of cells where it matches or beats the best single baseline (the
+pool's single models, each at the policy chosen on its validation rows, picked after the fact on the test folds) and
+its mean regret per fold, on mAP and micro-F1. The averages are ordered by the sum of the two regrets, the rule that
+chose auto's default set (the cheaper of two within 0.001). ``--subsets "a,b;c,d,e"`` measures only those (the
+held-out run of a choice). Run: ``python benchmarks/bench_auto_bags.py --cache dev.jsonl --dump D --bags B``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import warnings
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+from bench_auto import dump_name
+from bench_auto_rules import fold_parts, scored
+
+from mlml.auto import resolve_method
+from mlml.auto.select import train_candidates, training_seeds
+from mlml.evaluation import UndefinedMetricWarning
+from mlml.training import TrainConfig
+
+
+def second_seed(row: dict, fold, selection, names: list[str], path: Path, epochs: int, seed: int = 0) -> dict:
+    """The pool's probabilities under auto's second training seed (trained once, then read from ``path``)."""
+    if not path.exists():
+        method = resolve_method("auto").with_params({"candidates": names, "seeds": 1})
+        config = TrainConfig(seed=training_seeds(seed, 2)[1], num_threads=1, epochs=epochs, log=False,
+                             progress=False)
+        results = train_candidates(fold, config, method, selection)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        np.savez_compressed(path, **{f"val/{n}": r.val_proba.astype(np.float32) for n, r in results.items()},
+                            **{f"test/{n}": r.predict_proba(fold.test_inputs).astype(np.float32)
+                               for n, r in results.items()})
+        print(f"{Path(row['dataset']).name} r={row['ratio']} fold {row['fold']}: second seed trained", flush=True)
+    return dict(np.load(path))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cache", type=Path, required=True, help="bench_auto.py's --cache (comma-separated: several)")
+    parser.add_argument("--dump", type=Path, required=True, help="bench_auto.py's --dump")
+    parser.add_argument("--bags", type=Path, required=True, help="where the second seed's probabilities are kept")
+    parser.add_argument("--subsets", help="only these averages, e.g. 'asl,knn-pu-em-balanced;asl,cb-wce,bce'")
+    parser.add_argument("--epochs", type=int, default=60)
+    args = parser.parse_args(argv)
+    warnings.simplefilter("ignore", UndefinedMetricWarning)
+    rows = [json.loads(line) for cache in str(args.cache).split(",") for line in Path(cache).read_text().splitlines()
+            if line.strip()]
+    folds = []
+    for row in rows:
+        name = dump_name(Path(row["dataset"]).name, row.get("scheme", "per-sample"), row["ratio"], row["fold"])
+        names = list(row["candidates"])
+        fold, selection = fold_parts(row)
+        first = np.load(args.dump / name)
+        second = second_seed(row, fold, selection, names, args.bags / name, args.epochs)
+        bag = {part: {n: (first[f"{part}/{n}"].astype(np.float64) + second[f"{part}/{n}"]) / 2 for n in names}
+               for part in ("val", "test")}
+        folds.append((row, fold, selection, bag))
+    names = list(rows[0]["candidates"])
+    subsets = ([tuple(s.split(",")) for s in args.subsets.split(";")] if args.subsets else
+               [s for k in (2, 3, 4) for s in itertools.combinations(names, k)])
+    lines = []
+    for subset in subsets:
+        cells = defaultdict(lambda: defaultdict(list))
+        for row, fold, selection, bag in folds:
+            val = np.mean([bag["val"][n] for n in subset], axis=0)
+            test = np.mean([bag["test"][n] for n in subset], axis=0)
+            got = scored(fold.test_labels, test, val, selection, "select", row["missing_share"])
+            cell = cells[(Path(row["dataset"]).name, row["ratio"])]
+            for metric in ("map", "micro_f1"):
+                cell[metric].append(got[metric])
+                cell["fold best " + metric].append(max(c[metric] for c in row["candidates"].values()))
+                for n, c in row["candidates"].items():
+                    cell[f"{n} {metric}"].append(c[metric])
+        wins, regret = {"map": 0, "micro_f1": 0}, {"map": [], "micro_f1": []}
+        for cell in cells.values():
+            for metric in wins:
+                wins[metric] += np.mean(cell[metric]) >= max(np.mean(cell[f"{n} {metric}"]) for n in names)
+                regret[metric] += list(np.subtract(cell["fold best " + metric], cell[metric]))
+        lines.append((np.mean(regret["map"]) + np.mean(regret["micro_f1"]), len(subset), ",".join(subset), wins,
+                      regret))
+    print(f"\n{len(folds)} folds in {len(cells)} cells; every average of the pool's two-seed bags, decided by select, "
+          "against the best single baseline:")
+    print("| average of | ≥ best mAP | ≥ best micro-F1 | regret mAP | regret micro-F1 | sum |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for total, _, label, wins, regret in sorted(lines, key=lambda line: line[:2]):
+        print(f"| {label} | {wins['map']} of {len(cells)} | {wins['micro_f1']} of {len(cells)} | "
+              f"{np.mean(regret['map']):.4f} | {np.mean(regret['micro_f1']):.4f} | {total:.4f} |")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
