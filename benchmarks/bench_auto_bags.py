@@ -8,7 +8,8 @@ training rows' diagnosed share), prints the number of cells where it matches or 
 pool's single models, each at the policy chosen on its validation rows, picked after the fact on the test folds) and
 its mean regret per fold, on mAP and micro-F1. The averages are ordered by the sum of the two regrets, the rule that
 chose auto's default set (the cheaper of two within 0.001). ``--subsets "a,b;c,d,e"`` measures only those (the
-held-out run of a choice). Run: ``python benchmarks/bench_auto_bags.py --cache dev.jsonl --dump D --bags B``.
+held-out run of a choice). Run: ``python benchmarks/bench_auto_bags.py --cache dev.jsonl --dump D --bags B``
+(without bench_auto.py's cache and dump it says so and skips).
 """
 
 from __future__ import annotations
@@ -47,15 +48,19 @@ def second_seed(row: dict, fold, selection, names: list[str], path: Path, epochs
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--cache", type=Path, required=True, help="bench_auto.py's --cache (comma-separated: several)")
-    parser.add_argument("--dump", type=Path, required=True, help="bench_auto.py's --dump")
-    parser.add_argument("--bags", type=Path, required=True, help="where the second seed's probabilities are kept")
+    parser.add_argument("--cache", type=Path, default=Path("/tmp/bench_auto.jsonl"), help="bench_auto.py's --cache")
+    parser.add_argument("--dump", type=Path, default=Path("/tmp/bench_auto_dump"), help="bench_auto.py's --dump")
+    parser.add_argument("--bags", type=Path, default=Path("/tmp/bench_auto_bags"),
+                        help="where the second seed's probabilities are kept")
     parser.add_argument("--subsets", help="only these averages, e.g. 'asl,knn-pu-em-balanced;asl,cb-wce,bce'")
     parser.add_argument("--epochs", type=int, default=60)
     args = parser.parse_args(argv)
     warnings.simplefilter("ignore", UndefinedMetricWarning)
-    rows = [json.loads(line) for cache in str(args.cache).split(",") for line in Path(cache).read_text().splitlines()
-            if line.strip()]
+    if not args.cache.is_file() or not args.dump.is_dir():
+        print(f"bench_auto_bags: skipped ({args.cache} or {args.dump} is absent: run bench_auto.py --cache "
+              f"{args.cache} --dump {args.dump} first)")
+        return 0
+    rows = [json.loads(line) for line in args.cache.read_text().splitlines() if line.strip()]
     folds = []
     for row in rows:
         name = dump_name(Path(row["dataset"]).name, row.get("scheme", "per-sample"), row["ratio"], row["fold"])
