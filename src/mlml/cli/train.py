@@ -188,7 +188,8 @@ def _auto_summary(choice: dict[str, Any]) -> str:
     criterion, per_model = choice["criterion"], choice.get("policy_rule") == "choose"
     how = ("every candidate averaged (combine=0); criterion values for the record" if choice.get("combine") == 0
            else f"chosen by {criterion}")
-    lines = [f"auto: {len(choice['candidates'])} candidates, {how} ({choice['rehidden_positives']} re-hidden "
+    bags = f" (each the bag of {choice['seeds']} training seeds)" if choice.get("seeds", 1) > 1 else ""
+    lines = [f"auto: {len(choice['candidates'])} candidates{bags}, {how} ({choice['rehidden_positives']} re-hidden "
              "validation positives):"]
     for name, entry in choice["candidates"].items():
         lines.append(f"  {name:<22} {criterion} {entry['criteria'][criterion]:.4f}"
