@@ -65,7 +65,7 @@ class MissingLabelClassifier(ClassifierMixin, BaseEstimator):
 
     Parameters:
         method: a name in :data:`mlml.methods.METHODS` (``cb-wce``, ``bce``, ``epr``, ...), ``auto`` (trains a
-            fixed set of candidates and keeps the best by a criterion on observed labels; :mod:`mlml.auto`) or a
+            fixed set of candidates, each under two seeds, and averages them; :mod:`mlml.auto`) or a
             :class:`~mlml.methods.Method`. Oracle methods (``im-wce``) read hidden positives a user does not have
             and are refused.
         method_params: parameters of the method's loss or estimator (:meth:`~mlml.methods.Method.with_params`),
