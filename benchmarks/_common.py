@@ -32,6 +32,14 @@ def present(path: Path, what: str) -> bool:
     return False
 
 
+def bench_auto_outputs(cache: Path, dump: Path, what: str) -> bool:
+    """True when ``bench_auto.py``'s ``--cache`` file and ``--dump`` folder exist; else prints why ``what`` skips."""
+    if cache.is_file() and dump.is_dir():
+        return True
+    print(f"{what}: skipped ({cache} or {dump} is absent: run bench_auto.py --cache {cache} --dump {dump} first)")
+    return False
+
+
 #: The methods beyond the paper (ours), which the issue-7 and issue-16 comparisons set against every other
 #: non-oracle method. Grouping methods is a benchmark's business, so it lives here, not in the library.
 BEYOND_METHODS: tuple[str, ...] = (

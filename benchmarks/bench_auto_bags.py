@@ -22,6 +22,7 @@ from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
+from _common import bench_auto_outputs
 from bench_auto import dump_name
 from bench_auto_rules import fold_parts, scored
 
@@ -56,9 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--epochs", type=int, default=60)
     args = parser.parse_args(argv)
     warnings.simplefilter("ignore", UndefinedMetricWarning)
-    if not args.cache.is_file() or not args.dump.is_dir():
-        print(f"bench_auto_bags: skipped ({args.cache} or {args.dump} is absent: run bench_auto.py --cache "
-              f"{args.cache} --dump {args.dump} first)")
+    if not bench_auto_outputs(args.cache, args.dump, "bench_auto_bags"):
         return 0
     rows = [json.loads(line) for line in args.cache.read_text().splitlines() if line.strip()]
     folds = []

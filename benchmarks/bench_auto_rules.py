@@ -33,6 +33,7 @@ from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
+from _common import bench_auto_outputs
 from bench_auto import dump_name
 from scipy.stats import rankdata
 
@@ -239,9 +240,7 @@ def main(argv: list[str] | None = None) -> int:
                                                   "rows (bench_auto.py's f1_policies)")
     args = parser.parse_args(argv)
     warnings.simplefilter("ignore", UndefinedMetricWarning)
-    if not args.cache.is_file() or not args.dump.is_dir():
-        print(f"bench_auto_rules: skipped ({args.cache} or {args.dump} is absent: run bench_auto.py --cache "
-              f"{args.cache} --dump {args.dump} first)")
+    if not bench_auto_outputs(args.cache, args.dump, "bench_auto_rules"):
         return 0
     rows = [json.loads(line) for line in args.cache.read_text().splitlines() if line.strip()]
     if args.baseline_policy:
