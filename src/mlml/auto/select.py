@@ -9,7 +9,8 @@ nothing reads a hidden mask or a test label):
    never trains on validation rows), so the re-hidden positives are zeros to it, as missing positives are;
 2. **train** every candidate (:meth:`AutoMethod.candidate_names`) on the training rows, validation = the re-hidden
    validation rows: frozen-feature heads in ONE pass over the same batches (:func:`mlml.training.one_pass.fit_heads`,
-   bitwise the same models as one :func:`mlml.training.fit` each), otherwise one ``fit`` each;
+   bitwise the same models as one :func:`mlml.training.fit` each), otherwise one ``fit`` each; this under each of
+   the method's ``seeds`` training seeds, a candidate being the bag (probability average) of its seeds' models;
 3. **score** each candidate's validation probabilities by every criterion of :mod:`mlml.auto.criteria`, and choose
    its threshold policy (:mod:`mlml.evaluation.policies`) by two-fold cross-fitting on the validation rows: each
    policy is fitted on one half (observed labels; the posterior of their zeros from an estimator fitted on the
@@ -21,9 +22,9 @@ nothing reads a hidden mask or a test label):
    criterion ordered the candidates reliably (Kendall τ 0.16-0.29 with the test order) and the average of all had
    the smallest regret (docs/auto.md). Averages are frozen-features only: the members share the training rows'
    standardisation and become one ``average`` head;
-5. the decision is the method's ``policy`` (default ``calibrated``; ``choose``: the one of step 3) fitted on ALL
-   validation rows with their observed labels (:meth:`~mlml.training.TrainResult.decide`); the record of what was
-   chosen and why is ``result.auto_choice``.
+5. the decision is the method's ``policy`` (default ``select``, which also reads the training rows' diagnosed
+   missing share; ``choose``: the one of step 3) fitted on ALL validation rows with their observed labels
+   (:meth:`~mlml.training.TrainResult.decide`); the record of what was chosen and why is ``result.auto_choice``.
 """
 
 from __future__ import annotations
