@@ -18,13 +18,14 @@ _MAX_DIAGNOSTIC_ENTRIES = 1 << 24
 
 
 def policy_metrics(result: Any, fold: Any, scores: np.ndarray, posterior: str,
-                    ranked: dict[str, float], missing_share: float | None) -> dict[str, Any]:
+                    ranked: dict[str, float], missing_share: float | None, *, chosen: bool = False) -> dict[str, Any]:
     """Every threshold policy fitted on the validation rows and scored on the test rows:
     ``{policy: {"metrics", "predicted"}}`` (``predicted``: the mean number of labels predicted per test row); the
     ranking metrics, which no threshold changes, are ``ranked``'s. ``missing_share``: the fold's diagnosed share
     of missing positives (:func:`mlml.service.fold_missing_share`), which ``select`` reads; None: every policy but
-    ``select``."""
-    from mlml.evaluation import UndefinedMetricWarning, evaluate
+    ``select``. ``chosen``: also the decision the model itself stores (``auto``'s, fitted with its own posterior),
+    under the name ``chosen``."""
+    from mlml.evaluation import UndefinedMetricWarning
     from mlml.evaluation.policies import BASE_POLICIES, POLICIES, fit_policies
     from mlml.service import decision_posterior
 
@@ -35,11 +36,18 @@ def policy_metrics(result: Any, fold: Any, scores: np.ndarray, posterior: str,
         for policy, decision in fit_policies(POLICIES if missing_share is not None else BASE_POLICIES,
                                              result.val_proba, fold.observed_val, q=q,
                                              missing_share=missing_share).items():
-            thresholds = decision.thresholds(scores)
-            decided = evaluate(fold.test_labels, scores, threshold=thresholds, ranking=False)
-            out[policy] = {"metrics": {**ranked, **scalars(decided)},
-                           "predicted": float((scores >= thresholds).sum(axis=1).mean())}
+            out[policy] = _decided(fold, scores, decision.thresholds(scores), ranked)
+        if chosen and result.decision is not None:
+            out["chosen"] = _decided(fold, scores, result.decision_thresholds_for(scores), ranked)
     return out
+
+
+def _decided(fold: Any, scores: np.ndarray, thresholds: Any, ranked: dict[str, float]) -> dict[str, Any]:
+    """One decision rule's test metrics and its mean number of labels per test row."""
+    from mlml.evaluation import evaluate
+
+    decided = evaluate(fold.test_labels, scores, threshold=thresholds, ranking=False)
+    return {"metrics": {**ranked, **scalars(decided)}, "predicted": float((scores >= thresholds).sum(axis=1).mean())}
 
 
 def cardinality(truth: Any, scores: np.ndarray, decisions: dict[str, Any]) -> dict[str, float]:

@@ -245,10 +245,7 @@ def run_trial(trial: Trial, config: GridConfig) -> TrialRecord:
         )
     timings["train_s"] = time.perf_counter() - started
     share = (lambda: _missing_share(trial, config, fold)) if measures_select(config) else None
-    outcome = _measure(result, fold, config, timings, share)
-    policies = outcome["metrics_policies"]
-    if auto and policies and result.decision["policy"] in policies:  # each fold's chosen policy, as "chosen"
-        policies["chosen"] = policies[result.decision["policy"]]
+    outcome = _measure(result, fold, config, timings, share, chosen=auto)  # auto: its own decision, as "chosen"
     return _record(
         trial, config, method, status="done", **outcome, own_policy="chosen" if auto else method.threshold_policy,
         auto_choice=getattr(result, "auto_choice", None),  # auto: what it chose and why
@@ -301,10 +298,11 @@ def _missing_share(trial: Trial, config: GridConfig, fold: Any) -> float:
 
 
 def _measure(result: Any, fold: Any, config: GridConfig, timings: dict[str, float],
-             missing_share: Callable[[], float] | None) -> dict[str, Any]:
+             missing_share: Callable[[], float] | None, *, chosen: bool = False) -> dict[str, Any]:
     """The test fold's measurements as record fields (``timings`` gains ``eval_s`` and ``policy_s``);
     ``missing_share`` gives the fold's diagnosed share of missing positives (what ``select`` reads), computed only
-    where policies are fitted; None: ``select`` is not measured (:func:`measures_select`)."""
+    where policies are fitted; None: ``select`` is not measured (:func:`measures_select`). ``chosen``: the model's
+    own stored decision is measured too (``auto``)."""
     started = time.perf_counter()
     propensity = result.propensity()  # from the training rows' observed labels
     metrics, scores, streamed_tuned = measures.test_metrics(result, fold, propensity)
@@ -312,7 +310,7 @@ def _measure(result: Any, fold: Any, config: GridConfig, timings: dict[str, floa
     started = time.perf_counter()
     if scores is not None and fold.validation is not None:
         decisions = measures.policy_metrics(result, fold, scores, config.policy_posterior, measures.scalars(metrics),
-                                            None if missing_share is None else missing_share())
+                                            None if missing_share is None else missing_share(), chosen=chosen)
     else:  # a recipe without validation rows (the seed's) has no fitted policy; streamed: 0.5 and tuned only
         decisions = {} if streamed_tuned is None else {"tuned": {"metrics": streamed_tuned}}
     timings["policy_s"] = time.perf_counter() - started
