@@ -158,10 +158,10 @@ def _train(args: argparse.Namespace) -> int:
     selection = (f"validation mAP on observed labels {score:.4f}" if score == score
                  else f"validation loss {best.get('val_loss', float('nan')):.4f}" if "val_loss" in best
                  else "no validation rows: the last epoch")
-    if auto:
+    if auto:  # an average of several trainings: their epochs are per candidate, in the summary's record
         print(_auto_summary(result.auto_choice))
-    print(f"{method.name} ({recipe_label}) on {dataset.name}: {len(result.history)} epochs, best epoch "
-          f"{result.best_epoch} ({selection}); decisions: {decision_name(result)}; "
+    trained = "" if auto else f"{len(result.history)} epochs, best epoch {result.best_epoch} ({selection}); "
+    print(f"{method.name} ({recipe_label}) on {dataset.name}: {trained}decisions: {decision_name(result)}; "
           f"{config.num_threads or 'default'} torch thread(s) -> {args.out}")
     return 0
 
