@@ -63,12 +63,16 @@ SPARSE_DENSITY = 0.02
 SPARSE_SETUP: dict[str, Any] = {"head": "linear", "solver": "lbfgs", "patience": 3}
 
 
+def sparse_enough(inputs: Any) -> bool:
+    """Whether ``inputs`` is a sparse matrix of at most :data:`SPARSE_DENSITY` non-zero entries: what the solver
+    multiplies sparse, and what :func:`sparse_setup` gives the default path's set-up for."""
+    return sp.issparse(inputs) and inputs.nnz <= SPARSE_DENSITY * inputs.shape[0] * inputs.shape[1]
+
+
 def sparse_setup(inputs: Any) -> dict[str, Any]:
     """:data:`SPARSE_SETUP` for a CSR matrix of at most :data:`SPARSE_DENSITY` non-zero entries (a bag of words:
     what liblinear-style linear models are made for, and where the solver multiplies sparse), else nothing."""
-    if sp.issparse(inputs) and inputs.nnz <= SPARSE_DENSITY * inputs.shape[0] * inputs.shape[1]:
-        return dict(SPARSE_SETUP)
-    return {}
+    return dict(SPARSE_SETUP) if sparse_enough(inputs) else {}
 
 
 def check_lbfgs(config: Any, method: Any, distributed: bool = False) -> None:
@@ -149,7 +153,7 @@ class LBFGSSolver:
         whole: the solver needs every row at each step), or, for a CSR matrix of at most
         :data:`SPARSE_DENSITY` non-zero entries, a sparse CSR tensor whose standardisation is folded into the
         weights (:meth:`logits`)."""
-        if sp.issparse(inputs) and inputs.nnz <= SPARSE_DENSITY * inputs.shape[0] * inputs.shape[1]:
+        if sparse_enough(inputs):
             csr = sp.csr_matrix(inputs, dtype=np.float32)
             self.xt = _csr_tensor(csr.T.tocsr()).to(self.device)  # for the gradient (_SparseProduct)
             return _csr_tensor(csr).to(self.device), True
