@@ -13,7 +13,8 @@ decision) on the validation rows' COMPLETE labels (observed positives plus the p
 how far the test order can be predicted from validation rows at all: the candidates differ by less than the
 noise of a few hundred validation rows, so even complete labels order them imperfectly.
 
-Run: ``python benchmarks/bench_select_criterion.py --cache dev.jsonl --dump dump``.
+Run: ``python benchmarks/bench_select_criterion.py --cache dev.jsonl --dump dump`` (without bench_auto.py's cache
+and dump it says so and skips, as ``make bench`` runs it).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
+from _common import bench_auto_outputs
 from bench_auto import dump_name
 from bench_auto_rules import fold_parts
 
@@ -65,12 +67,11 @@ def fold_figures(row: dict, dump: Path) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--cache", type=Path, required=True, help="bench_auto.py's --cache")
-    parser.add_argument("--dump", type=Path, required=True, help="bench_auto.py's --dump")
+    parser.add_argument("--cache", type=Path, default=Path("/tmp/bench_auto.jsonl"), help="bench_auto.py's --cache")
+    parser.add_argument("--dump", type=Path, default=Path("/tmp/bench_auto_dump"), help="bench_auto.py's --dump")
     args = parser.parse_args(argv)
     warnings.simplefilter("ignore")
-    if not args.cache.is_file() or not args.dump.is_dir():
-        print(f"bench_select_criterion: skipped ({args.cache} or {args.dump} is absent: run bench_auto.py first)")
+    if not bench_auto_outputs(args.cache, args.dump, "bench_select_criterion"):
         return 0
     rows = [json.loads(line) for line in args.cache.read_text().splitlines() if line.strip()]
     cells = defaultdict(list)
