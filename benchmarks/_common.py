@@ -40,6 +40,16 @@ def bench_auto_outputs(cache: Path, dump: Path, what: str) -> bool:
     return False
 
 
+#: The training set-ups ``bench_peer.py --variants`` and ``bench_default.py --variant`` name (TrainConfig fields over
+#: ``mlml train``'s defaults). ``default`` is ``mlml train``'s whole default path (:func:`mlml.service.default_setup`
+#: included: on sparse text the linear head with L-BFGS); ``mlp``: the MLP head with AdamW minibatches whatever the
+#: inputs (the default before the third round); ``linear``: the linear head with AdamW; ``lbfgs-p3``: the solver
+#: with 3 rounds of patience (what the default path uses on sparse text), ``lbfgs`` with the loop's 10.
+TRAINING_VARIANTS: dict[str, dict] = {"default": {}, "mlp": {"head": "mlp"}, "linear": {"head": "linear"},
+                                      "lbfgs": {"head": "linear", "solver": "lbfgs"},
+                                      "lbfgs-p3": {"head": "linear", "solver": "lbfgs", "patience": 3}}
+
+
 #: The methods beyond the paper (ours), which the issue-7 and issue-16 comparisons set against every other
 #: non-oracle method. Grouping methods is a benchmark's business, so it lives here, not in the library.
 BEYOND_METHODS: tuple[str, ...] = (

@@ -45,7 +45,7 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import ROOT, present, shared_data, short_name  # noqa: E402
+from _common import ROOT, TRAINING_VARIANTS, present, shared_data, short_name  # noqa: E402
 
 GRID = ROOT / "benchmarks" / "grids" / "issue16.yaml"
 TABLE_HEADING = "## Threshold policies: decisions under missing labels (issue 16)"
@@ -72,16 +72,6 @@ def stored_best(readme: Path) -> dict[tuple[str, float], tuple[str, float]]:
     return best
 
 
-#: ``--variant``: training set-ups over ``mlml train``'s defaults (TrainConfig fields), as bench_peer.py's.
-#: ``default`` is ``mlml train``'s whole default path (:func:`mlml.service.default_setup` included: on sparse text
-#: the linear head with L-BFGS); ``mlml`` is the MLP head with AdamW minibatches whatever the inputs (the default
-#: before the third round); ``lbfgs-p3`` the solver with 3 rounds of patience (what the default path uses on sparse
-#: text), ``lbfgs`` with the loop's 10.
-VARIANTS = {"default": {}, "mlp": {"head": "mlp"}, "linear": {"head": "linear"},
-            "lbfgs": {"head": "linear", "solver": "lbfgs"},
-            "lbfgs-p3": {"head": "linear", "solver": "lbfgs", "patience": 3}}
-
-
 def train_default(fold: Any, n_features: int, n_labels: int, variant: str = "default") -> tuple[Any, str, int]:
     """``mlml train``'s default path on ``fold`` (see the module docstring): the trained result, the policy it
     decides with and the thread count."""
@@ -96,7 +86,7 @@ def train_default(fold: Any, n_features: int, n_labels: int, variant: str = "def
     method = resolve_method(RECOMMENDED_METHOD)
     method, settings = apply_recipe("default", method, {"mode": "frozen", "seed": 0, "device": "auto"})
     settings["log"] = False
-    settings.update(VARIANTS[variant])
+    settings.update(TRAINING_VARIANTS[variant])
     settings.update(default_setup(method, fold.inputs, settings))  # as `mlml train` does, after its flags
     config = TrainConfig.from_dict(settings)
     config.num_threads = auto_threads(count_parameters(build_model(config, n_features, n_labels)), config.batch_size)
@@ -114,7 +104,7 @@ def main() -> None:
                         help="the grid whose folds are used (default: issue16.yaml, the target cells)")
     parser.add_argument("--ratios", help="R,... instead of the grid's ratios")
     parser.add_argument("--seed", type=int, help="instead of the grid's first seed")
-    parser.add_argument("--variant", choices=list(VARIANTS), default="default",
+    parser.add_argument("--variant", choices=list(TRAINING_VARIANTS), default="default",
                         help="the training set-up: default (mlml train's), mlp (the MLP head, AdamW, on any inputs), "
                              "linear (linear head, AdamW), lbfgs (linear head, full-batch L-BFGS) or lbfgs-p3 (the "
                              "same, 3 rounds of patience)")

@@ -45,7 +45,7 @@ import numpy as np
 import scipy.sparse as sp
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import present, shared_data  # noqa: E402
+from _common import TRAINING_VARIANTS, present, shared_data  # noqa: E402
 
 PEER = """
 import json, sys, time
@@ -79,21 +79,12 @@ def peer(folder: Path, x: np.ndarray, y: np.ndarray, x_test: np.ndarray, peer_pa
     return timed["seconds"], timed["first"], np.load(folder / "values.npy")
 
 
-#: The training set-ups ``--variants`` names (TrainConfig fields over ``mlml train``'s defaults).
-#: ``default`` is ``mlml train``'s whole default path (:func:`mlml.service.default_setup` included: on sparse text
-#: the linear head with L-BFGS); ``mlp``: the MLP head with AdamW minibatches whatever the inputs (the default
-#: before the third round); ``lbfgs-p3``: the solver with 3 rounds of patience, ``lbfgs`` with the loop's 10.
-VARIANTS = {"default": {}, "mlp": {"head": "mlp"}, "linear": {"head": "linear"},
-            "lbfgs": {"head": "linear", "solver": "lbfgs"},
-            "lbfgs-p3": {"head": "linear", "solver": "lbfgs", "patience": 3}}
-
-
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--peer-path", help="a folder holding libmultilabel and its dependencies")
     parser.add_argument("--datasets", default="enron,medical")
     parser.add_argument("--repeats", type=int, default=3, help="fits timed per side; the best is compared")
-    parser.add_argument("--variants", default="default,mlp", help=f"mlml set-ups: {', '.join(VARIANTS)}")
+    parser.add_argument("--variants", default="default,mlp", help=f"mlml set-ups: {', '.join(TRAINING_VARIANTS)}")
     args = parser.parse_args()
     import warnings
 
@@ -130,7 +121,7 @@ def main() -> None:
         test_x, test_y = data.features[test], to_dense(data.labels[test])
         ours = {}
         for variant in variants:
-            settings = dict(VARIANTS[variant])
+            settings = dict(TRAINING_VARIANTS[variant])
             config = TrainConfig(log=False, **settings, **default_setup(method, data.features, settings))
             config.num_threads = auto_threads(count_parameters(build_model(config, data.features.shape[1],
                                                                            data.n_labels)), config.batch_size)
