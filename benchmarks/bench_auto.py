@@ -33,6 +33,7 @@ from pathlib import Path
 import numpy as np
 from _common import present, shared_data
 
+from mlml._io import atomic_open
 from mlml.auto import CRITERIA, DEFAULT_CRITERION, fit_auto, kendall_tau, resolve_method
 from mlml.auto.method import CANDIDATE_POOL, DEFAULT_POLICY, PARTIAL_CANDIDATES
 from mlml.auto.select import choose, prepare_selection, rank_key, score_entry, train_candidates
@@ -79,11 +80,10 @@ def run_fold(dataset, source: str, ratio: float, fold_id: int, folds: int, seed:
     auto_s = time.perf_counter() - started
     auto_test = auto.predict_proba(fold.test_inputs).astype(np.float64)
     if dump is not None:  # every candidate's validation and test probabilities, for analyses without retraining
-        dump.mkdir(parents=True, exist_ok=True)
-        np.savez_compressed(dump / dump_name(Path(source).name, scheme, ratio, fold_id),
-                            **{f"val/{n}": v.astype(np.float32) for n, v in val.items()},
-                            **{f"test/{n}": t.astype(np.float32) for n, t in test.items()},
-                            **{"val/auto": auto.val_proba, "test/auto": auto_test.astype(np.float32)})
+        with atomic_open(dump / dump_name(Path(source).name, scheme, ratio, fold_id), "wb") as handle:
+            np.savez_compressed(handle, **{f"val/{n}": v.astype(np.float32) for n, v in val.items()},
+                                **{f"test/{n}": t.astype(np.float32) for n, t in test.items()},
+                                **{"val/auto": auto.val_proba, "test/auto": auto_test.astype(np.float32)})
     scored = {n: score_entry(val[n], selection) for n in results}
     candidates = {}
     for n in results:

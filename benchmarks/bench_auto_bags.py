@@ -26,6 +26,7 @@ from _common import bench_auto_outputs
 from bench_auto import dump_name
 from bench_auto_rules import fold_parts, scored
 
+from mlml._io import atomic_open
 from mlml.auto import resolve_method
 from mlml.auto.select import train_candidates, training_seeds
 from mlml.evaluation import UndefinedMetricWarning
@@ -39,10 +40,10 @@ def second_seed(row: dict, fold, selection, names: list[str], path: Path, epochs
         config = TrainConfig(seed=training_seeds(seed, 2)[1], num_threads=1, epochs=epochs, log=False,
                              progress=False)
         results = train_candidates(fold, config, method, selection)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        np.savez_compressed(path, **{f"val/{n}": r.val_proba.astype(np.float32) for n, r in results.items()},
-                            **{f"test/{n}": r.predict_proba(fold.test_inputs).astype(np.float32)
-                               for n, r in results.items()})
+        with atomic_open(path, "wb") as handle:  # a killed run leaves no half-written file to resume from
+            np.savez_compressed(handle, **{f"val/{n}": r.val_proba.astype(np.float32) for n, r in results.items()},
+                                **{f"test/{n}": r.predict_proba(fold.test_inputs).astype(np.float32)
+                                   for n, r in results.items()})
         print(f"{Path(row['dataset']).name} r={row['ratio']} fold {row['fold']}: second seed trained", flush=True)
     return dict(np.load(path))
 

@@ -384,8 +384,10 @@ def _out_of_fold(cache, name: str, seed: int, observed: np.ndarray, features, oo
     model = oof(observed, features, random_state=seed)
     lr = cleanlab_probabilities(observed, features, seed)
     if path is not None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        np.savez(path, obs=observed, model=model, lr=lr)
+        from mlml._io import atomic_open
+
+        with atomic_open(path, "wb") as handle:  # a killed run leaves no half-written file to read back
+            np.savez(handle, obs=observed, model=model, lr=lr)
     return model, lr
 
 
