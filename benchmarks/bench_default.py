@@ -72,24 +72,29 @@ def stored_best(readme: Path) -> dict[tuple[str, float], tuple[str, float]]:
     return best
 
 
-def train_default(fold: Any, n_features: int, n_labels: int, variant: str = "default") -> tuple[Any, str, int]:
-    """``mlml train``'s default path on ``fold`` (see the module docstring): the trained result, the policy it
-    decides with and the thread count."""
+def train_default(fold: Any, n_features: int, n_labels: int, variant: str = "default",
+                  method_name: str | None = None) -> tuple[Any, str, int]:
+    """``mlml train``'s default path on ``fold`` (see the module docstring), or ``mlml train --method
+    method_name``'s: the trained result, the policy it decides with and the thread count."""
     from mlml._threads import auto_threads
-    from mlml.auto import resolve_method
+    from mlml.auto import fit_auto, is_auto, resolve_method
     from mlml.methods import RECOMMENDED_METHOD
     from mlml.models.heads import count_parameters
     from mlml.service import apply_recipe, decide, default_setup
     from mlml.training import TrainConfig, fit
     from mlml.training.model import build_model
 
-    method = resolve_method(RECOMMENDED_METHOD)
+    method = resolve_method(method_name or RECOMMENDED_METHOD)
     method, settings = apply_recipe("default", method, {"mode": "frozen", "seed": 0, "device": "auto"})
     settings["log"] = False
     settings.update(TRAINING_VARIANTS[variant])
-    settings.update(default_setup(method, fold.inputs, settings))  # as `mlml train` does, after its flags
+    if not is_auto(method):  # auto trains each candidate with its own set-up
+        settings.update(default_setup(method, fold.inputs, settings))  # as `mlml train` does, after its flags
     config = TrainConfig.from_dict(settings)
     config.num_threads = auto_threads(count_parameters(build_model(config, n_features, n_labels)), config.batch_size)
+    if is_auto(method):  # its candidates, its choice and its own policy (mlml.auto)
+        result = fit_auto(fold, config, method)
+        return result, result.decision["policy"], config.num_threads
     policy = method.threshold_policy
     result = fit(fold.train_inputs, fold.observed_train, method, config, validation=fold.validation)
     decide(result, fold, policy)  # what `mlml train` stores (select: the diagnosed missing share too)
@@ -108,6 +113,8 @@ def main() -> None:
                         help="the training set-up: default (mlml train's), mlp (the MLP head, AdamW, on any inputs), "
                              "linear (linear head, AdamW), lbfgs (linear head, full-batch L-BFGS) or lbfgs-p3 (the "
                              "same, 3 rounds of patience)")
+    parser.add_argument("--method", help="instead of the recommended method (e.g. auto, trained as `mlml train "
+                                             "--method auto` does)")
     parser.add_argument("--val-rows", type=int,
                         help="keep only N of each fold's validation rows (seeded; the others unused): how the "
                              "policies fare with the validation rows of a small data set")
@@ -135,7 +142,8 @@ def main() -> None:
     # default method's best policy in this run
     best = stored_best(ROOT / "benchmarks" / "README.md") if args.grid.resolve() == GRID else {}
     wanted = None if not args.cells else {(c.split(":")[0], float(c.split(":")[1])) for c in args.cells.split(",")}
-    print(f"mlml train's default ({RECOMMENDED_METHOD}, own policy; training set-up {args.variant}) on the "
+    trained = args.method or RECOMMENDED_METHOD
+    print(f"mlml train's default ({trained}, own policy; training set-up {args.variant}) on the "
           "issue-16 grid's folds; micro-F1 on complete test labels")
     print(f"{'cell':<16} {'default':>15} {'folds':<27} {'best pair (stored / this run)':<40} {'gap':>7}  within")
     within, cells, collapsed = 0, 0, 0
@@ -151,7 +159,8 @@ def main() -> None:
                 if args.val_rows:  # development: a small data set's few validation rows, the rest left unused
                     fold = fewer_validation_rows(fold, args.val_rows, seed)
                 fit_started = time.perf_counter()
-                result, policy, _ = train_default(fold, fold.inputs.shape[1], fold.dataset.n_labels, args.variant)
+                result, policy, _ = train_default(fold, fold.inputs.shape[1], fold.dataset.n_labels, args.variant,
+                                                  args.method)
                 fit_seconds.append(time.perf_counter() - fit_started)
                 scores = result.predict_proba(fold.test_inputs)
                 predicted, observed = decision_shortfall(result)
@@ -182,14 +191,14 @@ def main() -> None:
             within += ok
             cells += 1
             folds_text = " ".join(f"{v:.3f}" for v in f1)
-            best_text = f"{stored[0]} {stored[1]:.3f} / {policy_name(run_best[0])} {np.mean(run_best[1]):.3f}"
+            best_text = f"{stored[0]} {stored[1]:.3f} / {trained} ({run_best[0]}) {np.mean(run_best[1]):.3f}"
             print(f"{name + ' ' + str(ratio):<16} {policy:>7} {ours:.3f}{'' if not n_collapsed else ' C'} "
                   f"{folds_text:<27} {best_text:<40} {gap:>+7.3f}  {'yes' if ok else 'NO'} "
                   f"(warned {warned}/{len(f1)}; {time.perf_counter() - started:.0f} s; fit "
                   f"{np.mean(fit_seconds):.2f} s mean, {np.median(fit_seconds):.2f} median)", flush=True)
     print(f"within 0.01 of the best pair with no collapsed fold: {within} of {cells} cells (target >= 8 of 10); "
           f"collapsed folds: {collapsed}")
-    print(f"\n{RECOMMENDED_METHOD} under every policy (mean micro-F1 of the folds; C: a collapsed fold)")
+    print(f"\n{trained} under every policy (mean micro-F1 of the folds; C: a collapsed fold)")
     columns = list(next(iter(table.values()), {}))
     print(f"{'policy':<12} " + " ".join(f"{c:>15}" for c in columns) + f" {'mean':>7}  collapsed cells")
     for p, row in table.items():
@@ -236,13 +245,6 @@ def collapsed_folds(f1: list[float]) -> int:
     predicted right: every fold of a cell at 0 is a collapse the median rule cannot see)."""
     median = float(np.median(f1))
     return int(sum(v < median / 2 or v == 0.0 for v in f1))
-
-
-def policy_name(policy: str) -> str:
-    """The default method under ``policy``, as the table names a pair."""
-    from mlml.methods import RECOMMENDED_METHOD
-
-    return f"{RECOMMENDED_METHOD} ({policy})"
 
 
 if __name__ == "__main__":

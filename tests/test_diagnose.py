@@ -10,7 +10,7 @@ import pytest
 import scipy.sparse as sp
 
 from mlml.cli import main
-from mlml.diagnose import diagnose, naive_missing_share
+from mlml.diagnose import diagnose, empty_row_floor, naive_missing_share
 from mlml.diagnose_bbe import _score_bins, bbe_mixture_proportion
 from mlml.diagnose_scores import out_of_fold_scores
 from mlml.exceptions import MLMLError
@@ -134,7 +134,7 @@ def test_estimate_from_features_and_reproducible() -> None:
 def test_complete_labels_give_a_small_estimate_and_the_naive_sum_does_not() -> None:
     rng = np.random.default_rng(2)
     complete = _anchored(3000, rng)
-    result = diagnose(complete, evidence="labels", n_bootstrap=0)
+    result = diagnose(complete, evidence="labels", n_bootstrap=0, every_row_positive=False)
     assert result.missing_share < 0.05
     assert result.low == result.high == result.missing_share
     assert naive_missing_share(complete) > result.missing_share
@@ -161,12 +161,47 @@ def test_labels_without_or_with_few_positives_are_named() -> None:
     json.dumps(payload)  # NaN never reaches the JSON
 
 
-def test_no_label_with_enough_positives_gives_nan_with_a_note() -> None:
+def test_no_label_with_enough_positives_gives_the_floor_of_empty_rows_or_nan() -> None:
     labels = np.zeros((50, 3), dtype=np.int8)
     labels[:3, 0] = 1
-    result = diagnose(labels, n_bootstrap=5)
-    assert math.isnan(result.missing_share)
-    assert result.notes
+    result = diagnose(labels, n_bootstrap=5)  # 47 rows without a positive beside 3 positives: at least 47 / 50
+    assert (result.missing_share, result.low, result.high) == (pytest.approx(0.94), pytest.approx(0.94), 1.0)
+    assert "lower bound" in result.notes[0]
+    unbounded = diagnose(labels, n_bootstrap=5, every_row_positive=False)
+    assert math.isnan(unbounded.missing_share) and math.isnan(unbounded.floor)
+    assert "cannot be estimated" in unbounded.notes[0]
+
+
+def test_the_floor_counts_rows_that_must_have_lost_a_positive_among_their_zeros() -> None:
+    observed = np.array([[1, 0, 0],
+                         [0, 0, 0],     # empty: counted
+                         [0, 2, 0],     # a verified negative beside suspect zeros: counted
+                         [2, 2, 2],     # verified negatives only: nothing suspect, not counted
+                         [0, -1, 0],    # its positive may be the unannotated entry: not counted
+                         [0, 1, 1]], dtype=np.int8)
+    assert empty_row_floor(observed) == pytest.approx(2 / (2 + 3))
+    assert empty_row_floor(np.ones((4, 2), dtype=np.int8)) == 0.0
+    assert empty_row_floor(sp.csr_matrix(observed)) == pytest.approx(0.4)
+
+
+@pytest.mark.parametrize(("scheme", "ratio"), [("per-sample", 0.75), ("uniform", 0.5), ("uniform", 0.9)])
+def test_the_floor_never_exceeds_the_truth_where_every_sample_has_a_label(yeast, scheme: str, ratio: float) -> None:
+    complete = np.asarray(yeast.labels)
+    assert (complete == 1).any(axis=1).all()
+    for seed in range(3):
+        observed, hidden = hide_positives(complete, ratio, scheme=scheme, random_state=seed)
+        truth = np.asarray(hidden).sum() / complete.sum()
+        assert 0 < empty_row_floor(observed) <= truth
+
+
+def test_a_floor_above_the_interval_is_not_applied_but_said() -> None:
+    rng = np.random.default_rng(2)
+    complete = _anchored(3000, rng)  # independent labels: many samples truly carry none
+    assert not (complete == 1).any(axis=1).all()
+    result = diagnose(complete, evidence="labels", n_bootstrap=50)
+    assert result.floor > result.high
+    assert result.missing_share < 0.05
+    assert any("carry no label at all" in note for note in result.notes)
 
 
 @pytest.mark.parametrize(
@@ -211,6 +246,20 @@ def test_cli_diagnose_writes_json_and_prints_a_summary(tmp_path, capsys) -> None
     assert [label["name"] for label in payload["per_label"]] == [f"c{j}" for j in range(7)]
     assert main(["data", "info", source]) == 0
     assert "missing positives  about" in capsys.readouterr().out
+
+
+def test_cli_diagnose_rows_may_be_empty_drops_the_floor(tmp_path, capsys) -> None:
+    labels = np.zeros((60, 3), dtype=np.int8)
+    labels[:4, 0] = 1  # 56 samples without a positive
+    source = "csv:" + _labels_csv(tmp_path, labels)
+    floored, plain = tmp_path / "floored.json", tmp_path / "plain.json"
+    assert main(["diagnose", source, "--bootstrap", "5", "--out", str(floored)]) == 0
+    assert "lower bound" in capsys.readouterr().out
+    assert main(["diagnose", source, "--bootstrap", "5", "--rows-may-be-empty", "--out", str(plain)]) == 0
+    assert "missing positives  n/a" in capsys.readouterr().out
+    assert json.loads(floored.read_text())["missing_share"]["floor"] == pytest.approx(56 / 60)
+    assert json.loads(plain.read_text())["missing_share"] == {"estimate": None, "low": None, "high": None,
+                                                            "confidence": 0.95, "floor": None}
 
 
 def test_cli_diagnose_bad_bootstrap_is_exit_2(tmp_path, capsys) -> None:

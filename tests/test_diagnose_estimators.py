@@ -81,7 +81,7 @@ def test_json_schema_and_data_info_show_the_same_numbers(yeast, tmp_path, capsys
                             "labels_without_positives",
                             "labels_with_few_positives", "evidence", "estimator", "method", "n_samples", "n_labels",
                             "observed_positives", "empty_samples", "min_positives", "advice", "notes"}
-    assert set(payload["missing_share"]) == {"estimate", "low", "high", "confidence"}
+    assert set(payload["missing_share"]) == {"estimate", "low", "high", "confidence", "floor"}
     assert payload["estimator"] == "bbe-tightest"
     assert len(payload["per_label"]) == 14
     assert set(payload["per_label"][0]) == {"name", "observed_positives", "suspect_zeros", "missing_share", "low",
@@ -112,3 +112,21 @@ def test_labels_missed_at_different_rates_are_flagged_when_the_overall_figure_is
     advice = " ".join(result.advice())
     assert "missed at different rates" in advice and "loses little" not in advice
     assert "the labels' own estimates: median" in format_diagnosis(result)
+
+
+@pytest.mark.parametrize("name", ["scene", "emotions"])
+def test_the_floor_of_emptied_rows_meets_the_truth_where_hiding_empties_rows(mulan_dir, name: str) -> None:
+    """Per-sample hiding at r = 0.75 empties the rows of one or two labels: on scene no label keeps 10 positives
+    (no estimate before the floor), on emotions the estimate from the surviving positives falls short."""
+    dataset = load(f"mulan:{mulan_dir / name}")
+    complete = np.asarray(dataset.labels, dtype=np.int8)
+    observed, hidden = hide_positives(complete, 0.75, scheme="per-sample", random_state=0)
+    truth = np.asarray(hidden).sum() / complete.sum()
+    found = diagnose(observed, features=dataset.features, n_bootstrap=50, random_state=0)
+    unbounded = diagnose(observed, features=dataset.features, n_bootstrap=50, random_state=0,
+                         every_row_positive=False)
+    assert found.floor <= truth
+    assert found.low <= truth <= found.high
+    assert abs(found.missing_share - truth) < abs(unbounded.missing_share - truth) or math.isnan(
+        unbounded.missing_share)
+    assert abs(found.missing_share - truth) <= 0.1

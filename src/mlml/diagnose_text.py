@@ -45,7 +45,8 @@ def format_diagnosis(diagnosis: Diagnosis, *, show: int = 15) -> str:
     pct = lambda v: "n/a" if not math.isfinite(v) else f"{v:.1%}"  # noqa: E731
     lines = [
         f"estimated missing positives  {pct(d.missing_share)}  ({d.confidence:.0%} interval {pct(d.low)} - "
-        f"{pct(d.high)}; about {d.estimated_missing_positives:,.0f} missing beside {d.observed_positives:,} observed)"
+        f"{pct(d.high)}; " + (f"about {d.estimated_missing_positives:,.0f} missing beside " if math.isfinite(
+            d.estimated_missing_positives) else "") + f"{d.observed_positives:,} observed)"
         if math.isfinite(d.missing_share) else "estimated missing positives  n/a",
         *([] if not math.isfinite(d.per_label_median) else [
             f"the labels' own estimates: median {pct(d.per_label_median)} (weighted by observed positives); the "

@@ -160,7 +160,9 @@ def fold_missing_share(fold: Any) -> float:
     features, where the fold has a feature matrix): :func:`mlml.diagnose.diagnose`'s point estimate, without its
     bootstrap; NaN where no label has enough observed positives, or the fold has too few rows to diagnose. Beyond
     ``diagnose``'s size limit, a seeded sample of rows is diagnosed (the share is a mean over entries). What the
-    ``select`` policy reads."""
+    ``select`` policy reads: the estimate of the positives that remain, without ``diagnose``'s floor of empty rows
+    (``every_row_positive=False``), which ``select``'s rules were chosen without, and where that estimate is
+    missing ``select`` decides by ``pu`` (:func:`mlml.evaluation.policies.select_decision`)."""
     from mlml.diagnose import MAX_ENTRIES, diagnose
 
     observed = fold.observed_train
@@ -171,7 +173,7 @@ def fold_missing_share(fold: Any) -> float:
     if n * n_labels > MAX_ENTRIES:
         rows = np.sort(np.random.default_rng(0).choice(n, MAX_ENTRIES // n_labels, replace=False))
         observed, features = observed[rows], None if features is None else features[rows]
-    return float(diagnose(observed, features=features, n_bootstrap=0).missing_share)
+    return float(diagnose(observed, features=features, n_bootstrap=0, every_row_positive=False).missing_share)
 
 
 def decide(result: Any, fold: Any, policy: str, *, estimator: str = DEFAULT_POSTERIOR) -> Any:

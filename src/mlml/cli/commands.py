@@ -108,7 +108,7 @@ def _diagnose(args: argparse.Namespace) -> int:
         features = dataset_features(dataset, backbone=args.backbone if dataset.image_paths is not None else None)
     result = diagnose(dataset.labels, features=features, label_names=list(dataset.label_names),
                       n_bootstrap=args.bootstrap, min_positives=args.min_positives, random_state=args.seed,
-                      estimator=args.estimator)
+                      estimator=args.estimator, every_row_positive=not args.rows_may_be_empty)
     print(format_diagnosis(result, show=args.show))
     if args.out:
         from mlml._io import atomic_open

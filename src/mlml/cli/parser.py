@@ -154,6 +154,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--min-positives", type=_positive_int, default=10,
                    help="labels with fewer observed positives are named and left out of the overall figure "
                         "(default 10)")
+    p.add_argument("--rows-may-be-empty", action="store_true",
+                   help="some samples truly have no label: do not read the samples without an observed positive "
+                        "as missing at least one (by default they set a floor under the figure)")
     p.add_argument("--seed", type=_seed, default=0)
     p.add_argument("--show", type=_positive_int, default=15, help="labels listed in the terminal (default 15)")
     p.add_argument("--out", type=Path, help="JSON file: missing_share (estimate, low, high), per_label, advice")
