@@ -85,7 +85,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="only the issue-20 calibration table (r = --ratios, per-sample hiding)")
     parser.add_argument("--ratios", default="0.25,0.5,0.75", help="hiding ratios of the calibration table")
     parser.add_argument("--seeds", default=None, help="combination table: hiding seeds, comma-separated")
-    parser.add_argument("--sets", default=None, help="combination table: MULAN sets, comma-separated (default all)")
+    parser.add_argument("--sets", default=None,
+                        help="combination and calibration tables: MULAN sets, comma-separated (default all)")
     parser.add_argument("--shares", action="store_true",
                         help="only auto's re-hidden share: 0.5 against the estimated missing share (--seeds, --sets)")
     parser.add_argument("--draws", type=int, default=3, help="--shares: seeds of the re-hiding per fit")
@@ -430,7 +431,7 @@ def calibration_table(args: argparse.Namespace) -> None:
     eces: dict[str, list[float]] = {"before": [], "after": [], "true": []}
     per_labels: list[str] = []
     isotonic: list[str] = []
-    for name in MULAN:
+    for name in [x for x in (args.sets or ",".join(MULAN)).split(",") if x]:
         if not present(args.data / "mulan" / name, f" {name}"):
             continue
         ds = load(f"mulan:{args.data / 'mulan' / name}")
