@@ -8,8 +8,10 @@ training rows' diagnosed share), prints the number of cells where it matches or 
 pool's single models, each at the policy chosen on its validation rows, picked after the fact on the test folds) and
 its mean regret per fold, on mAP and micro-F1. The averages are ordered by the sum of the two regrets, the rule that
 chose auto's default set (the cheaper of two within 0.001). ``--subsets "a,b;c,d,e"`` measures only those (the
-held-out run of a choice). Run: ``python benchmarks/bench_auto_bags.py --cache dev.jsonl --dump D --bags B``
-(without bench_auto.py's cache and dump it says so and skips).
+held-out run of a choice). ``--frontier F`` (``bench_auto_frontier.py``'s folder, fifth session) adds the field's
+2022-2025 methods to the pool, as baselines and as members (their second seed trained into ``--bags``); ``--sizes``
+the averages' sizes. Run: ``python benchmarks/bench_auto_bags.py --cache dev.jsonl --dump D --bags B`` (without
+bench_auto.py's cache and dump it says so and skips).
 """
 
 from __future__ import annotations
@@ -22,8 +24,9 @@ from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
-from _common import bench_auto_outputs
+from _common import FRONTIER_METHODS, bench_auto_outputs
 from bench_auto import dump_name
+from bench_auto_frontier import frontier_fold
 from bench_auto_rules import fold_parts, scored
 
 from mlml._io import atomic_open
@@ -55,6 +58,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--bags", type=Path, default=Path("/tmp/bench_auto_bags"),
                         help="where the second seed's probabilities are kept")
     parser.add_argument("--subsets", help="only these averages, e.g. 'asl,knn-pu-em-balanced;asl,cb-wce,bce'")
+    parser.add_argument("--sizes", default="2,3,4", help="the averages' sizes (default 2,3,4)")
+    parser.add_argument("--frontier", type=Path,
+                        help="bench_auto_frontier.py's --frontier folder: the field's 2022-2025 methods join the pool "
+                             "(as baselines and as members; their second seed trained into --bags)")
     parser.add_argument("--epochs", type=int, default=60)
     args = parser.parse_args(argv)
     warnings.simplefilter("ignore", UndefinedMetricWarning)
@@ -66,14 +73,22 @@ def main(argv: list[str] | None = None) -> int:
         name = dump_name(Path(row["dataset"]).name, row.get("scheme", "per-sample"), row["ratio"], row["fold"])
         names = list(row["candidates"])
         fold, selection = fold_parts(row)
-        first = np.load(args.dump / name)
+        first = dict(np.load(args.dump / name))
         second = second_seed(row, fold, selection, names, args.bags / name, args.epochs)
+        extra = [n for n in FRONTIER_METHODS if n not in names] if args.frontier is not None else []
+        if extra:  # the frontier joins (a cache of the pool without it): as baselines, and its bags as members
+            row["candidates"].update({n: v for n, v in frontier_fold(row, args.frontier / name, args.epochs,
+                                                                     0).items() if n in extra})
+            first.update(np.load(args.frontier / name))
+            second.update(second_seed(row, fold, selection, extra, args.bags / f"frontier-{name}", args.epochs))
+            names += extra
         bag = {part: {n: (first[f"{part}/{n}"].astype(np.float64) + second[f"{part}/{n}"]) / 2 for n in names}
                for part in ("val", "test")}
         folds.append((row, fold, selection, bag))
     names = list(rows[0]["candidates"])
+    sizes = [int(k) for k in args.sizes.split(",")]
     subsets = ([tuple(s.split(",")) for s in args.subsets.split(";")] if args.subsets else
-               [s for k in (2, 3, 4) for s in itertools.combinations(names, k)])
+               [s for k in sizes for s in itertools.combinations(names, k)])
     lines = []
     for subset in subsets:
         cells = defaultdict(lambda: defaultdict(list))
