@@ -14,7 +14,8 @@ prints
   policy chosen on ITS validation rows, picked after the fact as the one with the best mean test metric over
   folds (target: auto >= it in >= 8 of 10 MULAN cells, mAP and micro-F1).
 
-The baselines are the pool's seven candidates (``CANDIDATE_POOL``, trained once; auto's default averages three of them).
+The baselines are the pool's candidates (``CANDIDATE_POOL``, trained once; fourteen since the fifth session, the
+field's 2022-2025 methods included; auto's default averages three of them).
 Results are cached per (cell, fold) in ``--cache`` (JSON lines), so a rerun resumes.
 
 Run: ``nice -n 10 python benchmarks/bench_auto.py`` (development subset: yeast, scene, emotions at r = 0.5, 0.75,

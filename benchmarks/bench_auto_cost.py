@@ -4,7 +4,8 @@ For one fold of each data set (the grid's fold 0 of 4, seed 0, per-sample hiding
 same run and process:
 
 * one training of ``bce`` (:func:`mlml.training.fit`): the unit a trial of the paper's methods costs;
-* the seven candidates of the pool (``CANDIDATE_POOL``, auto's default before the second round) trained one by one
+* the candidates of the pool (``CANDIDATE_POOL``: seven until the fourth session, since the fifth fourteen with the
+  field's 2022-2025 methods; the seven were auto's default before the second round) trained one by one
   (one ``fit`` each: how ``auto`` trained them before) and in ONE pass (:func:`mlml.training.one_pass.fit_heads`),
   and whether every candidate's weights, history and validation probabilities are bitwise those of its own ``fit``;
 * today's default candidates in one pass (one training seed);
@@ -100,7 +101,8 @@ def main(argv: list[str] | None = None) -> int:
           "one torch thread")
     print("CPU seconds of this process (wall seconds in brackets): the load of a shared machine inflates the wall "
           "time much more than the CPU time")
-    print("| data set | training rows | bce (unit) | pool of 7, one by one (before) | pool of 7, one pass | bitwise "
+    print(f"| data set | training rows | bce (unit) | pool of {len(CANDIDATE_POOL)}, one by one (before) | pool of "
+          f"{len(CANDIDATE_POOL)}, one pass | bitwise "
           f"the same | default {len(DEFAULT_CANDIDATES)}, one seed, one pass | whole fit_auto (after) | "
           "before / unit | after / unit | after / before |")
     print("|---|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|")
