@@ -36,7 +36,7 @@ from _common import present, shared_data
 
 from mlml._io import atomic_open
 from mlml.auto import CRITERIA, DEFAULT_CRITERION, fit_auto, kendall_tau, resolve_method
-from mlml.auto.method import CANDIDATE_POOL, DEFAULT_POLICY, PARTIAL_CANDIDATES
+from mlml.auto.method import CANDIDATE_POOL, DEFAULT_POLICY, PARTIAL_POOL
 from mlml.auto.select import choose, prepare_selection, rank_key, score_entry, train_candidates
 from mlml.data import load
 from mlml.data.splits import kfold_indices
@@ -63,7 +63,7 @@ def decided_f1(truth, scores, val_proba, selection, policy, missing_share) -> fl
 
 def run_fold(dataset, source: str, ratio: float, fold_id: int, folds: int, seed: int, epochs: int,
              dump: Path | None = None, scheme: str = "per-sample", auto_params: dict | None = None) -> dict:
-    pool = list(CANDIDATE_POOL) + (list(PARTIAL_CANDIDATES) if scheme == "partial" else [])
+    pool = list(CANDIDATE_POOL) + (list(PARTIAL_POOL) if scheme == "partial" else [])
     method = resolve_method("auto").with_params({"candidates": pool, "seeds": 1})  # each baseline as trained alone
     split = kfold_indices(dataset.labels, n_splits=folds, stratified=True, random_state=seed)[fold_id]
     fold = make_fold(dataset, split, ratio=ratio, scheme=scheme, seed=seed, hiding=hiding_seed(seed, fold_id, ratio))

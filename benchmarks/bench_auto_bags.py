@@ -63,6 +63,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="bench_auto_frontier.py's --frontier folder: the field's 2022-2025 methods join the pool "
                              "(as baselines and as members; their second seed trained into --bags)")
     parser.add_argument("--epochs", type=int, default=60)
+    parser.add_argument("--seed", type=int, default=0, help="bench_auto.py's --seed")
     args = parser.parse_args(argv)
     warnings.simplefilter("ignore", UndefinedMetricWarning)
     if not bench_auto_outputs(args.cache, args.dump, "bench_auto_bags"):
@@ -72,15 +73,16 @@ def main(argv: list[str] | None = None) -> int:
     for row in rows:
         name = dump_name(Path(row["dataset"]).name, row.get("scheme", "per-sample"), row["ratio"], row["fold"])
         names = list(row["candidates"])
-        fold, selection = fold_parts(row)
+        fold, selection = fold_parts(row, seed=args.seed)
         first = dict(np.load(args.dump / name))
-        second = second_seed(row, fold, selection, names, args.bags / name, args.epochs)
+        second = second_seed(row, fold, selection, names, args.bags / name, args.epochs, args.seed)
         extra = [n for n in FRONTIER_METHODS if n not in names] if args.frontier is not None else []
         if extra:  # the frontier joins (a cache of the pool without it): as baselines, and its bags as members
             row["candidates"].update({n: v for n, v in frontier_fold(row, args.frontier / name, args.epochs,
-                                                                     0).items() if n in extra})
+                                                                     args.seed).items() if n in extra})
             first.update(np.load(args.frontier / name))
-            second.update(second_seed(row, fold, selection, extra, args.bags / f"frontier-{name}", args.epochs))
+            second.update(second_seed(row, fold, selection, extra, args.bags / f"frontier-{name}", args.epochs,
+                                      args.seed))
             names += extra
         bag = {part: {n: (first[f"{part}/{n}"].astype(np.float64) + second[f"{part}/{n}"]) / 2 for n in names}
                for part in ("val", "test")}

@@ -10,8 +10,9 @@ import pytest
 import scipy.sparse as sp
 
 from mlml.cli import main
-from mlml.diagnose import diagnose, empty_row_floor, naive_missing_share
+from mlml.diagnose import diagnose, naive_missing_share
 from mlml.diagnose_bbe import _score_bins, bbe_mixture_proportion
+from mlml.diagnose_floor import empty_row_floor
 from mlml.diagnose_scores import out_of_fold_scores
 from mlml.exceptions import MLMLError
 from mlml.simulate import hide_positives

@@ -37,19 +37,9 @@ How it is estimated (positive-unlabelled class-prior estimation, one label at a 
    per-label estimates of the labels with at least ``min_positives`` observed positives.
 4. **Interval.** A bootstrap over rows (``n_bootstrap`` Poisson-weighted replicates of the binned counts, the
    scores held fixed), read as :func:`mlml.diagnose_bbe._bootstrap_interval` says.
-5. **The floor of empty rows.** Where every sample has at least one true positive (the rule of multi-label data
-   sets: MULAN's, COCO's, a tagging set's), each of the ``E`` rows with no observed positive (and a suspect zero,
-   no unannotated entry) misses at least one positive among its suspect zeros, so the overall share is at least
-   ``E / (E + O)`` with ``O`` the observed positives. The estimate and both ends of the interval are raised to
-   that floor (:func:`empty_row_floor`); where no label has ``min_positives`` observed positives the figure is
-   the floor itself, with the interval ``[floor, 1]``: a lower bound, said in a note. The floor is exact, not
-   estimated (it counts this sample's rows), and never above the truth when the assumption holds; it binds where
-   hiding empties rows (many positives missing, few labels a row), which steps 1-3, reading the positives that
-   survive, see least. The assumption is checked against steps 1-4, which bound the share from above: a floor
-   above the interval's upper end contradicts them (samples that truly carry no label), and is then not applied
-   but said in a note (so with ``n_bootstrap=0``, no interval, the floor only fills a missing estimate).
-   ``every_row_positive=False`` (``mlml diagnose --rows-may-be-empty``) drops it for data whose samples can truly
-   have no label.
+5. **The floor of empty rows** (:mod:`mlml.diagnose_floor`). Where every sample carries at least one true label,
+   the rows without an observed positive bound the overall share from below; the estimate is raised to that
+   floor, or is the floor where steps 1-3 give none (``every_row_positive=False`` drops it).
 
 The two estimators (``ESTIMATORS``) differ in BBE's ``δ``, the quantile and the interval. **``bbe-tightest``**
 (default): ``δ = 0.7`` (a smaller confidence term: purer, smaller top bins, less of the upper-bound bias, more
@@ -96,9 +86,10 @@ import scipy.sparse as sp
 from mlml._threads import blas_threads
 from mlml._validation import RandomState, check_fraction, check_option, check_positive_int, check_random_state
 from mlml.diagnose_bbe import _bootstrap_interval, _missing_shares, _score_bins_columns, _weighted_quantile
+from mlml.diagnose_floor import apply_floor, empty_row_floor
 from mlml.diagnose_scores import blas_threads_for, out_of_fold_scores
 from mlml.exceptions import MLMLError
-from mlml.labels import POSITIVE, UNKNOWN, LabelMatrix, check_labels, to_dense
+from mlml.labels import POSITIVE, LabelMatrix, check_labels, to_dense
 
 Evidence = Literal["auto", "features", "labels", "both"]
 EVIDENCE: tuple[str, ...] = ("auto", "features", "labels", "both")
@@ -314,20 +305,7 @@ def diagnose(
         notes.append(f"no label has {min_positives} observed positives: the overall share cannot be estimated")
     low, high = _bootstrap_interval(float(estimate), replicates, confidence, interval)
     floor = empty_row_floor(dense) if every_row_positive else float("nan")
-    if floor > 0:  # step 5: the rows without an observed positive each miss one at least
-        empty = f"{int(_empty_rows(dense).sum()):,} samples without an observed positive"
-        if not math.isfinite(estimate):
-            notes = [f"no label has {min_positives} observed positives: the figure is the floor of the {empty} "
-                     "(each misses at least one if every sample carries a label), a lower bound"]
-            estimate, low, high = floor, floor, 1.0
-        elif floor > high:  # a lower bound above the upper one: the assumption does not hold here
-            notes.append(f"the {empty} are more than the estimate allows (their floor {floor:.3f} lies above the "
-                         f"interval's upper end {high:.3f}): some samples seem to carry no label at all; the floor "
-                         "is not applied")
-        elif estimate < floor:
-            notes.append(f"the estimate {estimate:.3f} was raised to the floor {floor:.3f} of the {empty} (each "
-                         "misses at least one if every sample carries a label)")
-            estimate, low = floor, max(low, floor)
+    estimate, low, high, notes = apply_floor(float(estimate), low, high, floor, dense, notes, min_positives)
     per_label = []
     for j in range(n_labels):
         lo, hi = _bootstrap_interval(float(shares[j]), boot[:, j], confidence, interval)
@@ -350,21 +328,6 @@ def diagnose(
         empty_samples=int((~positive.any(axis=1)).sum()), min_positives=min_positives, confidence=confidence,
         method=method, notes=notes, estimator=estimator, per_label_median=float(label_median), floor=floor,
     )
-
-
-def _empty_rows(dense: np.ndarray) -> np.ndarray:
-    """Rows with no observed positive, at least one suspect zero and no unannotated entry: where a sample that
-    carries a label must have lost it among its suspect zeros."""
-    return ~(dense == POSITIVE).any(axis=1) & (dense == 0).any(axis=1) & ~(dense == UNKNOWN).any(axis=1)
-
-
-def empty_row_floor(observed: LabelMatrix) -> float:
-    """``E / (E + O)``: the smallest overall missing share the observed labels allow if every sample has at least
-    one true positive, ``E`` the rows that show none (:func:`_empty_rows`: a suspect zero, no unannotated entry)
-    and ``O`` the observed positives (step 5 of the module docstring). 0 without such rows, NaN without either."""
-    dense = to_dense(observed)
-    empty, positives = int(_empty_rows(dense).sum()), int((dense == POSITIVE).sum())
-    return empty / (empty + positives) if empty + positives else float("nan")
 
 
 def _label_estimates(kinds: tuple[str, ...], positive: np.ndarray, suspect: np.ndarray,

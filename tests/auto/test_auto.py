@@ -12,6 +12,7 @@ from sklearn.metrics import average_precision_score, roc_auc_score
 
 from mlml.auto import AutoMethod, fit_auto, resolve_method
 from mlml.auto import criteria as C
+from mlml.auto.method import DEFAULT_CANDIDATES, PARTIAL_CANDIDATES
 from mlml.auto.select import prepare_selection
 from mlml.exceptions import MLMLError
 from mlml.folds import make_fold
@@ -133,7 +134,8 @@ CONFIG = dict(head="linear", epochs=4, num_threads=1, log=False)
 
 def test_auto_method_parameters_are_checked():
     auto = resolve_method("auto")
-    assert isinstance(auto, AutoMethod) and auto.candidate_names(partial=True)[-1] == "csl"
+    assert isinstance(auto, AutoMethod) and auto.candidate_names(partial=True) == PARTIAL_CANDIDATES
+    assert auto.candidate_names(partial=False) == DEFAULT_CANDIDATES
     assert auto.with_params({"candidates": "bce, wan"}).candidates == ("bce", "wan") and auto.combine == 0
     for params, message in (({"criterion": "x"}, "'criterion'"), ({"combine": -1}, "'combine'"),
                             ({"policy": "x"}, "'policy'"),

@@ -199,12 +199,12 @@ def _methods(args: argparse.Namespace) -> int:
         policy = f" [decides: {method.threshold_policy}]" if method.threshold_policy != "fixed" else ""
         mark = "*" if name == RECOMMENDED_METHOD else " "
         print(f" {mark}{name:<22} {method.loss} + {method.estimator}{tag}{policy}  {method.description}")
-    from mlml.auto.method import AUTO, DEFAULT_CANDIDATES, DEFAULT_CRITERION, DEFAULT_POLICY, DEFAULT_SEEDS
+    from mlml.auto import method as auto
 
-    print(f"  {AUTO:<22} trains {', '.join(DEFAULT_CANDIDATES)} (+ csl on partial labels) under {DEFAULT_SEEDS} "
-          "seeds each and averages them "
-          f"[decides: {DEFAULT_POLICY}] (--method-param auto:combine=1 keeps the best by {DEFAULT_CRITERION} on "
-          "the validation rows instead; docs/auto.md)")
+    print(f"  {auto.AUTO:<22} trains {', '.join(auto.DEFAULT_CANDIDATES)} (on partial labels "
+          f"{', '.join(auto.PARTIAL_CANDIDATES)}) under {auto.DEFAULT_SEEDS} seeds each and averages them "
+          f"[decides: {auto.DEFAULT_POLICY}] (--method-param auto:combine=1 keeps the best by {auto.DEFAULT_CRITERION} "
+          "on the validation rows instead; docs/auto.md)")
     for preset, members in METHOD_PRESETS.items():
         print(f"preset {preset} (--methods {preset}): {', '.join(members)}")
     print(f"when to use what: {WHEN_TO_USE}")
