@@ -28,6 +28,8 @@ Last, the default method under every policy, per cell: which policy would have s
 test folds: a record, not a choice).
 
 Run: ``python benchmarks/bench_default.py`` (``--cells medical:0.75,...`` for a subset). About 40 trainings.
+``--method auto`` trains another method instead, as ``mlml train --method auto`` does (whether ``auto`` should be
+the default: benchmarks/README.md, "Fifth session").
 Development: ``--grid benchmarks/grids/dev_policies.yaml --cells yeast:0.5,yeast:0.75 --ratios 0.5,0.75 --seed 1``
 (other folds and hidden positives than the target grid; there the best pair is the default method's best policy).
 """

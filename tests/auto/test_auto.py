@@ -136,6 +136,7 @@ def test_auto_method_parameters_are_checked():
     auto = resolve_method("auto")
     assert isinstance(auto, AutoMethod) and auto.candidate_names(partial=True) == PARTIAL_CANDIDATES
     assert auto.candidate_names(partial=False) == DEFAULT_CANDIDATES
+    assert [m.name for m in auto.candidate_methods()] == list(dict.fromkeys(DEFAULT_CANDIDATES + PARTIAL_CANDIDATES))
     assert auto.with_params({"candidates": "bce, wan"}).candidates == ("bce", "wan") and auto.combine == 0
     for params, message in (({"criterion": "x"}, "'criterion'"), ({"combine": -1}, "'combine'"),
                             ({"policy": "x"}, "'policy'"),

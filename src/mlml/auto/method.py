@@ -108,8 +108,9 @@ class AutoMethod(Method):
         return PARTIAL_CANDIDATES if partial else DEFAULT_CANDIDATES
 
     def candidate_methods(self) -> list[Method]:
-        """Every method auto may train (with CSL where the defaults apply): what a grid checks up front."""
-        return [self.candidate(name) for name in dict.fromkeys(self.candidate_names(partial=True))]
+        """Every method auto may train (on complete and on partial labels): what a grid checks up front."""
+        names = self.candidate_names(partial=False) + self.candidate_names(partial=True)
+        return [self.candidate(name) for name in dict.fromkeys(names)]
 
     def candidate(self, name: str) -> Method:
         """The registered candidate ``name``, with the positive weights of a recipe applied."""
