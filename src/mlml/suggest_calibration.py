@@ -118,7 +118,7 @@ def calibrate(
     if missing_share is None:
         missing_share = estimated if estimated is not None else estimate_missing_share(observed, features,
                                                                                        random_state=rng)
-        if not math.isfinite(missing_share):
+        if not math.isfinite(missing_share) or missing_share >= 1.0:  # 1: no positive observed (diagnose's floor)
             warnings.warn("suggest: the missing share could not be estimated (too few rows or observed positives); the "
                           "scores are left uncalibrated (calibration='none'); give missing_share if you know it.",
                           stacklevel=3)
