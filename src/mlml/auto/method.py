@@ -47,8 +47,9 @@ DEFAULT_CRITERION = "rehide-auc"
 #: and corrected by the diagnosed missing share, 0.5 unless another clearly leads; ``pu`` where no share can be
 #: diagnosed). Chosen with the second round's three candidates as two-seed bags: at or above the best single
 #: baseline's micro-F1 in 5 of 6 development cells (``calibrated``, the default before: 3), mean regret 0.011
-#: (0.018); with today's two: 5 of 6 (2), -0.015 (0.020), held-out 1 of 4 (1), 0.011 (0.020)
-#: (benchmarks/README.md, "Fourth session"; docs/auto.md).
+#: (0.018); with the fourth session's two: 5 of 6 (2), -0.015 (0.020), held-out 1 of 4 (1), 0.011 (0.020)
+#: (benchmarks/README.md, "Fourth session"; docs/auto.md); the fifth session's three kept it (its choice was made
+#: with ``select``).
 DEFAULT_POLICY = "select"
 #: Training seeds per candidate: each candidate is the bag (probability average) of this many heads trained under
 #: different seeds (benchmarks/README.md, "Fourth session": chosen on the development subset).

@@ -234,6 +234,7 @@ def fit_auto(fold: Any, config: Any = None, method: AutoMethod | str = "auto") -
     members, entry = choose(scored, val_proba, method.criterion, combine, selection)
     policy = entry["policy"] if method.policy == "choose" else method.policy
     result = results[members[0]] if len(members) == 1 else _average([results[n] for n in members], config)
+    seeds = bag_size(config, method)
     choice = {
         "chosen": members[0] if len(members) == 1 else "average(" + ",".join(members) + ")",
         "members": members, "combine": method.combine, "criterion": method.criterion,
@@ -241,8 +242,7 @@ def fit_auto(fold: Any, config: Any = None, method: AutoMethod | str = "auto") -
         "policy": policy, "policy_rule": method.policy, "policy_values": entry["policy_values"],
         "candidates": {name: {"criteria": s["criteria"], "policy": s["policy"], "epochs": len(results[name].history)}
                        for name, s in scored.items()},
-        "rehidden_positives": int(selection.mask.sum()), "seeds": bag_size(config, method),
-        "cost_trainings": len(results) * bag_size(config, method),
+        "rehidden_positives": int(selection.mask.sum()), "seeds": seeds, "cost_trainings": len(results) * seeds,
     }
     auto = AutoResult(**{f.name: getattr(result, f.name) for f in fields(TrainResult)}, auto_choice=choice)
     auto.method = method.name
