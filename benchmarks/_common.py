@@ -8,6 +8,8 @@ figure.
 
 from __future__ import annotations
 
+import argparse
+import json
 import os
 from pathlib import Path
 
@@ -32,12 +34,24 @@ def present(path: Path, what: str) -> bool:
     return False
 
 
-def bench_auto_outputs(cache: Path, dump: Path, what: str) -> bool:
-    """True when ``bench_auto.py``'s ``--cache`` file and ``--dump`` folder exist; else prints why ``what`` skips."""
+def add_bench_auto_inputs(parser: argparse.ArgumentParser) -> None:
+    """``--cache`` and ``--dump``: where ``bench_auto.py`` kept the folds it trained, for the scripts that read them."""
+    parser.add_argument("--cache", type=Path, default=Path("/tmp/bench_auto.jsonl"), help="bench_auto.py's --cache")
+    parser.add_argument("--dump", type=Path, default=Path("/tmp/bench_auto_dump"), help="bench_auto.py's --dump")
+
+
+def cache_rows(cache: Path) -> list[dict]:
+    """The rows of a JSON-lines cache (one fold each)."""
+    return [json.loads(line) for line in cache.read_text().splitlines() if line.strip()]
+
+
+def bench_auto_rows(cache: Path, dump: Path, what: str) -> list[dict] | None:
+    """``bench_auto.py``'s cached rows where its ``--cache`` file and ``--dump`` folder exist; else None, having
+    printed why ``what`` skips."""
     if cache.is_file() and dump.is_dir():
-        return True
+        return cache_rows(cache)
     print(f"{what}: skipped ({cache} or {dump} is absent: run bench_auto.py --cache {cache} --dump {dump} first)")
-    return False
+    return None
 
 
 #: The training set-ups ``bench_peer.py --variants`` and ``bench_default.py --variant`` name (TrainConfig fields over

@@ -32,7 +32,7 @@ from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
-from _common import present, shared_data
+from _common import cache_rows, present, shared_data
 
 from mlml._io import atomic_open
 from mlml.auto import CRITERIA, DEFAULT_CRITERION, fit_auto, kendall_tau, resolve_method
@@ -315,7 +315,7 @@ def main(argv: list[str] | None = None) -> int:
     warnings.simplefilter("ignore", UndefinedMetricWarning)
     rows = []
     if args.cache.exists():
-        rows = [json.loads(line) for line in args.cache.read_text().splitlines() if line.strip()]
+        rows = cache_rows(args.cache)
     done = {(r["dataset"], r["ratio"], r["fold"]) for r in rows}
     wanted = []
     for name in args.datasets.split(","):

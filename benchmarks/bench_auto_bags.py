@@ -18,13 +18,12 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import json
 import warnings
 from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
-from _common import FRONTIER_METHODS, bench_auto_outputs
+from _common import FRONTIER_METHODS, add_bench_auto_inputs, bench_auto_rows
 from bench_auto import dump_name
 from bench_auto_frontier import frontier_fold
 from bench_auto_rules import fold_parts, scored
@@ -53,8 +52,7 @@ def second_seed(row: dict, fold, selection, names: list[str], path: Path, epochs
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--cache", type=Path, default=Path("/tmp/bench_auto.jsonl"), help="bench_auto.py's --cache")
-    parser.add_argument("--dump", type=Path, default=Path("/tmp/bench_auto_dump"), help="bench_auto.py's --dump")
+    add_bench_auto_inputs(parser)
     parser.add_argument("--bags", type=Path, default=Path("/tmp/bench_auto_bags"),
                         help="where the second seed's probabilities are kept")
     parser.add_argument("--subsets", help="only these averages, e.g. 'asl,knn-pu-em-balanced;asl,cb-wce,bce'")
@@ -66,9 +64,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0, help="bench_auto.py's --seed")
     args = parser.parse_args(argv)
     warnings.simplefilter("ignore", UndefinedMetricWarning)
-    if not bench_auto_outputs(args.cache, args.dump, "bench_auto_bags"):
+    rows = bench_auto_rows(args.cache, args.dump, "bench_auto_bags")
+    if rows is None:
         return 0
-    rows = [json.loads(line) for line in args.cache.read_text().splitlines() if line.strip()]
     folds = []
     for row in rows:
         name = dump_name(Path(row["dataset"]).name, row.get("scheme", "per-sample"), row["ratio"], row["fold"])

@@ -18,13 +18,12 @@ cache and dump it says so and skips).
 from __future__ import annotations
 
 import argparse
-import json
 import warnings
 from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
-from _common import FRONTIER_METHODS, bench_auto_outputs
+from _common import FRONTIER_METHODS, add_bench_auto_inputs, bench_auto_rows
 from bench_auto import decided_f1, dump_name
 from bench_auto_rules import fold_parts
 
@@ -60,18 +59,17 @@ def frontier_fold(row: dict, path: Path, epochs: int, seed: int) -> dict[str, di
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--cache", type=Path, default=Path("/tmp/bench_auto.jsonl"), help="bench_auto.py's --cache")
-    parser.add_argument("--dump", type=Path, default=Path("/tmp/bench_auto_dump"), help="bench_auto.py's --dump")
+    add_bench_auto_inputs(parser)
     parser.add_argument("--frontier", type=Path, default=Path("/tmp/bench_auto_frontier"),
                         help="where the frontier methods' probabilities are kept")
     parser.add_argument("--epochs", type=int, default=60, help="bench_auto.py's --epochs")
     parser.add_argument("--seed", type=int, default=0, help="bench_auto.py's --seed")
     args = parser.parse_args(argv)
     warnings.simplefilter("ignore", UndefinedMetricWarning)
-    if not bench_auto_outputs(args.cache, args.dump, "bench_auto_frontier"):
+    rows = bench_auto_rows(args.cache, args.dump, "bench_auto_frontier")
+    if rows is None:
         return 0
     args.frontier.mkdir(parents=True, exist_ok=True)
-    rows = [json.loads(line) for line in args.cache.read_text().splitlines() if line.strip()]
     if set(FRONTIER_METHODS) <= set(rows[0]["candidates"]):
         print("bench_auto_frontier: the cache's pool holds the frontier already (auto's pool since the fifth "
               "session): bench_auto.py's own table compares auto with it")

@@ -33,7 +33,7 @@ from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
-from _common import bench_auto_outputs
+from _common import add_bench_auto_inputs, bench_auto_rows
 from bench_auto import dump_name
 from scipy.stats import rankdata
 
@@ -229,8 +229,7 @@ def print_table(table: dict, label: str, top: int | None = None) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--cache", type=Path, default=Path("/tmp/bench_auto.jsonl"), help="bench_auto.py's --cache")
-    parser.add_argument("--dump", type=Path, default=Path("/tmp/bench_auto_dump"), help="bench_auto.py's --dump")
+    add_bench_auto_inputs(parser)
     parser.add_argument("--rules", help="comma-free: report only these rules (a JSON list), e.g. those chosen on "
                                         "the development cells")
     parser.add_argument("--top", type=int, default=25)
@@ -240,9 +239,9 @@ def main(argv: list[str] | None = None) -> int:
                                                   "rows (bench_auto.py's f1_policies)")
     args = parser.parse_args(argv)
     warnings.simplefilter("ignore", UndefinedMetricWarning)
-    if not bench_auto_outputs(args.cache, args.dump, "bench_auto_rules"):
+    rows = bench_auto_rows(args.cache, args.dump, "bench_auto_rules")
+    if rows is None:
         return 0
-    rows = [json.loads(line) for line in args.cache.read_text().splitlines() if line.strip()]
     if args.baseline_policy:
         for row in rows:
             for candidate in row["candidates"].values():

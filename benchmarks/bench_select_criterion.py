@@ -20,13 +20,12 @@ and dump it says so and skips, as ``make bench`` runs it).
 from __future__ import annotations
 
 import argparse
-import json
 import warnings
 from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
-from _common import bench_auto_outputs
+from _common import add_bench_auto_inputs, bench_auto_rows
 from bench_auto import dump_name
 from bench_auto_rules import fold_parts
 
@@ -67,13 +66,12 @@ def fold_figures(row: dict, dump: Path) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--cache", type=Path, default=Path("/tmp/bench_auto.jsonl"), help="bench_auto.py's --cache")
-    parser.add_argument("--dump", type=Path, default=Path("/tmp/bench_auto_dump"), help="bench_auto.py's --dump")
+    add_bench_auto_inputs(parser)
     args = parser.parse_args(argv)
     warnings.simplefilter("ignore")
-    if not bench_auto_outputs(args.cache, args.dump, "bench_select_criterion"):
+    rows = bench_auto_rows(args.cache, args.dump, "bench_select_criterion")
+    if rows is None:
         return 0
-    rows = [json.loads(line) for line in args.cache.read_text().splitlines() if line.strip()]
     cells = defaultdict(list)
     for row in rows:
         cells[(Path(row["dataset"]).name, row["ratio"])].append(fold_figures(row, args.dump))
