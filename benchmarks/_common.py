@@ -34,10 +34,14 @@ def present(path: Path, what: str) -> bool:
     return False
 
 
-def add_bench_auto_inputs(parser: argparse.ArgumentParser) -> None:
-    """``--cache`` and ``--dump``: where ``bench_auto.py`` kept the folds it trained, for the scripts that read them."""
+def add_bench_auto_inputs(parser: argparse.ArgumentParser, *, trains: bool = False) -> None:
+    """``--cache`` and ``--dump``: where ``bench_auto.py`` kept the folds it trained, for the scripts that read them;
+    with ``trains``, also its ``--epochs`` and ``--seed``, for those that train more models on the same folds."""
     parser.add_argument("--cache", type=Path, default=Path("/tmp/bench_auto.jsonl"), help="bench_auto.py's --cache")
     parser.add_argument("--dump", type=Path, default=Path("/tmp/bench_auto_dump"), help="bench_auto.py's --dump")
+    if trains:
+        parser.add_argument("--epochs", type=int, default=60, help="bench_auto.py's --epochs")
+        parser.add_argument("--seed", type=int, default=0, help="bench_auto.py's --seed")
 
 
 def cache_rows(cache: Path) -> list[dict]:

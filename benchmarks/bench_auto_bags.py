@@ -52,7 +52,7 @@ def second_seed(row: dict, fold, selection, names: list[str], path: Path, epochs
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    add_bench_auto_inputs(parser)
+    add_bench_auto_inputs(parser, trains=True)
     parser.add_argument("--bags", type=Path, default=Path("/tmp/bench_auto_bags"),
                         help="where the second seed's probabilities are kept")
     parser.add_argument("--subsets", help="only these averages, e.g. 'asl,knn-pu-em-balanced;asl,cb-wce,bce'")
@@ -60,8 +60,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--frontier", type=Path,
                         help="bench_auto_frontier.py's --frontier folder: the field's 2022-2025 methods join the pool "
                              "(as baselines and as members; their second seed trained into --bags)")
-    parser.add_argument("--epochs", type=int, default=60)
-    parser.add_argument("--seed", type=int, default=0, help="bench_auto.py's --seed")
     args = parser.parse_args(argv)
     warnings.simplefilter("ignore", UndefinedMetricWarning)
     rows = bench_auto_rows(args.cache, args.dump, "bench_auto_bags")

@@ -59,11 +59,9 @@ def frontier_fold(row: dict, path: Path, epochs: int, seed: int) -> dict[str, di
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    add_bench_auto_inputs(parser)
+    add_bench_auto_inputs(parser, trains=True)
     parser.add_argument("--frontier", type=Path, default=Path("/tmp/bench_auto_frontier"),
                         help="where the frontier methods' probabilities are kept")
-    parser.add_argument("--epochs", type=int, default=60, help="bench_auto.py's --epochs")
-    parser.add_argument("--seed", type=int, default=0, help="bench_auto.py's --seed")
     args = parser.parse_args(argv)
     warnings.simplefilter("ignore", UndefinedMetricWarning)
     rows = bench_auto_rows(args.cache, args.dump, "bench_auto_frontier")
