@@ -235,12 +235,35 @@ def test_auto_rehides_the_data_s_own_missing_share():
     x, y = _structured(seed=3)
     observed, _ = hide_positives(y, 0.3, scheme="uniform", random_state=1)
     observed = np.asarray(observed)
-    positives = int((observed == 1).sum())
+    per_row = (observed == 1).sum(axis=1)
+    positives = int(per_row.sum())
+
+    def expected(share):  # each row's last positive is kept: a row of n loses share x n, less share^n
+        return share * positives - float((share ** per_row[per_row > 0]).sum())
+
     for share in (0.1, 0.3, 0.6):
         combination = missing_scores(observed, features=x, missing_share=share, random_state=0)["combination"]
-        assert abs(combination.rehidden - share * positives) < 4 * np.sqrt(positives * share * (1 - share))
+        assert abs(combination.rehidden - expected(share)) < 4 * np.sqrt(positives * share * (1 - share))
     fixed = missing_scores(observed, features=x, rehide_share=0.5, calibration="none", random_state=0)["combination"]
-    assert abs(fixed.rehidden - 0.5 * positives) < 4 * np.sqrt(positives * 0.25)
+    assert abs(fixed.rehidden - expected(0.5)) < 4 * np.sqrt(positives * 0.25)
+
+
+def test_rehiding_keeps_each_row_s_last_positive_where_enough_are_left():
+    from mlml.evidence import MIN_REHIDDEN, _rehide
+    from mlml.simulate import hide_positives
+
+    rng = np.random.default_rng(0)
+    several = (rng.random((300, 6)) < 0.5).astype(np.int8)
+    several[several.sum(axis=1) == 0, 0] = 1
+    rehidden, mask = _rehide(several, 0.7, "uniform", np.random.default_rng(1))
+    assert mask.sum() >= 2 * MIN_REHIDDEN
+    assert ((np.asarray(rehidden) == 1).sum(axis=1) >= 1).all()  # no row emptied
+    assert np.array_equal(np.asarray(rehidden) | np.asarray(mask), several)  # only positives hidden
+    one = np.zeros((300, 6), dtype=np.int8)
+    one[np.arange(300), rng.integers(0, 6, 300)] = 1  # one label a row: nothing to re-hide without emptying rows
+    rehidden, mask = _rehide(one, 0.5, "uniform", np.random.default_rng(1))
+    plain = hide_positives(one, 0.5, scheme="uniform", random_state=np.random.default_rng(1))
+    assert mask.sum() > 0 and np.array_equal(mask, plain[1]) and np.array_equal(rehidden, plain[0])
 
 
 def test_missing_rehide_share_bounds_and_fallback():
