@@ -232,14 +232,19 @@ def test_command_line_model_evidence_and_filters(tmp_path, capsys):
 
 
 def test_auto_rehides_the_data_s_own_missing_share():
+    from mlml.evidence import _keep_one_probability
+
     x, y = _structured(seed=3)
     observed, _ = hide_positives(y, 0.3, scheme="uniform", random_state=1)
     observed = np.asarray(observed)
     per_row = (observed == 1).sum(axis=1)
     positives = int(per_row.sum())
 
-    def expected(share):  # each row's last positive is kept: a row of n loses share x n, less share^n
-        return share * positives - float((share ** per_row[per_row > 0]).sum())
+    def expected(share):  # each row's last positive kept, the others hidden with p: share of all, p <= 0.75
+        p = _keep_one_probability(observed, share)
+        n = per_row[per_row > 0]
+        assert p <= 0.75 and (np.isclose((n * p - p**n).sum(), share * positives) or p == 0.75)
+        return float((n * p - p**n).sum())
 
     for share in (0.1, 0.3, 0.6):
         combination = missing_scores(observed, features=x, missing_share=share, random_state=0)["combination"]

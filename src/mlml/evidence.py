@@ -223,26 +223,45 @@ def fit_combination(
 
 
 def _rehide(observed: LabelMatrix, share: float, scheme: str, rng: np.random.Generator) -> tuple[Any, Any]:
-    """The re-hidden copy of ``observed`` and its mask. The uniform scheme keeps each row's last observed positive
-    where that still re-hides ``2 x MIN_REHIDDEN`` positives, else (rows of one observed label) it may empty rows,
-    drawing what it drew before the rule.
+    """The re-hidden copy of ``observed`` and its mask. The uniform scheme keeps each row's last observed positive,
+    hiding each of the others with the probability that makes the copy lose ``share`` of all observed positives
+    (:func:`_keep_one_probability`), where that still re-hides ``2 x MIN_REHIDDEN`` positives; else (rows of one
+    observed label) it may empty rows, drawing what it drew before the rule.
 
     Why: a row emptied by the re-hiding keeps no evidence for the prior, while the rows whose positives are really
     missing keep theirs (a data set's rows seldom lose every label: ``diagnose``'s floor counts those that did), so
     re-hidden positives in emptied rows under-weigh the prior. On the development cells (per-sample hiding r = 0.5,
     hiding seeds 1 and 2) this raised the average precision of the hidden positives on yeast from 0.652 / 0.599 to
-    0.695 / 0.657 and on enron from 0.453 to 0.464, and left scene, emotions and medical as they were (one observed
-    label a row: nothing to re-hide without emptying it); benchmarks/README.md, "suggest --method auto, sixth
-    session"."""
+    0.695 / 0.676 and on enron from 0.453 to 0.459, and left scene, emotions and medical as they were (one observed
+    label a row: nothing to re-hide without emptying it); benchmarks/README.md, "Sixth session: suggest --method
+    auto keeps each row's last positive"."""
     from mlml.simulate import hide_positives
 
     if scheme == "uniform":
         state = rng.bit_generator.state
-        rehidden, mask = hide_positives(observed, share, scheme=scheme, keep_at_least_one=True, random_state=rng)
+        p = _keep_one_probability(observed, share)
+        rehidden, mask = hide_positives(observed, p, scheme=scheme, keep_at_least_one=True, random_state=rng)
         if int(mask.sum()) >= 2 * MIN_REHIDDEN:
             return rehidden, mask
         rng.bit_generator.state = state
     return hide_positives(observed, share, scheme=scheme, random_state=rng)
+
+
+def _keep_one_probability(observed: LabelMatrix, share: float) -> float:
+    """The probability ``p`` of hiding each observed positive, a row's last one kept, for which the expected loss
+    ``Σ_rows (n p − p^n)`` (``n`` the row's observed positives) is ``share`` of them all; at most
+    ``max(share, REHIDE_SHARES[1])`` (where the rows' other positives are too few for ``share``)."""
+    from scipy.optimize import brentq
+
+    positive = observed == POSITIVE
+    n = np.asarray(positive.sum(axis=1)).ravel()
+    n = n[n > 0].astype(np.float64)
+    target, high = share * n.sum(), max(share, REHIDE_SHARES[1])
+
+    def excess(p: float) -> float:
+        return float((n * p - p**n).sum() - target)
+
+    return high if n.size == 0 or excess(high) <= 0 else float(brentq(excess, share, high))
 
 
 def out_of_fold_probabilities(
