@@ -171,8 +171,9 @@ def fit_combination(
     Args:
         evidence: the sources of the observed labels (:func:`build_evidence`).
         share: ``ρ``, the share of observed positives hidden again, in (0, 1).
-        scheme: ``"uniform"`` (each observed positive hidden with probability ``share``, a row's last one kept
-            where that still re-hides ``2 x MIN_REHIDDEN``: :func:`_rehide`) or ``"per-sample"``
+        scheme: ``"uniform"`` (each row's last observed positive kept, the others hidden at random so that the
+            copy loses ``share`` of them all, where that still re-hides ``2 x MIN_REHIDDEN``; else each hidden with
+            probability ``share``: :func:`_rehide`) or ``"per-sample"``
             (``round(share x`` the row's positives``)``: rows with one observed positive never lose it).
         max_entries: zeros of the re-hidden matrix in the fitting sample (all re-hidden positives kept).
         block_rows: rows per block.
