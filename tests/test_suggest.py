@@ -260,15 +260,28 @@ def test_rehiding_keeps_each_row_s_last_positive_where_enough_are_left():
     rng = np.random.default_rng(0)
     several = (rng.random((300, 6)) < 0.5).astype(np.int8)
     several[several.sum(axis=1) == 0, 0] = 1
-    rehidden, mask = _rehide(several, 0.7, "uniform", np.random.default_rng(1))
-    assert mask.sum() >= 2 * MIN_REHIDDEN
+    rehidden, mask, kept = _rehide(several, 0.7, "uniform", np.random.default_rng(1))
+    assert kept and mask.sum() >= 2 * MIN_REHIDDEN
     assert ((np.asarray(rehidden) == 1).sum(axis=1) >= 1).all()  # no row emptied
     assert np.array_equal(np.asarray(rehidden) | np.asarray(mask), several)  # only positives hidden
     one = np.zeros((300, 6), dtype=np.int8)
     one[np.arange(300), rng.integers(0, 6, 300)] = 1  # one label a row: nothing to re-hide without emptying rows
-    rehidden, mask = _rehide(one, 0.5, "uniform", np.random.default_rng(1))
+    rehidden, mask, kept = _rehide(one, 0.5, "uniform", np.random.default_rng(1))
     plain = hide_positives(one, 0.5, scheme="uniform", random_state=np.random.default_rng(1))
-    assert mask.sum() > 0 and np.array_equal(mask, plain[1]) and np.array_equal(rehidden, plain[0])
+    assert not kept and mask.sum() > 0 and np.array_equal(mask, plain[1]) and np.array_equal(rehidden, plain[0])
+
+
+def test_the_prior_is_left_out_where_the_rehiding_empties_rows():
+    x, y = _structured(seed=4)
+    one = np.zeros_like(y)
+    rows = np.flatnonzero(y.sum(axis=1) > 0)
+    one[rows, y[rows].argmax(axis=1)] = 1  # one observed label a row: the re-hiding must empty rows
+    with_features = missing_scores(one, features=x, missing_share=0.3, random_state=0)["combination"]
+    assert "prior" not in with_features.sources and "vote" in with_features.sources
+    labels_only = missing_scores(one, missing_share=0.3, random_state=0)["combination"]
+    assert labels_only.sources[0] == "prior"  # no other source ranks the rows: the prior stays
+    several = missing_scores(y, features=x, missing_share=0.3, random_state=0)["combination"]
+    assert "prior" in several.sources
 
 
 def test_missing_rehide_share_bounds_and_fallback():
