@@ -271,13 +271,15 @@ def test_rehiding_keeps_each_row_s_last_positive_where_enough_are_left():
     assert not kept and mask.sum() > 0 and np.array_equal(mask, plain[1]) and np.array_equal(rehidden, plain[0])
 
 
-def test_the_prior_is_left_out_where_the_rehiding_empties_rows():
+def test_the_prior_is_left_out_where_the_rehiding_empties_rows(caplog):
     x, y = _structured(seed=4)
     one = np.zeros_like(y)
     rows = np.flatnonzero(y.sum(axis=1) > 0)
     one[rows, y[rows].argmax(axis=1)] = 1  # one observed label a row: the re-hiding must empty rows
-    with_features = missing_scores(one, features=x, missing_share=0.3, random_state=0)["combination"]
+    with caplog.at_level("INFO", logger="mlml.suggest"):
+        with_features = missing_scores(one, features=x, missing_share=0.3, random_state=0)["combination"]
     assert "prior" not in with_features.sources and "vote" in with_features.sources
+    assert "prior is left out" in caplog.text
     labels_only = missing_scores(one, missing_share=0.3, random_state=0)["combination"]
     assert labels_only.sources[0] == "prior"  # no other source ranks the rows: the prior stays
     several = missing_scores(y, features=x, missing_share=0.3, random_state=0)["combination"]

@@ -207,6 +207,8 @@ def fit_combination(
     if not rows_kept and ("vote" in sources or "model" in sources):
         # the prior's weight would be learnt from emptied rows, which the real labels do not have (_rehide)
         sources = tuple(name for name in sources if name != "prior")
+        logger.info("suggest: too few rows with two observed labels to re-hide without emptying rows; the "
+                    "co-occurrence prior is left out of the weights")
     xs, ys = [], []
     n_samples = rehidden.shape[0]
     for start in range(0, n_samples, block_rows):
