@@ -10,8 +10,9 @@ its mean regret per fold, on mAP and micro-F1. The averages are ordered by the s
 chose auto's default set (the cheaper of two within 0.001). ``--subsets "a,b;c,d,e"`` measures only those (the
 held-out run of a choice). ``--frontier F`` (``bench_auto_frontier.py``'s folder, fifth session) adds the field's
 2022-2025 methods to the pool, as baselines and as members (their second seed trained into ``--bags``); ``--sizes``
-the averages' sizes. Run: ``python benchmarks/bench_auto_bags.py --cache dev.jsonl --dump D --bags B`` (without
-bench_auto.py's cache and dump it says so and skips).
+the averages' sizes. ``--one-seed`` (sixth session): the members are the cache's single models instead, nothing
+trained (six single models cost what three two-seed bags cost). Run: ``python benchmarks/bench_auto_bags.py --cache
+dev.jsonl --dump D --bags B`` (without bench_auto.py's cache and dump it says so and skips).
 """
 
 from __future__ import annotations
@@ -57,6 +58,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="where the second seed's probabilities are kept")
     parser.add_argument("--subsets", help="only these averages, e.g. 'asl,knn-pu-em-balanced;asl,cb-wce,bce'")
     parser.add_argument("--sizes", default="2,3,4", help="the averages' sizes (default 2,3,4)")
+    parser.add_argument("--one-seed", action="store_true",
+                        help="members are the single models of the cache's seed, not two-seed bags (nothing trained)")
     parser.add_argument("--frontier", type=Path,
                         help="bench_auto_frontier.py's --frontier folder: the field's 2022-2025 methods join the pool "
                              "(as baselines and as members; their second seed trained into --bags)")
@@ -71,16 +74,19 @@ def main(argv: list[str] | None = None) -> int:
         names = list(row["candidates"])
         fold, selection = fold_parts(row, seed=args.seed)
         first = dict(np.load(args.dump / name))
-        second = second_seed(row, fold, selection, names, args.bags / name, args.epochs, args.seed)
+        second = {} if args.one_seed else second_seed(row, fold, selection, names, args.bags / name, args.epochs,
+                                                      args.seed)
         extra = [n for n in FRONTIER_METHODS if n not in names] if args.frontier is not None else []
         if extra:  # the frontier joins (a cache of the pool without it): as baselines, and its bags as members
             row["candidates"].update({n: v for n, v in frontier_fold(row, args.frontier / name, args.epochs,
                                                                      args.seed).items() if n in extra})
             first.update(np.load(args.frontier / name))
-            second.update(second_seed(row, fold, selection, extra, args.bags / f"frontier-{name}", args.epochs,
-                                      args.seed))
+            if not args.one_seed:
+                second.update(second_seed(row, fold, selection, extra, args.bags / f"frontier-{name}",
+                                          args.epochs, args.seed))
             names += extra
-        bag = {part: {n: (first[f"{part}/{n}"].astype(np.float64) + second[f"{part}/{n}"]) / 2 for n in names}
+        seeds = [first] if args.one_seed else [first, second]
+        bag = {part: {n: np.mean([s[f"{part}/{n}"].astype(np.float64) for s in seeds], axis=0) for n in names}
                for part in ("val", "test")}
         folds.append((row, fold, selection, bag))
     names = list(rows[0]["candidates"])
@@ -107,7 +113,8 @@ def main(argv: list[str] | None = None) -> int:
                 regret[metric] += list(np.subtract(cell["fold best " + metric], cell[metric]))
         lines.append((np.mean(regret["map"]) + np.mean(regret["micro_f1"]), len(subset), ",".join(subset), wins,
                       regret))
-    print(f"\n{len(folds)} folds in {len(cells)} cells; every average of the pool's two-seed bags, decided by select, "
+    kind = "single models" if args.one_seed else "two-seed bags"
+    print(f"\n{len(folds)} folds in {len(cells)} cells; every average of the pool's {kind}, decided by select, "
           "against the best single baseline:")
     print("| average of | ≥ best mAP | ≥ best micro-F1 | regret mAP | regret micro-F1 | sum |")
     print("|---|---:|---:|---:|---:|---:|")
