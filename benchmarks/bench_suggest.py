@@ -291,8 +291,8 @@ def describe(scorer) -> str:
 def combination(args: argparse.Namespace) -> None:
     """Issue 21: ``method="auto"`` against each of its sources alone and against cross-validated one-vs-rest
     logistic regression, top-100 precision and AP of the hidden positives at r = args.ratio, for each hiding seed
-    of ``--seeds`` (default ``--seed``); beside it auto as it was before the third round (re-hiding half of the
-    observed positives); issue 20: the calibration of auto's scores (ECE, reliability) on the same hiding.
+    of ``--seeds`` (default ``--seed``); beside it auto re-hiding a fixed half of the observed positives (the
+    third round's comparison); issue 20: the calibration of auto's scores (ECE, reliability) on the same hiding.
     ``--cache DIR`` keeps the two sets of out-of-fold probabilities (minutes a set) between runs."""
     from mlml.evidence import out_of_fold_probabilities
     from mlml.suggest import fit_scorer
