@@ -278,8 +278,8 @@ def test_the_prior_is_left_out_where_the_rehiding_empties_rows(caplog):
     one[rows, y[rows].argmax(axis=1)] = 1  # one observed label a row: the re-hiding must empty rows
     with caplog.at_level("INFO", logger="mlml.suggest"):
         with_features = missing_scores(one, features=x, missing_share=0.3, random_state=0)["combination"]
-    assert "prior" not in with_features.sources and "vote" in with_features.sources
-    assert "prior is left out" in caplog.text
+    assert with_features.sources == ("vote",)  # no model given here; the prior and the class rate left out
+    assert "prior and the class rate are left out" in caplog.text
     labels_only = missing_scores(one, missing_share=0.3, random_state=0)["combination"]
     assert labels_only.sources[0] == "prior"  # no other source ranks the rows: the prior stays
     several = missing_scores(y, features=x, missing_share=0.3, random_state=0)["combination"]
