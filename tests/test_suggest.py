@@ -241,7 +241,7 @@ def test_auto_rehides_the_data_s_own_missing_share():
     positives = int(per_row.sum())
 
     def expected(share):  # each row's last positive kept, the others hidden with p: share of all, p <= 0.75
-        p = _keep_one_probability(observed, share)
+        p = _keep_one_probability(per_row, share)
         n = per_row[per_row > 0]
         assert p <= 0.75 and (np.isclose((n * p - p**n).sum(), share * positives) or p == 0.75)
         return float((n * p - p**n).sum())

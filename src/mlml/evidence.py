@@ -44,7 +44,7 @@ import scipy.sparse as sp
 
 from mlml._validation import check_fraction, check_option, check_positive_int, check_random_state
 from mlml.exceptions import MLMLError
-from mlml.labels import POSITIVE, UNKNOWN, LabelMatrix
+from mlml.labels import POSITIVE, UNKNOWN, LabelMatrix, positives_per_sample
 from mlml.weights import ESTIMATORS
 from mlml.weights.neighbors import class_rate, label_indicators, logit, neighbour_vote, sigmoid, smoothed_prior
 
@@ -249,31 +249,25 @@ def _rehide(observed: LabelMatrix, share: float, scheme: str, rng: np.random.Gen
     0.491; the prior alone left out first: 0.402, 0.245 / 0.223, 0.495 / 0.460)."""
     from mlml.simulate import hide_positives
 
+    per_row = positives_per_sample(observed)
     if scheme == "uniform":
         state = rng.bit_generator.state
-        p = _keep_one_probability(observed, share)
+        p = _keep_one_probability(per_row, share)
         rehidden, mask = hide_positives(observed, p, scheme=scheme, keep_at_least_one=True, random_state=rng)
         if int(mask.sum()) >= 2 * MIN_REHIDDEN:
             return rehidden, mask, True
         rng.bit_generator.state = state
     rehidden, mask = hide_positives(observed, share, scheme=scheme, random_state=rng)
-    had = _row_positives(observed) > 0
-    return rehidden, mask, bool((_row_positives(rehidden)[had] > 0).all())
+    return rehidden, mask, bool((positives_per_sample(rehidden)[per_row > 0] > 0).all())
 
 
-def _row_positives(labels: LabelMatrix) -> np.ndarray:
-    """Each row's number of observed positives."""
-    return np.asarray((labels == POSITIVE).sum(axis=1)).ravel()
-
-
-def _keep_one_probability(observed: LabelMatrix, share: float) -> float:
+def _keep_one_probability(per_row: np.ndarray, share: float) -> float:
     """The probability ``p`` of hiding each observed positive, a row's last one kept, for which the expected loss
-    ``Σ_rows (n p − p^n)`` (``n`` the row's observed positives) is ``share`` of them all; at most
+    ``Σ_rows (n p − p^n)`` (``n`` the row's observed positives, ``per_row``) is ``share`` of them all; at most
     ``max(share, REHIDE_SHARES[1])`` (where the rows' other positives are too few for ``share``)."""
     from scipy.optimize import brentq
 
-    n = _row_positives(observed)
-    n = n[n > 0].astype(np.float64)
+    n = per_row[per_row > 0].astype(np.float64)
     target, high = share * n.sum(), max(share, REHIDE_SHARES[1])
 
     def excess(p: float) -> float:
