@@ -11,7 +11,7 @@ from sklearn.metrics import roc_auc_score
 
 from mlml.exceptions import MLMLError
 from mlml.simulate import hide_positives
-from mlml.suggest import COLUMNS, format_table, missing_scores, suggest, write_suggestions_csv
+from mlml.suggest import COLUMNS, fit_scorer, format_table, missing_scores, suggest, write_suggestions_csv
 
 
 @pytest.fixture(scope="module")
@@ -271,19 +271,29 @@ def test_rehiding_keeps_each_row_s_last_positive_where_enough_are_left():
     assert not kept and mask.sum() > 0 and np.array_equal(mask, plain[1]) and np.array_equal(rehidden, plain[0])
 
 
-def test_the_prior_is_left_out_where_the_rehiding_empties_rows(caplog):
+def test_where_the_rehiding_empties_rows_the_vote_is_weighed_on_the_observed_labels(caplog):
+    from sklearn.linear_model import LogisticRegression
+
+    from mlml.weights.neighbors import logit
+
     x, y = _structured(seed=4)
     one = np.zeros_like(y)
     rows = np.flatnonzero(y.sum(axis=1) > 0)
     one[rows, y[rows].argmax(axis=1)] = 1  # one observed label a row: the re-hiding must empty rows
     with caplog.at_level("INFO", logger="mlml.suggest"):
-        with_features = missing_scores(one, features=x, missing_share=0.3, random_state=0)["combination"]
-    assert with_features.sources == ("vote",)  # no model given here; the prior and the class rate left out
-    assert "prior and the class rate are left out" in caplog.text
+        scorer = fit_scorer(one, features=x, missing_share=0.3, random_state=0)
+    combination = scorer.combination
+    assert combination.sources == ("vote",)  # no model given here; the prior and the class rate left out
+    assert combination.on_observed and combination.rehidden == int(one.sum())
+    assert "weighed on the observed positives" in caplog.text and "observed positives)" in combination.describe()
+    vote = scorer.evidence.block(np.arange(one.shape[0]))["vote"]  # observed positives against observed zeros
+    direct = LogisticRegression(C=1.0, max_iter=1000).fit(logit(vote).reshape(-1, 1), one.ravel() == 1)
+    assert np.isclose(combination.weights[0], direct.coef_[0, 0]) and np.isclose(combination.intercept,
+                                                                                 direct.intercept_[0])
     labels_only = missing_scores(one, missing_share=0.3, random_state=0)["combination"]
-    assert labels_only.sources[0] == "prior"  # no other source ranks the rows: the prior stays
+    assert labels_only.sources[0] == "prior" and not labels_only.on_observed  # nothing else ranks the rows
     several = missing_scores(y, features=x, missing_share=0.3, random_state=0)["combination"]
-    assert "prior" in several.sources
+    assert "prior" in several.sources and not several.on_observed
 
 
 def test_missing_rehide_share_bounds_and_fallback():
