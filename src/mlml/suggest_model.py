@@ -67,7 +67,9 @@ def model_probabilities(
         elif proba.shape[1] != n_labels:
             raise MLMLError(f"--model {model}: the model predicts {proba.shape[1]} labels; the data set has "
                             f"{n_labels}.")
-        return proba, f"model evidence: the probabilities of the model in {model}"
+        return proba, (f"model evidence: the probabilities of the model in {model} (if it was trained on these rows, "
+                       "it has learned their zeros and --method auto over-weighs it: use --method knn; "
+                       "docs/suggest.md)")
     if dataset.features is None or oof_folds == 0:
         return None, "model evidence: none"
     if oof_folds is None:
