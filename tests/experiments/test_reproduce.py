@@ -62,6 +62,19 @@ def test_same_seed_same_numbers_serial_and_parallel(tmp_path):
     assert {r["trial_id"]: r["metrics"] for r in serial} == {r["trial_id"]: r["metrics"] for r in parallel}
 
 
+def test_workers_take_the_costliest_trials_first():
+    from mlml.experiments.runner import _costliest_first
+    from mlml.experiments.trials import grid_trials
+
+    config = load_config(None, ratios=[0, 0.5], methods=["bce", "auto", "cb-wce"], folds=2)
+    trials = grid_trials(config)
+    ordered = _costliest_first(trials, config)
+    assert sorted(t.trial_id for t in ordered) == sorted(t.trial_id for t in trials)  # the same trials
+    n_auto = sum(t.method == "auto" for t in trials)
+    assert n_auto == 4 and all(t.method == "auto" for t in ordered[:n_auto])  # six trainings each, the others one
+    assert ordered[n_auto:] == [t for t in trials if t.method != "auto"]  # the grid's order otherwise
+
+
 def test_a_failing_trial_is_recorded_and_the_grid_goes_on(tmp_path, monkeypatch):
     import mlml.experiments.trials as trials
 

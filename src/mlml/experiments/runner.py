@@ -190,9 +190,25 @@ def _execute(
             yield run_trial_safely(trial, config)
         return
     with _executor(jobs, scheduler) as executor:
-        futures = [executor.submit(run_trial_safely, trial, config) for trial in trials]
+        futures = [executor.submit(run_trial_safely, trial, config) for trial in _costliest_first(trials, config)]
         for future in cf.as_completed(futures):
             yield future.result()
+
+
+def _costliest_first(trials: list[Trial], config: GridConfig) -> list[Trial]:
+    """The trials in the order the workers take them: the costliest first (``auto`` trains its candidates under
+    each of its seeds, every other method one model), so that no long trial starts last while the other workers
+    idle (longest processing time first); the grid's order otherwise. A trial's figures do not depend on the
+    order: each is seeded by itself."""
+    from mlml.auto import is_auto
+
+    methods = config.resolved_methods()
+
+    def trainings(trial: Trial) -> int:
+        method = methods[trial.method]
+        return len(method.candidate_names(partial=False)) * method.seeds if is_auto(method) else 1
+
+    return sorted(trials, key=trainings, reverse=True)
 
 
 def _check_scheduler(address: str) -> None:
