@@ -1,13 +1,15 @@
 """Time to a model against the practitioner's usual pick (issue 20): ``mlml train``'s default method against
 LibMultiLabel's linear one-vs-rest (``libmultilabel.linear.train_1vsrest``, liblinear's defaults).
 
-Per data set (MULAN enron and medical): a 75 / 25 split (seed 0), half of the training rows' positives hidden
-(per-sample, seed 0), the same training rows for both. mlml: the default method (``RECOMMENDED_METHOD``), its own
-threshold policy, the thread count ``mlml train`` chooses, timed in process from the estimator's fit to the trained
-model (validation rows carved from the training rows, as ``mlml train`` does). The peer: ``train_1vsrest`` on the
-same rows' features (CSR) and observed labels, in its own process (LibMultiLabel pins its own numpy), timed around
-the call; decisions at decision value 0. Both scored with mAP and micro-F1 on the complete test labels. Target:
-mlml's fit <= 3 x the peer's.
+Per data set (MULAN enron and medical; ``--datasets`` also takes any SOURCE, e.g. the ``xc:FILE`` of the target's
+10^5-row XC file, or one written by ``benchmarks/make_synthetic_xc.py``): a 75 / 25 split (seed 0), half of the
+training rows' positives hidden (per-sample, seed 0), the same training rows for both; the peer is handed sparse
+matrices (an XC file's dense features would not fit in memory). mlml: the default method (``RECOMMENDED_METHOD``),
+its own threshold policy, the thread count ``mlml train`` chooses, timed in process from the estimator's fit to the
+trained model (validation rows carved from the training rows, as ``mlml train`` does). The peer: ``train_1vsrest``
+on the same rows' features (CSR) and observed labels, in its own process (LibMultiLabel pins its own numpy), timed
+around the call; decisions at decision value 0. Both scored with mAP and micro-F1 on the complete test labels.
+Target: mlml's fit <= 3 x the peer's.
 
 One-time costs stay outside both timings, as the peer's import of liblinear is outside its own: the first
 ``torch.optim`` optimizer of a process imports ``torch._dynamo`` (3 s on the loaded development machine, more than
@@ -51,8 +53,7 @@ PEER = """
 import json, sys, time
 import numpy as np, scipy.sparse as sp
 from libmultilabel import linear
-data = np.load(sys.argv[1])
-x, y, x_test = (sp.csr_matrix(data[k]) for k in ("x", "y", "x_test"))
+x, y, x_test = (sp.load_npz(f"{sys.argv[1]}.{k}.npz").tocsr() for k in ("x", "y", "x_test"))
 times = []
 for _ in range(int(sys.argv[3]) + 1):  # the first call pays the peer's one-time costs
     started = time.perf_counter()
@@ -67,10 +68,10 @@ print(json.dumps({"seconds": seconds, "first": first}))
 
 def peer(folder: Path, x: np.ndarray, y: np.ndarray, x_test: np.ndarray, peer_path: str,
          repeats: int) -> tuple[float, float, np.ndarray]:
-    dense = [m.toarray() if sp.issparse(m) else np.asarray(m) for m in (x, x_test)]
-    np.savez(folder / "peer.npz", x=dense[0], y=(y == 1).astype(np.float64), x_test=dense[1])
+    for key, matrix in (("x", x), ("y", sp.csr_matrix(y == 1, dtype=np.float64)), ("x_test", x_test)):
+        sp.save_npz(folder / f"peer.{key}.npz", sp.csr_matrix(matrix, dtype=np.float64))  # sparse: XC-sized too
     env = {**os.environ, "PYTHONPATH": peer_path}
-    done = subprocess.run([sys.executable, "-c", PEER, str(folder / "peer.npz"), str(folder / "values.npy"),
+    done = subprocess.run([sys.executable, "-c", PEER, str(folder / "peer"), str(folder / "values.npy"),
                            str(repeats)],
                           env=env, capture_output=True, text=True)
     if done.returncode:
@@ -82,7 +83,8 @@ def peer(folder: Path, x: np.ndarray, y: np.ndarray, x_test: np.ndarray, peer_pa
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--peer-path", help="a folder holding libmultilabel and its dependencies")
-    parser.add_argument("--datasets", default="enron,medical")
+    parser.add_argument("--datasets", default="enron,medical",
+                        help="MULAN names under the shared data folder, or any mlml SOURCE (xc:FILE, csv:...)")
     parser.add_argument("--repeats", type=int, default=3, help="fits timed per side; the best is compared")
     parser.add_argument("--variants", default="default,mlp", help=f"mlml set-ups: {', '.join(TRAINING_VARIANTS)}")
     args = parser.parse_args()
@@ -109,11 +111,14 @@ def main() -> None:
           f"{'mAP mlml/peer':>15}  {'micro-F1 mlml/peer':>19}  epochs")
     variants = args.variants.split(",")
     first = True  # the process's first fit also pays torch's one-time lazy imports (see the module docstring)
-    for name in args.datasets.split(","):
-        root = shared_data() / "mulan" / name
-        if not present(root, f"{name}"):
-            continue
-        data = load(f"mulan:{root}")
+    for item in args.datasets.split(","):
+        if ":" in item:  # a SOURCE: the XC file of the target, a user's own data
+            name, data = Path(item.split(":", 1)[1].split(",")[0]).stem, load(item)
+        else:
+            name, root = item, shared_data() / "mulan" / item
+            if not present(root, f"{name}"):
+                continue
+            data = load(f"mulan:{root}")
         rows = np.arange(data.n_samples)
         train, test = train_test_split(rows, test_size=0.25, random_state=0)
         fold = make_fold(data, (train, test), ratio=0.5, scheme="per-sample", seed=0, val_fraction=0.1,
